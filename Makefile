@@ -1,0 +1,49 @@
+# bizagent: `make run` sets up and runs the app, `make test` sets up and runs the suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bizagent needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-app
+
+# A secret key is generated once into .env (never printed, never committed).
+.env:
+	umask 077; echo "DJANGO_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+
+run: $(VENV)/.installed-app .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py serve
+
+# System packages (Chromium, PostgreSQL, Redis) come from Debian when we are root.
+test: $(VENV)/.installed-test
+	tests/system_packages.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	tests/run_suite.sh
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/llm_roundtrip.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,139 @@
+"""Harmony rendering and parsing for gpt-oss, with openai-harmony.
+
+Rendering follows the Harmony format: a system message (identity, knowledge cutoff, a
+pinned date, reasoning effort, valid channels), a developer message (``# Instructions``,
+``# Response Formats`` with the JSON Schema, and function tools), then the history and
+the user message. Chain of thought is pruned as the spec says: a finished turn keeps
+only its final message, the turn in progress keeps its analysis, tool calls and tool
+results (openai-harmony's ``auto_drop_analysis`` does the dropping; we test it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+
+from django.conf import settings
+from openai_harmony import (
+    Author,
+    Conversation,
+    DeveloperContent,
+    HarmonyEncoding,
+    HarmonyEncodingName,
+    HarmonyError,
+    Message,
+    ReasoningEffort,
+    Role,
+    SystemContent,
+    ToolDescription,
+    load_harmony_encoding,
+)
+
+from bizagent.llm.errors import LLMConfigurationError
+from bizagent.llm.types import ChatRequest, HistoryMessage, ResponseFormat
+from bizagent.llm.vocab import vocab_ensure
+
+_EFFORT = {
+    "low": ReasoningEffort.LOW,
+    "medium": ReasoningEffort.MEDIUM,
+    "high": ReasoningEffort.HIGH,
+}
+
+
+@functools.cache
+def harmony_encoding() -> HarmonyEncoding:
+    """The gpt-oss Harmony encoding, loaded once per process from the offline vocab."""
+    vocab_ensure(settings.VOCAB_CACHE_DIR)
+    try:
+        return load_harmony_encoding(HarmonyEncodingName.HARMONY_GPT_OSS)
+    except HarmonyError as exc:  # pragma: no cover - only with a broken vocab directory
+        raise LLMConfigurationError(f"openai-harmony could not load its vocab: {exc}") from exc
+
+
+def response_format_section(response_format: ResponseFormat) -> str:
+    """The ``# Response Formats`` block of the developer message, as the Harmony spec shows."""
+    schema = json.dumps(response_format.schema, ensure_ascii=False, separators=(",", ":"))
+    description = response_format.description.strip() or f"Respond with a {response_format.name}."
+    comment = "\n".join(f"// {line}" for line in description.splitlines())
+    return f"# Response Formats\n\n## {response_format.name}\n\n{comment}\n{schema}"
+
+
+def developer_instructions(request: ChatRequest) -> str:
+    parts = [request.instructions.strip()]
+    if request.response_format is not None:
+        parts.append(response_format_section(request.response_format))
+    return "\n\n".join(part for part in parts if part)
+
+
+def _history_message(item: HistoryMessage) -> Message:
+    if item.role == "user":
+        return Message.from_role_and_content(Role.USER, item.content)
+    if item.role == "tool":
+        if not item.name:
+            raise ValueError("a tool result needs the tool's name")
+        # The documented header: `<|start|>functions.NAME to=assistant<|channel|>commentary`.
+        return (
+            Message.from_author_and_content(
+                Author.new(Role.TOOL, f"functions.{item.name}"), item.content
+            )
+            .with_channel("commentary")
+            .with_recipient("assistant")
+        )
+    message = Message.from_role_and_content(Role.ASSISTANT, item.content).with_channel(
+        item.channel or "final"
+    )
+    if item.recipient:
+        message = message.with_recipient(item.recipient)
+    if item.content_type:
+        message = message.with_content_type(item.content_type)
+    return message
+
+
+def harmony_messages(request: ChatRequest) -> list[Message]:
+    date = request.conversation_date or dt.date.today()
+    system = (
+        SystemContent.new()
+        .with_reasoning_effort(_EFFORT[request.reasoning])
+        .with_conversation_start_date(date.isoformat())
+        .with_knowledge_cutoff(request.knowledge_cutoff)
+    )
+    developer = DeveloperContent.new().with_instructions(developer_instructions(request))
+    if request.tools:
+        developer = developer.with_function_tools(
+            [ToolDescription.new(t.name, t.description, t.parameters) for t in request.tools]
+        )
+    messages = [
+        Message.from_role_and_content(Role.SYSTEM, system),
+        Message.from_role_and_content(Role.DEVELOPER, developer),
+    ]
+    messages.extend(_history_message(item) for item in request.history)
+    if request.user is not None:
+        messages.append(Message.from_role_and_content(Role.USER, request.user))
+    return messages
+
+
+def harmony_render(request: ChatRequest) -> list[int]:
+    """Prompt token ids ending with ``<|start|>assistant``, ready for a completion."""
+    conversation = Conversation.from_messages(harmony_messages(request))
+    return harmony_encoding().render_conversation_for_completion(conversation, Role.ASSISTANT)
+
+
+def harmony_parse(completion_tokens: list[int]) -> list[Message]:
+    """Messages from the tokens the model produced after ``<|start|>assistant``.
+
+    Raises ``HarmonyError`` when the tokens are not valid Harmony.
+    """
+    return harmony_encoding().parse_messages_from_completion_tokens(
+        completion_tokens, Role.ASSISTANT, strict=True
+    )
+
+
+def harmony_stop_token_ids() -> list[int]:
+    """``<|return|>`` and ``<|call|>``: where an assistant turn ends for us."""
+    return list(harmony_encoding().stop_tokens_for_assistant_actions())
+
+
+def harmony_token_count(text: str) -> int:
+    """Tokens of plain text in the o200k vocab, for context budgets."""
+    return len(harmony_encoding().encode(text, allowed_special=set()))

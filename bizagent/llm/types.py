@@ -1,0 +1,113 @@
+"""The values that cross the model boundary: what we ask and what comes back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ReasoningLevel = Literal["low", "medium", "high"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function tool the model may call, described by a JSON Schema for its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+@dataclass(frozen=True)
+class ResponseFormat:
+    """Structured output: declared under ``# Response Formats`` and validated on return."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model made (``functions.NAME`` on the commentary channel)."""
+
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+    call_id: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One earlier message of the conversation.
+
+    ``role`` is ``user``, ``assistant`` or ``tool``. Assistant messages carry their
+    ``channel`` (``analysis``, ``commentary`` or ``final``); an assistant tool call has
+    ``recipient`` ``functions.NAME``; a tool result has ``name`` (the tool) and answers
+    the assistant on the commentary channel.
+    """
+
+    role: Literal["user", "assistant", "tool"]
+    content: str
+    channel: str | None = None
+    recipient: str | None = None
+    name: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Everything needed to render one gpt-oss prompt.
+
+    ``instructions`` and ``tools`` go in the developer message; keep them byte-identical
+    across calls of the same role so the server's prefix cache holds, and put per-task
+    data in ``user``/``history`` (they come last).
+    """
+
+    instructions: str
+    user: str | None = None
+    history: tuple[HistoryMessage, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    response_format: ResponseFormat | None = None
+    reasoning: ReasoningLevel = "medium"
+    max_tokens: int = 4096
+    temperature: float = 1.0
+    #: Pinned so the system message (and with it the prefix cache) is stable all day.
+    conversation_date: dt.date | None = None
+    knowledge_cutoff: str = "2024-06"
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    #: Prompt tokens the server reported served from its prefix cache, when it says.
+    cached_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class ChatResult:
+    """What one model call produced.
+
+    ``final`` is the text of the final channel (never the analysis); ``analysis`` is the
+    chain of thought, kept for audit and the critic and never shown to approvers;
+    ``parsed`` is the validated structured output when a response format was given.
+    """
+
+    final: str
+    analysis: str = ""
+    commentary: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    parsed: Any = None
+    usage: Usage = field(default_factory=Usage)
+    latency_ms: float = 0.0
+    finish_reason: str = "stop"
+    backend: str = ""
+    model: str = ""
+    #: Rendered prompt token ids when the client rendered them (vLLM); for prefix stats.
+    prompt_token_ids: list[int] | None = None
+    attempts: int = 1

@@ -1,0 +1,224 @@
+"""Django settings for bizagent.
+
+Everything an operator may change is read from the environment (a ``.env`` file in the
+project root may supply it) through the strict helpers in ``bizagent.env``, following
+the contract table in DESIGN.md. A wrong value stops start-up with a message naming
+the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
+
+from bizagent.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("BIZAGENT_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# Real environment variables win over the .env file. The test settings skip it so a
+# developer's .env never leaks into the suite.
+if not env_bool("BIZAGENT_SKIP_DOTENV", False):
+    load_dotenv(BASE_DIR / ".env", override=False)
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. Set it in the environment or in .env "
+            "(`make run` writes one for you), or set DJANGO_DEBUG=true for a development-only key."
+        )
+    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
+
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS",
+    ["127.0.0.1", "localhost", "[::1]"] if DEBUG else ["127.0.0.1", "localhost"],
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "django_q",
+    "bizagent",
+    "decisions",
+    "workflows",
+    "ideas",
+    "goals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "bizagent.urls"
+WSGI_APPLICATION = "bizagent.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = env_url(
+    "DATABASE_URL",
+    f"sqlite:///{VAR_DIR / 'bizagent.sqlite3'}",
+    schemes=("sqlite", "postgres", "postgresql"),
+)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN,
+    # so two writers queue on busy_timeout instead of failing with "database is locked"
+    # when a deferred read transaction tries to upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("BIZAGENT_SQLITE_BUSY_TIMEOUT", 30, minimum=1),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA foreign_keys=ON;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A cache every process shares (gunicorn workers and qcluster workers), used for locks.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "bizagent_cache",
+    }
+}
+
+# --- django-q2 --------------------------------------------------------------------------
+REDIS_URL = env_url("BIZAGENT_REDIS_URL", None, schemes=("redis", "rediss"))
+LLM_TIMEOUT = env_float("BIZAGENT_LLM_TIMEOUT", 300.0, minimum=1.0)
+# A task may make a few model calls with retries; it must finish well inside `timeout`,
+# and `retry` must exceed `timeout` or a slow task is delivered twice while still running.
+Q_TASK_TIMEOUT = env_int("BIZAGENT_Q_TIMEOUT", int(max(900, LLM_TIMEOUT * 3)), minimum=10)
+Q_CLUSTER = {
+    "name": "bizagent",
+    "workers": env_int("BIZAGENT_Q_WORKERS", 2, minimum=1),
+    "timeout": Q_TASK_TIMEOUT,
+    "retry": Q_TASK_TIMEOUT + 120,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 1000,
+    "label": "Task queue",
+    "poll": 1,
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- LLM ------------------------------------------------------------------------------
+LLM_BACKEND = env_choice("BIZAGENT_LLM_BACKEND", "vllm", ("vllm", "ollama", "openai"))
+_LLM_DEFAULT_URLS = {
+    "vllm": "http://127.0.0.1:8000/v1",
+    "ollama": "http://127.0.0.1:11434",
+    "openai": "http://127.0.0.1:8000/v1",
+}
+_LLM_DEFAULT_MODELS = {
+    "vllm": "openai/gpt-oss-20b",
+    "ollama": "gpt-oss:20b",
+    "openai": "openai/gpt-oss-20b",
+}
+LLM_BASE_URL = env_url(
+    "BIZAGENT_LLM_BASE_URL", _LLM_DEFAULT_URLS[LLM_BACKEND], schemes=("http", "https")
+).rstrip("/")
+LLM_MODEL = env_str("BIZAGENT_LLM_MODEL", _LLM_DEFAULT_MODELS[LLM_BACKEND])
+LLM_API_KEY = env_str("BIZAGENT_LLM_API_KEY")
+LLM_MAX_RETRIES = env_int("BIZAGENT_LLM_MAX_RETRIES", 3, minimum=0)
+LLM_RETRY_BUDGET = env_float("BIZAGENT_LLM_RETRY_BUDGET", 120.0, minimum=0.0)
+LLM_CONTEXT_TOKENS = env_int("BIZAGENT_LLM_CONTEXT_TOKENS", 32768, minimum=2048)
+# Where the offline Harmony vocab is built when TIKTOKEN_ENCODINGS_BASE is unset.
+VOCAB_CACHE_DIR = Path(env_str("BIZAGENT_VOCAB_DIR", str(VAR_DIR / "vocab")))
+
+# --- Google Sheets ------------------------------------------------------------------------
+SHEETS_CREDENTIALS = env_str("BIZAGENT_SHEETS_CREDENTIALS")
+SHEETS_SPREADSHEET_ID = env_str("BIZAGENT_SHEETS_SPREADSHEET_ID")
+
+# --- Governance -----------------------------------------------------------------------
+DECISION_TIMEOUT_HOURS = env_float("DECISION_TIMEOUT", 24.0, minimum=0.01)
+AUTO_EXECUTION_ENABLED = env_bool("AUTO_EXECUTION_ENABLED", True)
+APPROVER_GROUP = env_str("BIZAGENT_APPROVER_GROUP")
+SITE_URL = env_url("BIZAGENT_SITE_URL", "http://127.0.0.1:8080", schemes=("http", "https")).rstrip(
+    "/"
+)
+
+# --- Email ----------------------------------------------------------------------------
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_TIMEOUT = 30
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "bizagent@localhost")
+
+# --- Auth, i18n, static ---------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+SESSION_COOKIE_HTTPONLY = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("BIZAGENT_LOG_LEVEL", "INFO")},
+    "loggers": {"django": {"level": "WARNING"}},
+}

@@ -1,0 +1,11 @@
+"""Settings for the test suite: the real settings, minus the developer's .env and slow hashing."""
+
+import os
+
+os.environ["BIZAGENT_SKIP_DOTENV"] = "1"
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
+os.environ.setdefault("DJANGO_DEBUG", "false")
+
+from bizagent.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,6 @@
+"""Shared fixtures.
+
+Personas follow healthchecks: alice approves, bob requests, charlie is an outsider.
+"""
+
+from __future__ import annotations

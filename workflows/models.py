@@ -1,0 +1,1 @@
+"""Workflows of generic blocks (Workflow, Step, Edge, Run, StepRun) live here."""

@@ -134,6 +134,11 @@ def harmony_stop_token_ids() -> list[int]:
     return list(harmony_encoding().stop_tokens_for_assistant_actions())
 
 
+def harmony_end_token_ids() -> list[int]:
+    """Tokens that may close a completion: ``<|return|>``, ``<|call|>`` and ``<|end|>``."""
+    return list(harmony_encoding().stop_tokens())
+
+
 def harmony_token_count(text: str) -> int:
     """Tokens of plain text in the o200k vocab, for context budgets."""
     return len(harmony_encoding().encode(text, allowed_special=set()))

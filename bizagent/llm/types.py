@@ -53,6 +53,8 @@ class HistoryMessage:
     recipient: str | None = None
     name: str | None = None
     content_type: str | None = None
+    #: Ties a tool result to its call for chat APIs that need it (OpenAI-compatible).
+    call_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Model servers behind one interface: ``Backend.send(request, timeout=...) -> ChatResult``."""

@@ -1,0 +1,56 @@
+"""One real round trip to the configured model server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+
+from bizagent.llm.client import llm_client
+from bizagent.llm.errors import LLMError
+from bizagent.llm.types import ChatRequest
+
+
+class Command(BaseCommand):
+    help = (
+        "Send one short request to the configured gpt-oss server and print backend, model, "
+        "latency and tokens; exit non-zero with the exact cause when it fails."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--retries",
+            type=int,
+            default=0,
+            help="retries on a transient failure (default 0: report the first failure as is)",
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        try:
+            client = llm_client()
+            client.retry = type(client.retry)(
+                max_retries=int(options["retries"]), budget=client.retry.budget
+            )
+        except LLMError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"backend: {client.backend_name}\nmodel:   {client.model}\nserver:  {client.base_url}"
+        )
+        request = ChatRequest(
+            instructions="You are a health check. Answer with the single word: pong",
+            user="ping",
+            reasoning="low",
+            max_tokens=512,
+            conversation_date=dt.date.today(),
+        )
+        try:
+            result = client.complete(request)
+        except LLMError as exc:
+            raise CommandError(f"[{exc.error_class}] {exc}") from exc
+        self.stdout.write(
+            f"latency: {result.latency_ms:.0f} ms\n"
+            f"tokens:  {result.usage.prompt_tokens} prompt + "
+            f"{result.usage.completion_tokens} completion\n"
+            f"answer:  {result.final.strip()[:200]}"
+        )
+        self.stdout.write(self.style.SUCCESS("OK: the model server answered in Harmony."))

@@ -1,0 +1,357 @@
+"""Google Sheets client (gspread) with bounded retry, batching and de-duplication.
+
+Infrastructure only: it knows tabs, header rows and rows whose first cell is a unique
+key (a uuid), nothing about decisions or goals. The outbox that feeds it lives in
+``decisions.mirror``.
+
+Why not gspread's ``BackOffHTTPClient``: it retries a 429 forever (its give-up check
+compares a wait that it resets), so one permanent quota problem would hang a worker.
+Here every call gets a finite number of attempts *and* a total sleep budget, transient
+and permanent failures are told apart, and the sleep function is injected so tests
+never wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+import gspread
+import requests
+from google.auth import exceptions as google_auth_exceptions
+from google.oauth2.service_account import Credentials
+from gspread.utils import ValueInputOption, absolute_range_name
+
+logger = logging.getLogger(__name__)
+
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+# (connect, read) seconds for every HTTP call: a hung socket must not eat the budget.
+HTTP_TIMEOUT = (10.0, 60.0)
+
+Cell = str | int | float
+T = TypeVar("T")
+
+
+class SheetsError(Exception):
+    """A Sheets operation failed. ``transient`` says whether trying later may succeed."""
+
+    transient: bool = False
+
+
+class SheetsConfigError(SheetsError):
+    """Mirroring is not configured, or the credentials file cannot be used."""
+
+
+class SheetsAuthError(SheetsError):
+    """Google refused the service-account credentials."""
+
+
+class SheetsNotFoundError(SheetsError):
+    """The spreadsheet does not exist or is not shared with the service account."""
+
+
+class SheetsPermanentError(SheetsError):
+    """Google rejected the request; repeating it unchanged will fail again."""
+
+
+class SheetsTransientError(SheetsError):
+    """Quota, server or network trouble; the same request may succeed later."""
+
+    transient = True
+
+
+def _api_error_text(exc: gspread.exceptions.APIError) -> str:
+    error = exc.error if isinstance(exc.error, Mapping) else {}
+    status = error.get("status") or ""
+    message = str(error.get("message") or "")[:300]
+    return f"HTTP {exc.response.status_code} {status}: {message}".strip()
+
+
+def sheets_error_classify(exc: BaseException) -> SheetsError:
+    """Turn whatever gspread, google-auth or requests raised into a ``SheetsError``.
+
+    429, 408 and 5xx and connection trouble are transient; other 4xx are permanent.
+    """
+    if isinstance(exc, SheetsError):
+        return exc
+    if isinstance(exc, gspread.exceptions.APIError):
+        code = exc.response.status_code
+        text = _api_error_text(exc)
+        if code in (HTTPStatus.TOO_MANY_REQUESTS, HTTPStatus.REQUEST_TIMEOUT) or code >= 500:
+            return SheetsTransientError(text)
+        if code == HTTPStatus.NOT_FOUND:
+            return SheetsNotFoundError(text)
+        if code in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+            return SheetsAuthError(text)
+        return SheetsPermanentError(text)
+    if isinstance(exc, google_auth_exceptions.RefreshError):
+        # The token endpoint answered and said no (bad key, deleted account). A
+        # RefreshError marked retryable is Google's own 5xx/429 on the token endpoint.
+        if getattr(exc, "retryable", False):
+            return SheetsTransientError(f"token refresh failed: {exc}")
+        return SheetsAuthError(f"Google rejected the service-account credentials: {exc}")
+    if isinstance(exc, google_auth_exceptions.TransportError | requests.RequestException):
+        return SheetsTransientError(f"cannot reach Google: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return SheetsTransientError(f"cannot reach Google: {type(exc).__name__}: {exc}")
+    return SheetsPermanentError(f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call tries before giving up.
+
+    ``attempts`` bounds the tries; ``budget`` bounds the total seconds spent sleeping
+    between them, so a sync is a bounded unit of work even when Google answers 429
+    forever. Delays grow ``base_delay * 2**n`` up to ``max_delay`` with jitter.
+    """
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 16.0
+    budget: float = 30.0
+
+    def delay(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
+        ceiling = min(self.max_delay, self.base_delay * (2**retry_number))
+        # "Equal jitter": at least half the backoff, so retries still spread out.
+        return ceiling / 2 + rand() * ceiling / 2
+
+
+def _retry_after_seconds(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    header = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+    try:
+        return float(header) if header is not None else None
+    except ValueError:
+        return None
+
+
+def sheets_call_with_retry(
+    fn: Callable[[], T],
+    *,
+    what: str,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> T:
+    """Call ``fn``; retry transient failures within ``policy``; raise a ``SheetsError``."""
+    slept = 0.0
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            return fn()
+        except Exception as exc:
+            error = sheets_error_classify(exc)
+            if not error.transient or attempt == policy.attempts:
+                raise error from exc
+            delay = max(policy.delay(attempt - 1, rand), _retry_after_seconds(exc) or 0.0)
+            if slept + delay > policy.budget:
+                raise SheetsTransientError(
+                    f"{what}: gave up after {attempt} attempts, retry budget "
+                    f"{policy.budget:.0f}s spent: {error}"
+                ) from exc
+            logger.warning(
+                "sheets: %s failed (attempt %d/%d), retrying in %.1fs: %s",
+                what,
+                attempt,
+                policy.attempts,
+                delay,
+                error,
+            )
+            sleep(delay)
+            slept += delay
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    appended: int
+    already_present: int
+
+
+class SheetsClient:
+    """One opened spreadsheet. Build it with ``sheets_client_open``."""
+
+    def __init__(
+        self,
+        *,
+        spreadsheet: gspread.Spreadsheet,
+        policy: RetryPolicy,
+        sleep: Callable[[float], None],
+        rand: Callable[[], float],
+    ) -> None:
+        self.spreadsheet = spreadsheet
+        self.policy = policy
+        self._sleep = sleep
+        self._rand = rand
+        self._worksheets: dict[str, gspread.Worksheet] | None = None
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        return sheets_call_with_retry(
+            fn, what=what, policy=self.policy, sleep=self._sleep, rand=self._rand
+        )
+
+    def _worksheet_map(self) -> dict[str, gspread.Worksheet]:
+        if self._worksheets is None:
+            worksheets = self._call("list tabs", self.spreadsheet.worksheets)
+            self._worksheets = {ws.title: ws for ws in worksheets}
+        return self._worksheets
+
+    def tabs_ensure(self, tabs: Mapping[str, Sequence[str]]) -> list[str]:
+        """Create the missing tabs (one batchUpdate) and write their header rows.
+
+        Returns the titles created. Existing tabs are left alone; a header missing
+        from an existing empty tab is written by the next ``rows_append``.
+        """
+        existing = self._worksheet_map()
+        missing = [title for title in tabs if title not in existing]
+        if not missing:
+            return []
+        body = {
+            "requests": [
+                {
+                    "addSheet": {
+                        "properties": {
+                            "title": title,
+                            "sheetType": "GRID",
+                            "gridProperties": {
+                                "rowCount": 1000,
+                                "columnCount": max(len(tabs[title]), 1),
+                            },
+                        }
+                    }
+                }
+                for title in missing
+            ]
+        }
+        reply = self._call("add tabs", lambda: self.spreadsheet.batch_update(body))
+        for answer in reply.get("replies", []):
+            properties = answer["addSheet"]["properties"]
+            existing[properties["title"]] = gspread.Worksheet(
+                self.spreadsheet, properties, self.spreadsheet.id, self.spreadsheet.client
+            )
+        for title in missing:
+            header = [list(tabs[title])]
+            self._call(
+                f"write header of {title}",
+                lambda title=title, header=header: self.spreadsheet.values_update(
+                    absolute_range_name(title, "A1"),
+                    params={"valueInputOption": ValueInputOption.raw},
+                    body={"values": header},
+                ),
+            )
+        return missing
+
+    def keys_present(self, *, title: str) -> list[str]:
+        """The first column of ``title`` (header included), as strings."""
+        data = self._call(
+            f"read keys of {title}",
+            lambda: self.spreadsheet.values_get(
+                absolute_range_name(title, "A:A"),
+                params={"majorDimension": "COLUMNS", "valueRenderOption": "UNFORMATTED_VALUE"},
+            ),
+        )
+        values = data.get("values") or [[]]
+        return [str(value) for value in values[0]]
+
+    def rows_append(
+        self, *, title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]
+    ) -> AppendResult:
+        """Append ``rows`` (first cell = unique key) in one call, skipping keys already there.
+
+        Reading the key column first is what makes a retry safe after Google accepted
+        an append whose answer we never saw: those rows are found and not sent again.
+        """
+        if title not in self._worksheet_map():
+            self.tabs_ensure({title: header})
+        worksheet = self._worksheet_map()[title]
+        keys = self.keys_present(title=title)
+        seen = set(keys[1:])
+        fresh: list[list[Cell]] = []
+        for row in rows:
+            key = str(row[0])
+            if key in seen:
+                continue
+            seen.add(key)
+            fresh.append(list(row))
+        already_present = len(rows) - len(fresh)
+        if not fresh:
+            return AppendResult(appended=0, already_present=already_present)
+        values = fresh if keys else [list(header), *fresh]
+        self._call(
+            f"append {len(fresh)} rows to {title}",
+            lambda: worksheet.append_rows(
+                values,
+                value_input_option=ValueInputOption.raw,
+                insert_data_option="INSERT_ROWS",
+                table_range="A1",
+            ),
+        )
+        logger.info("sheets: appended %d rows to %s", len(fresh), title)
+        return AppendResult(appended=len(fresh), already_present=already_present)
+
+
+def sheets_client_open(
+    *,
+    credentials_path: str | None,
+    spreadsheet_id: str | None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> SheetsClient:
+    """Open the spreadsheet with service-account credentials.
+
+    Raises ``SheetsConfigError`` (not configured, unreadable or malformed key file),
+    ``SheetsAuthError`` (Google refused the key or the sheet is not shared),
+    ``SheetsNotFoundError`` or ``SheetsTransientError``. Messages never contain the key.
+    """
+    if not credentials_path:
+        raise SheetsConfigError("BIZAGENT_SHEETS_CREDENTIALS is not set")
+    if not spreadsheet_id:
+        raise SheetsConfigError("BIZAGENT_SHEETS_SPREADSHEET_ID is not set")
+    try:
+        credentials = Credentials.from_service_account_file(credentials_path, scopes=SCOPES)
+    except FileNotFoundError:
+        raise SheetsConfigError(
+            f"BIZAGENT_SHEETS_CREDENTIALS points to a missing file: {credentials_path}"
+        ) from None
+    except OSError as exc:
+        raise SheetsConfigError(
+            f"cannot read BIZAGENT_SHEETS_CREDENTIALS file {credentials_path}: {exc.strerror}"
+        ) from None
+    except (ValueError, KeyError):
+        # The exception text may quote the file's content (a private key): never show it.
+        raise SheetsConfigError(
+            f"BIZAGENT_SHEETS_CREDENTIALS file {credentials_path} is not a valid "
+            "service-account JSON key"
+        ) from None
+    policy = policy or RetryPolicy()
+    client = gspread.Client(auth=credentials)
+    client.set_timeout(HTTP_TIMEOUT)
+
+    def open_spreadsheet() -> gspread.Spreadsheet:
+        try:
+            return client.open_by_key(spreadsheet_id)
+        except gspread.exceptions.SpreadsheetNotFound:
+            raise SheetsNotFoundError(
+                f"spreadsheet {spreadsheet_id} not found (check BIZAGENT_SHEETS_SPREADSHEET_ID)"
+            ) from None
+        except PermissionError:
+            # gspread maps a 403 on open to PermissionError.
+            raise SheetsAuthError(
+                f"spreadsheet {spreadsheet_id} is not shared with the service account "
+                f"{credentials.service_account_email}"
+            ) from None
+
+    spreadsheet = sheets_call_with_retry(
+        open_spreadsheet, what="open spreadsheet", policy=policy, sleep=sleep, rand=rand
+    )
+    return SheetsClient(spreadsheet=spreadsheet, policy=policy, sleep=sleep, rand=rand)
+
+
+def _unused(_: Any) -> None:  # pragma: no cover - keeps type checkers quiet on Any
+    return None

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import gspread
 import requests
@@ -351,7 +351,3 @@ def sheets_client_open(
         open_spreadsheet, what="open spreadsheet", policy=policy, sleep=sleep, rand=rand
     )
     return SheetsClient(spreadsheet=spreadsheet, policy=policy, sleep=sleep, rand=rand)
-
-
-def _unused(_: Any) -> None:  # pragma: no cover - keeps type checkers quiet on Any
-    return None

@@ -84,10 +84,9 @@ def http_post_json(
     except requests.Timeout as exc:
         raise LLMTimeout(f"no answer within {timeout:g}s", **where) from exc
     except requests.ConnectionError as exc:
-        if connection_refused(exc):
-            raise LLMUnreachable(
-                f"connection refused or host not reachable ({exc})", **where
-            ) from exc
+        refused = connection_refused(exc)
+        if refused:
+            raise LLMUnreachable(refused, **where) from exc
         raise LLMServerError(
             f"the connection dropped before a full answer ({exc})", **where
         ) from exc

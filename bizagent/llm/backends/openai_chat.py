@@ -127,10 +127,9 @@ class OpenAIChatBackend:
             raise LLMTimeout(f"no answer within {timeout:g}s", **where) from exc
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            if connection_refused(exc):
-                raise LLMUnreachable(
-                    f"connection refused or host not reachable ({cause})", **where
-                ) from exc
+            refused = connection_refused(exc)
+            if refused:
+                raise LLMUnreachable(refused, **where) from exc
             raise LLMServerError(
                 f"the connection dropped before a full answer ({cause or exc})", **where
             ) from exc

@@ -98,10 +98,20 @@ def harmony_messages(request: ChatRequest) -> list[Message]:
         .with_conversation_start_date(date.isoformat())
         .with_knowledge_cutoff(request.knowledge_cutoff)
     )
-    developer = DeveloperContent.new().with_instructions(developer_instructions(request))
+    # With tools, the response format must follow them ("at the end of the developer
+    # message"); openai-harmony puts instructions first, so harmony_render appends it.
+    developer = DeveloperContent.new().with_instructions(
+        developer_instructions(request) if not request.tools else request.instructions.strip()
+    )
     if request.tools:
         developer = developer.with_function_tools(
-            [ToolDescription.new(t.name, t.description, t.parameters) for t in request.tools]
+            [
+                # A function without arguments renders as `() => any`, as the spec shows.
+                ToolDescription.new(
+                    t.name, t.description, t.parameters if t.parameters.get("properties") else None
+                )
+                for t in request.tools
+            ]
         )
     messages = [
         Message.from_role_and_content(Role.SYSTEM, system),
@@ -115,8 +125,33 @@ def harmony_messages(request: ChatRequest) -> list[Message]:
 
 def harmony_render(request: ChatRequest) -> list[int]:
     """Prompt token ids ending with ``<|start|>assistant``, ready for a completion."""
+    encoding = harmony_encoding()
     conversation = Conversation.from_messages(harmony_messages(request))
-    return harmony_encoding().render_conversation_for_completion(conversation, Role.ASSISTANT)
+    tokens = encoding.render_conversation_for_completion(conversation, Role.ASSISTANT)
+    if request.tools and request.response_format is not None:
+        tokens = _developer_append(
+            tokens, "\n\n" + response_format_section(request.response_format)
+        )
+    return tokens
+
+
+def _developer_append(tokens: list[int], text: str) -> list[int]:
+    """Append ``text`` to the content of the developer message, re-encoding that content."""
+    encoding = harmony_encoding()
+    start, message, end = (
+        encoding.encode(marker, allowed_special="all")[0]
+        for marker in ("<|start|>", "<|message|>", "<|end|>")
+    )
+    developer = encoding.encode("developer", allowed_special=set())
+    for index, token in enumerate(tokens):
+        header = index + 1
+        if token == start and tokens[header : header + len(developer)] == developer:
+            content_start = tokens.index(message, header) + 1
+            content_end = tokens.index(end, content_start)
+            content = encoding.decode_utf8(tokens[content_start:content_end]) + text
+            body = encoding.encode(content, allowed_special=set())
+            return [*tokens[:content_start], *body, *tokens[content_end:]]
+    raise ValueError("the rendered prompt has no developer message")
 
 
 def harmony_parse(completion_tokens: list[int]) -> list[Message]:

@@ -4,3 +4,7 @@ Personas follow healthchecks: alice approves, bob requests, charlie is an outsid
 """
 
 from __future__ import annotations
+
+pytest_plugins = [
+    "tests.smtp",
+]

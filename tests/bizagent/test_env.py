@@ -1,0 +1,97 @@
+"""The strict environment helpers: a bad value names its variable."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from bizagent.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    url_redacted,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("true", True), ("TRUE", True), ("1", True), ("yes", True), ("false", False), ("0", False)],
+)
+def test_env_bool_reads_true_and_false(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert env_bool("X_FLAG", not expected) is expected
+
+
+def test_env_bool_uses_default_when_unset_or_blank(monkeypatch):
+    monkeypatch.delenv("X_FLAG", raising=False)
+    assert env_bool("X_FLAG", True) is True
+    monkeypatch.setenv("X_FLAG", "  ")
+    assert env_bool("X_FLAG", False) is False
+
+
+def test_env_bool_refuses_anything_else_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG must be true or false, got 'maybe'"):
+        env_bool("X_FLAG", False)
+
+
+def test_env_int_parses_and_checks_minimum(monkeypatch):
+    monkeypatch.setenv("X_N", " 42 ")
+    assert env_int("X_N", 1) == 42
+    monkeypatch.setenv("X_N", "4.5")
+    with pytest.raises(ImproperlyConfigured, match="X_N must be an integer"):
+        env_int("X_N", 1)
+    monkeypatch.setenv("X_N", "0")
+    with pytest.raises(ImproperlyConfigured, match="X_N must be at least 1, got 0"):
+        env_int("X_N", 1, minimum=1)
+
+
+def test_env_float_refuses_non_numbers_and_infinity(monkeypatch):
+    monkeypatch.setenv("X_F", "2.5")
+    assert env_float("X_F", 1.0) == 2.5
+    for bad in ("abc", "inf", "nan"):
+        monkeypatch.setenv("X_F", bad)
+        with pytest.raises(ImproperlyConfigured, match="X_F must be a"):
+            env_float("X_F", 1.0)
+
+
+def test_env_choice_lists_the_allowed_values(monkeypatch):
+    monkeypatch.setenv("X_C", "VLLM")
+    assert env_choice("X_C", "ollama", ("vllm", "ollama")) == "vllm"
+    monkeypatch.setenv("X_C", "llamacpp")
+    with pytest.raises(
+        ImproperlyConfigured, match="X_C must be one of vllm, ollama, got 'llamacpp'"
+    ):
+        env_choice("X_C", "vllm", ("vllm", "ollama"))
+
+
+def test_env_list_splits_and_trims(monkeypatch):
+    monkeypatch.setenv("X_L", " a.example, b.example ,,")
+    assert env_list("X_L", []) == ["a.example", "b.example"]
+    monkeypatch.delenv("X_L")
+    assert env_list("X_L", ["d"]) == ["d"]
+    assert env_str("X_L", "fallback") == "fallback"
+
+
+def test_env_url_checks_scheme_host_and_port(monkeypatch):
+    monkeypatch.setenv("X_U", "postgres://u:pw@db.local:5432/app")
+    assert env_url("X_U", None, schemes=("postgres",)) == "postgres://u:pw@db.local:5432/app"
+    monkeypatch.setenv("X_U", "mysql://u:s3cret@db.local/app")
+    with pytest.raises(ImproperlyConfigured, match="X_U must be a URL starting with") as info:
+        env_url("X_U", None, schemes=("postgres", "sqlite"))
+    assert "s3cret" not in str(info.value), "a password must never appear in an error"
+    monkeypatch.setenv("X_U", "http://")
+    with pytest.raises(ImproperlyConfigured, match="X_U must name a host"):
+        env_url("X_U", None, schemes=("http",))
+    monkeypatch.setenv("X_U", "http://host:port/")
+    with pytest.raises(ImproperlyConfigured, match="X_U has an invalid port"):
+        env_url("X_U", None, schemes=("http",))
+
+
+def test_url_redacted_hides_only_the_password():
+    assert url_redacted("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
+    assert url_redacted("postgres://u@h/db") == "postgres://u@h/db"

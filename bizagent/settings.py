@@ -222,3 +222,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("BIZAGENT_LOG_LEVEL", "INFO")},
     "loggers": {"django": {"level": "WARNING"}},
 }
+
+# --- Email links and Sheets mirror ---
+# A decision link in a mail stops working after this long, or when the decision is due,
+# whichever comes first.
+DECISION_LINK_MAX_AGE_HOURS = env_float("BIZAGENT_DECISION_LINK_MAX_AGE_HOURS", 48.0, minimum=0.01)
+# The catch-up schedule that mirrors pending rows to Google Sheets.
+SHEETS_SYNC_MINUTES = env_int("BIZAGENT_SHEETS_SYNC_MINUTES", 5, minimum=1)
+# Rows per append_rows call, and seconds one call may spend sleeping between retries.
+SHEETS_BATCH_SIZE = env_int("BIZAGENT_SHEETS_BATCH_SIZE", 500, minimum=1)
+SHEETS_RETRY_BUDGET = env_float("BIZAGENT_SHEETS_RETRY_BUDGET", 30.0, minimum=0.0)

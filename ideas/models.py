@@ -1,0 +1,406 @@
+"""The idea portfolio: brand core (IPProfile), project config (Theme), Ideas and Snapshots.
+
+Only ``ideas.services`` writes these rows. ``goals`` refers to them by foreign key; the
+reverse never happens: an Idea records the iteration that created it as a plain
+integer (``created_by_iteration_id``) so that dependencies keep pointing goals → ideas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+SCORE_MIN = 0.0
+SCORE_MAX = 10.0
+SCORE_FIELDS = ("brand_fit", "novelty", "feasibility")
+
+# Iteration-policy defaults, used when a theme's config leaves a value out. The JSON
+# Schema (ideas/schemas/theme_config.schema.json) documents the same numbers.
+POLICY_DEFAULTS: dict[str, Any] = {
+    "token_caps": {"planner": 4096, "ideator": 6144, "critic": 4096, "editor": 4096},
+    "explore_ratio": 0.6,
+    "stagnation_threshold": 0.6,
+    "stagnation_window": 3,
+    "snapshot_every": 10,
+    "meta_review_every": 25,
+    "duty_cycle": 1.0,
+    "daily_token_budget": 2_000_000,
+}
+DEFAULT_TOKEN_CAP = 4096
+
+
+def _score_validators() -> list:
+    return [MinValueValidator(SCORE_MIN), MaxValueValidator(SCORE_MAX)]
+
+
+def _score_check(field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True})
+        | Q(**{f"{field}__gte": SCORE_MIN, f"{field}__lte": SCORE_MAX}),
+        name=f"ideas_idea_{field}_range",
+    )
+
+
+class IPProfile(models.Model):
+    """The immutable core of a brand.
+
+    A draft may be edited; once active it is frozen, and a changed brand is a new
+    profile with the next ``version`` of the same ``name``. ``content_sha256`` is the
+    hash of the canonical JSON document, so loading the same file twice reuses the row.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active (frozen)"
+
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    essence = models.TextField()
+    visual_motifs = models.JSONField(default=list)
+    core_personality = models.JSONField(default=list)
+    taboos = models.JSONField(
+        default=list, help_text="List of {topic, keywords}; keywords are matched literally."
+    )
+    target_audience = models.TextField()
+    brand_promise = models.TextField()
+    canon_examples = models.JSONField(default=list)
+    content_sha256 = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "IP profile"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "version"], name="ideas_ipprofile_name_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(activated_at__isnull=False),
+                name="ideas_ipprofile_active_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def as_document(self) -> dict[str, Any]:
+        """The profile as the JSON document its schema describes (used for rendering)."""
+        return {
+            "name": self.name,
+            "essence": self.essence,
+            "visual_motifs": self.visual_motifs,
+            "core_personality": self.core_personality,
+            "taboos": self.taboos,
+            "target_audience": self.target_audience,
+            "brand_promise": self.brand_promise,
+            "canon_examples": self.canon_examples,
+        }
+
+
+class Theme(models.Model):
+    """A project: the IP profile plus the config the loop runs under.
+
+    Status machine: draft → active → archived. At most one theme is active at a time,
+    held by a conditional unique constraint rather than by application code.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.DRAFT: (Status.ACTIVE,),
+        Status.ACTIVE: (Status.ARCHIVED,),
+        Status.ARCHIVED: (),
+    }
+
+    name = models.CharField(max_length=200, help_text="The project name from the config.")
+    ip_profile = models.ForeignKey(IPProfile, on_delete=models.PROTECT, related_name="themes")
+    config = models.JSONField(help_text="Validated against theme_config.schema.json.")
+    config_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="active"), name="ideas_theme_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    def clean(self) -> None:
+        if not isinstance(self.config, dict):
+            raise ValidationError({"config": "The config must be a JSON object."})
+        if self.status == self.Status.ACTIVE and self.activated_at is None:
+            raise ValidationError({"activated_at": "An active theme needs its activation time."})
+
+    # --- config accessors: the loop reads these, never the raw dict -----------------
+    @property
+    def goal_type(self) -> str:
+        return str(self.config.get("goal_type", ""))
+
+    @property
+    def constraints(self) -> dict[str, Any]:
+        return dict(self.config.get("constraints", {}))
+
+    @property
+    def banned_external_apis(self) -> list[str]:
+        return list(self.constraints.get("banned_external_apis", []))
+
+    @property
+    def idea_templates(self) -> list[dict[str, Any]]:
+        return list(self.config.get("idea_templates", []))
+
+    @property
+    def iteration_policy(self) -> dict[str, Any]:
+        """The policy with defaults filled in for anything the config leaves out."""
+        given = self.config.get("iteration_policy", {})
+        policy = {**POLICY_DEFAULTS, **given}
+        policy["token_caps"] = {**POLICY_DEFAULTS["token_caps"], **given.get("token_caps", {})}
+        return policy
+
+    def token_cap(self, role: str) -> int:
+        return int(self.iteration_policy["token_caps"].get(role, DEFAULT_TOKEN_CAP))
+
+    @property
+    def explore_ratio(self) -> float:
+        return float(self.iteration_policy["explore_ratio"])
+
+    @property
+    def stagnation_threshold(self) -> float:
+        return float(self.iteration_policy["stagnation_threshold"])
+
+    @property
+    def stagnation_window(self) -> int:
+        return int(self.iteration_policy["stagnation_window"])
+
+    @property
+    def snapshot_every(self) -> int:
+        return int(self.iteration_policy["snapshot_every"])
+
+    @property
+    def meta_review_every(self) -> int:
+        return int(self.iteration_policy["meta_review_every"])
+
+    @property
+    def duty_cycle(self) -> float:
+        return float(self.iteration_policy["duty_cycle"])
+
+    @property
+    def daily_token_budget(self) -> int:
+        return int(self.iteration_policy["daily_token_budget"])
+
+
+class Tag(models.Model):
+    """A tag within a theme.
+
+    Tags are rows, not a JSON list, so that "ideas sharing any of these tags" is an
+    indexed join on both SQLite and PostgreSQL (SQLite has no JSON containment).
+    """
+
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["theme", "name"], name="ideas_tag_theme_name"),
+        ]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Idea(models.Model):
+    """One business idea in a theme's portfolio.
+
+    Scores are 0–10. Model scores are what the critic said; ``human_*`` are corrections
+    from a person and win when set (``effective_*``). ``priority`` is derived from the
+    effective scores and the review flag by ``ideas.services`` and stored so the planner
+    reads the top of the portfolio from an index instead of sorting 100,000 rows.
+    """
+
+    class Status(models.TextChoices):
+        CANDIDATE = "candidate", "Candidate"
+        ACTIVE = "active", "Active"
+        REVIEWED = "reviewed", "Reviewed"
+        ARCHIVED = "archived", "Archived"
+        REFUSED = "refused", "Refused"
+
+    # Statuses the loop may show to the model or pick as work.
+    VISIBLE_STATUSES = (Status.CANDIDATE, Status.ACTIVE, Status.REVIEWED)
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.CANDIDATE: (Status.ACTIVE, Status.REVIEWED, Status.ARCHIVED, Status.REFUSED),
+        Status.ACTIVE: (Status.REVIEWED, Status.ARCHIVED, Status.REFUSED),
+        Status.REVIEWED: (Status.ACTIVE, Status.ARCHIVED, Status.REFUSED),
+        Status.ARCHIVED: (Status.CANDIDATE,),
+        Status.REFUSED: (),
+    }
+
+    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="ideas")
+    title = models.CharField(max_length=200)
+    summary = models.CharField(max_length=300, blank=True, help_text="One line.")
+    target_audience = models.TextField(blank=True)
+    value_proposition = models.TextField(blank=True)
+    revenue_model = models.TextField(blank=True)
+
+    brand_fit = models.FloatField(null=True, blank=True, validators=_score_validators())
+    novelty = models.FloatField(null=True, blank=True, validators=_score_validators())
+    feasibility = models.FloatField(null=True, blank=True, validators=_score_validators())
+    human_brand_fit = models.FloatField(null=True, blank=True, validators=_score_validators())
+    human_novelty = models.FloatField(null=True, blank=True, validators=_score_validators())
+    human_feasibility = models.FloatField(null=True, blank=True, validators=_score_validators())
+    priority = models.FloatField(default=0.0, editable=False)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
+    tags = models.ManyToManyField(Tag, related_name="ideas", blank=True)
+    related = models.ManyToManyField("self", blank=True, symmetrical=True)
+
+    fingerprint = models.CharField(
+        max_length=64, editable=False, help_text="SHA-256 of the normalised title."
+    )
+    created_by_iteration_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    updated_by_iteration_id = models.BigIntegerField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # A repeated delivery of the same model output finds this row instead of
+            # inserting a twin: the dedupe is the database's, not a read-then-write.
+            models.UniqueConstraint(fields=["theme", "fingerprint"], name="ideas_idea_fingerprint"),
+            *(_score_check(f) for f in SCORE_FIELDS),
+            *(_score_check(f"human_{f}") for f in SCORE_FIELDS),
+        ]
+        indexes = [
+            models.Index(fields=["theme", "status", "-priority"], name="ideas_idea_priority"),
+            models.Index(fields=["theme", "-updated_at"], name="ideas_idea_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def effective_brand_fit(self) -> float | None:
+        return self.human_brand_fit if self.human_brand_fit is not None else self.brand_fit
+
+    @property
+    def effective_novelty(self) -> float | None:
+        return self.human_novelty if self.human_novelty is not None else self.novelty
+
+    @property
+    def effective_feasibility(self) -> float | None:
+        return self.human_feasibility if self.human_feasibility is not None else self.feasibility
+
+    def effective_scores(self) -> dict[str, float | None]:
+        return {f: getattr(self, f"effective_{f}") for f in SCORE_FIELDS}
+
+    @property
+    def is_human_corrected(self) -> bool:
+        return any(getattr(self, f"human_{f}") is not None for f in SCORE_FIELDS)
+
+    @property
+    def tag_names(self) -> list[str]:
+        """Tag names; uses the prefetch cache when the caller prefetched ``tags``."""
+        return sorted(tag.name for tag in self.tags.all())
+
+
+class IdeaChange(models.Model):
+    """A field-level diff of an Idea, with the iteration (or person) that made it."""
+
+    idea = models.ForeignKey(Idea, on_delete=models.CASCADE, related_name="changes")
+    field = models.CharField(max_length=64)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+    iteration_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["idea", "at"], name="ideas_change_idea_at")]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.idea_id}.{self.field}"
+
+
+class IdeaRefusal(models.Model):
+    """An idea the model proposed that broke a taboo or the built-in line.
+
+    Kept apart from Idea so a refused proposal can never surface as a candidate.
+    """
+
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="refusals")
+    idea = models.ForeignKey(
+        Idea,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refusals",
+        help_text="Set when the refused content was an update of an existing idea.",
+    )
+    title = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    data = models.JSONField()
+    reasons = models.JSONField()
+    iteration_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["theme", "-created_at"], name="ideas_refusal_recent")]
+
+    def __str__(self) -> str:
+        return f"refused: {self.title}"
+
+
+class Snapshot(models.Model):
+    """The portfolio as Markdown at a point in time, with its statistics."""
+
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="snapshots")
+    iteration_count = models.PositiveIntegerField()
+    markdown = models.TextField()
+    stats = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # At-least-once delivery of the snapshot tick must not write two snapshots.
+            models.UniqueConstraint(
+                fields=["theme", "iteration_count"], name="ideas_snapshot_per_iteration"
+            ),
+        ]
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"{self.theme.name} @ {self.iteration_count}"

@@ -13,11 +13,12 @@ written straight into the portfolio.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from bizagent.llm.types import ReasoningLevel, ResponseFormat
+from bizagent.llm.types import ChatRequest, ReasoningLevel, ResponseFormat
 
 PLANNER = "planner"
 IDEATOR = "ideator"
@@ -382,4 +383,28 @@ def repair_message(*, detail: str, response_format: ResponseFormat) -> str:
         f"`{response_format.name}`.\n\nThe validator said:\n{detail}\n\n"
         "Answer again with the same content, corrected: exactly one JSON object that "
         f"matches this JSON Schema, and nothing else.\n\n{schema}"
+    )
+
+
+def request_build(
+    *,
+    role: str,
+    brand_text: str,
+    user: str,
+    max_tokens: int,
+    day: dt.date,
+) -> ChatRequest:
+    """The request for ``role``: constant instructions and format first, the task last.
+
+    ``day`` pins the system message's date, so the prompt prefix stays byte-identical
+    (and the server's prefix cache warm) for a whole day.
+    """
+    spec = ROLE_SPECS[role]
+    return ChatRequest(
+        instructions=role_instructions(role, brand_text=brand_text),
+        user=user,
+        response_format=spec.response_format,
+        reasoning=spec.reasoning,
+        max_tokens=max_tokens,
+        conversation_date=day,
     )

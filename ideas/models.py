@@ -344,6 +344,7 @@ class IdeaChange(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    reason = models.CharField(max_length=600, blank=True)
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

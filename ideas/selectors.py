@@ -1,0 +1,169 @@
+"""Reads of the portfolio. Every query here is bounded: a LIMIT or an aggregate.
+
+Nothing in this module loads the whole portfolio, so the cost of a call is the same
+with 10 ideas and with 100,000.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Avg, Count, F, FloatField, Q
+from django.db.models.functions import Coalesce
+
+from ideas.models import SCORE_FIELDS, Idea, IdeaChange, IdeaRefusal, Snapshot, Theme
+from ideas.stats import brand_drift, diversity, repetition
+
+# The newest ideas the pairwise text measures look at (200 ideas = 19,900 pairs).
+STATS_SAMPLE = 200
+SNAPSHOT_TOP = 30
+
+
+def theme_active() -> Theme | None:
+    """The one active theme, with its IP profile, or None."""
+    return Theme.objects.select_related("ip_profile").filter(status=Theme.Status.ACTIVE).first()
+
+
+def _visible(theme: Theme):
+    return Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+
+
+def priority_ideas(*, theme: Theme, limit: int) -> list[Idea]:
+    """The visible ideas the planner should work on first, best first.
+
+    ``priority`` already folds in human corrections (they replace the model's scores)
+    and the review bonus; ties go to the most recently updated idea. Served by the
+    ``(theme, status, -priority)`` index.
+    """
+    return list(
+        _visible(theme).order_by("-priority", "-updated_at", "-pk").prefetch_related("tags")[:limit]
+    )
+
+
+def idea_context_candidates(*, theme: Theme, focus_ideas: Sequence[Idea], limit: int) -> list[Idea]:
+    """Other ideas worth summarising next to ``focus_ideas``, most relevant first.
+
+    Three bounded queries, merged in this order: ideas linked to the focus, ideas
+    sharing the most tags with it, then the highest-priority ideas. Focus ideas and
+    invisible ideas (archived, refused) are left out.
+    """
+    if limit <= 0:
+        return []
+    focus_ids = [idea.pk for idea in focus_ideas]
+    visible = _visible(theme).exclude(pk__in=focus_ids)
+    chosen: dict[int, None] = {}
+    if focus_ids:
+        linked = visible.filter(related__in=focus_ids).order_by("-priority", "-pk")
+        chosen.update(dict.fromkeys(linked.values_list("pk", flat=True)[:limit]))
+        tag_ids = list(
+            Idea.tags.through.objects.filter(idea_id__in=focus_ids)
+            .values_list("tag_id", flat=True)
+            .distinct()[:50]
+        )
+        if tag_ids and len(chosen) < limit:
+            # Filtering on the join before annotating makes the count the overlap.
+            sharing = (
+                visible.filter(tags__in=tag_ids)
+                .annotate(overlap=Count("tags"))
+                .order_by("-overlap", "-priority", "-pk")
+                .values_list("pk", flat=True)[:limit]
+            )
+            chosen.update(dict.fromkeys(sharing))
+    if len(chosen) < limit:
+        top = visible.order_by("-priority", "-pk").values_list("pk", flat=True)[:limit]
+        chosen.update(dict.fromkeys(top))
+    ids = list(chosen)[:limit]
+    by_pk = {idea.pk: idea for idea in Idea.objects.filter(pk__in=ids).prefetch_related("tags")}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def _effective(name: str):
+    return Coalesce(F(f"human_{name}"), F(name), output_field=FloatField())
+
+
+def _brand_text(theme: Theme) -> str:
+    profile = theme.ip_profile
+    parts = [profile.name, profile.essence, profile.brand_promise, profile.target_audience]
+    parts += [str(p) for p in profile.core_personality + profile.visual_motifs]
+    parts += [f"{e.get('title', '')} {e.get('description', '')}" for e in profile.canon_examples]
+    return "\n".join(parts)
+
+
+def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
+    """Counts, effective score means and variances, and text measures of the portfolio.
+
+    Score moments come from one aggregate over every visible idea (variance as
+    E[x²] − E[x]², which both SQLite and PostgreSQL compute natively); diversity,
+    repetition, brand drift and scatter from the newest ``STATS_SAMPLE`` ideas.
+    ``scatter`` (0..1) is the diversity of that sample, the input of ``mode_choose``.
+    """
+    by_status = dict(
+        Idea.objects.filter(theme=theme)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    aggregates: dict[str, Any] = {
+        "n": Count("id"),
+        "human_corrected": Count(
+            "id",
+            filter=Q(*(Q(**{f"human_{f}__isnull": False}) for f in SCORE_FIELDS), _connector=Q.OR),
+        ),
+        "reviewed": Count("id", filter=Q(reviewed_at__isnull=False)),
+    }
+    for name in SCORE_FIELDS:
+        aggregates[f"{name}_n"] = Count(_effective(name))
+        aggregates[f"{name}_mean"] = Avg(_effective(name))
+        aggregates[f"{name}_sq"] = Avg(_effective(name) * _effective(name))
+    row = _visible(theme).aggregate(**aggregates)
+    scores: dict[str, Any] = {}
+    for name in SCORE_FIELDS:
+        mean, square = row[f"{name}_mean"], row[f"{name}_sq"]
+        scores[name] = {
+            "n": row[f"{name}_n"],
+            "mean": None if mean is None else round(mean, 3),
+            "variance": None if mean is None else round(max(0.0, square - mean * mean), 3),
+        }
+    sample = [
+        f"{title}. {summary}"
+        for title, summary in _visible(theme)
+        .order_by("-pk")
+        .values_list("title", "summary")[:STATS_SAMPLE]
+    ]
+    top_tags = list(
+        Idea.tags.through.objects.filter(tag__theme=theme, idea__status__in=Idea.VISIBLE_STATUSES)
+        .values("tag__name")
+        .annotate(n=Count("idea_id"))
+        .order_by("-n", "tag__name")
+        .values_list("tag__name", "n")[:10]
+    )
+    sample_diversity = diversity(sample)
+    return {
+        "ideas": row["n"],
+        "by_status": {status: by_status.get(status, 0) for status in Idea.Status.values},
+        "human_corrected": row["human_corrected"],
+        "reviewed": row["reviewed"],
+        "refusals": IdeaRefusal.objects.filter(theme=theme).count(),
+        "scores": scores,
+        "sample_size": len(sample),
+        "diversity": sample_diversity,
+        "repetition": repetition(sample),
+        "brand": brand_drift(sample, brand_text=_brand_text(theme)),
+        "scatter": sample_diversity if sample_diversity is not None else 0.0,
+        "top_tags": [[name, n] for name, n in top_tags],
+    }
+
+
+def idea_changes(*, idea: Idea, limit: int = 50) -> list[IdeaChange]:
+    return list(idea.changes.select_related("actor").order_by("-at", "-pk")[:limit])
+
+
+def snapshot_latest(*, theme: Theme | None = None) -> Snapshot | None:
+    """The newest snapshot of ``theme`` (default: the active theme, else any theme)."""
+    snapshots = Snapshot.objects.select_related("theme").order_by("-created_at", "-pk")
+    if theme is None:
+        theme = theme_active()
+    if theme is not None:
+        snapshots = snapshots.filter(theme=theme)
+    return snapshots.first()

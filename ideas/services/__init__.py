@@ -1,0 +1,52 @@
+"""Writes to the portfolio. The only code that changes ``ideas`` rows."""
+
+from ideas.services.portfolio import (
+    IdeaDataInvalid,
+    IdeaRefused,
+    IdeaTransitionError,
+    idea_archive,
+    idea_fingerprint,
+    idea_human_correct,
+    idea_mark_reviewed,
+    idea_scores_set,
+    idea_update,
+    idea_upsert,
+)
+from ideas.services.snapshots import snapshot_create, snapshot_markdown
+from ideas.services.themes import (
+    IPProfileFrozen,
+    ThemeTransitionError,
+    ip_profile_activate,
+    ip_profile_get_or_create,
+    ip_profile_update,
+    theme_activate,
+    theme_activate_from_documents,
+    theme_activate_from_files,
+    theme_archive,
+)
+from ideas.theme_files import ThemeFilesInvalid
+
+__all__ = [
+    "IPProfileFrozen",
+    "IdeaDataInvalid",
+    "IdeaRefused",
+    "IdeaTransitionError",
+    "ThemeFilesInvalid",
+    "ThemeTransitionError",
+    "idea_archive",
+    "idea_fingerprint",
+    "idea_human_correct",
+    "idea_mark_reviewed",
+    "idea_scores_set",
+    "idea_update",
+    "idea_upsert",
+    "ip_profile_activate",
+    "ip_profile_get_or_create",
+    "ip_profile_update",
+    "snapshot_create",
+    "snapshot_markdown",
+    "theme_activate",
+    "theme_activate_from_documents",
+    "theme_activate_from_files",
+    "theme_archive",
+]

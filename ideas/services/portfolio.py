@@ -1,0 +1,521 @@
+"""Ideas: create or update from model output, scores, human corrections, review flags.
+
+Every change to an idea's content or scores leaves ``IdeaChange`` rows (field, old, new,
+iteration or person) in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from decisions.services import audit_log
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ideas.models import SCORE_FIELDS, Idea, IdeaChange, IdeaRefusal, Tag, Theme
+from ideas.priority import REVIEWED_BONUS, priority_compute
+from ideas.safety import content_violations, idea_text
+from ideas.theme_files import IDEA_SCHEMA, document_errors
+
+TEXT_FIELDS = ("title", "summary", "target_audience", "value_proposition", "revenue_model")
+_SPACE_RE = re.compile(r"\s+")
+_PUNCT_RE = re.compile(r"[^\w\s]")
+
+
+class IdeaRefused(Exception):
+    """The content broke a taboo or the built-in line; the refusal has been recorded."""
+
+    def __init__(self, reasons: list[str], refusal: IdeaRefusal):
+        self.reasons = reasons
+        self.refusal = refusal
+        super().__init__("; ".join(reasons))
+
+
+class IdeaDataInvalid(ValidationError):
+    """The idea data does not match ``idea.schema.json``; messages name the field."""
+
+
+class IdeaTransitionError(Exception):
+    """The idea is not in a state that allows the requested transition."""
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def title_normalise(title: str) -> str:
+    """Case, width, punctuation and spacing folded, so trivial variants dedupe."""
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return _SPACE_RE.sub(" ", _PUNCT_RE.sub(" ", folded)).strip()
+
+
+def idea_fingerprint(title: str) -> str:
+    return hashlib.sha256(title_normalise(title).encode("utf-8")).hexdigest()
+
+
+def tag_normalise(name: str) -> str:
+    return _SPACE_RE.sub("-", unicodedata.normalize("NFKC", name).casefold().strip())[:64]
+
+
+def _tags_resolve(*, theme: Theme, names: Iterable[str]) -> list[Tag]:
+    wanted = sorted({tag_normalise(n) for n in names if tag_normalise(n)})
+    if not wanted:
+        return []
+    # ignore_conflicts: a concurrent writer may create the same tag; both then read it.
+    Tag.objects.bulk_create([Tag(theme=theme, name=n) for n in wanted], ignore_conflicts=True)
+    return list(Tag.objects.filter(theme=theme, name__in=wanted).order_by("name"))
+
+
+def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
+    clean = dict(data)
+    if "related_ids" in clean:  # the goals roles call it related_ids
+        clean["related"] = list(clean.pop("related_ids") or [])
+    for name in SCORE_FIELDS:  # scores may come flat or under "scores"
+        if name in clean:
+            clean.setdefault("scores", {})[name] = clean.pop(name)
+    for name in TEXT_FIELDS:
+        if isinstance(clean.get(name), str):
+            clean[name] = clean[name].strip()
+    errors = document_errors(document=clean, schema_name=IDEA_SCHEMA, label="idea")
+    if errors:
+        raise IdeaDataInvalid(errors)
+    return clean
+
+
+def _priority_refresh(idea: Idea) -> None:
+    idea.priority = priority_compute(
+        effective_scores=idea.effective_scores(), reviewed=idea.reviewed_at is not None
+    )
+
+
+def _refusal_record(
+    *,
+    theme: Theme,
+    data: Mapping[str, Any],
+    reasons: list[str],
+    iteration_id: int | None,
+    idea: Idea | None,
+    actor: Any,
+) -> IdeaRefusal:
+    title = str(data.get("title") or (idea.title if idea else ""))[:200]
+    fingerprint = idea_fingerprint(title)
+    with transaction.atomic():
+        # A repeated delivery of the same refused answer is one refusal, not two.
+        existing = IdeaRefusal.objects.filter(
+            theme=theme, fingerprint=fingerprint, iteration_id=iteration_id, idea=idea
+        ).first()
+        if existing is not None and iteration_id is not None:
+            return existing
+        refusal = IdeaRefusal(
+            theme=theme,
+            idea=idea,
+            title=title,
+            fingerprint=fingerprint,
+            data=dict(data),
+            reasons=reasons,
+            iteration_id=iteration_id,
+        )
+        refusal.full_clean()
+        refusal.save()
+        audit_log(
+            action="ideas.idea_refused",
+            actor=actor,
+            subject=refusal,
+            data={"title": title, "reasons": reasons, "iteration_id": iteration_id},
+        )
+    return refusal
+
+
+def _refuse_if_crossing(
+    *,
+    theme: Theme,
+    data: Mapping[str, Any],
+    iteration_id: int | None,
+    idea: Idea | None,
+    actor: Any,
+) -> None:
+    reasons = content_violations(text=idea_text(data), taboos=theme.ip_profile.taboos)
+    if reasons:
+        refusal = _refusal_record(
+            theme=theme,
+            data=data,
+            reasons=reasons,
+            iteration_id=iteration_id,
+            idea=idea,
+            actor=actor,
+        )
+        raise IdeaRefused(reasons, refusal)
+
+
+def _change(
+    idea: Idea, field: str, old: Any, new: Any, iteration_id: int | None, actor: Any, reason: str
+) -> IdeaChange:
+    return IdeaChange(
+        idea=idea,
+        field=field,
+        old=old,
+        new=new,
+        iteration_id=iteration_id,
+        actor=actor if getattr(actor, "pk", None) else None,
+        reason=reason[:600],
+    )
+
+
+def _changes_apply(
+    *,
+    idea: Idea,
+    data: Mapping[str, Any],
+    iteration_id: int | None,
+    actor: Any,
+    reason: str,
+    related_mode: str = "add",
+) -> list[IdeaChange]:
+    """Apply ``data`` to a locked idea; return the unsaved change rows (empty: nothing new)."""
+    changes: list[IdeaChange] = []
+    for name in TEXT_FIELDS:
+        if name not in data:
+            continue
+        new = data[name]
+        old = getattr(idea, name)
+        if new == old:
+            continue
+        if name == "title":
+            fingerprint = idea_fingerprint(new)
+            taken = (
+                Idea.objects.filter(theme_id=idea.theme_id, fingerprint=fingerprint)
+                .exclude(pk=idea.pk)
+                .exists()
+            )
+            if taken:  # renaming onto another idea would merge two ideas silently
+                continue
+            idea.fingerprint = fingerprint
+        setattr(idea, name, new)
+        changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
+    for name, value in (data.get("scores") or {}).items():
+        old = getattr(idea, name)
+        new = float(value)
+        if old != new:
+            setattr(idea, name, new)
+            changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
+    if "tags" in data:
+        old_tags = sorted(idea.tags.values_list("name", flat=True))
+        tags = _tags_resolve(theme=idea.theme, names=data["tags"])
+        new_tags = [t.name for t in tags]
+        if new_tags != old_tags:
+            idea.tags.set(tags)
+            changes.append(_change(idea, "tags", old_tags, new_tags, iteration_id, actor, reason))
+    if data.get("related"):
+        old_related = sorted(idea.related.values_list("pk", flat=True))
+        found = sorted(
+            Idea.objects.filter(
+                theme_id=idea.theme_id, pk__in=data["related"], status__in=Idea.VISIBLE_STATUSES
+            )
+            .exclude(pk=idea.pk)
+            .values_list("pk", flat=True)
+        )
+        new_related = sorted(set(old_related) | set(found)) if related_mode == "add" else found
+        if new_related != old_related:
+            idea.related.set(new_related)
+            changes.append(
+                _change(idea, "related", old_related, new_related, iteration_id, actor, reason)
+            )
+    return changes
+
+
+def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int | None) -> None:
+    if iteration_id is not None:
+        idea.updated_by_iteration_id = iteration_id
+    _priority_refresh(idea)
+    idea.full_clean()
+    idea.save()
+    IdeaChange.objects.bulk_create(changes)
+
+
+# --- services -----------------------------------------------------------------------------
+
+
+def idea_upsert(
+    *, theme: Theme, data: Mapping[str, Any], iteration_id: int | None, actor: Any = None
+) -> tuple[Idea, bool]:
+    """Create the idea, or update the one with the same normalised title in this theme.
+
+    Returns ``(idea, created)``. A repeated delivery of the same answer finds the same
+    row by fingerprint and changes nothing, so it never duplicates an idea. Related ids
+    are added to the existing links, never removed. Archived and refused ideas are not
+    revived by a model proposal: the row is returned unchanged.
+
+    Raises ``IdeaRefused`` after recording an ``IdeaRefusal`` when the content crosses a
+    taboo or the built-in line; called inside the caller's transaction, catch it there
+    to keep the refusal row. Raises ``IdeaDataInvalid`` when ``data`` breaks the schema.
+    """
+    clean = _data_normalise(data)
+    fingerprint = idea_fingerprint(clean["title"])
+    existing = Idea.objects.filter(theme=theme, fingerprint=fingerprint).first()
+    _refuse_if_crossing(
+        theme=theme, data=clean, iteration_id=iteration_id, idea=existing, actor=actor
+    )
+    with transaction.atomic():
+        if existing is None:
+            try:
+                with transaction.atomic():
+                    return _idea_create(
+                        theme=theme,
+                        data=clean,
+                        fingerprint=fingerprint,
+                        iteration_id=iteration_id,
+                        actor=actor,
+                    ), True
+            except IntegrityError:
+                # Another worker delivered the same idea between our read and insert.
+                pass
+        idea = Idea.objects.select_for_update().get(theme=theme, fingerprint=fingerprint)
+        if idea.status not in Idea.VISIBLE_STATUSES:
+            return idea, False
+        # The title is the idea's identity here: a re-delivery spelled "Mug set!" instead
+        # of "mug set" is the same idea, not a rename (renames go through idea_update).
+        update = {k: v for k, v in clean.items() if k != "title"}
+        changes = _changes_apply(
+            idea=idea, data=update, iteration_id=iteration_id, actor=actor, reason=""
+        )
+        if changes:
+            _save_with_changes(idea, changes, iteration_id)
+            audit_log(
+                action="ideas.idea_updated",
+                actor=actor,
+                subject=idea,
+                data={"fields": [c.field for c in changes], "iteration_id": iteration_id},
+            )
+        return idea, False
+
+
+def _idea_create(
+    *,
+    theme: Theme,
+    data: Mapping[str, Any],
+    fingerprint: str,
+    iteration_id: int | None,
+    actor: Any,
+) -> Idea:
+    idea = Idea(
+        theme=theme,
+        fingerprint=fingerprint,
+        created_by_iteration_id=iteration_id,
+        updated_by_iteration_id=iteration_id,
+        **{name: data.get(name, "") for name in TEXT_FIELDS},
+        **{name: (data.get("scores") or {}).get(name) for name in SCORE_FIELDS},
+    )
+    _priority_refresh(idea)
+    idea.full_clean(validate_constraints=False)  # the insert itself enforces the fingerprint
+    idea.save()
+    changes = [_change(idea, "created", None, idea.title, iteration_id, actor, "")]
+    rest = {k: v for k, v in data.items() if k in ("tags", "related")}
+    changes += _changes_apply(
+        idea=idea, data=rest, iteration_id=iteration_id, actor=actor, reason=""
+    )
+    IdeaChange.objects.bulk_create(changes)
+    audit_log(
+        action="ideas.idea_created",
+        actor=actor,
+        subject=idea,
+        data={"title": idea.title, "iteration_id": iteration_id},
+    )
+    return idea
+
+
+def idea_update(
+    *,
+    idea: Idea,
+    changes: Mapping[str, Any],
+    iteration_id: int | None,
+    reason: str = "",
+    actor: Any = None,
+) -> list[str]:
+    """Apply field changes (text fields, tags, related, scores) to an existing idea.
+
+    Returns the names of the fields that changed (empty when nothing did). The content
+    after the change is checked against the taboos and the built-in line; a crossing is
+    recorded and raises ``IdeaRefused`` with the idea untouched. A title change that
+    would collide with another idea's title is skipped.
+    """
+    with transaction.atomic():
+        locked = (
+            Idea.objects.select_for_update().select_related("theme__ip_profile").get(pk=idea.pk)
+        )
+        if locked.status not in Idea.VISIBLE_STATUSES:
+            raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")
+        merged = {name: getattr(locked, name) for name in TEXT_FIELDS}
+        # The title keeps the schema's required field satisfied for a partial change.
+        wanted = _data_normalise({"title": locked.title, **changes})
+        if "title" not in changes:
+            wanted.pop("title")
+        _refuse_if_crossing(
+            theme=locked.theme,
+            data={**merged, **wanted},
+            iteration_id=iteration_id,
+            idea=locked,
+            actor=actor,
+        )
+        rows = _changes_apply(
+            idea=locked, data=wanted, iteration_id=iteration_id, actor=actor, reason=reason
+        )
+        if rows:
+            _save_with_changes(locked, rows, iteration_id)
+            audit_log(
+                action="ideas.idea_updated",
+                actor=actor,
+                subject=locked,
+                data={
+                    "fields": [c.field for c in rows],
+                    "iteration_id": iteration_id,
+                    "reason": reason[:600],
+                },
+            )
+    idea.refresh_from_db()
+    return [c.field for c in rows]
+
+
+def _scores_validate(scores: Mapping[str, Any], *, allow_none: bool) -> dict[str, float | None]:
+    clean: dict[str, float | None] = {}
+    for name, value in scores.items():
+        if name not in SCORE_FIELDS:
+            raise ValidationError(
+                {name: f"unknown score; expected one of {', '.join(SCORE_FIELDS)}"}
+            )
+        if value is None and allow_none:
+            clean[name] = None
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({name: f"{value!r} is not a number"}) from exc
+        if not 0.0 <= number <= 10.0:
+            raise ValidationError({name: f"{number} is outside 0–10"})
+        clean[name] = number
+    return clean
+
+
+def idea_scores_set(
+    *, idea: Idea, scores: Mapping[str, Any], iteration_id: int | None, actor: Any = None
+) -> list[str]:
+    """Set the model's scores (0–10); returns the score names that changed."""
+    clean = _scores_validate(scores, allow_none=False)
+    with transaction.atomic():
+        locked = Idea.objects.select_for_update().get(pk=idea.pk)
+        rows = [
+            _change(locked, name, getattr(locked, name), value, iteration_id, actor, "")
+            for name, value in clean.items()
+            if getattr(locked, name) != value
+        ]
+        for name, value in clean.items():
+            setattr(locked, name, value)
+        if rows:
+            _save_with_changes(locked, rows, iteration_id)
+            audit_log(
+                action="ideas.idea_scored",
+                actor=actor,
+                subject=locked,
+                data={"scores": clean, "iteration_id": iteration_id},
+            )
+    idea.refresh_from_db()
+    return [c.field for c in rows]
+
+
+def idea_human_correct(*, idea: Idea, user: Any, **scores: float | None) -> Idea:
+    """A person's score corrections (``brand_fit=8``); ``None`` clears a correction.
+
+    Corrections win over the model's scores everywhere (``effective_*``) and move the
+    idea's priority, which is how people steer what the planner deepens next.
+    """
+    if not user.has_perm("ideas.change_idea"):
+        raise PermissionDenied("correcting scores needs ideas.change_idea")
+    clean = _scores_validate(scores, allow_none=True)
+    with transaction.atomic():
+        locked = Idea.objects.select_for_update().get(pk=idea.pk)
+        rows = []
+        for name, value in clean.items():
+            field = f"human_{name}"
+            if getattr(locked, field) != value:
+                rows.append(_change(locked, field, getattr(locked, field), value, None, user, ""))
+                setattr(locked, field, value)
+        if rows:
+            _save_with_changes(locked, rows, None)
+            audit_log(
+                action="ideas.scores_corrected",
+                actor=user,
+                subject=locked,
+                data={"scores": clean, "priority": locked.priority},
+            )
+    idea.refresh_from_db()
+    return idea
+
+
+def _ideas_transition(
+    *, idea_ids: Iterable[int], to: str, user: Any, action: str, extra: Mapping[str, Any]
+) -> list[int]:
+    sources = [s for s, targets in Idea.TRANSITIONS.items() if to in targets]
+    with transaction.atomic():
+        rows = list(
+            Idea.objects.select_for_update()
+            .filter(pk__in=list(idea_ids), status__in=sources)
+            .values_list("pk", "status")
+        )
+        ids = [pk for pk, _ in rows]
+        if not ids:
+            return []
+        # The status filter again: on a database without row locks this update is the
+        # compare-and-set that loses the race gracefully.
+        Idea.objects.filter(pk__in=ids, status__in=sources).update(status=to, **extra)
+        IdeaChange.objects.bulk_create(
+            [
+                IdeaChange(idea_id=pk, field="status", old=old, new=to, actor=user)
+                for pk, old in rows
+            ]
+        )
+        audit_log(action=action, actor=user, subject=None, data={"idea_ids": ids})
+    return ids
+
+
+def idea_mark_reviewed(*, idea_ids: Iterable[int], user: Any) -> int:
+    """Mark ideas reviewed by ``user``; returns how many changed.
+
+    Ideas already reviewed, archived or refused are skipped. A first review adds the
+    review bonus to the priority.
+    """
+    if not user.has_perm("ideas.change_idea"):
+        raise PermissionDenied("reviewing ideas needs ideas.change_idea")
+    ids = list(idea_ids)
+    with transaction.atomic():
+        first_time = list(
+            Idea.objects.filter(pk__in=ids, reviewed_at__isnull=True).values_list("pk", flat=True)
+        )
+        changed = _ideas_transition(
+            idea_ids=ids,
+            to=Idea.Status.REVIEWED,
+            user=user,
+            action="ideas.ideas_reviewed",
+            extra={"reviewed_at": timezone.now(), "reviewed_by": user},
+        )
+        bonus_ids = sorted(set(changed) & set(first_time))
+        if bonus_ids:
+            Idea.objects.filter(pk__in=bonus_ids).update(priority=F("priority") + REVIEWED_BONUS)
+    return len(changed)
+
+
+def idea_archive(*, idea_ids: Iterable[int], user: Any) -> int:
+    """Archive ideas: they leave the loop's context and the planner's priorities."""
+    if not user.has_perm("ideas.change_idea"):
+        raise PermissionDenied("archiving ideas needs ideas.change_idea")
+    return len(
+        _ideas_transition(
+            idea_ids=idea_ids,
+            to=Idea.Status.ARCHIVED,
+            user=user,
+            action="ideas.ideas_archived",
+            extra={},
+        )
+    )

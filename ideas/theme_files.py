@@ -1,0 +1,122 @@
+"""Load and validate theme files against the published JSON Schemas in ``ideas/schemas``.
+
+Every error names the field by its path (``config.iteration_policy.explore_ratio``), so
+an operator can fix the file without reading a traceback. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+EXAMPLE_DIR = Path(__file__).resolve().parent / "example_theme"
+IP_PROFILE_SCHEMA = "ip_profile.schema.json"
+THEME_CONFIG_SCHEMA = "theme_config.schema.json"
+IDEA_SCHEMA = "idea.schema.json"
+
+_REQUIRED_RE = re.compile(r"^'(?P<name>.+)' is a required property$")
+
+
+class ThemeFilesInvalid(Exception):
+    """One or both theme files failed validation; ``errors`` lists each problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@functools.cache
+def schema_load(name: str) -> dict[str, Any]:
+    """A published schema by file name, checked against its metaschema once per process."""
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+@functools.cache
+def _validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(schema_load(name))
+
+
+def _path(label: str, parts: Any) -> str:
+    text = label
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _messages(label: str, error: SchemaError) -> list[str]:
+    where = _path(label, error.absolute_path)
+    if error.validator == "required":
+        match = _REQUIRED_RE.match(error.message)
+        if match:
+            return [f"{where}.{match['name']}: is required"]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        extra = sorted(key for key in error.instance if key not in known)
+        if extra:
+            return [f"{where}.{key}: is not an allowed field" for key in extra]
+    return [f"{where}: {error.message}"]
+
+
+def document_errors(*, document: Any, schema_name: str, label: str) -> list[str]:
+    """Every schema violation of ``document``, each starting with its field path."""
+    errors = sorted(
+        _validator(schema_name).iter_errors(document),
+        key=lambda e: [str(p) for p in e.absolute_path],
+    )
+    messages: list[str] = []
+    for error in errors:
+        messages.extend(_messages(label, error))
+    return messages
+
+
+def document_read(*, path: str | Path, label: str) -> tuple[Any, list[str]]:
+    """The parsed JSON of ``path``, or the errors that prevented reading it."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [f"{label}: cannot read {path}: {exc}"]
+    try:
+        return json.loads(text), []
+    except json.JSONDecodeError as exc:
+        return None, [f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+
+
+def theme_files_validate(
+    *, ip_profile_path: str | Path, config_path: str | Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both documents, validated; raises ``ThemeFilesInvalid`` with every error found."""
+    errors: list[str] = []
+    ip_profile, read_errors = document_read(path=ip_profile_path, label="ip_profile")
+    errors.extend(read_errors)
+    if not read_errors:
+        errors.extend(
+            document_errors(document=ip_profile, schema_name=IP_PROFILE_SCHEMA, label="ip_profile")
+        )
+    config, read_errors = document_read(path=config_path, label="config")
+    errors.extend(read_errors)
+    if not read_errors:
+        errors.extend(
+            document_errors(document=config, schema_name=THEME_CONFIG_SCHEMA, label="config")
+        )
+    if errors:
+        raise ThemeFilesInvalid(errors)
+    return ip_profile, config
+
+
+def canonical_json(document: Any) -> str:
+    """Sorted keys, fixed separators, real Unicode: the same bytes for the same data."""
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def document_sha256(document: Any) -> str:
+    return hashlib.sha256(canonical_json(document).encode("utf-8")).hexdigest()

@@ -239,6 +239,10 @@ def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int 
 # --- services -----------------------------------------------------------------------------
 
 
+def _idea_by_fingerprint(*, theme: Theme, fingerprint: str) -> Idea | None:
+    return Idea.objects.filter(theme=theme, fingerprint=fingerprint).first()
+
+
 def idea_upsert(
     *, theme: Theme, data: Mapping[str, Any], iteration_id: int | None, actor: Any = None
 ) -> tuple[Idea, bool]:
@@ -255,7 +259,7 @@ def idea_upsert(
     """
     clean = _data_normalise(data)
     fingerprint = idea_fingerprint(clean["title"])
-    existing = Idea.objects.filter(theme=theme, fingerprint=fingerprint).first()
+    existing = _idea_by_fingerprint(theme=theme, fingerprint=fingerprint)
     _refuse_if_crossing(
         theme=theme, data=clean, iteration_id=iteration_id, idea=existing, actor=actor
     )
@@ -353,28 +357,36 @@ def idea_update(
         wanted = _data_normalise({"title": locked.title, **changes})
         if "title" not in changes:
             wanted.pop("title")
-        _refuse_if_crossing(
+        reasons = content_violations(
+            text=idea_text({**merged, **wanted}), taboos=locked.theme.ip_profile.taboos
+        )
+        if not reasons:
+            rows = _changes_apply(
+                idea=locked, data=wanted, iteration_id=iteration_id, actor=actor, reason=reason
+            )
+            if rows:
+                _save_with_changes(locked, rows, iteration_id)
+                audit_log(
+                    action="ideas.idea_updated",
+                    actor=actor,
+                    subject=locked,
+                    data={
+                        "fields": [c.field for c in rows],
+                        "iteration_id": iteration_id,
+                        "reason": reason[:600],
+                    },
+                )
+    if reasons:
+        # Recorded outside the block above so that raising does not roll it back.
+        refusal = _refusal_record(
             theme=locked.theme,
             data={**merged, **wanted},
+            reasons=reasons,
             iteration_id=iteration_id,
             idea=locked,
             actor=actor,
         )
-        rows = _changes_apply(
-            idea=locked, data=wanted, iteration_id=iteration_id, actor=actor, reason=reason
-        )
-        if rows:
-            _save_with_changes(locked, rows, iteration_id)
-            audit_log(
-                action="ideas.idea_updated",
-                actor=actor,
-                subject=locked,
-                data={
-                    "fields": [c.field for c in rows],
-                    "iteration_id": iteration_id,
-                    "reason": reason[:600],
-                },
-            )
+        raise IdeaRefused(reasons, refusal)
     idea.refresh_from_db()
     return [c.field for c in rows]
 

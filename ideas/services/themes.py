@@ -135,7 +135,9 @@ def theme_activate(*, theme: Theme, actor: Any = None) -> Theme:
     ip_profile_activate(profile=locked.ip_profile, actor=actor)
     locked.status = Theme.Status.ACTIVE
     locked.activated_at = now
-    locked.full_clean()
+    # The one-active constraint is checked by the UPDATE itself, atomically; a
+    # read-then-check in full_clean could pass for two racing activations.
+    locked.full_clean(validate_constraints=False)
     try:
         with transaction.atomic():
             locked.save(update_fields=["status", "activated_at"])

@@ -1,0 +1,59 @@
+"""Fixtures for the ideas tests.
+
+Personas: alice is a superuser, bob a staff member allowed to change ideas, charlie a
+staff member with no permission on ideas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from ideas.models import Theme
+from tests.ideas.factories import ThemeFactory
+
+
+@pytest.fixture
+def theme(db) -> Theme:
+    return ThemeFactory()
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return User.objects.create_superuser("alice", "alice@example.com", "pw-alice-123")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    user = User.objects.create_user("bob", "bob@example.com", "pw-bob-123", is_staff=True)
+    user.user_permissions.add(
+        Permission.objects.get(codename="change_idea"),
+        Permission.objects.get(codename="view_idea"),
+    )
+    return User.objects.get(pk=user.pk)  # fresh: permission cache
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    return User.objects.create_user("charlie", "charlie@example.com", "pw-charlie-1", is_staff=True)
+
+
+@pytest.fixture
+def audit_calls(monkeypatch) -> list[dict[str, Any]]:
+    """Every audit_log call the ideas services make, still passed through to decisions."""
+    import ideas.services.portfolio
+    import ideas.services.snapshots
+    import ideas.services.themes
+
+    calls: list[dict[str, Any]] = []
+    for module in (ideas.services.portfolio, ideas.services.snapshots, ideas.services.themes):
+        original = module.audit_log
+
+        def recorder(*, _original=original, **kwargs: Any) -> Any:
+            calls.append(kwargs)
+            return _original(**kwargs)
+
+        monkeypatch.setattr(module, "audit_log", recorder)
+    return calls

@@ -1,0 +1,245 @@
+"""manage.py newtheme: validate both files, switch the theme, or change nothing."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ideas.models import Idea, IdeaChange, IPProfile, Snapshot, Theme
+from tests.ideas.factories import (
+    EXAMPLE_CONFIG,
+    EXAMPLE_IP_PROFILE,
+    example_config,
+    example_profile,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(ip_profile: Path, config: Path, *extra: str) -> str:
+    out = StringIO()
+    call_command(
+        "newtheme", "--ip-profile", str(ip_profile), "--config", str(config), *extra, stdout=out
+    )
+    return out.getvalue()
+
+
+def _db_state() -> list:
+    return [
+        list(IPProfile.objects.order_by("pk").values()),
+        list(Theme.objects.order_by("pk").values()),
+        Idea.objects.count(),
+        IdeaChange.objects.count(),
+        Snapshot.objects.count(),
+    ]
+
+
+def _write(tmp_path: Path, name: str, document) -> Path:
+    path = tmp_path / name
+    path.write_text(
+        document if isinstance(document, str) else json.dumps(document, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_it_activates_the_example_theme():
+    output = _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    theme = Theme.objects.get()
+    assert theme.status == Theme.Status.ACTIVE
+    assert theme.ip_profile.status == IPProfile.Status.ACTIVE
+    assert theme.ip_profile.name == "もちうさ (Mochiusa)"
+    assert theme.explore_ratio == 0.6
+    assert theme.token_cap("ideator") == 8000
+    assert "active theme" in output
+
+
+def test_it_archives_the_previous_theme(tmp_path):
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    first = Theme.objects.get()
+    config = _write(tmp_path, "config.json", example_config(explore_ratio=0.3))
+    _run(EXAMPLE_IP_PROFILE, config)
+    first.refresh_from_db()
+    assert first.status == Theme.Status.ARCHIVED
+    assert first.archived_at is not None
+    active = Theme.objects.get(status=Theme.Status.ACTIVE)
+    assert active.explore_ratio == 0.3
+    # Same brand content: the frozen profile is reused, not copied.
+    assert active.ip_profile_id == first.ip_profile_id
+
+
+def test_reloading_the_same_files_changes_nothing():
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    before = _db_state()
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    assert _db_state() == before
+
+
+def test_a_changed_brand_becomes_a_new_profile_version(tmp_path):
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    profile = example_profile()
+    profile["brand_promise"] = "A softer promise."
+    _run(_write(tmp_path, "ip.json", profile), EXAMPLE_CONFIG)
+    versions = list(IPProfile.objects.order_by("version").values_list("version", "brand_promise"))
+    assert versions[0][0] == 1 and versions[1] == (2, "A softer promise.")
+
+
+def _broken_config(mutate) -> dict:
+    config = example_config()
+    mutate(config)
+    return config
+
+
+INVALID_CASES = {
+    "missing field": (
+        "config",
+        _broken_config(lambda c: c["iteration_policy"].pop("stagnation_window")),
+        "config.iteration_policy.stagnation_window: is required",
+    ),
+    "wrong type": (
+        "config",
+        _broken_config(lambda c: c["iteration_policy"].update(snapshot_every="ten")),
+        "config.iteration_policy.snapshot_every: 'ten' is not of type 'integer'",
+    ),
+    "out-of-range ratio": (
+        "config",
+        _broken_config(lambda c: c["iteration_policy"].update(explore_ratio=1.5)),
+        "config.iteration_policy.explore_ratio: 1.5 is greater than the maximum of 1",
+    ),
+    "unknown field": (
+        "config",
+        _broken_config(lambda c: c["constraints"].update(budgett=1)),
+        "config.constraints.budgett: is not an allowed field",
+    ),
+    "nested array item": (
+        "ip",
+        {**example_profile(), "taboos": [{"topic": "x", "keywords": []}]},
+        "ip_profile.taboos[0].keywords: [] should be non-empty",
+    ),
+    "bad json": ("config", '{"project_name": "x",}', "config: not valid JSON (line 1, column 22"),
+    "missing ip field": (
+        "ip",
+        {k: v for k, v in example_profile().items() if k != "essence"},
+        "ip_profile.essence: is required",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_CASES, ids=list(INVALID_CASES))
+def test_invalid_files_name_the_field_and_change_nothing(tmp_path, case):
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    before = _db_state()
+    which, document, message = INVALID_CASES[case]
+    ip_path, config_path = EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG
+    if which == "config":
+        config_path = _write(tmp_path, "config.json", document)
+    else:
+        ip_path = _write(tmp_path, "ip.json", document)
+    with pytest.raises(CommandError) as exc_info:
+        _run(ip_path, config_path)
+    assert message in str(exc_info.value)
+    assert "nothing changed" in str(exc_info.value)
+    assert _db_state() == before
+
+
+def test_it_reports_errors_in_both_files_at_once(tmp_path):
+    ip_path = _write(tmp_path, "ip.json", {"name": "only a name"})
+    config_path = _write(tmp_path, "config.json", _broken_config(lambda c: c.pop("goal_type")))
+    with pytest.raises(CommandError) as exc_info:
+        _run(ip_path, config_path)
+    text = str(exc_info.value)
+    assert "ip_profile.essence: is required" in text
+    assert "config.goal_type: is required" in text
+    assert Theme.objects.count() == 0
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(CommandError, match="config: cannot read"):
+        _run(EXAMPLE_IP_PROFILE, tmp_path / "nope.json")
+
+
+def test_check_only_validates():
+    assert "valid" in _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG, "--check")
+    assert Theme.objects.count() == 0
+
+
+@pytest.fixture(autouse=True)
+def _loop_stopped(monkeypatch) -> list[str]:
+    """By default the loop is a stopped fake; the last test drives goals' real loop."""
+    return _fake_loop(monkeypatch, "stopped")
+
+
+def _fake_loop(monkeypatch, state: str) -> list[str]:
+    from ideas.management.commands import newtheme
+
+    calls: list[str] = []
+    controls = newtheme.LoopControls(
+        state_get=lambda: type("State", (), {"state": state})(),
+        pause=lambda **kw: calls.append("pause"),
+        resume=lambda **kw: calls.append("resume"),
+    )
+    monkeypatch.setattr(newtheme, "_loop_controls", lambda: controls)
+    return calls
+
+
+def test_it_pauses_a_running_loop_and_resumes_it(monkeypatch):
+    calls = _fake_loop(monkeypatch, "running")
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    assert calls == ["pause", "resume"]
+
+
+def test_it_leaves_a_paused_or_stopped_loop_alone(monkeypatch):
+    calls = _fake_loop(monkeypatch, "stopped")
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    assert calls == []
+
+
+def test_invalid_files_never_pause_the_loop(monkeypatch, tmp_path):
+    calls = _fake_loop(monkeypatch, "running")
+    with pytest.raises(CommandError):
+        _run(EXAMPLE_IP_PROFILE, _write(tmp_path, "config.json", "{"))
+    assert calls == []
+
+
+def test_the_loop_is_resumed_even_when_the_switch_fails(monkeypatch):
+    from ideas.management.commands import newtheme
+    from ideas.services import ThemeTransitionError
+
+    calls = _fake_loop(monkeypatch, "running")
+
+    def fail(**kwargs):
+        raise ThemeTransitionError("another theme was activated at the same time")
+
+    monkeypatch.setattr(newtheme, "theme_activate_from_files", fail)
+    with pytest.raises(CommandError, match="nothing changed"):
+        _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    assert calls == ["pause", "resume"]
+
+
+def test_it_pauses_and_resumes_the_real_goals_loop(
+    monkeypatch, tmp_path, django_capture_on_commit_callbacks
+):
+    from ideas.management.commands import newtheme
+
+    monkeypatch.undo()  # the real glue, not the fake
+    goals_services = pytest.importorskip("goals.services")
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    with django_capture_on_commit_callbacks():
+        goals_services.loop_start()
+    seen: list[str] = []
+    real = newtheme.theme_activate_from_files
+
+    def observe(**kwargs):
+        seen.append(goals_services.loop_state_get().state)
+        return real(**kwargs)
+
+    monkeypatch.setattr(newtheme, "theme_activate_from_files", observe)
+    with django_capture_on_commit_callbacks():
+        _run(EXAMPLE_IP_PROFILE, _write(tmp_path, "c.json", example_config(explore_ratio=0.2)))
+    assert seen == ["paused"]
+    assert goals_services.loop_state_get().state == "running"
+    assert Theme.objects.get(status=Theme.Status.ACTIVE).explore_ratio == 0.2

@@ -1,0 +1,36 @@
+"""Pure statistics for snapshots and meta reviews."""
+
+from __future__ import annotations
+
+import pytest
+
+from ideas.stats import brand_drift, diversity, repetition, score_moments
+
+
+def test_score_moments():
+    assert score_moments([2.0, 4.0, None, 6.0]) == {
+        "n": 3,
+        "mean": 4.0,
+        "variance": pytest.approx(2.667, abs=1e-3),
+    }
+    assert score_moments([None]) == {"n": 0, "mean": None, "variance": None}
+
+
+def test_diversity_is_zero_for_copies_and_one_for_strangers():
+    assert diversity(["moon mug"] * 3) == 0.0
+    assert diversity(["moon mug", "sakura plush", "tanabata workshop"]) == 1.0
+    assert diversity(["alone"]) is None
+
+
+def test_repetition_counts_near_copies():
+    assert repetition(["moon mug", "moon mug", "sakura plush"]) == 0.5
+    assert repetition(["moon mug"]) is None
+
+
+def test_brand_drift_is_positive_when_newer_ideas_leave_the_brand_words():
+    brand = "mochi rabbit tea moon dango"
+    newest_first = ["crypto trading bot", "nft drop", "mochi rabbit tea", "moon dango rabbit"]
+    result = brand_drift(newest_first, brand_text=brand)
+    assert result["drift"] > 0.5
+    assert 0 < result["affinity"] < 1
+    assert brand_drift([], brand_text=brand) == {"affinity": None, "drift": None}

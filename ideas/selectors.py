@@ -18,6 +18,8 @@ from ideas.stats import brand_drift, diversity, repetition
 # The newest ideas the pairwise text measures look at (200 ideas = 19,900 pairs).
 STATS_SAMPLE = 200
 SNAPSHOT_TOP = 30
+# Tag overlap is looked for among this many of the highest-priority ideas.
+OVERLAP_WINDOW = 2000
 
 
 def theme_active() -> Theme | None:
@@ -44,8 +46,9 @@ def priority_ideas(*, theme: Theme, limit: int) -> list[Idea]:
 def idea_context_candidates(*, theme: Theme, focus_ideas: Sequence[Idea], limit: int) -> list[Idea]:
     """Other ideas worth summarising next to ``focus_ideas``, most relevant first.
 
-    Three bounded queries, merged in this order: ideas linked to the focus, ideas
-    sharing the most tags with it, then the highest-priority ideas. Focus ideas and
+    At most six bounded queries, whatever the portfolio's size, merged in this order:
+    ideas linked to the focus, ideas sharing the most tags with it (among the
+    ``OVERLAP_WINDOW`` best), then the highest-priority ideas. Focus ideas and
     invisible ideas (archived, refused) are left out.
     """
     if limit <= 0:
@@ -54,17 +57,29 @@ def idea_context_candidates(*, theme: Theme, focus_ideas: Sequence[Idea], limit:
     visible = _visible(theme).exclude(pk__in=focus_ids)
     chosen: dict[int, None] = {}
     if focus_ids:
-        linked = visible.filter(related__in=focus_ids).order_by("-priority", "-pk")
-        chosen.update(dict.fromkeys(linked.values_list("pk", flat=True)[:limit]))
+        # Read the few link targets first: with the ids spelled out the database looks
+        # them up by key instead of walking the priority index in search of links.
+        link_targets = list(
+            Idea.related.through.objects.filter(from_idea_id__in=focus_ids)
+            .values_list("to_idea_id", flat=True)
+            .distinct()[:500]
+        )
+        if link_targets:
+            linked = visible.filter(pk__in=link_targets).order_by("-priority", "-pk")
+            chosen.update(dict.fromkeys(linked.values_list("pk", flat=True)[:limit]))
         tag_ids = list(
             Idea.tags.through.objects.filter(idea_id__in=focus_ids)
             .values_list("tag_id", flat=True)
             .distinct()[:50]
         )
         if tag_ids and len(chosen) < limit:
+            # Overlap is counted within the best OVERLAP_WINDOW ideas only: a tag shared
+            # by a third of 100,000 ideas would otherwise group ~30,000 rows per call,
+            # and a weak idea that shares a tag is not worth the model's tokens anyway.
+            window = visible.order_by("-priority", "-pk").values("pk")[:OVERLAP_WINDOW]
             # Filtering on the join before annotating makes the count the overlap.
             sharing = (
-                visible.filter(tags__in=tag_ids)
+                visible.filter(pk__in=window, tags__in=tag_ids)
                 .annotate(overlap=Count("tags"))
                 .order_by("-overlap", "-priority", "-pk")
                 .values_list("pk", flat=True)[:limit]

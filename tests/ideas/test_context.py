@@ -1,0 +1,162 @@
+"""context_build: a stable developer message, bounded per-task data, constant queries."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import pytest
+
+from bizagent.llm.harmony import harmony_token_count
+from ideas.context import ContextBudgetError, context_build, developer_text_render
+from ideas.models import Idea, Tag
+from tests.ideas.factories import IdeaFactory, ThemeFactory
+
+pytestmark = pytest.mark.django_db
+
+BUDGET = 6000
+# Queries of one context_build, whatever the portfolio's size: profile, focus tags,
+# focus links, focus tag ids, linked ideas, tag overlap, top priority, the chosen rows
+# and their tags.
+MAX_QUERIES = 10
+
+
+def _portfolio(theme, n: int, *, tags: int = 60, seed: int = 1) -> list[Tag]:
+    """``n`` ideas with two tags each and varied scores, inserted in bulk."""
+    rng = random.Random(seed)
+    tag_rows = Tag.objects.bulk_create([Tag(theme=theme, name=f"t{i}") for i in range(tags)])
+    ideas = []
+    for i in range(n):
+        title = f"Mochiusa idea {i}: {rng.choice(['mug', 'plush', 'sticker', 'café', 'workshop'])}"
+        fit, novelty, feasibility = (round(rng.uniform(0, 10), 1) for _ in range(3))
+        ideas.append(
+            Idea(
+                theme=theme,
+                title=title,
+                summary=f"月見だんごと一緒に楽しむ {title} — a calm, seasonal product. " * 2,
+                target_audience="Working women in their 20s and 30s",
+                value_proposition="A small reward after a long day",
+                revenue_model="BASE store, ¥1,500–¥4,000",
+                brand_fit=fit,
+                novelty=novelty,
+                feasibility=feasibility,
+                priority=round(0.4 * fit + 0.3 * novelty + 0.3 * feasibility, 4),
+                fingerprint=hashlib.sha256(title.encode()).hexdigest(),
+            )
+        )
+    Idea.objects.bulk_create(ideas, batch_size=5000)
+    ids = list(Idea.objects.filter(theme=theme).values_list("pk", flat=True))
+    through = Idea.tags.through
+    rows = []
+    for pk in ids:
+        a, b = rng.sample(tag_rows, 2)
+        rows += [through(idea_id=pk, tag_id=a.pk), through(idea_id=pk, tag_id=b.pk)]
+    through.objects.bulk_create(rows, batch_size=10000)
+    return tag_rows
+
+
+def _focus(theme, n: int = 3) -> list[Idea]:
+    return list(Idea.objects.filter(theme=theme).order_by("pk")[:n])
+
+
+def test_the_developer_text_is_the_ip_spec_and_the_config(theme):
+    text = developer_text_render(theme)
+    assert text.startswith("# IP Spec\n\n{")
+    assert "\n\n# Project Config\n\n{" in text
+    assert "月見だんご" in text  # real Unicode, not \\u escapes
+
+
+def test_the_developer_text_is_byte_identical_across_calls_roles_and_focus(theme):
+    IdeaFactory.create_batch(5, theme=theme, tags=["seasonal"])
+    ideas = list(Idea.objects.all())
+    contexts = [
+        context_build(theme=theme, role="ideator", focus_ideas=[], token_budget=BUDGET),
+        context_build(theme=theme, role="ideator", focus_ideas=ideas[:1], token_budget=BUDGET),
+        context_build(theme=theme, role="critic", focus_ideas=ideas[2:4], token_budget=BUDGET),
+        context_build(theme=theme, role="planner", focus_ideas=ideas, token_budget=BUDGET),
+    ]
+    texts = {c.developer_text.encode("utf-8") for c in contexts}
+    assert len(texts) == 1
+    assert contexts[1].ideas_text != contexts[2].ideas_text
+
+
+def test_the_developer_text_does_not_depend_on_key_order_in_the_stored_config():
+    a = ThemeFactory(status="archived")
+    reordered = dict(reversed(list(a.config.items())))
+    b = ThemeFactory(status="archived", ip_profile=a.ip_profile, config=reordered)
+    assert developer_text_render(a) == developer_text_render(b)
+
+
+def test_focus_ideas_come_in_full_and_others_as_summaries(theme):
+    focus = IdeaFactory(theme=theme, title="Moon mug", tags=["seasonal", "mug"])
+    linked = IdeaFactory(theme=theme, title="Dango coaster")
+    focus.related.add(linked)
+    sharing = IdeaFactory(theme=theme, title="Sakura mug", tags=["mug"])
+    unrelated = IdeaFactory(theme=theme, title="Newsletter", tags=["digital"])
+    archived = IdeaFactory(theme=theme, title="Old idea", status=Idea.Status.ARCHIVED)
+    context = context_build(theme=theme, role="critic", focus_ideas=[focus], token_budget=BUDGET)
+    assert context.full_idea_ids == (focus.pk,)
+    assert context.summary_idea_ids[:2] == (linked.pk, sharing.pk)
+    assert unrelated.pk in context.summary_idea_ids
+    assert archived.pk not in context.summary_idea_ids
+    assert f"### [#{focus.pk}] Moon mug" in context.ideas_text
+    assert f"related: #{linked.pk}" in context.ideas_text
+    assert f"- [#{sharing.pk}] Sakura mug" in context.ideas_text
+
+
+def test_human_corrections_are_shown_as_such(theme):
+    idea = IdeaFactory(theme=theme, brand_fit=4.0, human_brand_fit=9.0)
+    context = context_build(theme=theme, role="critic", focus_ideas=[idea], token_budget=BUDGET)
+    assert "brand_fit 9 (human)" in context.ideas_text
+
+
+def test_the_token_count_is_exact_and_within_budget(theme):
+    _portfolio(theme, 200)
+    budget = harmony_token_count(developer_text_render(theme)) + 800
+    context = context_build(
+        theme=theme, role="ideator", focus_ideas=_focus(theme), token_budget=budget
+    )
+    assert context.token_count <= budget
+    assert context.token_count == harmony_token_count(context.developer_text) + harmony_token_count(
+        context.ideas_text
+    )
+    assert 0 < len(context.summary_idea_ids) < 40  # the budget, not the LIMIT, stopped it
+
+
+def test_a_focus_idea_too_big_for_the_budget_falls_back_to_its_summary(theme):
+    big = IdeaFactory(theme=theme, value_proposition="calm tea " * 2000)
+    budget = harmony_token_count(developer_text_render(theme)) + 300
+    context = context_build(theme=theme, role="editor", focus_ideas=[big], token_budget=budget)
+    assert context.full_idea_ids == ()
+    assert context.summary_idea_ids[0] == big.pk
+    assert context.token_count <= budget
+
+
+def test_a_budget_below_the_brand_is_an_error(theme):
+    with pytest.raises(ContextBudgetError, match="smaller than the IP spec"):
+        context_build(theme=theme, role="ideator", focus_ideas=[], token_budget=100)
+
+
+def test_the_prompt_is_bounded_at_10_ideas(theme, django_assert_max_num_queries):
+    _portfolio(theme, 10)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        context = context_build(
+            theme=theme, role="ideator", focus_ideas=_focus(theme), token_budget=BUDGET
+        )
+    assert context.token_count <= BUDGET
+    assert len(context.full_idea_ids) == 3
+    assert len(context.summary_idea_ids) == 7
+
+
+def test_the_prompt_is_bounded_at_100000_ideas(django_assert_max_num_queries):
+    theme = ThemeFactory()
+    _portfolio(theme, 100_000)
+    assert Idea.objects.filter(theme=theme).count() == 100_000
+    focus = _focus(theme)
+    with django_assert_max_num_queries(MAX_QUERIES):
+        context = context_build(theme=theme, role="ideator", focus_ideas=focus, token_budget=BUDGET)
+    assert context.token_count <= BUDGET
+    assert len(context.full_idea_ids) == 3
+    assert len(context.summary_idea_ids) <= 40
+    # The same developer text as on a tiny portfolio: size never leaks into the prefix.
+    assert context.developer_text == developer_text_render(theme)

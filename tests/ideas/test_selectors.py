@@ -1,0 +1,83 @@
+"""Portfolio reads: the active theme, priorities, context candidates, statistics."""
+
+from __future__ import annotations
+
+import pytest
+
+from ideas.models import Idea
+from ideas.selectors import (
+    idea_context_candidates,
+    portfolio_stats,
+    priority_ideas,
+    snapshot_latest,
+    theme_active,
+)
+from tests.ideas.factories import IdeaFactory, SnapshotFactory, ThemeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_theme_active(theme):
+    ThemeFactory(status="archived")
+    assert theme_active() == theme
+
+
+def test_no_active_theme():
+    ThemeFactory(status="archived")
+    assert theme_active() is None
+
+
+def test_priority_ideas_skip_archived_and_refused(theme):
+    keep = IdeaFactory(theme=theme, priority=3)
+    IdeaFactory(theme=theme, priority=9, status=Idea.Status.ARCHIVED)
+    IdeaFactory(theme=theme, priority=9, status=Idea.Status.REFUSED)
+    assert priority_ideas(theme=theme, limit=10) == [keep]
+
+
+def test_candidates_are_limited_and_exclude_the_focus(theme):
+    focus = IdeaFactory(theme=theme, tags=["mug"])
+    IdeaFactory.create_batch(10, theme=theme, tags=["mug"])
+    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=4)
+    assert len(found) == 4
+    assert focus not in found
+
+
+def test_candidates_rank_by_tag_overlap_before_priority(theme):
+    focus = IdeaFactory(theme=theme, tags=["mug", "seasonal", "tea"])
+    two = IdeaFactory(theme=theme, tags=["mug", "tea"], priority=1)
+    one = IdeaFactory(theme=theme, tags=["mug"], priority=9)
+    none = IdeaFactory(theme=theme, tags=["digital"], priority=10)
+    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=3)
+    assert found == [two, one, none]
+
+
+def test_candidates_without_focus_are_the_top_of_the_portfolio(theme):
+    low = IdeaFactory(theme=theme, priority=1)
+    high = IdeaFactory(theme=theme, priority=8)
+    assert idea_context_candidates(theme=theme, focus_ideas=[], limit=5) == [high, low]
+
+
+def test_portfolio_stats(theme):
+    IdeaFactory(theme=theme, title="Moon mug", brand_fit=8.0, novelty=4.0)
+    IdeaFactory(theme=theme, title="Sakura plush", brand_fit=6.0, human_brand_fit=2.0)
+    IdeaFactory(theme=theme, title="Archived", brand_fit=10.0, status=Idea.Status.ARCHIVED)
+    stats = portfolio_stats(theme=theme)
+    assert stats["ideas"] == 2
+    assert stats["by_status"]["archived"] == 1
+    assert stats["human_corrected"] == 1
+    assert stats["scores"]["brand_fit"] == {"n": 2, "mean": 5.0, "variance": 9.0}
+    assert stats["scores"]["novelty"] == {"n": 1, "mean": 4.0, "variance": 0.0}
+    assert stats["scores"]["feasibility"] == {"n": 0, "mean": None, "variance": None}
+    assert stats["sample_size"] == 2
+    assert 0.0 <= stats["scatter"] <= 1.0
+
+
+def test_portfolio_stats_on_an_empty_portfolio(theme):
+    stats = portfolio_stats(theme=theme)
+    assert stats["ideas"] == 0 and stats["diversity"] is None and stats["scatter"] == 0.0
+
+
+def test_snapshot_latest_prefers_the_active_theme(theme):
+    SnapshotFactory(theme=ThemeFactory(status="archived"))
+    mine = SnapshotFactory(theme=theme)
+    assert snapshot_latest() == mine

@@ -4,13 +4,15 @@ from ideas.services.portfolio import (
     IdeaDataInvalid,
     IdeaRefused,
     IdeaTransitionError,
-    idea_archive,
     idea_fingerprint,
+    idea_update,
+    idea_upsert,
+)
+from ideas.services.scores import (
+    idea_archive,
     idea_human_correct,
     idea_mark_reviewed,
     idea_scores_set,
-    idea_update,
-    idea_upsert,
 )
 from ideas.services.snapshots import snapshot_create, snapshot_markdown
 from ideas.services.themes import (

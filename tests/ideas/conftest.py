@@ -44,11 +44,17 @@ def charlie(db) -> User:
 def audit_calls(monkeypatch) -> list[dict[str, Any]]:
     """Every audit_log call the ideas services make, still passed through to decisions."""
     import ideas.services.portfolio
+    import ideas.services.scores
     import ideas.services.snapshots
     import ideas.services.themes
 
     calls: list[dict[str, Any]] = []
-    for module in (ideas.services.portfolio, ideas.services.snapshots, ideas.services.themes):
+    for module in (
+        ideas.services.portfolio,
+        ideas.services.scores,
+        ideas.services.snapshots,
+        ideas.services.themes,
+    ):
         original = module.audit_log
 
         def recorder(*, _original=original, **kwargs: Any) -> Any:

@@ -1,0 +1,162 @@
+"""Scores and people's verdicts: model scores, human corrections, review flags, archiving.
+
+A person's correction replaces the model's score (``effective_*``) and every change
+recomputes the stored priority, which is what the planner reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from decisions.services import audit_log
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from ideas.models import SCORE_FIELDS, Idea, IdeaChange
+from ideas.priority import REVIEWED_BONUS
+from ideas.services.portfolio import _change, _save_with_changes
+
+
+def _scores_validate(scores: Mapping[str, Any], *, allow_none: bool) -> dict[str, float | None]:
+    clean: dict[str, float | None] = {}
+    for name, value in scores.items():
+        if name not in SCORE_FIELDS:
+            raise ValidationError(
+                {name: f"unknown score; expected one of {', '.join(SCORE_FIELDS)}"}
+            )
+        if value is None and allow_none:
+            clean[name] = None
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({name: f"{value!r} is not a number"}) from exc
+        if not 0.0 <= number <= 10.0:
+            raise ValidationError({name: f"{number} is outside 0–10"})
+        clean[name] = number
+    return clean
+
+
+def idea_scores_set(
+    *, idea: Idea, scores: Mapping[str, Any], iteration_id: int | None, actor: Any = None
+) -> list[str]:
+    """Set the model's scores (0–10); returns the score names that changed."""
+    clean = _scores_validate(scores, allow_none=False)
+    with transaction.atomic():
+        locked = Idea.objects.select_for_update().get(pk=idea.pk)
+        rows = [
+            _change(locked, name, getattr(locked, name), value, iteration_id, actor, "")
+            for name, value in clean.items()
+            if getattr(locked, name) != value
+        ]
+        for name, value in clean.items():
+            setattr(locked, name, value)
+        if rows:
+            _save_with_changes(locked, rows, iteration_id)
+            audit_log(
+                action="ideas.idea_scored",
+                actor=actor,
+                subject=locked,
+                data={"scores": clean, "iteration_id": iteration_id},
+            )
+    idea.refresh_from_db()
+    return [c.field for c in rows]
+
+
+def idea_human_correct(*, idea: Idea, user: Any, **scores: float | None) -> Idea:
+    """A person's score corrections (``brand_fit=8``); ``None`` clears a correction.
+
+    Corrections win over the model's scores everywhere (``effective_*``) and move the
+    idea's priority, which is how people steer what the planner deepens next.
+    """
+    if not user.has_perm("ideas.change_idea"):
+        raise PermissionDenied("correcting scores needs ideas.change_idea")
+    clean = _scores_validate(scores, allow_none=True)
+    with transaction.atomic():
+        locked = Idea.objects.select_for_update().get(pk=idea.pk)
+        rows = []
+        for name, value in clean.items():
+            field = f"human_{name}"
+            if getattr(locked, field) != value:
+                rows.append(_change(locked, field, getattr(locked, field), value, None, user, ""))
+                setattr(locked, field, value)
+        if rows:
+            _save_with_changes(locked, rows, None)
+            audit_log(
+                action="ideas.scores_corrected",
+                actor=user,
+                subject=locked,
+                data={"scores": clean, "priority": locked.priority},
+            )
+    idea.refresh_from_db()
+    return idea
+
+
+def _ideas_transition(
+    *, idea_ids: Iterable[int], to: str, user: Any, action: str, extra: Mapping[str, Any]
+) -> list[int]:
+    sources = [s for s, targets in Idea.TRANSITIONS.items() if to in targets]
+    with transaction.atomic():
+        rows = list(
+            Idea.objects.select_for_update()
+            .filter(pk__in=list(idea_ids), status__in=sources)
+            .values_list("pk", "status")
+        )
+        ids = [pk for pk, _ in rows]
+        if not ids:
+            return []
+        # The status filter again: on a database without row locks this update is the
+        # compare-and-set that loses the race gracefully.
+        Idea.objects.filter(pk__in=ids, status__in=sources).update(status=to, **extra)
+        IdeaChange.objects.bulk_create(
+            [
+                IdeaChange(idea_id=pk, field="status", old=old, new=to, actor=user)
+                for pk, old in rows
+            ]
+        )
+        audit_log(action=action, actor=user, subject=None, data={"idea_ids": ids})
+    return ids
+
+
+def idea_mark_reviewed(*, idea_ids: Iterable[int], user: Any) -> int:
+    """Mark ideas reviewed by ``user``; returns how many changed.
+
+    Ideas already reviewed, archived or refused are skipped. A first review adds the
+    review bonus to the priority.
+    """
+    if not user.has_perm("ideas.change_idea"):
+        raise PermissionDenied("reviewing ideas needs ideas.change_idea")
+    ids = list(idea_ids)
+    with transaction.atomic():
+        first_time = list(
+            Idea.objects.filter(pk__in=ids, reviewed_at__isnull=True).values_list("pk", flat=True)
+        )
+        changed = _ideas_transition(
+            idea_ids=ids,
+            to=Idea.Status.REVIEWED,
+            user=user,
+            action="ideas.ideas_reviewed",
+            extra={"reviewed_at": timezone.now(), "reviewed_by": user},
+        )
+        bonus_ids = sorted(set(changed) & set(first_time))
+        if bonus_ids:
+            Idea.objects.filter(pk__in=bonus_ids).update(priority=F("priority") + REVIEWED_BONUS)
+    return len(changed)
+
+
+def idea_archive(*, idea_ids: Iterable[int], user: Any) -> int:
+    """Archive ideas: they leave the loop's context and the planner's priorities."""
+    if not user.has_perm("ideas.change_idea"):
+        raise PermissionDenied("archiving ideas needs ideas.change_idea")
+    return len(
+        _ideas_transition(
+            idea_ids=idea_ids,
+            to=Idea.Status.ARCHIVED,
+            user=user,
+            action="ideas.ideas_archived",
+            extra={},
+        )
+    )

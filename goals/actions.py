@@ -1,0 +1,36 @@
+"""Handlers that run after a person approves a goals decision (``decisions.actions``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from decisions.actions import action_register
+
+from goals.services import strategy_apply, token_budget_extend
+from ideas.models import Theme
+
+
+@action_register("goals.apply_strategy_change")
+def apply_strategy_change(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
+    theme = Theme.objects.get(pk=args["theme_id"])
+    strategy_apply(
+        theme=theme,
+        explore_ratio=float(args["explore_ratio"]),
+        focus=str(args.get("focus", "")),
+        decision=decision,
+        source=f"decision #{decision.pk}",
+    )
+    return {"explore_ratio": args["explore_ratio"]}
+
+
+@action_register("goals.extend_token_budget")
+def extend_token_budget(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
+    theme = Theme.objects.get(pk=args["theme_id"])
+    grant = token_budget_extend(
+        theme=theme,
+        day=dt.date.fromisoformat(args["day"]),
+        tokens=int(args["tokens"]),
+        decision=decision,
+    )
+    return {"grant": grant.pk, "tokens": grant.tokens}

@@ -1,0 +1,212 @@
+"""Admin: the task queue, the iteration log and the loop panel. Thin: services do the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from goals.models import Iteration, LoopState, Task
+from goals.selectors import loop_status
+from goals.services import TaskTransitionError, loop_pause, loop_resume, task_requeue
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services: people look, and act through admin actions."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "status",
+        "priority",
+        "attempts",
+        "lease_owner",
+        "lease_expires_at",
+        "created_at",
+        "last_run_at",
+    )
+    list_filter = ("status", "kind", "theme")
+    search_fields = ("brief", "last_error", "dedupe_key")
+    ordering = ("status", "-priority", "created_at")
+    readonly_fields = [f.name for f in Task._meta.fields] + ["related_ideas"]
+    exclude = ("ideas",)
+    actions = ("requeue",)
+
+    @admin.display(description="ideas")
+    def related_ideas(self, obj: Task) -> str:
+        return ", ".join(f"#{i.pk} {i.title}" for i in obj.ideas.all()) or "-"
+
+    @admin.action(description="Put back in the queue (blocked or failed tasks)")
+    def requeue(self, request: HttpRequest, queryset: Any) -> None:
+        if not request.user.has_perm("goals.change_task"):
+            raise PermissionDenied
+        done, refused = 0, []
+        for task in queryset:
+            try:
+                task_requeue(task=task, actor=request.user)
+                done += 1
+            except TaskTransitionError as exc:
+                refused.append(str(exc))
+        if done:
+            self.message_user(request, f"{done} task(s) back in the queue.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        if not request.user.has_perm("goals.change_task"):
+            actions.pop("requeue", None)
+        return actions
+
+
+@admin.register(Iteration)
+class IterationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "number",
+        "theme",
+        "task_link",
+        "role",
+        "mode",
+        "outcome",
+        "error_class",
+        "prompt_tokens",
+        "completion_tokens",
+        "prefix_shared_tokens",
+        "duration_ms",
+        "started_at",
+    )
+    list_filter = ("role", "mode", "outcome", "error_class", "theme")
+    search_fields = ("final", "error_detail")
+    date_hierarchy = "started_at"
+    fields = (
+        ("number", "theme", "task", "task_kind"),
+        ("role", "mode", "outcome", "error_class"),
+        "error_detail",
+        ("prompt_tokens", "completion_tokens", "cached_tokens", "prefix_shared_tokens"),
+        ("model_calls", "duration_ms", "similarity", "worker"),
+        ("started_at", "finished_at"),
+        "analysis_collapsed",
+        "final_text",
+        "tool_calls",
+        "parsed",
+        "result",
+    )
+
+    @admin.display(description="task")
+    def task_link(self, obj: Iteration) -> str:
+        if obj.task_id is None:
+            return obj.task_kind or "plan"
+        url = reverse("admin:goals_task_change", args=[obj.task_id])
+        return format_html('<a href="{}">#{} {}</a>', url, obj.task_id, obj.task_kind)
+
+    @admin.display(description="analysis (the model's reasoning)")
+    def analysis_collapsed(self, obj: Iteration) -> str:
+        if not obj.analysis:
+            return "-"
+        return format_html(
+            '<details class="goals-analysis"><summary>Show analysis ({} characters)</summary>'
+            '<pre style="white-space: pre-wrap">{}</pre></details>',
+            len(obj.analysis),
+            obj.analysis,
+        )
+
+    @admin.display(description="final")
+    def final_text(self, obj: Iteration) -> str:
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.final or "-")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        names: list[str] = []
+        for entry in self.fields:
+            names.extend(entry if isinstance(entry, tuple) else (entry,))
+        return names
+
+
+@admin.register(LoopState)
+class LoopPanelAdmin(admin.ModelAdmin):
+    """The loop panel: the changelist is a live page, refreshed by htmx every 5 s."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("panel/", wrap(self.panel_partial), name="goals_loopstate_panel"),
+            path("pause/", wrap(require_POST(self.pause_view)), name="goals_loopstate_pause"),
+            path("resume/", wrap(require_POST(self.resume_view)), name="goals_loopstate_resume"),
+            *super().get_urls(),
+        ]
+
+    def _context(self, request: HttpRequest) -> dict[str, Any]:
+        from goals.management.commands.runloop import status_lines
+
+        status = loop_status()
+        return {
+            "status": status,
+            "lines": status_lines(status),
+            "can_change": self.has_change_permission(request),
+            "last_iteration": status.last_iteration,
+        }
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            **self._context(request),
+            "title": "Agent loop",
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "goals/loop_panel.html", context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # The state changes only through its services (the panel's buttons), never a form.
+        return HttpResponseRedirect(reverse("admin:goals_loopstate_changelist"))
+
+    def panel_partial(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(request, "goals/loop_panel_partial.html", self._context(request))
+
+    def _back(self, request: HttpRequest) -> HttpResponse:
+        if getattr(request, "htmx", False):
+            return TemplateResponse(
+                request, "goals/loop_panel_partial.html", self._context(request)
+            )
+        return HttpResponseRedirect(reverse("admin:goals_loopstate_changelist"))
+
+    def pause_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        reason = (request.POST.get("reason") or "").strip()[:500]
+        loop_pause(reason=reason or f"paused in the admin by {request.user}", actor=request.user)
+        return self._back(request)
+
+    def resume_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        loop_resume(actor=request.user)
+        return self._back(request)

@@ -1,0 +1,219 @@
+"""Run the agent loop in the foreground, or control the scheduled (django-q2) loop.
+
+    manage.py runloop                  run until Ctrl-C, with a live status line
+    manage.py runloop --once           one iteration
+    manage.py runloop --iterations 20  twenty iterations
+    manage.py runloop start|stop|pause|resume|status|review
+
+SIGINT and SIGTERM let the current iteration finish and record itself, then the loop
+saves its state and exits; nothing is cut off mid-write.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from goals.selectors import LoopStatus, loop_status
+from goals.services import (
+    IterationReport,
+    iteration_run,
+    loop_current_set,
+    loop_pause,
+    loop_resume,
+    loop_start,
+    loop_state_get,
+    loop_stop,
+)
+from goals.tasks import worker_name
+
+ACTIONS = ("start", "stop", "pause", "resume", "status", "review")
+#: Longest single sleep while waiting (paused, backing off), so Ctrl-C is prompt.
+POLL_SECONDS = 1.0
+
+
+def status_lines(status: LoopStatus) -> list[str]:
+    """``runloop status`` as lines; also what the admin panel shows."""
+    state = status.state
+    lines = [f"state: {status.headline}"]
+    if state.reason:
+        lines.append(f"reason: {state.reason}")
+    if status.backing_off:
+        lines.append(
+            f"backing off until {timezone.localtime(state.backoff_until):%Y-%m-%d %H:%M:%S} "
+            f"after {state.backoff_failures} failure(s)"
+        )
+    lines.append(f"theme: {status.theme.name if status.theme else '(none: run newtheme)'}")
+    if state.current_task_id or state.current_role:
+        lines.append(
+            f"current: task {state.current_task_id or '-'} as {state.current_role or '-'} "
+            f"on {state.current_worker or '-'}"
+        )
+    lines.append(
+        f"iterations: {state.iterations_total} total, {status.iterations_last_hour} in the "
+        f"last hour ({status.failures_last_hour} failed)"
+    )
+    queue = ", ".join(f"{k} {v}" for k, v in sorted(status.queue.items())) or "empty"
+    lines.append(f"queue: {queue}")
+    lines.append(f"ideas: {status.ideas}")
+    if status.token_budget is not None:
+        granted = f" + {status.tokens_granted:,} granted" if status.tokens_granted else ""
+        lines.append(f"tokens today: {status.tokens_today:,} of {status.token_budget:,}{granted}")
+    if state.last_error:
+        when = timezone.localtime(state.last_error_at) if state.last_error_at else "-"
+        lines.append(f"last error: [{state.last_error_class}] {state.last_error} ({when})")
+    if state.stalled_since:
+        lines.append(f"stalled since {timezone.localtime(state.stalled_since):%Y-%m-%d %H:%M}")
+    schedule = (
+        f"scheduled, next tick {timezone.localtime(status.schedule_next_run):%H:%M:%S}"
+        if status.scheduled and status.schedule_next_run
+        else ("scheduled" if status.scheduled else "not scheduled (runloop start)")
+    )
+    lines.append(f"schedule: {schedule}")
+    return lines
+
+
+class Command(BaseCommand):
+    help = "Run the agent loop in the foreground, or control the scheduled loop."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("action", nargs="?", choices=ACTIONS, help="control the 24/7 loop")
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--once", action="store_true", help="run one iteration and exit")
+        group.add_argument("--iterations", type=int, metavar="N", help="run N iterations")
+        parser.add_argument("--reason", default="", help="why (for pause and stop)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action:
+            if options["once"] or options["iterations"] is not None:
+                raise CommandError("--once and --iterations run the foreground loop; no action")
+            getattr(self, f"do_{action}")(options)
+            return
+        limit = 1 if options["once"] else options["iterations"]
+        if limit is not None and limit < 1:
+            raise CommandError("--iterations must be at least 1")
+        self.run_foreground(limit=limit, once=options["once"])
+
+    # --- control ------------------------------------------------------------------------
+
+    def do_start(self, options: dict[str, Any]) -> None:
+        state = loop_start()
+        self.stdout.write(f"loop {state.get_state_display().lower()}; scheduled under qcluster")
+
+    def do_stop(self, options: dict[str, Any]) -> None:
+        state = loop_stop(reason=options["reason"] or "stopped from the command line")
+        self.stdout.write(
+            f"loop {state.get_state_display().lower()}; state saved "
+            f"({state.iterations_total} iterations so far)"
+        )
+
+    def do_pause(self, options: dict[str, Any]) -> None:
+        state = loop_pause(reason=options["reason"] or "paused from the command line")
+        self.stdout.write(f"loop {state.get_state_display().lower()}")
+
+    def do_resume(self, options: dict[str, Any]) -> None:
+        state = loop_resume()
+        if state.state == state.State.STOPPED:
+            self.stdout.write("loop is stopped; `runloop start` starts it")
+            return
+        self.stdout.write(f"loop {state.get_state_display().lower()}")
+
+    def do_status(self, options: dict[str, Any]) -> None:
+        for line in status_lines(loop_status()):
+            self.stdout.write(line)
+
+    def do_review(self, options: dict[str, Any]) -> None:
+        from ideas.models import Snapshot
+        from ideas.selectors import theme_active
+
+        theme = theme_active()
+        snapshots = Snapshot.objects.all()
+        if theme is not None:
+            snapshots = snapshots.filter(theme=theme)
+        snapshot = snapshots.order_by("-created_at", "-id").first()
+        if snapshot is None:
+            raise CommandError("no snapshot yet: the loop writes one every few iterations")
+        self.stdout.write(snapshot.markdown)
+
+    # --- foreground -----------------------------------------------------------------------
+
+    def run_foreground(self, *, limit: int | None, once: bool) -> None:
+        stop = {"requested": False}
+
+        def request_stop(signum: int, frame: object) -> None:
+            if stop["requested"]:
+                raise KeyboardInterrupt
+            stop["requested"] = True
+            self.stderr.write("\nstopping after the current iteration (again to abort)")
+
+        previous = {
+            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        worker = worker_name()
+        done = 0
+        errors = 0
+        tty = self.stdout.isatty()
+        try:
+            while not stop["requested"] and (limit is None or done < limit):
+                report = iteration_run(worker=worker, scheduled=False)
+                if report.status == "no_theme":
+                    raise CommandError(report.detail)
+                if report.ran:
+                    done += 1
+                    errors += report.iteration.outcome == "failed"  # type: ignore[union-attr]
+                    self.status_line(report, done=done, errors=errors, tty=tty)
+                    continue
+                self.status_wait(report, tty=tty)
+                if once:
+                    break
+                self.sleep(report.wait_seconds, stop)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            loop_current_set(task=None, role="", worker="")
+            if tty:
+                self.stdout.write("")
+        state = loop_state_get()
+        self.stdout.write(
+            f"ran {done} iteration(s), {errors} failed; loop state saved "
+            f"({state.get_state_display().lower()}, {state.iterations_total} total)"
+        )
+        if once and done == 0:
+            sys.exit(2)
+
+    def sleep(self, seconds: float, stop: dict[str, bool]) -> None:
+        deadline = time.monotonic() + max(POLL_SECONDS, min(seconds, 60.0))
+        while not stop["requested"] and time.monotonic() < deadline:
+            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    def write_status(self, text: str, *, tty: bool) -> None:
+        if tty:
+            width = 120
+            self.stdout.write("\r" + text[:width].ljust(width), ending="")
+            self.stdout.flush()
+        else:
+            self.stdout.write(text)
+
+    def status_line(self, report: IterationReport, *, done: int, errors: int, tty: bool) -> None:
+        it = report.iteration
+        assert it is not None
+        result = it.result or {}
+        ideas = len(result.get("ideas_created", []))
+        task = f"task {it.task_id} {it.task_kind}" if it.task_id else "plan"
+        error = f" [{it.error_class}]" if it.error_class else ""
+        self.write_status(
+            f"#{it.number} {task} · {it.role}/{it.mode} · "
+            f"{it.prompt_tokens}+{it.completion_tokens} tok · +{ideas} ideas · "
+            f"{it.outcome}{error} · errors {errors} · {it.duration_ms} ms",
+            tty=tty,
+        )
+
+    def status_wait(self, report: IterationReport, *, tty: bool) -> None:
+        wait = f", next try in {report.wait_seconds:.0f}s" if report.wait_seconds else ""
+        self.write_status(f"{report.status}: {report.detail}{wait}", tty=tty)

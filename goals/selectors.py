@@ -1,0 +1,175 @@
+"""Reads for the loop, the admin panel and ``runloop status``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from goals.models import Iteration, LoopState, Task, TokenGrant
+
+
+def day_start(now: dt.datetime) -> dt.datetime:
+    """Midnight of ``now``'s day in the project's time zone: when the daily budget resets."""
+    local = timezone.localtime(now)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def tokens_used_today(*, theme: Any, now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    total = Iteration.objects.filter(theme=theme, started_at__gte=day_start(now)).aggregate(
+        total=Sum(F("prompt_tokens") + F("completion_tokens"))
+    )["total"]
+    return int(total or 0)
+
+
+def tokens_granted_today(*, theme: Any, now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    total = TokenGrant.objects.filter(theme=theme, day=day_start(now).date()).aggregate(
+        total=Sum("tokens")
+    )["total"]
+    return int(total or 0)
+
+
+def queue_counts(*, theme: Any) -> dict[str, int]:
+    rows = Task.objects.filter(theme=theme).values("status").annotate(n=Count("id"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+def iteration_number_last(*, theme: Any) -> int:
+    last = (
+        Iteration.objects.filter(theme=theme)
+        .order_by("-number")
+        .values_list("number", flat=True)
+        .first()
+    )
+    return int(last or 0)
+
+
+def recent_ideator_texts(*, theme: Any, limit: int) -> list[str]:
+    """The last ``limit`` successful ideator outputs as comparable text, oldest first."""
+    rows = (
+        Iteration.objects.filter(
+            theme=theme,
+            role="ideator",
+            outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
+        )
+        .order_by("-id")
+        .values_list("parsed", flat=True)[:limit]
+    )
+    return [ideator_text(parsed) for parsed in reversed(list(rows)) if parsed]
+
+
+def recent_directions(*, theme: Any, limit: int) -> list[str]:
+    """The directions recent ideator batches explored, newest first, for a shake-up."""
+    rows = (
+        Iteration.objects.filter(
+            theme=theme,
+            role="ideator",
+            outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
+        )
+        .order_by("-id")
+        .values_list("parsed", flat=True)[:limit]
+    )
+    directions = []
+    for parsed in rows:
+        if not isinstance(parsed, dict):
+            continue
+        titles = "; ".join(i.get("title", "") for i in parsed.get("ideas", [])[:3])
+        directions.append(f"{parsed.get('direction', '').strip()} ({titles})")
+    return directions
+
+
+def ideator_text(parsed: Any) -> str:
+    """An ideator answer as one text: its direction and each idea's title and summary."""
+    if not isinstance(parsed, dict):
+        return ""
+    parts = [str(parsed.get("direction", ""))]
+    for idea in parsed.get("ideas", []):
+        parts.append(f"{idea.get('title', '')}. {idea.get('summary', '')}")
+    return "\n".join(parts)
+
+
+def recent_work(*, theme: Any, limit: int = 8) -> list[str]:
+    rows = Iteration.objects.filter(theme=theme).order_by("-id")[:limit]
+    lines = []
+    for it in rows:
+        summary = ", ".join(
+            f"{key} {len(value) if isinstance(value, list) else value}"
+            for key, value in sorted((it.result or {}).items())
+            if value
+        )
+        error = f" [{it.error_class}]" if it.error_class else ""
+        lines.append(
+            f"#{it.number} {it.task_kind or 'plan'}/{it.role}: {summary or it.outcome}{error}"
+        )
+    return lines
+
+
+@dataclass
+class LoopStatus:
+    """Everything ``runloop status`` and the admin panel show."""
+
+    state: LoopState
+    theme: Any
+    now: dt.datetime
+    queue: dict[str, int] = field(default_factory=dict)
+    iterations_last_hour: int = 0
+    failures_last_hour: int = 0
+    tokens_today: int = 0
+    token_budget: int | None = None
+    tokens_granted: int = 0
+    ideas: int = 0
+    last_iteration: Iteration | None = None
+    schedule_next_run: dt.datetime | None = None
+    scheduled: bool = False
+
+    @property
+    def backing_off(self) -> bool:
+        return bool(self.state.backoff_until and self.state.backoff_until > self.now)
+
+    @property
+    def budget_exhausted(self) -> bool:
+        if self.token_budget is None:
+            return False
+        return self.tokens_today >= self.token_budget + self.tokens_granted
+
+    @property
+    def headline(self) -> str:
+        text = self.state.get_state_display()
+        if self.backing_off and self.state.state != LoopState.State.BACKING_OFF:
+            text += " (model server down)"
+        if self.budget_exhausted:
+            text += " — daily token budget used up, waiting for a decision"
+        return text
+
+
+def loop_status(*, now: dt.datetime | None = None) -> LoopStatus:
+    from django_q.models import Schedule
+
+    from goals.services.loop import LOOP_SCHEDULE_NAME, loop_state_get
+    from ideas.selectors import theme_active
+
+    now = now or timezone.now()
+    state = loop_state_get()
+    theme = theme_active()
+    status = LoopStatus(state=state, theme=theme, now=now)
+    schedule = Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).first()
+    status.scheduled = schedule is not None
+    status.schedule_next_run = schedule.next_run if schedule else None
+    if theme is None:
+        return status
+    hour_ago = now - dt.timedelta(hours=1)
+    recent = Iteration.objects.filter(theme=theme, started_at__gte=hour_ago)
+    status.iterations_last_hour = recent.count()
+    status.failures_last_hour = recent.filter(outcome=Iteration.Outcome.FAILED).count()
+    status.queue = queue_counts(theme=theme)
+    status.tokens_today = tokens_used_today(theme=theme, now=now)
+    status.tokens_granted = tokens_granted_today(theme=theme, now=now)
+    status.token_budget = theme.daily_token_budget
+    status.ideas = theme.ideas.filter(status__in=theme.ideas.model.VISIBLE_STATUSES).count()
+    status.last_iteration = Iteration.objects.filter(theme=theme).order_by("-id").first()
+    return status

@@ -1,0 +1,146 @@
+"""One role call: the request, the model call, and the one repair call a violation earns.
+
+Nothing here touches the database: the model is called with no transaction open and no
+lock held, and the outcome comes back as a plain value for the persisting step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bizagent.llm.client import LLMClient
+from bizagent.llm.errors import LLMError, LLMMalformedOutput, LLMSchemaViolation
+from bizagent.llm.harmony import harmony_render
+from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage
+from goals.roles import repair_message
+from goals.stats import shared_prefix_length
+
+#: Model failures that say the server, not the task, is the problem: back off and retry.
+INFRASTRUCTURE_ERRORS = frozenset({"unreachable", "timeout", "server_error"})
+
+
+@dataclass
+class CallOutcome:
+    """What the role call produced, successful or not, with its costs."""
+
+    result: ChatResult | None = None
+    error: LLMError | None = None
+    repaired: bool = False
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int | None = None
+    analysis: str = ""
+    final: str = ""
+    prompt_ids: list[int] = field(default_factory=list)
+    #: Milliseconds: ``client`` is the whole call, ``http`` the server's part of it.
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None
+
+    @property
+    def error_class(self) -> str:
+        return self.error.error_class if self.error is not None else ""
+
+    @property
+    def infrastructure_failure(self) -> bool:
+        return self.error_class in INFRASTRUCTURE_ERRORS
+
+    def prefix_shared_with(self, previous: list[int] | None) -> int:
+        return shared_prefix_length(previous, self.prompt_ids)
+
+    def _add(self, result: ChatResult) -> None:
+        self.model_calls += 1
+        self.prompt_tokens += result.usage.prompt_tokens
+        self.completion_tokens += result.usage.completion_tokens
+        if result.usage.cached_tokens is not None:
+            self.cached_tokens = (self.cached_tokens or 0) + result.usage.cached_tokens
+        self.timings["http"] = self.timings.get("http", 0.0) + result.latency_ms
+
+
+def _repair_request(request: ChatRequest, exc: LLMError) -> ChatRequest:
+    """The original turn, the rejected answer, and a user turn quoting the validator."""
+    raw = getattr(exc, "raw", "") or ""
+    history = [HistoryMessage(role="user", content=request.user or "")]
+    if raw.strip():
+        history.append(HistoryMessage(role="assistant", content=raw, channel="final"))
+    assert request.response_format is not None
+    return ChatRequest(
+        instructions=request.instructions,
+        user=repair_message(detail=exc.detail, response_format=request.response_format),
+        history=tuple(history),
+        tools=request.tools,
+        response_format=request.response_format,
+        reasoning=request.reasoning,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        conversation_date=request.conversation_date,
+        knowledge_cutoff=request.knowledge_cutoff,
+    )
+
+
+def _complete(client: LLMClient, request: ChatRequest, outcome: CallOutcome) -> ChatResult:
+    started = time.perf_counter()
+    try:
+        result = client.complete(request)
+    except LLMError:
+        outcome.model_calls += 1
+        raise
+    finally:
+        outcome.timings["client"] = (
+            outcome.timings.get("client", 0.0) + (time.perf_counter() - started) * 1000
+        )
+    outcome._add(result)
+    return result
+
+
+def role_call(*, client: LLMClient, request: ChatRequest) -> CallOutcome:
+    """Call the model; on a schema violation or unparseable answer, one repair call.
+
+    The repair call quotes the validator's message; if its answer fails too, the outcome
+    carries that second error and the iteration fails with its class. Errors are
+    returned, not raised: every path ends in a recorded iteration.
+    """
+    outcome = CallOutcome()
+    try:
+        result = _complete(client, request, outcome)
+    except (LLMSchemaViolation, LLMMalformedOutput) as first:
+        outcome.final = getattr(first, "raw", "") or ""
+        outcome.repaired = True
+        try:
+            result = _complete(client, _repair_request(request, first), outcome)
+        except LLMError as second:
+            outcome.error = second
+            outcome.final = getattr(second, "raw", "") or outcome.final
+            _prompt_ids(outcome, request, None)
+            return outcome
+    except LLMError as exc:
+        outcome.error = exc
+        _prompt_ids(outcome, request, None)
+        return outcome
+    outcome.result = result
+    outcome.analysis = result.analysis
+    outcome.final = result.final
+    # Prefix figures are about the role's first-shot prompt, which is what repeats.
+    _prompt_ids(outcome, request, None if outcome.repaired else result.prompt_token_ids)
+    return outcome
+
+
+def _prompt_ids(outcome: CallOutcome, request: ChatRequest, given: list[int] | None) -> None:
+    if given is not None:
+        outcome.prompt_ids = list(given)
+        return
+    started = time.perf_counter()
+    try:
+        outcome.prompt_ids = harmony_render(request)
+    except Exception:  # figures only; a render problem already failed the call itself
+        outcome.prompt_ids = []
+    outcome.timings["render"] = (time.perf_counter() - started) * 1000
+
+
+def parsed_answer(outcome: CallOutcome) -> Any:
+    return outcome.result.parsed if outcome.result is not None else None

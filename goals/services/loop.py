@@ -1,0 +1,230 @@
+"""The loop's own state: start, stop, pause, resume, back off, and what it is doing now.
+
+Every transition locks the singleton row inside a transaction (``select_for_update`` on
+PostgreSQL; SQLite's IMMEDIATE transactions serialise writers), checks the current state,
+saves, and writes its audit event in the same transaction. Transitions that would not
+change anything are no-ops, not errors: ``newtheme`` pauses and resumes around a theme
+switch whatever state the loop is in, and a stopped loop must stay stopped through that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from decisions.services import audit_log
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from goals.conf import conf
+from goals.models import LoopState, Task
+
+State = LoopState.State
+
+LOOP_SCHEDULE_NAME = "goals.loop_tick"
+LOOP_TICK_FUNC = "goals.tasks.loop_tick"
+
+
+def loop_state_get() -> LoopState:
+    """The singleton, created (stopped) on first use."""
+    state = LoopState.objects.filter(pk=LoopState.SINGLETON_ID).first()
+    if state is not None:
+        return state
+    try:
+        with transaction.atomic():
+            return LoopState.objects.create(pk=LoopState.SINGLETON_ID)
+    except IntegrityError:  # another process created it first
+        return LoopState.objects.get(pk=LoopState.SINGLETON_ID)
+
+
+def _locked() -> LoopState:
+    loop_state_get()
+    return LoopState.objects.select_for_update().get(pk=LoopState.SINGLETON_ID)
+
+
+def _transition(
+    *,
+    to: str,
+    allowed_from: tuple[str, ...],
+    action: str,
+    reason: str,
+    actor: Any = None,
+    extra: dict[str, Any] | None = None,
+) -> LoopState:
+    with transaction.atomic():
+        state = _locked()
+        if state.state not in allowed_from:
+            return state
+        previous = state.state
+        state.state = to
+        state.reason = reason
+        state.state_changed_at = timezone.now()
+        for name, value in (extra or {}).items():
+            setattr(state, name, value)
+        state.full_clean()
+        state.save()
+        audit_log(
+            action=action,
+            actor=actor,
+            subject=state,
+            data={"from": previous, "to": to, "reason": reason},
+        )
+    return state
+
+
+def loop_start(*, actor: Any = None) -> LoopState:
+    """STOPPED or PAUSED → RUNNING, and make sure the django-q2 schedule exists."""
+    state = _transition(
+        to=State.RUNNING,
+        allowed_from=(State.STOPPED, State.PAUSED),
+        action="goals.loop_started",
+        reason="",
+        actor=actor,
+    )
+    transaction.on_commit(loop_schedule_ensure)
+    return state
+
+
+def loop_stop(*, actor: Any = None, reason: str = "stopped") -> LoopState:
+    """Any state → STOPPED. The state row keeps its counters and strategy; a tick that is
+    mid-iteration finishes and records it, and no further tick starts one."""
+    state = _transition(
+        to=State.STOPPED,
+        allowed_from=(State.RUNNING, State.PAUSED, State.BACKING_OFF),
+        action="goals.loop_stopped",
+        reason=reason,
+        actor=actor,
+    )
+    # No schedule, no idle ticks; the tick checks the state anyway, since a tick that
+    # was already queued may still arrive.
+    transaction.on_commit(loop_schedule_remove)
+    return state
+
+
+def loop_pause(*, reason: str, actor: Any = None) -> LoopState:
+    """RUNNING or BACKING_OFF → PAUSED; a paused or stopped loop is left as it is."""
+    return _transition(
+        to=State.PAUSED,
+        allowed_from=(State.RUNNING, State.BACKING_OFF),
+        action="goals.loop_paused",
+        reason=reason or "paused",
+        actor=actor,
+    )
+
+
+def loop_resume(*, actor: Any = None) -> LoopState:
+    """PAUSED → RUNNING. A stopped loop stays stopped (``loop_start`` starts it)."""
+    return _transition(
+        to=State.RUNNING,
+        allowed_from=(State.PAUSED,),
+        action="goals.loop_resumed",
+        reason="",
+        actor=actor,
+    )
+
+
+def backoff_delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive model-server failures."""
+    settings = conf()
+    return min(
+        settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** max(0, failures - 1)
+    )
+
+
+def loop_backoff_enter(
+    *, error_class: str, detail: str, now: dt.datetime | None = None
+) -> LoopState:
+    """The model server failed: wait before the next try, longer after each failure.
+
+    A running loop shows BACKING_OFF; a paused or stopped one keeps its state (the
+    foreground ``runloop`` may run while the scheduled loop is stopped) but still records
+    the error and the time to wait, which ``status`` and the admin show.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _locked()
+        previous = state.state
+        state.backoff_failures += 1
+        state.backoff_until = now + dt.timedelta(seconds=backoff_delay(state.backoff_failures))
+        state.last_error_class = error_class
+        state.last_error = detail[:4000]
+        state.last_error_at = now
+        state.reason = f"model server: {error_class}: {detail}"[:4000]
+        if previous == State.RUNNING:
+            state.state = State.BACKING_OFF
+            state.state_changed_at = now
+        state.full_clean()
+        state.save()
+        if state.backoff_failures == 1:  # one audit row per outage, not per retry
+            audit_log(
+                action="goals.loop_backing_off",
+                subject=state,
+                data={"from": previous, "error_class": error_class, "detail": detail[:500]},
+            )
+    return state
+
+
+def loop_backoff_clear(*, now: dt.datetime | None = None) -> LoopState:
+    """The model server answered again: BACKING_OFF → RUNNING, counters reset."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _locked()
+        if state.backoff_until is None and state.backoff_failures == 0:
+            return state
+        previous = state.state
+        failures = state.backoff_failures
+        state.backoff_failures = 0
+        state.backoff_until = None
+        if previous == State.BACKING_OFF:
+            state.state = State.RUNNING
+            state.state_changed_at = now
+            state.reason = ""
+        elif state.reason.startswith("model server:"):
+            state.reason = ""
+        state.full_clean()
+        state.save()
+        audit_log(
+            action="goals.loop_recovered",
+            subject=state,
+            data={"from": previous, "failures": failures},
+        )
+    return state
+
+
+def loop_current_set(
+    *, task: Task | None, role: str, worker: str, now: dt.datetime | None = None
+) -> None:
+    """Record what the loop is working on, for ``status`` and the admin panel.
+
+    A plain update of display fields, outside any transition: it races only with itself.
+    """
+    LoopState.objects.filter(pk=loop_state_get().pk).update(
+        current_task=task,
+        current_role=role,
+        current_worker=worker,
+        current_started_at=(now or timezone.now()) if role else None,
+    )
+
+
+def loop_schedule_ensure() -> Any:
+    """The django-q2 schedule that ticks the loop, created or corrected idempotently."""
+    from django_q.models import Schedule
+
+    settings = conf()
+    schedule, _ = Schedule.objects.update_or_create(
+        name=LOOP_SCHEDULE_NAME,
+        defaults={
+            "func": LOOP_TICK_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.tick_minutes,
+            "repeats": -1,
+        },
+    )
+    return schedule
+
+
+def loop_schedule_remove() -> int:
+    from django_q.models import Schedule
+
+    deleted, _ = Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).delete()
+    return deleted

@@ -1,0 +1,273 @@
+"""The task queue: create, claim with a lease, complete, fail, release, requeue.
+
+Claiming is race-safe on both databases. On PostgreSQL the candidate row is locked with
+``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers pass over each other's rows
+instead of queueing on them. On SQLite (one writer at a time, IMMEDIATE transactions)
+the claim is a compare-and-set ``UPDATE … WHERE id = ? AND status = 'ready'``: of two
+workers that picked the same candidate, exactly one changes a row, and the other tries
+the next candidate.
+
+The lease is the only proof of ownership: ``task_complete`` and ``task_fail`` check
+``lease_owner`` in their ``WHERE`` clause, so a worker that stalled past its lease (and
+whose task was reclaimed) changes nothing and learns it from ``LeaseLost``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from decisions.services import audit_log
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from goals.conf import conf
+from goals.models import Task
+
+#: How many already-taken candidates a SQLite claim skips before giving up this round.
+_CLAIM_CANDIDATES = 5
+
+
+class LeaseLost(Exception):
+    """The task is no longer leased to this worker: someone reclaimed it."""
+
+
+class TaskTransitionError(Exception):
+    """The task is not in a state that allows the requested transition."""
+
+
+def task_create(
+    *,
+    theme: Any,
+    kind: str,
+    priority: int = 50,
+    ideas: Iterable[Any] = (),
+    brief: str = "",
+    dedupe_key: str = "",
+    metadata: dict[str, Any] | None = None,
+    created_by_iteration: Any = None,
+    max_attempts: int = 3,
+) -> tuple[Task, bool]:
+    """Queue a task; with ``dedupe_key``, an open task with the same key is returned instead.
+
+    Returns ``(task, created)``. The conditional unique constraint on open tasks is what
+    makes the dedupe hold under concurrency; the read before the insert only spares a
+    failed insert in the common case.
+    """
+    if dedupe_key:
+        existing = Task.objects.filter(
+            theme=theme, dedupe_key=dedupe_key, status__in=Task.OPEN_STATUSES
+        ).first()
+        if existing is not None:
+            return existing, False
+    task = Task(
+        theme=theme,
+        kind=kind,
+        priority=priority,
+        brief=brief,
+        dedupe_key=dedupe_key,
+        metadata=metadata or {},
+        created_by_iteration=created_by_iteration,
+        max_attempts=max_attempts,
+    )
+    task.full_clean()
+    try:
+        with transaction.atomic():
+            task.save()
+            idea_list = list(ideas)
+            if idea_list:
+                task.ideas.set(idea_list)
+    except IntegrityError:
+        if not dedupe_key:
+            raise
+        existing = Task.objects.filter(
+            theme=theme, dedupe_key=dedupe_key, status__in=Task.OPEN_STATUSES
+        ).first()
+        if existing is None:
+            raise
+        return existing, False
+    return task, True
+
+
+def _ready(theme: Any, now: dt.datetime):
+    return (
+        Task.objects.filter(theme=theme, status=Task.Status.READY)
+        .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
+        .order_by("-priority", "created_at", "id")
+    )
+
+
+def _lease_fields(worker: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "status": Task.Status.RUNNING,
+        "lease_owner": worker,
+        "lease_expires_at": now + dt.timedelta(seconds=conf().lease_seconds),
+        "attempts": F("attempts") + 1,
+        "last_run_at": now,
+    }
+
+
+def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) -> Task | None:
+    """Lease the highest-priority ready task of ``theme`` to ``worker``, or None.
+
+    Each claim counts an attempt; ``task_release`` gives it back when the failure was not
+    the task's fault (the model server was down).
+    """
+    now = now or timezone.now()
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            task = _ready(theme, now).select_for_update(skip_locked=True, of=("self",)).first()
+            if task is None:
+                return None
+            Task.objects.filter(pk=task.pk).update(**_lease_fields(worker, now))
+        task.refresh_from_db()
+        return task
+    for _ in range(_CLAIM_CANDIDATES):
+        candidate = _ready(theme, now).values_list("pk", flat=True).first()
+        if candidate is None:
+            return None
+        claimed = Task.objects.filter(pk=candidate, status=Task.Status.READY).update(
+            **_lease_fields(worker, now)
+        )
+        if claimed:
+            return Task.objects.get(pk=candidate)
+    return None
+
+
+def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
+    """Return tasks whose worker died (lease expired) to the queue; block repeat offenders.
+
+    A task that has used all its attempts is blocked rather than requeued: a task that
+    kills its worker every time must not take the loop down with it forever.
+    """
+    now = now or timezone.now()
+    expired = list(
+        Task.objects.filter(status=Task.Status.RUNNING, lease_expires_at__lt=now).values_list(
+            "pk", "lease_owner", "attempts", "max_attempts"
+        )
+    )
+    returned = []
+    for pk, owner, attempts, max_attempts in expired:
+        exhausted = attempts >= max_attempts
+        target = Task.Status.BLOCKED if exhausted else Task.Status.READY
+        with transaction.atomic():
+            changed = Task.objects.filter(
+                pk=pk, status=Task.Status.RUNNING, lease_owner=owner, lease_expires_at__lt=now
+            ).update(
+                status=target,
+                lease_owner="",
+                lease_expires_at=None,
+                last_error=f"lease of {owner} expired at attempt {attempts}",
+            )
+            if changed:
+                audit_log(
+                    action="goals.task_lease_expired",
+                    subject=Task.objects.get(pk=pk),
+                    data={"worker": owner, "attempts": attempts, "to": target},
+                )
+                returned.append(pk)
+    return returned
+
+
+def task_complete(*, task: Task, worker: str, now: dt.datetime | None = None) -> None:
+    """RUNNING → DONE; call inside the transaction that persists the task's results.
+
+    Raises ``LeaseLost`` when the lease moved on, which rolls back that transaction: the
+    results of a worker that lost its task are never written twice.
+    """
+    now = now or timezone.now()
+    changed = Task.objects.filter(
+        pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
+    ).update(
+        status=Task.Status.DONE,
+        lease_owner="",
+        lease_expires_at=None,
+        finished_at=now,
+        last_error="",
+    )
+    if not changed:
+        raise LeaseLost(f"task {task.pk} is no longer leased to {worker}")
+    task.status = Task.Status.DONE
+
+
+def task_fail(
+    *,
+    task: Task,
+    worker: str,
+    error_class: str,
+    detail: str,
+    permanent: bool = False,
+    now: dt.datetime | None = None,
+) -> str:
+    """RUNNING → READY (retry later), BLOCKED (attempts used up) or FAILED (``permanent``).
+
+    Call inside the transaction that records the failed iteration. Returns the new status;
+    raises ``LeaseLost`` when the task is no longer this worker's.
+    """
+    now = now or timezone.now()
+    current = Task.objects.filter(pk=task.pk).values_list("attempts", "max_attempts").first()
+    if current is None:
+        raise LeaseLost(f"task {task.pk} no longer exists")
+    attempts, max_attempts = current
+    if permanent:
+        target = Task.Status.FAILED
+    elif attempts >= max_attempts:
+        target = Task.Status.BLOCKED
+    else:
+        target = Task.Status.READY
+    delay = conf().retry_delay_seconds * (2 ** max(0, attempts - 1))
+    changed = Task.objects.filter(
+        pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
+    ).update(
+        status=target,
+        lease_owner="",
+        lease_expires_at=None,
+        last_error=f"{error_class}: {detail}"[:4000],
+        run_after=now + dt.timedelta(seconds=delay) if target == Task.Status.READY else None,
+        finished_at=now if target != Task.Status.READY else None,
+    )
+    if not changed:
+        raise LeaseLost(f"task {task.pk} is no longer leased to {worker}")
+    if target != Task.Status.READY:
+        audit_log(
+            action="goals.task_blocked" if target == Task.Status.BLOCKED else "goals.task_failed",
+            subject=task,
+            data={"error_class": error_class, "detail": detail[:500], "attempts": attempts},
+        )
+    task.status = target
+    return target
+
+
+def task_release(*, task: Task, worker: str, reason: str) -> bool:
+    """RUNNING → READY without spending an attempt: the failure was not the task's.
+
+    Returns False when the lease had already moved on (nothing to give back).
+    """
+    changed = Task.objects.filter(
+        pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
+    ).update(
+        status=Task.Status.READY,
+        lease_owner="",
+        lease_expires_at=None,
+        attempts=F("attempts") - 1,
+        last_error=reason[:4000],
+    )
+    return bool(changed)
+
+
+def task_requeue(*, task: Task, actor: Any = None) -> Task:
+    """BLOCKED or FAILED → READY with fresh attempts: a person decided to try again."""
+    with transaction.atomic():
+        changed = Task.objects.filter(
+            pk=task.pk, status__in=(Task.Status.BLOCKED, Task.Status.FAILED)
+        ).update(status=Task.Status.READY, attempts=0, run_after=None, finished_at=None)
+        if not changed:
+            task.refresh_from_db()
+            raise TaskTransitionError(
+                f"task {task.pk} is {task.status}; only blocked or failed tasks can be requeued"
+            )
+        task.refresh_from_db()
+        audit_log(action="goals.task_requeued", actor=actor, subject=task, data={})
+    return task

@@ -1,0 +1,23 @@
+"""Fixtures for the loop: an active theme, quick retries, no chained ticks."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.goals.factories import ThemeFactory
+
+
+@pytest.fixture(autouse=True)
+def _loop_settings(settings):
+    settings.GOALS_RETRY_DELAY_SECONDS = 0
+    settings.GOALS_TICK_CHAIN = False
+    settings.GOALS_LEASE_SECONDS = 600
+    settings.GOALS_BACKOFF_BASE_SECONDS = 30
+    settings.GOALS_BACKOFF_MAX_SECONDS = 300
+    settings.LLM_MAX_RETRIES = 0
+    return settings
+
+
+@pytest.fixture
+def theme(db):
+    return ThemeFactory()

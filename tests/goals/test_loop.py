@@ -1,0 +1,127 @@
+"""Loop state transitions: start, stop, pause, resume, backoff; each guarded and audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from decisions.models import AuditEvent
+from django.utils import timezone
+from django_q.models import Schedule
+
+from goals.models import LoopState
+from goals.services import (
+    loop_backoff_clear,
+    loop_backoff_enter,
+    loop_pause,
+    loop_resume,
+    loop_start,
+    loop_state_get,
+    loop_stop,
+)
+from goals.services.loop import LOOP_SCHEDULE_NAME, backoff_delay
+
+pytestmark = pytest.mark.django_db
+State = LoopState.State
+
+
+def _actions() -> list[str]:
+    return list(
+        AuditEvent.objects.filter(action__startswith="goals.loop")
+        .values_list("action", flat=True)
+        .order_by("id")
+    )
+
+
+def test_the_loop_starts_stopped():
+    assert loop_state_get().state == State.STOPPED
+
+
+def test_start_runs_the_loop_and_schedules_the_tick(
+    django_capture_on_commit_callbacks, django_user_model
+):
+    alice = django_user_model.objects.create_user("alice")
+    with django_capture_on_commit_callbacks(execute=True):
+        state = loop_start(actor=alice)
+    assert state.state == State.RUNNING
+    schedule = Schedule.objects.get(name=LOOP_SCHEDULE_NAME)
+    assert schedule.func == "goals.tasks.loop_tick"
+    assert schedule.schedule_type == Schedule.MINUTES
+    assert schedule.repeats == -1
+    event = AuditEvent.objects.get(action="goals.loop_started")
+    assert event.actor == alice
+
+
+def test_start_twice_keeps_one_schedule(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        loop_start()
+    with django_capture_on_commit_callbacks(execute=True):
+        loop_start()
+    assert Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).count() == 1
+    assert _actions() == ["goals.loop_started"]
+
+
+def test_stop_saves_state_and_removes_the_schedule(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        loop_start()
+    LoopState.objects.update(iterations_total=7)
+    with django_capture_on_commit_callbacks(execute=True):
+        state = loop_stop(reason="maintenance")
+    assert (state.state, state.reason, state.iterations_total) == (State.STOPPED, "maintenance", 7)
+    assert not Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).exists()
+    assert _actions() == ["goals.loop_started", "goals.loop_stopped"]
+
+
+def test_pause_and_resume(django_user_model):
+    bob = django_user_model.objects.create_user("bob")
+    loop_start()
+    assert loop_pause(reason="checking ideas", actor=bob).state == State.PAUSED
+    assert loop_state_get().reason == "checking ideas"
+    assert loop_resume(actor=bob).state == State.RUNNING
+    assert _actions() == ["goals.loop_started", "goals.loop_paused", "goals.loop_resumed"]
+
+
+def test_pause_leaves_a_stopped_loop_stopped():
+    assert loop_pause(reason="theme switch").state == State.STOPPED
+    assert loop_resume().state == State.STOPPED
+    assert _actions() == []
+
+
+def test_resume_of_a_running_loop_changes_nothing():
+    loop_start()
+    loop_resume()
+    assert _actions() == ["goals.loop_started"]
+
+
+def test_backoff_grows_and_is_capped(settings):
+    settings.GOALS_BACKOFF_BASE_SECONDS = 10
+    settings.GOALS_BACKOFF_MAX_SECONDS = 60
+    assert [backoff_delay(n) for n in (1, 2, 3, 4, 5)] == [10, 20, 40, 60, 60]
+
+
+def test_backoff_then_recovery():
+    loop_start()
+    now = timezone.now()
+    state = loop_backoff_enter(error_class="unreachable", detail="connection refused", now=now)
+    assert state.state == State.BACKING_OFF
+    assert state.backoff_until == now + dt.timedelta(seconds=30)
+    assert "connection refused" in state.reason
+    state = loop_backoff_enter(error_class="unreachable", detail="connection refused", now=now)
+    assert state.backoff_until == now + dt.timedelta(seconds=60)
+    state = loop_backoff_clear()
+    assert (state.state, state.backoff_failures, state.backoff_until) == (State.RUNNING, 0, None)
+    assert _actions() == ["goals.loop_started", "goals.loop_backing_off", "goals.loop_recovered"]
+
+
+def test_backoff_of_a_stopped_loop_keeps_it_stopped():
+    state = loop_backoff_enter(error_class="timeout", detail="slow", now=timezone.now())
+    assert state.state == State.STOPPED
+    assert state.backoff_until is not None
+    assert loop_backoff_clear().state == State.STOPPED
+
+
+def test_a_paused_loop_can_be_stopped_and_started_again():
+    loop_start()
+    loop_pause(reason="x")
+    assert loop_stop().state == State.STOPPED
+    assert loop_start().state == State.RUNNING

@@ -1,0 +1,209 @@
+"""The task queue: claiming with a lease, expiry, completion, failure, release, requeue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import time_machine
+from decisions.models import AuditEvent
+from django.db import connection, transaction
+from django.utils import timezone
+
+from goals.models import Task
+from goals.services import (
+    LeaseLost,
+    TaskTransitionError,
+    task_claim_next,
+    task_complete,
+    task_create,
+    task_fail,
+    task_leases_expire,
+    task_release,
+    task_requeue,
+)
+from tests.goals.factories import IdeaFactory, TaskFactory, ThemeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_claims_the_highest_priority_ready_task(theme):
+    TaskFactory(theme=theme, priority=10)
+    high = TaskFactory(theme=theme, priority=90)
+    task = task_claim_next(theme=theme, worker="alice-worker")
+    assert task.pk == high.pk
+    assert task.status == Task.Status.RUNNING
+    assert task.lease_owner == "alice-worker"
+    assert task.lease_expires_at > timezone.now()
+    assert task.attempts == 1
+
+
+def test_it_returns_none_when_nothing_is_ready(theme):
+    TaskFactory(theme=theme, status=Task.Status.DONE)
+    TaskFactory(theme=theme, run_after=timezone.now() + dt.timedelta(minutes=5))
+    assert task_claim_next(theme=theme, worker="w") is None
+
+
+def test_it_ignores_other_themes_tasks(theme):
+    other = ThemeFactory(status="draft", activated_at=None)
+    TaskFactory(theme=other)
+    assert task_claim_next(theme=theme, worker="w") is None
+
+
+def test_it_never_hands_one_task_to_two_workers(theme):
+    TaskFactory(theme=theme)
+    assert task_claim_next(theme=theme, worker="a") is not None
+    assert task_claim_next(theme=theme, worker="b") is None
+
+
+def test_it_dedupes_open_tasks_by_key(theme):
+    first, created = task_create(theme=theme, kind="snapshot", dedupe_key="snapshot")
+    again, created_again = task_create(theme=theme, kind="snapshot", dedupe_key="snapshot")
+    assert created and not created_again
+    assert again.pk == first.pk
+    Task.objects.filter(pk=first.pk).update(status=Task.Status.DONE)
+    _, created_later = task_create(theme=theme, kind="snapshot", dedupe_key="snapshot")
+    assert created_later
+
+
+def test_it_links_the_tasks_ideas(theme):
+    idea = IdeaFactory(theme=theme)
+    task, _ = task_create(theme=theme, kind="critique", ideas=[idea])
+    assert list(task.ideas.all()) == [idea]
+
+
+def test_it_completes_under_its_lease(theme):
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="a")
+    with transaction.atomic():
+        task_complete(task=task, worker="a")
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
+    assert task.lease_owner == ""
+    assert task.finished_at is not None
+
+
+def test_a_worker_that_lost_its_lease_cannot_complete(theme):
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="a")
+    Task.objects.filter(pk=task.pk).update(lease_owner="b")
+    with pytest.raises(LeaseLost), transaction.atomic():
+        task_complete(task=task, worker="a")
+    task.refresh_from_db()
+    assert task.status == Task.Status.RUNNING
+
+
+def test_an_expired_lease_returns_the_task_to_the_queue(theme):
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="dead-worker")
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=601), tick=False):
+        assert task_leases_expire() == [task.pk]
+        task.refresh_from_db()
+        assert task.status == Task.Status.READY
+        assert "dead-worker" in task.last_error
+        assert AuditEvent.objects.filter(action="goals.task_lease_expired").count() == 1
+        again = task_claim_next(theme=theme, worker="live-worker")
+    assert again.pk == task.pk
+    assert again.attempts == 2
+
+
+def test_a_live_lease_is_not_expired(theme):
+    TaskFactory(theme=theme)
+    task_claim_next(theme=theme, worker="a")
+    assert task_leases_expire() == []
+
+
+def test_a_task_that_keeps_killing_workers_is_blocked(theme):
+    TaskFactory(theme=theme, max_attempts=1)
+    task = task_claim_next(theme=theme, worker="a")
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=601), tick=False):
+        task_leases_expire()
+    task.refresh_from_db()
+    assert task.status == Task.Status.BLOCKED
+
+
+def test_a_failed_task_is_retried_then_blocked(theme):
+    TaskFactory(theme=theme, max_attempts=2)
+    task = task_claim_next(theme=theme, worker="a")
+    with transaction.atomic():
+        assert (
+            task_fail(task=task, worker="a", error_class="schema_violation", detail="x") == "ready"
+        )
+    task = task_claim_next(theme=theme, worker="a")
+    with transaction.atomic():
+        assert (
+            task_fail(task=task, worker="a", error_class="schema_violation", detail="y")
+            == "blocked"
+        )
+    task.refresh_from_db()
+    assert task.status == Task.Status.BLOCKED
+    assert task.last_error == "schema_violation: y"
+    assert AuditEvent.objects.filter(action="goals.task_blocked").count() == 1
+
+
+def test_a_permanent_failure_fails_the_task(theme):
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="a")
+    with transaction.atomic():
+        task_fail(task=task, worker="a", error_class="no_ideas", detail="gone", permanent=True)
+    task.refresh_from_db()
+    assert task.status == Task.Status.FAILED
+
+
+def test_release_gives_the_attempt_back(theme):
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="a")
+    assert task_release(task=task, worker="a", reason="server down")
+    task.refresh_from_db()
+    assert (task.status, task.attempts) == (Task.Status.READY, 0)
+    assert not task_release(task=task, worker="a", reason="again")
+
+
+def test_requeue_puts_a_blocked_task_back(theme, django_user_model):
+    alice = django_user_model.objects.create_user("alice")
+    task = TaskFactory(theme=theme, status=Task.Status.BLOCKED, attempts=3)
+    task_requeue(task=task, actor=alice)
+    assert (task.status, task.attempts) == (Task.Status.READY, 0)
+    event = AuditEvent.objects.get(action="goals.task_requeued")
+    assert event.actor == alice
+
+
+def test_requeue_refuses_a_task_that_is_not_blocked(theme):
+    task = TaskFactory(theme=theme, status=Task.Status.DONE)
+    with pytest.raises(TaskTransitionError):
+        task_requeue(task=task)
+    assert not AuditEvent.objects.filter(action="goals.task_requeued").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_claiming_at_once_get_different_tasks():
+    theme = ThemeFactory()
+    for _ in range(6):
+        TaskFactory(theme=theme)
+    barrier = threading.Barrier(2)
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+
+    def worker(name: str) -> None:
+        try:
+            barrier.wait()
+            for _ in range(3):
+                task = task_claim_next(theme=theme, worker=name)
+                if task is not None:
+                    claimed[name].append(task.pk)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    everything = claimed["a"] + claimed["b"]
+    assert len(everything) == len(set(everything)) == 6
+    assert Task.objects.filter(status=Task.Status.RUNNING).count() == 6

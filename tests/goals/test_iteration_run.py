@@ -7,6 +7,7 @@ import pytest
 from goals.models import Iteration, LoopState, Task
 from goals.services import iteration_run, loop_pause, loop_start
 from ideas.models import Idea, IdeaChange, Snapshot
+from tests.goals.factories import IdeaFactory
 from tests.goals.studio import Studio, StudioClient
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +84,28 @@ def test_stagnation_queues_a_shake_up(theme):
     prompt = next(r.user for r in client.requests if "SHAKE-UP" in (r.user or ""))
     assert "off limits" in prompt
     assert "seasonal comfort goods" in prompt
+
+
+def test_human_corrections_steer_the_planner(theme, django_user_model):
+    from ideas.services import idea_human_correct, idea_mark_reviewed, idea_scores_set
+
+    alice = django_user_model.objects.create_superuser("alice", "a@example.com", "pw")
+    ideas = [IdeaFactory(theme=theme, title=f"Scored idea {n}") for n in range(4)]
+    for idea in ideas:
+        idea_scores_set(
+            idea=idea, scores={"brand_fit": 6, "novelty": 6, "feasibility": 6}, iteration_id=None
+        )
+    underdog = ideas[-1]
+    idea_human_correct(idea=underdog, user=alice, brand_fit=10, novelty=9)
+    idea_mark_reviewed(idea_ids=[underdog.pk], user=alice)
+    client = StudioClient()
+    report = iteration_run(worker="w1", scheduled=False, client=client)
+    assert report.iteration.role == "planner"
+    prompt = client.requests[0].user
+    corrections = prompt.split("# People's corrections (follow their lead)")[1]
+    assert f"#{underdog.pk} Scored idea 3: reviewed by a person;" in corrections
+    focus = prompt.split("## Ideas in focus")[1]
+    assert focus.index(f"[#{underdog.pk}]") < focus.index(f"[#{ideas[0].pk}]")
+    # The studio plans its first critique on the ideas listed first: the corrected one.
+    critique = Task.objects.get(theme=theme, kind="critique")
+    assert underdog in critique.ideas.all()

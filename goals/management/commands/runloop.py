@@ -31,6 +31,7 @@ from goals.services import (
     loop_stop,
 )
 from goals.tasks import worker_name
+from ideas.selectors import snapshot_latest
 
 ACTIONS = ("start", "stop", "pause", "resume", "status", "review")
 #: Longest single sleep while waiting (paused, backing off), so Ctrl-C is prompt.
@@ -129,14 +130,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def do_review(self, options: dict[str, Any]) -> None:
-        from ideas.models import Snapshot
-        from ideas.selectors import theme_active
-
-        theme = theme_active()
-        snapshots = Snapshot.objects.all()
-        if theme is not None:
-            snapshots = snapshots.filter(theme=theme)
-        snapshot = snapshots.order_by("-created_at", "-id").first()
+        snapshot = snapshot_latest()
         if snapshot is None:
             raise CommandError("no snapshot yet: the loop writes one every few iterations")
         self.stdout.write(snapshot.markdown)

@@ -346,7 +346,10 @@ def idea_update(
     """
     with transaction.atomic():
         locked = (
-            Idea.objects.select_for_update().select_related("theme__ip_profile").get(pk=idea.pk)
+            # of=("self",): lock the idea only, not the theme row every writer shares.
+            Idea.objects.select_for_update(of=("self",))
+            .select_related("theme__ip_profile")
+            .get(pk=idea.pk)
         )
         if locked.status not in Idea.VISIBLE_STATUSES:
             raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")

@@ -220,7 +220,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("BIZAGENT_LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"level": "WARNING"}},
+    # The HTTP clients log every request at INFO; the model client logs what matters.
+    "loggers": {
+        "django": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
 }
 
 # --- Email links and Sheets mirror ---

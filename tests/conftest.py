@@ -6,6 +6,7 @@ Personas follow healthchecks: alice approves, bob requests, charlie is an outsid
 from __future__ import annotations
 
 pytest_plugins = [
+    "tests.fake_gptoss",
     "tests.smtp",
     "tests.google_sheets",
 ]

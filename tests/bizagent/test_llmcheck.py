@@ -1,0 +1,87 @@
+"""`manage.py llmcheck`: one real round trip; exit status and the exact cause on failure."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fake_gptoss import FakeReply
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def llmcheck(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("BIZAGENT_")}
+    full.update(
+        DJANGO_SETTINGS_MODULE="bizagent.settings",
+        BIZAGENT_SKIP_DOTENV="true",
+        DJANGO_SECRET_KEY="k" * 50,
+        BIZAGENT_VAR_DIR=str(tmp_path),
+        BIZAGENT_VOCAB_DIR=os.environ.get("TIKTOKEN_ENCODINGS_BASE", str(tmp_path / "vocab")),
+    )
+    full.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "llmcheck"],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("backend", ["vllm", "ollama", "openai"])
+def test_it_succeeds_against_a_server_on_loopback(tmp_path, fake_gptoss, backend):
+    fake_gptoss.enqueue(FakeReply(analysis="Health check.", final="pong"))
+    done = llmcheck(
+        tmp_path,
+        BIZAGENT_LLM_BACKEND=backend,
+        BIZAGENT_LLM_BASE_URL=fake_gptoss.base_url(backend),
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"backend: {backend}" in done.stdout
+    assert "latency: " in done.stdout and " ms" in done.stdout
+    assert "tokens: " in done.stdout and "answer:  pong" in done.stdout
+    assert len(fake_gptoss.requests) == 1
+
+
+def test_it_fails_clearly_when_nothing_listens(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = llmcheck(tmp_path, BIZAGENT_LLM_BASE_URL=f"http://127.0.0.1:{port}/v1")
+    assert done.returncode != 0
+    assert (
+        f"[unreachable] model server unreachable (openai/gpt-oss-20b at "
+        f"http://127.0.0.1:{port}/v1/completions): connection refused" in done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_it_reports_the_server_message_for_an_unknown_model(tmp_path, fake_gptoss):
+    done = llmcheck(
+        tmp_path,
+        BIZAGENT_LLM_BASE_URL=fake_gptoss.base_url("vllm"),
+        BIZAGENT_LLM_MODEL="no-such-model",
+    )
+    assert done.returncode != 0
+    assert "[server_error]" in done.stderr and "HTTP 404" in done.stderr
+    assert "no-such-model" in done.stderr
+
+
+def test_it_reports_a_timeout(tmp_path, fake_gptoss):
+    fake_gptoss.enqueue(FakeReply(final="late", failure="slow", delay=5.0))
+    done = llmcheck(
+        tmp_path,
+        BIZAGENT_LLM_BASE_URL=fake_gptoss.base_url("vllm"),
+        BIZAGENT_LLM_TIMEOUT="1",
+    )
+    assert done.returncode != 0
+    assert (
+        "[timeout] model server timed out" in done.stderr and "no answer within 1s" in done.stderr
+    )

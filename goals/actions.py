@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from decisions.actions import action_register
-
 from goals.services import strategy_apply, token_budget_extend
 from ideas.models import Theme
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from decisions.policy import ActionProposal
-from decisions.services import audit_log, decision_request, policy_check
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from decisions.policy import ActionProposal
+from decisions.services import audit_log, decision_request, policy_check
 from goals.conf import conf
 from goals.models import Iteration, LoopState, TokenGrant
 from goals.selectors import day_start, recent_ideator_texts, tokens_granted_today

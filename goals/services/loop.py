@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from decisions.services import audit_log
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from decisions.services import audit_log
 from goals.conf import conf
 from goals.models import LoopState, Task
 

@@ -18,11 +18,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from decisions.services import audit_log
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from decisions.services import audit_log
 from goals.conf import conf
 from goals.models import Task
 

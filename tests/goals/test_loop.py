@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from decisions.models import AuditEvent
 from django.utils import timezone
 from django_q.models import Schedule
 
+from decisions.models import AuditEvent
 from goals.models import LoopState
 from goals.services import (
     loop_backoff_clear,

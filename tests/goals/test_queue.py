@@ -7,10 +7,10 @@ import threading
 
 import pytest
 import time_machine
-from decisions.models import AuditEvent
 from django.db import connection, transaction
 from django.utils import timezone
 
+from decisions.models import AuditEvent
 from goals.models import Task
 from goals.services import (
     LeaseLost,

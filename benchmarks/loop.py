@@ -1,0 +1,207 @@
+"""Speed of the agent loop itself, against the fake gpt-oss server with zero delay.
+
+Prints iterations per second and milliseconds per iteration with a breakdown (database
+and bookkeeping, context building, Harmony rendering, HTTP, parsing and validation),
+the fraction of each role's prompt that is a prefix shared with its previous call
+(what vLLM's prefix cache can reuse), and the same figures with 1,000 and 100,000 ideas
+in the portfolio.
+
+    .venv/bin/python benchmarks/loop.py [--iterations 100] [--sizes 0,1000,100000]
+
+Everything happens in a throwaway SQLite database under a temporary BIZAGENT_VAR_DIR;
+the model server is the fake from tests/ on loopback, answering like a well-behaved
+gpt-oss (the scripted studio of tests/goals/studio.py) as real Harmony tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+VAR_DIR = tempfile.mkdtemp(prefix="bizagent-loop-bench-")
+os.environ["BIZAGENT_VAR_DIR"] = VAR_DIR
+os.environ["DATABASE_URL"] = f"sqlite:///{VAR_DIR}/bench.sqlite3"
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bizagent.settings_test")
+os.environ.setdefault("BIZAGENT_LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+
+import bizagent.llm.backends.vllm as vllm_backend  # noqa: E402
+from goals.models import Iteration  # noqa: E402
+from goals.services import iteration_run  # noqa: E402
+from ideas.models import Idea, Theme  # noqa: E402
+from ideas.services import theme_activate_from_files  # noqa: E402
+from tests.fake_gptoss import FakeGptOss, FakeReply  # noqa: E402
+from tests.goals.studio import Studio  # noqa: E402
+
+EXAMPLE = ROOT / "ideas" / "example_theme"
+TIMERS: dict[str, float] = defaultdict(float)
+
+
+def _timed(name: str, function):
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            TIMERS[name] += (time.perf_counter() - started) * 1000
+
+    return wrapper
+
+
+# The vLLM backend renders and parses client-side; time those calls where it makes them.
+vllm_backend.harmony_render = _timed("render", vllm_backend.harmony_render)
+vllm_backend.harmony_parse = _timed("parse", vllm_backend.harmony_parse)
+vllm_backend.result_build = _timed("parse", vllm_backend.result_build)
+
+
+def portfolio_fill(theme: Theme, size: int) -> None:
+    """Bulk-create ideas until the theme has ``size`` of them."""
+    have = Idea.objects.filter(theme=theme).count()
+    batch: list[Idea] = []
+    for n in range(have, size):
+        title = f"Portfolio idea {n}: {('tea', 'plush', 'mug', 'card')[n % 4]} for workers"
+        batch.append(
+            Idea(
+                theme=theme,
+                title=title,
+                summary=f"Idea {n}: a calm product for people at the end of a long day.",
+                target_audience="office workers",
+                value_proposition="a small reward",
+                revenue_model="¥2,000 per unit",
+                fingerprint=hashlib.sha256(title.lower().encode()).hexdigest(),
+                brand_fit=float(n % 11),
+                novelty=float((n * 7) % 11),
+                feasibility=float((n * 3) % 11),
+                priority=float(n % 101) / 10,
+            )
+        )
+        if len(batch) >= 5000:
+            Idea.objects.bulk_create(batch)
+            batch = []
+    Idea.objects.bulk_create(batch)
+
+
+def phase(label: str, iterations: int) -> dict:
+    TIMERS.clear()
+    first_id = (Iteration.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+    totals: dict[str, float] = defaultdict(float)
+    durations = []
+    started = time.perf_counter()
+    for _ in range(iterations):
+        tick = time.perf_counter()
+        report = iteration_run(worker="bench", scheduled=False)
+        durations.append((time.perf_counter() - tick) * 1000)
+        if not report.ran:
+            raise SystemExit(f"the loop did not run: {report.status}: {report.detail}")
+        for name in ("context", "http"):
+            totals[name] += report.timings.get(name, 0.0)
+    elapsed = time.perf_counter() - started
+    total_ms = elapsed * 1000
+    render, parse = TIMERS["render"], TIMERS["parse"]
+    # The backend's parse time includes nothing of HTTP; HTTP (latency_ms) includes
+    # neither rendering nor parsing, so the rest is the database and the loop's own work.
+    database = total_ms - totals["context"] - totals["http"] - render - parse
+    its = Iteration.objects.filter(id__gte=first_id)
+    prefix = {}
+    for role in ("planner", "ideator", "critic", "editor"):
+        rows = its.filter(role=role, prefix_shared_tokens__gt=0).aggregate(
+            shared=Sum("prefix_shared_tokens"), prompt=Sum("prompt_tokens")
+        )
+        if rows["prompt"]:
+            prefix[role] = rows["shared"] / rows["prompt"]
+    return {
+        "label": label,
+        "iterations": iterations,
+        "per_second": iterations / elapsed,
+        "ms_mean": total_ms / iterations,
+        "ms_p50": statistics.median(durations),
+        "ms_p95": sorted(durations)[int(0.95 * (len(durations) - 1))],
+        "breakdown": {
+            "database + bookkeeping": database / iterations,
+            "context (DB reads + token counting)": totals["context"] / iterations,
+            "Harmony rendering": render / iterations,
+            "HTTP (loopback, zero delay)": totals["http"] / iterations,
+            "parsing + validation": parse / iterations,
+        },
+        "prefix": prefix,
+        "ideas": Idea.objects.count(),
+        "failed": its.filter(outcome="failed").count(),
+    }
+
+
+def show(result: dict) -> None:
+    print(
+        f"\n== {result['label']}: {result['ideas']:,} ideas after the run, "
+        f"{result['iterations']} iterations, {result['failed']} failed"
+    )
+    print(
+        f"  {result['per_second']:.1f} iterations/s; {result['ms_mean']:.1f} ms/iteration "
+        f"(p50 {result['ms_p50']:.1f}, p95 {result['ms_p95']:.1f})"
+    )
+    for name, value in result["breakdown"].items():
+        share = value / result["ms_mean"] if result["ms_mean"] else 0
+        print(f"    {name:<38} {value:7.2f} ms  {share:5.1%}")
+    shares = ", ".join(f"{role} {value:.1%}" for role, value in result["prefix"].items())
+    print(f"  shared-prefix fraction per role: {shares}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--sizes", default="0,1000,100000", help="portfolio sizes to fill")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    theme = theme_activate_from_files(
+        ip_profile_path=EXAMPLE / "ip_profile.json", config_path=EXAMPLE / "config.json"
+    )
+    config = dict(theme.config)
+    # Measure the loop, not the rest the duty cycle asks for or the daily budget.
+    config["iteration_policy"] = {
+        **config["iteration_policy"],
+        "duty_cycle": 1.0,
+        "daily_token_budget": 10**12,
+    }
+    Theme.objects.filter(pk=theme.pk).update(config=config)
+    studio = Studio()
+    results = []
+    with FakeGptOss() as fake:
+        fake.responder = lambda request: FakeReply(
+            analysis="Thinking about the brand.",
+            final=json.dumps(studio.answer(request.prompt_text)[1], ensure_ascii=False),
+        )
+        settings.LLM_BACKEND = "vllm"
+        settings.LLM_BASE_URL = fake.base_url("vllm")
+        settings.LLM_MAX_RETRIES = 0
+        where = fake.base_url("vllm")
+        print(f"bizagent loop benchmark (SQLite in {VAR_DIR}, fake gpt-oss at {where})")
+        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
+            portfolio_fill(theme, size)
+            label = "fresh portfolio" if size == 0 else f"{size:,} ideas"
+            result = phase(label, args.iterations)
+            show(result)
+            results.append(result)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

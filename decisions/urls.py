@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401 - the routes are added by the governance views
+from django.urls import path
+
+from decisions.link_views import decision_link
 
 app_name = "decisions"
-urlpatterns: list = []
+urlpatterns = [
+    path("<int:decision_id>/link/<str:token>/", decision_link, name="link"),
+]

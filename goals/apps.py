@@ -1,6 +1,28 @@
 from django.apps import AppConfig
 
+AUDIT_ACTIONS = {
+    "goals.loop_started": "The agent loop was started",
+    "goals.loop_stopped": "The agent loop was stopped",
+    "goals.loop_paused": "The agent loop was paused",
+    "goals.loop_resumed": "The agent loop was resumed",
+    "goals.loop_backing_off": "The agent loop is backing off (model server trouble)",
+    "goals.loop_recovered": "The agent loop recovered",
+    "goals.strategy_changed": "The loop's strategy (explore ratio, focus) changed",
+    "goals.task_blocked": "A task was blocked and needs a person",
+    "goals.task_failed": "A task failed for good",
+    "goals.task_lease_expired": "A task's lease expired and it went back to the queue",
+    "goals.task_requeued": "A task was put back in the queue",
+    "goals.token_budget_extended": "More model tokens were granted for a day",
+}
+
 
 class GoalsConfig(AppConfig):
     name = "goals"
     verbose_name = "Goals and the agent loop"
+
+    def ready(self) -> None:
+        from decisions.audit import audit_actions_register
+
+        audit_actions_register(AUDIT_ACTIONS)
+        # Registers the handlers approved goals decisions run.
+        from goals import actions  # noqa: F401

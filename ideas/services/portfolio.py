@@ -12,10 +12,10 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from decisions.services import audit_log
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from decisions.services import audit_log
 from ideas.models import SCORE_FIELDS, Idea, IdeaChange, IdeaRefusal, Tag, Theme
 from ideas.priority import priority_compute
 from ideas.safety import content_violations, idea_text

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from decisions.services import audit_log
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from decisions.services import audit_log
 from ideas.models import SCORE_FIELDS, Idea, IdeaChange
 from ideas.priority import REVIEWED_BONUS
 from ideas.services.portfolio import _change, _save_with_changes

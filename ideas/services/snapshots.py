@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from decisions.services import audit_log
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from decisions.services import audit_log
 from ideas.models import Idea, Snapshot, Theme
 from ideas.selectors import SNAPSHOT_TOP, portfolio_stats, priority_ideas
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from decisions.services import audit_log
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from decisions.services import audit_log
 from ideas.models import IPProfile, Theme
 from ideas.theme_files import (
     IP_PROFILE_SCHEMA,

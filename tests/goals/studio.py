@@ -248,3 +248,44 @@ class ScriptedClient(StudioClient):
         except StructuredOutputError as exc:
             raise LLMSchemaViolation(f"{request.response_format.name}: {exc}", raw=failure) from exc
         return ChatResult(final=failure, parsed=parsed, usage=Usage(10, 10))
+
+
+def main() -> None:
+    """Serve the studio over the fake gpt-oss server, for manual runs of the loop:
+
+    python -m tests.goals.studio --port 8000
+    BIZAGENT_LLM_BASE_URL=http://127.0.0.1:8000/v1 python manage.py runloop --iterations 20
+    """
+    import argparse
+    import os
+    import time
+
+    parser = argparse.ArgumentParser(description="The scripted studio on a fake gpt-oss server.")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--repeat", action="store_true", help="an ideator that repeats itself")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bizagent.settings_test")
+    import django
+
+    django.setup()
+    from tests.fake_gptoss import FakeGptOss, FakeReply
+
+    studio = Studio(repeat=args.repeat)
+
+    def respond(request):
+        analysis, answer = studio.answer(request.prompt_text)
+        return FakeReply(analysis=analysis, final=json.dumps(answer, ensure_ascii=False))
+
+    server = FakeGptOss(port=args.port)
+    server.responder = respond
+    server.start()
+    print(f"studio on fake gpt-oss at {server.base_url('vllm')}; Ctrl-C stops it", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Governance admin: the approval queue, decisions with their audit trail, budgets
+with a spend bar, the read-only audit log, policy thresholds and the Sheets outbox.
+Every change goes through ``decisions.services``."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
+from decisions.admin_queue import decide_view, queue_view
+from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, PolicySettings
+from decisions.selectors import budget_status, decision_audit_trail
+from decisions.services import budget_create, budget_update, policy_settings_update
+from decisions.services.policy import EDITABLE, policy_settings_get
+
+
+def time_left(decision: Decision) -> str:
+    if decision.status != Decision.Status.PENDING:
+        return "—"
+    seconds = int((decision.due_at - timezone.now()).total_seconds())
+    if seconds <= 0:
+        return "overdue"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyAdmin):
+    list_display = ("title", "kind", "urgency", "status", "due_at", "left", "decided_by")
+    list_filter = ("status", "kind", "urgency")
+    search_fields = ("title", "situation", "subject_repr", "action")
+    date_hierarchy = "requested_at"
+    # The model's analysis channel is deliberately absent: approvers never see it.
+    fields = (
+        "title",
+        "kind",
+        "status",
+        "urgency",
+        "situation",
+        "impact",
+        "option_list",
+        "subject_repr",
+        "action",
+        "action_args",
+        "action_digest",
+        "requested_by",
+        "requested_at",
+        "due_at",
+        "reminders_sent",
+        "chosen_option",
+        "comment",
+        "decided_by",
+        "decided_at",
+        "applied_at",
+        "outcome",
+        "result",
+        "audit_trail",
+    )
+    readonly_fields = fields
+
+    def get_urls(self):
+        site = self.admin_site
+        return [
+            path("queue/", site.admin_view(lambda r: queue_view(site, r)), name="decisions_queue"),
+            path(
+                "<int:decision_id>/decide/",
+                site.admin_view(lambda r, decision_id: decide_view(site, r, decision_id)),
+                name="decisions_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="time left")
+    def left(self, obj: Decision) -> str:
+        return time_left(obj)
+
+    @admin.display(description="options")
+    def option_list(self, obj: Decision) -> str:
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li><strong>{}</strong>{} — {}</li>",
+                (
+                    (o.label, " (recommended)" if o.recommended else "", o.impact)
+                    for o in obj.options.all()
+                ),
+            ),
+        )
+
+    @admin.display(description="audit trail")
+    def audit_trail(self, obj: Decision) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    e.actor.get_username() if e.actor_id else "system",
+                    e.action,
+                    e.data,
+                )
+                for e in decision_audit_trail(obj)
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>when</th><th>who</th><th>what</th><th>data</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "who", "subject_repr", "uuid")
+    list_filter = ("action", ("actor", admin.RelatedOnlyFieldListFilter), "subject_type")
+    search_fields = ("action", "subject_repr", "subject_id", "actor__username", "uuid")
+    date_hierarchy = "created_at"
+    list_select_related = ("actor",)
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    @admin.display(description="actor", ordering="actor__username")
+    def who(self, obj: AuditEvent) -> str:
+        return obj.actor.get_username() if obj.actor_id else "system"
+
+
+def budget_bar(budget: Budget) -> str:
+    status = budget_status(budget=budget)
+    used = min(status.used_fraction, 1.0)
+    colour = (
+        "#ba2121"
+        if status.over_limit
+        else ("#e5a50a" if status.forecast > status.limit else "#417690")
+    )
+    return format_html(
+        '<div class="budget-bar" title="{} of {} {}; forecast {}" '
+        'style="width:14em;background:#eee;border-radius:3px">'
+        '<div style="width:{}%;background:{};height:0.9em;border-radius:3px"></div></div>'
+        "<small>{} / {} {} ({}%), forecast {}</small>",
+        status.spent,
+        status.limit,
+        status.currency,
+        status.forecast,
+        f"{used * 100:.1f}",
+        colour,
+        status.spent,
+        status.limit,
+        status.currency,
+        f"{status.used_fraction * 100:.0f}",
+        status.forecast,
+    )
+
+
+class BudgetSpendInline(admin.TabularInline):
+    model = BudgetSpend
+    extra = 0
+    fields = ("spent_at", "amount", "source", "reference")
+    readonly_fields = fields
+    ordering = ("-spent_at",)
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ("name", "scope_label", "period", "spend", "active")
+    list_filter = ("period", "currency", "active")
+    search_fields = ("name",)
+    fields = ("name", "period", "limit", "currency", "active", "spend")
+    readonly_fields = ("spend",)
+    inlines = [BudgetSpendInline]
+
+    @admin.display(description="spend this period")
+    def spend(self, obj: Budget) -> str:
+        return budget_bar(obj) if obj.pk else "—"
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a budget with a ledger is deactivated, never deleted
+
+    def save_model(self, request: HttpRequest, obj: Budget, form, change: bool) -> None:
+        data = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data
+        }
+        if change:
+            budget_update(budget_id=obj.pk, actor=request.user, **data)
+        else:
+            created = budget_create(
+                name=obj.name,
+                limit=obj.limit,
+                period=obj.period,
+                currency=obj.currency,
+                actor=request.user,
+            )
+            obj.pk = created.pk
+
+    def save_related(self, request, form, formsets, change) -> None:
+        return None  # spends are read-only here: recorded by budget_spend_record
+
+
+@admin.register(PolicySettings)
+class PolicySettingsAdmin(admin.ModelAdmin):
+    fields = (*EDITABLE, "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        row = policy_settings_get()
+        return HttpResponseRedirect(reverse("admin:decisions_policysettings_change", args=[row.pk]))
+
+    def save_model(self, request: HttpRequest, obj: PolicySettings, form, change: bool) -> None:
+        try:
+            policy_settings_update(
+                actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data}
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            self.message_user(request, f"Not saved: {exc}", messages.ERROR)

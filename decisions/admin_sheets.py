@@ -1,0 +1,88 @@
+"""Admin for the Sheets outbox: read-only rows, counts on top, a resubmit action.
+
+Registered from ``decisions.admin`` (one import line there), so it loads with admin
+autodiscovery.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Count, Min
+from django.http import HttpRequest
+
+from decisions.mirror import sheet_rows_resubmit, sheets_mirroring_blocked_reason
+from decisions.models import SheetRow
+
+
+@admin.register(SheetRow)
+class SheetRowAdmin(admin.ModelAdmin):
+    list_display = (
+        "uuid",
+        "tab",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "short_error",
+        "created_at",
+        "sent_at",
+    )
+    list_filter = ("status", "tab")
+    search_fields = ("uuid",)
+    ordering = ("-id",)
+    actions = ["resubmit"]
+    readonly_fields = [field.name for field in SheetRow._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SheetRow | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SheetRow | None = None) -> bool:
+        # Deleting an outbox row would silently lose a mirrored event.
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj: SheetRow) -> str:
+        return obj.last_error[:120]
+
+    @admin.action(description="Resubmit failed rows to Google Sheets")
+    def resubmit(self, request: HttpRequest, queryset) -> None:
+        count = sheet_rows_resubmit(row_ids=queryset.values_list("id", flat=True))
+        self.message_user(request, f"{count} failed rows are pending again.", messages.SUCCESS)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        counts = dict(
+            SheetRow.objects.values_list("status")
+            .annotate(n=Count("id"))
+            .values_list("status", "n")
+        )
+        pending = counts.get(SheetRow.Status.PENDING, 0)
+        failed = counts.get(SheetRow.Status.FAILED, 0)
+        oldest = SheetRow.objects.filter(status=SheetRow.Status.PENDING).aggregate(
+            oldest=Min("created_at")
+        )["oldest"]
+        blocked = sheets_mirroring_blocked_reason()
+        if blocked:
+            self.message_user(
+                request,
+                f"{blocked}. {pending} rows are waiting and will be mirrored once it is set.",
+                messages.WARNING,
+            )
+        elif pending:
+            since = f" (oldest from {oldest:%Y-%m-%d %H:%M})" if oldest else ""
+            self.message_user(
+                request, f"{pending} rows are waiting to be mirrored{since}.", messages.INFO
+            )
+        if failed:
+            self.message_user(
+                request,
+                f"{failed} rows failed: Google rejected them. Fix the cause, then resubmit.",
+                messages.ERROR,
+            )
+        extra_context = {
+            **(extra_context or {}),
+            "title": f"Sheets mirror: {pending} pending, {failed} failed, "
+            f"{counts.get(SheetRow.Status.SENT, 0)} mirrored",
+        }
+        return super().changelist_view(request, extra_context=extra_context)

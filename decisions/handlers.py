@@ -1,0 +1,15 @@
+"""Actions that decisions itself can run once approved."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from decisions.actions import action_register
+from decisions.services.budgets import budget_update
+
+
+@action_register("decisions.budget_limit_set")
+def budget_limit_set(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
+    """Set a budget's limit (approving a budget_overrun decision)."""
+    budget = budget_update(budget_id=int(args["budget_id"]), limit=args["limit"])
+    return {"budget_id": budget.pk, "limit": str(budget.limit)}

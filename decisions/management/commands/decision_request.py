@@ -1,0 +1,87 @@
+"""``manage.py decision_request``: ask people to decide, from the shell or a script."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from decisions.models import DecisionKind, Urgency
+from decisions.services import decision_request
+
+
+class Command(BaseCommand):
+    help = (
+        "Request a decision. Example: manage.py decision_request --kind budget_overrun "
+        '--title "Raise the ads budget" --situation "..." '
+        '--action decisions.budget_limit_set --args \'{"budget_id": 1, "limit": "250000"}\''
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--kind", required=True, choices=DecisionKind.values)
+        parser.add_argument("--title", required=True)
+        parser.add_argument("--situation", required=True)
+        parser.add_argument("--impact", default="")
+        parser.add_argument("--urgency", default=Urgency.NORMAL, choices=Urgency.values)
+        parser.add_argument("--action", required=True, help="a registered action name")
+        parser.add_argument("--args", default="{}", help="the action's arguments as a JSON object")
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="KEY=LABEL",
+            help="an option (repeatable); the first is recommended unless --recommend says",
+        )
+        parser.add_argument("--recommend", default="", help="the key of the recommended option")
+        parser.add_argument("--due-hours", type=float, default=None)
+        parser.add_argument("--requested-by", default="", help="username of the requester")
+
+    def handle(self, *args, **o) -> None:
+        try:
+            action_args = json.loads(o["args"])
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"--args is not valid JSON: {exc}") from None
+        options = []
+        for raw in o["option"] or ["approve=Approve"]:
+            key, sep, label = raw.partition("=")
+            if not sep or not key or not label:
+                raise CommandError(f"--option {raw!r}: use KEY=LABEL")
+            options.append({"key": key, "label": label})
+        recommend = o["recommend"] or options[0]["key"]
+        if recommend not in {option["key"] for option in options}:
+            raise CommandError(f"--recommend {recommend!r} is not one of the option keys")
+        for option in options:
+            option["recommended"] = option["key"] == recommend
+        requester = None
+        if o["requested_by"]:
+            requester = get_user_model().objects.filter(username=o["requested_by"]).first()
+            if requester is None:
+                raise CommandError(f"--requested-by: no user {o['requested_by']!r}")
+        due_at = None
+        if o["due_hours"] is not None:
+            from datetime import timedelta
+
+            from django.utils import timezone
+
+            due_at = timezone.now() + timedelta(hours=o["due_hours"])
+        try:
+            decision = decision_request(
+                kind=o["kind"],
+                title=o["title"],
+                situation=o["situation"],
+                impact=o["impact"],
+                urgency=o["urgency"],
+                options=options,
+                action=o["action"],
+                action_args=action_args,
+                requested_by=requester,
+                due_at=due_at,
+            )
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+        self.stdout.write(
+            f"Decision #{decision.pk} is {decision.status}, "
+            f"due {decision.due_at:%Y-%m-%d %H:%M %Z}."
+        )

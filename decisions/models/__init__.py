@@ -1,0 +1,24 @@
+"""Governance models: decisions (+options, mails, links), the audit log, budgets, policy
+settings and the Sheets outbox. Only ``decisions.services`` writes them."""
+
+from decisions.models.audit import AuditEvent, AuditEventQuerySet
+from decisions.models.budget import Budget, BudgetSpend, Period
+from decisions.models.decision import Decision, DecisionKind, DecisionOption, Urgency
+from decisions.models.delivery import DecisionLink, DecisionMail, SheetRow
+from decisions.models.policy import PolicySettings
+
+__all__ = [
+    "AuditEvent",
+    "AuditEventQuerySet",
+    "Budget",
+    "BudgetSpend",
+    "Decision",
+    "DecisionKind",
+    "DecisionLink",
+    "DecisionMail",
+    "DecisionOption",
+    "Period",
+    "PolicySettings",
+    "SheetRow",
+    "Urgency",
+]

@@ -1,0 +1,119 @@
+"""Budgets and their spend ledger. Spent, remaining and forecast are computed
+(``decisions.selectors.budget_status``), never stored twice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# ISO 4217 currencies without a minor unit: amounts must be whole numbers.
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
+
+
+def currency_amount_check(amount: Decimal | None, currency: str, field: str) -> None:
+    if amount is None or not currency:
+        return
+    if currency in ZERO_DECIMAL_CURRENCIES and amount != amount.to_integral_value():
+        raise ValidationError({field: f"{currency} has no minor unit: use a whole amount."})
+
+
+class Period(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly (from Monday)"
+    MONTHLY = "monthly", "Monthly"
+
+
+class Budget(models.Model):
+    """A spending limit per period for a scope: global (no scope) or any object (a goal)."""
+
+    name = models.CharField(max_length=200)
+    scope_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scope_id = models.PositiveBigIntegerField(null=True, blank=True)
+    scope = GenericForeignKey("scope_type", "scope_id")
+    period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTHLY)
+    limit = models.DecimalField(
+        max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    currency = models.CharField(
+        max_length=3,
+        default="JPY",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. JPY.")],
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(limit__gte=0), name="decisions_budget_limit_gte_0"),
+            models.CheckConstraint(
+                condition=Q(scope_type__isnull=True, scope_id__isnull=True)
+                | Q(scope_type__isnull=False, scope_id__isnull=False),
+                name="decisions_budget_scope_whole",
+            ),
+            models.UniqueConstraint(
+                fields=["period", "currency"],
+                condition=Q(scope_type__isnull=True, active=True),
+                name="decisions_budget_one_active_global",
+            ),
+            models.UniqueConstraint(
+                fields=["scope_type", "scope_id", "period", "currency"],
+                condition=Q(scope_type__isnull=False, active=True),
+                name="decisions_budget_one_active_per_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_period_display().lower()}, {self.limit} {self.currency})"
+
+    def clean(self) -> None:
+        currency_amount_check(self.limit, self.currency, "limit")
+        if (self.scope_type_id is None) != (self.scope_id is None):
+            raise ValidationError("A scope needs both its type and its id (or neither: global).")
+
+    @property
+    def scope_label(self) -> str:
+        if self.scope_type_id is None:
+            return "global"
+        return f"{self.scope_type.model}:{self.scope_id}"
+
+
+class BudgetSpend(models.Model):
+    """One entry of a budget's ledger. Idempotent per (budget, source, reference)."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="spends")
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    source = models.CharField(max_length=100, help_text="What spent it, e.g. workflow.run.")
+    reference = models.CharField(max_length=200, blank=True, default="")
+    spent_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-spent_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="decisions_spend_nonzero"),
+            models.UniqueConstraint(
+                fields=["budget", "source", "reference"],
+                condition=~Q(reference=""),
+                name="decisions_spend_once_per_reference",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.budget.currency} by {self.source}"
+
+    def clean(self) -> None:
+        if self.amount == 0:
+            raise ValidationError({"amount": "A spend of zero records nothing."})
+        if self.budget_id:
+            currency_amount_check(self.amount, self.budget.currency, "amount")

@@ -1,0 +1,172 @@
+"""Decisions: an action that crossed a policy line, waiting for a person."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class DecisionKind(models.TextChoices):
+    BUDGET_OVERRUN = "budget_overrun", "Budget overrun"
+    NEW_INTEGRATION = "new_integration", "New integration"
+    NEW_WORKFLOW = "new_workflow", "New workflow"
+    STRATEGY_CHANGE = "strategy_change", "Strategy change"
+    ANOMALY = "anomaly", "Anomaly"
+    SECURITY_CHANGE = "security_change", "Security change"
+    MASS_DELETION = "mass_deletion", "Mass deletion"
+    MASS_SEND = "mass_send", "Mass send"
+    OTHER = "other", "Other"
+
+
+class Urgency(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+URGENCY_RANK = {Urgency.CRITICAL: 0, Urgency.HIGH: 1, Urgency.NORMAL: 2, Urgency.LOW: 3}
+
+
+class Decision(models.Model):
+    """One decision point. Status moves only through ``decisions.services``:
+
+    pending → approved | rejected | expired | cancelled; approved → applied | failed.
+    An approved decision's action runs after commit, once (``apply_started_at`` is its
+    claim), and only if the digest of its arguments still matches.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.PENDING: (Status.APPROVED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED),
+        Status.APPROVED: (Status.APPLIED, Status.FAILED),
+        Status.REJECTED: (),
+        Status.EXPIRED: (),
+        Status.CANCELLED: (),
+        Status.APPLIED: (),
+        Status.FAILED: (),
+    }
+
+    class OnTimeout(models.TextChoices):
+        # Holding is the only default: an unanswered decision never proceeds.
+        HOLD = "hold", "Hold (do not run the action)"
+
+    kind = models.CharField(max_length=30, choices=DecisionKind.choices)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    title = models.CharField(max_length=300)
+    situation = models.TextField(help_text="The situation analysis shown to approvers.")
+    impact = models.TextField(blank=True, default="")
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
+    recommendation = models.CharField(max_length=100, blank=True, default="")
+    # The model's analysis channel: kept for audit and the critic, never shown to approvers.
+    model_analysis = models.TextField(blank=True, default="")
+
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    subject_id = models.CharField(max_length=64, blank=True, default="")
+    subject = GenericForeignKey("subject_type", "subject_id")
+    subject_repr = models.CharField(max_length=200, blank=True, default="")
+
+    action = models.CharField(max_length=100)
+    action_args = models.JSONField(default=dict, blank=True)
+    action_digest = models.CharField(max_length=64, db_index=True)
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions_requested",
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(db_index=True)
+    on_timeout = models.CharField(max_length=10, choices=OnTimeout.choices, default=OnTimeout.HOLD)
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    last_reminder_at = models.DateTimeField(null=True, blank=True)
+
+    chosen_option = models.CharField(max_length=100, blank=True, default="")
+    comment = models.TextField(blank=True, default="")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="decisions_decided",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    apply_started_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True, default="", help_text="What happened in the end.")
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        permissions = [("approve_decision", "Can approve or reject decisions")]
+        indexes = [models.Index(fields=["status", "due_at"], name="decision_status_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["action_digest"],
+                condition=Q(status="pending"),
+                name="decisions_one_pending_per_action",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_at__gt=models.F("requested_at")),
+                name="decisions_due_after_request",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def clean(self) -> None:
+        if self.due_at and self.requested_at and self.due_at <= self.requested_at:
+            raise ValidationError({"due_at": "The due time must be after the request time."})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def urgency_rank(self) -> int:
+        return URGENCY_RANK.get(self.urgency, 9)
+
+
+class DecisionOption(models.Model):
+    """One answer an approver may choose, with its impact."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="options")
+    key = models.SlugField(max_length=100)
+    label = models.CharField(max_length=300)
+    impact = models.TextField(blank=True, default="")
+    recommended = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "key"], name="decisions_option_key_unique"),
+            models.UniqueConstraint(
+                fields=["decision"],
+                condition=Q(recommended=True),
+                name="decisions_option_one_recommended",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label

@@ -1,0 +1,167 @@
+"""Decision mails: new decision, reminder, expiry and outcome, to the approvers.
+
+``decision_notify`` is called by ``decisions.tasks.decision_notify_task`` (django-q2,
+at least once), never inside a transaction. Each mail is recorded in ``DecisionMail``
+before it is sent and marked after, so a redelivered task re-sends only what did not
+go out. New-decision and reminder mails carry a personal link (``decisions.links``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.core.mail import get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from bizagent.notify import email_send
+from decisions.links import decision_link_issue, decision_link_token
+from decisions.models import Decision, DecisionMail
+from decisions.summary import decision_summary
+
+logger = logging.getLogger(__name__)
+
+APPROVE_PERMISSION = "decisions.approve_decision"
+EVENTS = tuple(DecisionMail.Event.values)
+# Events whose mail carries a link to decide.
+LINK_EVENTS = (DecisionMail.Event.REQUESTED, DecisionMail.Event.REMINDER)
+# A reminder task delivered twice within this window mails once.
+REMINDER_DEDUPE_WINDOW = timedelta(minutes=30)
+SUBJECTS = {
+    DecisionMail.Event.REQUESTED: "Decision needed: {title}",
+    DecisionMail.Event.REMINDER: "Reminder, decision still open: {title}",
+    DecisionMail.Event.EXPIRED: "Decision expired without an answer: {title}",
+    DecisionMail.Event.OUTCOME: "Decision {outcome}: {title}",
+}
+
+
+def approvers() -> QuerySet:
+    """Active users who may approve decisions, with an email address.
+
+    With ``APPROVER_GROUP`` set: the members of that group. Otherwise: users holding
+    ``decisions.approve_decision`` directly or through a group, and superusers.
+    """
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    if settings.APPROVER_GROUP:
+        return users.filter(groups__name=settings.APPROVER_GROUP).distinct().order_by("pk")
+    app_label, codename = APPROVE_PERMISSION.split(".")
+    permission = Permission.objects.filter(
+        content_type__app_label=app_label, codename=codename
+    ).first()
+    query = Q(is_superuser=True)
+    if permission is not None:
+        query |= Q(user_permissions=permission) | Q(groups__permissions=permission)
+    return users.filter(query).distinct().order_by("pk")
+
+
+def user_is_approver(user: AbstractBaseUser) -> bool:
+    """Whether ``user`` is (still) among the people who may decide."""
+    if not user.is_active:
+        return False
+    if settings.APPROVER_GROUP:
+        return user.groups.filter(name=settings.APPROVER_GROUP).exists()
+    return user.has_perm(APPROVE_PERMISSION)
+
+
+def _mail_claim(
+    *, decision: Decision, recipient: AbstractBaseUser, event: str, now: datetime
+) -> DecisionMail | None:
+    """The mail row to send for this recipient, or None when it already went out."""
+    mails = DecisionMail.objects.filter(decision=decision, recipient=recipient, event=event)
+    if event == DecisionMail.Event.REMINDER:
+        mails = mails.filter(created_at__gte=now - REMINDER_DEDUPE_WINDOW)
+    existing = mails.order_by("-id").first()
+    if existing is not None:
+        return None if existing.sent_at else existing
+    link = None
+    with transaction.atomic():
+        if event in LINK_EVENTS:
+            link = decision_link_issue(decision=decision, recipient=recipient, now=now)
+        mail = DecisionMail(
+            decision=decision, recipient=recipient, event=event, link=link, created_at=now
+        )
+        mail.full_clean()
+        try:
+            with transaction.atomic():
+                mail.save()
+        except IntegrityError:
+            # A concurrent delivery of the same task created it first; it sends.
+            return None
+    return mail
+
+
+def _mail_context(*, mail: DecisionMail, decision: Decision) -> dict:
+    context = {
+        "decision": decision_summary(decision),
+        "recipient": mail.recipient,
+        "event": mail.event,
+        "site_url": settings.SITE_URL,
+        "admin_url": settings.SITE_URL
+        + reverse("admin:decisions_decision_change", args=[decision.pk]),
+    }
+    if mail.link is not None:
+        token = decision_link_token(link=mail.link)
+        context["link_url"] = settings.SITE_URL + reverse(
+            "decisions:link", kwargs={"decision_id": decision.pk, "token": token}
+        )
+        context["link_expires_at"] = mail.link.expires_at
+    return context
+
+
+def decision_notify(*, decision_id: int, event: str, now: datetime | None = None) -> int:
+    """Mail every approver about ``event`` for the decision; returns the number sent.
+
+    Idempotent: recipients who already got this mail are skipped, so django-q2 may
+    deliver the task again after a crash or an SMTP failure (which is re-raised).
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown decision mail event {event!r}; known: {', '.join(EVENTS)}")
+    now = now or timezone.now()
+    decision = Decision.objects.get(pk=decision_id)
+    if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
+        logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
+        return 0
+    mails = [
+        mail
+        for recipient in approvers()
+        if (mail := _mail_claim(decision=decision, recipient=recipient, event=event, now=now))
+    ]
+    if not mails:
+        return 0
+    summary = decision_summary(decision)
+    subject = SUBJECTS[event].format(title=summary["title"], outcome=summary["outcome_label"])
+    sent = 0
+    failures: list[Exception] = []
+    with get_connection() as connection:
+        for mail in mails:
+            try:
+                email_send(
+                    to=[mail.recipient.email],
+                    subject=subject,
+                    template=f"decisions/email/{event}",
+                    context=_mail_context(mail=mail, decision=decision),
+                    connection=connection,
+                )
+            except Exception as exc:
+                failures.append(exc)
+                logger.warning(
+                    "decisions: %s mail for decision %s to user %s failed: %s",
+                    event,
+                    decision_id,
+                    mail.recipient_id,
+                    type(exc).__name__,
+                )
+                continue
+            DecisionMail.objects.filter(pk=mail.pk, sent_at__isnull=True).update(
+                sent_at=timezone.now()
+            )
+            sent += 1
+    if failures:
+        raise failures[0]
+    return sent

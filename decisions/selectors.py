@@ -1,0 +1,130 @@
+"""Reads for governance: the approval queue, budget status, audit trails."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Case, IntegerField, Sum, Value, When
+from django.utils import timezone
+
+from decisions.models import AuditEvent, Budget, Decision, Period
+from decisions.models.decision import URGENCY_RANK
+
+# Early in a period a straight projection is noise (one spend an hour into a month
+# would forecast 700x); the projection treats at least this much of it as elapsed.
+FORECAST_MIN_ELAPSED = 0.25
+
+
+def decision_queue() -> models.QuerySet[Decision]:
+    """Pending decisions, most urgent first, then soonest due."""
+    rank = Case(
+        *(When(urgency=urgency, then=Value(value)) for urgency, value in URGENCY_RANK.items()),
+        default=Value(9),
+        output_field=IntegerField(),
+    )
+    return (
+        Decision.objects.filter(status=Decision.Status.PENDING)
+        .annotate(urgency_order=rank)
+        .prefetch_related("options")
+        .select_related("requested_by")
+        .order_by("urgency_order", "due_at", "id")
+    )
+
+
+def decision_audit_trail(decision: Decision) -> models.QuerySet[AuditEvent]:
+    return AuditEvent.objects.for_subject(decision).select_related("actor").order_by("id")
+
+
+def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) of the period containing ``now``, in the current time zone."""
+    local = timezone.localtime(now)
+    day = local.date()
+    if period == Period.DAILY:
+        start_day, end_day = day, day + timedelta(days=1)
+    elif period == Period.WEEKLY:
+        start_day = day - timedelta(days=day.weekday())
+        end_day = start_day + timedelta(days=7)
+    elif period == Period.MONTHLY:
+        start_day = day.replace(day=1)
+        days = calendar.monthrange(day.year, day.month)[1]
+        end_day = start_day + timedelta(days=days)
+    else:
+        raise ValueError(f"unknown budget period {period!r}")
+    zone = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(start_day, time.min), zone),
+        timezone.make_aware(datetime.combine(end_day, time.min), zone),
+    )
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget_id: int
+    currency: str
+    period_start: datetime
+    period_end: datetime
+    limit: Decimal
+    spent: Decimal
+    remaining: Decimal
+    forecast: Decimal
+    used_fraction: float
+    forecast_overrun_fraction: float  # > 0 when the forecast is over the limit
+
+    @property
+    def over_limit(self) -> bool:
+        return self.spent > self.limit
+
+
+def _quantise(amount: Decimal, currency: str) -> Decimal:
+    from decisions.models.budget import ZERO_DECIMAL_CURRENCIES
+
+    exponent = Decimal("1") if currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+    return amount.quantize(exponent)
+
+
+def budget_status(*, budget: Budget, now: datetime | None = None) -> BudgetStatus:
+    """Spent, remaining and a linear forecast for the period containing ``now``."""
+    now = now or timezone.now()
+    start, end = period_bounds(budget.period, now)
+    spent = budget.spends.filter(spent_at__gte=start, spent_at__lt=end).aggregate(
+        total=Sum("amount")
+    )["total"] or Decimal("0")
+    elapsed = (now - start) / (end - start)
+    projected = spent / Decimal(str(max(elapsed, FORECAST_MIN_ELAPSED)))
+    forecast = _quantise(max(spent, projected), budget.currency)
+    limit = budget.limit
+    return BudgetStatus(
+        budget_id=budget.pk,
+        currency=budget.currency,
+        period_start=start,
+        period_end=end,
+        limit=limit,
+        spent=spent,
+        remaining=limit - spent,
+        forecast=forecast,
+        used_fraction=float(spent / limit) if limit else (1.0 if spent else 0.0),
+        forecast_overrun_fraction=float(forecast / limit - 1) if limit else float(bool(forecast)),
+    )
+
+
+def budget_for_scope(
+    *, scope: models.Model | None = None, period: str | None = None, currency: str | None = None
+) -> models.QuerySet[Budget]:
+    """Active budgets of ``scope`` (None: the global ones)."""
+    budgets = Budget.objects.filter(active=True)
+    if scope is None:
+        budgets = budgets.filter(scope_type__isnull=True)
+    else:
+        budgets = budgets.filter(
+            scope_type=ContentType.objects.get_for_model(scope), scope_id=scope.pk
+        )
+    if period:
+        budgets = budgets.filter(period=period)
+    if currency:
+        budgets = budgets.filter(currency=currency)
+    return budgets.order_by("period", "currency")

@@ -1,0 +1,54 @@
+"""Governance services: the only writers of decisions, budgets, policy and the audit log."""
+
+from decisions.services.apply import decision_apply, decision_apply_overdue
+from decisions.services.audit import audit_log
+from decisions.services.budgets import (
+    budget_create,
+    budget_overrun_check,
+    budget_spend_record,
+    budget_update,
+)
+from decisions.services.decisions import (
+    APPROVE_PERMISSION,
+    DecisionNotPending,
+    action_digest,
+    decision_approve,
+    decision_cancel,
+    decision_reject,
+    decision_request,
+    option_proceeds,
+)
+from decisions.services.policy import (
+    policy_check,
+    policy_settings_get,
+    policy_settings_update,
+    policy_thresholds,
+)
+from decisions.services.schedules import governance_schedules_ensure
+from decisions.services.timing import decision_expire_due, decision_remind_due, reminder_points
+
+__all__ = [
+    "APPROVE_PERMISSION",
+    "DecisionNotPending",
+    "action_digest",
+    "audit_log",
+    "budget_create",
+    "budget_overrun_check",
+    "budget_spend_record",
+    "budget_update",
+    "decision_apply",
+    "decision_apply_overdue",
+    "decision_approve",
+    "decision_cancel",
+    "decision_expire_due",
+    "decision_reject",
+    "decision_remind_due",
+    "decision_request",
+    "governance_schedules_ensure",
+    "option_proceeds",
+    "policy_check",
+    "policy_settings_get",
+    "policy_settings_update",
+    "policy_thresholds",
+    "reminder_points",
+]

@@ -1,0 +1,54 @@
+"""``audit_log``: the one writer of the append-only audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+
+from decisions.audit import AUDIT_ACTIONS
+from decisions.mirror import sheet_row_enqueue_audit
+from decisions.models import AuditEvent
+
+
+def _actor(actor: Any) -> Any:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    return actor
+
+
+def audit_log(
+    *,
+    action: str,
+    actor: Any = None,
+    subject: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Record that ``actor`` (a user, or None when the system acted) did ``action``.
+
+    Call it inside the transaction of the change it records: the event and its Sheets
+    outbox row then commit (or roll back) with the change itself.
+    """
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(
+            f"unknown audit action {action!r}: register it with "
+            "decisions.audit.audit_action_register before logging it"
+        )
+    # Round-trip through JSON now, so a value that cannot be stored fails here with the
+    # action's name, not later in the database driver.
+    try:
+        data = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder, ensure_ascii=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"audit data for {action!r} is not JSON-serialisable: {exc}") from exc
+    event = AuditEvent(action=action, actor=_actor(actor), data=data)
+    if subject is not None:
+        event.subject_type = ContentType.objects.get_for_model(subject, for_concrete_model=False)
+        event.subject_id = str(subject.pk) if subject.pk is not None else ""
+        event.subject_repr = str(subject)[:200]
+    with transaction.atomic():
+        event.save()
+        sheet_row_enqueue_audit(event=event)
+    return event

@@ -28,6 +28,7 @@ run: $(VENV)/.installed-app .env
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py governance_schedules
 	$(BIN)/python manage.py serve
 
 # System packages (Chromium, PostgreSQL, Redis) come from Debian when we are root.
@@ -45,6 +46,7 @@ format:
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/llm_roundtrip.py
+	$(BIN)/python benchmarks/loop.py
 
 clean:
 	rm -rf $(VENV) var

@@ -13,6 +13,7 @@ from django.db.models import Case, IntegerField, Sum, Value, When
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Budget, Decision, Period
+from decisions.models.budget import money_quantise
 from decisions.models.decision import URGENCY_RANK
 
 # Early in a period a straight projection is noise (one spend an hour into a month
@@ -81,10 +82,7 @@ class BudgetStatus:
 
 
 def _quantise(amount: Decimal, currency: str) -> Decimal:
-    from decisions.models.budget import ZERO_DECIMAL_CURRENCIES
-
-    exponent = Decimal("1") if currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
-    return amount.quantize(exponent)
+    return money_quantise(amount, currency)
 
 
 def budget_status(*, budget: Budget, now: datetime | None = None) -> BudgetStatus:

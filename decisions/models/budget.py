@@ -24,6 +24,12 @@ def currency_amount_check(amount: Decimal | None, currency: str, field: str) -> 
         raise ValidationError({field: f"{currency} has no minor unit: use a whole amount."})
 
 
+def money_quantise(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` with the currency's minor unit: 100000 JPY, 12.50 USD."""
+    exponent = Decimal("1") if currency in ZERO_DECIMAL_CURRENCIES else Decimal("0.01")
+    return Decimal(amount).quantize(exponent)
+
+
 class Period(models.TextChoices):
     DAILY = "daily", "Daily"
     WEEKLY = "weekly", "Weekly (from Monday)"

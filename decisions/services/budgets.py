@@ -14,6 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from decisions.models import Budget, BudgetSpend, Decision
+from decisions.models.budget import money_quantise
 from decisions.policy import ActionProposal
 from decisions.selectors import budget_status
 from decisions.services.audit import audit_log
@@ -52,7 +53,11 @@ def budget_create(
             action="decisions.budget_created",
             actor=actor,
             subject=budget,
-            data={"limit": str(budget.limit), "currency": budget.currency, "period": period},
+            data={
+                "limit": str(money_quantise(budget.limit, budget.currency)),
+                "currency": budget.currency,
+                "period": period,
+            },
         )
     return budget
 
@@ -72,7 +77,11 @@ def budget_update(*, budget_id: int, actor: Any = None, **values: Any) -> Budget
         for name, value in values.items():
             old = getattr(budget, name)
             if old != value:
-                changes[name] = {"from": str(old), "to": str(value)}
+                shown = (old, value)
+                if name == "limit":
+                    currency = values.get("currency", budget.currency)
+                    shown = (money_quantise(old, budget.currency), money_quantise(value, currency))
+                changes[name] = {"from": str(shown[0]), "to": str(shown[1])}
                 setattr(budget, name, value)
         if not changes:
             return budget

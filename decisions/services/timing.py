@@ -38,7 +38,9 @@ def decision_remind_due(*, now: datetime | None = None) -> list[int]:
     pending = Decision.objects.filter(status=Decision.Status.PENDING, due_at__gt=now).only(
         "pk", "requested_at", "due_at", "reminders_sent"
     )
-    for decision in pending.iterator():
+    # Read them all first: no cursor stays open across the writes (and the mails a
+    # synchronous worker sends, which closes the connection when it is done).
+    for decision in list(pending):
         points = reminder_points(decision)
         due = [point for point in points if point <= now]
         if len(due) <= decision.reminders_sent:

@@ -80,7 +80,8 @@ class Budget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_period_display().lower()}, {self.limit} {self.currency})"
+        limit = money_quantise(self.limit, self.currency)
+        return f"{self.name} ({self.get_period_display().lower()}, {limit} {self.currency})"
 
     def clean(self) -> None:
         currency_amount_check(self.limit, self.currency, "limit")

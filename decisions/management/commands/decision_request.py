@@ -11,6 +11,19 @@ from django.core.management.base import BaseCommand, CommandError
 from decisions.models import DecisionKind, Urgency
 from decisions.services import decision_request
 
+# The option that carries each field the service may refuse.
+FLAGS = {"action_args": "--args", "options": "--option", "due_at": "--due-hours"}
+
+
+def _describe(exc: ValidationError) -> str:
+    if not hasattr(exc, "error_dict"):
+        return "; ".join(exc.messages)
+    return "; ".join(
+        f"{FLAGS.get(field, '--' + field.replace('_', '-'))}: {message}"
+        for field, messages in exc.message_dict.items()
+        for message in messages
+    )
+
 
 class Command(BaseCommand):
     help = (
@@ -26,7 +39,12 @@ class Command(BaseCommand):
         parser.add_argument("--impact", default="")
         parser.add_argument("--urgency", default=Urgency.NORMAL, choices=Urgency.values)
         parser.add_argument("--action", required=True, help="a registered action name")
-        parser.add_argument("--args", default="{}", help="the action's arguments as a JSON object")
+        parser.add_argument(
+            "--args",
+            dest="action_args",  # "args" is call_command's own
+            default="{}",
+            help="the action's arguments as a JSON object",
+        )
         parser.add_argument(
             "--option",
             action="append",
@@ -40,7 +58,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o) -> None:
         try:
-            action_args = json.loads(o["args"])
+            action_args = json.loads(o["action_args"])
         except json.JSONDecodeError as exc:
             raise CommandError(f"--args is not valid JSON: {exc}") from None
         options = []
@@ -80,8 +98,8 @@ class Command(BaseCommand):
                 due_at=due_at,
             )
         except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+            raise CommandError(_describe(exc)) from None
         self.stdout.write(
-            f"Decision #{decision.pk} is {decision.status}, "
+            f"Decision #{decision.pk} ({decision.get_kind_display()}) is {decision.status}, "
             f"due {decision.due_at:%Y-%m-%d %H:%M %Z}."
         )

@@ -9,3 +9,9 @@ os.environ.setdefault("DJANGO_DEBUG", "false")
 from bizagent.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# No collectstatic in tests: WhiteNoise serves the apps' static files (admin CSS and JS
+# for the browser tests) straight from the finders.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

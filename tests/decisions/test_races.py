@@ -7,14 +7,9 @@ are really locked (``select_for_update``) by concurrent connections.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
-from django.db import close_old_connections, connection
 
 from decisions.models import AuditEvent, Decision
 from decisions.services import (
@@ -23,32 +18,9 @@ from decisions.services import (
     decision_approve,
     decision_reject,
 )
+from tests.concurrency import run_together
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
-
-
-def _together(worker: Callable[[int], Any], n: int) -> tuple[list[Any], list[BaseException]]:
-    """Run ``worker(i)`` in ``n`` threads released at the same instant."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(worker(index))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    close_old_connections()
-    return results, errors
 
 
 def _approvers(n: int) -> list[User]:
@@ -70,7 +42,7 @@ def test_two_approvers_at_once_yield_one_outcome_and_one_audit_row(make_decision
             return decision_approve(decision_id=decision.pk, user=first, comment="yes")
         return decision_reject(decision_id=decision.pk, user=second, comment="no")
 
-    results, errors = _together(click, 2)
+    results, errors = run_together(click, 2)
     assert len(results) == 1, (results, errors)
     assert len(errors) == 1 and isinstance(errors[0], DecisionNotPending), errors
     decision.refresh_from_db()
@@ -86,7 +58,7 @@ def test_two_approvers_at_once_yield_one_outcome_and_one_audit_row(make_decision
 def test_many_approvers_approving_at_once_approve_once(make_decision, recorded, q_sync):
     decision = make_decision()
     people = _approvers(4)
-    results, errors = _together(
+    results, errors = run_together(
         lambda i: decision_approve(decision_id=decision.pk, user=people[i]), 4
     )
     assert len(results) == 1
@@ -97,7 +69,7 @@ def test_many_approvers_approving_at_once_approve_once(make_decision, recorded, 
 
 
 def test_concurrent_requests_for_one_action_make_one_decision(make_decision):
-    results, errors = _together(lambda i: make_decision(action_args={"same": True}), 4)
+    results, errors = run_together(lambda i: make_decision(action_args={"same": True}), 4)
     assert not errors, errors
     assert len({decision.pk for decision in results}) == 1
     assert Decision.objects.count() == 1
@@ -108,7 +80,7 @@ def test_an_approved_action_delivered_twice_at_once_runs_once(make_decision, ali
     decision = make_decision()
     decision_approve(decision_id=decision.pk, user=alice)  # no q_sync: nothing ran yet
     assert recorded == []
-    _, errors = _together(lambda i: decision_apply(decision_id=decision.pk), 3)
+    _, errors = run_together(lambda i: decision_apply(decision_id=decision.pk), 3)
     assert not errors, errors
     assert len(recorded) == 1
     assert Decision.objects.get(pk=decision.pk).status == Decision.Status.APPLIED
@@ -123,6 +95,6 @@ def test_a_bad_option_from_one_approver_does_not_block_the_other(make_decision):
         user, option = (first, "nonsense") if i == 0 else (second, "approve")
         return decision_approve(decision_id=decision.pk, user=user, option_key=option)
 
-    results, errors = _together(click, 2)
+    results, errors = run_together(click, 2)
     assert len(results) == 1 and results[0].decided_by == second
     assert len(errors) == 1 and isinstance(errors[0], ValidationError)

@@ -16,6 +16,7 @@ from django_q.models import Schedule
 from decisions.models import AuditEvent, Decision, DecisionMail
 from decisions.services import governance_schedules_ensure, reminder_points
 from decisions.tasks import governance_tick
+from tests.concurrency import run_together
 
 # Real commits, so the after-commit mail tasks run (django-q2 in sync mode).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -137,16 +138,14 @@ def test_decided_decisions_are_neither_reminded_nor_expired(decision, alice):
 @pytest.mark.postgres
 def test_overlapping_ticks_remind_and_expire_once(decision, mailoutbox):
     """Ticks running at once (a slow tick and the next one) act once between them."""
-    from tests.decisions.test_races import _together
-
     moment = START + timedelta(hours=12)
-    results, errors = _together(lambda i: _tick_at(moment)["reminded"], 3)
+    results, errors = run_together(lambda i: _tick_at(moment)["reminded"], 3)
     assert not errors, errors
     assert sorted(results) == [[], [], [decision.pk]]
     assert len(_reminders(decision)) == 1
     assert len(mailoutbox) == 1
 
-    results, errors = _together(lambda i: _tick_at(START + timedelta(hours=24))["expired"], 3)
+    results, errors = run_together(lambda i: _tick_at(START + timedelta(hours=24))["expired"], 3)
     assert not errors, errors
     assert sorted(results) == [[], [], [decision.pk]]
     assert AuditEvent.objects.filter(action="decisions.decision_expired").count() == 1

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from decisions.models import AuditEvent
@@ -23,6 +22,7 @@ from goals.services import (
     task_release,
     task_requeue,
 )
+from tests.concurrency import run_together
 from tests.goals.factories import IdeaFactory, TaskFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,28 +182,17 @@ def test_two_workers_claiming_at_once_get_different_tasks():
     theme = ThemeFactory()
     for _ in range(6):
         TaskFactory(theme=theme)
-    barrier = threading.Barrier(2)
     claimed: dict[str, list[int]] = {"a": [], "b": []}
-    errors: list[BaseException] = []
 
-    def worker(name: str) -> None:
-        try:
-            barrier.wait()
-            for _ in range(3):
-                task = task_claim_next(theme=theme, worker=name)
-                if task is not None:
-                    claimed[name].append(task.pk)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def worker(index: int) -> None:
+        name = "ab"[index]
+        for _ in range(3):
+            task = task_claim_next(theme=theme, worker=name)
+            if task is not None:
+                claimed[name].append(task.pk)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in claimed]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    _, errors = run_together(worker, 2)
+    assert not errors, errors
     everything = claimed["a"] + claimed["b"]
     assert len(everything) == len(set(everything)) == 6
     assert Task.objects.filter(status=Task.Status.RUNNING).count() == 6

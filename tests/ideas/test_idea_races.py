@@ -6,38 +6,18 @@ rows are really locked and inserted concurrently.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import close_old_connections, connection
 
 from ideas.models import Idea, IdeaChange
 from ideas.services import idea_mark_reviewed, idea_upsert
+from tests.concurrency import run_together
 from tests.ideas.factories import IdeaFactory, ThemeFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def _together(worker, n: int = 4) -> list:
-    barrier = threading.Barrier(n)
-    results: list = []
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results.append(worker(index))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    close_old_connections()
+    results, errors = run_together(worker, n)
     assert not errors, errors
     return results
 

@@ -12,21 +12,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
-from decisions.admin_queue import decide_view, queue_view
+from decisions.admin_queue import decide_view, queue_view, time_left
 from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, PolicySettings
 from decisions.selectors import budget_status, decision_audit_trail
 from decisions.services import budget_create, budget_update, policy_settings_update
 from decisions.services.policy import EDITABLE, policy_settings_get
-
-
-def time_left(decision: Decision) -> str:
-    if decision.status != Decision.Status.PENDING:
-        return "—"
-    seconds = int((decision.due_at - timezone.now()).total_seconds())
-    if seconds <= 0:
-        return "overdue"
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -77,10 +67,16 @@ class DecisionAdmin(ReadOnlyAdmin):
     def get_urls(self):
         site = self.admin_site
         return [
-            path("queue/", site.admin_view(lambda r: queue_view(site, r)), name="decisions_queue"),
+            path(
+                "queue/",
+                site.admin_view(lambda r: queue_view(r, admin_site=site)),
+                name="decisions_queue",
+            ),
             path(
                 "<int:decision_id>/decide/",
-                site.admin_view(lambda r, decision_id: decide_view(site, r, decision_id)),
+                site.admin_view(
+                    lambda r, decision_id: decide_view(r, decision_id, admin_site=site)
+                ),
                 name="decisions_decide",
             ),
             *super().get_urls(),

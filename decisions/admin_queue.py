@@ -8,17 +8,26 @@ The views only parse the form and call ``decision_approve`` / ``decision_reject`
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from decisions.models import Decision
 from decisions.selectors import decision_queue
-from decisions.services import APPROVE_PERMISSION, decision_approve, decision_reject
+from decisions.services import (
+    APPROVE_PERMISSION,
+    DecisionNotPending,
+    decision_approve,
+    decision_reject,
+)
 
 
 class DecideForm(forms.Form):
@@ -28,7 +37,19 @@ class DecideForm(forms.Form):
     digest = forms.CharField(required=False, max_length=64)
 
 
+def time_left(decision: Decision, now: datetime | None = None) -> str:
+    """ "3 h 05 min", "12 min", "overdue" (pending past due: the next tick expires it)."""
+    if decision.status != Decision.Status.PENDING:
+        return "—"
+    seconds = int((decision.due_at - (now or timezone.now())).total_seconds())
+    if seconds <= 0:
+        return "overdue"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours} h {rest // 60:02d} min left" if hours else f"{max(rest // 60, 1)} min left"
+
+
 def _row_context(request: HttpRequest, decision: Decision, **extra) -> dict:
+    decision.time_left = time_left(decision)
     return {
         "decision": decision,
         "can_approve": request.user.has_perm(APPROVE_PERMISSION),
@@ -36,10 +57,13 @@ def _row_context(request: HttpRequest, decision: Decision, **extra) -> dict:
     }
 
 
-def queue_view(admin_site: admin.AdminSite, request: HttpRequest) -> TemplateResponse:
+def queue_view(request: HttpRequest, *, admin_site: admin.AdminSite) -> TemplateResponse:
     if not request.user.has_perm("decisions.view_decision"):
         raise PermissionDenied
     decisions = list(decision_queue()[:200])
+    now = timezone.now()
+    for decision in decisions:
+        decision.time_left = time_left(decision, now)
     context = {
         **admin_site.each_context(request),
         "title": "Approval queue",
@@ -53,14 +77,17 @@ def queue_view(admin_site: admin.AdminSite, request: HttpRequest) -> TemplateRes
     return TemplateResponse(request, template, context)
 
 
+# The request comes first: ``require_POST`` reads the method off the first argument.
 @require_POST
 def decide_view(
-    admin_site: admin.AdminSite, request: HttpRequest, decision_id: int
+    request: HttpRequest, decision_id: int, *, admin_site: admin.AdminSite
 ) -> HttpResponse:
     decision = get_object_or_404(Decision, pk=decision_id)
     form = DecideForm(request.POST)
     if not form.is_valid():
-        return _row_error(request, decision, "The form was incomplete: " + form.errors.as_text())
+        return _row_error(
+            admin_site, request, decision, "The form was incomplete: " + form.errors.as_text()
+        )
     data = form.cleaned_data
     try:
         if data["verdict"] == "approve":
@@ -77,25 +104,43 @@ def decide_view(
             )
     except PermissionDenied:
         return _row_error(
-            request, decision, "You may not decide: you lack the approve permission.", 403
+            admin_site,
+            request,
+            decision,
+            "You may not decide: you lack the approve permission.",
+            403,
         )
     except ValidationError as exc:
+        # Lost race (someone else decided, or it fell due): 409; a bad choice: 400.
         decision.refresh_from_db()
-        return _row_error(request, decision, " ".join(exc.messages), 409)
-    return TemplateResponse(
-        request, "admin/decisions/queue_decided.html", _row_context(request, decided)
-    )
-
-
-def _row_error(request: HttpRequest, decision: Decision, message: str, status: int = 400):
+        status = 409 if isinstance(exc, DecisionNotPending) else 400
+        return _row_error(admin_site, request, decision, " ".join(exc.messages), status)
     if not request.htmx:
-        raise ValidationError(message)
+        messages.success(request, f"“{decided.title}” {decided.get_status_display().lower()}.")
+        return HttpResponseRedirect(reverse(f"{admin_site.name}:decisions_queue"))
+    # The count in the queue's heading follows (an out-of-band swap).
+    context = _row_context(request, decided, pending_count=decision_queue().count())
+    return TemplateResponse(request, "admin/decisions/queue_decided.html", context)
+
+
+def _row_error(
+    admin_site: admin.AdminSite,
+    request: HttpRequest,
+    decision: Decision,
+    message: str,
+    status: int = 400,
+) -> HttpResponse:
+    if not request.htmx:
+        # The plain form POST (no JavaScript): the message on the queue page, not a 500.
+        messages.error(request, f"“{decision.title}”: {message}")
+        return HttpResponseRedirect(reverse(f"{admin_site.name}:decisions_queue"))
     response = TemplateResponse(
         request,
         "admin/decisions/queue_row.html",
         _row_context(request, decision, error=message),
         status=status,
     )
-    # htmx does not swap 4xx responses by default; this one must show its message.
+    # htmx does not swap 4xx responses by default, and HX-Reswap alone does not change
+    # that; queue_style.html swaps error responses that carry this header.
     response["HX-Reswap"] = "outerHTML"
     return response

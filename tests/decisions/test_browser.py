@@ -1,0 +1,156 @@
+"""The approval queue in a real browser: Debian's Chromium driven by Playwright against
+pytest-django's live server. An approver logs in through the admin's form, decides two
+decisions in place, and both leave the queue without a page reload."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from decisions.models import AuditEvent, Decision
+from decisions.services import decision_approve
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; a browser is never downloaded
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@pytest.fixture
+def browser(monkeypatch) -> Iterator[Browser]:
+    # Playwright's sync API keeps an event loop running in this thread, and Django
+    # refuses ORM calls from a thread with a running loop; the test's own queries are
+    # plain synchronous ones, so let them through.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    outside: list[str] = []
+
+    def loopback_only(route: Route) -> None:
+        if urlparse(route.request.url).hostname in LOOPBACK:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", loopback_only)
+    yield context.new_page()
+    context.close()
+    assert outside == [], "the admin tried to reach beyond loopback"
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+
+def mark_page(page: Page) -> None:
+    """A flag only this document carries: a reload or navigation would drop it."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def assert_same_page(page: Page) -> None:
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+
+
+def test_an_approver_decides_two_decisions_in_place(page, alice, make_decision, q_sync, recorded):
+    first = make_decision(
+        title="Buy ads for spring",
+        urgency="high",
+        situation="Spring sales start next week.",
+        options=[
+            {"key": "small", "label": "10 ads", "impact": "5,000 JPY", "recommended": True},
+            {"key": "large", "label": "50 ads", "impact": "25,000 JPY"},
+            {"key": "reject", "label": "No ads", "impact": "Slower spring"},
+        ],
+    )
+    second = make_decision(title="Connect Stripe")
+    recorded.clear()  # requesting ran nothing; start counting at the decisions
+
+    log_in(page, "alice", "pw-alice-123")
+    queue = page.locator("#approval-queue")
+    cards = queue.locator(".decision-card")
+    expect(cards).to_have_count(2)  # loaded by htmx, first thing on the index
+    expect(cards.nth(0)).to_contain_text("Buy ads for spring")  # high before normal
+    expect(cards.nth(0)).to_contain_text("Spring sales start next week.")
+    expect(cards.nth(0)).to_contain_text("(recommended)")
+    expect(cards.nth(1)).to_contain_text("Connect Stripe")
+    mark_page(page)
+
+    row = page.locator(f"#decision-{first.pk}")
+    row.get_by_label(re.compile("50 ads")).check()
+    row.get_by_label("Comment").fill("go big")
+    row.get_by_role("button", name="Approve").click()
+    expect(row).to_have_attribute("data-decided", "approved")
+    expect(row).to_contain_text("approved by alice")
+    expect(cards).to_have_count(1)
+    expect(page.locator("#decision-queue-count")).to_have_text("1")
+
+    row = page.locator(f"#decision-{second.pk}")
+    row.get_by_label("Comment").fill("not now")
+    row.get_by_role("button", name="Reject").click()
+    expect(row).to_have_attribute("data-decided", "rejected")
+    expect(row).to_contain_text("rejected by alice")
+    expect(cards).to_have_count(0)
+    expect(page.locator("#decision-queue-count")).to_have_text("0")
+    assert_same_page(page)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Decision.Status.APPLIED
+    assert (first.chosen_option, first.comment) == ("large", "go big")
+    assert recorded == [{"decision": first.pk, "args": {"n": 1}}]
+    assert second.status == Decision.Status.REJECTED
+    assert second.comment == "not now"
+    assert first.decided_by == alice and second.decided_by == alice
+    decided_by = dict(
+        AuditEvent.objects.filter(
+            action__in=["decisions.decision_approved", "decisions.decision_rejected"]
+        ).values_list("subject_id", "actor__username")
+    )
+    assert decided_by == {str(first.pk): "alice", str(second.pk): "alice"}
+
+    # A fresh load agrees: nothing is left waiting.
+    page.reload()
+    expect(page.locator("#approval-queue .decision-empty")).to_be_visible()
+
+
+def test_a_decision_taken_meanwhile_shows_a_message_in_its_row(page, alice, make_decision):
+    decision = make_decision(title="Connect Stripe")
+    dora = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
+    dora.user_permissions.add(
+        *Permission.objects.filter(codename__in=["approve_decision", "view_decision"])
+    )
+
+    log_in(page, "alice", "pw-alice-123")
+    row = page.locator(f"#decision-{decision.pk}")
+    expect(row).to_contain_text("Connect Stripe")
+    mark_page(page)
+    decision_approve(decision_id=decision.pk, user=User.objects.get(pk=dora.pk))
+
+    row.get_by_role("button", name="Reject").click()
+
+    expect(row.get_by_role("alert")).to_have_text(
+        f"Decision #{decision.pk} is approved, not pending."
+    )
+    expect(row.get_by_role("button", name="Reject")).to_have_count(0)
+    assert_same_page(page)
+    decision.refresh_from_db()
+    assert decision.status in (Decision.Status.APPROVED, Decision.Status.APPLIED)
+    assert decision.decided_by_id == dora.pk

@@ -13,3 +13,13 @@ def budget_limit_set(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
     """Set a budget's limit (approving a budget_overrun decision)."""
     budget = budget_update(budget_id=int(args["budget_id"]), limit=args["limit"])
     return {"budget_id": budget.pk, "limit": str(budget.limit)}
+
+
+@action_register("decisions.acknowledge")
+def acknowledge(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
+    """For decisions whose answer is the whole outcome: the requester reads the status.
+
+    Nothing else runs; the applied status and its audit row record that a person said
+    yes to exactly these arguments.
+    """
+    return {"acknowledged": True, "args": dict(args)}

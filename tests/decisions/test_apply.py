@@ -138,3 +138,20 @@ def test_budget_limit_action_changes_the_budget_once(alice, q_sync):
     assert decision.result == {"budget_id": budget.pk, "limit": "130000"}
     updated = AuditEvent.objects.for_subject(budget).get(action="decisions.budget_updated")
     assert updated.data == {"limit": {"from": "100000", "to": "130000"}}
+
+
+def test_acknowledge_records_the_yes_and_runs_nothing_else(alice, q_sync):
+    from decisions.services import decision_request
+
+    decision = decision_request(
+        kind="other",
+        title="Try the queue",
+        situation="A first decision, asked from the shell.",
+        options=[{"key": "approve", "label": "Yes", "recommended": True}],
+        action="decisions.acknowledge",
+        action_args={"note": "hello"},
+    )
+    decision_approve(decision_id=decision.pk, user=alice)
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.APPLIED
+    assert decision.result == {"acknowledged": True, "args": {"note": "hello"}}

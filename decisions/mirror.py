@@ -160,7 +160,7 @@ def sheet_row_enqueue(
         next_attempt_at=now or timezone.now(),
         created_at=now or timezone.now(),
     )
-    row.full_clean()
+    row.full_clean(validate_unique=False)  # a concurrent enqueue: IntegrityError below
     try:
         # A savepoint, so losing the race to a concurrent enqueue of the same key
         # does not break the caller's transaction.

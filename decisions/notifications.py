@@ -86,7 +86,7 @@ def _mail_claim(
         mail = DecisionMail(
             decision=decision, recipient=recipient, event=event, link=link, created_at=now
         )
-        mail.full_clean()
+        mail.full_clean(validate_unique=False, validate_constraints=False)
         try:
             with transaction.atomic():
                 mail.save()

@@ -76,14 +76,22 @@ def idea_context_candidates(*, theme: Theme, focus_ideas: Sequence[Idea], limit:
             # Overlap is counted within the best OVERLAP_WINDOW ideas only: a tag shared
             # by a third of 100,000 ideas would otherwise group ~30,000 rows per call,
             # and a weak idea that shares a tag is not worth the model's tokens anyway.
-            window = visible.order_by("-priority", "-pk").values("pk")[:OVERLAP_WINDOW]
-            # Filtering on the join before annotating makes the count the overlap.
-            sharing = (
-                visible.filter(pk__in=window, tags__in=tag_ids)
-                .annotate(overlap=Count("tags"))
-                .order_by("-overlap", "-priority", "-pk")
-                .values_list("pk", flat=True)[:limit]
+            # The window is read first, as plain ids (the priority index, 2,000 keys);
+            # a subquery here let PostgreSQL pick a plan that walked every idea's tags
+            # on a freshly loaded table. Overlap is then counted on the link table.
+            window = list(
+                visible.order_by("-priority", "-pk").values_list("pk", flat=True)[:OVERLAP_WINDOW]
             )
+            rank = {pk: position for position, pk in enumerate(window)}
+            overlaps = (
+                Idea.tags.through.objects.filter(idea_id__in=window, tag_id__in=tag_ids)
+                .values("idea_id")
+                .annotate(overlap=Count("tag_id"))
+                .values_list("idea_id", "overlap")
+            )
+            sharing = [
+                pk for pk, _ in sorted(overlaps, key=lambda row: (-row[1], rank[row[0]]))[:limit]
+            ]
             chosen.update(dict.fromkeys(sharing))
     if len(chosen) < limit:
         top = visible.order_by("-priority", "-pk").values_list("pk", flat=True)[:limit]

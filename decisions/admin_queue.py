@@ -97,10 +97,11 @@ def decide_view(
                 option_key=data["option_key"],
                 comment=data["comment"],
                 digest=data["digest"],
+                via="admin",
             )
         else:
             decided = decision_reject(
-                decision_id=decision.pk, user=request.user, comment=data["comment"]
+                decision_id=decision.pk, user=request.user, comment=data["comment"], via="admin"
             )
     except PermissionDenied:
         return _row_error(

@@ -175,10 +175,11 @@ def decision_link_decide(
                 user=grant.recipient,
                 option_key=option_key,
                 comment=comment,
+                via="email link",
             )
         else:
             decision = decision_reject(
-                decision_id=decision_id, user=grant.recipient, comment=comment
+                decision_id=decision_id, user=grant.recipient, comment=comment, via="email link"
             )
     logger.info(
         "decisions: decision %s %s by user %s through an email link",

@@ -214,6 +214,7 @@ def decision_approve(
     option_key: str = "",
     comment: str = "",
     digest: str = "",
+    via: str = "api",
     now: datetime | None = None,
 ) -> Decision:
     """Approve a pending decision with one of its proceeding options.
@@ -247,7 +248,12 @@ def decision_approve(
             action="decisions.decision_approved",
             actor=user,
             subject=decision,
-            data={"option": option_key, "comment": comment[:500], "digest": decision.action_digest},
+            data={
+                "option": option_key,
+                "comment": comment[:500],
+                "digest": decision.action_digest,
+                "via": via,
+            },
         )
         transaction.on_commit(
             lambda: task_enqueue("decisions.tasks.decision_apply_task", decision.pk)
@@ -264,6 +270,7 @@ def decision_reject(
     user: Any,
     comment: str = "",
     option_key: str = "",
+    via: str = "api",
     now: datetime | None = None,
 ) -> Decision:
     """Reject a pending decision: its action never runs."""
@@ -286,7 +293,7 @@ def decision_reject(
             action="decisions.decision_rejected",
             actor=user,
             subject=decision,
-            data={"comment": comment[:500], "option": option_key},
+            data={"comment": comment[:500], "option": option_key, "via": via},
         )
         transaction.on_commit(
             lambda: task_enqueue("decisions.tasks.decision_notify_task", decision.pk, "outcome")

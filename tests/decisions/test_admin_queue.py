@@ -214,6 +214,8 @@ def test_it_rejects_in_place_with_a_comment(
     assert decision.comment == "too risky" and decision.decided_by == alice
     assert recorded == []
     assert trail(decision)[-1] == ("decisions.decision_rejected", alice.pk)
+    rejected = AuditEvent.objects.get(action="decisions.decision_rejected")
+    assert rejected.data == {"comment": "too risky", "option": "", "via": "admin"}
     assert "Connect Stripe" not in queue_partial(client)
 
 

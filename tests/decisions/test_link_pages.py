@@ -61,6 +61,8 @@ def test_post_approves_once_as_the_recipient(
     assert len(recorded) == 1
     link.refresh_from_db()
     assert link.used_at is not None and link.used_action == "approve"
+    approved = AuditEvent.objects.get(action="decisions.decision_approved")
+    assert approved.actor == alice and approved.data["via"] == "email link"
 
     again = client.post(url, {"action": "approve", "option_key": "approve"})
     assert again.status_code == 410

@@ -121,6 +121,7 @@ def test_approve_happy_path(make_decision, alice):
     event = AuditEvent.objects.get(action="decisions.decision_approved")
     assert event.actor == alice
     assert event.data["option"] == "approve" and event.data["comment"] == "go"
+    assert event.data["via"] == "api"
     assert _trail(decision) == ["decisions.decision_requested", "decisions.decision_approved"]
 
 

@@ -1,6 +1,6 @@
 """``runloop`` as a real process: SIGTERM lets the current iteration finish, then it saves
 its state and exits cleanly. Runs against the fake gpt-oss server and the test database
-file, which the child process opens itself."""
+(the SQLite file, or PostgreSQL with ``-m postgres``), which the child opens itself."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -22,10 +23,21 @@ from tests.goals.studio import Studio
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _child_database_url() -> str:
+    """The test database, as the child process's DATABASE_URL (SQLite or PostgreSQL)."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = quote(settings["USER"] or "", safe="")
+    password = f":{quote(settings['PASSWORD'], safe='')}" if settings.get("PASSWORD") else ""
+    host = settings["HOST"] or "127.0.0.1"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{settings['NAME']}"
+
+
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_finishes_the_iteration_and_saves_state(theme, fake_gptoss):
-    if connection.vendor != "sqlite":
-        pytest.skip("the child process opens the SQLite test database file")
     studio = Studio()
 
     def respond(request):
@@ -37,7 +49,7 @@ def test_sigterm_finishes_the_iteration_and_saves_state(theme, fake_gptoss):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bizagent.settings_test",
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": _child_database_url(),
         "BIZAGENT_LLM_BACKEND": "vllm",
         "BIZAGENT_LLM_BASE_URL": fake_gptoss.base_url("vllm"),
         "BIZAGENT_LLM_MAX_RETRIES": "0",

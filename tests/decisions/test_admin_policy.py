@@ -8,24 +8,14 @@ import pytest
 from decisions.models import AuditEvent
 from decisions.policy import ActionProposal
 from decisions.services import policy_check, policy_settings_get
+from decisions.services.policy import EDITABLE
 
 pytestmark = pytest.mark.django_db
 
 
 def _form(**changes):
     row = policy_settings_get()
-    data = {
-        name: getattr(row, name)
-        for name in (
-            "budget_overrun_fraction",
-            "parameter_tweak_fraction",
-            "strategy_change_fraction",
-            "anomaly_sigma",
-            "max_automatic_retries",
-            "mass_deletion_records",
-            "mass_send_recipients",
-        )
-    }
+    data = {name: getattr(row, name) for name in EDITABLE}
     data.update(changes)
     return row, data
 

@@ -27,8 +27,7 @@ LOOP_TICK_FUNC = "goals.tasks.loop_tick"
 
 #: What ``runloop start`` says when there is nothing for the loop to work on.
 NO_THEME_MESSAGE = (
-    "no theme loaded: load one with "
-    "`python manage.py newtheme --ip-profile FILE --config FILE`"
+    "no theme loaded: load one with `python manage.py newtheme --ip-profile FILE --config FILE`"
 )
 
 

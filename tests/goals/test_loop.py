@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django_q.models import Schedule
-
-from django.core.exceptions import ImproperlyConfigured
 
 from decisions.models import AuditEvent
 from goals.models import LoopState

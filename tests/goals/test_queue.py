@@ -187,9 +187,12 @@ def test_a_failed_task_is_retried_then_blocked(theme):
 def test_a_blocked_task_is_announced_in_the_log(theme, caplog, django_capture_on_commit_callbacks):
     TaskFactory(theme=theme, max_attempts=1)
     task = task_claim_next(theme=theme, worker="a")
-    with caplog.at_level("WARNING", logger="goals.services.queue"):
-        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-            task_fail(task=task, worker="a", error_class="schema_violation", detail="no ideas")
+    with (
+        caplog.at_level("WARNING", logger="goals.services.queue"),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        task_fail(task=task, worker="a", error_class="schema_violation", detail="no ideas")
     assert (
         f"task {task.pk} blocked after 1 attempts: schema_violation: no ideas "
         "— retry or drop it in the admin"

@@ -13,8 +13,25 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from goals.models import Iteration, LoopState, Task
-from goals.selectors import loop_status
-from goals.services import TaskTransitionError, loop_pause, loop_resume, task_requeue
+from goals.selectors import loop_status, tasks_blocked
+from goals.services import (
+    TaskTransitionError,
+    loop_pause,
+    loop_resume,
+    task_drop,
+    task_requeue,
+    task_retry,
+)
+from goals.services.queue import TASK_CHANGE_PERMISSION
+
+
+def blocked_work_context(request: HttpRequest) -> dict[str, Any]:
+    """What the "Blocked work: needs you" section of the admin index shows."""
+    return {
+        "blocked_tasks": tasks_blocked(),
+        "can_change_tasks": request.user.has_perm(TASK_CHANGE_PERMISSION),
+        "request": request,
+    }
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -38,6 +55,7 @@ class TaskAdmin(ReadOnlyAdmin):
         "status",
         "priority",
         "attempts",
+        "lease_losses",
         "lease_owner",
         "lease_expires_at",
         "created_at",
@@ -49,6 +67,54 @@ class TaskAdmin(ReadOnlyAdmin):
     readonly_fields = [f.name for f in Task._meta.fields] + ["related_ideas"]
     exclude = ("ideas",)
     actions = ("requeue",)
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("blocked/", wrap(self.blocked_partial), name="goals_task_blocked"),
+            path(
+                "<int:task_id>/retry/",
+                wrap(require_POST(self.retry_view)),
+                name="goals_task_retry",
+            ),
+            path(
+                "<int:task_id>/drop/",
+                wrap(require_POST(self.drop_view)),
+                name="goals_task_drop",
+            ),
+            *super().get_urls(),
+        ]
+
+    def blocked_partial(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(
+            request, "goals/blocked_work_partial.html", blocked_work_context(request)
+        )
+
+    def _blocked_act(self, request: HttpRequest, task_id: int, service: Any, done: str) -> Any:
+        if not request.user.has_perm(TASK_CHANGE_PERMISSION):
+            raise PermissionDenied
+        task = Task.objects.filter(pk=task_id).first()
+        if task is None:
+            notice, level = f"task {task_id} no longer exists", messages.WARNING
+        else:
+            try:
+                service(task=task, actor=request.user)
+                notice, level = f"task {task_id} {done}", messages.SUCCESS
+            except TaskTransitionError as exc:
+                notice, level = str(exc), messages.WARNING
+        if getattr(request, "htmx", False):
+            context = {**blocked_work_context(request), "notice": notice}
+            return TemplateResponse(request, "goals/blocked_work_partial.html", context)
+        self.message_user(request, notice, level)
+        return HttpResponseRedirect(reverse("admin:index"))
+
+    def retry_view(self, request: HttpRequest, task_id: int) -> HttpResponse:
+        return self._blocked_act(request, task_id, task_retry, "is back in the queue")
+
+    def drop_view(self, request: HttpRequest, task_id: int) -> HttpResponse:
+        return self._blocked_act(request, task_id, task_drop, "was dropped")
 
     @admin.display(description="ideas")
     def related_ideas(self, obj: Task) -> str:

@@ -12,6 +12,9 @@ AUDIT_ACTIONS = {
     "goals.task_failed": "A task failed for good",
     "goals.task_lease_expired": "A task's lease expired and it went back to the queue",
     "goals.task_requeued": "A task was put back in the queue",
+    "goals.task_retried": "A person retried a blocked task",
+    "goals.task_dropped": "A person dropped a blocked task",
+    "goals.loop_slot_reclaimed": "A loop slot whose worker died was taken over",
     "goals.token_budget_extended": "More model tokens were granted for a day",
 }
 

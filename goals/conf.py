@@ -1,30 +1,64 @@
-"""The loop's tunables, read once from settings with documented defaults.
+"""The loop's tunables, read from settings with documented defaults and bounds.
 
 Each value may be set in Django settings (``GOALS_*``) or, for operators, in the
 environment under the same name with a ``BIZAGENT_`` prefix
 (``BIZAGENT_GOALS_LEASE_SECONDS``); the environment is read through the strict helpers so
-a wrong value names its variable.
+a wrong value names its variable. Every value also has an upper bound: a huge number is
+as wrong as a negative one (a schedule of 10**30 minutes crashes the database write),
+and it must be refused before anything is written, not half way through ``runloop
+start``. ``conf()`` reads and checks them all at once; ``loop_start`` calls it first.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from bizagent.env import env_bool, env_float, env_int
 
+DAY = 86_400
 
-def _int(name: str, default: int, minimum: int) -> int:
+
+def _bounded(label: str, number: float, minimum: float, maximum: float) -> None:
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ImproperlyConfigured(f"{label} must be a finite number, got {number!r}")
+    if number < minimum:
+        raise ImproperlyConfigured(f"{label} must be at least {minimum}, got {number}")
+    if number > maximum:
+        raise ImproperlyConfigured(f"{label} must be at most {maximum}, got {number}")
+
+
+def _int(name: str, default: int, minimum: int, maximum: int) -> int:
     if hasattr(settings, name):
-        return int(getattr(settings, name))
-    return env_int(f"BIZAGENT_{name}", default, minimum=minimum)
+        value = getattr(settings, name)
+        try:
+            number = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+        _bounded(name, number, minimum, maximum)
+        return number
+    variable = f"BIZAGENT_{name}"
+    number = env_int(variable, default, minimum=minimum)
+    _bounded(variable, number, minimum, maximum)
+    return number
 
 
-def _float(name: str, default: float, minimum: float) -> float:
+def _float(name: str, default: float, minimum: float, maximum: float) -> float:
     if hasattr(settings, name):
-        return float(getattr(settings, name))
-    return env_float(f"BIZAGENT_{name}", default, minimum=minimum)
+        value = getattr(settings, name)
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+        _bounded(name, number, minimum, maximum)
+        return number
+    variable = f"BIZAGENT_{name}"
+    number = env_float(variable, default, minimum=minimum)
+    _bounded(variable, number, minimum, maximum)
+    return number
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -35,16 +69,22 @@ def _bool(name: str, default: bool) -> bool:
 
 @dataclass(frozen=True)
 class Conf:
-    #: How long a claimed task stays leased. It must outlast one iteration (a model call
-    #: with its retries and a repair call), or a live worker loses its task to another.
+    #: How long a claimed task stays leased without a heartbeat. The worker's heartbeat
+    #: renews it every third of this while the worker lives (a long model call included),
+    #: so it can be short: a dead worker's task is claimable again within about a minute.
     lease_seconds: int
     #: Seconds before a failed task may be claimed again, doubled per attempt.
     retry_delay_seconds: int
     #: Backoff after the model server fails: base, doubled per consecutive failure, capped.
     backoff_base_seconds: float
     backoff_max_seconds: float
-    #: The tick lock's lifetime: longer than any iteration, so a crashed tick frees it.
-    tick_lock_seconds: int
+    #: How long a loop slot stays leased without a heartbeat: after a crash of the whole
+    #: cluster the loop resumes once this has passed (the next scheduled tick).
+    slot_lease_seconds: int
+    #: Iterations at once, across every cluster (``BIZAGENT_LOOP_CONCURRENCY``).
+    loop_concurrency: int
+    #: Lost leases (dead workers) after which a task is blocked for a person.
+    max_lease_losses: int
     #: Minutes between scheduled ticks (django-q2 schedules have minute resolution).
     tick_minutes: int
     #: After a tick that did work, enqueue the next tick at once instead of waiting for
@@ -58,19 +98,30 @@ class Conf:
     #: of the daily budget.
     budget_extension_fraction: float
 
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often a live worker renews its leases: three beats per shortest lease."""
+        return min(self.lease_seconds, self.slot_lease_seconds) / 3
+
 
 def conf() -> Conf:
-    """The current configuration (read on every call so tests can override settings)."""
-    lease = _int("GOALS_LEASE_SECONDS", int(settings.Q_TASK_TIMEOUT), minimum=10)
+    """The current configuration, every value checked (read on every call so tests can
+    override settings). Raises ``ImproperlyConfigured`` naming the first bad variable."""
     return Conf(
-        lease_seconds=lease,
-        retry_delay_seconds=_int("GOALS_RETRY_DELAY_SECONDS", 30, minimum=0),
-        backoff_base_seconds=_float("GOALS_BACKOFF_BASE_SECONDS", 15.0, minimum=0.0),
-        backoff_max_seconds=_float("GOALS_BACKOFF_MAX_SECONDS", 600.0, minimum=0.0),
-        tick_lock_seconds=_int("GOALS_TICK_LOCK_SECONDS", lease + 60, minimum=10),
-        tick_minutes=_int("GOALS_TICK_MINUTES", 1, minimum=1),
+        lease_seconds=_int("GOALS_LEASE_SECONDS", 60, minimum=10, maximum=DAY),
+        retry_delay_seconds=_int("GOALS_RETRY_DELAY_SECONDS", 30, minimum=0, maximum=DAY),
+        backoff_base_seconds=_float("GOALS_BACKOFF_BASE_SECONDS", 15.0, minimum=0.0, maximum=DAY),
+        backoff_max_seconds=_float("GOALS_BACKOFF_MAX_SECONDS", 600.0, minimum=0.0, maximum=DAY),
+        slot_lease_seconds=_int("GOALS_SLOT_LEASE_SECONDS", 60, minimum=10, maximum=3600),
+        loop_concurrency=_int("LOOP_CONCURRENCY", 1, minimum=1, maximum=64),
+        max_lease_losses=_int("GOALS_MAX_LEASE_LOSSES", 5, minimum=1, maximum=1000),
+        tick_minutes=_int("GOALS_TICK_MINUTES", 1, minimum=1, maximum=1440),
         tick_chain=_bool("GOALS_TICK_CHAIN", True),
-        context_token_budget=_int("GOALS_CONTEXT_TOKEN_BUDGET", 6000, minimum=500),
-        recent_directions=_int("GOALS_RECENT_DIRECTIONS", 8, minimum=1),
-        budget_extension_fraction=_float("GOALS_BUDGET_EXTENSION_FRACTION", 0.25, minimum=0.01),
+        context_token_budget=_int(
+            "GOALS_CONTEXT_TOKEN_BUDGET", 6000, minimum=500, maximum=1_000_000
+        ),
+        recent_directions=_int("GOALS_RECENT_DIRECTIONS", 8, minimum=1, maximum=200),
+        budget_extension_fraction=_float(
+            "GOALS_BUDGET_EXTENSION_FRACTION", 0.25, minimum=0.01, maximum=100.0
+        ),
     )

@@ -42,9 +42,12 @@ class Task(models.Model):
     """One unit of work in the queue.
 
     A worker claims a ready task by taking a lease (``lease_owner`` until
-    ``lease_expires_at``). A worker that dies leaves its lease to expire, and
-    ``task_leases_expire`` puts the task back in the queue; the completing write checks
-    the lease, so a worker that wakes up late cannot complete a task someone else took.
+    ``lease_expires_at``), short and renewed by the worker's heartbeat while it lives. A
+    worker that dies leaves its lease to lapse, and ``task_leases_expire`` puts the task
+    back in the queue without spending an attempt (a lost lease is not the task's
+    failure: ``lease_losses`` counts those, with a cap of its own); the completing write
+    checks the lease, so a worker that wakes up late cannot complete a task someone else
+    took. A blocked task waits for a person: retried, or dropped.
     """
 
     class Status(models.TextChoices):
@@ -53,13 +56,15 @@ class Task(models.Model):
         DONE = "done", "Done"
         BLOCKED = "blocked", "Blocked (needs a person)"
         FAILED = "failed", "Failed"
+        DROPPED = "dropped", "Dropped by a person"
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.READY: (Status.RUNNING, Status.FAILED),
         Status.RUNNING: (Status.DONE, Status.READY, Status.BLOCKED, Status.FAILED),
-        Status.BLOCKED: (Status.READY, Status.FAILED),
+        Status.BLOCKED: (Status.READY, Status.FAILED, Status.DROPPED),
         Status.FAILED: (Status.READY,),
         Status.DONE: (),
+        Status.DROPPED: (),
     }
     OPEN_STATUSES = (Status.READY, Status.RUNNING)
 
@@ -71,6 +76,10 @@ class Task(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=3)
+    #: Times the task's worker died under it (its lease lapsed): not attempts, since the
+    #: task did not fail, but capped too (``GOALS_MAX_LEASE_LOSSES``) so a task that
+    #: kills its worker every time (out of memory) cannot take the loop down forever.
+    lease_losses = models.PositiveIntegerField(default=0)
     run_after = models.DateTimeField(
         null=True, blank=True, help_text="Not claimed before this time (retry delay)."
     )
@@ -272,3 +281,30 @@ class TokenGrant(models.Model):
 
     def __str__(self) -> str:
         return f"+{self.tokens} tokens on {self.day}"
+
+
+class LoopSlot(models.Model):
+    """One of the ``BIZAGENT_LOOP_CONCURRENCY`` places an iteration may run in.
+
+    A tick leases a free or lapsed slot by compare-and-set (``owner`` until
+    ``expires_at``) and its heartbeat renews the lease while the tick lives; a tick whose
+    process died leaves a lease that lapses within ``GOALS_SLOT_LEASE_SECONDS``. However
+    many clusters tick, at most as many iterations run at once as there are slots.
+    """
+
+    number = models.PositiveSmallIntegerField(primary_key=True)
+    owner = models.CharField(max_length=120, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(owner="", expires_at__isnull=True)
+                | (~Q(owner="") & Q(expires_at__isnull=False)),
+                name="goals_loopslot_owner_has_expiry",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"slot {self.number}: {self.owner or 'free'}"

@@ -109,6 +109,19 @@ def recent_work(*, theme: Any, limit: int = 8) -> list[str]:
     return lines
 
 
+def tasks_blocked(*, limit: int = 50) -> list[Task]:
+    """Blocked tasks (they need a person), most recently blocked first, with their theme."""
+    return list(
+        Task.objects.filter(status=Task.Status.BLOCKED)
+        .select_related("theme")
+        .order_by("-finished_at", "-id")[:limit]
+    )
+
+
+def tasks_blocked_count() -> int:
+    return Task.objects.filter(status=Task.Status.BLOCKED).count()
+
+
 @dataclass
 class LoopStatus:
     """Everything ``runloop status`` and the admin panel show."""
@@ -138,8 +151,16 @@ class LoopStatus:
         return self.tokens_today >= self.token_budget + self.tokens_granted
 
     @property
+    def waiting_for_theme(self) -> bool:
+        """Started, but no theme to work on (it was removed): the loop does nothing."""
+        active = (LoopState.State.RUNNING, LoopState.State.BACKING_OFF)
+        return self.theme is None and self.state.state in active
+
+    @property
     def headline(self) -> str:
         text = self.state.get_state_display()
+        if self.waiting_for_theme:
+            return f"{text} — waiting for a theme: load one with `manage.py newtheme`"
         if self.backing_off and self.state.state != LoopState.State.BACKING_OFF:
             text += " (model server down)"
         if self.budget_exhausted:

@@ -9,6 +9,7 @@ from goals.services.governance import (
 )
 from goals.services.iteration import IterationReport, iteration_run
 from goals.services.loop import (
+    LoopStartRefused,
     loop_backoff_clear,
     loop_backoff_enter,
     loop_current_set,
@@ -26,17 +27,30 @@ from goals.services.queue import (
     task_claim_next,
     task_complete,
     task_create,
+    task_drop,
     task_fail,
     task_leases_expire,
+    task_leases_renew,
     task_release,
     task_requeue,
+    task_retry,
+)
+from goals.services.slots import (
+    LeaseHeartbeat,
+    iteration_run_in_slot,
+    loop_slot_claim,
+    loop_slot_release,
+    loop_slot_renew,
 )
 
 __all__ = [
     "IterationReport",
+    "LeaseHeartbeat",
     "LeaseLost",
+    "LoopStartRefused",
     "TaskTransitionError",
     "iteration_run",
+    "iteration_run_in_slot",
     "loop_backoff_clear",
     "loop_backoff_enter",
     "loop_current_set",
@@ -44,6 +58,9 @@ __all__ = [
     "loop_resume",
     "loop_schedule_ensure",
     "loop_schedule_remove",
+    "loop_slot_claim",
+    "loop_slot_release",
+    "loop_slot_renew",
     "loop_start",
     "loop_state_get",
     "loop_stop",
@@ -53,10 +70,13 @@ __all__ = [
     "task_claim_next",
     "task_complete",
     "task_create",
+    "task_drop",
     "task_fail",
     "task_leases_expire",
+    "task_leases_renew",
     "task_release",
     "task_requeue",
+    "task_retry",
     "token_budget_decision_request",
     "token_budget_extend",
 ]

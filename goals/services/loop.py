@@ -16,13 +16,23 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from decisions.services import audit_log
-from goals.conf import conf
+from goals.conf import Conf, conf
 from goals.models import LoopState, Task
+from ideas.selectors import theme_active
 
 State = LoopState.State
 
 LOOP_SCHEDULE_NAME = "goals.loop_tick"
 LOOP_TICK_FUNC = "goals.tasks.loop_tick"
+
+#: What ``runloop start`` says when there is nothing for the loop to work on.
+NO_THEME_MESSAGE = (
+    "no theme loaded: load one with `python manage.py newtheme --ip-profile FILE --config FILE`"
+)
+
+
+class LoopStartRefused(Exception):
+    """The loop cannot start (no theme); nothing was written."""
 
 
 def loop_state_get() -> LoopState:
@@ -73,15 +83,27 @@ def _transition(
 
 
 def loop_start(*, actor: Any = None) -> LoopState:
-    """STOPPED or PAUSED → RUNNING, and make sure the django-q2 schedule exists."""
-    state = _transition(
-        to=State.RUNNING,
-        allowed_from=(State.STOPPED, State.PAUSED),
-        action="goals.loop_started",
-        reason="",
-        actor=actor,
-    )
-    transaction.on_commit(loop_schedule_ensure)
+    """STOPPED or PAUSED → RUNNING, and make sure the django-q2 schedule exists.
+
+    Checks first and writes nothing when it refuses: every loop setting is read and
+    validated (``ImproperlyConfigured`` names a bad variable), and a loop without a
+    theme would say "running" and do nothing (``LoopStartRefused``). The state, its
+    audit row and the schedule are then written in one transaction: a schedule row is
+    in the same database, so it is part of the commit rather than a side effect after
+    it, and the loop is never "running" without its tick.
+    """
+    settings = conf()
+    with transaction.atomic():
+        if theme_active() is None:
+            raise LoopStartRefused(NO_THEME_MESSAGE)
+        state = _transition(
+            to=State.RUNNING,
+            allowed_from=(State.STOPPED, State.PAUSED),
+            action="goals.loop_started",
+            reason="",
+            actor=actor,
+        )
+        loop_schedule_ensure(settings=settings)
     return state
 
 
@@ -206,11 +228,11 @@ def loop_current_set(
     )
 
 
-def loop_schedule_ensure() -> Any:
+def loop_schedule_ensure(*, settings: Conf | None = None) -> Any:
     """The django-q2 schedule that ticks the loop, created or corrected idempotently."""
     from django_q.models import Schedule
 
-    settings = conf()
+    settings = settings or conf()
     schedule, _ = Schedule.objects.update_or_create(
         name=LOOP_SCHEDULE_NAME,
         defaults={

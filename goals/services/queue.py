@@ -9,22 +9,38 @@ the next candidate.
 
 The lease is the only proof of ownership: ``task_complete`` and ``task_fail`` check
 ``lease_owner`` in their ``WHERE`` clause, so a worker that stalled past its lease (and
-whose task was reclaimed) changes nothing and learns it from ``LeaseLost``.
+whose task was reclaimed) changes nothing and learns it from ``LeaseLost``. Leases are
+short and renewed by the worker's heartbeat (``task_leases_renew``), so a dead worker's
+task comes back within about a minute while a live worker's long model call keeps it.
+
+A lapsed lease is not a failure of the task: the worker died (a crash, a kill, a
+restart). Its task goes back to the queue with its attempt given back and the loss
+counted in ``lease_losses``, blocked only after ``GOALS_MAX_LEASE_LOSSES`` of them. A
+blocked task waits for a person, who retries or drops it (``task_retry``,
+``task_drop``), and the log says so the moment it is blocked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from decisions.services import audit_log
 from goals.conf import conf
 from goals.models import Task
+
+logger = logging.getLogger(__name__)
+
+#: The permission a person needs to retry or drop a blocked task.
+TASK_CHANGE_PERMISSION = "goals.change_task"
 
 #: How many already-taken candidates a SQLite claim skips before giving up this round.
 _CLAIM_CANDIDATES = 5
@@ -137,21 +153,31 @@ def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) 
 
 
 def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
-    """Return tasks whose worker died (lease expired) to the queue; block repeat offenders.
+    """Return tasks whose worker died (lease lapsed) to the queue, without spending an
+    attempt; block a task once its workers died ``GOALS_MAX_LEASE_LOSSES`` times.
 
-    A task that has used all its attempts is blocked rather than requeued: a task that
-    kills its worker every time must not take the loop down with it forever.
+    Attempts count the task's own failures. A worker killed under a task says nothing
+    about the task, so three crashes of a cluster must not block good work; but a task
+    that kills its worker every time (it runs out of memory) must not loop forever
+    either, hence the separate, more generous cap.
     """
     now = now or timezone.now()
+    cap = conf().max_lease_losses
     expired = list(
         Task.objects.filter(status=Task.Status.RUNNING, lease_expires_at__lt=now).values_list(
-            "pk", "lease_owner", "attempts", "max_attempts"
+            "pk", "lease_owner", "lease_losses"
         )
     )
     returned = []
-    for pk, owner, attempts, max_attempts in expired:
-        exhausted = attempts >= max_attempts
+    for pk, owner, losses in expired:
+        losses += 1
+        exhausted = losses >= cap
         target = Task.Status.BLOCKED if exhausted else Task.Status.READY
+        reason = (
+            f"its worker died {losses} times (last: {owner})"
+            if exhausted
+            else f"lease of {owner} lapsed (worker died?); back in the queue"
+        )
         with transaction.atomic():
             changed = Task.objects.filter(
                 pk=pk, status=Task.Status.RUNNING, lease_owner=owner, lease_expires_at__lt=now
@@ -159,16 +185,40 @@ def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
                 status=target,
                 lease_owner="",
                 lease_expires_at=None,
-                last_error=f"lease of {owner} expired at attempt {attempts}",
+                # The claim counted an attempt; the task did not fail, so give it back.
+                attempts=Greatest(F("attempts") - 1, 0),
+                lease_losses=F("lease_losses") + 1,
+                last_error=reason,
+                finished_at=now if exhausted else None,
             )
             if changed:
+                task = Task.objects.get(pk=pk)
                 audit_log(
-                    action="goals.task_lease_expired",
-                    subject=Task.objects.get(pk=pk),
-                    data={"worker": owner, "attempts": attempts, "to": target},
+                    action="goals.task_blocked" if exhausted else "goals.task_lease_expired",
+                    subject=task,
+                    data={"worker": owner, "lease_losses": losses, "to": target},
                 )
                 returned.append(pk)
+        if changed and exhausted:
+            _log_blocked(task_id=pk, why=f": {reason}")
     return returned
+
+
+def task_leases_renew(*, worker: str, now: dt.datetime | None = None) -> int:
+    """The heartbeat: extend every task lease ``worker`` holds; returns how many.
+
+    Only the lease's expiry moves, and only while ``worker`` still holds it, so a
+    worker presumed dead (its task reclaimed) cannot take the task back by beating.
+    """
+    now = now or timezone.now()
+    return Task.objects.filter(status=Task.Status.RUNNING, lease_owner=worker).update(
+        lease_expires_at=now + dt.timedelta(seconds=conf().lease_seconds)
+    )
+
+
+def _log_blocked(*, task_id: int, why: str) -> None:
+    """The WARNING an operator sees in the log the moment a task needs a person."""
+    logger.warning("task %s blocked%s — retry or drop it in the admin", task_id, why)
 
 
 def task_complete(*, task: Task, worker: str, now: dt.datetime | None = None) -> None:
@@ -237,6 +287,9 @@ def task_fail(
             data={"error_class": error_class, "detail": detail[:500], "attempts": attempts},
         )
     task.status = target
+    if target == Task.Status.BLOCKED:
+        why = f" after {attempts} attempts: {error_class}: {detail}"[:1000]
+        transaction.on_commit(lambda: _log_blocked(task_id=task.pk, why=why))
     return target
 
 
@@ -271,3 +324,66 @@ def task_requeue(*, task: Task, actor: Any = None) -> Task:
         task.refresh_from_db()
         audit_log(action="goals.task_requeued", actor=actor, subject=task, data={})
     return task
+
+
+def _person_may_change(actor: Any) -> None:
+    if actor is None or not actor.has_perm(TASK_CHANGE_PERMISSION):
+        raise PermissionDenied(f"changing tasks needs the {TASK_CHANGE_PERMISSION} permission")
+
+
+def _blocked_transition(*, task: Task, actor: Any, action: str, **fields: Any) -> Task:
+    """BLOCKED → something, by a person: compare-and-set on the status, audited in the
+    same transaction; of two people clicking at once, one wins and the other is told."""
+    _person_may_change(actor)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                changed = Task.objects.filter(pk=task.pk, status=Task.Status.BLOCKED).update(
+                    **fields
+                )
+        except IntegrityError:
+            raise TaskTransitionError(
+                f"task {task.pk}: an open task with the same key is already queued; drop this one"
+            ) from None
+        task.refresh_from_db()
+        if not changed:
+            raise TaskTransitionError(
+                f"task {task.pk} is {task.get_status_display().lower()}, not blocked: "
+                "someone else has already dealt with it"
+            )
+        audit_log(action=action, actor=actor, subject=task, data={"to": task.status})
+    return task
+
+
+def task_retry(*, task: Task, actor: Any) -> Task:
+    """BLOCKED → READY with fresh attempts and lease losses: a person said try again.
+
+    Needs ``goals.change_task``; raises ``TaskTransitionError`` when the task is no
+    longer blocked (someone else retried or dropped it first).
+    """
+    return _blocked_transition(
+        task=task,
+        actor=actor,
+        action="goals.task_retried",
+        status=Task.Status.READY,
+        attempts=0,
+        lease_losses=0,
+        run_after=None,
+        finished_at=None,
+    )
+
+
+def task_drop(*, task: Task, actor: Any) -> Task:
+    """BLOCKED → DROPPED: a person decided the work is not worth doing; it stays in the
+    log with its reason but never runs again.
+
+    Needs ``goals.change_task``; raises ``TaskTransitionError`` when the task is no
+    longer blocked.
+    """
+    return _blocked_transition(
+        task=task,
+        actor=actor,
+        action="goals.task_dropped",
+        status=Task.Status.DROPPED,
+        finished_at=timezone.now(),
+    )

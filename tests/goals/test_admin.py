@@ -159,3 +159,12 @@ def test_the_loop_state_has_no_edit_form(client, alice, theme):
     response = client.post(url, {"state": "stopped"})
     assert response.status_code == 302
     assert loop_state_get().state == "running"
+
+
+def test_the_panel_says_the_loop_waits_for_a_theme(client, bob, theme):
+    loop_start()
+    theme.status = "archived"
+    theme.save()
+    client.force_login(bob)
+    response = client.get(reverse("admin:goals_loopstate_panel"), HTTP_HX_REQUEST="true")
+    assert "waiting for a theme" in response.content.decode()

@@ -102,10 +102,43 @@ def test_an_expired_lease_returns_the_task_to_the_queue(theme):
         task.refresh_from_db()
         assert task.status == Task.Status.READY
         assert "dead-worker" in task.last_error
+        assert (task.attempts, task.lease_losses) == (0, 1)  # a death is not an attempt
         assert AuditEvent.objects.filter(action="goals.task_lease_expired").count() == 1
         again = task_claim_next(theme=theme, worker="live-worker")
     assert again.pk == task.pk
-    assert again.attempts == 2
+    assert again.attempts == 1
+
+
+def _die_under(task_id: int, theme, worker: str) -> None:
+    """A worker claims the task and is killed: its lease lapses, someone expires it."""
+    task = task_claim_next(theme=theme, worker=worker)
+    assert task is not None and task.pk == task_id
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=601), tick=False):
+        assert task_leases_expire() == [task_id]
+
+
+def test_three_worker_deaths_do_not_block_a_good_task(theme):
+    task = TaskFactory(theme=theme, max_attempts=3)
+    for n in range(3):
+        _die_under(task.pk, theme, f"worker-{n}")
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.lease_losses) == (Task.Status.READY, 0, 3)
+    claimed = task_claim_next(theme=theme, worker="survivor")
+    with transaction.atomic():
+        task_complete(task=claimed, worker="survivor")
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
+
+
+def test_a_genuine_failure_still_counts_after_worker_deaths(theme):
+    task = TaskFactory(theme=theme, max_attempts=2)
+    _die_under(task.pk, theme, "dead")
+    for expected in ("ready", "blocked"):
+        claimed = task_claim_next(theme=theme, worker="live")
+        with transaction.atomic():
+            assert task_fail(task=claimed, worker="live", error_class="bad", detail="x") == expected
+    task.refresh_from_db()
+    assert (task.status, task.attempts, task.lease_losses) == (Task.Status.BLOCKED, 2, 1)
 
 
 def test_a_live_lease_is_not_expired(theme):
@@ -114,13 +147,22 @@ def test_a_live_lease_is_not_expired(theme):
     assert task_leases_expire() == []
 
 
-def test_a_task_that_keeps_killing_workers_is_blocked(theme):
-    TaskFactory(theme=theme, max_attempts=1)
-    task = task_claim_next(theme=theme, worker="a")
-    with time_machine.travel(timezone.now() + dt.timedelta(seconds=601), tick=False):
-        task_leases_expire()
+def test_a_task_that_keeps_killing_workers_is_blocked(theme, settings, caplog):
+    settings.GOALS_MAX_LEASE_LOSSES = 4
+    task = TaskFactory(theme=theme, max_attempts=1)
+    for n in range(3):
+        _die_under(task.pk, theme, f"w{n}")
+    task.refresh_from_db()
+    assert task.status == Task.Status.READY
+    with caplog.at_level("WARNING", logger="goals.services.queue"):
+        _die_under(task.pk, theme, "w3")
     task.refresh_from_db()
     assert task.status == Task.Status.BLOCKED
+    assert task.last_error.startswith("its worker died 4 times")
+    event = AuditEvent.objects.get(action="goals.task_blocked")
+    assert event.data["lease_losses"] == 4
+    assert f"task {task.pk} blocked: its worker died 4 times" in caplog.text
+    assert "retry or drop it in the admin" in caplog.text
 
 
 def test_a_failed_task_is_retried_then_blocked(theme):
@@ -140,6 +182,21 @@ def test_a_failed_task_is_retried_then_blocked(theme):
     assert task.status == Task.Status.BLOCKED
     assert task.last_error == "schema_violation: y"
     assert AuditEvent.objects.filter(action="goals.task_blocked").count() == 1
+
+
+def test_a_blocked_task_is_announced_in_the_log(theme, caplog, django_capture_on_commit_callbacks):
+    TaskFactory(theme=theme, max_attempts=1)
+    task = task_claim_next(theme=theme, worker="a")
+    with (
+        caplog.at_level("WARNING", logger="goals.services.queue"),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        task_fail(task=task, worker="a", error_class="schema_violation", detail="no ideas")
+    assert (
+        f"task {task.pk} blocked after 1 attempts: schema_violation: no ideas "
+        "— retry or drop it in the admin"
+    ) in caplog.text
 
 
 def test_a_permanent_failure_fails_the_task(theme):

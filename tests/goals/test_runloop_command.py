@@ -121,3 +121,61 @@ def test_the_foreground_loop_waits_out_a_backoff(theme, studio, monkeypatch):
     out = runloop("--iterations", "1")
     assert "backing_off: down" in out
     assert Iteration.objects.count() == 1
+
+
+def _manage(*argv: str) -> int:
+    """Run like `python manage.py …` does: a CommandError becomes an exit status."""
+    from django.core.management import ManagementUtility
+
+    with pytest.raises(SystemExit) as exc:
+        ManagementUtility(["manage.py", *argv]).execute()
+        raise SystemExit(0)
+    return exc.value.code
+
+
+def _nothing_written() -> None:
+    from decisions.models import AuditEvent
+
+    assert loop_state_get().state == LoopState.State.STOPPED
+    assert not AuditEvent.objects.filter(action__startswith="goals.loop").exists()
+    assert not Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).exists()
+
+
+def test_start_without_a_theme_refuses_with_the_newtheme_hint(db, capsys):
+    assert _manage("runloop", "start") != 0
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "CommandError: no theme loaded: load one with "
+        "`python manage.py newtheme --ip-profile FILE --config FILE`"
+    )
+    _nothing_written()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("BIZAGENT_GOALS_TICK_MINUTES", "soon"),  # not a number
+        ("BIZAGENT_GOALS_TICK_MINUTES", "-1"),  # negative
+        ("BIZAGENT_GOALS_BACKOFF_BASE_SECONDS", "nan"),  # not finite
+        ("BIZAGENT_GOALS_TICK_MINUTES", "1000000000000000000000000000000"),  # huge
+        ("BIZAGENT_LOOP_CONCURRENCY", "0"),
+    ],
+)
+def test_start_with_a_bad_setting_names_it_and_writes_nothing(
+    theme, capsys, monkeypatch, settings, variable, value
+):
+    del settings.GOALS_BACKOFF_BASE_SECONDS  # read from the environment, as in production
+    monkeypatch.setenv(variable, value)
+    assert _manage("runloop", "start") != 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"CommandError: {variable} must ")
+    assert "\n" not in err and "Traceback" not in err
+    _nothing_written()
+
+
+def test_status_says_the_loop_waits_for_a_theme_when_it_went_away(theme):
+    runloop("start")
+    theme.status = "archived"
+    theme.save()
+    out = runloop("status")
+    assert "state: Running — waiting for a theme" in out

@@ -16,13 +16,15 @@ import sys
 import time
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from goals.selectors import LoopStatus, loop_status
 from goals.services import (
     IterationReport,
-    iteration_run,
+    LoopStartRefused,
+    iteration_run_in_slot,
     loop_current_set,
     loop_pause,
     loop_resume,
@@ -104,7 +106,11 @@ class Command(BaseCommand):
     # --- control ------------------------------------------------------------------------
 
     def do_start(self, options: dict[str, Any]) -> None:
-        state = loop_start()
+        try:
+            state = loop_start()
+        except (LoopStartRefused, ImproperlyConfigured) as exc:
+            # One line naming what is wrong; the service wrote nothing.
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"loop {state.get_state_display().lower()}; scheduled under qcluster")
 
     def do_stop(self, options: dict[str, Any]) -> None:
@@ -155,7 +161,7 @@ class Command(BaseCommand):
         tty = self.stdout.isatty()
         try:
             while not stop["requested"] and (limit is None or done < limit):
-                report = iteration_run(worker=worker, scheduled=False)
+                report = iteration_run_in_slot(worker=worker, scheduled=False)
                 if report.status == "no_theme":
                     raise CommandError(report.detail)
                 if report.ran:

@@ -3,20 +3,22 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# pip says only what went wrong (errors stay visible).
+PIP_QUIET := --quiet --disable-pip-version-check --no-warn-script-location
 
 .PHONY: run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bizagent needs Python 3.11, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
 
 $(VENV)/.installed-app: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install $(PIP_QUIET) -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install $(PIP_QUIET) -e '.[test]'
 	touch $@ $(VENV)/.installed-app
 
 # A secret key is generated once into .env (never printed, never committed).
@@ -27,9 +29,10 @@ run: $(VENV)/.installed-app .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py governance_schedules
-	$(BIN)/python manage.py serve
+	@# A generated admin password goes from ensure_admin to serve through this one line's
+	@# environment (no file, no log); serve prints it last, with the URL, once it is up.
+	@password="$$($(BIN)/python manage.py ensure_admin --hand-over)" && BIZAGENT_ONE_TIME_ADMIN_PASSWORD="$$password" exec $(BIN)/python manage.py serve
 
 # System packages (Chromium, PostgreSQL, Redis) come from Debian when we are root.
 test: $(VENV)/.installed-test

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class BizagentConfig(AppConfig):
     name = "bizagent"
     verbose_name = "bizagent infrastructure"
+
+    def ready(self) -> None:
+        # Only superusers may touch django-q2's schedules and queued tasks: each names a
+        # function the cluster will import and call.
+        from bizagent.q_admin import q_admin_restrict
+
+        q_admin_restrict()

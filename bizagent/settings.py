@@ -58,8 +58,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "django_q",
+    # Before django_q: bizagent's `qcluster` command shadows django_q's (children die with
+    # the cluster, stopping is bounded). Django takes a command from the first app listing it.
     "bizagent",
+    "django_q",
     "decisions",
     "workflows",
     "ideas",

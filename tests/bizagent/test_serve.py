@@ -2,76 +2,33 @@
 
 from __future__ import annotations
 
-import os
+import queue
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bizagent.processes import (
+    ROOT,
+    alive,
+    command_line,
+    descendants,
+    environment,
+    free_port,
+    manage_env,
+    migrate,
+    processes,  # noqa: F401 (fixture)
+)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid``, from /proc (no extra dependency)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            if child not in found:
-                found.add(child)
-                pending.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def test_serve_runs_web_and_cluster_and_stops_both_on_ctrl_c(tmp_path):
+def test_serve_runs_web_and_cluster_and_stops_both_on_ctrl_c(processes, tmp_path):  # noqa: F811
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BIZAGENT_", "DATABASE_URL"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="bizagent.settings",
-        BIZAGENT_SKIP_DOTENV="true",
-        DJANGO_SECRET_KEY="k" * 50,
-        BIZAGENT_VAR_DIR=str(tmp_path),
-        BIZAGENT_BIND=f"127.0.0.1:{port}",
-        BIZAGENT_WEB_WORKERS="1",
-        BIZAGENT_Q_WORKERS="1",
-    )
-    manage = [sys.executable, "manage.py"]
-    for step in (["migrate", "--noinput", "-v0"], ["createcachetable"]):
-        subprocess.run(manage + step, cwd=ROOT, env=env, check=True, timeout=120)
-    server = subprocess.Popen(
-        [*manage, "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = manage_env(tmp_path, BIZAGENT_BIND=f"127.0.0.1:{port}")
+    migrate(env)
+    server = processes.start("serve", env=env)
     try:
         deadline = time.monotonic() + 60
         status = None
@@ -86,12 +43,8 @@ def test_serve_runs_web_and_cluster_and_stops_both_on_ctrl_c(tmp_path):
                 time.sleep(0.3)
         assert status == 200, "the admin login page did not answer within 60s"
         assert "Django administration" in page or "Log in" in page
-        children = descendants(server.pid)
-        commands = " ".join(
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            for pid in children
-            if alive(pid)
-        )
+        children = processes.tree(server)
+        commands = " ".join(command_line(pid) for pid in children)
         assert "gunicorn" in commands and "qcluster" in commands
     finally:
         server.send_signal(signal.SIGINT)
@@ -100,3 +53,69 @@ def test_serve_runs_web_and_cluster_and_stops_both_on_ctrl_c(tmp_path):
     assert "bizagent stopped cleanly." in output
     time.sleep(0.5)
     assert not [pid for pid in children if alive(pid)], "a child outlived serve"
+
+
+def makefile_serve_line(bin_dir: Path) -> str:
+    """The shell line `make run` ends with, as make would run it."""
+    dry_run = subprocess.run(
+        ["make", "-n", "run", f"BIN={bin_dir}", "VENV=/nonexistent-venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    ).stdout
+    lines = [line for line in dry_run.splitlines() if "manage.py serve" in line]
+    assert len(lines) == 1, dry_run
+    return lines[0]
+
+
+def test_make_run_prints_a_generated_admin_password_last_with_the_url(
+    processes,  # noqa: F811
+    tmp_path,
+):
+    port = free_port()
+    env = manage_env(tmp_path, BIZAGENT_BIND=f"127.0.0.1:{port}")
+    migrate(env)
+    line = makefile_serve_line(Path(sys.executable).parent)
+    server = subprocess.Popen(
+        ["bash", "-c", line],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    processes.started.append(server)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in server.stdout], daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    while not any("Admin: " in x for x in seen) and time.monotonic() < deadline:
+        try:
+            seen.append(lines.get(timeout=1))
+        except queue.Empty:
+            assert server.poll() is None, "".join(seen)
+    banner = [x for x in seen if "Admin: " in x]
+    assert banner, "no admin banner within 120s:\n" + "".join(seen)
+    url = f"http://127.0.0.1:{port}/admin/"
+    assert f"Admin: {url}  user admin  password " in banner[0]
+    password = banner[0].split(" password ")[1].split()[0]
+    before = "".join(seen[:-1])
+    # The start-up output of both children came first; the password is in no earlier line.
+    assert "Booting worker" in before and "Q Cluster" in before and "running." in before
+    assert password not in before
+    assert "shown once; change it in the admin" in banner[0]
+    tree = processes.tree(server)
+    assert tree, "serve started no children"
+    # serve's own /proc environ keeps what it was started with; what matters is that it
+    # passes the password to no child.
+    for pid in tree:
+        assert "BIZAGENT_ONE_TIME_ADMIN_PASSWORD" not in environment(pid), command_line(pid)
+    server.send_signal(signal.SIGINT)
+    server.wait(timeout=60)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert password not in "".join(rest), "the password is shown once"
+    assert not [pid for pid in descendants(server.pid) if alive(pid)]

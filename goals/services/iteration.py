@@ -511,6 +511,27 @@ def iteration_persist(
     return iteration
 
 
+def _iteration_unpersisted(
+    *, work: Work, call: CallOutcome, started_at: dt.datetime, prefix: int, exc: Exception
+) -> Iteration:
+    """Record the tokens of an answer whose results could not be written."""
+    with transaction.atomic():
+        iteration = _iteration_new(
+            work=work,
+            call=call,
+            outcome=Iteration.Outcome.FAILED,
+            started_at=started_at,
+            prefix=prefix,
+        )
+        iteration.error_class = "persist_error"
+        iteration.error_detail = f"{type(exc).__name__}: {exc}"[:4000]
+        iteration.save(update_fields=["error_class", "error_detail"])
+    LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(
+        tokens_total=F("tokens_total") + iteration.total_tokens
+    )
+    return iteration
+
+
 def iteration_fail(
     *, work: Work, call: CallOutcome, started_at: dt.datetime, prefix: int
 ) -> Iteration:
@@ -728,6 +749,17 @@ def iteration_run(
                     prefix=prefix,
                 )
             report = IterationReport("ran", str(exc), iteration=iteration)
+        except Exception as exc:
+            # A bug or a database error while persisting: the answer's tokens were
+            # billed all the same, so they are recorded (the budget counts them) before
+            # the error goes on to the caller; the task's lease runs out and it retries.
+            try:
+                _iteration_unpersisted(
+                    work=work, call=call, started_at=started_at, prefix=prefix, exc=exc
+                )
+            except Exception:  # the database itself is gone: the original error matters
+                logger.exception("could not record the tokens of an unpersisted answer")
+            raise
     loop_after(work=work, iteration=iteration, call=call, started=started)
     lap("db", mark)
     for name in ("http", "render", "client"):

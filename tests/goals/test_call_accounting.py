@@ -214,3 +214,24 @@ def _idea():
         "tags": ["tea"],
         "builds_on": [],
     }
+
+
+def test_an_answer_that_cannot_be_persisted_still_counts_its_tokens(
+    theme, generate, fake, monkeypatch
+):
+    import goals.services.iteration as iteration_module
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(iteration_module, "persist_ideator", broken)
+    fake.responder = answering(Studio())
+    with pytest.raises(RuntimeError, match="disk full"):
+        iteration_run(worker="w", scheduled=False)
+    it = Iteration.objects.get()
+    assert (it.outcome, it.error_class) == ("failed", "persist_error")
+    assert "RuntimeError: disk full" in it.error_detail
+    assert (it.prompt_tokens, it.completion_tokens) == billed(fake)
+    assert tokens_used_today(theme=theme) == sum(billed(fake))
+    assert loop_state_get().tokens_total == sum(billed(fake))
+    assert not Idea.objects.exists()

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from goals.models import Iteration, LoopState, Task
@@ -156,6 +156,7 @@ class IterationAdmin(ReadOnlyAdmin):
         "prompt_tokens",
         "completion_tokens",
         "prefix_shared_tokens",
+        "model_calls",
         "duration_ms",
         "started_at",
     )
@@ -168,6 +169,8 @@ class IterationAdmin(ReadOnlyAdmin):
         "error_detail",
         ("prompt_tokens", "completion_tokens", "cached_tokens", "prefix_shared_tokens"),
         ("model_calls", "duration_ms", "similarity", "worker"),
+        "calls_table",
+        "normalisations_list",
         ("started_at", "finished_at"),
         "analysis_collapsed",
         "final_text",
@@ -192,6 +195,40 @@ class IterationAdmin(ReadOnlyAdmin):
             '<pre style="white-space: pre-wrap">{}</pre></details>',
             len(obj.analysis),
             obj.analysis,
+        )
+
+    @admin.display(description="model calls (tokens billed per call)")
+    def calls_table(self, obj: Iteration) -> str:
+        if not obj.calls:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    call.get("purpose", ""),
+                    call.get("prompt_tokens", 0),
+                    call.get("completion_tokens", 0),
+                    "-" if call.get("cached_tokens") is None else call["cached_tokens"],
+                    call.get("attempts", 1),
+                    call.get("error_class") or "ok",
+                )
+                for call in obj.calls
+            ),
+        )
+        return format_html(
+            '<table class="goals-calls"><thead><tr><th>call</th><th>prompt</th>'
+            "<th>completion</th><th>cached</th><th>attempts</th><th>result</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="normalised instead of a repair call")
+    def normalisations_list(self, obj: Iteration) -> str:
+        if not obj.normalisations:
+            return "-"
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((n,) for n in obj.normalisations))
         )
 
     @admin.display(description="final")

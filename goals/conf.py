@@ -94,6 +94,10 @@ class Conf:
     context_token_budget: int
     #: Recent ideator outputs compared for stagnation and listed for a shake-up.
     recent_directions: int
+    #: Back off after this many iterations in a row whose answer was unusable (malformed,
+    #: truncated, off-schema): each was billed, so a badly answering model must not run at
+    #: full speed. 0 turns it off.
+    bad_answers_backoff_after: int
     #: Tokens a person is asked to approve when the daily budget runs out, as a fraction
     #: of the daily budget.
     budget_extension_fraction: float
@@ -121,6 +125,9 @@ def conf() -> Conf:
             "GOALS_CONTEXT_TOKEN_BUDGET", 6000, minimum=500, maximum=1_000_000
         ),
         recent_directions=_int("GOALS_RECENT_DIRECTIONS", 8, minimum=1, maximum=200),
+        bad_answers_backoff_after=_int(
+            "GOALS_BAD_ANSWERS_BACKOFF_AFTER", 3, minimum=0, maximum=1000
+        ),
         budget_extension_fraction=_float(
             "GOALS_BUDGET_EXTENSION_FRACTION", 0.25, minimum=0.01, maximum=100.0
         ),

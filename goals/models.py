@@ -135,6 +135,11 @@ class Iteration(models.Model):
 
     ``prefix_shared_tokens`` is the length of the prompt prefix shared with the previous
     call of the same role: the part a prefix-caching server need not recompute.
+
+    The token fields sum every call the iteration made, the repair call and failed calls
+    included: what the server billed, which is what the daily budget counts. ``calls``
+    breaks them down per call; ``normalisations`` lists what was fixed harmlessly in the
+    answer (duplicates in a set) instead of a repair call.
     """
 
     class Outcome(models.TextChoices):
@@ -156,7 +161,19 @@ class Iteration(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(null=True, blank=True)
     prefix_shared_tokens = models.PositiveIntegerField(default=0)
-    model_calls = models.PositiveSmallIntegerField(default=0)
+    model_calls = models.PositiveSmallIntegerField(
+        default=0, help_text="HTTP calls to the model server, repair call and retries included."
+    )
+    calls = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Each model call: purpose (main, repair), tokens, attempts, error class.",
+    )
+    normalisations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What was normalised in the answer instead of a repair call.",
+    )
     analysis = models.TextField(blank=True)
     final = models.TextField(blank=True)
     tool_calls = models.JSONField(default=list, blank=True)

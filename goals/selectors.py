@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,19 @@ def tokens_used_today(*, theme: Any, now: dt.datetime | None = None) -> int:
         total=Sum(F("prompt_tokens") + F("completion_tokens"))
     )["total"]
     return int(total or 0)
+
+
+def failures_in_a_row(*, theme: Any, limit: int, error_classes: Collection[str]) -> bool:
+    """Whether the theme's last ``limit`` iterations that called the model all failed
+    with one of ``error_classes``."""
+    rows = list(
+        Iteration.objects.filter(theme=theme, model_calls__gt=0)
+        .order_by("-id")
+        .values_list("outcome", "error_class")[:limit]
+    )
+    return len(rows) == limit and all(
+        outcome == Iteration.Outcome.FAILED and error in error_classes for outcome, error in rows
+    )
 
 
 def tokens_granted_today(*, theme: Any, now: dt.datetime | None = None) -> int:

@@ -214,6 +214,8 @@ class FakeGptOss:
         self.reasoning_field = reasoning_field
         self.responder: Callable[[FakeRequest], FakeReply] = default_responder
         self.requests: list[FakeRequest] = []
+        #: The usage reported with each answer that carried one, as the client should bill it.
+        self.usages: list[dict[str, int]] = []
         self._queue: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._prompts: list[list[int]] = []
@@ -277,6 +279,20 @@ class FakeGptOss:
             self._prompts.append(list(prompt))
             del self._prompts[:-64]
         return best // PREFIX_BLOCK * PREFIX_BLOCK
+
+    def usage_record(self, prompt: int, completion: int, cached: int | None = None) -> None:
+        with self._lock:
+            self.usages.append(
+                {"prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached}
+            )
+
+    def usage_total(self) -> tuple[int, int]:
+        """(prompt, completion) tokens over every answer so far."""
+        with self._lock:
+            return (
+                sum(u["prompt_tokens"] for u in self.usages),
+                sum(u["completion_tokens"] for u in self.usages),
+            )
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}{uuid.uuid4().hex[:8]}"
@@ -467,6 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("return_token_ids"):
             choice["prompt_token_ids"] = prompt_ids
             choice["token_ids"] = tokens
+        self.fake.usage_record(len(prompt_ids), len(tokens), cached or None)
         self._send(
             200,
             {
@@ -496,6 +513,7 @@ class _Handler(BaseHTTPRequestHandler):
                 {"function": {"name": name, "arguments": _loads_or_text(raw)}}
                 for name, raw in parsed["calls"]
             ]
+        self.fake.usage_record(len(prompt_ids), len(tokens))
         self._send(
             200,
             {
@@ -534,6 +552,7 @@ class _Handler(BaseHTTPRequestHandler):
             if finish == "stop":
                 finish = "tool_calls"
         cached = self.fake.cached_prefix(prompt_ids)
+        self.fake.usage_record(len(prompt_ids), len(tokens), cached)
         self._send(
             200,
             {

@@ -6,6 +6,9 @@ for failures that a second try may fix (unreachable, timeout, 5xx/429, a dropped
 connection, unparseable output). Truncation, schema violations and unknown tools are
 returned to the caller at once: repeating the same request would not help, and the
 caller (the agent loop) knows how to repair.
+
+Every attempt the server answered is billed: a result's ``usage`` (and a raised error's)
+sums the failed attempts' usage with its own, so callers can count what was spent.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from bizagent.llm.backends.ollama import OllamaBackend
 from bizagent.llm.backends.openai_chat import OpenAIChatBackend
 from bizagent.llm.backends.vllm import VllmBackend
 from bizagent.llm.errors import LLMConfigurationError, LLMError
-from bizagent.llm.types import ChatRequest, ChatResult
+from bizagent.llm.types import ChatRequest, ChatResult, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -76,10 +79,17 @@ class LLMClient:
         """One model call, retried within the policy; raises the last classified error."""
         started = self._clock()
         retries = 0
+        # Tokens the server billed for attempts that failed after it answered (a garbled
+        # answer retried): they count towards this call, whatever its end.
+        spent: Usage | None = None
         while True:
             try:
                 result = self.backend.send(request, timeout=self.timeout)
             except LLMError as exc:
+                if exc.usage is not None:
+                    spent = exc.usage if spent is None else spent + exc.usage
+                exc.usage = spent
+                exc.attempts = retries + 1
                 if not exc.retryable or retries >= self.retry.max_retries:
                     raise
                 wait = self.retry.delay(retries, self._rng)
@@ -96,6 +106,8 @@ class LLMClient:
                 self._sleep(wait)
                 continue
             result.attempts = retries + 1
+            if spent is not None:
+                result.usage = spent + result.usage
             return result
 
 

@@ -6,6 +6,11 @@ which server failed and how; ``error_class`` is the stable name stored on iterat
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bizagent.llm.types import Usage
+
 
 class LLMError(Exception):
     """Base of every model-call failure."""
@@ -13,6 +18,12 @@ class LLMError(Exception):
     error_class = "llm_error"
     #: Whether a retry of the same request may succeed.
     retryable = False
+    #: What the server billed before the failure (it answered, the answer was bad), over
+    #: every attempt; None when no answer with usage came back. Set by ``usage_billed``
+    #: and the client, so a bad answer's tokens are counted like a good one's.
+    usage: Usage | None = None
+    #: HTTP calls made, retries included.
+    attempts: int = 1
 
     def __init__(self, detail: str, *, url: str = "", model: str = "") -> None:
         self.detail = detail

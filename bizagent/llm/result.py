@@ -7,17 +7,25 @@ way whichever server answered.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from openai_harmony import Message, Role
 
 from bizagent.llm.errors import (
+    LLMError,
     LLMMalformedOutput,
     LLMSchemaViolation,
     LLMUnknownTool,
 )
-from bizagent.llm.structured import StructuredOutputError, schema_errors, structured_parse
+from bizagent.llm.structured import (
+    StructuredOutputError,
+    schema_errors,
+    schema_normalise,
+    structured_parse_with_notes,
+)
 from bizagent.llm.types import ChatRequest, ChatResult, ToolCall, Usage
 
 FUNCTIONS_PREFIX = "functions."
@@ -38,6 +46,54 @@ class RawAnswer:
     analysis: str
     commentary: str
     tool_calls: tuple[RawToolCall, ...]
+
+
+def _count(value: Any) -> int:
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def usage_openai(body: Any, *, prompt_default: int = 0, completion_default: int = 0) -> Usage:
+    """The ``usage`` of an OpenAI-shaped answer (vLLM, OpenAI-compatible), read leniently:
+    a garbled answer was still billed, and its figures must not raise."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return Usage(prompt_tokens=prompt_default, completion_tokens=completion_default)
+    details = usage.get("prompt_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=_count(usage.get("prompt_tokens", prompt_default)),
+        completion_tokens=_count(usage.get("completion_tokens", completion_default)),
+        cached_tokens=_count(cached) if cached is not None else None,
+    )
+
+
+def usage_ollama(body: Any) -> Usage:
+    """Ollama's eval counts as a ``Usage``."""
+    if not isinstance(body, dict):
+        return Usage()
+    return Usage(
+        prompt_tokens=_count(body.get("prompt_eval_count")),
+        completion_tokens=_count(body.get("eval_count")),
+    )
+
+
+@contextmanager
+def usage_billed(usage: Usage) -> Iterator[None]:
+    """Attach ``usage`` to any model failure raised while reading an answer.
+
+    The server billed those tokens whether or not its answer was usable (truncated, not
+    Harmony, against the schema, an unknown tool); without this they were dropped with
+    the exception and the daily budget never saw them.
+    """
+    try:
+        yield
+    except LLMError as exc:
+        if exc.usage is None:
+            exc.usage = usage
+        raise
 
 
 def _text(message: Message) -> str:
@@ -73,7 +129,10 @@ def answer_from_harmony(messages: list[Message]) -> RawAnswer:
 
 
 def _tool_calls(
-    request: ChatRequest, raw_calls: tuple[RawToolCall, ...], where: dict[str, str]
+    request: ChatRequest,
+    raw_calls: tuple[RawToolCall, ...],
+    where: dict[str, str],
+    normalisations: list[str],
 ) -> list[ToolCall]:
     specs = {tool.name: tool for tool in request.tools}
     calls = []
@@ -95,6 +154,8 @@ def _tool_calls(
             raise LLMSchemaViolation(
                 f"arguments of {raw.name!r} must be a JSON object", raw=raw.arguments, **where
             )
+        arguments, notes = schema_normalise(arguments, spec.parameters)
+        normalisations.extend(f"{raw.name}: {note}" for note in notes)
         errors = schema_errors(arguments, spec.parameters)
         if errors:
             raise LLMSchemaViolation(
@@ -120,9 +181,39 @@ def result_build(
     url: str,
     prompt_token_ids: list[int] | None = None,
 ) -> ChatResult:
-    """Check tool calls and structured output, and assemble the result."""
+    """Check tool calls and structured output, and assemble the result.
+
+    A failure carries ``usage``: the server billed the answer even when it is unusable.
+    """
+    with usage_billed(usage):
+        return _result_build(
+            request,
+            answer,
+            usage=usage,
+            latency_ms=latency_ms,
+            finish_reason=finish_reason,
+            backend=backend,
+            model=model,
+            url=url,
+            prompt_token_ids=prompt_token_ids,
+        )
+
+
+def _result_build(
+    request: ChatRequest,
+    answer: RawAnswer,
+    *,
+    usage: Usage,
+    latency_ms: float,
+    finish_reason: str,
+    backend: str,
+    model: str,
+    url: str,
+    prompt_token_ids: list[int] | None,
+) -> ChatResult:
     where = {"url": url, "model": model}
-    calls = _tool_calls(request, answer.tool_calls, where)
+    normalisations: list[str] = []
+    calls = _tool_calls(request, answer.tool_calls, where, normalisations)
     parsed: Any = None
     if request.response_format is not None and not calls:
         # gpt-oss sometimes puts the JSON in a commentary preamble and a short remark in
@@ -133,7 +224,10 @@ def result_build(
             if not candidate.strip():
                 continue
             try:
-                parsed = structured_parse(candidate, request.response_format.schema)
+                parsed, notes = structured_parse_with_notes(
+                    candidate, request.response_format.schema
+                )
+                normalisations.extend(notes)
                 break
             except StructuredOutputError as exc:
                 problem = problem or str(exc)
@@ -157,4 +251,5 @@ def result_build(
         backend=backend,
         model=model,
         prompt_token_ids=prompt_token_ids,
+        normalisations=normalisations,
     )

@@ -3,6 +3,12 @@
 gpt-oss does not always answer with bare JSON: it may put a sentence of commentary first,
 wrap the object in a Markdown code fence, or add a closing remark. We accept those, and
 nothing looser: the first complete JSON object or array in the text is the answer.
+
+Before validation, what is harmless is normalised, driven by the schema alone
+(``schema_normalise``): an array whose schema says ``uniqueItems: true`` is a set in our
+schemas, so exact duplicates in it are dropped (first occurrence and order kept) and
+noted, instead of costing a repair call. Anything else that breaks the schema still
+fails, since fixing it would change what the answer means.
 """
 
 from __future__ import annotations
@@ -67,10 +73,103 @@ def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
     return messages
 
 
-def structured_parse(text: str, schema: dict[str, Any]) -> Any:
-    """Extract and validate; raises ``StructuredOutputError`` naming every violation."""
-    value = json_extract(text)
+def _path_join(path: str, part: str | int) -> str:
+    return f"{path}[{part}]" if isinstance(part, int) else f"{path}.{part}"
+
+
+def _identity(item: Any) -> str:
+    # Exact JSON equality: key order does not matter, types do (1, 1.0 and true stay
+    # distinct; the validator then names them, as they are not exact duplicates).
+    return json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+
+def _subschemas_for_key(schema: dict[str, Any], key: str) -> list[Any]:
+    properties = schema.get("properties")
+    if isinstance(properties, dict) and key in properties:
+        return [properties[key]]
+    patterns = schema.get("patternProperties")
+    if isinstance(patterns, dict):
+        matched = [sub for pattern, sub in patterns.items() if re.search(pattern, key)]
+        if matched:
+            return matched
+    additional = schema.get("additionalProperties")
+    return [additional] if isinstance(additional, dict) else []
+
+
+def _subschemas_for_index(schema: dict[str, Any], index: int) -> list[Any]:
+    prefix = schema.get("prefixItems")
+    if isinstance(prefix, list) and index < len(prefix):
+        return [prefix[index]]
+    items = schema.get("items")
+    return [items] if isinstance(items, dict) else []
+
+
+def _normalise(value: Any, schema: Any, path: str, notes: list[str]) -> Any:
+    if not isinstance(schema, dict):
+        return value
+    # allOf: every part applies, so each may normalise. anyOf/oneOf are left alone: which
+    # branch the value is meant for is undecided, and guessing could change its meaning.
+    for part in schema.get("allOf") or []:
+        value = _normalise(value, part, path, notes)
+    if isinstance(value, dict):
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            for sub in _subschemas_for_key(schema, key):
+                item = _normalise(item, sub, _path_join(path, key), notes)
+            result[key] = item
+        return result
+    if isinstance(value, list):
+        items = []
+        for index, item in enumerate(value):
+            for sub in _subschemas_for_index(schema, index):
+                item = _normalise(item, sub, _path_join(path, index), notes)
+            items.append(item)
+        if schema.get("uniqueItems") is True:
+            seen: set[str] = set()
+            kept: list[Any] = []
+            removed: list[str] = []
+            for item in items:
+                identity = _identity(item)
+                if identity in seen:
+                    removed.append(identity)
+                    continue
+                seen.add(identity)
+                kept.append(item)
+            if removed:
+                shown = ", ".join(dict.fromkeys(removed))
+                noun = "item" if len(removed) == 1 else "items"
+                notes.append(f"{path}: removed {len(removed)} duplicate {noun} ({shown[:200]})")
+            items = kept
+        return items
+    return value
+
+
+def schema_normalise(value: Any, schema: dict[str, Any]) -> tuple[Any, list[str]]:
+    """``value`` with what is harmless normalised, and a note per change.
+
+    Pure: returns a new value and never touches ``value``. Follows the schema through
+    ``properties``, ``patternProperties``, ``additionalProperties``, ``prefixItems``,
+    ``items`` and ``allOf`` (not ``$ref``, ``anyOf`` or ``oneOf``). Today one change
+    exists: exact duplicates leave arrays whose schema says ``uniqueItems: true``. Items
+    are normalised first, so two items that differ only by such duplicates are duplicates.
+    """
+    notes: list[str] = []
+    return _normalise(value, schema, "$", notes), notes
+
+
+def structured_parse_with_notes(text: str, schema: dict[str, Any]) -> tuple[Any, list[str]]:
+    """Extract, normalise and validate: the value and the normalisation notes.
+
+    Raises ``StructuredOutputError`` naming every violation that normalising left.
+    """
+    value, notes = schema_normalise(json_extract(text), schema)
     errors = schema_errors(value, schema)
     if errors:
         raise StructuredOutputError("; ".join(errors[:10]))
-    return value
+    return value, notes
+
+
+def structured_parse(text: str, schema: dict[str, Any]) -> Any:
+    """Extract, normalise and validate; raises ``StructuredOutputError`` naming every
+    violation."""
+    return structured_parse_with_notes(text, schema)[0]

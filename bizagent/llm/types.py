@@ -90,6 +90,19 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def __add__(self, other: Usage) -> Usage:
+        """Both calls' usage; cached stays None only when neither server said."""
+        cached = (
+            None
+            if self.cached_tokens is None and other.cached_tokens is None
+            else (self.cached_tokens or 0) + (other.cached_tokens or 0)
+        )
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=cached,
+        )
+
 
 @dataclass
 class ChatResult:
@@ -97,7 +110,9 @@ class ChatResult:
 
     ``final`` is the text of the final channel (never the analysis); ``analysis`` is the
     chain of thought, kept for audit and the critic and never shown to approvers;
-    ``parsed`` is the validated structured output when a response format was given.
+    ``parsed`` is the validated structured output when a response format was given,
+    after harmless normalisation (``normalisations`` says what changed). ``usage`` is
+    what the server billed for this call, failed attempts the client retried included.
     """
 
     final: str
@@ -113,3 +128,5 @@ class ChatResult:
     #: Rendered prompt token ids when the client rendered them (vLLM); for prefix stats.
     prompt_token_ids: list[int] | None = None
     attempts: int = 1
+    #: What ``schema_normalise`` changed in the answer before validating it.
+    normalisations: list[str] = field(default_factory=list)

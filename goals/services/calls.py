@@ -2,6 +2,10 @@
 
 Nothing here touches the database: the model is called with no transaction open and no
 lock held, and the outcome comes back as a plain value for the persisting step.
+
+Every call the server answered is billed, so every call is counted: the main call and
+the repair call, successful or not (a failure carries the usage the server reported).
+The outcome's token figures are what the iteration records and the daily budget reads.
 """
 
 from __future__ import annotations
@@ -13,12 +17,19 @@ from typing import Any
 from bizagent.llm.client import LLMClient
 from bizagent.llm.errors import LLMError, LLMMalformedOutput, LLMSchemaViolation
 from bizagent.llm.harmony import harmony_render
-from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage
+from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage, Usage
 from goals.roles import repair_message
 from goals.stats import shared_prefix_length
 
 #: Model failures that say the server, not the task, is the problem: back off and retry.
 INFRASTRUCTURE_ERRORS = frozenset({"unreachable", "timeout", "server_error"})
+#: Failures where the server answered, but with something unusable. Repeated, they say the
+#: model (or its settings) is the problem: the loop backs off instead of burning tokens.
+ANSWER_ERRORS = frozenset(
+    {"malformed_output", "truncated_output", "schema_violation", "unknown_tool"}
+)
+MAIN = "main"
+REPAIR = "repair"
 
 
 @dataclass
@@ -28,6 +39,7 @@ class CallOutcome:
     result: ChatResult | None = None
     error: LLMError | None = None
     repaired: bool = False
+    #: HTTP calls made (client retries included), and what each role call cost.
     model_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -35,6 +47,10 @@ class CallOutcome:
     analysis: str = ""
     final: str = ""
     prompt_ids: list[int] = field(default_factory=list)
+    #: One entry per role call (main, repair): purpose, tokens, attempts, error class.
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    #: What was normalised in the accepted answer instead of a repair call.
+    normalisations: list[str] = field(default_factory=list)
     #: Milliseconds: ``client`` is the whole call, ``http`` the server's part of it.
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -53,13 +69,29 @@ class CallOutcome:
     def prefix_shared_with(self, previous: list[int] | None) -> int:
         return shared_prefix_length(previous, self.prompt_ids)
 
-    def _add(self, result: ChatResult) -> None:
-        self.model_calls += 1
-        self.prompt_tokens += result.usage.prompt_tokens
-        self.completion_tokens += result.usage.completion_tokens
-        if result.usage.cached_tokens is not None:
-            self.cached_tokens = (self.cached_tokens or 0) + result.usage.cached_tokens
-        self.timings["http"] = self.timings.get("http", 0.0) + result.latency_ms
+    @property
+    def answer_failure(self) -> bool:
+        """The server answered, but nothing usable: malformed, truncated, off-schema."""
+        return self.error_class in ANSWER_ERRORS
+
+    def _bill(self, *, purpose: str, usage: Usage | None, attempts: int, error: str = "") -> None:
+        """Count one role call: its HTTP attempts and every token the server reported."""
+        usage = usage or Usage()
+        self.model_calls += max(1, attempts)
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        if usage.cached_tokens is not None:
+            self.cached_tokens = (self.cached_tokens or 0) + usage.cached_tokens
+        self.calls.append(
+            {
+                "purpose": purpose,
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "attempts": max(1, attempts),
+                "error_class": error,
+            }
+        )
 
 
 def _repair_request(request: ChatRequest, exc: LLMError) -> ChatRequest:
@@ -83,18 +115,26 @@ def _repair_request(request: ChatRequest, exc: LLMError) -> ChatRequest:
     )
 
 
-def _complete(client: LLMClient, request: ChatRequest, outcome: CallOutcome) -> ChatResult:
+def _complete(
+    client: LLMClient, request: ChatRequest, outcome: CallOutcome, *, purpose: str
+) -> ChatResult:
     started = time.perf_counter()
     try:
         result = client.complete(request)
-    except LLMError:
-        outcome.model_calls += 1
+    except LLMError as exc:
+        outcome._bill(
+            purpose=purpose,
+            usage=getattr(exc, "usage", None),
+            attempts=getattr(exc, "attempts", 1),
+            error=exc.error_class,
+        )
         raise
     finally:
         outcome.timings["client"] = (
             outcome.timings.get("client", 0.0) + (time.perf_counter() - started) * 1000
         )
-    outcome._add(result)
+    outcome._bill(purpose=purpose, usage=result.usage, attempts=result.attempts)
+    outcome.timings["http"] = outcome.timings.get("http", 0.0) + result.latency_ms
     return result
 
 
@@ -107,12 +147,12 @@ def role_call(*, client: LLMClient, request: ChatRequest) -> CallOutcome:
     """
     outcome = CallOutcome()
     try:
-        result = _complete(client, request, outcome)
+        result = _complete(client, request, outcome, purpose=MAIN)
     except (LLMSchemaViolation, LLMMalformedOutput) as first:
         outcome.final = getattr(first, "raw", "") or ""
         outcome.repaired = True
         try:
-            result = _complete(client, _repair_request(request, first), outcome)
+            result = _complete(client, _repair_request(request, first), outcome, purpose=REPAIR)
         except LLMError as second:
             outcome.error = second
             outcome.final = getattr(second, "raw", "") or outcome.final
@@ -125,6 +165,7 @@ def role_call(*, client: LLMClient, request: ChatRequest) -> CallOutcome:
     outcome.result = result
     outcome.analysis = result.analysis
     outcome.final = result.final
+    outcome.normalisations = list(getattr(result, "normalisations", []) or [])
     # Prefix figures are about the role's first-shot prompt, which is what repeats.
     _prompt_ids(outcome, request, None if outcome.repaired else result.prompt_token_ids)
     return outcome

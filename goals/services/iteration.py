@@ -35,6 +35,7 @@ from goals.prompts import (
 )
 from goals.roles import CRITIC, EDITOR, IDEATOR, PLANNER, ROLE_FOR_KIND, request_build
 from goals.selectors import (
+    failures_in_a_row,
     ideator_text,
     iteration_number_last,
     queue_counts,
@@ -44,7 +45,7 @@ from goals.selectors import (
     tokens_granted_today,
     tokens_used_today,
 )
-from goals.services.calls import CallOutcome, role_call
+from goals.services.calls import ANSWER_ERRORS, CallOutcome, role_call
 from goals.services.governance import (
     meta_review_stats,
     strategy_propose,
@@ -381,6 +382,8 @@ def _iteration_new(
         cached_tokens=call.cached_tokens,
         prefix_shared_tokens=prefix,
         model_calls=call.model_calls,
+        calls=call.calls,
+        normalisations=call.normalisations,
         analysis=call.analysis,
         final=call.final,
         tool_calls=[
@@ -508,6 +511,27 @@ def iteration_persist(
     return iteration
 
 
+def _iteration_unpersisted(
+    *, work: Work, call: CallOutcome, started_at: dt.datetime, prefix: int, exc: Exception
+) -> Iteration:
+    """Record the tokens of an answer whose results could not be written."""
+    with transaction.atomic():
+        iteration = _iteration_new(
+            work=work,
+            call=call,
+            outcome=Iteration.Outcome.FAILED,
+            started_at=started_at,
+            prefix=prefix,
+        )
+        iteration.error_class = "persist_error"
+        iteration.error_detail = f"{type(exc).__name__}: {exc}"[:4000]
+        iteration.save(update_fields=["error_class", "error_detail"])
+    LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(
+        tokens_total=F("tokens_total") + iteration.total_tokens
+    )
+    return iteration
+
+
 def iteration_fail(
     *, work: Work, call: CallOutcome, started_at: dt.datetime, prefix: int
 ) -> Iteration:
@@ -582,11 +606,33 @@ def snapshot_run(*, work: Work, started_at: dt.datetime) -> Iteration:
     return iteration
 
 
+def _bad_answers_backoff(*, work: Work, call: CallOutcome, now: dt.datetime) -> None:
+    """Back off when the model's last answers were all unusable.
+
+    Each bad answer was billed: a model that only answers malformed or truncated output
+    would otherwise burn tokens at full speed until the daily budget stops it. The same
+    backoff as for an unreachable server, so it doubles while the streak goes on and a
+    good answer clears it.
+    """
+    streak = conf().bad_answers_backoff_after
+    if streak <= 0 or not failures_in_a_row(
+        theme=work.theme, limit=streak, error_classes=ANSWER_ERRORS
+    ):
+        return
+    loop_backoff_enter(
+        error_class=call.error_class,
+        detail=f"the last {streak} answers were unusable; last: {call.error}",
+        now=now,
+    )
+
+
 def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: float) -> None:
     """Book-keeping after an iteration: counters, prefix ids, duty-cycle rest, backoff."""
     now = timezone.now()
     if call.error is not None and call.infrastructure_failure:
         loop_backoff_enter(error_class=call.error_class, detail=str(call.error), now=now)
+    elif call.error is not None and call.answer_failure:
+        _bad_answers_backoff(work=work, call=call, now=now)
     elif call.model_calls and call.error is None:
         loop_backoff_clear(now=now)
     worked = time.perf_counter() - started
@@ -703,6 +749,17 @@ def iteration_run(
                     prefix=prefix,
                 )
             report = IterationReport("ran", str(exc), iteration=iteration)
+        except Exception as exc:
+            # A bug or a database error while persisting: the answer's tokens were
+            # billed all the same, so they are recorded (the budget counts them) before
+            # the error goes on to the caller; the task's lease runs out and it retries.
+            try:
+                _iteration_unpersisted(
+                    work=work, call=call, started_at=started_at, prefix=prefix, exc=exc
+                )
+            except Exception:  # the database itself is gone: the original error matters
+                logger.exception("could not record the tokens of an unpersisted answer")
+            raise
     loop_after(work=work, iteration=iteration, call=call, started=started)
     lap("db", mark)
     for name in ("http", "render", "client"):

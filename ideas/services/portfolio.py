@@ -15,11 +15,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from bizagent.llm.structured import schema_normalise
 from decisions.services import audit_log
 from ideas.models import SCORE_FIELDS, Idea, IdeaChange, IdeaRefusal, Tag, Theme
 from ideas.priority import priority_compute
 from ideas.safety import content_violations, idea_text
-from ideas.theme_files import IDEA_SCHEMA, document_errors
+from ideas.theme_files import IDEA_SCHEMA, document_errors, schema_load
 
 TEXT_FIELDS = ("title", "summary", "target_audience", "value_proposition", "revenue_model")
 _SPACE_RE = re.compile(r"\s+")
@@ -79,6 +80,8 @@ def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
     for name in TEXT_FIELDS:
         if isinstance(clean.get(name), str):
             clean[name] = clean[name].strip()
+    # Tags and related ids are sets: a duplicate changes nothing, so it is dropped, not refused.
+    clean, _ = schema_normalise(clean, schema_load(IDEA_SCHEMA))
     errors = document_errors(document=clean, schema_name=IDEA_SCHEMA, label="idea")
     if errors:
         raise IdeaDataInvalid(errors)

@@ -97,3 +97,19 @@ def test_repair_message_quotes_the_error_and_the_schema():
     text = repair_message(detail="$.reviews: [] is too short", response_format=fmt)
     assert "$.reviews: [] is too short" in text
     assert '"reviews"' in text
+
+
+@pytest.mark.parametrize(
+    ("role", "path"),
+    [
+        (IDEATOR, ("ideas", "items", "tags")),
+        (IDEATOR, ("ideas", "items", "builds_on")),
+        (EDITOR, ("edits", "items", "changes", "tags")),
+        (PLANNER, ("tasks", "items", "idea_ids")),
+    ],
+)
+def test_arrays_meant_as_sets_say_unique_items_so_duplicates_are_normalised(role, path):
+    schema = ROLE_SPECS[role].response_format.schema
+    for part in path:
+        schema = schema["items"] if part == "items" else schema["properties"][part]
+    assert schema["uniqueItems"] is True

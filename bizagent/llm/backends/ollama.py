@@ -19,8 +19,8 @@ import requests
 from bizagent.llm.backends.base import http_post_json
 from bizagent.llm.errors import LLMMalformedOutput, LLMTruncatedOutput
 from bizagent.llm.harmony import developer_instructions
-from bizagent.llm.result import RawAnswer, RawToolCall, result_build
-from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage, Usage
+from bizagent.llm.result import RawAnswer, RawToolCall, result_build, usage_billed, usage_ollama
+from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage
 
 
 def _assistant_entry(item: HistoryMessage) -> dict[str, Any]:
@@ -119,47 +119,46 @@ class OllamaBackend:
         )
         latency_ms = (time.perf_counter() - started) * 1000
         where = {"url": self.url, "model": self.model}
-        message = body.get("message")
-        if not isinstance(message, dict) or body.get("done") is not True:
-            raise LLMMalformedOutput(
-                f"no finished message in the answer: {str(body)[:200]}", **where
-            )
-        done_reason = body.get("done_reason") or "stop"
-        if done_reason == "length":
-            raise LLMTruncatedOutput(
-                f"stopped at num_predict={request.max_tokens} before the turn ended", **where
-            )
-        calls = []
-        for index, call in enumerate(message.get("tool_calls") or []):
-            function = (call or {}).get("function") or {}
-            arguments = function.get("arguments", {})
-            raw = (
-                arguments
-                if isinstance(arguments, str)
-                else json.dumps(arguments, ensure_ascii=False)
-            )
-            calls.append(
-                RawToolCall(
-                    name=str(function.get("name", "")), arguments=raw, call_id=f"call_{index}"
+        # Billed whatever follows: a truncated or unusable answer costs its tokens too.
+        usage = usage_ollama(body)
+        with usage_billed(usage):
+            message = body.get("message")
+            if not isinstance(message, dict) or body.get("done") is not True:
+                raise LLMMalformedOutput(
+                    f"no finished message in the answer: {str(body)[:200]}", **where
                 )
+            done_reason = body.get("done_reason") or "stop"
+            if done_reason == "length":
+                raise LLMTruncatedOutput(
+                    f"stopped at num_predict={request.max_tokens} before the turn ended", **where
+                )
+            calls = []
+            for index, call in enumerate(message.get("tool_calls") or []):
+                function = (call or {}).get("function") or {}
+                arguments = function.get("arguments", {})
+                raw = (
+                    arguments
+                    if isinstance(arguments, str)
+                    else json.dumps(arguments, ensure_ascii=False)
+                )
+                calls.append(
+                    RawToolCall(
+                        name=str(function.get("name", "")), arguments=raw, call_id=f"call_{index}"
+                    )
+                )
+            answer = RawAnswer(
+                final=str(message.get("content") or ""),
+                analysis=str(message.get("thinking") or ""),
+                commentary="",
+                tool_calls=tuple(calls),
             )
-        answer = RawAnswer(
-            final=str(message.get("content") or ""),
-            analysis=str(message.get("thinking") or ""),
-            commentary="",
-            tool_calls=tuple(calls),
-        )
-        usage = Usage(
-            prompt_tokens=int(body.get("prompt_eval_count") or 0),
-            completion_tokens=int(body.get("eval_count") or 0),
-        )
-        return result_build(
-            request,
-            answer,
-            usage=usage,
-            latency_ms=latency_ms,
-            finish_reason=done_reason,
-            backend=self.name,
-            model=self.model,
-            url=self.url,
-        )
+            return result_build(
+                request,
+                answer,
+                usage=usage,
+                latency_ms=latency_ms,
+                finish_reason=done_reason,
+                backend=self.name,
+                model=self.model,
+                url=self.url,
+            )

@@ -23,8 +23,8 @@ from bizagent.llm.errors import (
     LLMUnreachable,
 )
 from bizagent.llm.harmony import developer_instructions
-from bizagent.llm.result import RawAnswer, RawToolCall, result_build
-from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage, Usage
+from bizagent.llm.result import RawAnswer, RawToolCall, result_build, usage_billed, usage_openai
+from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
@@ -140,49 +140,45 @@ class OpenAIChatBackend:
         except (ValueError, openai.APIResponseValidationError) as exc:
             raise LLMMalformedOutput(f"the answer is not JSON ({exc})", **where) from exc
         latency_ms = (time.perf_counter() - started) * 1000
-        try:
-            choice = body["choices"][0]
-            message = choice["message"]
-            finish_reason = choice.get("finish_reason") or "stop"
-        except (KeyError, IndexError, TypeError) as exc:
-            raise LLMMalformedOutput(
-                f"no choices in the answer: {str(body)[:200]}", **where
-            ) from exc
-        if finish_reason == "length":
-            raise LLMTruncatedOutput(
-                f"stopped at max_tokens={request.max_tokens} before the turn ended", **where
+        # Billed whatever follows: a truncated or unusable answer costs its tokens too.
+        usage = usage_openai(body)
+        with usage_billed(usage):
+            try:
+                choice = body["choices"][0]
+                message = choice["message"]
+                finish_reason = choice.get("finish_reason") or "stop"
+            except (KeyError, IndexError, TypeError) as exc:
+                raise LLMMalformedOutput(
+                    f"no choices in the answer: {str(body)[:200]}", **where
+                ) from exc
+            if finish_reason == "length":
+                raise LLMTruncatedOutput(
+                    f"stopped at max_tokens={request.max_tokens} before the turn ended", **where
+                )
+            analysis = next((message[f] for f in REASONING_FIELDS if message.get(f)), "")
+            calls = tuple(
+                RawToolCall(
+                    name=str((call.get("function") or {}).get("name", "")),
+                    arguments=str((call.get("function") or {}).get("arguments") or ""),
+                    call_id=str(call.get("id") or f"call_{index}"),
+                )
+                for index, call in enumerate(message.get("tool_calls") or [])
             )
-        analysis = next((message[f] for f in REASONING_FIELDS if message.get(f)), "")
-        calls = tuple(
-            RawToolCall(
-                name=str((call.get("function") or {}).get("name", "")),
-                arguments=str((call.get("function") or {}).get("arguments") or ""),
-                call_id=str(call.get("id") or f"call_{index}"),
+            return result_build(
+                request,
+                RawAnswer(
+                    final=str(message.get("content") or ""),
+                    analysis=str(analysis),
+                    commentary="",
+                    tool_calls=calls,
+                ),
+                usage=usage,
+                latency_ms=latency_ms,
+                finish_reason=finish_reason,
+                backend=self.name,
+                model=self.model,
+                url=self.url,
             )
-            for index, call in enumerate(message.get("tool_calls") or [])
-        )
-        usage_body = body.get("usage") or {}
-        details = usage_body.get("prompt_tokens_details") or {}
-        usage = Usage(
-            prompt_tokens=int(usage_body.get("prompt_tokens") or 0),
-            completion_tokens=int(usage_body.get("completion_tokens") or 0),
-            cached_tokens=details.get("cached_tokens"),
-        )
-        return result_build(
-            request,
-            RawAnswer(
-                final=str(message.get("content") or ""),
-                analysis=str(analysis),
-                commentary="",
-                tool_calls=calls,
-            ),
-            usage=usage,
-            latency_ms=latency_ms,
-            finish_reason=finish_reason,
-            backend=self.name,
-            model=self.model,
-            url=self.url,
-        )
 
 
 def _status_message(exc: openai.APIStatusError) -> str:

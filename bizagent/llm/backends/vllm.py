@@ -22,8 +22,8 @@ from bizagent.llm.harmony import (
     harmony_render,
     harmony_stop_token_ids,
 )
-from bizagent.llm.result import answer_from_harmony, result_build
-from bizagent.llm.types import ChatRequest, ChatResult, Usage
+from bizagent.llm.result import answer_from_harmony, result_build, usage_billed, usage_openai
+from bizagent.llm.types import ChatRequest, ChatResult
 
 
 class VllmBackend:
@@ -63,59 +63,66 @@ class VllmBackend:
         )
         latency_ms = (time.perf_counter() - started) * 1000
         where = {"url": self.url, "model": self.model}
-        try:
-            choice = body["choices"][0]
-            finish_reason = choice.get("finish_reason") or "stop"
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise LLMMalformedOutput(
-                f"no choices in the answer: {str(body)[:200]}", **where
-            ) from exc
-        token_ids = choice.get("token_ids")
-        if not isinstance(token_ids, list) or not all(isinstance(t, int) for t in token_ids):
-            raise LLMMalformedOutput(
-                "the answer has no completion token_ids; is the server vLLM >= 0.10.2 "
-                "(it must honour return_token_ids)?",
-                **where,
-            )
-        if finish_reason == "length":
-            raise LLMTruncatedOutput(
-                f"stopped after {len(token_ids)} tokens at max_tokens={request.max_tokens} "
-                "before <|return|> or <|call|>",
-                **where,
-            )
-        ends = set(harmony_end_token_ids())
-        stop_reason = choice.get("stop_reason")
-        if not token_ids or token_ids[-1] not in ends:
-            if stop_reason not in ends:
+        # Billed whatever follows: a truncated or unparseable answer costs its tokens too.
+        usage = usage_openai(
+            body, prompt_default=len(prompt_ids), completion_default=_completion_count(body)
+        )
+        with usage_billed(usage):
+            try:
+                choice = body["choices"][0]
+                finish_reason = choice.get("finish_reason") or "stop"
+            except (KeyError, IndexError, TypeError, AttributeError) as exc:
                 raise LLMMalformedOutput(
-                    f"the completion ended without a Harmony stop token "
-                    f"(finish_reason={finish_reason!r}, stop_reason={stop_reason!r})",
+                    f"no choices in the answer: {str(body)[:200]}", **where
+                ) from exc
+            token_ids = choice.get("token_ids")
+            if not isinstance(token_ids, list) or not all(isinstance(t, int) for t in token_ids):
+                raise LLMMalformedOutput(
+                    "the answer has no completion token_ids; is the server vLLM >= 0.10.2 "
+                    "(it must honour return_token_ids)?",
                     **where,
                 )
-            # vLLM may leave the matched stop id out of token_ids; Harmony needs it to
-            # close the last message.
-            token_ids = [*token_ids, stop_reason]
-        try:
-            messages = harmony_parse(token_ids)
-        except HarmonyError as exc:
-            raise LLMMalformedOutput(
-                f"the completion is not valid Harmony: {exc}", **where
-            ) from exc
-        usage_body = body.get("usage") or {}
-        details = usage_body.get("prompt_tokens_details") or {}
-        usage = Usage(
-            prompt_tokens=int(usage_body.get("prompt_tokens", len(prompt_ids))),
-            completion_tokens=int(usage_body.get("completion_tokens", len(token_ids))),
-            cached_tokens=details.get("cached_tokens"),
-        )
-        return result_build(
-            request,
-            answer_from_harmony(messages),
-            usage=usage,
-            latency_ms=latency_ms,
-            finish_reason=finish_reason,
-            backend=self.name,
-            model=self.model,
-            url=self.url,
-            prompt_token_ids=prompt_ids,
-        )
+            if finish_reason == "length":
+                raise LLMTruncatedOutput(
+                    f"stopped after {len(token_ids)} tokens at max_tokens={request.max_tokens} "
+                    "before <|return|> or <|call|>",
+                    **where,
+                )
+            ends = set(harmony_end_token_ids())
+            stop_reason = choice.get("stop_reason")
+            if not token_ids or token_ids[-1] not in ends:
+                if stop_reason not in ends:
+                    raise LLMMalformedOutput(
+                        f"the completion ended without a Harmony stop token "
+                        f"(finish_reason={finish_reason!r}, stop_reason={stop_reason!r})",
+                        **where,
+                    )
+                # vLLM may leave the matched stop id out of token_ids; Harmony needs it to
+                # close the last message.
+                token_ids = [*token_ids, stop_reason]
+            try:
+                messages = harmony_parse(token_ids)
+            except HarmonyError as exc:
+                raise LLMMalformedOutput(
+                    f"the completion is not valid Harmony: {exc}", **where
+                ) from exc
+            return result_build(
+                request,
+                answer_from_harmony(messages),
+                usage=usage,
+                latency_ms=latency_ms,
+                finish_reason=finish_reason,
+                backend=self.name,
+                model=self.model,
+                url=self.url,
+                prompt_token_ids=prompt_ids,
+            )
+
+
+def _completion_count(body: dict[str, Any]) -> int:
+    """The completion's length from its token ids, for a server that sent no usage."""
+    try:
+        token_ids = body["choices"][0]["token_ids"]
+    except (KeyError, IndexError, TypeError):
+        return 0
+    return len(token_ids) if isinstance(token_ids, list) else 0

@@ -8,7 +8,9 @@ from bizagent.llm.structured import (
     StructuredOutputError,
     json_extract,
     schema_errors,
+    schema_normalise,
     structured_parse,
+    structured_parse_with_notes,
 )
 
 IDEA = {
@@ -66,3 +68,114 @@ def test_no_json_is_a_clear_error(text):
 def test_a_broken_schema_is_a_programming_error():
     with pytest.raises(ValueError, match="invalid JSON Schema"):
         schema_errors({}, {"type": "no-such-type"})
+
+
+# --- harmless normalisation: duplicates in sets -----------------------------------------
+
+SET_OF_TAGS = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
+IDEA_BATCH = {
+    "type": "object",
+    "properties": {
+        "ideas": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "tags": SET_OF_TAGS,
+                    "builds_on": {
+                        "type": "array",
+                        "items": {"type": "integer"},
+                        "uniqueItems": True,
+                    },
+                    "steps": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+        "extra": {"type": "object", "additionalProperties": SET_OF_TAGS},
+        "pair": {"type": "array", "prefixItems": [SET_OF_TAGS, {"type": "string"}]},
+        "both": {"allOf": [{"type": "array"}, {"uniqueItems": True}]},
+        "either": {"anyOf": [SET_OF_TAGS, {"type": "string"}]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "notes"),
+    [
+        # Exact duplicates in a set go, first occurrence and order kept.
+        (["tea", "mochi", "tea", "cafe", "mochi"], ["tea", "mochi", "cafe"], 1),
+        (["tea", "mochi"], ["tea", "mochi"], 0),
+        ([], [], 0),
+        # Not exact: a different case or type is another item; the validator decides.
+        (["Tea", "tea"], ["Tea", "tea"], 0),
+        ([1, True, 1.0], [1, True, 1.0], 0),
+        # Objects equal up to key order are the same JSON value.
+        ([{"a": 1, "b": 2}, {"b": 2, "a": 1}], [{"a": 1, "b": 2}], 1),
+        # A value of the wrong type is left for the validator to name.
+        ("tea, tea", "tea, tea", 0),
+    ],
+)
+def test_duplicates_in_a_set_are_removed_in_order(value, expected, notes):
+    normalised, found = schema_normalise(value, SET_OF_TAGS)
+    assert normalised == expected
+    assert len(found) == notes
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Nested under objects and arrays.
+        (
+            {"ideas": [{"tags": ["a", "a"], "builds_on": [3, 3, 4], "steps": ["x", "x"]}]},
+            {"ideas": [{"tags": ["a"], "builds_on": [3, 4], "steps": ["x", "x"]}]},
+        ),
+        # Through additionalProperties, prefixItems and allOf.
+        ({"extra": {"k": ["b", "b"]}}, {"extra": {"k": ["b"]}}),
+        ({"pair": [["c", "c"], "c"]}, {"pair": [["c"], "c"]}),
+        ({"both": [5, 5]}, {"both": [5]}),
+        # Under anyOf the branch that applies is undecided: left alone.
+        ({"either": ["d", "d"]}, {"either": ["d", "d"]}),
+    ],
+)
+def test_it_follows_the_schema_into_nested_values(value, expected):
+    assert schema_normalise(value, IDEA_BATCH)[0] == expected
+
+
+def test_arrays_that_are_not_sets_keep_their_duplicates():
+    value = {"ideas": [{"steps": ["call", "call"]}]}
+    assert schema_normalise(value, IDEA_BATCH) == (value, [])
+
+
+def test_it_is_pure_and_says_where_and_what_it_removed():
+    value = {"ideas": [{"tags": ["x"]}, {"tags": ["tea", "tea", "cafe", "cafe"]}]}
+    before = repr(value)
+    normalised, notes = schema_normalise(value, IDEA_BATCH)
+    assert repr(value) == before  # the input is not touched
+    assert normalised["ideas"][1]["tags"] == ["tea", "cafe"]
+    assert notes == ['$.ideas[1].tags: removed 2 duplicate items ("tea", "cafe")']
+
+
+def test_items_equal_after_their_own_normalisation_are_duplicates():
+    schema = {"type": "array", "uniqueItems": True, "items": SET_OF_TAGS}
+    normalised, notes = schema_normalise([["a", "a"], ["a"]], schema)
+    assert normalised == [["a"]]
+    assert len(notes) == 2
+
+
+def test_structured_parse_accepts_duplicates_in_a_set_and_reports_them():
+    value, notes = structured_parse_with_notes('{"ideas": [{"tags": ["a", "b", "a"]}]}', IDEA_BATCH)
+    assert value == {"ideas": [{"tags": ["a", "b"]}]}
+    assert notes == ['$.ideas[0].tags: removed 1 duplicate item ("a")']
+    assert structured_parse('{"ideas": [{"tags": ["a", "a"]}]}', IDEA_BATCH) == {
+        "ideas": [{"tags": ["a"]}]
+    }
+
+
+def test_what_changes_meaning_is_still_a_violation():
+    with pytest.raises(StructuredOutputError, match=r"\$\.ideas\[0\]\.tags\[1\]: 3 is not of type"):
+        structured_parse('{"ideas": [{"tags": ["a", 3, "a"]}]}', IDEA_BATCH)
+    # Too many distinct items is not a duplicate problem: it stays an error.
+    capped = {**SET_OF_TAGS, "maxItems": 2}
+    with pytest.raises(StructuredOutputError, match="is too long"):
+        structured_parse('["a", "b", "c", "a"]', capped)
+    assert structured_parse('["a", "b", "a", "b"]', capped) == ["a", "b"]

@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from bizagent.redact import url_redact
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -76,12 +78,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def url_redacted(url: str) -> str:
-    """The URL with any password replaced, safe to print in an error or a log line."""
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
-    return parsed._replace(netloc=netloc).geturl()
+    """The URL with its credentials replaced, safe to print in an error or a log line."""
+    return url_redact(url)
 
 
 def env_url(name: str, default: str | None, *, schemes: tuple[str, ...]) -> str | None:

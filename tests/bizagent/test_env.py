@@ -92,6 +92,8 @@ def test_env_url_checks_scheme_host_and_port(monkeypatch):
         env_url("X_U", None, schemes=("http",))
 
 
-def test_url_redacted_hides_only_the_password():
+def test_url_redacted_hides_the_user_and_the_password():
     assert url_redacted("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
-    assert url_redacted("postgres://u@h/db") == "postgres://u@h/db"
+    # A user name alone may be a token (``https://TOKEN@host``): masked too.
+    assert url_redacted("postgres://u@h/db") == "postgres://***@h/db"
+    assert url_redacted("postgres://h/db") == "postgres://h/db"

@@ -93,8 +93,8 @@ def env_int(
     text = value.strip()
     if not text.lstrip("+-").isdigit():
         raise ImproperlyConfigured(f"{name} must be an integer, got {value_shown(text)}")
-    # int() would parse 4,300 digits; nothing we configure needs more than 18.
-    if len(text) > 18:
+    # int() refuses more than 4,300 digits with a ValueError; say it is out of range instead.
+    if len(text) > 4000:
         raise _range_error(name, "an integer", text, minimum, maximum, unit)
     number = int(text)
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):

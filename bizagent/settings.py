@@ -8,6 +8,7 @@ the variable.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -22,6 +23,7 @@ from bizagent.env import (
     env_list,
     env_str,
     env_url,
+    value_shown,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -111,7 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # when a deferred read transaction tries to upgrade.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
-        "timeout": env_int("BIZAGENT_SQLITE_BUSY_TIMEOUT", 30, minimum=1),
+        "timeout": env_int(
+            "BIZAGENT_SQLITE_BUSY_TIMEOUT", 30, minimum=1, maximum=3600, unit="seconds"
+        ),
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
         "PRAGMA foreign_keys=ON;",
     }
@@ -128,13 +132,15 @@ CACHES = {
 
 # --- django-q2 --------------------------------------------------------------------------
 REDIS_URL = env_url("BIZAGENT_REDIS_URL", None, schemes=("redis", "rediss"))
-LLM_TIMEOUT = env_float("BIZAGENT_LLM_TIMEOUT", 300.0, minimum=1.0)
+LLM_TIMEOUT = env_float("BIZAGENT_LLM_TIMEOUT", 300.0, minimum=1.0, maximum=3600.0, unit="seconds")
 # A task may make a few model calls with retries; it must finish well inside `timeout`,
 # and `retry` must exceed `timeout` or a slow task is delivered twice while still running.
-Q_TASK_TIMEOUT = env_int("BIZAGENT_Q_TIMEOUT", int(max(900, LLM_TIMEOUT * 3)), minimum=10)
+Q_TASK_TIMEOUT = env_int(
+    "BIZAGENT_Q_TIMEOUT", int(max(900, LLM_TIMEOUT * 3)), minimum=10, maximum=86400, unit="seconds"
+)
 Q_CLUSTER = {
     "name": "bizagent",
-    "workers": env_int("BIZAGENT_Q_WORKERS", 2, minimum=1),
+    "workers": env_int("BIZAGENT_Q_WORKERS", 2, minimum=1, maximum=64),
     "timeout": Q_TASK_TIMEOUT,
     "retry": Q_TASK_TIMEOUT + 120,
     "max_attempts": 3,
@@ -166,9 +172,13 @@ LLM_BASE_URL = env_url(
 ).rstrip("/")
 LLM_MODEL = env_str("BIZAGENT_LLM_MODEL", _LLM_DEFAULT_MODELS[LLM_BACKEND])
 LLM_API_KEY = env_str("BIZAGENT_LLM_API_KEY")
-LLM_MAX_RETRIES = env_int("BIZAGENT_LLM_MAX_RETRIES", 3, minimum=0)
-LLM_RETRY_BUDGET = env_float("BIZAGENT_LLM_RETRY_BUDGET", 120.0, minimum=0.0)
-LLM_CONTEXT_TOKENS = env_int("BIZAGENT_LLM_CONTEXT_TOKENS", 32768, minimum=2048)
+LLM_MAX_RETRIES = env_int("BIZAGENT_LLM_MAX_RETRIES", 3, minimum=0, maximum=20)
+LLM_RETRY_BUDGET = env_float(
+    "BIZAGENT_LLM_RETRY_BUDGET", 120.0, minimum=0.0, maximum=3600.0, unit="seconds"
+)
+LLM_CONTEXT_TOKENS = env_int(
+    "BIZAGENT_LLM_CONTEXT_TOKENS", 32768, minimum=2048, maximum=1_048_576, unit="tokens"
+)
 # Where the offline Harmony vocab is built when TIKTOKEN_ENCODINGS_BASE is unset.
 VOCAB_CACHE_DIR = Path(env_str("BIZAGENT_VOCAB_DIR", str(VAR_DIR / "vocab")))
 
@@ -177,7 +187,9 @@ SHEETS_CREDENTIALS = env_str("BIZAGENT_SHEETS_CREDENTIALS")
 SHEETS_SPREADSHEET_ID = env_str("BIZAGENT_SHEETS_SPREADSHEET_ID")
 
 # --- Governance -----------------------------------------------------------------------
-DECISION_TIMEOUT_HOURS = env_float("DECISION_TIMEOUT", 24.0, minimum=0.01)
+DECISION_TIMEOUT_HOURS = env_float(
+    "DECISION_TIMEOUT", 24.0, minimum=0.01, maximum=8760.0, unit="hours"
+)
 AUTO_EXECUTION_ENABLED = env_bool("AUTO_EXECUTION_ENABLED", True)
 APPROVER_GROUP = env_str("BIZAGENT_APPROVER_GROUP")
 SITE_URL = env_url("BIZAGENT_SITE_URL", "http://127.0.0.1:8080", schemes=("http", "https")).rstrip(
@@ -188,7 +200,7 @@ SITE_URL = env_url("BIZAGENT_SITE_URL", "http://127.0.0.1:8080", schemes=("http"
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+    EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
     EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
@@ -204,7 +216,12 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "admin:login"
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env_str("TIME_ZONE", "UTC").strip()
+if TIME_ZONE not in zoneinfo.available_timezones() and TIME_ZONE != "UTC":
+    raise ImproperlyConfigured(
+        "TIME_ZONE must be an IANA time zone such as UTC or Asia/Tokyo, "
+        f"got {value_shown(TIME_ZONE)}"
+    )
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
@@ -216,12 +233,15 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 SESSION_COOKIE_HTTPONLY = True
 
+LOG_LEVEL = env_choice(
+    "BIZAGENT_LOG_LEVEL", "INFO", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("BIZAGENT_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # The HTTP clients log every request at INFO; the model client logs what matters.
     "loggers": {
         "django": {"level": "WARNING"},
@@ -234,9 +254,15 @@ LOGGING = {
 # --- Email links and Sheets mirror ---
 # A decision link in a mail stops working after this long, or when the decision is due,
 # whichever comes first.
-DECISION_LINK_MAX_AGE_HOURS = env_float("BIZAGENT_DECISION_LINK_MAX_AGE_HOURS", 48.0, minimum=0.01)
+DECISION_LINK_MAX_AGE_HOURS = env_float(
+    "BIZAGENT_DECISION_LINK_MAX_AGE_HOURS", 48.0, minimum=0.01, maximum=8760.0, unit="hours"
+)
 # The catch-up schedule that mirrors pending rows to Google Sheets.
-SHEETS_SYNC_MINUTES = env_int("BIZAGENT_SHEETS_SYNC_MINUTES", 5, minimum=1)
+SHEETS_SYNC_MINUTES = env_int(
+    "BIZAGENT_SHEETS_SYNC_MINUTES", 5, minimum=1, maximum=1440, unit="minutes"
+)
 # Rows per append_rows call, and seconds one call may spend sleeping between retries.
-SHEETS_BATCH_SIZE = env_int("BIZAGENT_SHEETS_BATCH_SIZE", 500, minimum=1)
-SHEETS_RETRY_BUDGET = env_float("BIZAGENT_SHEETS_RETRY_BUDGET", 30.0, minimum=0.0)
+SHEETS_BATCH_SIZE = env_int("BIZAGENT_SHEETS_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+SHEETS_RETRY_BUDGET = env_float(
+    "BIZAGENT_SHEETS_RETRY_BUDGET", 30.0, minimum=0.0, maximum=600.0, unit="seconds"
+)

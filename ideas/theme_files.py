@@ -16,11 +16,16 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from bizagent.bounded_json import InputRefused, file_read_bounded, json_loads_bounded
+
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 EXAMPLE_DIR = Path(__file__).resolve().parent / "example_theme"
 IP_PROFILE_SCHEMA = "ip_profile.schema.json"
 THEME_CONFIG_SCHEMA = "theme_config.schema.json"
 IDEA_SCHEMA = "idea.schema.json"
+
+#: How much of one schema error is shown (it quotes the offending value in full).
+MESSAGE_CHARS = 200
 
 _REQUIRED_RE = re.compile(r"^'(?P<name>.+)' is a required property$")
 
@@ -64,7 +69,11 @@ def _messages(label: str, error: SchemaError) -> list[str]:
         extra = sorted(key for key in error.instance if key not in known)
         if extra:
             return [f"{where}.{key}: is not an allowed field" for key in extra]
-    return [f"{where}: {error.message}"]
+    message = error.message
+    if len(message) > MESSAGE_CHARS:
+        # jsonschema quotes the whole offending value; a 10 MB string is not a message.
+        message = message[:MESSAGE_CHARS] + "…"
+    return [f"{where}: {message}"]
 
 
 def document_errors(*, document: Any, schema_name: str, label: str) -> list[str]:
@@ -80,15 +89,16 @@ def document_errors(*, document: Any, schema_name: str, label: str) -> list[str]
 
 
 def document_read(*, path: str | Path, label: str) -> tuple[Any, list[str]]:
-    """The parsed JSON of ``path``, or the errors that prevented reading it."""
+    """The parsed JSON of ``path``, or the one error that prevented reading it.
+
+    The read is bounded (``/dev/zero`` is refused, not read) and so is the JSON (depth,
+    NaN/Infinity, lone surrogates): a hostile file gets one line, never a traceback.
+    """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{label}: cannot read {path}: {exc}"]
-    try:
-        return json.loads(text), []
-    except json.JSONDecodeError as exc:
-        return None, [f"{label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]
+        data = file_read_bounded(path, what=label)
+        return json_loads_bounded(data, what=label), []
+    except InputRefused as exc:
+        return None, [str(exc)]
 
 
 def theme_files_validate(

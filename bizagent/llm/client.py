@@ -27,6 +27,7 @@ from bizagent.llm.backends.openai_chat import OpenAIChatBackend
 from bizagent.llm.backends.vllm import VllmBackend
 from bizagent.llm.errors import LLMConfigurationError, LLMError
 from bizagent.llm.types import ChatRequest, ChatResult, Usage
+from bizagent.redact import url_redact
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,12 @@ class LLMClient:
 
     @property
     def base_url(self) -> str:
-        return self.backend.base_url
+        """The server root as it may be shown: credentials in it are replaced by ``***``.
+
+        Only the backend holds the real URL, which it needs to connect; everything that
+        prints or stores where the model lives (llmcheck, error messages) reads this.
+        """
+        return url_redact(self.backend.base_url)
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """One model call, retried within the policy; raises the last classified error."""

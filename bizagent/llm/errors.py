@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bizagent.redact import text_redact, url_redact, url_secrets
+
 if TYPE_CHECKING:
     from bizagent.llm.types import Usage
 
@@ -26,8 +28,12 @@ class LLMError(Exception):
     attempts: int = 1
 
     def __init__(self, detail: str, *, url: str = "", model: str = "") -> None:
-        self.detail = detail
-        self.url = url
+        # The URL may carry credentials (``http://user:pw@host``); the message is shown by
+        # llmcheck and stored on iterations, tasks, the loop state and audit rows, so the
+        # error keeps only the redacted URL, and any echo of its secrets in the detail (an
+        # HTTP library quoting the URL it failed on) is masked too.
+        self.detail = text_redact(str(detail), secrets=url_secrets(url))
+        self.url = url_redact(url)
         self.model = model
         super().__init__(self.describe())
 

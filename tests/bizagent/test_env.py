@@ -46,7 +46,7 @@ def test_env_int_parses_and_checks_minimum(monkeypatch):
     with pytest.raises(ImproperlyConfigured, match="X_N must be an integer"):
         env_int("X_N", 1)
     monkeypatch.setenv("X_N", "0")
-    with pytest.raises(ImproperlyConfigured, match="X_N must be at least 1, got 0"):
+    with pytest.raises(ImproperlyConfigured, match="X_N must be at least 1, got '0'"):
         env_int("X_N", 1, minimum=1)
 
 
@@ -92,6 +92,57 @@ def test_env_url_checks_scheme_host_and_port(monkeypatch):
         env_url("X_U", None, schemes=("http",))
 
 
-def test_url_redacted_hides_only_the_password():
+def test_url_redacted_hides_the_user_and_the_password():
     assert url_redacted("redis://:pw@h:6379/0") == "redis://:***@h:6379/0"
-    assert url_redacted("postgres://u@h/db") == "postgres://u@h/db"
+    # A user name alone may be a token (``https://TOKEN@host``): masked too.
+    assert url_redacted("postgres://u@h/db") == "postgres://***@h/db"
+    assert url_redacted("postgres://h/db") == "postgres://h/db"
+
+
+@pytest.mark.parametrize("raw", ["1e9", "8760.5", "inf", "nan", "-Infinity", "1" * 400])
+def test_env_float_refuses_values_beyond_the_maximum_or_not_finite(monkeypatch, raw):
+    monkeypatch.setenv("X_H", raw)
+    with pytest.raises(ImproperlyConfigured, match=r"^X_H must be a ") as info:
+        env_float("X_H", 24.0, minimum=0.01, maximum=8760.0, unit="hours")
+    assert len(str(info.value)) < 200
+
+
+def test_env_float_names_the_range_and_unit(monkeypatch):
+    monkeypatch.setenv("X_H", "1e9")
+    with pytest.raises(
+        ImproperlyConfigured,
+        match=r"X_H must be a number between 0.01 and 8760 \(hours\), got '1e9'",
+    ):
+        env_float("X_H", 24.0, minimum=0.01, maximum=8760.0, unit="hours")
+    monkeypatch.setenv("X_H", "8760")
+    assert env_float("X_H", 24.0, minimum=0.01, maximum=8760.0) == 8760.0
+
+
+def test_env_int_refuses_values_beyond_the_maximum_and_huge_digit_strings(monkeypatch):
+    monkeypatch.setenv("X_N", "65536")
+    with pytest.raises(ImproperlyConfigured, match="X_N must be an integer between 1 and 65535"):
+        env_int("X_N", 25, minimum=1, maximum=65535)
+    monkeypatch.setenv("X_N", "9" * 10_000)
+    with pytest.raises(ImproperlyConfigured, match="X_N must be an integer between") as info:
+        env_int("X_N", 25, minimum=1, maximum=65535)
+    assert "(10000 characters)" in str(info.value) and len(str(info.value)) < 200
+
+
+def test_a_huge_value_is_quoted_by_a_short_prefix_only(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "y" * 10_000_000)
+    with pytest.raises(ImproperlyConfigured) as info:
+        env_bool("X_FLAG", False)
+    assert str(info.value).startswith("X_FLAG must be true or false, got 'yyyy")
+    assert len(str(info.value)) < 200
+
+
+def test_env_str_refuses_bytes_that_are_not_utf8_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("X_S", "abc\udcff")  # how Python hands over an undecodable byte
+    with pytest.raises(ImproperlyConfigured, match="X_S must be UTF-8 text"):
+        env_str("X_S")
+
+
+def test_env_url_refuses_an_unparseable_url_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("X_U", "http://[::1")
+    with pytest.raises(ImproperlyConfigured, match="X_U is not a valid URL"):
+        env_url("X_U", None, schemes=("http",))

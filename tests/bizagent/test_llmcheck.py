@@ -85,3 +85,27 @@ def test_it_reports_a_timeout(tmp_path, fake_gptoss):
     assert (
         "[timeout] model server timed out" in done.stderr and "no answer within 1s" in done.stderr
     )
+
+
+SECRET = "s3cr3t-pw-0042"
+
+
+def test_it_never_prints_a_password_from_the_url(tmp_path, fake_gptoss):
+    fake_gptoss.enqueue(FakeReply(analysis="Health check.", final="pong"))
+    done = llmcheck(
+        tmp_path,
+        BIZAGENT_LLM_BASE_URL=f"http://ops:{SECRET}@127.0.0.1:{fake_gptoss.port}/v1",
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"server:  http://***:***@127.0.0.1:{fake_gptoss.port}/v1" in done.stdout
+    assert SECRET not in done.stdout + done.stderr
+
+
+def test_a_failure_at_a_url_with_a_password_does_not_print_it(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = llmcheck(tmp_path, BIZAGENT_LLM_BASE_URL=f"http://ops:{SECRET}@127.0.0.1:{port}/v1")
+    assert done.returncode != 0
+    assert f"at http://***:***@127.0.0.1:{port}/v1/completions): connection refused" in done.stderr
+    assert SECRET not in done.stdout + done.stderr

@@ -94,7 +94,7 @@ def test_postgres_and_redis_urls_switch_database_and_broker(tmp_path):
         ({"DJANGO_SECRET_KEY": None}, "DJANGO_SECRET_KEY is not set"),
         ({"BIZAGENT_LLM_BACKEND": "llamacpp"}, "BIZAGENT_LLM_BACKEND must be one of vllm, ollama"),
         ({"BIZAGENT_LLM_TIMEOUT": "soon"}, "BIZAGENT_LLM_TIMEOUT must be a number"),
-        ({"BIZAGENT_LLM_TIMEOUT": "0"}, "BIZAGENT_LLM_TIMEOUT must be at least 1"),
+        ({"BIZAGENT_LLM_TIMEOUT": "0"}, "BIZAGENT_LLM_TIMEOUT must be a number between 1 and"),
         ({"BIZAGENT_LLM_BASE_URL": "127.0.0.1:8000"}, "BIZAGENT_LLM_BASE_URL must be a URL"),
         ({"DATABASE_URL": "mysql://u:pw@h/db"}, "DATABASE_URL must be a URL starting with"),
         ({"BIZAGENT_REDIS_URL": "http://127.0.0.1:6379"}, "BIZAGENT_REDIS_URL must be a URL"),
@@ -113,4 +113,99 @@ def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, message):
 
 def test_debug_mode_runs_without_a_secret_key(tmp_path):
     done = start(tmp_path, DJANGO_DEBUG="true", DJANGO_SECRET_KEY=None)
+    assert done.returncode == 0, done.stderr
+
+
+def manage(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ARGV`` (or ``python -c`` with ``argv=("-c", CODE)``) in a clean env."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BIZAGENT_", "DJANGO_"))}
+    for name in ("DATABASE_URL", "EMAIL_HOST", "TIME_ZONE", "DECISION_TIMEOUT"):
+        clean.pop(name, None)
+    clean.update(
+        DJANGO_SETTINGS_MODULE="bizagent.settings",
+        BIZAGENT_SKIP_DOTENV="true",
+        BIZAGENT_VAR_DIR=str(tmp_path),
+        DJANGO_SECRET_KEY="k" * 50,
+    )
+    clean.update(env)
+    command = [sys.executable, *argv] if argv[0] == "-c" else [sys.executable, "manage.py", *argv]
+    return subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+
+
+NUMERIC = [
+    ("DECISION_TIMEOUT", "1e9"),
+    ("DECISION_TIMEOUT", "nan"),
+    ("BIZAGENT_LLM_TIMEOUT", "1e12"),
+    ("BIZAGENT_LLM_TIMEOUT", "inf"),
+    ("BIZAGENT_LLM_TIMEOUT", "-inf"),
+    ("BIZAGENT_LLM_RETRY_BUDGET", "1e300"),
+    ("BIZAGENT_LLM_MAX_RETRIES", "1000000"),
+    ("BIZAGENT_LLM_CONTEXT_TOKENS", "9" * 5000),
+    ("BIZAGENT_Q_TIMEOUT", "99999999999"),
+    ("BIZAGENT_Q_WORKERS", "100000"),
+    ("BIZAGENT_SQLITE_BUSY_TIMEOUT", "1e3"),
+    ("BIZAGENT_DECISION_LINK_MAX_AGE_HOURS", "Infinity"),
+    ("BIZAGENT_SHEETS_SYNC_MINUTES", "0"),
+    ("BIZAGENT_SHEETS_BATCH_SIZE", "10000000"),
+    ("BIZAGENT_SHEETS_RETRY_BUDGET", "1e9"),
+    ("EMAIL_PORT", "70000"),
+    ("DJANGO_DEBUG", "x" * 100_000),
+    ("TIME_ZONE", "Mars/Olympus_Mons"),
+    ("BIZAGENT_LOG_LEVEL", "loud"),
+    ("BIZAGENT_LLM_BASE_URL", "http://[::1"),
+    ("BIZAGENT_LLM_BACKEND", "b" * 100_000),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), NUMERIC, ids=[f"{n}={v[:12]}" for n, v in NUMERIC])
+def test_a_bad_value_is_one_line_naming_the_variable_and_exit_2(tmp_path, name, value):
+    env = {name: value}
+    if name == "EMAIL_PORT":
+        env["EMAIL_HOST"] = "smtp.invalid"
+    done = manage(tmp_path, "check", **env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr[:2000]
+    assert lines[0].startswith(f"configuration error: {name} ")
+    # A huge value is quoted by a short prefix, never echoed in full.
+    assert len(lines[0]) < 300
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "DECISION_TIMEOUT",
+            "1e9",
+            "DECISION_TIMEOUT must be a number between 0.01 and 8760 (hours)",
+        ),
+        ("BIZAGENT_LLM_TIMEOUT", "nan", "BIZAGENT_LLM_TIMEOUT must be a finite number, got 'nan'"),
+        ("EMAIL_PORT", "7" * 40, "EMAIL_PORT must be an integer between 1 and 65535, got '7777"),
+    ],
+)
+def test_the_line_says_what_is_allowed(tmp_path, name, value, message):
+    done = manage(tmp_path, "check", EMAIL_HOST="smtp.invalid", **{name: value})
+    assert message in done.stderr
+
+
+def test_the_wsgi_application_stops_with_the_same_one_line(tmp_path):
+    done = manage(tmp_path, "-c", "import bizagent.wsgi", BIZAGENT_LLM_TIMEOUT="1e12")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "configuration error: BIZAGENT_LLM_TIMEOUT must be a number between 1 and 3600 "
+        "(seconds), got '1e12'"
+    ]
+
+
+def test_good_values_at_the_bounds_still_start(tmp_path):
+    done = manage(
+        tmp_path,
+        "check",
+        DECISION_TIMEOUT="8760",
+        BIZAGENT_LLM_TIMEOUT="3600",
+        BIZAGENT_Q_WORKERS="64",
+        TIME_ZONE="Asia/Tokyo",
+        BIZAGENT_LOG_LEVEL="warning",
+    )
     assert done.returncode == 0, done.stderr

@@ -55,7 +55,7 @@ def test_decision_request_from_the_shell(bob, alice, q_sync, mailoutbox):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (("--args", "{not json"), "--args is not valid JSON"),
+        (("--args", "{not json"), "--args: not valid JSON (line 1, column 2"),
         (("--args", "[1, 2]"), "--args: The action's arguments must be a JSON object."),
         (("--option", "no-label"), "--option 'no-label': use KEY=LABEL"),
         (("--option=a=A", "--recommend=b"), "--recommend 'b' is not one of the option keys"),
@@ -68,6 +68,42 @@ def test_decision_request_errors_name_the_flag(extra, message):
         _request(*extra)
     assert str(caught.value).startswith(message)
     assert Decision.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+HOSTILE = [
+    (("--args", "[" * 100_000 + "]" * 100_000), "--args: JSON nested deeper than 64 levels"),
+    (("--args", '{"limit": NaN}'), "--args: NaN is not a JSON number"),
+    (("--args", '{"limit": Infinity}'), "--args: Infinity is not a JSON number"),
+    (("--args", '{"limit": 1e999}'), "--args: a number is too large to store"),
+    (("--args", '{"note": "\\udc80"}'), "--args: value '\\udc80': contains an invalid character"),
+    (("--args", '{"a": "' + "x" * 2_000_000 + '"}'), "--args: larger than 1,000,000 bytes"),
+    (("--title=bad \udcff byte",), "--title: contains an invalid character"),
+    (("--situation=\ud800",), "--situation: contains an invalid character"),
+    (("--option=a=\udcff",), "--option: contains an invalid character"),
+    (
+        ("--due-hours=nan",),
+        "--due-hours: expected a number of hours between 0.01 and 8760, got nan",
+    ),
+    (("--due-hours=inf",), "--due-hours: expected a number of hours between 0.01 and 8760"),
+    (("--due-hours=1e12",), "--due-hours: expected a number of hours between 0.01 and 8760"),
+    (("--due-hours=-5",), "--due-hours: expected a number of hours between 0.01 and 8760"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), HOSTILE, ids=[m[:30] for _, m in HOSTILE])
+def test_hostile_input_is_one_clear_line_and_writes_nothing(extra, message):
+    with pytest.raises(CommandError) as caught:
+        _request(*extra)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+    assert Decision.objects.count() == 0 and AuditEvent.objects.count() == 0
+
+
+def test_a_huge_bad_value_is_quoted_by_a_prefix_only():
+    with pytest.raises(CommandError) as caught:
+        _request("--option=a=A", "--recommend=" + "r" * 10_000_000)
+    assert str(caught.value).startswith("--recommend 'rrrr")
+    assert len(str(caught.value)) < 400
 
 
 def test_decision_request_refuses_an_unknown_action():

@@ -243,3 +243,65 @@ def test_it_pauses_and_resumes_the_real_goals_loop(
     assert seen == ["paused"]
     assert goals_services.loop_state_get().state == "running"
     assert Theme.objects.get(status=Theme.Status.ACTIVE).explore_ratio == 0.2
+
+
+def _deep(depth: int) -> str:
+    return '{"project_name": ' + "[" * depth + "]" * depth + "}"
+
+
+HOSTILE_CASES = {
+    "nested 100,000 deep": (_deep(100_000), "config: JSON nested deeper than 64 levels"),
+    "NaN": (
+        json.dumps(example_config()).replace('"explore_ratio": 0.6', '"explore_ratio": NaN'),
+        "config: NaN is not a JSON number",
+    ),
+    "Infinity": (
+        json.dumps(example_config()).replace('"explore_ratio": 0.6', '"explore_ratio": Infinity'),
+        "config: Infinity is not a JSON number",
+    ),
+    "overflowing number": (
+        json.dumps(example_config()).replace('"explore_ratio": 0.6', '"explore_ratio": 1e999'),
+        "config: a number is too large to store",
+    ),
+    "lone surrogate escape": (
+        json.dumps({**example_config(), "project_name": "x"}).replace('"x"', '"a\\ud800b"'),
+        "config: value 'a\\ud800b': contains an invalid character",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_CASES, ids=list(HOSTILE_CASES))
+def test_hostile_json_is_one_clear_line_and_changes_nothing(tmp_path, case):
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    before = _db_state()
+    text, message = HOSTILE_CASES[case]
+    config_path = _write(tmp_path, "config.json", text)
+    with pytest.raises(CommandError) as exc_info:
+        _run(EXAMPLE_IP_PROFILE, config_path)
+    assert message in str(exc_info.value)
+    assert "nothing changed" in str(exc_info.value)
+    assert _db_state() == before
+
+
+def test_an_endless_file_is_refused_after_a_bounded_read():
+    with pytest.raises(CommandError) as exc_info:
+        _run(EXAMPLE_IP_PROFILE, Path("/dev/zero"))
+    assert "config: /dev/zero is larger than 1,000,000 bytes" in str(exc_info.value)
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_it(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_bytes(b'{"project_name": "\xff\xfe"}')
+    with pytest.raises(CommandError) as exc_info:
+        _run(EXAMPLE_IP_PROFILE, path)
+    assert "config: not UTF-8 text" in str(exc_info.value)
+
+
+def test_a_long_bad_value_is_quoted_by_a_prefix_only(tmp_path):
+    config = example_config()
+    config["iteration_policy"]["snapshot_every"] = "z" * 500_000
+    path = _write(tmp_path, "config.json", config)
+    with pytest.raises(CommandError) as exc_info:
+        _run(EXAMPLE_IP_PROFILE, path)
+    assert "config.iteration_policy.snapshot_every" in str(exc_info.value)
+    assert len(str(exc_info.value)) < 2000

@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         bind = env_str("BIZAGENT_BIND", "127.0.0.1:8080")
-        web_workers = env_int("BIZAGENT_WEB_WORKERS", 2, minimum=1)
+        web_workers = env_int("BIZAGENT_WEB_WORKERS", 2, minimum=1, maximum=64)
         # Held until this process exits; refuses a second serve on this SQLite database.
         lock = serve_lock_acquire(database=settings.DATABASES["default"])  # noqa: F841
         # Popped before any child starts, so no child (nor its /proc environ) carries it.

@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
-import json
+import math
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from bizagent.bounded_json import InputRefused, json_loads_bounded, text_checked
+from bizagent.env import value_shown
 from decisions.models import DecisionKind, Urgency
 from decisions.services import decision_request
 
 # The option that carries each field the service may refuse.
 FLAGS = {"action_args": "--args", "options": "--option", "due_at": "--due-hours"}
+#: The text flags a person types; each is checked for characters no database stores.
+TEXT_FLAGS = ("title", "situation", "impact", "action", "recommend", "requested_by")
+#: A decision is due within a year at most; --due-hours=1e12 would overflow a datetime.
+DUE_HOURS_MAX = 8760.0
+DUE_HOURS_MIN = 0.01
+#: Characters of one error shown: a service message may quote a 10 MB value in full.
+MESSAGE_CHARS = 300
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + "…"
 
 
 def _describe(exc: ValidationError) -> str:
     if not hasattr(exc, "error_dict"):
-        return "; ".join(exc.messages)
+        return "; ".join(_short(message) for message in exc.messages)
     return "; ".join(
-        f"{FLAGS.get(field, '--' + field.replace('_', '-'))}: {message}"
+        f"{FLAGS.get(field, '--' + field.replace('_', '-'))}: {_short(message)}"
         for field, messages in exc.message_dict.items()
         for message in messages
     )
@@ -58,32 +71,46 @@ class Command(BaseCommand):
 
     def handle(self, *args, **o) -> None:
         try:
-            action_args = json.loads(o["action_args"])
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"--args is not valid JSON: {exc}") from None
+            for name in TEXT_FLAGS:
+                text_checked(o[name], what="--" + name.replace("_", "-"))
+            for raw in o["option"]:
+                text_checked(raw, what="--option")
+            action_args = json_loads_bounded(o["action_args"], what="--args")
+        except InputRefused as exc:
+            raise CommandError(str(exc)) from None
+        due_hours = o["due_hours"]
+        if due_hours is not None and not (
+            math.isfinite(due_hours) and DUE_HOURS_MIN <= due_hours <= DUE_HOURS_MAX
+        ):
+            raise CommandError(
+                f"--due-hours: expected a number of hours between {DUE_HOURS_MIN:g} and "
+                f"{DUE_HOURS_MAX:g}, got {due_hours!r}"
+            )
         options = []
         for raw in o["option"] or ["approve=Approve"]:
             key, sep, label = raw.partition("=")
             if not sep or not key or not label:
-                raise CommandError(f"--option {raw!r}: use KEY=LABEL")
+                raise CommandError(f"--option {value_shown(raw)}: use KEY=LABEL")
             options.append({"key": key, "label": label})
         recommend = o["recommend"] or options[0]["key"]
         if recommend not in {option["key"] for option in options}:
-            raise CommandError(f"--recommend {recommend!r} is not one of the option keys")
+            raise CommandError(
+                f"--recommend {value_shown(recommend)} is not one of the option keys"
+            )
         for option in options:
             option["recommended"] = option["key"] == recommend
         requester = None
         if o["requested_by"]:
             requester = get_user_model().objects.filter(username=o["requested_by"]).first()
             if requester is None:
-                raise CommandError(f"--requested-by: no user {o['requested_by']!r}")
+                raise CommandError(f"--requested-by: no user {value_shown(o['requested_by'])}")
         due_at = None
-        if o["due_hours"] is not None:
+        if due_hours is not None:
             from datetime import timedelta
 
             from django.utils import timezone
 
-            due_at = timezone.now() + timedelta(hours=o["due_hours"])
+            due_at = timezone.now() + timedelta(hours=due_hours)
         try:
             decision = decision_request(
                 kind=o["kind"],

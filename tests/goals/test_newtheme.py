@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+from decisions.models import AuditEvent
+from goals.management.commands import newtheme
+from goals.models import LoopState
+from goals.services import loop_pause, loop_start, loop_state_get
 from ideas.models import Idea, IdeaChange, IPProfile, Snapshot, Theme
+from ideas.services import ThemeTransitionError
 from tests.ideas.factories import (
     EXAMPLE_CONFIG,
     EXAMPLE_IP_PROFILE,
@@ -167,82 +172,90 @@ def test_check_only_validates():
     assert Theme.objects.count() == 0
 
 
-@pytest.fixture(autouse=True)
-def _loop_stopped(monkeypatch) -> list[str]:
-    """By default the loop is a stopped fake; the last test drives goals' real loop."""
-    return _fake_loop(monkeypatch, "stopped")
-
-
-def _fake_loop(monkeypatch, state: str) -> list[str]:
-    from ideas.management.commands import newtheme
-
-    calls: list[str] = []
-    controls = newtheme.LoopControls(
-        state_get=lambda: type("State", (), {"state": state})(),
-        pause=lambda **kw: calls.append("pause"),
-        resume=lambda **kw: calls.append("resume"),
-    )
-    monkeypatch.setattr(newtheme, "_loop_controls", lambda: controls)
-    return calls
-
-
-def test_it_pauses_a_running_loop_and_resumes_it(monkeypatch):
-    calls = _fake_loop(monkeypatch, "running")
-    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
-    assert calls == ["pause", "resume"]
-
-
-def test_it_leaves_a_paused_or_stopped_loop_alone(monkeypatch):
-    calls = _fake_loop(monkeypatch, "stopped")
-    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
-    assert calls == []
-
-
-def test_invalid_files_never_pause_the_loop(monkeypatch, tmp_path):
-    calls = _fake_loop(monkeypatch, "running")
-    with pytest.raises(CommandError):
-        _run(EXAMPLE_IP_PROFILE, _write(tmp_path, "config.json", "{"))
-    assert calls == []
-
-
-def test_the_loop_is_resumed_even_when_the_switch_fails(monkeypatch):
-    from ideas.management.commands import newtheme
-    from ideas.services import ThemeTransitionError
-
-    calls = _fake_loop(monkeypatch, "running")
-
-    def fail(**kwargs):
-        raise ThemeTransitionError("another theme was activated at the same time")
-
-    monkeypatch.setattr(newtheme, "theme_activate_from_files", fail)
-    with pytest.raises(CommandError, match="nothing changed"):
-        _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
-    assert calls == ["pause", "resume"]
-
-
-def test_it_pauses_and_resumes_the_real_goals_loop(
-    monkeypatch, tmp_path, django_capture_on_commit_callbacks
-):
-    from ideas.management.commands import newtheme
-
-    monkeypatch.undo()  # the real glue, not the fake
-    goals_services = pytest.importorskip("goals.services")
+def _loop_running(django_capture_on_commit_callbacks) -> None:
+    """The real loop, started on the example theme (a loop needs a theme to start)."""
     _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
     with django_capture_on_commit_callbacks():
-        goals_services.loop_start()
+        loop_start()
+    assert loop_state_get().state == LoopState.State.RUNNING
+
+
+def _observe_switch(monkeypatch, *, fail: bool = False) -> list[str]:
+    """The loop's state as the theme switch sees it (optionally making the switch fail)."""
     seen: list[str] = []
     real = newtheme.theme_activate_from_files
 
     def observe(**kwargs):
-        seen.append(goals_services.loop_state_get().state)
+        seen.append(loop_state_get().state)
+        if fail:
+            raise ThemeTransitionError("another theme was activated at the same time")
         return real(**kwargs)
 
     monkeypatch.setattr(newtheme, "theme_activate_from_files", observe)
+    return seen
+
+
+def _loop_audit_actions() -> list[str]:
+    return list(
+        AuditEvent.objects.filter(action__startswith="goals.loop_")
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+
+
+def test_it_pauses_a_running_loop_and_resumes_it(
+    monkeypatch, tmp_path, django_capture_on_commit_callbacks
+):
+    _loop_running(django_capture_on_commit_callbacks)
+    seen = _observe_switch(monkeypatch)
     with django_capture_on_commit_callbacks():
-        _run(EXAMPLE_IP_PROFILE, _write(tmp_path, "c.json", example_config(explore_ratio=0.2)))
-    assert seen == ["paused"]
-    assert goals_services.loop_state_get().state == "running"
+        output = _run(
+            EXAMPLE_IP_PROFILE, _write(tmp_path, "c.json", example_config(explore_ratio=0.2))
+        )
+    assert seen == [LoopState.State.PAUSED]
+    assert loop_state_get().state == LoopState.State.RUNNING
+    assert "loop paused" in output and "loop resumed" in output
     assert Theme.objects.get(status=Theme.Status.ACTIVE).explore_ratio == 0.2
+
+
+def test_it_leaves_a_stopped_loop_alone(monkeypatch):
+    seen = _observe_switch(monkeypatch)
+    before = _loop_audit_actions()
+    output = _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    assert seen == [LoopState.State.STOPPED]
+    assert loop_state_get().state == LoopState.State.STOPPED
+    assert _loop_audit_actions() == before
+    assert "loop paused" not in output
+
+
+def test_it_leaves_a_paused_loop_paused(monkeypatch, django_capture_on_commit_callbacks):
+    _loop_running(django_capture_on_commit_callbacks)
+    loop_pause(reason="a person paused it")
+    seen = _observe_switch(monkeypatch)
+    _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    state = loop_state_get()
+    assert seen == [LoopState.State.PAUSED]
+    assert (state.state, state.reason) == (LoopState.State.PAUSED, "a person paused it")
+
+
+def test_invalid_files_never_pause_the_loop(tmp_path, django_capture_on_commit_callbacks):
+    _loop_running(django_capture_on_commit_callbacks)
+    before = _loop_audit_actions()
+    with pytest.raises(CommandError):
+        _run(EXAMPLE_IP_PROFILE, _write(tmp_path, "config.json", "{"))
+    assert loop_state_get().state == LoopState.State.RUNNING
+    assert _loop_audit_actions() == before
+
+
+def test_the_loop_is_resumed_even_when_the_switch_fails(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    _loop_running(django_capture_on_commit_callbacks)
+    seen = _observe_switch(monkeypatch, fail=True)
+    with django_capture_on_commit_callbacks(), pytest.raises(CommandError, match="nothing changed"):
+        _run(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
+    assert seen == [LoopState.State.PAUSED]
+    assert loop_state_get().state == LoopState.State.RUNNING
 
 
 def _deep(depth: int) -> str:

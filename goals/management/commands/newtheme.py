@@ -1,50 +1,26 @@
 """``manage.py newtheme --ip-profile FILE --config FILE``: validate and switch the theme.
 
-The loop's run state belongs to ``goals``, and ``ideas`` must not import ``goals``
-(dependencies point goals → ideas). A management command is glue, not domain code, so
-this one looks the loop controls up lazily: when the ``goals`` app is installed and
-offers ``goals.services.loop_pause`` / ``loop_resume``, the switch happens with the loop
-paused, and the loop is resumed only if it was running before. The services stay
-free of the dependency; without ``goals`` the command simply switches the theme.
+The theme belongs to ``ideas``; the loop that works on it belongs to ``goals``, which
+depends on ``ideas`` (never the other way), so the command lives here. The files are
+validated before the loop is touched; a running loop is paused for the switch and resumed
+afterwards, even when the switch fails; a paused or stopped loop is left as it was.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from goals.models import LoopState
+from goals.services import loop_pause, loop_resume, loop_state_get
 from ideas.services import ThemeFilesInvalid, ThemeTransitionError, theme_activate_from_files
 from ideas.theme_files import theme_files_validate
 
 PAUSE_REASON = "newtheme: switching theme"
 
-
-@dataclass(frozen=True)
-class LoopControls:
-    state_get: Callable[[], Any]
-    pause: Callable[..., Any]
-    resume: Callable[..., Any]
-
-
-def _loop_controls() -> LoopControls | None:
-    """``goals``' loop controls when that app is installed, else None."""
-    if not apps.is_installed("goals"):
-        return None
-    module = importlib.import_module("goals.services")
-    names = ("loop_state_get", "loop_pause", "loop_resume")
-    if not all(hasattr(module, name) for name in names):
-        return None
-    return LoopControls(*(getattr(module, name) for name in names))
-
-
-def _is_running(state: Any) -> bool:
-    """Whether the loop's state object says it was working (so we should resume it)."""
-    return str(getattr(state, "state", state)) in {"running", "backing_off"}
+#: States in which the loop is working and must be paused for the switch.
+WORKING_STATES = frozenset({LoopState.State.RUNNING, LoopState.State.BACKING_OFF})
 
 
 class Command(BaseCommand):
@@ -70,10 +46,9 @@ class Command(BaseCommand):
             self.stdout.write("both files are valid")
             return
 
-        controls = _loop_controls()
-        was_running = controls is not None and _is_running(controls.state_get())
+        was_running = loop_state_get().state in WORKING_STATES
         if was_running:
-            controls.pause(reason=PAUSE_REASON)
+            loop_pause(reason=PAUSE_REASON)
             self.stdout.write("loop paused")
         try:
             theme = theme_activate_from_files(
@@ -83,7 +58,7 @@ class Command(BaseCommand):
             raise CommandError(f"theme not switched, nothing changed: {exc}") from exc
         finally:
             if was_running:
-                controls.resume()
+                loop_resume()
                 self.stdout.write("loop resumed")
         self.stdout.write(
             self.style.SUCCESS(

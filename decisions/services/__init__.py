@@ -15,6 +15,7 @@ from decisions.services.budgets import (
 from decisions.services.decisions import (
     APPROVE_PERMISSION,
     DecisionNotPending,
+    DecisionPremiseFailed,
     action_digest,
     decision_approve,
     decision_cancel,
@@ -34,6 +35,7 @@ from decisions.services.timing import decision_expire_due, decision_remind_due, 
 __all__ = [
     "APPROVE_PERMISSION",
     "DecisionNotPending",
+    "DecisionPremiseFailed",
     "action_digest",
     "audit_log",
     "budget_create",

@@ -246,53 +246,61 @@ class SheetsClient:
             )
         return missing
 
-    def keys_present(self, *, title: str) -> list[str]:
-        """The first column of ``title`` (header included), as strings."""
-        data = self._call(
-            f"read keys of {title}",
-            lambda: self.spreadsheet.values_get(
-                absolute_range_name(title, "A:A"),
-                params={"majorDimension": "COLUMNS", "valueRenderOption": "UNFORMATTED_VALUE"},
-            ),
+    def _keys_read(self, *, title: str) -> list[str]:
+        data = self.spreadsheet.values_get(
+            absolute_range_name(title, "A:A"),
+            params={"majorDimension": "COLUMNS", "valueRenderOption": "UNFORMATTED_VALUE"},
         )
         values = data.get("values") or [[]]
         return [str(value) for value in values[0]]
+
+    def keys_present(self, *, title: str) -> list[str]:
+        """The first column of ``title`` (header included), as strings."""
+        return self._call(f"read keys of {title}", lambda: self._keys_read(title=title))
 
     def rows_append(
         self, *, title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]
     ) -> AppendResult:
         """Append ``rows`` (first cell = unique key) in one call, skipping keys already there.
 
-        Reading the key column first is what makes a retry safe after Google accepted
-        an append whose answer we never saw: those rows are found and not sent again.
+        Never appends a row twice. An append whose answer was lost (timeout, reset
+        connection, 5xx) may still have been applied by Google, so every attempt,
+        retries included, first reads the key column again and sends only the rows
+        not found there. The same read makes a later sync safe after a crash between
+        Google's acceptance and the caller marking its rows.
         """
         if title not in self._worksheet_map():
             self.tabs_ensure({title: header})
         worksheet = self._worksheet_map()[title]
-        keys = self.keys_present(title=title)
-        seen = set(keys[1:])
-        fresh: list[list[Cell]] = []
+        wanted: dict[str, list[Cell]] = {}
         for row in rows:
-            key = str(row[0])
-            if key in seen:
-                continue
-            seen.add(key)
-            fresh.append(list(row))
-        already_present = len(rows) - len(fresh)
-        if not fresh:
-            return AppendResult(appended=0, already_present=already_present)
-        values = fresh if keys else [list(header), *fresh]
-        self._call(
-            f"append {len(fresh)} rows to {title}",
-            lambda: worksheet.append_rows(
-                values,
-                value_input_option=ValueInputOption.raw,
-                insert_data_option="INSERT_ROWS",
-                table_range="A1",
-            ),
-        )
-        logger.info("sheets: appended %d rows to %s", len(fresh), title)
-        return AppendResult(appended=len(fresh), already_present=already_present)
+            wanted.setdefault(str(row[0]), list(row))
+        # How many were present before our first append: we appended the rest.
+        present_at_start: list[int] = []
+
+        def attempt() -> int:
+            keys = self._keys_read(title=title)
+            seen = set(keys[1:])
+            fresh = [row for key, row in wanted.items() if key not in seen]
+            if not present_at_start:
+                present_at_start.append(len(wanted) - len(fresh))
+            if fresh:
+                values = fresh if keys else [list(header), *fresh]
+                # One call, no retry of its own: a retry has to re-read the keys first.
+                worksheet.append_rows(
+                    values,
+                    value_input_option=ValueInputOption.raw,
+                    insert_data_option="INSERT_ROWS",
+                    table_range="A1",
+                )
+            return len(fresh)
+
+        sent = self._call(f"append {len(wanted)} rows to {title}", attempt)
+        already_present = len(rows) - len(wanted) + present_at_start[0]
+        appended = len(wanted) - present_at_start[0]
+        if sent:
+            logger.info("sheets: appended %d rows to %s", sent, title)
+        return AppendResult(appended=appended, already_present=already_present)
 
 
 def sheets_client_open(

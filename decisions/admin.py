@@ -206,10 +206,17 @@ class BudgetAdmin(admin.ModelAdmin):
                 currency=obj.currency,
                 actor=request.user,
             )
+            if not obj.active:  # budget_create makes active budgets; honour the box
+                created = budget_update(budget_id=created.pk, actor=request.user, active=False)
             obj.pk = created.pk
 
     def save_related(self, request, form, formsets, change) -> None:
-        return None  # spends are read-only here: recorded by budget_spend_record
+        # Spends are read-only here (recorded by budget_spend_record), so nothing of the
+        # inline is saved. The admin's change message still reads what each formset
+        # saved (``new_objects`` and friends are set only by ``formset.save()``), so say
+        # "nothing" explicitly; leaving them unset made every add and edit a 500.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
 
 @admin.register(PolicySettings)

@@ -39,6 +39,8 @@ audit_actions_register(
         "decisions.decision_reminded": "Approvers were reminded of an open decision",
         "decisions.decision_applied": "An approved decision's action ran",
         "decisions.decision_failed": "An approved decision's action failed or was refused",
+        "decisions.decision_superseded": "A newer proposal on the same subject replaced a decision",
+        "decisions.decision_apply_resumed": "An interrupted idempotent action was run again",
         "decisions.budget_created": "A budget was created",
         "decisions.budget_updated": "A budget was changed",
         "decisions.budget_spent": "Spend was recorded against a budget",

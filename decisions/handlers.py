@@ -8,14 +8,14 @@ from decisions.actions import action_register
 from decisions.services.budgets import budget_update
 
 
-@action_register("decisions.budget_limit_set")
+@action_register("decisions.budget_limit_set", idempotent=True)  # sets, never adds
 def budget_limit_set(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
     """Set a budget's limit (approving a budget_overrun decision)."""
     budget = budget_update(budget_id=int(args["budget_id"]), limit=args["limit"])
     return {"budget_id": budget.pk, "limit": str(budget.limit)}
 
 
-@action_register("decisions.acknowledge")
+@action_register("decisions.acknowledge", idempotent=True)
 def acknowledge(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
     """For decisions whose answer is the whole outcome: the requester reads the status.
 

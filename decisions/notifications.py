@@ -38,6 +38,7 @@ SUBJECTS = {
     DecisionMail.Event.REMINDER: "Reminder, decision still open: {title}",
     DecisionMail.Event.EXPIRED: "Decision expired without an answer: {title}",
     DecisionMail.Event.OUTCOME: "Decision {outcome}: {title}",
+    DecisionMail.Event.SUPERSEDED: "Decision superseded by a newer proposal: {title}",
 }
 
 
@@ -104,6 +105,7 @@ def _mail_context(*, mail: DecisionMail, decision: Decision) -> dict:
         "site_url": settings.SITE_URL,
         "admin_url": settings.SITE_URL
         + reverse("admin:decisions_decision_change", args=[decision.pk]),
+        "superseded_by": decision.superseded_by_id,
     }
     if mail.link is not None:
         token = decision_link_token(link=mail.link)
@@ -127,9 +129,15 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
         logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
         return 0
+    recipients = approvers()
+    if event == DecisionMail.Event.SUPERSEDED:
+        # Only those who were asked about it need to hear it is off the table.
+        recipients = recipients.filter(
+            decision_mails__decision=decision, decision_mails__sent_at__isnull=False
+        ).distinct()
     mails = [
         mail
-        for recipient in approvers()
+        for recipient in recipients
         if (mail := _mail_claim(decision=decision, recipient=recipient, event=event, now=now))
     ]
     if not mails:

@@ -7,10 +7,14 @@ from typing import Any
 
 from decisions.actions import action_register
 from goals.services import strategy_apply, token_budget_extend
+from goals.services.governance import strategy_change_premise_failure
 from ideas.models import Theme
 
 
-@action_register("goals.apply_strategy_change")
+# Setting a strategy again to the same values changes nothing: safe to re-run.
+@action_register(
+    "goals.apply_strategy_change", idempotent=True, premise=strategy_change_premise_failure
+)
 def apply_strategy_change(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
     theme = Theme.objects.get(pk=args["theme_id"])
     strategy_apply(
@@ -23,7 +27,8 @@ def apply_strategy_change(*, args: dict[str, Any], decision: Any) -> dict[str, A
     return {"explore_ratio": args["explore_ratio"]}
 
 
-@action_register("goals.extend_token_budget")
+# One grant per decision (token_budget_extend looks it up first): safe to re-run.
+@action_register("goals.extend_token_budget", idempotent=True)
 def extend_token_budget(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
     theme = Theme.objects.get(pk=args["theme_id"])
     grant = token_budget_extend(

@@ -3,7 +3,8 @@
 It answers the real endpoints with Google's real JSON shapes (OAuth token, spreadsheet
 metadata, ``:batchUpdate`` addSheet, ``values`` get/update/append, error bodies) and
 keeps the sheet contents, so tests can assert what landed in the sheet. Faults are
-injected per request: ``fail_next(429)`` queues errors, ``outage`` fails everything.
+injected per request: ``fail_next(429)`` queues errors, ``outage`` fails everything,
+``lose_next_append_responses(503)`` applies the next appends but loses their answers.
 Anything not matched here is refused by ``responses`` with a ConnectionError, so a
 test can never reach the real Google.
 """
@@ -93,6 +94,7 @@ class FakeGoogleSheets:
     calls: list[tuple[str, str]] = field(default_factory=list)
     failures: list[int | type[Exception]] = field(default_factory=list)
     outage: int | type[Exception] | None = None
+    lost_append_responses: list[int | type[Exception]] = field(default_factory=list)
     token_requests: int = 0
     reject_token: bool = False
     retry_after: str | None = None
@@ -113,6 +115,11 @@ class FakeGoogleSheets:
     def fail_next(self, *codes: int | type[Exception]) -> None:
         """The next requests to the Sheets API fail with these statuses or exceptions."""
         self.failures.extend(codes)
+
+    def lose_next_append_responses(self, *codes: int | type[Exception]) -> None:
+        """The next appends land in the sheet, but the client gets this status or
+        exception instead of the answer (a timeout, a reset, a 5xx from a proxy)."""
+        self.lost_append_responses.extend(codes)
 
     def count(self, kind: str) -> int:
         return sum(1 for call_kind, _ in self.calls if call_kind == kind)
@@ -282,6 +289,12 @@ class FakeGoogleSheets:
         }
         if table_range:
             body["tableRange"] = table_range
+        if self.lost_append_responses:
+            lost = self.lost_append_responses.pop(0)
+            self.calls.append(("values.append:lost", a1))
+            if isinstance(lost, type):
+                raise lost(f"fake: the answer to an applied append was lost ({a1})")
+            return self._json(lost, google_error(lost))
         return self._json(200, body)
 
 

@@ -36,9 +36,15 @@ URGENCY_RANK = {Urgency.CRITICAL: 0, Urgency.HIGH: 1, Urgency.NORMAL: 2, Urgency
 class Decision(models.Model):
     """One decision point. Status moves only through ``decisions.services``:
 
-    pending → approved | rejected | expired | cancelled; approved → applied | failed.
-    An approved decision's action runs after commit, once (``apply_started_at`` is its
-    claim), and only if the digest of its arguments still matches.
+    pending → approved | rejected | expired | cancelled | superseded;
+    approved → applied | failed.
+
+    A newer proposal on the same subject and action supersedes the pending older ones
+    (``superseded_by``). An approved decision's action runs after commit, once, under a
+    lease (``apply_lease_owner`` until ``apply_lease_expires_at``): a lease that lapses
+    (the worker died mid-action) is taken over by the governance tick, which re-runs an
+    idempotent action or fails the decision for a person to look at. It runs only if
+    the digest of its arguments still matches and its premise still holds.
     """
 
     class Status(models.TextChoices):
@@ -49,15 +55,23 @@ class Decision(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         APPLIED = "applied", "Applied"
         FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded"
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
-        Status.PENDING: (Status.APPROVED, Status.REJECTED, Status.EXPIRED, Status.CANCELLED),
+        Status.PENDING: (
+            Status.APPROVED,
+            Status.REJECTED,
+            Status.EXPIRED,
+            Status.CANCELLED,
+            Status.SUPERSEDED,
+        ),
         Status.APPROVED: (Status.APPLIED, Status.FAILED),
         Status.REJECTED: (),
         Status.EXPIRED: (),
         Status.CANCELLED: (),
         Status.APPLIED: (),
         Status.FAILED: (),
+        Status.SUPERSEDED: (),
     }
 
     class OnTimeout(models.TextChoices):
@@ -111,7 +125,20 @@ class Decision(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
 
-    apply_started_at = models.DateTimeField(null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supersedes",
+        help_text="The newer proposal on the same subject and action that replaced this one.",
+    )
+
+    # The claim on running the approved action: a lease, never a bare flag, so a worker
+    # that dies mid-action leaves a row the governance tick can take over.
+    apply_lease_owner = models.CharField(max_length=100, blank=True, default="")
+    apply_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    apply_attempts = models.PositiveSmallIntegerField(default=0)
     applied_at = models.DateTimeField(null=True, blank=True)
     outcome = models.TextField(blank=True, default="", help_text="What happened in the end.")
     result = models.JSONField(default=dict, blank=True)
@@ -126,9 +153,19 @@ class Decision(models.Model):
                 condition=Q(status="pending"),
                 name="decisions_one_pending_per_action",
             ),
+            # One pending proposal per subject and action: a newer one supersedes.
+            models.UniqueConstraint(
+                fields=["subject_type", "subject_id", "action"],
+                condition=Q(status="pending", subject_type__isnull=False),
+                name="decisions_one_pending_per_subject_action",
+            ),
             models.CheckConstraint(
                 condition=Q(due_at__gt=models.F("requested_at")),
                 name="decisions_due_after_request",
+            ),
+            models.CheckConstraint(
+                condition=Q(apply_lease_owner="") | Q(apply_lease_expires_at__isnull=False),
+                name="decisions_apply_lease_expires",
             ),
         ]
 

@@ -35,6 +35,7 @@ class DecisionMail(models.Model):
         REMINDER = "reminder", "Reminder"
         EXPIRED = "expired", "Expired"
         OUTCOME = "outcome", "Outcome"
+        SUPERSEDED = "superseded", "Superseded"
 
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="mails")
     recipient = models.ForeignKey(

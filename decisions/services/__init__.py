@@ -1,6 +1,10 @@
 """Governance services: the only writers of decisions, budgets, policy and the audit log."""
 
-from decisions.services.apply import decision_apply, decision_apply_overdue
+from decisions.services.apply import (
+    decision_apply,
+    decision_apply_overdue,
+    decision_apply_resume,
+)
 from decisions.services.audit import audit_log
 from decisions.services.budgets import (
     budget_create,
@@ -11,6 +15,7 @@ from decisions.services.budgets import (
 from decisions.services.decisions import (
     APPROVE_PERMISSION,
     DecisionNotPending,
+    DecisionPremiseFailed,
     action_digest,
     decision_approve,
     decision_cancel,
@@ -30,6 +35,7 @@ from decisions.services.timing import decision_expire_due, decision_remind_due, 
 __all__ = [
     "APPROVE_PERMISSION",
     "DecisionNotPending",
+    "DecisionPremiseFailed",
     "action_digest",
     "audit_log",
     "budget_create",
@@ -38,6 +44,7 @@ __all__ = [
     "budget_update",
     "decision_apply",
     "decision_apply_overdue",
+    "decision_apply_resume",
     "decision_approve",
     "decision_cancel",
     "decision_expire_due",

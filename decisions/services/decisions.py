@@ -16,7 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from decisions.actions import UnknownAction, action_get
+from decisions.actions import UnknownAction, action_get, action_premise_failure
 from decisions.models import Decision, DecisionKind, DecisionOption, Urgency
 from decisions.services.audit import audit_log
 from decisions.tasks import task_enqueue
@@ -26,6 +26,15 @@ APPROVE_PERMISSION = "decisions.approve_decision"
 
 class DecisionNotPending(ValidationError):
     """The decision is no longer waiting for an answer (someone else was faster)."""
+
+
+class DecisionPremiseFailed(ValidationError):
+    """What the decision assumed no longer holds, so approving it would act on a stale
+    picture (e.g. it proposes a change "from 0.60" and the value is now 0.31)."""
+
+
+# A request that keeps losing the insert to concurrent newer proposals gives up.
+REQUEST_ATTEMPTS = 5
 
 
 def action_args_normalise(args: dict[str, Any] | None) -> dict[str, Any]:
@@ -106,7 +115,11 @@ def decision_request(
     """Ask people to decide on ``action``; idempotent per action and exact arguments.
 
     Asking again while a decision for the same action digest is pending returns that
-    decision. Approvers are mailed after commit.
+    decision. A new proposal on the same subject and action (other arguments)
+    supersedes the pending older ones in the same transaction: they end
+    ``superseded``, pointing at the new one, audited, and their approvers are told. At
+    most one stays pending per subject and action (a database constraint), even with
+    concurrent requests. Approvers are mailed after commit.
     """
     now = now or timezone.now()
     if kind not in DecisionKind.values:
@@ -142,39 +155,115 @@ def decision_request(
         decision.subject_type = ContentType.objects.get_for_model(subject, for_concrete_model=False)
         decision.subject_id = str(subject.pk)
         decision.subject_repr = str(subject)[:200]
-    # The one-pending-per-digest constraint is left to the database: a concurrent request
-    # that wins between our lookup and our insert shows up as IntegrityError below.
+    # The one-pending-per-digest and per-subject-and-action constraints are left to the
+    # database: a concurrent request that wins between our lookup and our insert shows
+    # up as IntegrityError below.
     decision.full_clean(validate_constraints=False)
+    for _ in range(REQUEST_ATTEMPTS - 1):
+        try:
+            return _request_save(decision, built=built, now=now)
+        except IntegrityError:
+            winner = _pending_for(digest)
+            if winner is not None:
+                return winner  # a concurrent request for the same action won
+            # A concurrent newer proposal on the same subject was inserted first: try
+            # again, superseding it in turn (the last request wins).
+            decision.pk = None
+            decision._state.adding = True
     try:
-        with transaction.atomic():
-            decision.save()
-            for option in built:
-                option.decision = decision
-            DecisionOption.objects.bulk_create(built)
-            audit_log(
-                action="decisions.decision_requested",
-                actor=decision.requested_by,
-                subject=decision,
-                data={
-                    "kind": kind,
-                    "title": title,
-                    "action": action,
-                    "digest": digest,
-                    "due_at": decision.due_at,
-                    "urgency": urgency,
-                },
-            )
-            transaction.on_commit(
-                lambda: task_enqueue(
-                    "decisions.tasks.decision_notify_task", decision.pk, "requested"
-                )
-            )
+        return _request_save(decision, built=built, now=now)
     except IntegrityError:
-        # A concurrent request for the same action won; the constraint kept one.
         winner = _pending_for(digest)
         if winner is None:
             raise
         return winner
+
+
+def _supersede_older(decision: Decision, *, now: datetime) -> list[Decision]:
+    """Mark the pending decisions on ``decision``'s subject and action superseded.
+
+    Runs inside the request's transaction, before its insert (the constraint allows one
+    pending per subject and action); ``superseded_by`` is set once it has a key.
+    """
+    if decision.subject_type_id is None:
+        return []
+    older = list(
+        Decision.objects.select_for_update()
+        .filter(
+            status=Decision.Status.PENDING,
+            subject_type_id=decision.subject_type_id,
+            subject_id=decision.subject_id,
+            action=decision.action,
+        )
+        .exclude(action_digest=decision.action_digest)
+    )
+    superseded = []
+    for old in older:
+        # Compare-and-set as well: on databases without row locks the status guard
+        # keeps a concurrent approval and this supersession from both winning.
+        won = Decision.objects.filter(pk=old.pk, status=Decision.Status.PENDING).update(
+            status=Decision.Status.SUPERSEDED,
+            decided_at=now,
+            outcome="Superseded by a newer proposal on the same subject: the action was not run.",
+        )
+        if won == 1:
+            superseded.append(old)
+    return superseded
+
+
+def _request_save(decision: Decision, *, built: list[DecisionOption], now: datetime) -> Decision:
+    with transaction.atomic():
+        superseded = _supersede_older(decision, now=now)
+        decision.save()
+        for old in superseded:
+            Decision.objects.filter(pk=old.pk).update(
+                superseded_by=decision,
+                outcome=f"Superseded by decision #{decision.pk}: the action was not run.",
+            )
+            audit_log(
+                action="decisions.decision_superseded",
+                actor=decision.requested_by,
+                subject=old,
+                data={
+                    "superseded_by": decision.pk,
+                    "action": old.action,
+                    "digest": old.action_digest,
+                    "new_digest": decision.action_digest,
+                },
+            )
+            transaction.on_commit(
+                lambda pk=old.pk: task_enqueue(
+                    "decisions.tasks.decision_notify_task", pk, "superseded"
+                )
+            )
+        options = [
+            DecisionOption(
+                decision=decision,
+                key=option.key,
+                label=option.label,
+                impact=option.impact,
+                recommended=option.recommended,
+            )
+            for option in built
+        ]
+        DecisionOption.objects.bulk_create(options)
+        audit_log(
+            action="decisions.decision_requested",
+            actor=decision.requested_by,
+            subject=decision,
+            data={
+                "kind": decision.kind,
+                "title": decision.title,
+                "action": decision.action,
+                "digest": decision.action_digest,
+                "due_at": decision.due_at,
+                "urgency": decision.urgency,
+                **({"supersedes": [old.pk for old in superseded]} if superseded else {}),
+            },
+        )
+        transaction.on_commit(
+            lambda: task_enqueue("decisions.tasks.decision_notify_task", decision.pk, "requested")
+        )
     return decision
 
 
@@ -182,6 +271,11 @@ def _locked_pending(decision_id: int, now: datetime) -> Decision:
     decision = Decision.objects.select_for_update().filter(pk=decision_id).first()
     if decision is None:
         raise Decision.DoesNotExist(f"no decision #{decision_id}")
+    if decision.status == Decision.Status.SUPERSEDED and decision.superseded_by_id:
+        raise DecisionNotPending(
+            f"Decision #{decision_id} was superseded by decision "
+            f"#{decision.superseded_by_id}, a newer proposal on the same subject."
+        )
     if decision.status != Decision.Status.PENDING:
         raise DecisionNotPending(
             f"Decision #{decision_id} is {decision.get_status_display().lower()}, not pending."
@@ -228,6 +322,12 @@ def decision_approve(
         decision = _locked_pending(decision_id, now)
         if digest and digest != decision.action_digest:
             raise ValidationError("The proposed action changed since you opened it; reload it.")
+        premise = action_premise_failure(decision.action, decision.action_args)
+        if premise:
+            raise DecisionPremiseFailed(
+                f"Decision #{decision_id} cannot be approved: its premise no longer holds: "
+                f"{premise}."
+            )
         keys = list(decision.options.values_list("key", flat=True))
         proceeding = [key for key in keys if option_proceeds(key)]
         if not option_key and len(proceeding) == 1:

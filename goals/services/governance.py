@@ -95,6 +95,33 @@ def strategy_apply(
     return state
 
 
+def strategy_ratio_in_force(*, theme: Theme) -> float:
+    """The explore ratio the loop uses for ``theme`` now: a meta review's, else the theme's."""
+    ratio, _ = loop_state_get().strategy_for(theme)
+    return ratio if ratio is not None else theme.explore_ratio
+
+
+def strategy_change_premise_failure(args: dict[str, Any]) -> str | None:
+    """Why a strategy-change decision no longer fits, or None while it does.
+
+    The decision proposes moving the explore ratio *from* a value; once another
+    decision or a small change moved it, approving would act on a stale picture.
+    """
+    if "from_explore_ratio" not in args:
+        return None  # asked before decisions carried their premise
+    theme = Theme.objects.filter(pk=args.get("theme_id")).first()
+    if theme is None:
+        return f"theme #{args.get('theme_id')} no longer exists"
+    now = strategy_ratio_in_force(theme=theme)
+    assumed = float(args["from_explore_ratio"])
+    if abs(now - assumed) > 1e-9:
+        return (
+            f"the studio's explore ratio for {theme.name} is now {now:.2f}, "
+            f"not {assumed:.2f} as this decision assumed"
+        )
+    return None
+
+
 def strategy_propose(
     *,
     theme: Theme,
@@ -163,6 +190,8 @@ def strategy_propose(
             "explore_ratio": ratio,
             "focus": proposal["focus"],
             "iteration_id": iteration.pk,
+            # The premise: approving is refused once the ratio in force is another.
+            "from_explore_ratio": current_ratio,
         },
         subject=theme,
         model_analysis=proposal.get("reason", ""),

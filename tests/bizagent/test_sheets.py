@@ -231,3 +231,56 @@ def test_it_honours_retry_after_within_the_budget(google_sheets, service_account
     client.rows_append(title="decision_log", header=TABS["decision_log"], rows=[["u"]])
 
     assert sleeps == [5.0]
+
+
+@pytest.mark.parametrize("lost", [503, 500, requests.ConnectionError, requests.Timeout])
+def test_an_append_whose_answer_was_lost_is_not_sent_again(
+    google_sheets, service_account_file, lost
+):
+    # Google applied the append, but the answer never arrived: the retry must read
+    # the key column again and find the rows there, not append them a second time.
+    sleeps = Sleeps()
+    client = open_client(service_account_file, sleeps)
+    client.tabs_ensure(TABS)
+    google_sheets.lose_next_append_responses(lost)
+    rows = [[f"uuid-{n}", "t", "a"] for n in range(3)]
+
+    result = client.rows_append(title="decision_log", header=TABS["decision_log"], rows=rows)
+
+    assert google_sheets.rows("decision_log") == [TABS["decision_log"], *rows]
+    assert google_sheets.count("values.append") == 1
+    assert (result.appended, result.already_present) == (3, 0)
+    assert len(sleeps) == 1
+
+
+def test_answers_lost_again_and_again_never_duplicate_or_drop_a_row(
+    google_sheets, service_account_file
+):
+    client = open_client(service_account_file, Sleeps(), RetryPolicy(attempts=4, budget=1000))
+    client.tabs_ensure(TABS)
+    sent: list[list[str]] = []
+    for batch, lost in enumerate([503, requests.ConnectionError, 502, requests.Timeout, 500]):
+        google_sheets.lose_next_append_responses(lost)
+        rows = [[f"b{batch}-{n}", "t", "a"] for n in range(3)]
+        # Each batch also carries the previous one again, as a re-claimed outbox would.
+        result = client.rows_append(
+            title="decision_log", header=TABS["decision_log"], rows=[*sent[-3:], *rows]
+        )
+        assert (result.appended, result.already_present) == (3, len(sent[-3:]))
+        sent.extend(rows)
+
+    assert google_sheets.rows("decision_log") == [TABS["decision_log"], *sent]
+    assert google_sheets.count("values.append") == 5
+    assert google_sheets.count("values.append:lost") == 5
+
+
+def test_an_append_into_an_empty_tab_with_a_lost_answer_writes_the_header_once(
+    google_sheets, service_account_file
+):
+    google_sheets.add_tab("decision_log")
+    client = open_client(service_account_file)
+    google_sheets.lose_next_append_responses(503)
+
+    client.rows_append(title="decision_log", header=TABS["decision_log"], rows=[["u", "t", "a"]])
+
+    assert google_sheets.rows("decision_log") == [TABS["decision_log"], ["u", "t", "a"]]

@@ -21,7 +21,8 @@ def test_approval_runs_the_action_after_commit_exactly_once(make_decision, alice
     assert recorded == [{"decision": decision.pk, "args": {"price": 1200}}]
     assert decision.status == Decision.Status.APPLIED
     assert decision.result == {"runs": 1}
-    assert decision.applied_at is not None and decision.apply_started_at is not None
+    assert decision.applied_at is not None and decision.apply_attempts == 1
+    assert decision.apply_lease_owner == "" and decision.apply_lease_expires_at is None
     applied = AuditEvent.objects.for_subject(decision).get(action="decisions.decision_applied")
     assert applied.actor is None and applied.data["result"] == {"runs": 1}
     # Delivered again (django-q2 is at least once) or caught up by the tick: nothing.

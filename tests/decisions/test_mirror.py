@@ -250,3 +250,25 @@ def test_the_admin_shows_how_many_rows_wait(admin_client, settings):
     assert "7 rows are waiting" in text
     row = SheetRow.objects.first()
     assert admin_client.post(f"/admin/decisions/sheetrow/{row.pk}/delete/").status_code == 403
+
+
+def test_a_fault_run_with_lost_append_answers_mirrors_every_row_once(configured):
+    """The issue's fault run: 54 rows, and the answers to applied appends keep getting
+    lost (timeouts, resets, 5xx). No row may appear twice and none may go missing."""
+    import requests
+
+    events = _events(54)
+    configured.lose_next_append_responses(
+        503, requests.ConnectionError, 500, requests.Timeout, 502, 503
+    )
+    configured.fail_next(429)  # and an ordinary refusal on top
+
+    report = _sync(batch_size=5)
+    while report.pending:  # whatever waits for a later sync goes out then
+        report = _sync(batch_size=5, now=timezone.now() + timedelta(hours=1))
+
+    mirrored = _mirrored_uuids(configured)
+    assert sorted(mirrored) == sorted(str(event.uuid) for event in events)
+    assert len(mirrored) == len(set(mirrored)) == 54
+    assert SheetRow.objects.filter(status=SheetRow.Status.SENT).count() == 54
+    assert configured.count("values.append:lost") == 6

@@ -116,3 +116,60 @@ def test_an_approved_budget_extension_lets_the_loop_continue(theme):
     assert iteration_run(worker="w", scheduled=False, client=client).ran
     assert Iteration.objects.count() == 2
     assert LoopState.objects.get().state == "stopped"
+
+
+def _approver():
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user("alice", "alice@example.com", "pw-alice-123")
+    user.user_permissions.add(Permission.objects.get(codename="approve_decision"))
+    return User.objects.get(pk=user.pk)
+
+
+def test_a_newer_strategy_proposal_supersedes_the_pending_one(theme):
+    from decisions.models import Decision
+
+    first = _meta_review(theme, StudioClient(Studio(meta_ratio=0.3)))
+    second = _meta_review(theme, StudioClient(Studio(meta_ratio=0.9)))
+
+    older = Decision.objects.get(pk=first.result["strategy"]["decision"])
+    newer = Decision.objects.get(pk=second.result["strategy"]["decision"])
+    assert older.status == Decision.Status.SUPERSEDED and older.superseded_by == newer
+    assert newer.status == Decision.Status.PENDING
+    assert newer.action_args["from_explore_ratio"] == 0.6
+    assert Decision.objects.filter(status="pending", action=newer.action).count() == 1
+
+
+def test_a_strategy_decision_whose_starting_point_moved_cannot_be_approved(theme):
+    from decisions.models import Decision
+    from decisions.services import DecisionPremiseFailed, decision_approve
+
+    it = _meta_review(theme, StudioClient(Studio(meta_ratio=0.3)))  # asks: 0.60 → 0.30
+    decision = Decision.objects.get(pk=it.result["strategy"]["decision"])
+    _meta_review(theme, StudioClient(Studio(meta_ratio=0.65)))  # small: applied at once
+    assert loop_state_get().strategy_for(theme)[0] == 0.65
+
+    with pytest.raises(
+        DecisionPremiseFailed,
+        match=(
+            f"the studio's explore ratio for {theme.name} is now 0.65, "
+            "not 0.60 as this decision assumed"
+        ),
+    ):
+        decision_approve(decision_id=decision.pk, user=_approver())
+
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.PENDING
+    assert loop_state_get().strategy_for(theme)[0] == 0.65
+
+
+def test_an_approved_strategy_change_runs_while_its_premise_holds(theme):
+    from decisions.models import Decision
+    from decisions.services import decision_apply, decision_approve
+
+    it = _meta_review(theme, StudioClient(Studio(meta_ratio=0.3)))
+    decision = Decision.objects.get(pk=it.result["strategy"]["decision"])
+    decision_approve(decision_id=decision.pk, user=_approver())
+
+    assert decision_apply(decision_id=decision.pk).status == Decision.Status.APPLIED
+    assert loop_state_get().strategy_for(theme)[0] == 0.3

@@ -154,3 +154,57 @@ def test_a_decision_taken_meanwhile_shows_a_message_in_its_row(page, alice, make
     decision.refresh_from_db()
     assert decision.status in (Decision.Status.APPROVED, Decision.Status.APPLIED)
     assert decision.decided_by_id == dora.pk
+
+
+def _mailed_link(smtp_server, address: str) -> str:
+    """The personal link in the new-decision mail that reached ``address``."""
+    [mail] = smtp_server.to(address)
+    [link] = re.findall(r"https?://\S+/link/\S+/", mail.part("text/plain"))
+    return link
+
+
+@pytest.mark.parametrize("verdict", ["Approve", "Reject"])
+def test_the_mailed_link_decides_in_a_real_browser(
+    page, live_server, settings, smtp_server, alice, make_decision, q_sync, recorded, verdict
+):
+    # The whole path a person takes: the mail arrives over SMTP, the link in it opens in
+    # Chromium, the button posts the form (with the Origin header a browser really sends).
+    settings.SITE_URL = live_server.url
+    decision = make_decision(title="Buy ads for spring")
+    link = _mailed_link(smtp_server, "alice@example.com")
+    assert link.startswith(live_server.url)
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Your decision is needed")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Buy ads for spring")
+    page.get_by_label("Comment (optional)").fill("from my phone")
+    page.get_by_role("button", name=verdict).click()
+
+    expect(page.get_by_role("heading", name="Thank you, your decision is recorded")).to_be_visible()
+    decision.refresh_from_db()
+    action = "approved" if verdict == "Approve" else "rejected"
+    if verdict == "Approve":
+        assert decision.status == Decision.Status.APPLIED
+        assert recorded == [{"decision": decision.pk, "args": {"n": 1}}]
+    else:
+        assert decision.status == Decision.Status.REJECTED
+        assert recorded == []
+    assert (decision.decided_by, decision.comment) == (alice, "from my phone")
+    [row] = AuditEvent.objects.filter(action=f"decisions.decision_{action}")
+    assert (row.actor, row.subject_id, row.data["via"]) == (alice, str(decision.pk), "email link")
+
+    # The link is spent: opening it again says so and changes nothing.
+    page.goto(link)
+    expect(page.locator("[data-refusal]")).to_have_attribute("data-refusal", "used")
+    assert AuditEvent.objects.filter(action=f"decisions.decision_{action}").count() == 1
+
+
+def test_the_link_page_keeps_its_token_out_of_cross_site_referrers(
+    page, live_server, settings, smtp_server, alice, make_decision, q_sync
+):
+    # same-origin: the page's own form gets a real Origin, any other site gets nothing.
+    settings.SITE_URL = live_server.url
+    make_decision()
+    response = page.goto(_mailed_link(smtp_server, "alice@example.com"))
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert page.evaluate("document.referrer") == ""

@@ -41,7 +41,7 @@ def test_get_shows_the_decision_and_changes_nothing(client, make_decision, link_
     html = page.content.decode()
     assert "Connect Stripe" in html and "Connect it" in html and "Do not connect" in html
     assert "SECRET-CHAIN-OF-THOUGHT" not in html
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     assert "no-store" in page["Cache-Control"] or "max-age=0" in page["Cache-Control"]
     link.refresh_from_db()
     assert link.used_at is None

@@ -46,7 +46,7 @@ class LinkRefused(Exception):
         "wrong_decision": "This link belongs to a different decision.",
         "wrong_user": "This link was sent to someone else. Sign out, or use your own link.",
         "not_permitted": "You are no longer allowed to decide on approvals.",
-        "closed": "This decision is no longer waiting for an answer.",
+        "closed": "This decision was already decided, or is no longer waiting for an answer.",
     }
 
     def __init__(self, code: str, decision: Decision | None = None) -> None:
@@ -158,29 +158,38 @@ def decision_link_decide(
     Raises ``LinkRefused`` for a bad, used, expired or foreign link, and whatever
     ``decision_approve``/``decision_reject`` raise (the link then stays unused).
     """
-    from decisions.services import decision_approve, decision_reject
+    from decisions.services import DecisionNotPending, decision_approve, decision_reject
 
     now = now or timezone.now()
     grant = decision_link_check(token=token, decision_id=decision_id, user=user, now=now)
-    with transaction.atomic():
-        spent = DecisionLink.objects.filter(
-            pk=grant.link.pk, used_at__isnull=True, expires_at__gt=now
-        ).update(used_at=now, used_action="approve" if approve else "reject")
-        if spent != 1:
-            # Another request used it between our check and here.
-            raise LinkRefused("used", grant.decision)
-        if approve:
-            decision = decision_approve(
-                decision_id=decision_id,
-                user=grant.recipient,
-                option_key=option_key,
-                comment=comment,
-                via="email link",
-            )
-        else:
-            decision = decision_reject(
-                decision_id=decision_id, user=grant.recipient, comment=comment, via="email link"
-            )
+    try:
+        with transaction.atomic():
+            spent = DecisionLink.objects.filter(
+                pk=grant.link.pk, used_at__isnull=True, expires_at__gt=now
+            ).update(used_at=now, used_action="approve" if approve else "reject")
+            if spent != 1:
+                # Another request used it between our check and here.
+                raise LinkRefused("used", grant.decision)
+            if approve:
+                decision = decision_approve(
+                    decision_id=decision_id,
+                    user=grant.recipient,
+                    option_key=option_key,
+                    comment=comment,
+                    via="email link",
+                )
+            else:
+                decision = decision_reject(
+                    decision_id=decision_id,
+                    user=grant.recipient,
+                    comment=comment,
+                    via="email link",
+                )
+    except DecisionNotPending:
+        # Someone else (another link, the admin) decided between our check and our lock.
+        # The loser is told it was already decided, as any later visitor is; its link was
+        # rolled back with the refused transition and stays unused.
+        raise LinkRefused("closed", Decision.objects.get(pk=decision_id)) from None
     logger.info(
         "decisions: decision %s %s by user %s through an email link",
         decision_id,

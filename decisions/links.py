@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.models import Decision, DecisionLink
+from decisions.selectors import user_may_decide
 from decisions.summary import decision_summary
 
 logger = logging.getLogger(__name__)
@@ -133,10 +134,8 @@ def decision_link_check(
         raise LinkRefused("expired", decision)
     if user is not None and user.is_authenticated and user.pk != link.recipient_id:
         raise LinkRefused("wrong_user", decision)
-    from decisions.notifications import user_is_approver  # notifications imports links
-
     recipient = get_user_model().objects.get(pk=link.recipient_id)
-    if not user_is_approver(recipient):
+    if not user_may_decide(recipient):
         raise LinkRefused("not_permitted", decision)
     if not decision_summary(decision)["is_open"]:
         raise LinkRefused("closed", decision)

@@ -12,22 +12,21 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from bizagent.notify import email_send
 from decisions.links import decision_link_issue, decision_link_token
 from decisions.models import Decision, DecisionMail
+from decisions.selectors import decision_mail_recipients, user_may_decide
 from decisions.summary import decision_summary
 
 logger = logging.getLogger(__name__)
 
-APPROVE_PERMISSION = "decisions.approve_decision"
 EVENTS = tuple(DecisionMail.Event.values)
 # Events whose mail carries a link to decide.
 LINK_EVENTS = (DecisionMail.Event.REQUESTED, DecisionMail.Event.REMINDER)
@@ -42,31 +41,12 @@ SUBJECTS = {
 
 
 def approvers() -> QuerySet:
-    """Active users who may approve decisions, with an email address.
-
-    With ``APPROVER_GROUP`` set: the members of that group. Otherwise: users holding
-    ``decisions.approve_decision`` directly or through a group, and superusers.
-    """
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    if settings.APPROVER_GROUP:
-        return users.filter(groups__name=settings.APPROVER_GROUP).distinct().order_by("pk")
-    app_label, codename = APPROVE_PERMISSION.split(".")
-    permission = Permission.objects.filter(
-        content_type__app_label=app_label, codename=codename
-    ).first()
-    query = Q(is_superuser=True)
-    if permission is not None:
-        query |= Q(user_permissions=permission) | Q(groups__permissions=permission)
-    return users.filter(query).distinct().order_by("pk")
+    """The approvers to mail (``decisions.selectors.decision_mail_recipients``)."""
+    return decision_mail_recipients()
 
 
-def user_is_approver(user: AbstractBaseUser) -> bool:
-    """Whether ``user`` is (still) among the people who may decide."""
-    if not user.is_active:
-        return False
-    if settings.APPROVER_GROUP:
-        return user.groups.filter(name=settings.APPROVER_GROUP).exists()
-    return user.has_perm(APPROVE_PERMISSION)
+# Kept for callers of the old name; the rule lives in ``decisions.selectors``.
+user_is_approver = user_may_decide
 
 
 def _mail_claim(

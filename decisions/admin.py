@@ -52,6 +52,7 @@ class DecisionAdmin(ReadOnlyAdmin):
         "requested_by",
         "requested_at",
         "due_at",
+        "delivery",
         "reminders_sent",
         "chosen_option",
         "comment",
@@ -85,6 +86,16 @@ class DecisionAdmin(ReadOnlyAdmin):
     @admin.display(description="time left")
     def left(self, obj: Decision) -> str:
         return time_left(obj)
+
+    @admin.display(description="mail to approvers")
+    def delivery(self, obj: Decision) -> str:
+        if obj.undelivered_reason:
+            return format_html(
+                '<strong class="decision-undelivered" style="color:#ba2121">{}</strong>',
+                obj.undelivered_reason,
+            )
+        sent = obj.mails.filter(sent_at__isnull=False).values("recipient").distinct().count()
+        return f"mailed to {sent} approver(s)" if sent else "—"
 
     @admin.display(description="options")
     def option_list(self, obj: Decision) -> str:

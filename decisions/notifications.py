@@ -22,7 +22,8 @@ from django.utils import timezone
 from bizagent.notify import email_send
 from decisions.links import decision_link_issue, decision_link_token
 from decisions.models import Decision, DecisionMail
-from decisions.selectors import decision_mail_recipients, user_may_decide
+from decisions.selectors import decision_approvers, decision_mail_recipients, user_may_decide
+from decisions.services.audit import audit_log
 from decisions.summary import decision_summary
 
 logger = logging.getLogger(__name__)
@@ -107,9 +108,13 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
         logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
         return 0
+    recipients = list(approvers())
+    if event in LINK_EVENTS and not recipients:
+        _delivery_failed(decision=decision, event=event)
+        return 0
     mails = [
         mail
-        for recipient in approvers()
+        for recipient in recipients
         if (mail := _mail_claim(decision=decision, recipient=recipient, event=event, now=now))
     ]
     if not mails:
@@ -142,6 +147,59 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
                 sent_at=timezone.now()
             )
             sent += 1
+    if sent and event in LINK_EVENTS:
+        _delivery_restored(decision=decision, event=event, recipients=sent)
     if failures:
         raise failures[0]
     return sent
+
+
+def undelivered_reason() -> str:
+    """Why no approver can be mailed about a decision now, for people (the admin shows it)."""
+    approvers_now = decision_approvers()
+    if not approvers_now.exists():
+        return "Not delivered to anyone: nobody holds the approve permission."
+    if settings.APPROVER_GROUP and approvers_now.exclude(email="").exists():
+        return (
+            "Not delivered to anyone: no approver with an email address is in the group "
+            f"“{settings.APPROVER_GROUP}” (BIZAGENT_APPROVER_GROUP)."
+        )
+    return "Not delivered to anyone: no approver has an email address."
+
+
+def _delivery_failed(*, decision: Decision, event: str) -> None:
+    """Record on the decision that its mail reached nobody; audited once per reason."""
+    reason = undelivered_reason()
+    logger.warning("decisions: %s mail for decision %s: %s", event, decision.pk, reason)
+    with transaction.atomic():
+        # Compare-and-set: a redelivered task or the next reminder finds it recorded.
+        changed = (
+            Decision.objects.filter(pk=decision.pk)
+            .exclude(undelivered_reason=reason)
+            .update(undelivered_reason=reason)
+        )
+        if changed:
+            audit_log(
+                action="decisions.decision_undelivered",
+                subject=decision,
+                data={"event": event, "reason": reason},
+            )
+
+
+def _delivery_restored(*, decision: Decision, event: str, recipients: int) -> None:
+    """Clear an earlier "not delivered" note once a mail went out."""
+    with transaction.atomic():
+        changed = (
+            Decision.objects.filter(pk=decision.pk)
+            .exclude(undelivered_reason="")
+            .update(undelivered_reason="")
+        )
+        if changed:
+            logger.info(
+                "decisions: decision %s delivered by its %s mail after all", decision.pk, event
+            )
+            audit_log(
+                action="decisions.decision_delivered",
+                subject=decision,
+                data={"event": event, "recipients": recipients},
+            )

@@ -208,3 +208,47 @@ def test_the_link_page_keeps_its_token_out_of_cross_site_referrers(
     response = page.goto(_mailed_link(smtp_server, "alice@example.com"))
     assert response.headers["referrer-policy"] == "same-origin"
     assert page.evaluate("document.referrer") == ""
+
+
+def test_an_approver_decides_on_the_decision_page(page, alice, make_decision, q_sync, recorded):
+    decision = make_decision(
+        title="Buy ads for spring",
+        options=[
+            {"key": "small", "label": "10 ads", "impact": "5,000 JPY", "recommended": True},
+            {"key": "large", "label": "50 ads", "impact": "25,000 JPY"},
+            {"key": "reject", "label": "No ads", "impact": "Slower spring"},
+        ],
+    )
+    log_in(page, "alice", "pw-alice-123")
+    page.goto(f"/admin/decisions/decision/{decision.pk}/change/")
+    decide = page.locator("form.decision-decide")
+    decide.get_by_label(re.compile("50 ads")).check()
+    decide.get_by_label("Comment").fill("decided on its page")
+    decide.get_by_role("button", name="Approve").click()
+
+    # Back on the same decision's page, which now shows the outcome and no buttons.
+    expect(page).to_have_url(re.compile(rf"/admin/decisions/decision/{decision.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text("“Buy ads for spring” approved.")
+    expect(page.locator("form.decision-decide")).to_have_count(0)
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.APPLIED
+    assert (decision.chosen_option, decision.comment) == ("large", "decided on its page")
+    assert recorded == [{"decision": decision.pk, "args": {"n": 1}}]
+    [row] = AuditEvent.objects.filter(action="decisions.decision_approved")
+    assert (row.actor, row.data["via"]) == (alice, "admin")
+
+
+def test_a_decision_taken_meanwhile_is_reported_on_the_decision_page(page, alice, make_decision):
+    decision = make_decision(title="Connect Stripe")
+    log_in(page, "alice", "pw-alice-123")
+    page.goto(f"/admin/decisions/decision/{decision.pk}/change/")
+    decision_approve(decision_id=decision.pk, user=alice, comment="in another tab")
+
+    page.locator("form.decision-decide").get_by_role("button", name="Reject").click()
+
+    expect(page).to_have_url(re.compile(rf"/admin/decisions/decision/{decision.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Decision #{decision.pk} is approved, not pending."
+    )
+    decision.refresh_from_db()
+    assert decision.status in (Decision.Status.APPROVED, Decision.Status.APPLIED)

@@ -206,7 +206,8 @@ if EMAIL_HOST:
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
     EMAIL_TIMEOUT = 30
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # Prints mails to stdout, with decision-link tokens redacted (logs are widely read).
+    EMAIL_BACKEND = "bizagent.console_mail.RedactingConsoleBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "bizagent@localhost")
 
 # --- Auth, i18n, static ---------------------------------------------------------------
@@ -240,11 +241,22 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Request warnings ("Bad Request: /decisions/1/link/<token>/") and tracebacks would
+    # copy live decision-link tokens into the log: the handler redacts every record.
+    "filters": {"link_tokens": {"()": "bizagent.logredact.LinkTokenFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["link_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     # The HTTP clients log every request at INFO; the model client logs what matters.
     "loggers": {
         "django": {"level": "WARNING"},
+        # runserver's request lines: through the redacting handler, not Django's own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},

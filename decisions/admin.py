@@ -5,6 +5,7 @@ Every change goes through ``decisions.services``."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
@@ -14,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
 from decisions.admin_queue import decide_view, queue_view, time_left
 from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, PolicySettings
-from decisions.selectors import budget_status, decision_audit_trail
+from decisions.selectors import budget_status, decision_audit_trail, user_may_decide
 from decisions.services import budget_create, budget_update, policy_settings_update
 from decisions.services.policy import EDITABLE, policy_settings_get
 
@@ -52,6 +53,7 @@ class DecisionAdmin(ReadOnlyAdmin):
         "requested_by",
         "requested_at",
         "due_at",
+        "delivery",
         "reminders_sent",
         "chosen_option",
         "comment",
@@ -63,6 +65,20 @@ class DecisionAdmin(ReadOnlyAdmin):
         "audit_trail",
     )
     readonly_fields = fields
+    # The queue's approve/reject controls, on the decision's own page (approvers only).
+    change_form_template = "admin/decisions/decision/change_form.html"
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        decision = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if (
+            decision is not None
+            and decision.status == Decision.Status.PENDING
+            and user_may_decide(request.user)
+        ):
+            decision.time_left = time_left(decision)
+            context["decide_decision"] = decision
+        return super().change_view(request, object_id, form_url, context)
 
     def get_urls(self):
         site = self.admin_site
@@ -85,6 +101,16 @@ class DecisionAdmin(ReadOnlyAdmin):
     @admin.display(description="time left")
     def left(self, obj: Decision) -> str:
         return time_left(obj)
+
+    @admin.display(description="mail to approvers")
+    def delivery(self, obj: Decision) -> str:
+        if obj.undelivered_reason:
+            return format_html(
+                '<strong class="decision-undelivered" style="color:#ba2121">{}</strong>',
+                obj.undelivered_reason,
+            )
+        sent = obj.mails.filter(sent_at__isnull=False).values("recipient").distinct().count()
+        return f"mailed to {sent} approver(s)" if sent else "—"
 
     @admin.display(description="options")
     def option_list(self, obj: Decision) -> str:

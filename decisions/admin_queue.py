@@ -21,9 +21,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from decisions.models import Decision
-from decisions.selectors import decision_queue
+from decisions.selectors import decision_queue, user_may_decide
 from decisions.services import (
-    APPROVE_PERMISSION,
     DecisionNotPending,
     decision_approve,
     decision_reject,
@@ -35,6 +34,18 @@ class DecideForm(forms.Form):
     option_key = forms.CharField(required=False, max_length=100)
     comment = forms.CharField(required=False, max_length=5000)
     digest = forms.CharField(required=False, max_length=64)
+    # Where a plain (non-htmx) POST returns: a fixed choice, never a URL (no open redirect).
+    return_to = forms.ChoiceField(
+        choices=[("queue", "The approval queue"), ("change", "The decision's page")],
+        required=False,
+    )
+
+
+def _back_url(admin_site: admin.AdminSite, request: HttpRequest, decision: Decision) -> str:
+    """Where a plain form POST goes back to: the decision's page when it came from there."""
+    if request.POST.get("return_to") == "change":
+        return reverse(f"{admin_site.name}:decisions_decision_change", args=[decision.pk])
+    return reverse(f"{admin_site.name}:decisions_queue")
 
 
 def time_left(decision: Decision, now: datetime | None = None) -> str:
@@ -52,7 +63,7 @@ def _row_context(request: HttpRequest, decision: Decision, **extra) -> dict:
     decision.time_left = time_left(decision)
     return {
         "decision": decision,
-        "can_approve": request.user.has_perm(APPROVE_PERMISSION),
+        "can_approve": user_may_decide(request.user),
         **extra,
     }
 
@@ -68,7 +79,7 @@ def queue_view(request: HttpRequest, *, admin_site: admin.AdminSite) -> Template
         **admin_site.each_context(request),
         "title": "Approval queue",
         "decisions": decisions,
-        "can_approve": request.user.has_perm(APPROVE_PERMISSION),
+        "can_approve": user_may_decide(request.user),
         "partial": request.htmx and request.GET.get("partial") == "1",
     }
     template = (
@@ -118,7 +129,7 @@ def decide_view(
         return _row_error(admin_site, request, decision, " ".join(exc.messages), status)
     if not request.htmx:
         messages.success(request, f"“{decided.title}” {decided.get_status_display().lower()}.")
-        return HttpResponseRedirect(reverse(f"{admin_site.name}:decisions_queue"))
+        return HttpResponseRedirect(_back_url(admin_site, request, decided))
     # The count in the queue's heading follows (an out-of-band swap).
     context = _row_context(request, decided, pending_count=decision_queue().count())
     return TemplateResponse(request, "admin/decisions/queue_decided.html", context)
@@ -134,7 +145,7 @@ def _row_error(
     if not request.htmx:
         # The plain form POST (no JavaScript): the message on the queue page, not a 500.
         messages.error(request, f"“{decision.title}”: {message}")
-        return HttpResponseRedirect(reverse(f"{admin_site.name}:decisions_queue"))
+        return HttpResponseRedirect(_back_url(admin_site, request, decision))
     response = TemplateResponse(
         request,
         "admin/decisions/queue_row.html",

@@ -37,6 +37,8 @@ audit_actions_register(
         "decisions.decision_cancelled": "A decision was withdrawn",
         "decisions.decision_expired": "A decision expired unanswered (held)",
         "decisions.decision_reminded": "Approvers were reminded of an open decision",
+        "decisions.decision_undelivered": "A decision's mail could reach no approver",
+        "decisions.decision_delivered": "A decision's mail reached approvers after all",
         "decisions.decision_applied": "An approved decision's action ran",
         "decisions.decision_failed": "An approved decision's action failed or was refused",
         "decisions.decision_superseded": "A newer proposal on the same subject replaced a decision",

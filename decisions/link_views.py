@@ -41,8 +41,12 @@ class DecisionLinkForm(forms.Form):
 
 
 def _secure(response: HttpResponse) -> HttpResponse:
-    # The URL holds the token: never send it on in a Referer, never index the page.
-    response["Referrer-Policy"] = "no-referrer"
+    # The URL holds the token: never send it to another site in a Referer, never index
+    # the page. "same-origin", not "no-referrer": under no-referrer a browser posts the
+    # page's own form with ``Origin: null``, which Django's CSRF check refuses (403), so
+    # the link could not be used in a real browser. Same-origin requests only ever reach
+    # this server, whose logs redact the token (``bizagent.weblog``).
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.models import Decision, DecisionLink
+from decisions.selectors import user_may_decide
 from decisions.summary import decision_summary
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class LinkRefused(Exception):
         "wrong_decision": "This link belongs to a different decision.",
         "wrong_user": "This link was sent to someone else. Sign out, or use your own link.",
         "not_permitted": "You are no longer allowed to decide on approvals.",
-        "closed": "This decision is no longer waiting for an answer.",
+        "closed": "This decision was already decided, or is no longer waiting for an answer.",
     }
 
     def __init__(self, code: str, decision: Decision | None = None) -> None:
@@ -133,10 +134,8 @@ def decision_link_check(
         raise LinkRefused("expired", decision)
     if user is not None and user.is_authenticated and user.pk != link.recipient_id:
         raise LinkRefused("wrong_user", decision)
-    from decisions.notifications import user_is_approver  # notifications imports links
-
     recipient = get_user_model().objects.get(pk=link.recipient_id)
-    if not user_is_approver(recipient):
+    if not user_may_decide(recipient):
         raise LinkRefused("not_permitted", decision)
     if not decision_summary(decision)["is_open"]:
         raise LinkRefused("closed", decision)
@@ -158,29 +157,38 @@ def decision_link_decide(
     Raises ``LinkRefused`` for a bad, used, expired or foreign link, and whatever
     ``decision_approve``/``decision_reject`` raise (the link then stays unused).
     """
-    from decisions.services import decision_approve, decision_reject
+    from decisions.services import DecisionNotPending, decision_approve, decision_reject
 
     now = now or timezone.now()
     grant = decision_link_check(token=token, decision_id=decision_id, user=user, now=now)
-    with transaction.atomic():
-        spent = DecisionLink.objects.filter(
-            pk=grant.link.pk, used_at__isnull=True, expires_at__gt=now
-        ).update(used_at=now, used_action="approve" if approve else "reject")
-        if spent != 1:
-            # Another request used it between our check and here.
-            raise LinkRefused("used", grant.decision)
-        if approve:
-            decision = decision_approve(
-                decision_id=decision_id,
-                user=grant.recipient,
-                option_key=option_key,
-                comment=comment,
-                via="email link",
-            )
-        else:
-            decision = decision_reject(
-                decision_id=decision_id, user=grant.recipient, comment=comment, via="email link"
-            )
+    try:
+        with transaction.atomic():
+            spent = DecisionLink.objects.filter(
+                pk=grant.link.pk, used_at__isnull=True, expires_at__gt=now
+            ).update(used_at=now, used_action="approve" if approve else "reject")
+            if spent != 1:
+                # Another request used it between our check and here.
+                raise LinkRefused("used", grant.decision)
+            if approve:
+                decision = decision_approve(
+                    decision_id=decision_id,
+                    user=grant.recipient,
+                    option_key=option_key,
+                    comment=comment,
+                    via="email link",
+                )
+            else:
+                decision = decision_reject(
+                    decision_id=decision_id,
+                    user=grant.recipient,
+                    comment=comment,
+                    via="email link",
+                )
+    except DecisionNotPending:
+        # Someone else (another link, the admin) decided between our check and our lock.
+        # The loser is told it was already decided, as any later visitor is; its link was
+        # rolled back with the refused transition and stays unused.
+        raise LinkRefused("closed", Decision.objects.get(pk=decision_id)) from None
     logger.info(
         "decisions: decision %s %s by user %s through an email link",
         decision_id,

@@ -12,22 +12,22 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from bizagent.notify import email_send
 from decisions.links import decision_link_issue, decision_link_token
 from decisions.models import Decision, DecisionMail
+from decisions.selectors import decision_approvers, decision_mail_recipients, user_may_decide
+from decisions.services.audit import audit_log
 from decisions.summary import decision_summary
 
 logger = logging.getLogger(__name__)
 
-APPROVE_PERMISSION = "decisions.approve_decision"
 EVENTS = tuple(DecisionMail.Event.values)
 # Events whose mail carries a link to decide.
 LINK_EVENTS = (DecisionMail.Event.REQUESTED, DecisionMail.Event.REMINDER)
@@ -43,31 +43,12 @@ SUBJECTS = {
 
 
 def approvers() -> QuerySet:
-    """Active users who may approve decisions, with an email address.
-
-    With ``APPROVER_GROUP`` set: the members of that group. Otherwise: users holding
-    ``decisions.approve_decision`` directly or through a group, and superusers.
-    """
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
-    if settings.APPROVER_GROUP:
-        return users.filter(groups__name=settings.APPROVER_GROUP).distinct().order_by("pk")
-    app_label, codename = APPROVE_PERMISSION.split(".")
-    permission = Permission.objects.filter(
-        content_type__app_label=app_label, codename=codename
-    ).first()
-    query = Q(is_superuser=True)
-    if permission is not None:
-        query |= Q(user_permissions=permission) | Q(groups__permissions=permission)
-    return users.filter(query).distinct().order_by("pk")
+    """The approvers to mail (``decisions.selectors.decision_mail_recipients``)."""
+    return decision_mail_recipients()
 
 
-def user_is_approver(user: AbstractBaseUser) -> bool:
-    """Whether ``user`` is (still) among the people who may decide."""
-    if not user.is_active:
-        return False
-    if settings.APPROVER_GROUP:
-        return user.groups.filter(name=settings.APPROVER_GROUP).exists()
-    return user.has_perm(APPROVE_PERMISSION)
+# Kept for callers of the old name; the rule lives in ``decisions.selectors``.
+user_is_approver = user_may_decide
 
 
 def _mail_claim(
@@ -135,6 +116,10 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
         recipients = recipients.filter(
             decision_mails__decision=decision, decision_mails__sent_at__isnull=False
         ).distinct()
+    recipients = list(recipients)
+    if event in LINK_EVENTS and not recipients:
+        _delivery_failed(decision=decision, event=event)
+        return 0
     mails = [
         mail
         for recipient in recipients
@@ -170,6 +155,59 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
                 sent_at=timezone.now()
             )
             sent += 1
+    if sent and event in LINK_EVENTS:
+        _delivery_restored(decision=decision, event=event, recipients=sent)
     if failures:
         raise failures[0]
     return sent
+
+
+def undelivered_reason() -> str:
+    """Why no approver can be mailed about a decision now, for people (the admin shows it)."""
+    approvers_now = decision_approvers()
+    if not approvers_now.exists():
+        return "Not delivered to anyone: nobody holds the approve permission."
+    if settings.APPROVER_GROUP and approvers_now.exclude(email="").exists():
+        return (
+            "Not delivered to anyone: no approver with an email address is in the group "
+            f"“{settings.APPROVER_GROUP}” (BIZAGENT_APPROVER_GROUP)."
+        )
+    return "Not delivered to anyone: no approver has an email address."
+
+
+def _delivery_failed(*, decision: Decision, event: str) -> None:
+    """Record on the decision that its mail reached nobody; audited once per reason."""
+    reason = undelivered_reason()
+    logger.warning("decisions: %s mail for decision %s: %s", event, decision.pk, reason)
+    with transaction.atomic():
+        # Compare-and-set: a redelivered task or the next reminder finds it recorded.
+        changed = (
+            Decision.objects.filter(pk=decision.pk)
+            .exclude(undelivered_reason=reason)
+            .update(undelivered_reason=reason)
+        )
+        if changed:
+            audit_log(
+                action="decisions.decision_undelivered",
+                subject=decision,
+                data={"event": event, "reason": reason},
+            )
+
+
+def _delivery_restored(*, decision: Decision, event: str, recipients: int) -> None:
+    """Clear an earlier "not delivered" note once a mail went out."""
+    with transaction.atomic():
+        changed = (
+            Decision.objects.filter(pk=decision.pk)
+            .exclude(undelivered_reason="")
+            .update(undelivered_reason="")
+        )
+        if changed:
+            logger.info(
+                "decisions: decision %s delivered by its %s mail after all", decision.pk, event
+            )
+            audit_log(
+                action="decisions.decision_delivered",
+                subject=decision,
+                data={"event": event, "recipients": recipients},
+            )

@@ -7,14 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
-from django.db.models import Case, IntegerField, Sum, Value, When
+from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Budget, Decision, Period
 from decisions.models.budget import money_quantise
 from decisions.models.decision import URGENCY_RANK
+
+# The permission that makes someone an approver (as declared on ``Decision.Meta``).
+APPROVE_PERMISSION = "decisions.approve_decision"
 
 # Early in a period a straight projection is noise (one spend an hour into a month
 # would forecast 700x); the projection treats at least this much of it as elapsed.
@@ -35,6 +41,54 @@ def decision_queue() -> models.QuerySet[Decision]:
         .select_related("requested_by")
         .order_by("urgency_order", "due_at", "id")
     )
+
+
+# Who is an approver. One rule, used by the services, the admin, the mailed links and
+# the mail itself:
+#
+# * May decide: an active user holding ``decisions.approve_decision``, directly, through
+#   a group, or as a superuser. Staff status only opens the admin; it is not approval.
+#   So a non-staff holder of the permission decides through their mailed link (and
+#   cannot open the admin); a staff member without it may look but not decide.
+# * Is mailed: those who may decide and have an email address; when
+#   ``BIZAGENT_APPROVER_GROUP`` is set, only those of them in that group. The group
+#   narrows who is disturbed; it never makes anyone an approver, so nobody is mailed a
+#   link that would then refuse them.
+
+
+def user_may_decide(user: AbstractBaseUser | None) -> bool:
+    """Whether ``user`` may approve or reject decisions now (see the rule above)."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.has_perm(APPROVE_PERMISSION)
+    )
+
+
+def decision_approvers() -> models.QuerySet:
+    """Every active user who may decide, as a query (the rule above, in SQL)."""
+    app_label, codename = APPROVE_PERMISSION.split(".")
+    permission = Permission.objects.filter(
+        content_type__app_label=app_label, codename=codename
+    ).first()
+    holds = Q(is_superuser=True)
+    if permission is not None:
+        holds |= Q(user_permissions=permission) | Q(groups__permissions=permission)
+    users = get_user_model().objects.filter(is_active=True)
+    return users.filter(pk__in=users.filter(holds).values("pk")).order_by("pk")
+
+
+def decision_mail_recipients() -> models.QuerySet:
+    """Approvers to mail about decisions: with an address, in the approver group if set."""
+    users = decision_approvers().exclude(email="")
+    if settings.APPROVER_GROUP:
+        users = users.filter(
+            pk__in=get_user_model()
+            .objects.filter(groups__name=settings.APPROVER_GROUP)
+            .values("pk")
+        )
+    return users
 
 
 def decision_audit_trail(decision: Decision) -> models.QuerySet[AuditEvent]:

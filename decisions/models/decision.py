@@ -113,6 +113,9 @@ class Decision(models.Model):
     on_timeout = models.CharField(max_length=10, choices=OnTimeout.choices, default=OnTimeout.HOLD)
     reminders_sent = models.PositiveSmallIntegerField(default=0)
     last_reminder_at = models.DateTimeField(null=True, blank=True)
+    # Why the last decide-by-mail delivery reached nobody ("" once someone was mailed);
+    # shown in the admin so an unmailed decision is not silently waiting.
+    undelivered_reason = models.CharField(max_length=300, blank=True, default="")
 
     chosen_option = models.CharField(max_length=100, blank=True, default="")
     comment = models.TextField(blank=True, default="")

@@ -58,7 +58,7 @@ def test_it_starts_with_the_documented_defaults(tmp_path):
     assert 0 < seen["q"]["max_attempts"] < 10
     assert seen["cache"] == "django.core.cache.backends.db.DatabaseCache"
     assert seen["llm"] == ["vllm", "http://127.0.0.1:8000/v1", "openai/gpt-oss-20b"]
-    assert seen["email"] == "django.core.mail.backends.console.EmailBackend"
+    assert seen["email"] == "bizagent.console_mail.RedactingConsoleBackend"
     assert seen["debug"] is False
 
 

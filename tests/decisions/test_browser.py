@@ -154,3 +154,101 @@ def test_a_decision_taken_meanwhile_shows_a_message_in_its_row(page, alice, make
     decision.refresh_from_db()
     assert decision.status in (Decision.Status.APPROVED, Decision.Status.APPLIED)
     assert decision.decided_by_id == dora.pk
+
+
+def _mailed_link(smtp_server, address: str) -> str:
+    """The personal link in the new-decision mail that reached ``address``."""
+    [mail] = smtp_server.to(address)
+    [link] = re.findall(r"https?://\S+/link/\S+/", mail.part("text/plain"))
+    return link
+
+
+@pytest.mark.parametrize("verdict", ["Approve", "Reject"])
+def test_the_mailed_link_decides_in_a_real_browser(
+    page, live_server, settings, smtp_server, alice, make_decision, q_sync, recorded, verdict
+):
+    # The whole path a person takes: the mail arrives over SMTP, the link in it opens in
+    # Chromium, the button posts the form (with the Origin header a browser really sends).
+    settings.SITE_URL = live_server.url
+    decision = make_decision(title="Buy ads for spring")
+    link = _mailed_link(smtp_server, "alice@example.com")
+    assert link.startswith(live_server.url)
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Your decision is needed")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("Buy ads for spring")
+    page.get_by_label("Comment (optional)").fill("from my phone")
+    page.get_by_role("button", name=verdict).click()
+
+    expect(page.get_by_role("heading", name="Thank you, your decision is recorded")).to_be_visible()
+    decision.refresh_from_db()
+    action = "approved" if verdict == "Approve" else "rejected"
+    if verdict == "Approve":
+        assert decision.status == Decision.Status.APPLIED
+        assert recorded == [{"decision": decision.pk, "args": {"n": 1}}]
+    else:
+        assert decision.status == Decision.Status.REJECTED
+        assert recorded == []
+    assert (decision.decided_by, decision.comment) == (alice, "from my phone")
+    [row] = AuditEvent.objects.filter(action=f"decisions.decision_{action}")
+    assert (row.actor, row.subject_id, row.data["via"]) == (alice, str(decision.pk), "email link")
+
+    # The link is spent: opening it again says so and changes nothing.
+    page.goto(link)
+    expect(page.locator("[data-refusal]")).to_have_attribute("data-refusal", "used")
+    assert AuditEvent.objects.filter(action=f"decisions.decision_{action}").count() == 1
+
+
+def test_the_link_page_keeps_its_token_out_of_cross_site_referrers(
+    page, live_server, settings, smtp_server, alice, make_decision, q_sync
+):
+    # same-origin: the page's own form gets a real Origin, any other site gets nothing.
+    settings.SITE_URL = live_server.url
+    make_decision()
+    response = page.goto(_mailed_link(smtp_server, "alice@example.com"))
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert page.evaluate("document.referrer") == ""
+
+
+def test_an_approver_decides_on_the_decision_page(page, alice, make_decision, q_sync, recorded):
+    decision = make_decision(
+        title="Buy ads for spring",
+        options=[
+            {"key": "small", "label": "10 ads", "impact": "5,000 JPY", "recommended": True},
+            {"key": "large", "label": "50 ads", "impact": "25,000 JPY"},
+            {"key": "reject", "label": "No ads", "impact": "Slower spring"},
+        ],
+    )
+    log_in(page, "alice", "pw-alice-123")
+    page.goto(f"/admin/decisions/decision/{decision.pk}/change/")
+    decide = page.locator("form.decision-decide")
+    decide.get_by_label(re.compile("50 ads")).check()
+    decide.get_by_label("Comment").fill("decided on its page")
+    decide.get_by_role("button", name="Approve").click()
+
+    # Back on the same decision's page, which now shows the outcome and no buttons.
+    expect(page).to_have_url(re.compile(rf"/admin/decisions/decision/{decision.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text("“Buy ads for spring” approved.")
+    expect(page.locator("form.decision-decide")).to_have_count(0)
+    decision.refresh_from_db()
+    assert decision.status == Decision.Status.APPLIED
+    assert (decision.chosen_option, decision.comment) == ("large", "decided on its page")
+    assert recorded == [{"decision": decision.pk, "args": {"n": 1}}]
+    [row] = AuditEvent.objects.filter(action="decisions.decision_approved")
+    assert (row.actor, row.data["via"]) == (alice, "admin")
+
+
+def test_a_decision_taken_meanwhile_is_reported_on_the_decision_page(page, alice, make_decision):
+    decision = make_decision(title="Connect Stripe")
+    log_in(page, "alice", "pw-alice-123")
+    page.goto(f"/admin/decisions/decision/{decision.pk}/change/")
+    decision_approve(decision_id=decision.pk, user=alice, comment="in another tab")
+
+    page.locator("form.decision-decide").get_by_role("button", name="Reject").click()
+
+    expect(page).to_have_url(re.compile(rf"/admin/decisions/decision/{decision.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Decision #{decision.pk} is approved, not pending."
+    )
+    decision.refresh_from_db()
+    assert decision.status in (Decision.Status.APPROVED, Decision.Status.APPLIED)

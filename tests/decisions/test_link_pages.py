@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
@@ -41,7 +41,7 @@ def test_get_shows_the_decision_and_changes_nothing(client, make_decision, link_
     html = page.content.decode()
     assert "Connect Stripe" in html and "Connect it" in html and "Do not connect" in html
     assert "SECRET-CHAIN-OF-THOUGHT" not in html
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     assert "no-store" in page["Cache-Control"] or "max-age=0" in page["Cache-Control"]
     link.refresh_from_db()
     assert link.used_at is None
@@ -195,3 +195,47 @@ def test_one_link_posted_twice_at_once_decides_once(make_decision, link_for, rec
     assert sorted(codes) == [200, 410, 410]
     assert len(recorded) == 1
     assert AuditEvent.objects.filter(action="decisions.decision_approved").count() == 1
+
+
+@pytest.mark.postgres
+def test_the_loser_of_a_race_between_two_links_sees_the_already_decided_page(
+    alice, make_decision, link_for, recorded, q_sync
+):
+    dora = User.objects.create_user("dora", "dora@example.com", "pw-dora-123")
+    dora.user_permissions.add(Permission.objects.get(codename="approve_decision"))
+    decision = make_decision()
+    alices, alice_url = link_for(decision, alice)
+    doras, dora_url = link_for(decision, User.objects.get(pk=dora.pk))
+    posts = [
+        (alice_url, {"action": "approve", "option_key": "approve"}),
+        (dora_url, {"action": "reject", "comment": "no"}),
+    ]
+
+    def click(i: int) -> tuple[int, str]:
+        url, data = posts[i]
+        page = Client().post(url, data)
+        return page.status_code, page.content.decode()
+
+    pages, errors = run_together(click, 2)
+    assert not errors, errors
+    assert sorted(status for status, _ in pages) == [200, 410]
+    [loser] = [html for status, html in pages if status == 410]
+    assert 'data-refusal="closed"' in loser
+    assert "already decided" in loser
+    assert "<form" not in loser
+    decision.refresh_from_db()
+    assert decision.status in (Decision.Status.APPLIED, Decision.Status.REJECTED)
+    # The page names the winner's verdict (an approval may still be being applied).
+    said = {"approved": "Approved", "rejected": "Rejected"}[
+        "rejected" if decision.status == Decision.Status.REJECTED else "approved"
+    ]
+    shown = "Applied" if said == "Approved" else said
+    assert f"is <strong>{said}</strong>" in loser or f"is <strong>{shown}</strong>" in loser
+    assert f"decided by {decision.decided_by.get_username()}" in loser
+    decided = AuditEvent.objects.filter(
+        action__in=["decisions.decision_approved", "decisions.decision_rejected"]
+    )
+    assert decided.count() == 1
+    # Only the winner's link is spent.
+    used = [link.pk for link in (alices, doras) if DecisionLink.objects.get(pk=link.pk).used_at]
+    assert len(used) == 1

@@ -62,8 +62,11 @@ def test_a_redelivered_task_sends_nothing_twice(alice, smtp_server, make_decisio
 def test_the_approver_group_setting_picks_recipients(
     alice, bob, settings, smtp_server, q_sync, make_decision
 ):
+    # The group narrows the approvers mailed: bob (in it, with the permission) is,
+    # alice (an approver outside it) is not. See tests/decisions/test_approvers.py.
     group = Group.objects.create(name="owners")
     bob.groups.add(group)
+    bob.user_permissions.add(Permission.objects.get(codename="approve_decision"))
     settings.APPROVER_GROUP = "owners"
     assert list(approvers()) == [bob]
     make_decision()

@@ -68,6 +68,8 @@ class Command(BaseCommand):
                     str(web_workers),
                     "--access-logfile",
                     "-",
+                    "--logger-class",  # link tokens never reach the access or error log
+                    "bizagent.weblog.RedactingLogger",
                     "--graceful-timeout",
                     "20",
                 ],

@@ -13,7 +13,6 @@ from decisions.services.budgets import (
     budget_update,
 )
 from decisions.services.decisions import (
-    APPROVE_PERMISSION,
     DecisionNotPending,
     DecisionPremiseFailed,
     action_digest,
@@ -33,7 +32,6 @@ from decisions.services.schedules import governance_schedules_ensure
 from decisions.services.timing import decision_expire_due, decision_remind_due, reminder_points
 
 __all__ = [
-    "APPROVE_PERMISSION",
     "DecisionNotPending",
     "DecisionPremiseFailed",
     "action_digest",

@@ -17,9 +17,10 @@ from django.db import models
 from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
-from decisions.models import AuditEvent, Budget, Decision, Period
+from decisions.models import AuditEvent, Budget, Decision, Period, PolicySettings
 from decisions.models.budget import money_quantise
 from decisions.models.decision import URGENCY_RANK
+from decisions.policy import PolicyThresholds
 
 # The permission that makes someone an approver (as declared on ``Decision.Meta``).
 APPROVE_PERMISSION = "decisions.approve_decision"
@@ -91,6 +92,31 @@ def decision_mail_recipients() -> models.QuerySet:
             .values("pk")
         )
     return users
+
+
+def policy_settings_get() -> PolicySettings:
+    """The policy thresholds row; it only reads.
+
+    The data migration ``0004_policysettings_singleton`` creates the row. A database
+    emptied since (``flush``, a transactional test) reads as the defaults, unsaved:
+    ``policy_settings_update`` writes the row when staff first change it.
+    """
+    row = PolicySettings.objects.filter(pk=PolicySettings.SINGLETON_ID).first()
+    return row if row is not None else PolicySettings(pk=PolicySettings.SINGLETON_ID)
+
+
+def policy_thresholds() -> PolicyThresholds:
+    """The thresholds ``decisions.policy.policy_evaluate`` applies, as staff last set them."""
+    row = policy_settings_get()
+    return PolicyThresholds(
+        budget_overrun_fraction=float(row.budget_overrun_fraction),
+        parameter_tweak_fraction=float(row.parameter_tweak_fraction),
+        strategy_change_fraction=float(row.strategy_change_fraction),
+        anomaly_sigma=float(row.anomaly_sigma),
+        max_automatic_retries=row.max_automatic_retries,
+        mass_deletion_records=row.mass_deletion_records,
+        mass_send_recipients=row.mass_send_recipients,
+    )
 
 
 def decision_audit_trail(decision: Decision) -> models.QuerySet[AuditEvent]:

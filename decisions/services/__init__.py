@@ -22,12 +22,7 @@ from decisions.services.decisions import (
     decision_request,
     option_proceeds,
 )
-from decisions.services.policy import (
-    policy_check,
-    policy_settings_get,
-    policy_settings_update,
-    policy_thresholds,
-)
+from decisions.services.policy import policy_check, policy_settings_update
 from decisions.services.schedules import governance_schedules_ensure
 from decisions.services.timing import decision_expire_due, decision_remind_due, reminder_points
 
@@ -52,8 +47,6 @@ __all__ = [
     "governance_schedules_ensure",
     "option_proceeds",
     "policy_check",
-    "policy_settings_get",
     "policy_settings_update",
-    "policy_thresholds",
     "reminder_points",
 ]

@@ -1,6 +1,6 @@
 """Email sending: one multipart message (plain text + HTML) rendered from templates.
 
-Infrastructure only; who gets which mail is decided by the app (``decisions.notifications``).
+Infrastructure only; who gets which mail is decided by the app (``decisions.services.mail``).
 Mail bodies carry signed links, so they are never logged: log lines name the template
 and the recipient count, nothing else.
 """

@@ -15,9 +15,14 @@ from django.utils.html import format_html, format_html_join
 from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
 from decisions.admin_queue import decide_view, queue_view, time_left
 from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, PolicySettings
-from decisions.selectors import budget_status, decision_audit_trail, user_may_decide
+from decisions.selectors import (
+    budget_status,
+    decision_audit_trail,
+    policy_settings_get,
+    user_may_decide,
+)
 from decisions.services import budget_create, budget_update, policy_settings_update
-from decisions.services.policy import EDITABLE, policy_settings_get
+from decisions.services.policy import EDITABLE
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

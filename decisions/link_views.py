@@ -2,7 +2,7 @@
 
 GET shows the decision and a form and changes nothing (mail scanners and link
 previews open links). POST decides, as the link's recipient, through
-``decisions.links.decision_link_decide``. The form posts from this same page, so
+``decisions.services.links.decision_link_decide``. The form posts from this same page, so
 Django's normal CSRF protection applies: GET sets the cookie, POST carries the token.
 No admin login is needed: the signed single-use token identifies the recipient for
 this one decision only.
@@ -17,8 +17,13 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from decisions.links import LinkGrant, LinkRefused, decision_link_check, decision_link_decide
-from decisions.summary import decision_summary
+from decisions.selectors import decision_summary
+from decisions.services.links import (
+    LinkGrant,
+    LinkRefused,
+    decision_link_check,
+    decision_link_decide,
+)
 
 REFUSED_STATUS = {"invalid": 400, "wrong_decision": 400, "wrong_user": 403, "not_permitted": 403}
 

@@ -396,8 +396,3 @@ def _batch_mirror(
         _rows_mark_sent(token=token, ids=[row.id for row in tab_rows], now=now)
         remaining.remove(tab)
     return True
-
-
-def sheets_sync_task() -> str:
-    """django-q2 entry point for the catch-up schedule."""
-    return sheets_sync().summary()

@@ -1,4 +1,5 @@
-"""Reads for governance: the approval queue, budget status, audit trails."""
+"""Reads for governance: the approval queue, who is an approver, budget status, audit
+trails, and what a person outside the admin may see of a decision."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,9 +17,10 @@ from django.db import models
 from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
-from decisions.models import AuditEvent, Budget, Decision, Period
+from decisions.models import AuditEvent, Budget, Decision, Period, PolicySettings
 from decisions.models.budget import money_quantise
 from decisions.models.decision import URGENCY_RANK
+from decisions.policy import PolicyThresholds
 
 # The permission that makes someone an approver (as declared on ``Decision.Meta``).
 APPROVE_PERMISSION = "decisions.approve_decision"
@@ -89,6 +92,31 @@ def decision_mail_recipients() -> models.QuerySet:
             .values("pk")
         )
     return users
+
+
+def policy_settings_get() -> PolicySettings:
+    """The policy thresholds row; it only reads.
+
+    The data migration ``0004_policysettings_singleton`` creates the row. A database
+    emptied since (``flush``, a transactional test) reads as the defaults, unsaved:
+    ``policy_settings_update`` writes the row when staff first change it.
+    """
+    row = PolicySettings.objects.filter(pk=PolicySettings.SINGLETON_ID).first()
+    return row if row is not None else PolicySettings(pk=PolicySettings.SINGLETON_ID)
+
+
+def policy_thresholds() -> PolicyThresholds:
+    """The thresholds ``decisions.policy.policy_evaluate`` applies, as staff last set them."""
+    row = policy_settings_get()
+    return PolicyThresholds(
+        budget_overrun_fraction=float(row.budget_overrun_fraction),
+        parameter_tweak_fraction=float(row.parameter_tweak_fraction),
+        strategy_change_fraction=float(row.strategy_change_fraction),
+        anomaly_sigma=float(row.anomaly_sigma),
+        max_automatic_retries=row.max_automatic_retries,
+        mass_deletion_records=row.mass_deletion_records,
+        mass_send_recipients=row.mass_send_recipients,
+    )
 
 
 def decision_audit_trail(decision: Decision) -> models.QuerySet[AuditEvent]:
@@ -180,3 +208,68 @@ def budget_for_scope(
     if currency:
         budgets = budgets.filter(currency=currency)
     return budgets.order_by("period", "currency")
+
+
+# What a person outside the admin may see of a decision: mails and the link page.
+#
+# One place maps the ``Decision`` model to a plain dict, so templates never reach into
+# the model and can never show the model's analysis (chain of thought), which is kept
+# for audit and the critic only.
+
+
+class OptionSummary(TypedDict):
+    key: str
+    label: str
+    impact: str
+    recommended: bool
+
+
+class DecisionSummary(TypedDict):
+    id: int
+    title: str
+    summary: str
+    kind: str
+    options: list[OptionSummary]
+    recommendation: str
+    due_at: datetime | None
+    is_open: bool
+    status_label: str
+    outcome_label: str
+    chosen_option_label: str
+    requested_by: str
+    decided_by: str
+    comment: str
+
+
+def _username(user: Any) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def decision_summary(decision: Decision) -> DecisionSummary:
+    options = [
+        OptionSummary(
+            key=option.key,
+            label=option.label,
+            impact=option.impact,
+            recommended=bool(option.recommended),
+        )
+        for option in decision.options.order_by("pk")
+    ]
+    labels = {option["key"]: option["label"] for option in options}
+    status_label = decision.get_status_display()
+    return DecisionSummary(
+        id=decision.pk,
+        title=decision.title,
+        summary=decision.situation,
+        kind=decision.kind,
+        options=options,
+        recommendation=labels.get(decision.recommendation, decision.recommendation),
+        due_at=decision.due_at,
+        is_open=decision.status == Decision.Status.PENDING,
+        status_label=status_label,
+        outcome_label=status_label.lower(),
+        chosen_option_label=labels.get(decision.chosen_option, decision.chosen_option),
+        requested_by=_username(decision.requested_by),
+        decided_by=_username(decision.decided_by),
+        comment=decision.comment,
+    )

@@ -11,7 +11,7 @@ from decisions.models.decision import Decision
 
 
 class DecisionLink(models.Model):
-    """A single-use link mailed to one recipient for one decision (``decisions.links``)."""
+    """A single-use link mailed to one recipient for one decision (``decisions.services.links``)."""
 
     decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="links")
     recipient = models.ForeignKey(

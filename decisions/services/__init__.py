@@ -13,7 +13,6 @@ from decisions.services.budgets import (
     budget_update,
 )
 from decisions.services.decisions import (
-    APPROVE_PERMISSION,
     DecisionNotPending,
     DecisionPremiseFailed,
     action_digest,
@@ -23,17 +22,11 @@ from decisions.services.decisions import (
     decision_request,
     option_proceeds,
 )
-from decisions.services.policy import (
-    policy_check,
-    policy_settings_get,
-    policy_settings_update,
-    policy_thresholds,
-)
+from decisions.services.policy import policy_check, policy_settings_update
 from decisions.services.schedules import governance_schedules_ensure
 from decisions.services.timing import decision_expire_due, decision_remind_due, reminder_points
 
 __all__ = [
-    "APPROVE_PERMISSION",
     "DecisionNotPending",
     "DecisionPremiseFailed",
     "action_digest",
@@ -54,8 +47,6 @@ __all__ = [
     "governance_schedules_ensure",
     "option_proceeds",
     "policy_check",
-    "policy_settings_get",
     "policy_settings_update",
-    "policy_thresholds",
     "reminder_points",
 ]

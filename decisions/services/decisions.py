@@ -18,10 +18,9 @@ from django.utils import timezone
 
 from decisions.actions import UnknownAction, action_get, action_premise_failure
 from decisions.models import Decision, DecisionKind, DecisionOption, Urgency
+from decisions.selectors import user_may_decide
 from decisions.services.audit import audit_log
-from decisions.tasks import task_enqueue
-
-APPROVE_PERMISSION = "decisions.approve_decision"
+from decisions.services.enqueue import task_enqueue
 
 
 class DecisionNotPending(ValidationError):
@@ -286,7 +285,8 @@ def _locked_pending(decision_id: int, now: datetime) -> Decision:
 
 
 def _require_approver(user: Any) -> None:
-    if user is None or not user.is_active or not user.has_perm(APPROVE_PERMISSION):
+    # The one approver rule (``decisions.selectors``), the same the mail and links use.
+    if not user_may_decide(user):
         raise PermissionDenied("Deciding needs the decisions.approve_decision permission.")
 
 

@@ -1,4 +1,6 @@
-"""Policy thresholds from the database, and the check every proposed action goes through."""
+"""The check every proposed action goes through, and staff changing its thresholds.
+
+The thresholds are read by ``decisions.selectors.policy_thresholds``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.models import PolicySettings
-from decisions.policy import ActionProposal, PolicyThresholds, Verdict, policy_evaluate
+from decisions.policy import ActionProposal, Verdict, policy_evaluate
+from decisions.selectors import policy_thresholds
 from decisions.services.audit import audit_log
 
 EDITABLE = (
@@ -23,24 +26,6 @@ EDITABLE = (
     "mass_deletion_records",
     "mass_send_recipients",
 )
-
-
-def policy_settings_get() -> PolicySettings:
-    settings_row, _ = PolicySettings.objects.get_or_create(pk=PolicySettings.SINGLETON_ID)
-    return settings_row
-
-
-def policy_thresholds() -> PolicyThresholds:
-    row = policy_settings_get()
-    return PolicyThresholds(
-        budget_overrun_fraction=float(row.budget_overrun_fraction),
-        parameter_tweak_fraction=float(row.parameter_tweak_fraction),
-        strategy_change_fraction=float(row.strategy_change_fraction),
-        anomaly_sigma=float(row.anomaly_sigma),
-        max_automatic_retries=row.max_automatic_retries,
-        mass_deletion_records=row.mass_deletion_records,
-        mass_send_recipients=row.mass_send_recipients,
-    )
 
 
 def policy_check(*, proposal: ActionProposal) -> Verdict:
@@ -60,7 +45,9 @@ def policy_settings_update(*, actor: Any, **values: Any) -> PolicySettings:
     if unknown:
         raise ValueError(f"not a policy threshold: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        policy_settings_get()
+        # The data migration made the row; only a database emptied since lacks it, and
+        # the first change after that writes it (the model's defaults, then the change).
+        PolicySettings.objects.get_or_create(pk=PolicySettings.SINGLETON_ID)
         row = PolicySettings.objects.select_for_update().get(pk=PolicySettings.SINGLETON_ID)
         changes: dict[str, dict[str, Any]] = {}
         for name, value in values.items():

@@ -9,7 +9,7 @@ from django_q.models import Schedule
 SCHEDULES = {
     "decisions.governance_tick": ("decisions.tasks.governance_tick", lambda: 1),
     "decisions.sheets_sync": (
-        "decisions.mirror.sheets_sync_task",
+        "decisions.tasks.sheets_sync_task",
         lambda: settings.SHEETS_SYNC_MINUTES,
     ),
 }

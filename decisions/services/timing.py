@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from decisions.models import Decision
 from decisions.services.audit import audit_log
-from decisions.tasks import task_enqueue
+from decisions.services.enqueue import task_enqueue
 
 # Reminders at half time and one hour before the due time; the second is dropped when
 # it would come within half an hour of the first (short deadlines).

@@ -28,7 +28,7 @@ from django.test import Client
 from bizagent.management.commands import serve
 
 ROOT = Path(__file__).resolve().parents[2]
-# A token of the real shape (``decisions.links``): signed, compressed, with colons.
+# A token of the real shape (``decisions.services.links``): signed, compressed, with colons.
 TOKEN = signing.dumps({"d": 7, "u": 3, "n": "n" * 43}, salt="decisions.link.v1", compress=True)
 LINK_PATH = f"/decisions/7/link/{TOKEN}/"
 

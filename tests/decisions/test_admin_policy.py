@@ -7,7 +7,8 @@ import pytest
 
 from decisions.models import AuditEvent
 from decisions.policy import ActionProposal
-from decisions.services import policy_check, policy_settings_get
+from decisions.selectors import policy_settings_get
+from decisions.services import policy_check
 from decisions.services.policy import EDITABLE
 
 pytestmark = pytest.mark.django_db

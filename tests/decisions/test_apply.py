@@ -98,12 +98,12 @@ def test_pending_or_rejected_decisions_never_apply(make_decision, alice, recorde
 
 def test_a_lost_enqueue_is_caught_up_by_the_tick(make_decision, alice, recorded, monkeypatch):
     """The broker was down when the approval committed: the tick runs it later, once."""
-    import decisions.tasks
+    import decisions.services.enqueue
 
     def broker_down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(decisions.tasks, "async_task", broker_down)
+    monkeypatch.setattr(decisions.services.enqueue, "async_task", broker_down)
     decision = make_decision()
     decision_approve(decision_id=decision.pk, user=alice)  # enqueue fails, logged
     assert Decision.objects.get(pk=decision.pk).status == Decision.Status.APPROVED

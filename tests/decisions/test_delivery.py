@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 
 from decisions.models import AuditEvent, Decision
-from decisions.notifications import decision_notify
+from decisions.services.mail import decision_notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,12 +31,12 @@ def quiet(db) -> User:
 def test_a_decision_no_approver_can_be_mailed_says_so(
     quiet, smtp_server, q_sync, make_decision, caplog, client
 ):
-    with caplog.at_level(logging.WARNING, logger="decisions.notifications"):
+    with caplog.at_level(logging.WARNING, logger="decisions.services.mail"):
         decision = make_decision(title="Connect Stripe")
     assert smtp_server.messages == []
     decision.refresh_from_db()
     assert decision.undelivered_reason == NO_ADDRESS
-    [warning] = [r for r in caplog.records if r.name == "decisions.notifications"]
+    [warning] = [r for r in caplog.records if r.name == "decisions.services.mail"]
     assert warning.levelno == logging.WARNING
     assert f"decision {decision.pk}" in warning.getMessage()
     assert NO_ADDRESS in warning.getMessage()

@@ -11,8 +11,8 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from decisions.links import decision_link_issue, decision_link_token
 from decisions.models import AuditEvent, Decision, DecisionLink
+from decisions.services.links import decision_link_issue, decision_link_token
 from tests.concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,8 +10,9 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 
 from decisions.models import DecisionMail
-from decisions.notifications import approvers, decision_notify
+from decisions.selectors import decision_mail_recipients
 from decisions.services import decision_approve, decision_expire_due, decision_reject
+from decisions.services.mail import decision_notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,7 +69,7 @@ def test_the_approver_group_setting_picks_recipients(
     bob.groups.add(group)
     bob.user_permissions.add(Permission.objects.get(codename="approve_decision"))
     settings.APPROVER_GROUP = "owners"
-    assert list(approvers()) == [bob]
+    assert list(decision_mail_recipients()) == [bob]
     make_decision()
     assert [mail.rcpt_tos for mail in smtp_server.messages] == [["bob@example.com"]]
 

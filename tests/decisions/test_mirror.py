@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from decisions.mirror import SHEET_TABS, sheet_row_enqueue, sheets_sync, sheets_sync_task
+from decisions.mirror import SHEET_TABS, sheet_row_enqueue, sheets_sync
 from decisions.models import AuditEvent, SheetRow
 from decisions.services import audit_log
+from decisions.tasks import sheets_sync_task
 from tests.google_sheets import SPREADSHEET_ID
 
 pytestmark = pytest.mark.django_db

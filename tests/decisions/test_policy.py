@@ -7,7 +7,8 @@ from django.core.exceptions import PermissionDenied
 
 from decisions.models import AuditEvent
 from decisions.policy import ActionProposal, PolicyThresholds, policy_evaluate
-from decisions.services import policy_check, policy_settings_update, policy_thresholds
+from decisions.selectors import policy_thresholds
+from decisions.services import policy_check, policy_settings_update
 
 DEFAULTS = PolicyThresholds()
 

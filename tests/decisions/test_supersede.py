@@ -11,7 +11,6 @@ from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from decisions.actions import action_register
-from decisions.links import decision_link_issue, decision_link_token
 from decisions.models import AuditEvent, Budget, Decision, DecisionMail
 from decisions.services import (
     DecisionNotPending,
@@ -20,6 +19,7 @@ from decisions.services import (
     decision_apply,
     decision_approve,
 )
+from decisions.services.links import decision_link_issue, decision_link_token
 from tests.concurrency import run_together
 
 # The world a premised action looks at: its "current value".

@@ -167,6 +167,23 @@ def test_schedules_are_created_once_and_corrected(settings):
     assert Schedule.objects.filter(name__startswith="decisions.").count() == 2
 
 
+def test_a_schedule_made_before_the_sheets_task_moved_is_pointed_at_its_new_home(settings):
+    # ``sheets_sync_task`` lived in ``decisions.mirror``; an installation's schedule row
+    # still names it there until ``governance_schedules`` (run by ``make run``) fixes it.
+    settings.SHEETS_SYNC_MINUTES = 5
+    Schedule.objects.create(
+        name="decisions.sheets_sync",
+        func="decisions.mirror.sheets_sync_task",
+        schedule_type=Schedule.MINUTES,
+        minutes=5,
+        repeats=-1,
+    )
+    assert "decisions.sheets_sync" in governance_schedules_ensure()
+    assert Schedule.objects.get(name="decisions.sheets_sync").func == (
+        "decisions.tasks.sheets_sync_task"
+    )
+
+
 def test_the_scheduled_function_paths_resolve():
     from django.utils.module_loading import import_string
 

@@ -26,8 +26,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from decisions.models import Decision, DecisionLink
-from decisions.selectors import user_may_decide
-from decisions.summary import decision_summary
+from decisions.selectors import decision_summary, user_may_decide
+from decisions.services.decisions import DecisionNotPending, decision_approve, decision_reject
 
 logger = logging.getLogger(__name__)
 
@@ -157,8 +157,6 @@ def decision_link_decide(
     Raises ``LinkRefused`` for a bad, used, expired or foreign link, and whatever
     ``decision_approve``/``decision_reject`` raise (the link then stays unused).
     """
-    from decisions.services import DecisionNotPending, decision_approve, decision_reject
-
     now = now or timezone.now()
     grant = decision_link_check(token=token, decision_id=decision_id, user=user, now=now)
     try:

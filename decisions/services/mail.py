@@ -3,7 +3,9 @@
 ``decision_notify`` is called by ``decisions.tasks.decision_notify_task`` (django-q2,
 at least once), never inside a transaction. Each mail is recorded in ``DecisionMail``
 before it is sent and marked after, so a redelivered task re-sends only what did not
-go out. New-decision and reminder mails carry a personal link (``decisions.links``).
+go out. New-decision and reminder mails carry a personal link
+(``decisions.services.links``). Who is mailed is ``decisions.selectors``' one approver
+rule.
 """
 
 from __future__ import annotations
@@ -15,16 +17,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from bizagent.notify import email_send
-from decisions.links import decision_link_issue, decision_link_token
 from decisions.models import Decision, DecisionMail
-from decisions.selectors import decision_approvers, decision_mail_recipients, user_may_decide
+from decisions.selectors import decision_approvers, decision_mail_recipients, decision_summary
 from decisions.services.audit import audit_log
-from decisions.summary import decision_summary
+from decisions.services.links import decision_link_issue, decision_link_token
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +40,6 @@ SUBJECTS = {
     DecisionMail.Event.OUTCOME: "Decision {outcome}: {title}",
     DecisionMail.Event.SUPERSEDED: "Decision superseded by a newer proposal: {title}",
 }
-
-
-def approvers() -> QuerySet:
-    """The approvers to mail (``decisions.selectors.decision_mail_recipients``)."""
-    return decision_mail_recipients()
-
-
-# Kept for callers of the old name; the rule lives in ``decisions.selectors``.
-user_is_approver = user_may_decide
 
 
 def _mail_claim(
@@ -110,7 +101,7 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
         logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
         return 0
-    recipients = approvers()
+    recipients = decision_mail_recipients()
     if event == DecisionMail.Event.SUPERSEDED:
         # Only those who were asked about it need to hear it is off the table.
         recipients = recipients.filter(

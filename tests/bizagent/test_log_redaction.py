@@ -134,7 +134,7 @@ def test_serve_starts_gunicorn_with_the_redacting_logger(monkeypatch):
     class Exited:
         returncode = 0
 
-        def __init__(self, args: list[str]) -> None:
+        def __init__(self, args: list[str], **kwargs: object) -> None:
             started.append(args)
 
         def poll(self) -> int:

@@ -1,8 +1,8 @@
 """Fixtures for the governance tests.
 
-Personas (as in healthchecks): alice approves (staff, holds ``approve_decision``), bob
-requests (staff, may view decisions but not decide), charlie is an outsider (an active
-account with no staff access and no permission).
+Personas (tests/personas.py, as in healthchecks): alice approves (staff, holds
+``approve_decision``), bob requests (staff, may view decisions but not decide), charlie is
+an outsider (an active account with no staff access and no permission).
 
 ``q_sync`` makes django-q2 run queued tasks synchronously (its own ``sync`` mode), so
 the after-commit mails and approved actions run for real, through ``async_task``.
@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 
 from decisions.actions import ACTIONS, action_register
 from decisions.models import Decision
@@ -39,34 +38,6 @@ def recorded() -> list[dict[str, Any]]:
     RECORDED.clear()
     assert "tests.record" in ACTIONS
     return RECORDED
-
-
-def _user(username: str, *, staff: bool, perms: tuple[str, ...] = ()) -> User:
-    user = User.objects.create_user(
-        username, f"{username}@example.com", f"pw-{username}-123", is_staff=staff
-    )
-    for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    return User.objects.get(pk=user.pk)  # fresh: the permission cache
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return _user(
-        "alice",
-        staff=True,
-        perms=("approve_decision", "view_decision", "view_auditevent", "view_budget"),
-    )
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return _user("bob", staff=True, perms=("view_decision",))
-
-
-@pytest.fixture
-def charlie(db) -> User:
-    return _user("charlie", staff=False)
 
 
 @pytest.fixture

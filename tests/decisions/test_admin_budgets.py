@@ -7,12 +7,13 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from decisions.models import AuditEvent, Budget
 from decisions.services import budget_create, budget_spend_record
+from tests.personas import person_create
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -37,13 +38,15 @@ def _form(**overrides: str) -> dict[str, str]:
 @pytest.fixture
 def dora(db) -> User:
     """Staff who manages budgets: may add, change and view them and see their ledger."""
-    user = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(
-            codename__in=["add_budget", "change_budget", "view_budget", "view_budgetspend"]
-        )
+    return person_create(
+        "dora",
+        permissions=(
+            "decisions.add_budget",
+            "decisions.change_budget",
+            "decisions.view_budget",
+            "decisions.view_budgetspend",
+        ),
     )
-    return User.objects.get(pk=user.pk)
 
 
 @pytest.mark.django_db

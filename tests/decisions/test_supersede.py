@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from decisions.actions import action_register
@@ -21,6 +20,7 @@ from decisions.services import (
 )
 from decisions.services.links import decision_link_issue, decision_link_token
 from tests.concurrency import run_together
+from tests.personas import person_create
 
 # The world a premised action looks at: its "current value".
 WORLD: dict[str, float] = {}
@@ -123,8 +123,7 @@ def test_the_approvers_who_were_asked_are_mailed_that_it_was_superseded(
     make_decision, ads, alice, smtp_server, q_sync
 ):
     older = _propose(make_decision, ads, 1, title="Raise the ads limit")
-    dora = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
-    dora.user_permissions.add(Permission.objects.get(codename="approve_decision"))
+    person_create("dora", permissions=("decisions.approve_decision",))
     smtp_server.messages.clear()
 
     newer = _propose(make_decision, ads, 2, title="Raise the ads limit more")

@@ -16,7 +16,7 @@ import pytest
 
 from decisions.actions import ACTIONS, action_register
 from decisions.models import Decision
-from decisions.services import decision_request
+from tests.decisions.factories import DecisionFactory
 
 RECORDED: list[dict[str, Any]] = []
 
@@ -51,28 +51,10 @@ def q_sync(monkeypatch) -> None:
 @pytest.fixture
 def make_decision(db):
     """Request a decision with sensible defaults; every keyword can be overridden."""
-    counter = {"n": 0}
+    # Each test counts its decisions from #1, whatever ran before it.
+    DecisionFactory.reset_sequence(1)
 
     def make(**overrides: Any) -> Decision:
-        counter["n"] += 1
-        fields: dict[str, Any] = {
-            "kind": "new_integration",
-            "title": f"Connect the shop to a payment API #{counter['n']}",
-            "situation": "Sales need card payments; the ideator proposes Stripe.",
-            "impact": "One new outside service holding customer payment data.",
-            "options": [
-                {
-                    "key": "approve",
-                    "label": "Connect it",
-                    "impact": "Cards work",
-                    "recommended": True,
-                },
-                {"key": "reject", "label": "Do not connect", "impact": "Bank transfer only"},
-            ],
-            "action": "tests.record",
-            "action_args": {"n": counter["n"]},
-        }
-        fields.update(overrides)
-        return decision_request(**fields)
+        return DecisionFactory(**overrides)
 
     return make

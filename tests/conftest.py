@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fake_gptoss",
     "tests.smtp",
     "tests.google_sheets",
+    "tests.processes",
 ]
 
 

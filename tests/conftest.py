@@ -1,16 +1,21 @@
 """Shared fixtures.
 
-Personas follow healthchecks: alice approves, bob requests, charlie is an outsider.
+Personas follow healthchecks: alice approves, bob requests, charlie is an outsider;
+tests/personas.py says what each may do in each app.
 """
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import User
+
+from tests.personas import app_of, persona_create
 
 pytest_plugins = [
     "tests.fake_gptoss",
     "tests.smtp",
     "tests.google_sheets",
+    "tests.processes",
 ]
 
 
@@ -22,3 +27,21 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped, and skips are not allowed in this suite: {report.longrepr}"
+
+
+@pytest.fixture
+def alice(request, db) -> User:
+    """The approver, with the permissions of the app this test belongs to."""
+    return persona_create("alice", app=app_of(request.path))
+
+
+@pytest.fixture
+def bob(request, db) -> User:
+    """The requester, with the permissions of the app this test belongs to."""
+    return persona_create("bob", app=app_of(request.path))
+
+
+@pytest.fixture
+def charlie(request, db) -> User:
+    """The outsider, as the app this test belongs to sees him."""
+    return persona_create("charlie", app=app_of(request.path))

@@ -27,6 +27,7 @@ from tests.fake_gptoss import FakeReply
 from tests.goals.factories import ThemeFactory
 from tests.goals.studio import Studio
 from tests.google_sheets import SPREADSHEET_ID, FakeGoogleSheets
+from tests.llm_backends import llm_settings_point
 
 pytestmark = pytest.mark.django_db
 
@@ -50,11 +51,9 @@ def _studio_responder(studio: Studio):
 
 @pytest.fixture
 def secret_server(fake_gptoss, settings):
-    settings.LLM_BACKEND = "vllm"
-    settings.LLM_BASE_URL = f"http://{USER}:{PASSWORD}@127.0.0.1:{fake_gptoss.port}/v1"
-    settings.LLM_MODEL = "openai/gpt-oss-20b"
-    settings.LLM_MAX_RETRIES = 0
-    settings.LLM_TIMEOUT = 10
+    llm_settings_point(
+        settings, fake_gptoss, base_url=f"http://{USER}:{PASSWORD}@127.0.0.1:{fake_gptoss.port}/v1"
+    )
     settings.GOALS_RETRY_DELAY_SECONDS = 0
     settings.GOALS_TICK_CHAIN = False
     settings.GOALS_BACKOFF_BASE_SECONDS = 0

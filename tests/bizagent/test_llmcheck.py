@@ -5,33 +5,18 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fake_gptoss import FakeReply
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import clean_env, manage_run
 
 
 def llmcheck(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("BIZAGENT_")}
-    full.update(
-        DJANGO_SETTINGS_MODULE="bizagent.settings",
-        BIZAGENT_SKIP_DOTENV="true",
-        DJANGO_SECRET_KEY="k" * 50,
-        BIZAGENT_VAR_DIR=str(tmp_path),
-        BIZAGENT_VOCAB_DIR=os.environ.get("TIKTOKEN_ENCODINGS_BASE", str(tmp_path / "vocab")),
-    )
-    full.update(env)
-    return subprocess.run(
-        [sys.executable, "manage.py", "llmcheck"],
-        cwd=ROOT,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    vocab = os.environ.get("TIKTOKEN_ENCODINGS_BASE", str(tmp_path / "vocab"))
+    return manage_run(
+        "llmcheck", env=clean_env(tmp_path, BIZAGENT_VOCAB_DIR=vocab, **env), timeout=120
     )
 
 

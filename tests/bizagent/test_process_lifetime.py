@@ -13,13 +13,12 @@ import subprocess
 import pytest
 
 from bizagent.serve_lock import serve_lock_acquire
-from tests.bizagent.processes import (
+from tests.processes import (
     alive,
     command_line,
     free_port,
     manage_env,
     migrate,
-    processes,  # noqa: F401 (fixture)
     wait_until,
 )
 
@@ -36,12 +35,12 @@ def var_dir(tmp_path_factory):
     return var
 
 
-def start_serve(processes, var_dir):  # noqa: F811
+def start_serve(processes, var_dir):
     env = manage_env(var_dir, BIZAGENT_BIND=f"127.0.0.1:{free_port()}")
     return processes.start("serve", env=env)
 
 
-def full_tree(processes, process, size: int) -> set[int]:  # noqa: F811
+def full_tree(processes, process, size: int) -> set[int]:
     assert wait_until(lambda: len(processes.tree(process)) >= size, timeout=90), (
         f"expected {size} processes below {command_line(process.pid)!r}, "
         f"found {[command_line(pid) for pid in processes.tree(process)]}"
@@ -53,7 +52,7 @@ def survivors(pids: set[int]) -> list[str]:
     return [f"{pid} {command_line(pid)}" for pid in pids if alive(pid)]
 
 
-def test_killing_serve_takes_every_descendant_with_it(processes, var_dir):  # noqa: F811
+def test_killing_serve_takes_every_descendant_with_it(processes, var_dir):
     server = start_serve(processes, var_dir)
     tree = full_tree(processes, server, SERVE_TREE)
     server.kill()
@@ -63,7 +62,7 @@ def test_killing_serve_takes_every_descendant_with_it(processes, var_dir):  # no
     )
 
 
-def test_killing_qcluster_takes_its_children_with_it(processes, var_dir):  # noqa: F811
+def test_killing_qcluster_takes_its_children_with_it(processes, var_dir):
     cluster = processes.start("qcluster", env=manage_env(var_dir))
     tree = full_tree(processes, cluster, CLUSTER_TREE)
     cluster.kill()
@@ -74,7 +73,7 @@ def test_killing_qcluster_takes_its_children_with_it(processes, var_dir):  # noq
 
 
 def test_sigterm_to_qclusters_whole_process_group_stops_it_within_a_bound(
-    processes,  # noqa: F811
+    processes,
     var_dir,
 ):
     cluster = processes.start("qcluster", env=manage_env(var_dir), start_new_session=True)
@@ -89,7 +88,7 @@ def test_sigterm_to_qclusters_whole_process_group_stops_it_within_a_bound(
     assert not survivors(tree)
 
 
-def test_a_second_serve_on_the_same_database_refuses_to_start(processes, var_dir):  # noqa: F811
+def test_a_second_serve_on_the_same_database_refuses_to_start(processes, var_dir):
     first = start_serve(processes, var_dir)
     full_tree(processes, first, SERVE_TREE)
     second = start_serve(processes, var_dir)

@@ -6,60 +6,26 @@ from another process, as the web server or the loop would.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BIZAGENT_", "DATABASE_URL"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="bizagent.settings",
-        BIZAGENT_SKIP_DOTENV="true",
-        DJANGO_SECRET_KEY="k" * 50,
-        BIZAGENT_VAR_DIR=str(tmp_path),
-        BIZAGENT_Q_WORKERS="1",
-    )
-    env.update(extra)
-    return env
+from tests.processes import Processes, free_port, manage_env, manage_run
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = manage_run(*args, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def run_one_task(env: dict[str, str]) -> str:
+def run_one_task(processes: Processes, env: dict[str, str]) -> str:
     manage(env, "migrate", "--noinput", "-v0")
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+    cluster = processes.start(
+        "qcluster", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         task_id = manage(
@@ -97,10 +63,10 @@ def broker_name(env: dict[str, str]) -> str:
     return manage(env, "shell", "-v", "0", "-c", probe).strip()
 
 
-def test_the_orm_broker_runs_a_task_end_to_end(tmp_path):
-    env = env_for(tmp_path)
+def test_the_orm_broker_runs_a_task_end_to_end(processes, tmp_path):
+    env = manage_env(tmp_path)
     assert broker_name(env) == "ORM"
-    assert run_one_task(env) == "1.75"
+    assert run_one_task(processes, env) == "1.75"
 
 
 @pytest.fixture
@@ -136,7 +102,7 @@ def redis_url(tmp_path):
     process.wait(timeout=10)
 
 
-def test_the_redis_broker_runs_a_task_end_to_end(tmp_path, redis_url):
-    env = env_for(tmp_path, BIZAGENT_REDIS_URL=redis_url)
+def test_the_redis_broker_runs_a_task_end_to_end(processes, tmp_path, redis_url):
+    env = manage_env(tmp_path, BIZAGENT_REDIS_URL=redis_url)
     assert broker_name(env) == "Redis"
-    assert run_one_task(env) == "1.75"
+    assert run_one_task(processes, env) == "1.75"

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.bizagent.processes import (
+from tests.processes import (
     ROOT,
     alive,
     command_line,
@@ -20,11 +20,10 @@ from tests.bizagent.processes import (
     free_port,
     manage_env,
     migrate,
-    processes,  # noqa: F401 (fixture)
 )
 
 
-def test_serve_runs_web_and_cluster_and_stops_both_on_ctrl_c(processes, tmp_path):  # noqa: F811
+def test_serve_runs_web_and_cluster_and_stops_both_on_ctrl_c(processes, tmp_path):
     port = free_port()
     env = manage_env(tmp_path, BIZAGENT_BIND=f"127.0.0.1:{port}")
     migrate(env)
@@ -71,7 +70,7 @@ def makefile_serve_line(bin_dir: Path) -> str:
 
 
 def test_make_run_prints_a_generated_admin_password_last_with_the_url(
-    processes,  # noqa: F811
+    processes,
     tmp_path,
 ):
     port = free_port()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.processes import clean_env, manage_run, python_run
+
 PROBE = (
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'engine': s.DATABASES['default']['ENGINE'], "
@@ -19,28 +18,9 @@ PROBE = (
 )
 
 
-def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BIZAGENT_", "DJANGO_"))}
-    clean.pop("DATABASE_URL", None)
-    clean.pop("EMAIL_HOST", None)
-    clean.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "bizagent.settings",
-            "BIZAGENT_SKIP_DOTENV": "true",
-            "BIZAGENT_VAR_DIR": str(tmp_path),
-            "DJANGO_SECRET_KEY": "k" * 50,
-        }
-    )
-    clean.update(env)
-    clean = {k: v for k, v in clean.items() if v is not None}
-    return subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+def start(tmp_path: Path, **env: str | None) -> subprocess.CompletedProcess[str]:
+    """Django set up in a fresh install's environment, printing what it configured."""
+    return python_run("-c", PROBE, env=clean_env(tmp_path, **env), timeout=60)
 
 
 def test_it_starts_with_the_documented_defaults(tmp_path):
@@ -118,18 +98,10 @@ def test_debug_mode_runs_without_a_secret_key(tmp_path):
 
 def manage(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
     """``python manage.py ARGV`` (or ``python -c`` with ``argv=("-c", CODE)``) in a clean env."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BIZAGENT_", "DJANGO_"))}
-    for name in ("DATABASE_URL", "EMAIL_HOST", "TIME_ZONE", "DECISION_TIMEOUT"):
-        clean.pop(name, None)
-    clean.update(
-        DJANGO_SETTINGS_MODULE="bizagent.settings",
-        BIZAGENT_SKIP_DOTENV="true",
-        BIZAGENT_VAR_DIR=str(tmp_path),
-        DJANGO_SECRET_KEY="k" * 50,
-    )
-    clean.update(env)
-    command = [sys.executable, *argv] if argv[0] == "-c" else [sys.executable, "manage.py", *argv]
-    return subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=60)
+    clean = clean_env(tmp_path, **env)
+    if argv[0] == "-c":
+        return python_run(*argv, env=clean, timeout=60)
+    return manage_run(*argv, env=clean, timeout=60)
 
 
 NUMERIC = [

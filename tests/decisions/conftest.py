@@ -1,8 +1,8 @@
 """Fixtures for the governance tests.
 
-Personas (as in healthchecks): alice approves (staff, holds ``approve_decision``), bob
-requests (staff, may view decisions but not decide), charlie is an outsider (an active
-account with no staff access and no permission).
+Personas (tests/personas.py, as in healthchecks): alice approves (staff, holds
+``approve_decision``), bob requests (staff, may view decisions but not decide), charlie is
+an outsider (an active account with no staff access and no permission).
 
 ``q_sync`` makes django-q2 run queued tasks synchronously (its own ``sync`` mode), so
 the after-commit mails and approved actions run for real, through ``async_task``.
@@ -13,11 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 
 from decisions.actions import ACTIONS, action_register
 from decisions.models import Decision
-from decisions.services import decision_request
+from tests.decisions.factories import DecisionFactory
 
 RECORDED: list[dict[str, Any]] = []
 
@@ -41,34 +40,6 @@ def recorded() -> list[dict[str, Any]]:
     return RECORDED
 
 
-def _user(username: str, *, staff: bool, perms: tuple[str, ...] = ()) -> User:
-    user = User.objects.create_user(
-        username, f"{username}@example.com", f"pw-{username}-123", is_staff=staff
-    )
-    for codename in perms:
-        user.user_permissions.add(Permission.objects.get(codename=codename))
-    return User.objects.get(pk=user.pk)  # fresh: the permission cache
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return _user(
-        "alice",
-        staff=True,
-        perms=("approve_decision", "view_decision", "view_auditevent", "view_budget"),
-    )
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return _user("bob", staff=True, perms=("view_decision",))
-
-
-@pytest.fixture
-def charlie(db) -> User:
-    return _user("charlie", staff=False)
-
-
 @pytest.fixture
 def q_sync(monkeypatch) -> None:
     """django-q2's synchronous mode: ``async_task`` runs the task in this process."""
@@ -80,28 +51,10 @@ def q_sync(monkeypatch) -> None:
 @pytest.fixture
 def make_decision(db):
     """Request a decision with sensible defaults; every keyword can be overridden."""
-    counter = {"n": 0}
+    # Each test counts its decisions from #1, whatever ran before it.
+    DecisionFactory.reset_sequence(1)
 
     def make(**overrides: Any) -> Decision:
-        counter["n"] += 1
-        fields: dict[str, Any] = {
-            "kind": "new_integration",
-            "title": f"Connect the shop to a payment API #{counter['n']}",
-            "situation": "Sales need card payments; the ideator proposes Stripe.",
-            "impact": "One new outside service holding customer payment data.",
-            "options": [
-                {
-                    "key": "approve",
-                    "label": "Connect it",
-                    "impact": "Cards work",
-                    "recommended": True,
-                },
-                {"key": "reject", "label": "Do not connect", "impact": "Bank transfer only"},
-            ],
-            "action": "tests.record",
-            "action_args": {"n": counter["n"]},
-        }
-        fields.update(overrides)
-        return decision_request(**fields)
+        return DecisionFactory(**overrides)
 
     return make

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from decisions.models import AuditEvent, Budget, Decision, SheetRow
-from decisions.services import budget_create
+from tests.decisions.factories import BudgetFactory
 from tests.google_sheets import SPREADSHEET_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,7 +25,7 @@ def test_request_mail_link_approve_apply_and_mirror(
     settings.SITE_URL = "http://127.0.0.1:8080"
     settings.SHEETS_CREDENTIALS = ""
     settings.SHEETS_SPREADSHEET_ID = ""
-    budget = budget_create(name="Ads", limit="100000", period="monthly")
+    budget = BudgetFactory()
 
     call_command(
         "decision_request",

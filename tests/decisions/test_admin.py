@@ -10,11 +10,11 @@ from django.urls import reverse
 
 from decisions.models import AuditEvent, Budget, Decision
 from decisions.services import (
-    budget_create,
     budget_spend_record,
     decision_approve,
     decision_reject,
 )
+from tests.decisions.factories import BudgetFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +118,7 @@ def test_the_models_analysis_is_never_shown_in_the_admin(client, alice, make_dec
 
 
 def test_a_budget_shows_its_spend_against_the_limit_as_a_bar(client, alice):
-    budget = budget_create(name="Ads", limit="1000", period="monthly", currency="JPY")
+    budget = BudgetFactory(limit="1000")
     budget_spend_record(budget=budget, amount="100", source="ads", reference="inv-1")
     client.force_login(alice)
 
@@ -133,7 +133,7 @@ def test_a_budget_shows_its_spend_against_the_limit_as_a_bar(client, alice):
 
 
 def test_an_overspent_budget_shows_a_full_red_bar(client, alice):
-    budget = budget_create(name="Ads", limit="1000", period="monthly", currency="JPY")
+    budget = BudgetFactory(limit="1000")
     budget_spend_record(budget=budget, amount="1500", source="ads", reference="inv-1")
     client.force_login(alice)
     html = client.get(reverse("admin:decisions_budget_change", args=[budget.pk])).content.decode()
@@ -142,7 +142,7 @@ def test_an_overspent_budget_shows_a_full_red_bar(client, alice):
 
 
 def test_a_budget_cannot_be_deleted_from_the_admin(admin_client):
-    budget = budget_create(name="Ads", limit="1000", period="monthly")
+    budget = BudgetFactory(limit="1000")
     url = reverse("admin:decisions_budget_delete", args=[budget.pk])
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert Budget.objects.filter(pk=budget.pk).exists()

@@ -7,12 +7,14 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from decisions.models import AuditEvent, Budget
-from decisions.services import budget_create, budget_spend_record
+from decisions.services import budget_spend_record
+from tests.decisions.factories import BudgetFactory
+from tests.personas import person_create
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -37,13 +39,15 @@ def _form(**overrides: str) -> dict[str, str]:
 @pytest.fixture
 def dora(db) -> User:
     """Staff who manages budgets: may add, change and view them and see their ledger."""
-    user = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(
-            codename__in=["add_budget", "change_budget", "view_budget", "view_budgetspend"]
-        )
+    return person_create(
+        "dora",
+        permissions=(
+            "decisions.add_budget",
+            "decisions.change_budget",
+            "decisions.view_budget",
+            "decisions.view_budgetspend",
+        ),
     )
-    return User.objects.get(pk=user.pk)
 
 
 @pytest.mark.django_db
@@ -66,7 +70,7 @@ def test_it_adds_a_budget_through_the_service(client, dora):
 
 @pytest.mark.django_db
 def test_it_edits_a_budget_with_spends_through_the_service(client, dora):
-    budget = budget_create(name="Ads", limit="100000", period="monthly")
+    budget = BudgetFactory()
     budget_spend_record(budget=budget, amount="2500", source="ads", reference="inv-1")
     client.force_login(dora)
     url = reverse("admin:decisions_budget_change", args=[budget.pk])
@@ -103,7 +107,7 @@ def test_a_budget_added_inactive_stays_inactive(client, dora):
 
 @pytest.mark.django_db
 def test_a_bad_limit_is_refused_on_the_form_and_nothing_changes(client, dora):
-    budget = budget_create(name="Ads", limit="100000", period="monthly")
+    budget = BudgetFactory()
     client.force_login(dora)
 
     response = client.post(

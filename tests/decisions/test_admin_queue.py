@@ -8,13 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Decision
 from decisions.services import decision_approve
+from tests.personas import person_create
 
 pytestmark = pytest.mark.django_db
 
@@ -47,11 +48,9 @@ def trail(decision: Decision) -> list[tuple[str, int | None]]:
 @pytest.fixture
 def dora(db) -> User:
     """A second approver, to decide before alice does."""
-    user = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(codename__in=["approve_decision", "view_decision"])
+    return person_create(
+        "dora", permissions=("decisions.approve_decision", "decisions.view_decision")
     )
-    return User.objects.get(pk=user.pk)
 
 
 # --- what the approver sees ---------------------------------------------------------
@@ -389,7 +388,7 @@ def test_outsiders_are_sent_to_the_login_page(client, charlie, make_decision, pe
 
 def test_staff_without_the_view_permission_get_no_queue(client, make_decision):
     make_decision(title="Connect Stripe")
-    staff = User.objects.create_user("erin", "erin@example.com", "pw-erin-123", is_staff=True)
+    staff = person_create("erin")
     client.force_login(staff)
     assert client.get(QUEUE).status_code == 403
     index = client.get(reverse("admin:index")).content.decode()

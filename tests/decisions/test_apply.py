@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from decisions.models import AuditEvent, Decision
 from decisions.services import decision_apply, decision_apply_overdue, decision_approve
+from tests.decisions.factories import BudgetFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -118,9 +119,9 @@ def test_a_lost_enqueue_is_caught_up_by_the_tick(make_decision, alice, recorded,
 
 def test_budget_limit_action_changes_the_budget_once(alice, q_sync):
     from decisions.models import Budget
-    from decisions.services import budget_create, decision_request
+    from decisions.services import decision_request
 
-    budget = budget_create(name="Ads", limit="100000", period="monthly", currency="JPY")
+    budget = BudgetFactory()
     decision = decision_request(
         kind="budget_overrun",
         title="Raise the ads budget",

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from decisions.models import AuditEvent, Decision
 from decisions.services import decision_approve
+from tests.personas import person_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -133,16 +133,15 @@ def test_an_approver_decides_two_decisions_in_place(page, alice, make_decision, 
 
 def test_a_decision_taken_meanwhile_shows_a_message_in_its_row(page, alice, make_decision):
     decision = make_decision(title="Connect Stripe")
-    dora = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
-    dora.user_permissions.add(
-        *Permission.objects.filter(codename__in=["approve_decision", "view_decision"])
+    dora = person_create(
+        "dora", permissions=("decisions.approve_decision", "decisions.view_decision")
     )
 
     log_in(page, "alice", "pw-alice-123")
     row = page.locator(f"#decision-{decision.pk}")
     expect(row).to_contain_text("Connect Stripe")
     mark_page(page)
-    decision_approve(decision_id=decision.pk, user=User.objects.get(pk=dora.pk))
+    decision_approve(decision_id=decision.pk, user=dora)
 
     row.get_by_role("button", name="Reject").click()
 

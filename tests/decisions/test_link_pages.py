@@ -7,13 +7,14 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
 from decisions.models import AuditEvent, Decision, DecisionLink
 from decisions.services.links import decision_link_issue, decision_link_token
 from tests.concurrency import run_together
+from tests.personas import person_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -201,11 +202,10 @@ def test_one_link_posted_twice_at_once_decides_once(make_decision, link_for, rec
 def test_the_loser_of_a_race_between_two_links_sees_the_already_decided_page(
     alice, make_decision, link_for, recorded, q_sync
 ):
-    dora = User.objects.create_user("dora", "dora@example.com", "pw-dora-123")
-    dora.user_permissions.add(Permission.objects.get(codename="approve_decision"))
+    dora = person_create("dora", staff=False, permissions=("decisions.approve_decision",))
     decision = make_decision()
     alices, alice_url = link_for(decision, alice)
-    doras, dora_url = link_for(decision, User.objects.get(pk=dora.pk))
+    doras, dora_url = link_for(decision, dora)
     posts = [
         (alice_url, {"action": "approve", "option_key": "approve"}),
         (dora_url, {"action": "reject", "comment": "no"}),

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from decisions.mirror import SHEET_TABS, sheet_row_enqueue, sheets_sync
 from decisions.models import AuditEvent, SheetRow
-from decisions.services import audit_log
 from decisions.tasks import sheets_sync_task
+from tests.decisions.factories import AuditEventFactory
 from tests.google_sheets import SPREADSHEET_ID
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def configured(settings, service_account_file, google_sheets):
 
 
 def _events(n: int) -> list[AuditEvent]:
-    return [audit_log(action="decisions.budget_spent", data={"n": i}) for i in range(n)]
+    return [AuditEventFactory(data={"n": i}) for i in range(n)]
 
 
 def _sync(**kwargs):

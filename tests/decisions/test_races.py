@@ -8,7 +8,7 @@ are really locked (``select_for_update``) by concurrent connections.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 
 from decisions.models import AuditEvent, Decision
@@ -19,18 +19,16 @@ from decisions.services import (
     decision_reject,
 )
 from tests.concurrency import run_together
+from tests.personas import person_create
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def _approvers(n: int) -> list[User]:
-    permission = Permission.objects.get(codename="approve_decision")
-    users = []
-    for i in range(n):
-        user = User.objects.create_user(f"approver{i}", f"approver{i}@example.com", "pw-x-12345")
-        user.user_permissions.add(permission)
-        users.append(User.objects.get(pk=user.pk))
-    return users
+    return [
+        person_create(f"approver{i}", staff=False, permissions=("decisions.approve_decision",))
+        for i in range(n)
+    ]
 
 
 def test_two_approvers_at_once_yield_one_outcome_and_one_audit_row(make_decision):

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from decisions.actions import action_register
@@ -15,12 +14,13 @@ from decisions.models import AuditEvent, Budget, Decision, DecisionMail
 from decisions.services import (
     DecisionNotPending,
     DecisionPremiseFailed,
-    budget_create,
     decision_apply,
     decision_approve,
 )
 from decisions.services.links import decision_link_issue, decision_link_token
 from tests.concurrency import run_together
+from tests.decisions.factories import BudgetFactory
+from tests.personas import person_create
 
 # The world a premised action looks at: its "current value".
 WORLD: dict[str, float] = {}
@@ -51,7 +51,7 @@ def world() -> dict[str, float]:
 
 @pytest.fixture
 def ads(db) -> Budget:
-    return budget_create(name="Ads", limit="1000", period="monthly")
+    return BudgetFactory(limit="1000")
 
 
 def _propose(make_decision, subject, n: int, **overrides) -> Decision:
@@ -81,7 +81,7 @@ def test_a_newer_proposal_supersedes_the_pending_older_one(make_decision, ads, b
 
 @pytest.mark.django_db
 def test_only_the_same_subject_and_action_supersede(make_decision, ads, alice):
-    other = budget_create(name="Cloud", limit="10", period="monthly", currency="USD")
+    other = BudgetFactory(name="Cloud", limit="10", currency="USD")
     first = _propose(make_decision, ads, 1)
     assert _propose(make_decision, ads, 1) == first  # the same proposal: the same decision
     on_other_subject = _propose(make_decision, other, 2)
@@ -123,8 +123,7 @@ def test_the_approvers_who_were_asked_are_mailed_that_it_was_superseded(
     make_decision, ads, alice, smtp_server, q_sync
 ):
     older = _propose(make_decision, ads, 1, title="Raise the ads limit")
-    dora = User.objects.create_user("dora", "dora@example.com", "pw-dora-123", is_staff=True)
-    dora.user_permissions.add(Permission.objects.get(codename="approve_decision"))
+    person_create("dora", permissions=("decisions.approve_decision",))
     smtp_server.messages.clear()
 
     newer = _propose(make_decision, ads, 2, title="Raise the ads limit more")

@@ -1,13 +1,12 @@
 """Admin: the task queue, the iteration log and the self-refreshing loop panel.
 
-Personas: alice is a superuser, bob is staff who may view and change the loop,
-charlie is staff with no permission on goals.
+Personas (tests/personas.py): alice is a superuser, bob is staff who may view and change
+the loop, charlie is staff with no permission on goals.
 """
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,27 +16,6 @@ from goals.services.loop import loop_state_get
 from tests.goals.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return User.objects.create_superuser("alice", "alice@example.com", "pw-alice-123")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    user = User.objects.create_user("bob", "bob@example.com", "pw-bob-123", is_staff=True)
-    user.user_permissions.add(
-        *Permission.objects.filter(
-            codename__in=["view_loopstate", "change_loopstate", "view_task", "view_iteration"]
-        )
-    )
-    return User.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def charlie(db) -> User:
-    return User.objects.create_user("charlie", "charlie@example.com", "pw-charlie-1", is_staff=True)
 
 
 def _iteration(theme, **kwargs) -> Iteration:

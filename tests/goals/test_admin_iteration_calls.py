@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 
 from goals.models import Iteration
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return User.objects.create_superuser("alice", "alice@example.com", "pw-alice-123")
 
 
 def test_the_iteration_page_shows_every_calls_tokens_and_the_normalisations(client, alice, theme):

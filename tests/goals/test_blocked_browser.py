@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
@@ -50,13 +49,6 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
     yield context.new_page()
     context.close()
     assert outside == [], "the admin tried to reach beyond loopback"
-
-
-@pytest.fixture
-def alice(db) -> User:
-    user = User.objects.create_user("alice", "alice@example.com", "pw-alice-123", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_task", "change_task"]))
-    return user
 
 
 def _blocked(theme, reason: str) -> Task:

@@ -2,13 +2,13 @@
 race-safe, permission-checked), and the "Blocked work: needs you" section of the admin
 index that calls them.
 
-Personas: alice may change tasks, bob may only view them, charlie has no permission.
+Personas (tests/personas.py): alice may change tasks, bob may only view them, charlie has no
+permission.
 """
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
@@ -20,27 +20,6 @@ from tests.concurrency import run_together
 from tests.goals.factories import TaskFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _staff(name: str, *codenames: str) -> User:
-    user = User.objects.create_user(name, f"{name}@example.com", f"pw-{name}-123", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return User.objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return _staff("alice", "view_task", "change_task")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return _staff("bob", "view_task")
-
-
-@pytest.fixture
-def charlie(db) -> User:
-    return _staff("charlie")
 
 
 def _blocked(theme, **kwargs) -> Task:
@@ -110,10 +89,9 @@ def test_retry_refuses_when_the_same_work_is_already_queued(theme, alice):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_of_a_retry_and_a_drop_at_once_exactly_one_wins():
+def test_of_a_retry_and_a_drop_at_once_exactly_one_wins(alice):
     theme = ThemeFactory()
     task = _blocked(theme)
-    alice = _staff("alice", "view_task", "change_task")
     services = (task_retry, task_drop)
 
     def act(index: int) -> str:

@@ -21,6 +21,7 @@ from goals.services.loop import loop_state_get
 from ideas.models import Idea
 from tests.fake_gptoss import FakeReply
 from tests.goals.studio import Studio
+from tests.llm_backends import llm_settings_point
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +35,7 @@ def _policy(theme, **policy):
 
 @pytest.fixture
 def fake(fake_gptoss, settings):
-    settings.LLM_BACKEND = "vllm"
-    settings.LLM_BASE_URL = fake_gptoss.base_url("vllm")
-    settings.LLM_MODEL = "openai/gpt-oss-20b"
-    settings.LLM_MAX_RETRIES = 0
-    settings.LLM_TIMEOUT = 10
+    llm_settings_point(settings, fake_gptoss)
     return fake_gptoss
 
 

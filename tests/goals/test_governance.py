@@ -118,14 +118,6 @@ def test_an_approved_budget_extension_lets_the_loop_continue(theme):
     assert LoopState.objects.get().state == "stopped"
 
 
-def _approver():
-    from django.contrib.auth.models import Permission, User
-
-    user = User.objects.create_user("alice", "alice@example.com", "pw-alice-123")
-    user.user_permissions.add(Permission.objects.get(codename="approve_decision"))
-    return User.objects.get(pk=user.pk)
-
-
 def test_a_newer_strategy_proposal_supersedes_the_pending_one(theme):
     from decisions.models import Decision
 
@@ -140,7 +132,7 @@ def test_a_newer_strategy_proposal_supersedes_the_pending_one(theme):
     assert Decision.objects.filter(status="pending", action=newer.action).count() == 1
 
 
-def test_a_strategy_decision_whose_starting_point_moved_cannot_be_approved(theme):
+def test_a_strategy_decision_whose_starting_point_moved_cannot_be_approved(theme, alice):
     from decisions.models import Decision
     from decisions.services import DecisionPremiseFailed, decision_approve
 
@@ -156,20 +148,20 @@ def test_a_strategy_decision_whose_starting_point_moved_cannot_be_approved(theme
             "not 0.60 as this decision assumed"
         ),
     ):
-        decision_approve(decision_id=decision.pk, user=_approver())
+        decision_approve(decision_id=decision.pk, user=alice)
 
     decision.refresh_from_db()
     assert decision.status == Decision.Status.PENDING
     assert loop_state_get().strategy_for(theme)[0] == 0.65
 
 
-def test_an_approved_strategy_change_runs_while_its_premise_holds(theme):
+def test_an_approved_strategy_change_runs_while_its_premise_holds(theme, alice):
     from decisions.models import Decision
     from decisions.services import decision_apply, decision_approve
 
     it = _meta_review(theme, StudioClient(Studio(meta_ratio=0.3)))
     decision = Decision.objects.get(pk=it.result["strategy"]["decision"])
-    decision_approve(decision_id=decision.pk, user=_approver())
+    decision_approve(decision_id=decision.pk, user=alice)
 
     assert decision_apply(decision_id=decision.pk).status == Decision.Status.APPLIED
     assert loop_state_get().strategy_for(theme)[0] == 0.3

@@ -86,10 +86,9 @@ def test_stagnation_queues_a_shake_up(theme):
     assert "seasonal comfort goods" in prompt
 
 
-def test_human_corrections_steer_the_planner(theme, django_user_model):
+def test_human_corrections_steer_the_planner(theme, alice):
     from ideas.services import idea_human_correct, idea_mark_reviewed, idea_scores_set
 
-    alice = django_user_model.objects.create_superuser("alice", "a@example.com", "pw")
     ideas = [IdeaFactory(theme=theme, title=f"Scored idea {n}") for n in range(4)]
     for idea in ideas:
         idea_scores_set(

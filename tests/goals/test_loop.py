@@ -41,9 +41,8 @@ def test_the_loop_starts_stopped():
 
 
 def test_start_runs_the_loop_and_schedules_the_tick(
-    theme, django_capture_on_commit_callbacks, django_user_model
+    theme, django_capture_on_commit_callbacks, alice
 ):
-    alice = django_user_model.objects.create_user("alice")
     with django_capture_on_commit_callbacks(execute=True):
         state = loop_start(actor=alice)
     assert state.state == State.RUNNING
@@ -75,8 +74,7 @@ def test_stop_saves_state_and_removes_the_schedule(theme, django_capture_on_comm
     assert _actions() == ["goals.loop_started", "goals.loop_stopped"]
 
 
-def test_pause_and_resume(theme, django_user_model):
-    bob = django_user_model.objects.create_user("bob")
+def test_pause_and_resume(theme, bob):
     loop_start()
     assert loop_pause(reason="checking ideas", actor=bob).state == State.PAUSED
     assert loop_state_get().reason == "checking ideas"

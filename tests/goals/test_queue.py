@@ -217,8 +217,7 @@ def test_release_gives_the_attempt_back(theme):
     assert not task_release(task=task, worker="a", reason="again")
 
 
-def test_requeue_puts_a_blocked_task_back(theme, django_user_model):
-    alice = django_user_model.objects.create_user("alice")
+def test_requeue_puts_a_blocked_task_back(theme, alice):
     task = TaskFactory(theme=theme, status=Task.Status.BLOCKED, attempts=3)
     task_requeue(task=task, actor=alice)
     assert (task.status, task.attempts) == (Task.Status.READY, 0)

@@ -5,39 +5,22 @@ its state and exits cleanly. Runs against the fake gpt-oss server and the test d
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from goals.models import Iteration, LoopState, Task
 from tests.fake_gptoss import FakeReply
 from tests.goals.studio import Studio
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _child_database_url() -> str:
-    """The test database, as the child process's DATABASE_URL (SQLite or PostgreSQL)."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user = quote(settings["USER"] or "", safe="")
-    password = f":{quote(settings['PASSWORD'], safe='')}" if settings.get("PASSWORD") else ""
-    host = settings["HOST"] or "127.0.0.1"
-    port = f":{settings['PORT']}" if settings.get("PORT") else ""
-    return f"postgres://{user}{password}@{host}{port}/{settings['NAME']}"
+from tests.llm_backends import llm_env
+from tests.processes import child_env_on_test_database
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_sigterm_finishes_the_iteration_and_saves_state(theme, fake_gptoss):
+def test_sigterm_finishes_the_iteration_and_saves_state(theme, fake_gptoss, processes):
     studio = Studio()
 
     def respond(request):
@@ -46,32 +29,14 @@ def test_sigterm_finishes_the_iteration_and_saves_state(theme, fake_gptoss):
         return FakeReply(analysis=analysis, final=json.dumps(answer))
 
     fake_gptoss.responder = respond
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bizagent.settings_test",
-        "DATABASE_URL": _child_database_url(),
-        "BIZAGENT_LLM_BACKEND": "vllm",
-        "BIZAGENT_LLM_BASE_URL": fake_gptoss.base_url("vllm"),
-        "BIZAGENT_LLM_MAX_RETRIES": "0",
-    }
-    child = subprocess.Popen(
-        [sys.executable, "manage.py", "runloop"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while Iteration.objects.count() < 3 and time.monotonic() < deadline:
-            assert child.poll() is None, child.communicate()
-            time.sleep(0.1)
-        child.send_signal(signal.SIGTERM)
-        out, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
+    env = child_env_on_test_database(**llm_env(fake_gptoss, "vllm"))
+    child = processes.start("runloop", env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while Iteration.objects.count() < 3 and time.monotonic() < deadline:
+        assert child.poll() is None, child.communicate()
+        time.sleep(0.1)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert "stopping after the current iteration" in err
     assert "loop state saved" in out

@@ -1,7 +1,7 @@
 """Fixtures for the ideas tests.
 
-Personas: alice is a superuser, bob a staff member allowed to change ideas, charlie a
-staff member with no permission on ideas.
+Personas come from tests/personas.py: alice is a superuser, bob a staff member allowed to
+change ideas, charlie a staff member with no permission on ideas.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 
 from ideas.models import Theme
 from tests.ideas.factories import ThemeFactory
@@ -18,26 +17,6 @@ from tests.ideas.factories import ThemeFactory
 @pytest.fixture
 def theme(db) -> Theme:
     return ThemeFactory()
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return User.objects.create_superuser("alice", "alice@example.com", "pw-alice-123")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    user = User.objects.create_user("bob", "bob@example.com", "pw-bob-123", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(codename="change_idea"),
-        Permission.objects.get(codename="view_idea"),
-    )
-    return User.objects.get(pk=user.pk)  # fresh: permission cache
-
-
-@pytest.fixture
-def charlie(db) -> User:
-    return User.objects.create_user("charlie", "charlie@example.com", "pw-charlie-1", is_staff=True)
 
 
 @pytest.fixture

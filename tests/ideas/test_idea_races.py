@@ -31,9 +31,9 @@ def test_concurrent_deliveries_of_one_idea_make_one_row():
     assert IdeaChange.objects.filter(field="created").count() == 1
 
 
-def test_concurrent_reviews_change_each_idea_once(django_user_model):
+def test_concurrent_reviews_change_each_idea_once(alice):
     theme = ThemeFactory()
-    user = django_user_model.objects.create_superuser("alice", "a@example.com", "pw-alice-123")
+    user = alice
     ideas = IdeaFactory.create_batch(3, theme=theme)
     ids = [i.pk for i in ideas]
     counts = _together(lambda i: idea_mark_reviewed(idea_ids=ids, user=user))

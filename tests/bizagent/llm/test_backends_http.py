@@ -10,7 +10,6 @@ import socket
 
 import pytest
 
-from bizagent.llm.client import LLMClient, RetryPolicy, backend_build
 from bizagent.llm.errors import (
     LLMMalformedOutput,
     LLMSchemaViolation,
@@ -23,9 +22,7 @@ from bizagent.llm.errors import (
 from bizagent.llm.harmony import harmony_render, harmony_stop_token_ids
 from bizagent.llm.types import ChatRequest, HistoryMessage, ResponseFormat, ToolSpec
 from tests.fake_gptoss import FakeReply
-
-BACKENDS = ["vllm", "ollama", "openai"]
-MODELS = {"vllm": "openai/gpt-oss-20b", "ollama": "gpt-oss:20b", "openai": "openai/gpt-oss-20b"}
+from tests.llm_backends import BACKENDS, MODELS, fake_client, llm_client_build
 
 WEATHER = ToolSpec(
     "get_weather",
@@ -43,20 +40,6 @@ IDEA = ResponseFormat(
 )
 
 
-def client_for(fake, backend: str, *, timeout: float = 10.0, retries: int = 0) -> LLMClient:
-    return LLMClient(
-        backend_build(
-            backend=backend,
-            base_url=fake.base_url(backend),
-            model=MODELS[backend],
-            api_key=None,
-            context_tokens=16384,
-        ),
-        timeout=timeout,
-        retry=RetryPolicy(max_retries=retries, base_delay=0.01, max_delay=0.02),
-    )
-
-
 def request(**overrides) -> ChatRequest:
     values = {"instructions": "You are a careful business analyst.", "user": "Say hello."}
     values.update(overrides)
@@ -66,7 +49,7 @@ def request(**overrides) -> ChatRequest:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_final_and_analysis_come_back_apart(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(analysis="The user wants a greeting.", final="Hello!"))
-    result = client_for(fake_gptoss, backend).complete(request())
+    result = fake_client(fake_gptoss, backend).complete(request())
     assert result.final == "Hello!"
     assert result.analysis == "The user wants a greeting."
     assert result.backend == backend and result.model == MODELS[backend]
@@ -80,7 +63,7 @@ def test_a_tool_call_is_parsed_and_validated(fake_gptoss, backend):
     fake_gptoss.enqueue(
         FakeReply(analysis="Need weather.", tool_calls=[("get_weather", {"city": "Tokyo"})])
     )
-    result = client_for(fake_gptoss, backend).complete(request(tools=(WEATHER,)))
+    result = fake_client(fake_gptoss, backend).complete(request(tools=(WEATHER,)))
     assert [(c.name, c.arguments) for c in result.tool_calls] == [
         ("get_weather", {"city": "Tokyo"})
     ]
@@ -89,7 +72,7 @@ def test_a_tool_call_is_parsed_and_validated(fake_gptoss, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_structured_output_is_validated(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(final='```json\n{"title": "Mochi box", "score": 7}\n```'))
-    result = client_for(fake_gptoss, backend).complete(request(response_format=IDEA))
+    result = fake_client(fake_gptoss, backend).complete(request(response_format=IDEA))
     assert result.parsed == {"title": "Mochi box", "score": 7}
 
 
@@ -100,13 +83,7 @@ def test_unreachable_names_the_server_and_model(backend):
         port = sock.getsockname()[1]
     # Nothing listens on the port once the socket is closed.
     base = f"http://127.0.0.1:{port}" + ("" if backend == "ollama" else "/v1")
-    client = LLMClient(
-        backend_build(
-            backend=backend, base_url=base, model=MODELS[backend], api_key=None, context_tokens=8192
-        ),
-        timeout=5,
-        retry=RetryPolicy(max_retries=0),
-    )
+    client = llm_client_build(backend=backend, base_url=base, timeout=5, context_tokens=8192)
     with pytest.raises(LLMUnreachable) as info:
         client.complete(request())
     message = str(info.value)
@@ -119,7 +96,7 @@ def test_unreachable_names_the_server_and_model(backend):
 def test_a_dropped_connection_is_a_server_error(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(failure="unreachable"))
     with pytest.raises(LLMServerError, match="connection dropped") as info:
-        client_for(fake_gptoss, backend).complete(request())
+        fake_client(fake_gptoss, backend).complete(request())
     assert info.value.retryable
 
 
@@ -127,14 +104,14 @@ def test_a_dropped_connection_is_a_server_error(fake_gptoss, backend):
 def test_a_slow_answer_times_out(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(final="late", failure="slow", delay=3.0))
     with pytest.raises(LLMTimeout, match=r"no answer within 0\.5s"):
-        client_for(fake_gptoss, backend, timeout=0.5).complete(request())
+        fake_client(fake_gptoss, backend, timeout=0.5).complete(request())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_server_error_carries_status_and_message(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(failure="server_error"))
     with pytest.raises(LLMServerError, match="HTTP 500") as info:
-        client_for(fake_gptoss, backend).complete(request())
+        fake_client(fake_gptoss, backend).complete(request())
     assert info.value.status == 500 and info.value.retryable
 
 
@@ -142,7 +119,7 @@ def test_a_server_error_carries_status_and_message(fake_gptoss, backend):
 def test_a_client_error_is_not_retried(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(failure="status:400"), FakeReply(final="should not be reached"))
     with pytest.raises(LLMServerError, match="HTTP 400"):
-        client_for(fake_gptoss, backend, retries=3).complete(request())
+        fake_client(fake_gptoss, backend, retries=3).complete(request())
     assert len(fake_gptoss.requests) == 1
 
 
@@ -153,7 +130,7 @@ def test_transient_failures_are_retried_over_http(fake_gptoss, backend):
         FakeReply(failure="unreachable"),
         FakeReply(final="third time"),
     )
-    result = client_for(fake_gptoss, backend, retries=3).complete(request())
+    result = fake_client(fake_gptoss, backend, retries=3).complete(request())
     assert result.final == "third time" and result.attempts == 3
     assert len(fake_gptoss.requests) == 3
 
@@ -162,20 +139,20 @@ def test_transient_failures_are_retried_over_http(fake_gptoss, backend):
 def test_a_body_that_is_not_json_is_malformed(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(failure="malformed_json"))
     with pytest.raises(LLMMalformedOutput, match="not JSON"):
-        client_for(fake_gptoss, backend).complete(request())
+        fake_client(fake_gptoss, backend).complete(request())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_answer_missing_its_fields_is_malformed(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(failure="missing_fields"))
     with pytest.raises(LLMMalformedOutput):
-        client_for(fake_gptoss, backend).complete(request())
+        fake_client(fake_gptoss, backend).complete(request())
 
 
 def test_vllm_tokens_that_are_not_harmony_are_malformed(fake_gptoss):
     fake_gptoss.enqueue(FakeReply(failure="malformed_harmony"))
     with pytest.raises(LLMMalformedOutput, match="Harmony"):
-        client_for(fake_gptoss, "vllm").complete(request())
+        fake_client(fake_gptoss, "vllm").complete(request())
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -184,7 +161,7 @@ def test_hitting_max_tokens_is_truncated_output(fake_gptoss, backend):
         FakeReply(analysis="long " * 200, final="never finished", failure="truncate")
     )
     with pytest.raises(LLMTruncatedOutput, match=r"max_tokens|num_predict") as info:
-        client_for(fake_gptoss, backend).complete(request(max_tokens=32))
+        fake_client(fake_gptoss, backend).complete(request(max_tokens=32))
     assert not info.value.retryable
 
 
@@ -192,7 +169,7 @@ def test_hitting_max_tokens_is_truncated_output(fake_gptoss, backend):
 def test_structured_output_breaking_its_schema_is_a_schema_violation(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(final='{"title": "x", "score": 99}'))
     with pytest.raises(LLMSchemaViolation, match="99 is greater than the maximum of 10") as info:
-        client_for(fake_gptoss, backend).complete(request(response_format=IDEA))
+        fake_client(fake_gptoss, backend).complete(request(response_format=IDEA))
     assert '"score": 99' in info.value.raw
 
 
@@ -200,13 +177,13 @@ def test_structured_output_breaking_its_schema_is_a_schema_violation(fake_gptoss
 def test_a_call_to_a_tool_not_offered_is_refused(fake_gptoss, backend):
     fake_gptoss.enqueue(FakeReply(tool_calls=[("drop_database", {})]))
     with pytest.raises(LLMUnknownTool, match="drop_database"):
-        client_for(fake_gptoss, backend).complete(request(tools=(WEATHER,)))
+        fake_client(fake_gptoss, backend).complete(request(tools=(WEATHER,)))
 
 
 def test_vllm_gets_harmony_token_ids_with_special_tokens_kept(fake_gptoss):
     chat = request(tools=(WEATHER,), response_format=IDEA, max_tokens=777, reasoning="high")
     fake_gptoss.enqueue(FakeReply(final='{"title": "t", "score": 1}'))
-    client_for(fake_gptoss, "vllm").complete(chat)
+    fake_client(fake_gptoss, "vllm").complete(chat)
     sent = fake_gptoss.requests[-1]
     assert sent.path == "/v1/completions"
     body = sent.body
@@ -220,7 +197,7 @@ def test_vllm_gets_harmony_token_ids_with_special_tokens_kept(fake_gptoss):
 def test_ollama_gets_think_level_tools_format_and_num_ctx(fake_gptoss):
     fake_gptoss.enqueue(FakeReply(final='{"title": "t", "score": 1}'))
     chat = request(tools=(WEATHER,), response_format=IDEA, reasoning="low", max_tokens=300)
-    client_for(fake_gptoss, "ollama").complete(chat)
+    fake_client(fake_gptoss, "ollama").complete(chat)
     body = fake_gptoss.requests[-1].body
     assert fake_gptoss.requests[-1].path == "/api/chat"
     assert body["think"] == "low" and body["stream"] is False
@@ -233,7 +210,7 @@ def test_ollama_gets_think_level_tools_format_and_num_ctx(fake_gptoss):
 
 def test_openai_gets_reasoning_effort_and_a_json_schema_response_format(fake_gptoss):
     fake_gptoss.enqueue(FakeReply(final='{"title": "t", "score": 1}'))
-    client_for(fake_gptoss, "openai").complete(request(response_format=IDEA, reasoning="medium"))
+    fake_client(fake_gptoss, "openai").complete(request(response_format=IDEA, reasoning="medium"))
     sent = fake_gptoss.requests[-1]
     assert sent.path == "/v1/chat/completions"
     assert sent.body["reasoning_effort"] == "medium"
@@ -258,7 +235,7 @@ def test_history_with_a_tool_round_is_sent_in_each_protocol(fake_gptoss, backend
         ),
     )
     fake_gptoss.enqueue(FakeReply(final="Sunny in Tokyo."))
-    result = client_for(fake_gptoss, backend).complete(
+    result = fake_client(fake_gptoss, backend).complete(
         request(user=None, history=history, tools=(WEATHER,))
     )
     assert result.final == "Sunny in Tokyo."

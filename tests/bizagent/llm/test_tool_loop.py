@@ -6,11 +6,12 @@ import json
 
 import pytest
 
-from bizagent.llm.client import LLMClient, RetryPolicy, backend_build
+from bizagent.llm.client import LLMClient
 from bizagent.llm.harmony import harmony_encoding
 from bizagent.llm.tool_loop import LLMToolLoopExceeded, tool_loop_run
 from bizagent.llm.types import ChatRequest, ToolSpec
 from tests.fake_gptoss import FakeReply
+from tests.llm_backends import fake_client
 
 LOOKUP = ToolSpec(
     "lookup_price",
@@ -23,17 +24,7 @@ REQUEST = ChatRequest(
 
 
 def vllm_client(fake) -> LLMClient:
-    return LLMClient(
-        backend_build(
-            backend="vllm",
-            base_url=fake.base_url("vllm"),
-            model="openai/gpt-oss-20b",
-            api_key=None,
-            context_tokens=8192,
-        ),
-        timeout=10,
-        retry=RetryPolicy(max_retries=0),
-    )
+    return fake_client(fake, "vllm", context_tokens=8192)
 
 
 def test_it_runs_tools_and_feeds_results_back_until_final(fake_gptoss):

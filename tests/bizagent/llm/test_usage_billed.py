@@ -18,8 +18,9 @@ from bizagent.llm.errors import (
 )
 from bizagent.llm.result import usage_ollama, usage_openai
 from bizagent.llm.types import Usage
-from tests.bizagent.llm.test_backends_http import BACKENDS, IDEA, client_for, request
+from tests.bizagent.llm.test_backends_http import IDEA, request
 from tests.fake_gptoss import FakeReply
+from tests.llm_backends import BACKENDS, fake_client
 
 
 def billed(fake) -> tuple[int, int]:
@@ -44,7 +45,7 @@ def test_a_bad_answer_carries_the_usage_the_server_billed(
     fake_gptoss, backend, reply, error, format_
 ):
     fake_gptoss.enqueue(reply)
-    client = client_for(fake_gptoss, backend)
+    client = fake_client(fake_gptoss, backend)
     with pytest.raises(error) as caught:
         client.complete(request(response_format=format_))
     assert len(fake_gptoss.usages) == 1
@@ -58,7 +59,7 @@ def test_a_bad_answer_carries_the_usage_the_server_billed(
 def test_an_answer_that_is_not_harmony_is_billed_too(fake_gptoss):
     fake_gptoss.enqueue(FakeReply(failure="malformed_harmony"))
     with pytest.raises(LLMMalformedOutput) as caught:
-        client_for(fake_gptoss, "vllm").complete(request())
+        fake_client(fake_gptoss, "vllm").complete(request())
     usage = caught.value.usage
     assert (usage.prompt_tokens, usage.completion_tokens) == billed(fake_gptoss)
 
@@ -72,7 +73,7 @@ def test_retried_attempts_are_summed_into_the_result(fake_gptoss, backend):
             analysis="thinking only", raw_completion="<|channel|>final<|message|><|return|>"
         )
     fake_gptoss.enqueue(bad, bad, FakeReply(analysis="ok", final="hello"))
-    result = client_for(fake_gptoss, backend, retries=2).complete(request())
+    result = fake_client(fake_gptoss, backend, retries=2).complete(request())
     assert result.attempts == 3
     assert len(fake_gptoss.usages) == 3
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == billed(fake_gptoss)
@@ -82,7 +83,7 @@ def test_when_the_retries_run_out_the_error_carries_every_attempt(fake_gptoss):
     bad = FakeReply(failure="malformed_harmony")
     fake_gptoss.enqueue(bad, bad, bad)
     with pytest.raises(LLMMalformedOutput) as caught:
-        client_for(fake_gptoss, "vllm", retries=2).complete(request())
+        fake_client(fake_gptoss, "vllm", retries=2).complete(request())
     assert caught.value.attempts == 3
     usage = caught.value.usage
     assert (usage.prompt_tokens, usage.completion_tokens) == billed(fake_gptoss)
@@ -92,7 +93,7 @@ def test_when_the_retries_run_out_the_error_carries_every_attempt(fake_gptoss):
 def test_an_http_error_bills_nothing(fake_gptoss):
     fake_gptoss.enqueue(FakeReply(failure="status:400"))
     with pytest.raises(LLMServerError) as caught:
-        client_for(fake_gptoss, "vllm").complete(request())
+        fake_client(fake_gptoss, "vllm").complete(request())
     assert caught.value.usage is None
     assert fake_gptoss.usages == []
 

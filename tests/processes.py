@@ -1,7 +1,13 @@
-"""Real `manage.py` processes for the serve / qcluster tests: spawn, walk the tree, clean up.
+"""Real `manage.py` processes for every test that needs one: spawn, walk the tree, clean up.
 
-Every process a test starts, and every descendant seen while it ran, is SIGKILLed at
-teardown, so a failing test never leaves a cluster or a web server behind.
+Two environments: ``manage_env`` is a fresh install on a private SQLite database under
+``var_dir`` (what `make run` gives manage.py), ``child_env_on_test_database`` the test database
+and settings this pytest run uses, so the child sees what the test wrote.
+
+Every process a test starts through the ``processes`` fixture, and every descendant
+seen while it ran, is SIGKILLed at teardown, so a failing test never leaves a cluster,
+a loop or a web server behind. One-shot commands (``manage_run``, ``python_run``) are
+bounded by a timeout.
 """
 
 from __future__ import annotations
@@ -15,10 +21,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+# Variables of the outer environment that would change how a child configures itself.
+CONFIGURATION_PREFIXES = ("BIZAGENT_", "DJANGO_")
+CONFIGURATION_NAMES = ("DATABASE_URL", "EMAIL_HOST", "TIME_ZONE", "DECISION_TIMEOUT")
 
 
 def free_port() -> int:
@@ -79,19 +89,77 @@ def wait_until(condition, timeout: float, interval: float = 0.2) -> bool:
     return condition()
 
 
-def manage_env(var_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment `make run` gives manage.py, on a private SQLite database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BIZAGENT_", "DATABASE_URL"))}
+def clean_env(var_dir: Path, **extra: str | None) -> dict[str, str]:
+    """A fresh install's environment: documented defaults, data under ``var_dir``.
+
+    Nothing of this machine's configuration leaks in (no ``BIZAGENT_*``, ``DJANGO_*``,
+    ``DATABASE_URL``…); ``extra`` sets variables, and ``None`` leaves one unset.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(CONFIGURATION_PREFIXES) and key not in CONFIGURATION_NAMES
+    }
     env.update(
         DJANGO_SETTINGS_MODULE="bizagent.settings",
         BIZAGENT_SKIP_DOTENV="true",
         DJANGO_SECRET_KEY="k" * 50,
         BIZAGENT_VAR_DIR=str(var_dir),
-        BIZAGENT_WEB_WORKERS="1",
-        BIZAGENT_Q_WORKERS="1",
     )
     env.update(extra)
-    return env
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def manage_env(var_dir: Path, **extra: str | None) -> dict[str, str]:
+    """The environment `make run` gives manage.py, on a private SQLite database.
+
+    One web and one cluster worker: the machine running the tests is small and shared.
+    """
+    return clean_env(var_dir, **{"BIZAGENT_WEB_WORKERS": "1", "BIZAGENT_Q_WORKERS": "1", **extra})
+
+
+def child_database_url() -> str:
+    """This test's database as a child's DATABASE_URL (SQLite file or PostgreSQL)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    user = quote(settings["USER"] or "", safe="")
+    password = f":{quote(settings['PASSWORD'], safe='')}" if settings.get("PASSWORD") else ""
+    host = settings["HOST"] or "127.0.0.1"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{settings['NAME']}"
+
+
+def child_env_on_test_database(**extra: str) -> dict[str, str]:
+    """This pytest run's environment and test settings, on this test's database.
+
+    The child opens the database itself, so the test must be a transactional one
+    (``django_db(transaction=True)``) for it to see the rows the test wrote.
+    """
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bizagent.settings_test",
+        "DATABASE_URL": child_database_url(),
+        **extra,
+    }
+
+
+def python_run(
+    *argv: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python ARGV`` from the project root, output captured, bounded by ``timeout``."""
+    return subprocess.run(
+        [sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def manage_run(
+    *args: str, env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ARGS`` from the project root, output captured, bounded."""
+    return python_run("manage.py", *args, env=env, timeout=timeout)
 
 
 def migrate(env: dict[str, str]) -> None:

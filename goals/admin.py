@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from goals.models import Iteration, LoopState, Task
-from goals.selectors import loop_status, tasks_blocked
+from goals.selectors import loop_status, status_lines, tasks_blocked
 from goals.services import (
     TaskTransitionError,
     loop_pause,
@@ -262,8 +262,6 @@ class LoopPanelAdmin(admin.ModelAdmin):
         ]
 
     def _context(self, request: HttpRequest) -> dict[str, Any]:
-        from goals.management.commands.runloop import status_lines
-
         status = loop_status()
         return {
             "status": status,

@@ -12,6 +12,20 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from ideas.models import Mode
+
+__all__ = [
+    "PLAN",
+    "Iteration",
+    "LoopSlot",
+    "LoopState",
+    "Mode",
+    "Role",
+    "Task",
+    "TaskKind",
+    "TokenGrant",
+]
+
 
 class TaskKind(models.TextChoices):
     GENERATE = "generate", "Generate"
@@ -24,6 +38,10 @@ class TaskKind(models.TextChoices):
     SHAKE_UP = "shake_up", "Shake-up"
 
 
+#: The ``task_kind`` of an iteration with no task: the planner's turn on an empty queue.
+PLAN = "plan"
+
+
 class Role(models.TextChoices):
     PLANNER = "planner", "Planner"
     IDEATOR = "ideator", "Ideator"
@@ -31,11 +49,6 @@ class Role(models.TextChoices):
     EDITOR = "editor", "Editor"
     #: Work done without the model (a snapshot).
     SYSTEM = "system", "System"
-
-
-class Mode(models.TextChoices):
-    EXPLORE = "explore", "Explore"
-    DEEPEN = "deepen", "Deepen"
 
 
 class Task(models.Model):

@@ -63,6 +63,15 @@ def _request_part(prompt: str) -> str:
     return prompt[start:] if start >= 0 else prompt
 
 
+def _priority_part(prompt: str) -> str:
+    """The planner's best ideas in full: portfolio context, placed before the request."""
+    start = prompt.find("# Ideas by priority\n")
+    if start < 0:
+        return ""
+    end = prompt.find("# Request\n", start)
+    return prompt[start:end] if end >= 0 else prompt[start:]
+
+
 def _field(text: str, name: str, default: str = "") -> str:
     match = re.search(rf"^{name}: ([^\n]+)", text, re.MULTILINE)
     return match.group(1).strip() if match else default
@@ -96,6 +105,8 @@ class Studio:
         kind = _field(request, "kind", "plan").split()[0]
         mode = _field(request, "mode", "explore")
         analysis = f"The request is {kind} in {mode} mode; I follow the brand's calm tone."
+        if role == "planner":
+            return analysis, self.planner(request, n, ideas=_priority_part(prompt))
         return analysis, getattr(self, role)(request, n)
 
     def ideator(self, request: str, n: int) -> dict[str, Any]:
@@ -125,6 +136,15 @@ class Studio:
         )
         return {"direction": direction, "ideas": ideas}
 
+    def _phrase(self, lead: str, i: int, n: int) -> str:
+        """Words that vary from call to call like a real model's (the same when it
+        repeats itself), so stagnation tells a working studio from a stuck one."""
+        seed = 1 if self.repeat else n * 7 + i
+        return (
+            f"{lead} {PRODUCTS[seed % len(PRODUCTS)]} "
+            f"{AUDIENCES[(seed // 3) % len(AUDIENCES)]} {OCCASIONS[(seed // 5) % len(OCCASIONS)]}"
+        )
+
     def critic(self, request: str, n: int) -> dict[str, Any]:
         ids = _named_ids(request)
         reviews = [
@@ -135,10 +155,10 @@ class Studio:
                     "novelty": float(3 + i % 7),
                     "feasibility": float(4 + i % 6),
                 },
-                "strengths": ["fits the calm brand"],
-                "weaknesses": ["price not tested"],
+                "strengths": [self._phrase("fits", i, n)],
+                "weaknesses": [self._phrase("untested with", i + 1, n)],
                 "verdict": "refine" if i % 3 == 0 else "keep",
-                "suggestion": "Name a first sales channel and a launch price.",
+                "suggestion": self._phrase("first sell through", i + 2, n),
             }
             for i in ids
         ]
@@ -154,15 +174,15 @@ class Studio:
             "edits": [
                 {
                     "idea_id": i,
-                    "changes": {"summary": f"Sharper pitch, revision {n}: a calm tea break."},
-                    "reason": "The critic asked for a clearer first channel.",
+                    "changes": {"summary": f"Sharper pitch: {self._phrase('a', i, n)}."},
+                    "reason": self._phrase("clearer channel via", i + 3, n),
                 }
                 for i in _named_ids(request)
             ]
         }
 
-    def planner(self, request: str, n: int) -> dict[str, Any]:
-        ids = _listed_ids(request)
+    def planner(self, request: str, n: int, ideas: str = "") -> dict[str, Any]:
+        ids = _listed_ids(ideas or request)
         tasks: list[dict[str, Any]] = [
             {"kind": "generate", "priority": 50, "idea_ids": [], "brief": "New directions."}
         ]

@@ -1,7 +1,8 @@
 """The work queue (Task), the loop log (Iteration) and the loop's own state (LoopState).
 
 Only ``goals.services`` writes these rows. Status machines are explicit: each model
-lists its allowed transitions and each transition has one guarded, race-safe service.
+lists its allowed transitions (``TRANSITIONS``), each transition has one guarded,
+race-safe service that checks the table, and a test checks the table against them.
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ class Task(models.Model):
         DROPPED = "dropped", "Dropped by a person"
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
-        Status.READY: (Status.RUNNING, Status.FAILED),
+        Status.READY: (Status.RUNNING,),
         Status.RUNNING: (Status.DONE, Status.READY, Status.BLOCKED, Status.FAILED),
-        Status.BLOCKED: (Status.READY, Status.FAILED, Status.DROPPED),
+        Status.BLOCKED: (Status.READY, Status.DROPPED),
         Status.FAILED: (Status.READY,),
         Status.DONE: (),
         Status.DROPPED: (),
@@ -232,7 +233,7 @@ class LoopState(models.Model):
         BACKING_OFF = "backing_off", "Backing off (model server down)"
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
-        State.STOPPED: (State.RUNNING, State.PAUSED),
+        State.STOPPED: (State.RUNNING,),
         State.RUNNING: (State.PAUSED, State.STOPPED, State.BACKING_OFF),
         State.PAUSED: (State.RUNNING, State.STOPPED),
         State.BACKING_OFF: (State.RUNNING, State.PAUSED, State.STOPPED),

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bizagent.llm.types import ChatRequest, ReasoningLevel, ResponseFormat
-from ideas.models import SCORE_FIELDS
+from ideas.context import idea_summary_render
+from ideas.models import SCORE_FIELDS, Idea
 
 if TYPE_CHECKING:  # the handlers receive the loop's Work, built by goals.services.work
     from goals.services.work import Work
@@ -159,12 +160,36 @@ def ideas_split(ideas_text: str) -> tuple[str, str]:
     at = ideas_text.find(OTHER_IDEAS_HEADING)
     if at < 0:
         return "", ideas_text.strip()
-    heading, *lines = ideas_text[at:].strip().split("\n")
+    heading, *lines = dict.fromkeys(ideas_text[at:].strip().split("\n"))
     # Oldest idea first: a new idea is appended at the end and a re-scored one keeps
     # its place, so the summaries stay a shared prefix from one call to the next
     # (ranked by priority, any change of score would reorder them from the top).
     lines.sort(key=_summary_id)
     return "\n".join([heading, *lines]), ideas_text[:at].strip()
+
+
+def ideas_text_for(work: Work, ideas_text: str) -> str:
+    """``ideas_text`` with the focus ideas also listed among the summaries.
+
+    ``ideas.context`` leaves the focus ideas out of the summaries (they are shown in
+    full), so the summary list would change with every task's focus. Listed there too,
+    the list is the same for every task while the portfolio holds fewer ideas than the
+    context shows, and a prefix the server can reuse; one line per focus idea is the cost.
+    """
+    if not work.focus_ideas:
+        return ideas_text
+    ids = [idea.pk for idea in work.focus_ideas]
+    tags: dict[int, list[str]] = {pk: [] for pk in ids}
+    for idea_id, name in (
+        Idea.tags.through.objects.filter(idea_id__in=ids)
+        .values_list("idea_id", "tag__name")
+        .order_by("idea_id", "tag__name")
+    ):
+        tags[idea_id].append(name)
+    lines = [idea_summary_render(idea, tags=tags[idea.pk]) for idea in work.focus_ideas]
+    if OTHER_IDEAS_HEADING not in ideas_text:
+        return join(ideas_text, "\n".join([OTHER_IDEAS_HEADING, *lines]))
+    return ideas_text.rstrip() + "\n" + "\n".join(lines)
 
 
 def _summary_id(line: str) -> int:

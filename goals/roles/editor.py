@@ -14,6 +14,7 @@ from goals.roles.base import (
     TaskView,
     header,
     ideas_split,
+    ideas_text_for,
     ids_text,
     join,
     section,
@@ -106,7 +107,10 @@ def editor_message(*, task: TaskView, mode: str, ideas_text: str, focus: str = "
 
 def message_build(*, work: Work, ideas_text: str) -> str:
     return editor_message(
-        task=task_view(work), mode=work.mode, ideas_text=ideas_text, focus=work.focus
+        task=task_view(work),
+        mode=work.mode,
+        ideas_text=ideas_text_for(work, ideas_text),
+        focus=work.focus,
     )
 
 

@@ -19,6 +19,7 @@ from goals.roles.base import (
     TaskView,
     header,
     ideas_split,
+    ideas_text_for,
     ids_text,
     join,
     section,
@@ -154,7 +155,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
     return ideator_message(
         task=task_view(work),
         mode=work.mode,
-        ideas_text=ideas_text,
+        ideas_text=ideas_text_for(work, ideas_text),
         recent_directions=directions[: limit * 2],
         focus=work.focus,
     )

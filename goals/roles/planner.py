@@ -19,6 +19,7 @@ from goals.roles.base import (
     TaskView,
     header,
     ideas_split,
+    ideas_text_for,
     join,
     section,
     task_view,
@@ -189,7 +190,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
     return planner_message(
         task=task_view(work),
         mode=work.mode,
-        ideas_text=ideas_text,
+        ideas_text=ideas_text_for(work, ideas_text),
         stats=portfolio_stats(theme=work.theme),
         queue=queue_counts(theme=work.theme),
         recent_work=recent_work(theme=work.theme),

@@ -27,14 +27,12 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bizagent.llm.types import ChatRequest, ReasoningLevel, ResponseFormat
+from goals.work import Work
 from ideas.context import idea_summary_render
 from ideas.models import SCORE_FIELDS, Idea
-
-if TYPE_CHECKING:  # the handlers receive the loop's Work, built by goals.services.work
-    from goals.services.work import Work
 
 MAX_IDEAS_PER_ANSWER = 5
 MAX_PLANNED_TASKS = 6

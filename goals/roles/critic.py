@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bizagent.llm.types import ResponseFormat
 from goals.models import Iteration, Role, TaskKind
@@ -22,10 +22,8 @@ from goals.roles.base import (
 )
 from goals.services.persist import PRIORITY_REFINE
 from goals.services.queue import task_create
+from goals.work import Work
 from ideas.services import idea_scores_set
-
-if TYPE_CHECKING:
-    from goals.services.work import Work
 
 _SCORE = {"type": "number", "minimum": 0, "maximum": 10}
 VERDICTS = ("keep", "refine", "archive")

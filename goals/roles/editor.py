@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bizagent.llm.types import ResponseFormat
 from goals.models import Iteration, Role, TaskKind
@@ -20,10 +20,8 @@ from goals.roles.base import (
     section,
     task_view,
 )
+from goals.work import Work
 from ideas.services import IdeaDataInvalid, IdeaRefused, IdeaTransitionError, idea_update
-
-if TYPE_CHECKING:
-    from goals.services.work import Work
 
 _IDEA_CHANGES = {
     "type": "object",

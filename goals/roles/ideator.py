@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bizagent.llm.types import ResponseFormat
 from goals.conf import conf
@@ -28,11 +28,9 @@ from goals.roles.base import (
 from goals.selectors import ideator_text, recent_directions
 from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
 from goals.services.queue import task_create
+from goals.work import Work
 from ideas.models import Idea
 from ideas.services import IdeaDataInvalid, IdeaRefused, idea_upsert
-
-if TYPE_CHECKING:
-    from goals.services.work import Work
 
 NEW_IDEA_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import F
 
@@ -28,11 +28,9 @@ from goals.selectors import queue_counts, recent_work
 from goals.services.governance import strategy_propose
 from goals.services.persist import PRIORITY_FALLBACK_GENERATE, ideas_visible
 from goals.services.queue import task_create
+from goals.work import Work
 from ideas.models import Idea, Theme
 from ideas.selectors import portfolio_stats
-
-if TYPE_CHECKING:
-    from goals.services.work import Work
 
 #: Task kinds the planner may queue; snapshot, meta_review and shake_up are the loop's own.
 PLANNABLE_KINDS: tuple[str, ...] = (

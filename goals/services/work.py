@@ -12,39 +12,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from goals.models import PLAN, LoopState, Mode, Role, Task, TaskKind
 from goals.roles import ROLE_FOR_KIND
 from goals.selectors import iteration_number_last
 from goals.services.governance import meta_review_stats
 from goals.services.queue import task_claim_next
+from goals.work import Work
 from ideas.mode import mode_choose
 from ideas.models import Idea, Theme
 from ideas.selectors import priority_ideas
 from ideas.stats import diversity
 
 SCATTER_SAMPLE = 50
-
-
-@dataclass
-class Work:
-    """What this iteration does: decided before any model call, and read (never used to
-    pass data) by the later steps."""
-
-    theme: Theme
-    worker: str
-    number: int
-    kind: str
-    role: str
-    mode: str
-    task: Task | None = None
-    focus_ideas: list[Idea] = field(default_factory=list)
-    explore_ratio: float = 0.5
-    focus: str = ""
-    #: What a meta review judges, computed once here for its prompt and its persister.
-    meta_stats: dict[str, Any] | None = None
 
 
 def _focus_planner(theme: Theme, mode: str) -> list[Idea]:

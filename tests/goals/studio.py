@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import re
 import threading
 from dataclasses import dataclass, field
@@ -139,11 +140,16 @@ class Studio:
     def _phrase(self, lead: str, i: int, n: int) -> str:
         """Words that vary from call to call like a real model's (the same when it
         repeats itself), so stagnation tells a working studio from a stuck one."""
-        seed = 1 if self.repeat else n * 7 + i
-        return (
-            f"{lead} {PRODUCTS[seed % len(PRODUCTS)]} "
-            f"{AUDIENCES[(seed // 3) % len(AUDIENCES)]} {OCCASIONS[(seed // 5) % len(OCCASIONS)]}"
-        )
+        rng = random.Random(1 if self.repeat else n * 1009 + i * 31 + len(lead))
+        # Numbered words: a vocabulary this small would make any two answers look alike
+        # to a bag-of-words comparison, which a real model's prose does not.
+        words = [
+            f"{rng.choice(PRODUCTS).split()[0]}{rng.randrange(10**5)}",
+            f"{rng.choice(AUDIENCES).split()[0]}{rng.randrange(10**5)}",
+            f"{rng.choice(OCCASIONS).split()[0]}{rng.randrange(10**5)}",
+            f"plan{rng.randrange(10**5)}",
+        ]
+        return f"{lead} {' '.join(words)}"
 
     def critic(self, request: str, n: int) -> dict[str, Any]:
         ids = _named_ids(request)
@@ -184,17 +190,34 @@ class Studio:
     def planner(self, request: str, n: int, ideas: str = "") -> dict[str, Any]:
         ids = _listed_ids(ideas or request)
         tasks: list[dict[str, Any]] = [
-            {"kind": "generate", "priority": 50, "idea_ids": [], "brief": "New directions."}
+            {"kind": "generate", "priority": 50, "idea_ids": [], "brief": self._phrase("try", 0, n)}
         ]
         if ids:
             tasks.append(
-                {"kind": "critique", "priority": 60, "idea_ids": ids[:2], "brief": "Score these."}
+                {
+                    "kind": "critique",
+                    "priority": 60,
+                    "idea_ids": ids[:2],
+                    "brief": self._phrase("score", 2, n),
+                }
             )
         if len(ids) >= 2:
             tasks.append(
-                {"kind": "compare", "priority": 45, "idea_ids": ids[:3], "brief": "Rank these."}
+                {
+                    "kind": "compare",
+                    "priority": 45,
+                    "idea_ids": ids[:3],
+                    "brief": self._phrase("rank", 3, n),
+                }
             )
-            tasks.append({"kind": "edit", "priority": 30, "idea_ids": ids[:1], "brief": "Tighten."})
+            tasks.append(
+                {
+                    "kind": "edit",
+                    "priority": 30,
+                    "idea_ids": ids[:1],
+                    "brief": self._phrase("tighten", 4, n),
+                }
+            )
         strategy = None
         if "META REVIEW" in request and self.meta_ratio is not None:
             strategy = {
@@ -203,7 +226,8 @@ class Studio:
                 "magnitude": 0.05,
                 "reason": "Repetition is rising; change the balance.",
             }
-        return {"assessment": "The portfolio is growing.", "tasks": tasks, "strategy": strategy}
+        assessment = self._phrase("growing toward", 1, n)
+        return {"assessment": assessment, "tasks": tasks, "strategy": strategy}
 
 
 class StudioClient:

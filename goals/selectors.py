@@ -11,7 +11,7 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
-from goals.models import Iteration, LoopState, Role, Task, TokenGrant
+from goals.models import PLAN, Iteration, LoopState, Role, Task, TokenGrant
 from ideas.selectors import theme_active
 
 #: The django-q2 schedule that ticks the 24/7 loop (written by ``goals.services.loop``).
@@ -138,7 +138,7 @@ def recent_work(*, theme: Any, limit: int = 8) -> list[str]:
         )
         error = f" [{it.error_class}]" if it.error_class else ""
         lines.append(
-            f"#{it.number} {it.task_kind or 'plan'}/{it.role}: {summary or it.outcome}{error}"
+            f"#{it.number} {it.task_kind or PLAN}/{it.role}: {summary or it.outcome}{error}"
         )
     return lines
 

@@ -12,8 +12,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from goals.models import Iteration, LoopState, Task
-from goals.selectors import loop_status, tasks_blocked
+from goals.models import PLAN, Iteration, LoopState, Task
+from goals.selectors import loop_status, status_lines, tasks_blocked
 from goals.services import (
     TaskTransitionError,
     loop_pause,
@@ -182,7 +182,7 @@ class IterationAdmin(ReadOnlyAdmin):
     @admin.display(description="task")
     def task_link(self, obj: Iteration) -> str:
         if obj.task_id is None:
-            return obj.task_kind or "plan"
+            return obj.task_kind or PLAN
         url = reverse("admin:goals_task_change", args=[obj.task_id])
         return format_html('<a href="{}">#{} {}</a>', url, obj.task_id, obj.task_kind)
 
@@ -262,8 +262,6 @@ class LoopPanelAdmin(admin.ModelAdmin):
         ]
 
     def _context(self, request: HttpRequest) -> dict[str, Any]:
-        from goals.management.commands.runloop import status_lines
-
         status = loop_status()
         return {
             "status": status,

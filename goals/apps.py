@@ -7,6 +7,8 @@ AUDIT_ACTIONS = {
     "goals.loop_resumed": "The agent loop was resumed",
     "goals.loop_backing_off": "The agent loop is backing off (model server trouble)",
     "goals.loop_recovered": "The agent loop recovered",
+    "goals.loop_stalled": "The loop repeats itself: a shake-up was queued",
+    "goals.loop_unstalled": "A shake-up ran: the loop no longer counts as stalled",
     "goals.strategy_changed": "The loop's strategy (explore ratio, focus) changed",
     "goals.task_blocked": "A task was blocked and needs a person",
     "goals.task_failed": "A task failed for good",

@@ -1,7 +1,8 @@
 """The work queue (Task), the loop log (Iteration) and the loop's own state (LoopState).
 
 Only ``goals.services`` writes these rows. Status machines are explicit: each model
-lists its allowed transitions and each transition has one guarded, race-safe service.
+lists its allowed transitions (``TRANSITIONS``), each transition has one guarded,
+race-safe service that checks the table, and a test checks the table against them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,20 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from ideas.models import Mode
+
+__all__ = [
+    "PLAN",
+    "Iteration",
+    "LoopSlot",
+    "LoopState",
+    "Mode",
+    "Role",
+    "Task",
+    "TaskKind",
+    "TokenGrant",
+]
 
 
 class TaskKind(models.TextChoices):
@@ -24,6 +39,10 @@ class TaskKind(models.TextChoices):
     SHAKE_UP = "shake_up", "Shake-up"
 
 
+#: The ``task_kind`` of an iteration with no task: the planner's turn on an empty queue.
+PLAN = "plan"
+
+
 class Role(models.TextChoices):
     PLANNER = "planner", "Planner"
     IDEATOR = "ideator", "Ideator"
@@ -31,11 +50,6 @@ class Role(models.TextChoices):
     EDITOR = "editor", "Editor"
     #: Work done without the model (a snapshot).
     SYSTEM = "system", "System"
-
-
-class Mode(models.TextChoices):
-    EXPLORE = "explore", "Explore"
-    DEEPEN = "deepen", "Deepen"
 
 
 class Task(models.Model):
@@ -59,9 +73,9 @@ class Task(models.Model):
         DROPPED = "dropped", "Dropped by a person"
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
-        Status.READY: (Status.RUNNING, Status.FAILED),
+        Status.READY: (Status.RUNNING,),
         Status.RUNNING: (Status.DONE, Status.READY, Status.BLOCKED, Status.FAILED),
-        Status.BLOCKED: (Status.READY, Status.FAILED, Status.DROPPED),
+        Status.BLOCKED: (Status.READY, Status.DROPPED),
         Status.FAILED: (Status.READY,),
         Status.DONE: (),
         Status.DROPPED: (),
@@ -219,7 +233,7 @@ class LoopState(models.Model):
         BACKING_OFF = "backing_off", "Backing off (model server down)"
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
-        State.STOPPED: (State.RUNNING, State.PAUSED),
+        State.STOPPED: (State.RUNNING,),
         State.RUNNING: (State.PAUSED, State.STOPPED, State.BACKING_OFF),
         State.PAUSED: (State.RUNNING, State.STOPPED),
         State.BACKING_OFF: (State.RUNNING, State.PAUSED, State.STOPPED),

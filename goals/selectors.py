@@ -9,8 +9,13 @@ from typing import Any
 
 from django.db.models import Count, F, Sum
 from django.utils import timezone
+from django_q.models import Schedule
 
-from goals.models import Iteration, LoopState, Task, TokenGrant
+from goals.models import PLAN, Iteration, LoopState, Role, Task, TokenGrant
+from ideas.selectors import theme_active
+
+#: The django-q2 schedule that ticks the 24/7 loop (written by ``goals.services.loop``).
+LOOP_SCHEDULE_NAME = "goals.loop_tick"
 
 
 def day_start(now: dt.datetime) -> dt.datetime:
@@ -68,7 +73,7 @@ def recent_ideator_texts(*, theme: Any, limit: int) -> list[str]:
     rows = (
         Iteration.objects.filter(
             theme=theme,
-            role="ideator",
+            role=Role.IDEATOR,
             outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
         )
         .order_by("-id")
@@ -77,12 +82,27 @@ def recent_ideator_texts(*, theme: Any, limit: int) -> list[str]:
     return [ideator_text(parsed) for parsed in reversed(list(rows)) if parsed]
 
 
+def recent_answers(*, theme: Any, role: str, limit: int) -> list[Any]:
+    """The parsed answers of the last ``limit`` successful iterations of ``role``, oldest
+    first: what stagnation compares a new answer with."""
+    rows = (
+        Iteration.objects.filter(
+            theme=theme,
+            role=role,
+            outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
+        )
+        .order_by("-id")
+        .values_list("parsed", flat=True)[:limit]
+    )
+    return [parsed for parsed in reversed(list(rows)) if parsed]
+
+
 def recent_directions(*, theme: Any, limit: int) -> list[str]:
     """The directions recent ideator batches explored, newest first, for a shake-up."""
     rows = (
         Iteration.objects.filter(
             theme=theme,
-            role="ideator",
+            role=Role.IDEATOR,
             outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
         )
         .order_by("-id")
@@ -118,7 +138,7 @@ def recent_work(*, theme: Any, limit: int = 8) -> list[str]:
         )
         error = f" [{it.error_class}]" if it.error_class else ""
         lines.append(
-            f"#{it.number} {it.task_kind or 'plan'}/{it.role}: {summary or it.outcome}{error}"
+            f"#{it.number} {it.task_kind or PLAN}/{it.role}: {summary or it.outcome}{error}"
         )
     return lines
 
@@ -182,15 +202,24 @@ class LoopStatus:
         return text
 
 
+def loop_state_get() -> LoopState:
+    """The loop's state row; it only reads.
+
+    The row is created by the data migration ``0004_loopstate_singleton``. A database
+    emptied since (a test flush) reads as the default, a stopped loop, unsaved: the
+    state services create the row when they first write it.
+    """
+    return LoopState.objects.filter(pk=LoopState.SINGLETON_ID).first() or LoopState(
+        pk=LoopState.SINGLETON_ID
+    )
+
+
 def loop_status(*, now: dt.datetime | None = None) -> LoopStatus:
-    from django_q.models import Schedule
-
-    from goals.services.loop import LOOP_SCHEDULE_NAME, loop_state_get
-    from ideas.selectors import theme_active
-
+    """Everything ``runloop status`` and the admin panel show, read in one place."""
     now = now or timezone.now()
     state = loop_state_get()
     theme = theme_active()
+
     status = LoopStatus(state=state, theme=theme, now=now)
     schedule = Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).first()
     status.scheduled = schedule is not None
@@ -208,3 +237,45 @@ def loop_status(*, now: dt.datetime | None = None) -> LoopStatus:
     status.ideas = theme.ideas.filter(status__in=theme.ideas.model.VISIBLE_STATUSES).count()
     status.last_iteration = Iteration.objects.filter(theme=theme).order_by("-id").first()
     return status
+
+
+def status_lines(status: LoopStatus) -> list[str]:
+    """``runloop status`` as lines; also what the admin panel shows (presentation of
+    ``loop_status``, kept next to it so the admin needs no management command)."""
+    state = status.state
+    lines = [f"state: {status.headline}"]
+    if state.reason:
+        lines.append(f"reason: {state.reason}")
+    if status.backing_off:
+        lines.append(
+            f"backing off until {timezone.localtime(state.backoff_until):%Y-%m-%d %H:%M:%S} "
+            f"after {state.backoff_failures} failure(s)"
+        )
+    lines.append(f"theme: {status.theme.name if status.theme else '(none: run newtheme)'}")
+    if state.current_task_id or state.current_role:
+        lines.append(
+            f"current: task {state.current_task_id or '-'} as {state.current_role or '-'} "
+            f"on {state.current_worker or '-'}"
+        )
+    lines.append(
+        f"iterations: {state.iterations_total} total, {status.iterations_last_hour} in the "
+        f"last hour ({status.failures_last_hour} failed)"
+    )
+    queue = ", ".join(f"{k} {v}" for k, v in sorted(status.queue.items())) or "empty"
+    lines.append(f"queue: {queue}")
+    lines.append(f"ideas: {status.ideas}")
+    if status.token_budget is not None:
+        granted = f" + {status.tokens_granted:,} granted" if status.tokens_granted else ""
+        lines.append(f"tokens today: {status.tokens_today:,} of {status.token_budget:,}{granted}")
+    if state.last_error:
+        when = timezone.localtime(state.last_error_at) if state.last_error_at else "-"
+        lines.append(f"last error: [{state.last_error_class}] {state.last_error} ({when})")
+    if state.stalled_since:
+        lines.append(f"stalled since {timezone.localtime(state.stalled_since):%Y-%m-%d %H:%M}")
+    schedule = (
+        f"scheduled, next tick {timezone.localtime(status.schedule_next_run):%H:%M:%S}"
+        if status.scheduled and status.schedule_next_run
+        else ("scheduled" if status.scheduled else "not scheduled (runloop start)")
+    )
+    lines.append(f"schedule: {schedule}")
+    return lines

@@ -11,11 +11,11 @@ also spread evenly rather than bunched.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
-Mode = Literal["explore", "deepen"]
-EXPLORE: Mode = "explore"
-DEEPEN: Mode = "deepen"
+from ideas.models import Mode
+
+EXPLORE = Mode.EXPLORE
+DEEPEN = Mode.DEEPEN
 
 # While stalled, close this share of the gap between the ratio and 1: at 0.6 a
 # configured 0.4 becomes 0.76. Exploring more is the point of a stall; exploring always

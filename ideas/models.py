@@ -17,7 +17,26 @@ from django.db.models import Q
 
 SCORE_MIN = 0.0
 SCORE_MAX = 10.0
-SCORE_FIELDS = ("brand_fit", "novelty", "feasibility")
+
+
+class ScoreName(models.TextChoices):
+    """The three scores every idea carries (model and human), in display order."""
+
+    BRAND_FIT = "brand_fit", "Brand fit"
+    NOVELTY = "novelty", "Novelty"
+    FEASIBILITY = "feasibility", "Feasibility"
+
+
+#: The score names as plain strings, in display order (field names derive from them).
+SCORE_FIELDS: tuple[str, ...] = tuple(ScoreName.values)
+
+
+class Mode(models.TextChoices):
+    """How the studio works on the portfolio: new directions, or the best ideas better."""
+
+    EXPLORE = "explore", "Explore"
+    DEEPEN = "deepen", "Deepen"
+
 
 # Iteration-policy defaults, used when a theme's config leaves a value out. The JSON
 # Schema (ideas/schemas/theme_config.schema.json) documents the same numbers.

@@ -1,5 +1,6 @@
 """The only writers of goals' state. Import services from here."""
 
+from goals.selectors import loop_state_get  # a selector; kept here for existing imports
 from goals.services.governance import (
     meta_review_stats,
     strategy_apply,
@@ -13,13 +14,17 @@ from goals.services.loop import (
     loop_backoff_clear,
     loop_backoff_enter,
     loop_current_set,
+    loop_iteration_count,
     loop_pause,
     loop_resume,
     loop_schedule_ensure,
     loop_schedule_remove,
+    loop_stalled_clear,
+    loop_stalled_mark,
     loop_start,
-    loop_state_get,
     loop_stop,
+    loop_strategy_set,
+    loop_tokens_add,
 )
 from goals.services.queue import (
     LeaseLost,
@@ -54,6 +59,7 @@ __all__ = [
     "loop_backoff_clear",
     "loop_backoff_enter",
     "loop_current_set",
+    "loop_iteration_count",
     "loop_pause",
     "loop_resume",
     "loop_schedule_ensure",
@@ -61,9 +67,13 @@ __all__ = [
     "loop_slot_claim",
     "loop_slot_release",
     "loop_slot_renew",
+    "loop_stalled_clear",
+    "loop_stalled_mark",
     "loop_start",
     "loop_state_get",
     "loop_stop",
+    "loop_strategy_set",
+    "loop_tokens_add",
     "meta_review_stats",
     "strategy_apply",
     "strategy_propose",

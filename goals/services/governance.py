@@ -14,12 +14,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from decisions.models import DecisionKind
 from decisions.policy import ActionProposal
 from decisions.services import audit_log, decision_request, policy_check
 from goals.conf import conf
-from goals.models import Iteration, LoopState, TokenGrant
-from goals.selectors import day_start, recent_ideator_texts, tokens_granted_today
-from goals.services.loop import loop_state_get
+from goals.models import Iteration, LoopState, Mode, TokenGrant
+from goals.selectors import day_start, loop_state_get, recent_ideator_texts, tokens_granted_today
+from goals.services.loop import loop_strategy_set
 from goals.stats import ratio_change
 from ideas.models import Theme
 from ideas.selectors import portfolio_stats
@@ -56,7 +57,7 @@ def meta_review_stats(*, theme: Theme) -> dict[str, Any]:
         "recent_failure_rate": round(outcomes.count("failed") / len(outcomes), 3)
         if outcomes
         else None,
-        "recent_explore_share": round(modes.count("explore") / len(modes), 3) if modes else None,
+        "recent_explore_share": round(modes.count(Mode.EXPLORE) / len(modes), 3) if modes else None,
     }
 
 
@@ -73,14 +74,9 @@ def strategy_apply(
     if not 0.0 <= explore_ratio <= 1.0:
         raise ValueError("explore_ratio must be within [0, 1]")
     with transaction.atomic():
-        loop_state_get()
-        state = LoopState.objects.select_for_update().get(pk=LoopState.SINGLETON_ID)
-        previous_ratio, previous_focus = state.strategy_for(theme)
-        state.strategy_theme = theme
-        state.explore_ratio = explore_ratio
-        state.strategy_focus = focus[:2000]
-        state.full_clean()
-        state.save()
+        previous_ratio, previous_focus = loop_strategy_set(
+            theme=theme, explore_ratio=explore_ratio, focus=focus
+        )
         audit_log(
             action="goals.strategy_changed",
             actor=actor,
@@ -92,7 +88,7 @@ def strategy_apply(
                 "focus": {"from": previous_focus, "to": focus[:500]},
             },
         )
-    return state
+    return loop_state_get()
 
 
 def strategy_ratio_in_force(*, theme: Theme) -> float:
@@ -142,7 +138,7 @@ def strategy_propose(
     change = max(ratio_change(current_ratio, ratio), float(proposal.get("magnitude", 0.0)))
     verdict = policy_check(
         proposal=ActionProposal(
-            kind="strategy_change",
+            kind=DecisionKind.STRATEGY_CHANGE,
             change_fraction=change,
             summary=f"explore ratio {current_ratio:.2f} → {ratio:.2f}: {proposal['focus']}"[:300],
         )
@@ -156,7 +152,7 @@ def strategy_propose(
         )
         return {"proposed": True, "applied": True, "change": round(change, 3)}
     decision = decision_request(
-        kind="strategy_change",
+        kind=DecisionKind.STRATEGY_CHANGE,
         title=f"Change the studio's strategy for {theme.name}",
         situation=(
             f"The meta review at iteration {iteration.number} proposes moving the explore "
@@ -216,7 +212,7 @@ def token_budget_decision_request(
     overrun = (used - theme.daily_token_budget) / max(1, theme.daily_token_budget)
     verdict = policy_check(
         proposal=ActionProposal(
-            kind="budget_overrun",
+            kind=DecisionKind.BUDGET_OVERRUN,
             overrun_fraction=max(overrun, 0.0) + extra / max(1, theme.daily_token_budget),
             summary=f"{theme.name}: {used:,} tokens used today of {allowed:,}",
         )
@@ -225,7 +221,7 @@ def token_budget_decision_request(
         token_budget_extend(theme=theme, day=day, tokens=extra)
         return None
     return decision_request(
-        kind="budget_overrun",
+        kind=DecisionKind.BUDGET_OVERRUN,
         title=f"Daily token budget of {theme.name} is used up",
         situation=(
             f"The agent loop has used {used:,} tokens today ({day.isoformat()}); the daily "

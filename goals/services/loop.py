@@ -1,5 +1,8 @@
 """The loop's own state: start, stop, pause, resume, back off, and what it is doing now.
 
+The only writer of ``LoopState``: the iteration's book-keeping (counters, rest, prompt
+ids), stagnation (stalled since) and strategy all go through the services below.
+
 Every transition locks the singleton row inside a transaction (``select_for_update`` on
 PostgreSQL; SQLite's IMMEDIATE transactions serialise writers), checks the current state,
 saves, and writes its audit event in the same transaction. Transitions that would not
@@ -13,16 +16,19 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from decisions.services import audit_log
 from goals.conf import Conf, conf
 from goals.models import LoopState, Task
+from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
+from ideas.models import Theme
 from ideas.selectors import theme_active
 
 State = LoopState.State
 
-LOOP_SCHEDULE_NAME = "goals.loop_tick"
+__all__ = ["LOOP_SCHEDULE_NAME", "loop_state_get"]  # re-exported: read from selectors
 LOOP_TICK_FUNC = "goals.tasks.loop_tick"
 
 #: What ``runloop start`` says when there is nothing for the loop to work on.
@@ -35,21 +41,30 @@ class LoopStartRefused(Exception):
     """The loop cannot start (no theme); nothing was written."""
 
 
-def loop_state_get() -> LoopState:
-    """The singleton, created (stopped) on first use."""
-    state = LoopState.objects.filter(pk=LoopState.SINGLETON_ID).first()
-    if state is not None:
-        return state
+class LoopTransitionRefused(Exception):
+    """A transition ``LoopState.TRANSITIONS`` does not allow; nothing was written."""
+
+
+def _ensure() -> None:
+    """The row exists (migration 0004 creates it; a flushed test database may not)."""
+    if LoopState.objects.filter(pk=LoopState.SINGLETON_ID).exists():
+        return
     try:
         with transaction.atomic():
-            return LoopState.objects.create(pk=LoopState.SINGLETON_ID)
+            LoopState.objects.create(pk=LoopState.SINGLETON_ID)
     except IntegrityError:  # another process created it first
-        return LoopState.objects.get(pk=LoopState.SINGLETON_ID)
+        pass
 
 
 def _locked() -> LoopState:
-    loop_state_get()
+    _ensure()
     return LoopState.objects.select_for_update().get(pk=LoopState.SINGLETON_ID)
+
+
+def _check(previous: str, to: str) -> None:
+    """Every state change is one the table lists: the table is the contract."""
+    if previous != to and to not in LoopState.TRANSITIONS[previous]:
+        raise LoopTransitionRefused(f"loop: {previous} → {to} is not an allowed transition")
 
 
 def _transition(
@@ -66,6 +81,7 @@ def _transition(
         if state.state not in allowed_from:
             return state
         previous = state.state
+        _check(previous, to)
         state.state = to
         state.reason = reason
         state.state_changed_at = timezone.now()
@@ -173,6 +189,7 @@ def loop_backoff_enter(
         state.last_error_at = now
         state.reason = f"model server: {error_class}: {detail}"[:4000]
         if previous == State.RUNNING:
+            _check(previous, State.BACKING_OFF)
             state.state = State.BACKING_OFF
             state.state_changed_at = now
         state.full_clean()
@@ -198,6 +215,7 @@ def loop_backoff_clear(*, now: dt.datetime | None = None) -> LoopState:
         state.backoff_failures = 0
         state.backoff_until = None
         if previous == State.BACKING_OFF:
+            _check(previous, State.RUNNING)
             state.state = State.RUNNING
             state.state_changed_at = now
             state.reason = ""
@@ -220,7 +238,8 @@ def loop_current_set(
 
     A plain update of display fields, outside any transition: it races only with itself.
     """
-    LoopState.objects.filter(pk=loop_state_get().pk).update(
+    _ensure()
+    LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(
         current_task=task,
         current_role=role,
         current_worker=worker,
@@ -250,3 +269,113 @@ def loop_schedule_remove() -> int:
 
     deleted, _ = Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).delete()
     return deleted
+
+
+def loop_iteration_count(
+    *,
+    role: str,
+    tokens: int,
+    failed: bool,
+    rest_seconds: float,
+    error_class: str = "",
+    error_detail: str = "",
+    prompt_ids: list[int] | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Book-keeping after an iteration: counters, the duty cycle's rest, the last error,
+    what the loop works on (nothing now), and the role's prompt ids for prefix figures.
+
+    Under the row lock, so concurrent iterations neither lose a count nor each other's
+    prompt ids. Not audited: the Iteration row is the record of what happened; this only
+    sums it up for ``status``.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = _locked()
+        state.iterations_total = F("iterations_total") + 1
+        state.tokens_total = F("tokens_total") + tokens
+        state.last_iteration_at = now
+        state.rest_until = now + dt.timedelta(seconds=rest_seconds) if rest_seconds > 0 else None
+        state.current_task = None
+        state.current_role = ""
+        state.current_worker = ""
+        state.current_started_at = None
+        fields = [
+            "iterations_total",
+            "tokens_total",
+            "last_iteration_at",
+            "rest_until",
+            "current_task",
+            "current_role",
+            "current_worker",
+            "current_started_at",
+            "updated_at",
+        ]
+        if failed:
+            state.iterations_failed = F("iterations_failed") + 1
+            fields.append("iterations_failed")
+            if error_class:
+                state.last_error_class = error_class[:40]
+                state.last_error = error_detail[:4000]
+                state.last_error_at = now
+                fields += ["last_error_class", "last_error", "last_error_at"]
+        if prompt_ids:
+            state.last_prompt_ids = {**state.last_prompt_ids, role: list(prompt_ids)}
+            fields.append("last_prompt_ids")
+        state.save(update_fields=fields)
+
+
+def loop_tokens_add(*, tokens: int) -> None:
+    """Count tokens billed by an answer whose results could not be written."""
+    _ensure()
+    LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(
+        tokens_total=F("tokens_total") + tokens
+    )
+
+
+def loop_stalled_mark(*, theme: Theme, similarity: float | None, now: dt.datetime) -> bool:
+    """The loop repeats itself: set ``stalled_since`` once (compare-and-set), audited.
+
+    Returns whether this call marked it (False when it was already stalled).
+    """
+    with transaction.atomic():
+        _ensure()
+        changed = LoopState.objects.filter(
+            pk=LoopState.SINGLETON_ID, stalled_since__isnull=True
+        ).update(stalled_since=now)
+        if changed:
+            audit_log(
+                action="goals.loop_stalled",
+                subject=theme,
+                data={"similarity": similarity},
+            )
+    return bool(changed)
+
+
+def loop_stalled_clear(*, theme: Theme) -> bool:
+    """A shake-up ran: clear ``stalled_since`` (compare-and-set), audited when it changed."""
+    with transaction.atomic():
+        changed = LoopState.objects.filter(
+            pk=LoopState.SINGLETON_ID, stalled_since__isnull=False
+        ).update(stalled_since=None)
+        if changed:
+            audit_log(action="goals.loop_unstalled", subject=theme, data={})
+    return bool(changed)
+
+
+def loop_strategy_set(
+    *, theme: Theme, explore_ratio: float, focus: str
+) -> tuple[float | None, str]:
+    """Put a strategy in force for ``theme`` under the row lock; returns the previous one.
+
+    Call inside the caller's transaction, which writes its audit event
+    (``strategy_apply`` in ``goals.services.governance``).
+    """
+    state = _locked()
+    previous = state.strategy_for(theme)
+    state.strategy_theme = theme
+    state.explore_ratio = explore_ratio
+    state.strategy_focus = focus[:2000]
+    state.full_clean()
+    state.save()
+    return previous

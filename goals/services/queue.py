@@ -54,6 +54,18 @@ class TaskTransitionError(Exception):
     """The task is not in a state that allows the requested transition."""
 
 
+def transition_sources(*sources: str, to: str) -> tuple[str, ...]:
+    """The statuses a service moves from, checked against ``Task.TRANSITIONS``.
+
+    Every compare-and-set below filters on the statuses this returns, so a service can
+    only make a change the table lists; one the table does not list is refused loudly.
+    """
+    for source in sources:
+        if to not in Task.TRANSITIONS[source]:
+            raise TaskTransitionError(f"task: {source} → {to} is not an allowed transition")
+    return sources
+
+
 def task_create(
     *,
     theme: Any,
@@ -132,6 +144,7 @@ def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) 
     the task's fault (the model server was down).
     """
     now = now or timezone.now()
+    transition_sources(Task.Status.READY, to=Task.Status.RUNNING)
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             task = _ready(theme, now).select_for_update(skip_locked=True, of=("self",)).first()
@@ -144,9 +157,10 @@ def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) 
         candidate = _ready(theme, now).values_list("pk", flat=True).first()
         if candidate is None:
             return None
-        claimed = Task.objects.filter(pk=candidate, status=Task.Status.READY).update(
-            **_lease_fields(worker, now)
-        )
+        claimed = Task.objects.filter(
+            pk=candidate,
+            status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING),
+        ).update(**_lease_fields(worker, now))
         if claimed:
             return Task.objects.get(pk=candidate)
     return None
@@ -173,6 +187,7 @@ def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
         losses += 1
         exhausted = losses >= cap
         target = Task.Status.BLOCKED if exhausted else Task.Status.READY
+        transition_sources(Task.Status.RUNNING, to=target)
         reason = (
             f"its worker died {losses} times (last: {owner})"
             if exhausted
@@ -228,6 +243,7 @@ def task_complete(*, task: Task, worker: str, now: dt.datetime | None = None) ->
     results of a worker that lost its task are never written twice.
     """
     now = now or timezone.now()
+    transition_sources(Task.Status.RUNNING, to=Task.Status.DONE)
     changed = Task.objects.filter(
         pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
     ).update(
@@ -267,6 +283,7 @@ def task_fail(
         target = Task.Status.BLOCKED
     else:
         target = Task.Status.READY
+    transition_sources(Task.Status.RUNNING, to=target)
     delay = conf().retry_delay_seconds * (2 ** max(0, attempts - 1))
     changed = Task.objects.filter(
         pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
@@ -298,6 +315,7 @@ def task_release(*, task: Task, worker: str, reason: str) -> bool:
 
     Returns False when the lease had already moved on (nothing to give back).
     """
+    transition_sources(Task.Status.RUNNING, to=Task.Status.READY)
     changed = Task.objects.filter(
         pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
     ).update(
@@ -314,7 +332,10 @@ def task_requeue(*, task: Task, actor: Any = None) -> Task:
     """BLOCKED or FAILED → READY with fresh attempts: a person decided to try again."""
     with transaction.atomic():
         changed = Task.objects.filter(
-            pk=task.pk, status__in=(Task.Status.BLOCKED, Task.Status.FAILED)
+            pk=task.pk,
+            status__in=transition_sources(
+                Task.Status.BLOCKED, Task.Status.FAILED, to=Task.Status.READY
+            ),
         ).update(status=Task.Status.READY, attempts=0, run_after=None, finished_at=None)
         if not changed:
             task.refresh_from_db()
@@ -338,9 +359,10 @@ def _blocked_transition(*, task: Task, actor: Any, action: str, **fields: Any) -
     with transaction.atomic():
         try:
             with transaction.atomic():
-                changed = Task.objects.filter(pk=task.pk, status=Task.Status.BLOCKED).update(
-                    **fields
-                )
+                changed = Task.objects.filter(
+                    pk=task.pk,
+                    status__in=transition_sources(Task.Status.BLOCKED, to=fields["status"]),
+                ).update(**fields)
         except IntegrityError:
             raise TaskTransitionError(
                 f"task {task.pk}: an open task with the same key is already queued; drop this one"

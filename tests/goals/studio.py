@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import re
 import threading
 from dataclasses import dataclass, field
@@ -63,6 +64,15 @@ def _request_part(prompt: str) -> str:
     return prompt[start:] if start >= 0 else prompt
 
 
+def _priority_part(prompt: str) -> str:
+    """The planner's best ideas in full: portfolio context, placed before the request."""
+    start = prompt.find("# Ideas by priority\n")
+    if start < 0:
+        return ""
+    end = prompt.find("# Request\n", start)
+    return prompt[start:end] if end >= 0 else prompt[start:]
+
+
 def _field(text: str, name: str, default: str = "") -> str:
     match = re.search(rf"^{name}: ([^\n]+)", text, re.MULTILINE)
     return match.group(1).strip() if match else default
@@ -96,6 +106,8 @@ class Studio:
         kind = _field(request, "kind", "plan").split()[0]
         mode = _field(request, "mode", "explore")
         analysis = f"The request is {kind} in {mode} mode; I follow the brand's calm tone."
+        if role == "planner":
+            return analysis, self.planner(request, n, ideas=_priority_part(prompt))
         return analysis, getattr(self, role)(request, n)
 
     def ideator(self, request: str, n: int) -> dict[str, Any]:
@@ -125,6 +137,20 @@ class Studio:
         )
         return {"direction": direction, "ideas": ideas}
 
+    def _phrase(self, lead: str, i: int, n: int) -> str:
+        """Words that vary from call to call like a real model's (the same when it
+        repeats itself), so stagnation tells a working studio from a stuck one."""
+        rng = random.Random(1 if self.repeat else n * 1009 + i * 31 + len(lead))
+        # Numbered words: a vocabulary this small would make any two answers look alike
+        # to a bag-of-words comparison, which a real model's prose does not.
+        words = [
+            f"{rng.choice(PRODUCTS).split()[0]}{rng.randrange(10**5)}",
+            f"{rng.choice(AUDIENCES).split()[0]}{rng.randrange(10**5)}",
+            f"{rng.choice(OCCASIONS).split()[0]}{rng.randrange(10**5)}",
+            f"plan{rng.randrange(10**5)}",
+        ]
+        return f"{lead} {' '.join(words)}"
+
     def critic(self, request: str, n: int) -> dict[str, Any]:
         ids = _named_ids(request)
         reviews = [
@@ -135,10 +161,10 @@ class Studio:
                     "novelty": float(3 + i % 7),
                     "feasibility": float(4 + i % 6),
                 },
-                "strengths": ["fits the calm brand"],
-                "weaknesses": ["price not tested"],
+                "strengths": [self._phrase("fits", i, n)],
+                "weaknesses": [self._phrase("untested with", i + 1, n)],
                 "verdict": "refine" if i % 3 == 0 else "keep",
-                "suggestion": "Name a first sales channel and a launch price.",
+                "suggestion": self._phrase("first sell through", i + 2, n),
             }
             for i in ids
         ]
@@ -154,27 +180,44 @@ class Studio:
             "edits": [
                 {
                     "idea_id": i,
-                    "changes": {"summary": f"Sharper pitch, revision {n}: a calm tea break."},
-                    "reason": "The critic asked for a clearer first channel.",
+                    "changes": {"summary": f"Sharper pitch: {self._phrase('a', i, n)}."},
+                    "reason": self._phrase("clearer channel via", i + 3, n),
                 }
                 for i in _named_ids(request)
             ]
         }
 
-    def planner(self, request: str, n: int) -> dict[str, Any]:
-        ids = _listed_ids(request)
+    def planner(self, request: str, n: int, ideas: str = "") -> dict[str, Any]:
+        ids = _listed_ids(ideas or request)
         tasks: list[dict[str, Any]] = [
-            {"kind": "generate", "priority": 50, "idea_ids": [], "brief": "New directions."}
+            {"kind": "generate", "priority": 50, "idea_ids": [], "brief": self._phrase("try", 0, n)}
         ]
         if ids:
             tasks.append(
-                {"kind": "critique", "priority": 60, "idea_ids": ids[:2], "brief": "Score these."}
+                {
+                    "kind": "critique",
+                    "priority": 60,
+                    "idea_ids": ids[:2],
+                    "brief": self._phrase("score", 2, n),
+                }
             )
         if len(ids) >= 2:
             tasks.append(
-                {"kind": "compare", "priority": 45, "idea_ids": ids[:3], "brief": "Rank these."}
+                {
+                    "kind": "compare",
+                    "priority": 45,
+                    "idea_ids": ids[:3],
+                    "brief": self._phrase("rank", 3, n),
+                }
             )
-            tasks.append({"kind": "edit", "priority": 30, "idea_ids": ids[:1], "brief": "Tighten."})
+            tasks.append(
+                {
+                    "kind": "edit",
+                    "priority": 30,
+                    "idea_ids": ids[:1],
+                    "brief": self._phrase("tighten", 4, n),
+                }
+            )
         strategy = None
         if "META REVIEW" in request and self.meta_ratio is not None:
             strategy = {
@@ -183,7 +226,8 @@ class Studio:
                 "magnitude": 0.05,
                 "reason": "Repetition is rising; change the balance.",
             }
-        return {"assessment": "The portfolio is growing.", "tasks": tasks, "strategy": strategy}
+        assessment = self._phrase("growing toward", 1, n)
+        return {"assessment": assessment, "tasks": tasks, "strategy": strategy}
 
 
 class StudioClient:

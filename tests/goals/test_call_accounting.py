@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from goals.models import Iteration, LoopState
+from goals.models import Iteration, LoopState, Task
 from goals.selectors import tokens_used_today
 from goals.services import iteration_run, loop_start, task_create
 from goals.services.loop import loop_state_get
@@ -216,12 +216,16 @@ def _idea():
 def test_an_answer_that_cannot_be_persisted_still_counts_its_tokens(
     theme, generate, fake, monkeypatch
 ):
-    import goals.services.iteration as iteration_module
+    import dataclasses
+
+    from goals.roles import HANDLERS
 
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(iteration_module, "persist_ideator", broken)
+    monkeypatch.setitem(
+        HANDLERS, "ideator", dataclasses.replace(HANDLERS["ideator"], persist=broken)
+    )
     fake.responder = answering(Studio())
     with pytest.raises(RuntimeError, match="disk full"):
         iteration_run(worker="w", scheduled=False)
@@ -232,3 +236,6 @@ def test_an_answer_that_cannot_be_persisted_still_counts_its_tokens(
     assert tokens_used_today(theme=theme) == sum(billed(fake))
     assert loop_state_get().tokens_total == sum(billed(fake))
     assert not Idea.objects.exists()
+    # Issue 8: the task is settled now (retried later), not left running on its lease.
+    generate.refresh_from_db()
+    assert generate.status == Task.Status.READY and generate.last_error.startswith("persist")

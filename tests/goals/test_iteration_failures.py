@@ -13,13 +13,10 @@ from goals.models import Iteration, LoopState, Task
 from goals.roles import request_build
 from goals.services import iteration_run, loop_start, task_create
 from goals.services.calls import role_call
-from goals.services.iteration import (
-    StagnationVerdict,
-    iteration_persist,
-    user_message_build,
-    work_pick,
-)
+from goals.services.iteration import user_message_build
 from goals.services.loop import loop_state_get
+from goals.services.record import StagnationVerdict, iteration_persist
+from goals.services.work import work_pick
 from ideas.context import context_build
 from ideas.models import Idea
 from tests.goals.studio import ScriptedClient, Studio

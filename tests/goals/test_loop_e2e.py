@@ -75,10 +75,12 @@ def test_a_repeating_model_triggers_a_shake_up(theme, fake):
             break
     shake_up = Task.objects.get(theme=theme, kind="shake_up")
     assert shake_up.priority > 50
-    ideator = Iteration.objects.filter(role="ideator").order_by("id")
-    # Stalled only after a run of repeats (the window), never on the first echo.
-    assert ideator.count() >= theme.stagnation_window + 1
-    assert all(it.similarity == 1.0 for it in ideator[1:])
+    # Whichever role repeated itself queued it (issue 8: every role's update is judged),
+    # and only after a run of repeats (the window), never on the first echo.
+    role = shake_up.created_by_iteration.role
+    same = Iteration.objects.filter(role=role, id__lte=shake_up.created_by_iteration_id)
+    assert same.count() >= theme.stagnation_window + 1
+    assert all(it.similarity == 1.0 for it in same.order_by("id")[1:])
     prompt = next(r.prompt_text for r in fake.requests if "SHAKE-UP" in r.prompt_text)
     assert "Recent directions (off limits)" in prompt
     assert "seasonal comfort goods" in prompt

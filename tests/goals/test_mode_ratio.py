@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _run(theme, monkeypatch, *, ratio: float, scatter: float) -> int:
-    monkeypatch.setattr("goals.services.iteration.scatter_measure", lambda theme: scatter)
+    monkeypatch.setattr("goals.services.work.scatter_measure", lambda theme: scatter)
     config = dict(theme.config)
     config["iteration_policy"] = {
         **config["iteration_policy"],

@@ -1,14 +1,12 @@
-"""Per-task user messages."""
+"""Per-task user messages (each built by its role's module)."""
 
 from __future__ import annotations
 
-from goals.prompts import (
-    TaskView,
-    critic_message,
-    editor_message,
-    ideator_message,
-    planner_message,
-)
+from goals.roles.base import TaskView
+from goals.roles.critic import critic_message
+from goals.roles.editor import editor_message
+from goals.roles.ideator import ideator_message
+from goals.roles.planner import planner_message
 
 
 def test_explore_asks_for_new_directions():

@@ -29,14 +29,15 @@ def test_each_schema_is_valid_json_schema(role):
 
 @pytest.mark.parametrize("role", MODEL_ROLES)
 def test_instructions_forbid_taboos_and_demand_bare_json(role):
-    text = ROLE_SPECS[role].instructions
+    text = role_instructions(role, brand_text="The brand is a rabbit.")
     assert "taboos" in text
     assert "exactly one JSON" in text
     assert "no code fence" in text
 
 
 def test_every_model_task_kind_has_a_role():
-    assert set(ROLE_FOR_KIND) == {
+    # ``plan`` is the planner's own turn on an empty queue (no task).
+    assert set(ROLE_FOR_KIND) - {"plan"} == {
         "generate",
         "shake_up",
         "critique",
@@ -56,10 +57,15 @@ def test_it_keeps_the_developer_prefix_byte_identical_across_calls():
     assert first.conversation_date == second.conversation_date == day
 
 
-def test_it_appends_the_brand_after_the_constant_part():
+def test_it_puts_the_brand_first_and_the_role_last():
+    # Most shared first (issue 8): the brand is the same for every role, so calls of
+    # different roles share it as a prefix; the role's constant part follows.
     text = role_instructions(CRITIC, brand_text="The brand is a rabbit.")
-    assert text.startswith(ROLE_SPECS[CRITIC].instructions)
-    assert text.endswith("# Brand and project\n\nThe brand is a rabbit.")
+    assert text.startswith("# Brand and project\n\nThe brand is a rabbit.\n\n# Ground rules")
+    assert text.endswith(ROLE_SPECS[CRITIC].instructions)
+    other = role_instructions(EDITOR, brand_text="The brand is a rabbit.")
+    shared = text.split("You are the critic")[0]
+    assert other.startswith(shared) and "# Ground rules" in shared
 
 
 def test_ideator_schema_accepts_a_good_batch_and_rejects_extras():

@@ -18,9 +18,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from goals.selectors import LoopStatus, loop_status
+from goals.selectors import loop_status, status_lines
 from goals.services import (
     IterationReport,
     LoopStartRefused,
@@ -38,47 +37,6 @@ from ideas.selectors import snapshot_latest
 ACTIONS = ("start", "stop", "pause", "resume", "status", "review")
 #: Longest single sleep while waiting (paused, backing off), so Ctrl-C is prompt.
 POLL_SECONDS = 1.0
-
-
-def status_lines(status: LoopStatus) -> list[str]:
-    """``runloop status`` as lines; also what the admin panel shows."""
-    state = status.state
-    lines = [f"state: {status.headline}"]
-    if state.reason:
-        lines.append(f"reason: {state.reason}")
-    if status.backing_off:
-        lines.append(
-            f"backing off until {timezone.localtime(state.backoff_until):%Y-%m-%d %H:%M:%S} "
-            f"after {state.backoff_failures} failure(s)"
-        )
-    lines.append(f"theme: {status.theme.name if status.theme else '(none: run newtheme)'}")
-    if state.current_task_id or state.current_role:
-        lines.append(
-            f"current: task {state.current_task_id or '-'} as {state.current_role or '-'} "
-            f"on {state.current_worker or '-'}"
-        )
-    lines.append(
-        f"iterations: {state.iterations_total} total, {status.iterations_last_hour} in the "
-        f"last hour ({status.failures_last_hour} failed)"
-    )
-    queue = ", ".join(f"{k} {v}" for k, v in sorted(status.queue.items())) or "empty"
-    lines.append(f"queue: {queue}")
-    lines.append(f"ideas: {status.ideas}")
-    if status.token_budget is not None:
-        granted = f" + {status.tokens_granted:,} granted" if status.tokens_granted else ""
-        lines.append(f"tokens today: {status.tokens_today:,} of {status.token_budget:,}{granted}")
-    if state.last_error:
-        when = timezone.localtime(state.last_error_at) if state.last_error_at else "-"
-        lines.append(f"last error: [{state.last_error_class}] {state.last_error} ({when})")
-    if state.stalled_since:
-        lines.append(f"stalled since {timezone.localtime(state.stalled_since):%Y-%m-%d %H:%M}")
-    schedule = (
-        f"scheduled, next tick {timezone.localtime(status.schedule_next_run):%H:%M:%S}"
-        if status.scheduled and status.schedule_next_run
-        else ("scheduled" if status.scheduled else "not scheduled (runloop start)")
-    )
-    lines.append(f"schedule: {schedule}")
-    return lines
 
 
 class Command(BaseCommand):

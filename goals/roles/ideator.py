@@ -1,0 +1,211 @@
+"""The ideator: invents new ideas (generate, shake-up)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bizagent.llm.types import ResponseFormat
+from goals.conf import conf
+from goals.models import Iteration, Mode, Role, TaskKind
+from goals.roles.base import (
+    ID_LIST,
+    IDEA_FIELDS,
+    IDEA_TEXT_FIELDS,
+    MAX_IDEAS_PER_ANSWER,
+    TAGS,
+    RoleHandler,
+    RoleSpec,
+    TaskView,
+    header,
+    ideas_split,
+    ideas_text_for,
+    ids_text,
+    join,
+    section,
+    task_view,
+)
+from goals.selectors import ideator_text, recent_directions
+from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
+from goals.services.queue import task_create
+from goals.work import Work
+from ideas.models import Idea
+from ideas.services import IdeaDataInvalid, IdeaRefused, idea_upsert
+
+NEW_IDEA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": [*IDEA_TEXT_FIELDS, "tags", "builds_on"],
+    "properties": {**IDEA_TEXT_FIELDS, "tags": TAGS, "builds_on": ID_LIST},
+}
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["direction", "ideas"],
+    "properties": {
+        "direction": {"type": "string", "minLength": 3, "maxLength": 300},
+        "ideas": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_IDEAS_PER_ANSWER,
+            "items": NEW_IDEA_SCHEMA,
+        },
+    },
+}
+
+INSTRUCTIONS = f"""\
+You are the ideator of an autonomous studio that develops business ideas for one brand.
+You invent concrete, sellable business ideas that a small team could start within a
+quarter.
+
+# What makes a good idea
+- A specific customer (who pays, and who uses it when that differs), a specific problem
+  they feel now, and why this brand is the one they would buy it from.
+- A revenue model with a price point or a unit of sale, not "monetise later".
+- A title of at most 12 words that would make sense on a list of a hundred ideas; a
+  one-line summary that says what it is and for whom.
+- Different from every idea listed in the request: a new customer, channel, format or
+  business model, not a rewording. Near-duplicates are discarded.
+
+# Modes
+- explore: open directions the portfolio does not cover yet. Use the listed ideas only
+  to know what to avoid. Leave `builds_on` empty.
+- deepen: develop the listed focus ideas: stronger variants, adjacent offers, the next
+  product for the same customers. Put the IDs you build on in `builds_on`.
+- shake-up: the studio has been repeating itself. The request lists recent directions;
+  every idea must differ from all of them in customer and in business model.
+
+Answer with 1 to {MAX_IDEAS_PER_ANSWER} ideas, and a one-sentence `direction` naming what
+this batch explores. Tags are short lowercase words (a market, a channel, a format)."""
+
+SPEC = RoleSpec(
+    name=Role.IDEATOR,
+    instructions=INSTRUCTIONS,
+    response_format=ResponseFormat(
+        name="idea_batch",
+        schema=SCHEMA,
+        description="New business ideas and the direction they explore.",
+    ),
+)
+
+
+def ideator_message(
+    *,
+    task: TaskView,
+    mode: str,
+    ideas_text: str,
+    recent_directions: Sequence[str] = (),
+    focus: str = "",
+) -> str:
+    """The ideator's user message: the portfolio's other ideas, then the request."""
+    portfolio, focus_ideas = ideas_split(ideas_text)
+    if task.kind == TaskKind.SHAKE_UP:
+        avoid = "\n".join(f"- {d}" for d in recent_directions) or "- (none recorded)"
+        ask = (
+            "SHAKE-UP. The studio has been repeating itself. Every idea you propose must "
+            "differ from all the directions below in customer and in business model. Do "
+            "not reuse their titles, customers or formats."
+        )
+        return join(
+            section("Existing ideas", portfolio),
+            header(task, "shake-up", focus),
+            ask,
+            section("Recent directions (off limits)", avoid),
+            focus_ideas,
+            f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
+        )
+    if mode == Mode.DEEPEN and task.idea_ids:
+        ask = (
+            f"DEEPEN. Develop the focus ideas {ids_text(task.idea_ids)}: stronger variants, "
+            "adjacent offers, the next product for the same customers. Put the IDs you "
+            "build on in `builds_on`."
+        )
+    elif mode == Mode.DEEPEN:
+        ask = (
+            "DEEPEN. Develop the highest-priority ideas below: stronger variants, adjacent "
+            "offers, the next product for the same customers. Put the IDs you build on in "
+            "`builds_on`."
+        )
+    else:
+        ask = (
+            "EXPLORE. Open a direction the portfolio below does not cover yet: a new "
+            "customer, channel, format or business model. Use the listed ideas only to "
+            "know what to avoid; leave `builds_on` empty."
+        )
+    recent = "\n".join(f"- {d}" for d in recent_directions)
+    return join(
+        section("Ideas", portfolio),
+        header(task, mode, focus),
+        ask,
+        section("Ideas in focus", focus_ideas),
+        section("Recent directions", recent),
+        "Propose 3 ideas.",
+    )
+
+
+def message_build(*, work: Work, ideas_text: str) -> str:
+    limit = conf().recent_directions
+    directions = recent_directions(theme=work.theme, limit=limit)
+    if work.kind == TaskKind.SHAKE_UP and work.task is not None:
+        # Stored with the task when stagnation queued it: the directions it must avoid.
+        directions = list(work.task.metadata.get("avoid", [])) + directions
+    return ideator_message(
+        task=task_view(work),
+        mode=work.mode,
+        ideas_text=ideas_text_for(work, ideas_text),
+        recent_directions=directions[: limit * 2],
+        focus=work.focus,
+    )
+
+
+def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict[str, Any]:
+    """Upsert each proposed idea; queue a critique of the new ones."""
+    theme = work.theme
+    created: list[Idea] = []
+    existing: list[int] = []
+    refused: list[str] = []
+    invalid: list[str] = []
+    for proposal in parsed.get("ideas", []):
+        data = {name: proposal[name] for name in IDEA_FIELDS if name in proposal}
+        related = [i.pk for i in ideas_visible(theme, proposal.get("builds_on") or [])]
+        if related:
+            data["related_ids"] = related
+        try:
+            idea, was_created = idea_upsert(theme=theme, data=data, iteration_id=iteration.pk)
+        except IdeaRefused:
+            # ideas.services recorded the refusal (an IdeaRefusal row, in this
+            # transaction); it never becomes a candidate.
+            refused.append(str(data.get("title", ""))[:200])
+            continue
+        except IdeaDataInvalid as exc:  # raised before any write: nothing to undo
+            invalid.append(f"{str(data.get('title', ''))[:100]}: {exc.messages[0]}")
+            continue
+        if was_created:
+            created.append(idea)
+        else:
+            existing.append(idea.pk)
+    if created:
+        task_create(
+            theme=theme,
+            kind=TaskKind.CRITIQUE,
+            priority=PRIORITY_CRITIQUE_NEW,
+            ideas=created,
+            brief="Score the ideas the ideator just proposed.",
+            created_by_iteration=iteration,
+        )
+    return {
+        "ideas_created": [i.pk for i in created],
+        "ideas_repeated": existing,
+        "ideas_refused": refused,
+        "ideas_invalid": invalid,
+    }
+
+
+HANDLER = RoleHandler(
+    spec=SPEC,
+    kinds=(TaskKind.GENERATE, TaskKind.SHAKE_UP),
+    message_build=message_build,
+    persist=persist,
+    update_text=ideator_text,
+)

@@ -1,0 +1,269 @@
+"""The planner: queues the next tasks (the loop's own turn), and runs the meta review."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import F
+
+from bizagent.llm.types import ResponseFormat
+from goals.models import PLAN, Iteration, Role, Task, TaskKind
+from goals.roles.base import (
+    ID_LIST,
+    MAX_PLANNED_TASKS,
+    SCORE_NAMES,
+    RoleHandler,
+    RoleSpec,
+    TaskView,
+    header,
+    ideas_split,
+    ideas_text_for,
+    join,
+    section,
+    task_view,
+)
+from goals.selectors import queue_counts, recent_work
+from goals.services.governance import strategy_propose
+from goals.services.persist import PRIORITY_FALLBACK_GENERATE, ideas_visible
+from goals.services.queue import task_create
+from goals.work import Work
+from ideas.models import Idea, Theme
+from ideas.selectors import portfolio_stats
+
+#: Task kinds the planner may queue; snapshot, meta_review and shake_up are the loop's own.
+PLANNABLE_KINDS: tuple[str, ...] = (
+    TaskKind.GENERATE,
+    TaskKind.REFINE,
+    TaskKind.COMPARE,
+    TaskKind.CRITIQUE,
+    TaskKind.EDIT,
+)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["assessment", "tasks", "strategy"],
+    "properties": {
+        "assessment": {"type": "string", "minLength": 3, "maxLength": 1500},
+        "tasks": {
+            "type": "array",
+            "maxItems": MAX_PLANNED_TASKS,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["kind", "priority", "idea_ids", "brief"],
+                "properties": {
+                    "kind": {"type": "string", "enum": [str(k) for k in PLANNABLE_KINDS]},
+                    "priority": {"type": "integer", "minimum": 1, "maximum": 100},
+                    "idea_ids": ID_LIST,
+                    "brief": {"type": "string", "minLength": 3, "maxLength": 400},
+                },
+            },
+        },
+        # null unless the request is a meta review that wants to change course.
+        "strategy": {
+            "type": ["object", "null"],
+            "additionalProperties": False,
+            "required": ["explore_ratio", "focus", "magnitude", "reason"],
+            "properties": {
+                "explore_ratio": {"type": "number", "minimum": 0.05, "maximum": 0.95},
+                "focus": {"type": "string", "maxLength": 400},
+                "magnitude": {"type": "number", "minimum": 0, "maximum": 1},
+                "reason": {"type": "string", "minLength": 3, "maxLength": 800},
+            },
+        },
+    },
+}
+
+INSTRUCTIONS = """\
+You are the planner of an autonomous studio that develops business ideas for one brand,
+around the clock. You decide what the studio does next, and every so often you review
+how the work is going and propose a change of course.
+
+# What you do
+- Read the portfolio statistics, the highest-priority ideas and the recent work, then
+  queue the next 2 to 6 tasks. Each task has a kind, a priority from 1 (can wait) to 100
+  (do next), the IDs of the ideas it concerns, and a one or two sentence brief that says
+  exactly what the worker should achieve.
+- Task kinds:
+  - generate: invent new ideas (no IDs, or IDs of ideas to move away from or build on).
+  - critique: score and judge 1 to 5 ideas that have no scores or stale ones.
+  - compare: rank 2 to 5 ideas that compete for the same customer.
+  - refine: improve 1 to 3 promising ideas on their weakest dimension.
+  - edit: tighten wording, fix vague audiences or revenue models in 1 to 3 ideas.
+- Balance the portfolio: unscored ideas get critiqued before they are refined; ideas
+  people marked reviewed or re-scored matter most, follow their lead; do not queue
+  work on the same idea twice in one plan; keep generating when the portfolio is thin.
+- The request says whether the studio is exploring (new directions) or deepening (making
+  the best ideas better); weight your plan accordingly.
+
+# Meta review
+When the request says META REVIEW you also get statistics computed by the system (score
+means and variances, diversity, repetition, drift from the brand). Judge whether the
+current explore ratio and focus still serve the brand. Set `strategy` to propose a new
+explore ratio (between 0.05 and 0.95), a focus sentence, the magnitude of the change
+(0 to 1: the share of the studio's effort it redirects) and your reason. Changes of 20%
+or more go to a person for approval, so propose them only with evidence. Otherwise,
+and always outside a meta review, set `strategy` to null."""
+
+SPEC = RoleSpec(
+    name=Role.PLANNER,
+    instructions=INSTRUCTIONS,
+    response_format=ResponseFormat(
+        name="plan",
+        schema=SCHEMA,
+        description="The next tasks for the studio, and a strategy change or null.",
+    ),
+)
+
+
+def planner_message(
+    *,
+    task: TaskView,
+    mode: str,
+    ideas_text: str,
+    stats: dict[str, Any],
+    queue: dict[str, int],
+    recent_work: Sequence[str],
+    corrections: Sequence[str],
+    explore_ratio: float,
+    focus: str = "",
+    meta_stats: dict[str, Any] | None = None,
+) -> str:
+    """The planner's user message: the slowly changing portfolio first (other ideas, the
+    best ideas in full, people's corrections), then the request and the latest figures."""
+    portfolio, focus_ideas = ideas_split(ideas_text)
+    if meta_stats is not None:
+        ask = (
+            "META REVIEW. Judge the statistics below against the brand. Queue the next "
+            "tasks, and set `strategy` only if the explore ratio or the focus should change."
+        )
+    else:
+        ask = "PLAN. The queue is empty: queue the next 2 to 6 tasks. Set `strategy` to null."
+    stats_text = json.dumps(stats, ensure_ascii=False, sort_keys=True, default=str)
+    queue_text = ", ".join(f"{k}: {v}" for k, v in sorted(queue.items())) or "empty"
+    return join(
+        section("Ideas", portfolio),
+        section("Ideas by priority", focus_ideas),
+        section(
+            "People's corrections (follow their lead)", "\n".join(f"- {c}" for c in corrections)
+        ),
+        header(task, mode, focus),
+        ask,
+        f"current explore ratio: {explore_ratio:.2f}",
+        section(
+            "System statistics",
+            json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
+        ),
+        section("Portfolio", stats_text),
+        section("Queue", queue_text),
+        section("Recent work", "\n".join(f"- {w}" for w in recent_work)),
+    )
+
+
+def corrections(theme: Theme, limit: int = 8) -> list[str]:
+    """Ideas people re-scored or reviewed, most recent first: the planner follows them."""
+    rows = (
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .exclude(reviewed_at__isnull=True, human_brand_fit__isnull=True)
+        .order_by(F("reviewed_at").desc(nulls_last=True), "-updated_at")[:limit]
+    )
+    lines = []
+    for idea in rows:
+        human = {
+            name: getattr(idea, f"human_{name}")
+            for name in SCORE_NAMES
+            if getattr(idea, f"human_{name}") is not None
+        }
+        model = {name: getattr(idea, name) for name in human}
+        reviewed = " reviewed by a person;" if idea.reviewed_at else ""
+        scores = f" human scores {human} (model said {model})" if human else ""
+        lines.append(f"#{idea.pk} {idea.title}:{reviewed}{scores}")
+    return lines
+
+
+def message_build(*, work: Work, ideas_text: str) -> str:
+    return planner_message(
+        task=task_view(work),
+        mode=work.mode,
+        ideas_text=ideas_text_for(work, ideas_text),
+        stats=portfolio_stats(theme=work.theme),
+        queue=queue_counts(theme=work.theme),
+        recent_work=recent_work(theme=work.theme),
+        corrections=corrections(work.theme),
+        explore_ratio=work.explore_ratio,
+        focus=work.focus,
+        meta_stats=work.meta_stats,
+    )
+
+
+def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict[str, Any]:
+    """Queue the planned tasks, keeping only IDs of visible ideas of this theme; after a
+    meta review, apply or propose its strategy.
+
+    A plan that yields no task (all IDs unknown, or an empty list) falls back to one
+    generate task, so an empty queue never stays empty.
+    """
+    theme = work.theme
+    queued: list[int] = []
+    for planned in parsed.get("tasks", []):
+        kind = planned["kind"]
+        if kind not in PLANNABLE_KINDS:
+            continue
+        ideas = ideas_visible(theme, planned.get("idea_ids") or [])
+        if kind != TaskKind.GENERATE and not ideas:
+            continue
+        key = f"{kind}:" + ",".join(str(i.pk) for i in sorted(ideas, key=lambda i: i.pk))
+        task, created = task_create(
+            theme=theme,
+            kind=kind,
+            priority=int(planned["priority"]),
+            ideas=ideas,
+            brief=planned.get("brief", ""),
+            dedupe_key=key if ideas else "",
+            created_by_iteration=iteration,
+        )
+        if created:
+            queued.append(task.pk)
+    if not queued and not Task.objects.filter(theme=theme, status=Task.Status.READY).exists():
+        task, _ = task_create(
+            theme=theme,
+            kind=TaskKind.GENERATE,
+            priority=PRIORITY_FALLBACK_GENERATE,
+            brief="The plan queued nothing usable: propose new ideas.",
+            dedupe_key="generate:fallback",
+            created_by_iteration=iteration,
+        )
+        queued.append(task.pk)
+    result: dict[str, Any] = {"tasks_queued": queued}
+    if work.kind == TaskKind.META_REVIEW:
+        result["strategy"] = strategy_propose(
+            theme=theme,
+            proposal=parsed.get("strategy"),
+            current_ratio=work.explore_ratio,
+            stats=work.meta_stats or {},
+            iteration=iteration,
+        )
+    return result
+
+
+def update_text(parsed: Any) -> str:
+    """The planner's update as text: its assessment and each planned task's brief."""
+    if not isinstance(parsed, dict):
+        return ""
+    parts = [str(parsed.get("assessment", ""))]
+    for planned in parsed.get("tasks", []):
+        if isinstance(planned, dict):
+            parts.append(f"{planned.get('kind', '')}: {planned.get('brief', '')}")
+    return "\n".join(parts)
+
+
+HANDLER = RoleHandler(
+    spec=SPEC,
+    kinds=(PLAN, TaskKind.META_REVIEW),
+    message_build=message_build,
+    persist=persist,
+    update_text=update_text,
+)

@@ -1,0 +1,32 @@
+"""``Work``: what one iteration does, decided before any model call.
+
+Its own module, below both ``goals.services`` (which picks it) and ``goals.roles`` (which
+read it to build a prompt and persist an answer), so neither imports the other for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from goals.models import Task
+from ideas.models import Idea, Theme
+
+
+@dataclass
+class Work:
+    """What this iteration does: decided before any model call, and read (never used to
+    pass data) by the later steps."""
+
+    theme: Theme
+    worker: str
+    number: int
+    kind: str
+    role: str
+    mode: str
+    task: Task | None = None
+    focus_ideas: list[Idea] = field(default_factory=list)
+    explore_ratio: float = 0.5
+    focus: str = ""
+    #: What a meta review judges, computed once here for its prompt and its persister.
+    meta_stats: dict[str, Any] | None = None

@@ -14,16 +14,14 @@ import datetime as dt
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.bizagent.processes import ROOT, Processes, manage_env, migrate, wait_until
 from tests.fake_gptoss import FakeGptOss, FakeReply
 from tests.goals.studio import Studio
+from tests.processes import ROOT, Processes, manage_env, manage_run, migrate, wait_until
 
 EXAMPLE = ROOT / "ideas" / "example_theme"
 DONE = ("ok", "repaired")
@@ -53,15 +51,8 @@ class RunResult:
         return self.ideas * 3600 / self.seconds
 
 
-def _manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = manage_run(*args, env=env)
     if done.returncode:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return done.stdout

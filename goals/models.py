@@ -327,6 +327,13 @@ class LoopSlot(models.Model):
     owner = models.CharField(max_length=120, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    #: The duty cycle's rest after this slot's last iteration: no iteration starts in it
+    #: before then. Kept per slot, so K slots each work their share of the wall time.
+    rest_until = models.DateTimeField(null=True, blank=True)
+    #: Tokens reserved by the iteration admitted in this slot, until it is recorded: the
+    #: budget check counts what is in flight, so K slots cannot all start on the last
+    #: tokens of the day.
+    reserved_tokens = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -5,6 +5,10 @@ loop slots (``goals.services.slots``): a short database lease renewed by a heart
 while the tick lives, so however many clusters tick, at most that many iterations run
 at once, and a slot whose owner died is free again within a minute. No transaction is
 open and no lock is held while the model is called.
+
+A rest or a backoff ends when it ends, not at the next every-minute tick: a short wait
+is slept out in the tick, a long one leaves a one-off wake schedule due just before its
+end (``goals.services.wake``).
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 
 from goals.conf import conf
+from goals.services import wake
+from goals.services.iteration import IterationReport
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
 
 logger = logging.getLogger(__name__)
@@ -33,18 +40,47 @@ def _tick_enqueue(name: str) -> None:
     async_task(TICK_FUNC, task_name=name)
 
 
+#: Waits a tick serves itself (sleep or wake schedule); any other status ends the tick
+#: (paused and stopped wait for a person, busy for the ticks that hold the slots).
+WAITS = ("resting", "backing_off")
+
+
+def _tick_run(*, worker: str) -> IterationReport:
+    """Run in a slot, sleeping out waits of at most ``WAIT_IN_WORKER_SECONDS`` in all;
+    a longer wait leaves a wake schedule due that much before its end."""
+    deadline = time.monotonic() + wake.WAIT_IN_WORKER_SECONDS
+    while True:
+        budget = max(0.0, deadline - time.monotonic())
+        report = iteration_run_in_slot(worker=worker, scheduled=True, rest_wait_max=budget)
+        if report.status not in WAITS:
+            return report
+        plan = wake.wake_plan(wait_seconds=report.wait_seconds, sleep_max=budget)
+        if plan.schedule_in_seconds is not None:
+            # Due early by the most this tick could sleep, so the tick it starts has at
+            # most that left, whichever guard cycle of django-q2 picks it up.
+            early = wake.WAIT_IN_WORKER_SECONDS
+            wake.loop_wake_schedule(
+                at=wake.wake_at(wait_seconds=max(0.0, report.wait_seconds - early))
+            )
+            return report
+        if plan.sleep_seconds <= 0:
+            return report
+        wake.sleep(plan.sleep_seconds)
+
+
 def loop_tick() -> str:
     """One bounded iteration of the scheduled loop; returns what happened.
 
-    Obeys stop, pause, backoff, the duty cycle and the token budget (all checked by
-    ``iteration_run``). After a tick that did work, the next tick is queued at once so
-    the loop runs continuously; with more than one slot, a tick that did work and finds
-    another slot free queues one more tick to fill it. The every-minute schedule is the
-    heartbeat that restarts the loop after a rest, a backoff or a restart of the cluster.
+    Obeys stop, pause, backoff, the duty cycle and the token budget (checked by
+    ``iteration_run`` and the slot's admission). After a tick that did work, the next
+    tick is queued at once so the loop runs continuously; with more than one slot, a tick
+    that did work and finds another slot free queues one more tick to fill it. A rest or
+    backoff is waited out to its end (``_tick_run``); the every-minute schedule is the
+    heartbeat that restarts the loop after a resume or a restart of the cluster.
     """
     worker = worker_name()
     settings = conf()
-    report = iteration_run_in_slot(worker=worker, scheduled=True)
+    report = _tick_run(worker=worker)
     if report.ran and settings.tick_chain:
         _tick_enqueue("goals.loop_tick.chain")
         if settings.loop_concurrency > 1 and loop_slots_free() > 1:

@@ -1,4 +1,4 @@
-"""Gates: why this tick does no work (paused, stopped, backing off, resting, out of budget)."""
+"""Gates: why this tick does no work (paused, stopped, backing off, out of budget)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def loop_gate(*, state: LoopState, scheduled: bool, now: dt.datetime) -> Gate | 
     """None when the loop may work now, else why not.
 
     The scheduled loop runs only when started; the foreground ``runloop`` ignores a
-    stopped scheduled loop but obeys a pause. Both wait out a backoff and the rest the
-    duty cycle asks for.
+    stopped scheduled loop but obeys a pause. Both wait out a backoff; the duty cycle's
+    rest is kept per loop slot and waited out there (``goals.services.slots``).
     """
     if state.state == LoopState.State.PAUSED:
         return Gate("paused", state.reason or "paused")
@@ -37,9 +37,6 @@ def loop_gate(*, state: LoopState, scheduled: bool, now: dt.datetime) -> Gate | 
     if state.backoff_until and state.backoff_until > now:
         wait = (state.backoff_until - now).total_seconds()
         return Gate("backing_off", state.reason or state.last_error, wait)
-    if state.rest_until and state.rest_until > now:
-        wait = (state.rest_until - now).total_seconds()
-        return Gate("resting", "duty cycle: resting", wait)
     return None
 
 

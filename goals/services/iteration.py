@@ -185,7 +185,8 @@ def _bad_answers_backoff(*, work: Work, call: CallOutcome, now: dt.datetime) -> 
 
 
 def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: float) -> None:
-    """Book-keeping after an iteration: backoff, counters, duty-cycle rest, prompt ids."""
+    """Book-keeping after an iteration: backoff, counters, prompt ids (the duty cycle's
+    rest is the loop slot's: ``goals.services.slots``)."""
     now = timezone.now()
     if call.error is not None and call.infrastructure_failure:
         loop_backoff_enter(error_class=call.error_class, detail=str(call.error), now=now)
@@ -193,14 +194,11 @@ def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: 
         _bad_answers_backoff(work=work, call=call, now=now)
     elif call.model_calls and call.error is None:
         loop_backoff_clear(now=now)
-    worked = time.perf_counter() - started
-    duty = work.theme.duty_cycle
     failed = iteration.outcome == Iteration.Outcome.FAILED
     loop_iteration_count(
         role=work.role,
         tokens=iteration.prompt_tokens + iteration.completion_tokens,
         failed=failed,
-        rest_seconds=worked * (1 - duty) / duty if 0 < duty < 1 else 0.0,
         # A server outage is reported by the backoff; the last error is the task's own.
         error_class="" if call.infrastructure_failure else iteration.error_class,
         error_detail=iteration.error_detail,

@@ -1,6 +1,6 @@
 """The loop's own state: start, stop, pause, resume, back off, and what it is doing now.
 
-The only writer of ``LoopState``: the iteration's book-keeping (counters, rest, prompt
+The only writer of ``LoopState``: the iteration's book-keeping (counters, prompt
 ids), stagnation (stalled since) and strategy all go through the services below.
 
 Every transition locks the singleton row inside a transaction (``select_for_update`` on
@@ -23,6 +23,7 @@ from decisions.services import audit_log
 from goals.conf import Conf, conf
 from goals.models import LoopState, Task
 from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
+from goals.services.wake import loop_wake_remove
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -268,7 +269,7 @@ def loop_schedule_remove() -> int:
     from django_q.models import Schedule
 
     deleted, _ = Schedule.objects.filter(name=LOOP_SCHEDULE_NAME).delete()
-    return deleted
+    return deleted + loop_wake_remove()
 
 
 def loop_iteration_count(
@@ -276,13 +277,12 @@ def loop_iteration_count(
     role: str,
     tokens: int,
     failed: bool,
-    rest_seconds: float,
     error_class: str = "",
     error_detail: str = "",
     prompt_ids: list[int] | None = None,
     now: dt.datetime | None = None,
 ) -> None:
-    """Book-keeping after an iteration: counters, the duty cycle's rest, the last error,
+    """Book-keeping after an iteration: counters, the last error,
     what the loop works on (nothing now), and the role's prompt ids for prefix figures.
 
     Under the row lock, so concurrent iterations neither lose a count nor each other's
@@ -295,7 +295,9 @@ def loop_iteration_count(
         state.iterations_total = F("iterations_total") + 1
         state.tokens_total = F("tokens_total") + tokens
         state.last_iteration_at = now
-        state.rest_until = now + dt.timedelta(seconds=rest_seconds) if rest_seconds > 0 else None
+        # The duty cycle's rest is kept per loop slot (goals.services.slots); a loop-wide
+        # rest written by whichever slot finished last stopped every slot.
+        state.rest_until = None
         state.current_task = None
         state.current_role = ""
         state.current_worker = ""

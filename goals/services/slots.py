@@ -8,6 +8,18 @@ short lease that a heartbeat thread renews while the tick lives (through a model
 of the task the tick works on. A tick whose process is killed stops beating, so its slot
 and its task are free again within a lease (about a minute), not after the lease plus
 the whole task timeout as with the cache lock this replaces.
+
+Each slot also carries the duty cycle's rest after its last iteration, and the tokens
+reserved by the iteration admitted in it:
+
+- the rest is per slot (work / (work + rest) = duty cycle in every slot), so K slots
+  deliver K × duty cycle of continuous work, however their iterations interleave; a
+  single loop-wide rest, written by whichever slot finished last, made the duty cycle
+  depend on the overlap and stopped every slot when one rested;
+- the budget check counts what is in flight: a slot is admitted only while today's
+  recorded tokens plus the reservations of the other admitted slots are under the
+  budget, checked and reserved in one transaction that locks the slot rows, so K slots
+  cannot all start on the last tokens of the day.
 """
 
 from __future__ import annotations
@@ -19,14 +31,18 @@ from types import TracebackType
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from decisions.services import audit_log
 from goals.conf import conf
-from goals.models import LoopSlot
+from goals.models import Iteration, LoopSlot
+from goals.selectors import tokens_granted_today, tokens_used_today
+from goals.services import wake
 from goals.services.iteration import IterationReport, iteration_run
 from goals.services.queue import task_leases_renew
+from ideas.models import Theme
+from ideas.selectors import theme_active
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +58,18 @@ def _slots_ensure(count: int) -> None:
         )
 
 
-def loop_slot_claim(*, worker: str, now: dt.datetime | None = None) -> int | None:
-    """Lease a free (or lapsed) loop slot to ``worker``; its number, or None when every
-    slot is held by a live owner.
+def _unowned(now: dt.datetime) -> Q:
+    return Q(owner="") | Q(expires_at__lt=now)
 
+
+def loop_slot_claim(
+    *, worker: str, now: dt.datetime | None = None, rest_within: float = 0.0
+) -> int | None:
+    """Lease a free (or lapsed) loop slot to ``worker``; its number, or None when every
+    slot is held by a live owner or rests longer than ``rest_within`` seconds.
+
+    A rested slot is taken first, then the one whose rest ends soonest: its claimer
+    waits the rest out holding it (``iteration_run_in_slot``), so one tick waits per slot.
     Taking over a lapsed slot means its owner died mid-iteration: that is audited, so a
     person can see crashes; ordinary claims and releases are not (one per tick).
     """
@@ -53,10 +77,14 @@ def loop_slot_claim(*, worker: str, now: dt.datetime | None = None) -> int | Non
     now = now or timezone.now()
     _slots_ensure(settings.loop_concurrency)
     expires = now + dt.timedelta(seconds=settings.slot_lease_seconds)
-    candidates = LoopSlot.objects.filter(number__lte=settings.loop_concurrency).filter(
-        Q(owner="") | Q(expires_at__lt=now)
+    rested_by = now + dt.timedelta(seconds=max(0.0, rest_within))
+    candidates = (
+        LoopSlot.objects.filter(number__lte=settings.loop_concurrency)
+        .filter(_unowned(now))
+        .filter(Q(rest_until__isnull=True) | Q(rest_until__lte=rested_by))
+        .order_by(F("rest_until").asc(nulls_first=True), "number")
     )
-    for number, owner in candidates.order_by("number").values_list("number", "owner"):
+    for number, owner in candidates.values_list("number", "owner"):
         with transaction.atomic():
             # The owner read a moment ago is part of the condition: if another tick took
             # the slot meanwhile, nothing changes and we try the next one.
@@ -87,13 +115,94 @@ def loop_slot_renew(*, worker: str, slot: int, now: dt.datetime | None = None) -
     )
 
 
-def loop_slot_release(*, worker: str, slot: int) -> bool:
-    """Free ``slot`` if ``worker`` still holds it (a late worker frees nothing)."""
-    return bool(
-        LoopSlot.objects.filter(number=slot, owner=worker).update(
-            owner="", expires_at=None, claimed_at=None
-        )
+def loop_slot_release(
+    *, worker: str, slot: int, rest_seconds: float = 0.0, now: dt.datetime | None = None
+) -> bool:
+    """Free ``slot`` if ``worker`` still holds it (a late worker frees nothing), with the
+    rest its iteration earned (none: a rest already set stays) and no reservation."""
+    changes: dict[str, Any] = {
+        "owner": "",
+        "expires_at": None,
+        "claimed_at": None,
+        "reserved_tokens": 0,
+    }
+    if rest_seconds > 0:
+        changes["rest_until"] = (now or timezone.now()) + dt.timedelta(seconds=rest_seconds)
+    return bool(LoopSlot.objects.filter(number=slot, owner=worker).update(**changes))
+
+
+def loop_slot_rest_left(*, slot: int, now: dt.datetime | None = None) -> float:
+    """Seconds until ``slot``'s rest ends (0 when it is not resting)."""
+    now = now or timezone.now()
+    rest_until = LoopSlot.objects.filter(number=slot).values_list("rest_until", flat=True).first()
+    return max(0.0, (rest_until - now).total_seconds()) if rest_until else 0.0
+
+
+def loop_slots_rest_soonest(*, now: dt.datetime | None = None) -> float | None:
+    """Seconds until the first slot no live owner holds is rested (0: one is now), or
+    None when every slot is held by a live owner."""
+    settings = conf()
+    now = now or timezone.now()
+    unowned = LoopSlot.objects.filter(number__lte=settings.loop_concurrency).filter(_unowned(now))
+    rests = list(unowned.values_list("rest_until", flat=True))
+    if not rests:
+        return None
+    return min(max(0.0, (r - now).total_seconds()) if r else 0.0 for r in rests)
+
+
+#: Iterations averaged to estimate what one in flight will spend.
+RESERVATION_SAMPLE = 20
+
+
+def tokens_per_iteration_estimate(*, theme: Theme) -> int:
+    """What an iteration in flight is expected to spend: the mean of the theme's recent
+    iterations that called the model (0 before the first, which nothing can improve)."""
+    rows = list(
+        Iteration.objects.filter(theme=theme, model_calls__gt=0)
+        .order_by("-id")
+        .values_list("prompt_tokens", "completion_tokens")[:RESERVATION_SAMPLE]
     )
+    if not rows:
+        return 0
+    return round(sum(p + c for p, c in rows) / len(rows))
+
+
+def loop_slot_admit(
+    *, worker: str, slot: int, theme: Theme, now: dt.datetime | None = None
+) -> IterationReport | None:
+    """Reserve this slot's share of today's token budget; None when admitted, else a
+    ``budget`` report (nothing reserved, nothing requested).
+
+    Spent-out budgets are the budget gate's (it asks a person for more): this check
+    refuses only while the recorded tokens are under the budget but those plus what the
+    other slots have in flight are not. The slot rows are locked while it reads and
+    reserves, so two slots admitted at once each count the other.
+    """
+    now = now or timezone.now()
+    allowed = theme.daily_token_budget + tokens_granted_today(theme=theme, now=now)
+    estimate = tokens_per_iteration_estimate(theme=theme)
+    with transaction.atomic():
+        slots = list(
+            LoopSlot.objects.select_for_update()
+            .filter(number__lte=max(slot, conf().loop_concurrency))
+            .order_by("number")
+        )
+        # Reservations are read before the recorded tokens: an iteration that records
+        # its tokens and then frees its slot is counted in one of the two, never neither.
+        in_flight = sum(
+            s.reserved_tokens
+            for s in slots
+            if s.number != slot and s.owner and s.expires_at and s.expires_at >= now
+        )
+        used = tokens_used_today(theme=theme, now=now)
+        if used < allowed <= used + in_flight:
+            detail = (
+                f"daily token budget: {used:,} of {allowed:,} tokens used and about "
+                f"{in_flight:,} in flight in other slots"
+            )
+            return IterationReport("budget", detail, wait_seconds=BUSY_WAIT_SECONDS)
+        LoopSlot.objects.filter(number=slot, owner=worker).update(reserved_tokens=estimate)
+    return None
 
 
 class LeaseHeartbeat:
@@ -146,24 +255,55 @@ class LeaseHeartbeat:
 
 
 def iteration_run_in_slot(
-    *, worker: str, scheduled: bool, client: Any = None, now: dt.datetime | None = None
+    *,
+    worker: str,
+    scheduled: bool,
+    client: Any = None,
+    now: dt.datetime | None = None,
+    rest_wait_max: float = 0.0,
 ) -> IterationReport:
     """One iteration in a loop slot, with leases kept alive by a heartbeat; ``busy``
     when every slot is held by a live worker. Used by the scheduled tick and the
-    foreground ``runloop`` alike, so however they are mixed the limit holds."""
-    slot = loop_slot_claim(worker=worker, now=now)
+    foreground ``runloop`` alike, so however they are mixed the limit holds.
+
+    A slot whose rest ends within ``rest_wait_max`` seconds is claimed and its rest slept
+    out holding it (the scheduled tick: the rest ends when it ends); with every free
+    slot resting longer, ``resting`` says how long (``runloop`` sleeps it out itself).
+    After an iteration the slot rests for the duty cycle's share of the time it worked.
+    """
+    slot = loop_slot_claim(worker=worker, now=now, rest_within=rest_wait_max)
     if slot is None:
+        soonest = loop_slots_rest_soonest(now=now)
+        if soonest:
+            return IterationReport("resting", "duty cycle: resting", wait_seconds=soonest)
         count = conf().loop_concurrency
         return IterationReport(
             "busy",
             f"all {count} loop slot(s) are held by running iterations",
             wait_seconds=BUSY_WAIT_SECONDS,
         )
+    rest = 0.0
     try:
         with LeaseHeartbeat(worker=worker, slot=slot):
-            return iteration_run(worker=worker, scheduled=scheduled, client=client, now=now)
+            left = loop_slot_rest_left(slot=slot, now=now)
+            if left > 0:
+                wake.sleep(left)
+                now = None  # time has moved on
+            theme = theme_active()
+            if theme is not None:
+                refused = loop_slot_admit(worker=worker, slot=slot, theme=theme, now=now)
+                if refused is not None:
+                    return refused
+            started = timezone.now()
+            report = iteration_run(worker=worker, scheduled=scheduled, client=client, now=now)
+            if report.ran and report.iteration is not None:
+                worked = (timezone.now() - started).total_seconds()
+                rest = wake.rest_seconds(
+                    worked_seconds=worked, duty_cycle=report.iteration.theme.duty_cycle
+                )
+            return report
     finally:
-        loop_slot_release(worker=worker, slot=slot)
+        loop_slot_release(worker=worker, slot=slot, rest_seconds=rest)
 
 
 def loop_slots_free(*, now: dt.datetime | None = None) -> int:

@@ -131,14 +131,20 @@ def test_with_free_slots_a_tick_fans_out_to_fill_them(theme, studio, settings):
     assert OrmQ.objects.count() == 3  # only the chained tick: one slot left, its own
 
 
-def test_the_duty_cycle_rests_between_iterations(theme, studio):
+def test_the_duty_cycle_rests_between_iterations(theme, studio, monkeypatch):
+    """The tick sleeps the slot's rest out (to its end, not the next minute tick)."""
+    naps = []
+    monkeypatch.setattr("goals.services.wake.sleep", naps.append)
     config = dict(theme.config)
     config["iteration_policy"] = {**config["iteration_policy"], "duty_cycle": 0.01}
     theme.config = config
     theme.save()
     loop_start()
     assert loop_tick() == "ran"
-    assert loop_tick() == "resting"
+    rest = LoopSlot.objects.get(number=1).rest_until - Iteration.objects.get().finished_at
+    assert rest > dt.timedelta(0)
+    assert loop_tick() == "ran"
+    assert len(naps) == 1 and 0 < naps[0] <= rest.total_seconds()
 
 
 def test_a_heartbeat_renews_the_slot_and_the_task_lease(theme, settings):

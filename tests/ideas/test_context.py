@@ -174,3 +174,24 @@ def test_the_queries_are_the_same_at_500_and_5000_ideas(theme):
         assert len(context.summary_idea_ids) <= 40
     # The same developer text as on a small portfolio: size never leaks into the prefix.
     assert large.developer_text == small.developer_text == developer_text_render(theme)
+
+
+def test_the_developer_text_is_counted_once_while_the_theme_stays(theme, monkeypatch):
+    import ideas.context
+
+    counted: list[str] = []
+    original = ideas.context.harmony_token_count
+
+    def counting(text: str) -> int:
+        counted.append(text)
+        return original(text)
+
+    monkeypatch.setattr(ideas.context, "harmony_token_count", counting)
+    developer_text = developer_text_render(theme) + "\n"  # a text no other test counted
+    monkeypatch.setattr(ideas.context, "developer_text_render", lambda theme: developer_text)
+    contexts = [
+        context_build(theme=theme, role=role, focus_ideas=[], token_budget=BUDGET)
+        for role in ("planner", "ideator", "critic", "editor")
+    ]
+    assert counted.count(developer_text) == 1
+    assert {c.developer_token_count for c in contexts} == {original(developer_text)}

@@ -329,6 +329,9 @@ class Idea(models.Model):
             # Ideas a person reviewed or re-scored, newest review first (the planner's
             # corrections). Partial, so it holds only those few ideas; its condition is
             # spelled exactly as the query's filter, which SQLite needs to use it.
+            # The admin's idea list, best first across themes (ideas.admin.IdeaAdmin's
+            # ordering): its first page without sorting 100,000 rows.
+            models.Index(fields=["-priority", "-id"], name="ideas_idea_admin_order"),
             models.Index(
                 fields=["theme", "-reviewed_at", "-updated_at"],
                 condition=~Q(reviewed_at__isnull=True, human_brand_fit__isnull=True),

@@ -110,11 +110,13 @@ def prompt_sizes(theme) -> dict[str, int]:
     client = StudioClient()
     task_create(theme=theme, kind="generate", priority=90)
     task_create(theme=theme, kind="meta_review", priority=95)
+    first = Iteration.objects.order_by("-number").values_list("number", flat=True).first() or 0
     for _ in range(3):  # meta review (planner), generate (ideator), critique (critic)
         assert iteration_run(worker="bench", scheduled=False, client=client).ran
+    roles = Iteration.objects.filter(number__gt=first).order_by("number")
     return {
-        request.instructions.split("\n", 1)[0]: len(harmony_render(request))
-        for request in client.requests
+        role: len(harmony_render(request))
+        for role, request in zip(roles.values_list("role", flat=True), client.requests, strict=True)
     }
 
 
@@ -134,8 +136,7 @@ def section_size() -> None:
     for role, tokens in large.items():
         check(
             tokens < 12_000 and tokens < small[role] * 1.3,
-            f"{role.strip('# ')[:40]}: {small[role]:,} tokens at 1,000 ideas, "
-            f"{tokens:,} at 100,000",
+            f"{role}: {small[role]:,} tokens at 1,000 ideas, {tokens:,} at 100,000",
         )
     check(small_q == large_q, f"context_build queries: {small_q} at 1,000, {large_q} at 100,000")
     print(f"  context_build: {small_ms:.1f} ms at 1,000 ideas, {large_ms:.1f} ms at 100,000")

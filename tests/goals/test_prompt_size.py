@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from bizagent.llm.harmony import harmony_render
+from goals.models import Iteration
 from goals.services import iteration_run, task_create
 from ideas.models import Idea
 from tests.goals.studio import StudioClient
@@ -65,9 +66,12 @@ def _iterations(theme, ideas: int) -> tuple[dict[str, int], list[int]]:
             with CaptureQueriesContext(connection) as captured:
                 assert iteration_run(worker="w", scheduled=False, client=client).ran
             queries.append(len(captured))
+        # One call per iteration (the studio answers well), in the iterations' order.
+        roles = list(Iteration.objects.order_by("number").values_list("role", flat=True))
+        assert len(roles) == len(client.requests) == 3
         tokens = {
-            request.instructions.split("\n", 1)[0]: len(harmony_render(request))
-            for request in client.requests
+            role: len(harmony_render(request))
+            for role, request in zip(roles, client.requests, strict=True)
         }
         transaction.set_rollback(True)
     return tokens, queries

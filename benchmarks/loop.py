@@ -2,12 +2,14 @@
 
 Prints iterations per second and milliseconds per iteration with a breakdown (database
 and bookkeeping, context building, Harmony rendering, HTTP, parsing and validation),
-the fraction of each role's prompt that is a prefix shared with its previous call
-(what vLLM's prefix cache can reuse), and the same figures with 1,000 and 100,000 ideas
-in the portfolio. Then the scheduled path's concurrency: iterations and ideas per hour
-with K = 1, 2, 4, 8 loop slots under a real ``qcluster`` against the fake server with a
-1-second latency per call and the example theme's duty cycle 0.75 (each K measured for
-``--window`` seconds and extrapolated), beside the foreground ``runloop``.
+the queries per iteration, the fraction of each role's prompt that is a prefix shared
+with its previous call (what vLLM's prefix cache can reuse), and the same figures with
+1,000 and 100,000 ideas in the portfolio. Then the scheduled path's concurrency:
+iterations and ideas per hour with K = 1, 2, 4, 8 loop slots under a real ``qcluster``
+against the fake server with a 1-second latency per call and the example theme's duty
+cycle 0.75 (each K measured for ``--window`` seconds and extrapolated), beside the
+foreground ``runloop``. Each part of the report is a section function listed in
+``SECTIONS``; ``main()`` prints them in order.
 
     .venv/bin/python benchmarks/loop.py [--iterations 100] [--sizes 0,1000,100000]
         [--concurrency 1,2,4,8] [--window 60]
@@ -22,39 +24,27 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-VAR_DIR = tempfile.mkdtemp(prefix="bizagent-loop-bench-")
-os.environ["BIZAGENT_VAR_DIR"] = VAR_DIR
-os.environ["DATABASE_URL"] = f"sqlite:///{VAR_DIR}/bench.sqlite3"
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bizagent.settings_test")
-os.environ.setdefault("BIZAGENT_LOG_LEVEL", "WARNING")
+import harness  # first: sets Django up on a throwaway SQLite database
+from django.conf import settings
+from django.db.models import Sum
 
-import django  # noqa: E402
+import bizagent.llm.backends.vllm as vllm_backend
+from goals.models import Iteration
+from goals.services import iteration_run
+from ideas.models import Idea, Theme
+from ideas.services import theme_activate_from_files
+from tests.fake_gptoss import FakeGptOss, FakeReply
+from tests.goals.scheduled_run import RunResult, loop_run
+from tests.goals.studio import Studio
 
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db.models import Sum  # noqa: E402
-
-import bizagent.llm.backends.vllm as vllm_backend  # noqa: E402
-from goals.models import Iteration  # noqa: E402
-from goals.services import iteration_run  # noqa: E402
-from ideas.models import Idea, Theme  # noqa: E402
-from ideas.services import theme_activate_from_files  # noqa: E402
-from tests.fake_gptoss import FakeGptOss, FakeReply  # noqa: E402
-from tests.goals.scheduled_run import RunResult, loop_run  # noqa: E402
-from tests.goals.studio import Studio  # noqa: E402
-
+ROOT = harness.ROOT
+VAR_DIR = harness.VAR_DIR
 EXAMPLE = ROOT / "ideas" / "example_theme"
 TIMERS: dict[str, float] = defaultdict(float)
 
@@ -105,14 +95,17 @@ def portfolio_fill(theme: Theme, size: int) -> None:
 
 def phase(label: str, iterations: int) -> dict:
     TIMERS.clear()
+    queries: list[int] = []
     first_id = (Iteration.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     totals: dict[str, float] = defaultdict(float)
     durations = []
     started = time.perf_counter()
     for _ in range(iterations):
-        tick = time.perf_counter()
-        report = iteration_run(worker="bench", scheduled=False)
-        durations.append((time.perf_counter() - tick) * 1000)
+        with harness.queries_counted() as seen:
+            tick = time.perf_counter()
+            report = iteration_run(worker="bench", scheduled=False)
+            durations.append((time.perf_counter() - tick) * 1000)
+        queries.append(len(seen))
         if not report.ran:
             raise SystemExit(f"the loop did not run: {report.status}: {report.detail}")
         for name in ("context", "http"):
@@ -146,6 +139,8 @@ def phase(label: str, iterations: int) -> dict:
             "parsing + validation": parse / iterations,
         },
         "prefix": prefix,
+        "queries_mean": statistics.mean(queries),
+        "queries_max": max(queries),
         "ideas": Idea.objects.count(),
         "failed": its.filter(outcome="failed").count(),
     }
@@ -163,8 +158,59 @@ def show(result: dict) -> None:
     for name, value in result["breakdown"].items():
         share = value / result["ms_mean"] if result["ms_mean"] else 0
         print(f"    {name:<38} {value:7.2f} ms  {share:5.1%}")
+    print(
+        f"  queries per iteration: {result['queries_mean']:.1f} mean, "
+        f"{result['queries_max']} at most"
+    )
     shares = ", ".join(f"{role} {value:.1%}" for role, value in result["prefix"].items())
     print(f"  shared-prefix fraction per role: {shares}")
+
+
+def theme_ready() -> Theme:
+    """The example theme, active, with neither rest nor a token budget in the way."""
+    theme = theme_activate_from_files(
+        ip_profile_path=EXAMPLE / "ip_profile.json", config_path=EXAMPLE / "config.json"
+    )
+    config = dict(theme.config)
+    # Measure the loop, not the rest the duty cycle asks for or the daily budget.
+    config["iteration_policy"] = {
+        **config["iteration_policy"],
+        "duty_cycle": 1.0,
+        "daily_token_budget": 10**12,
+    }
+    Theme.objects.filter(pk=theme.pk).update(config=config)
+    return Theme.objects.get(pk=theme.pk)
+
+
+def fake_server_use(fake: FakeGptOss) -> None:
+    """Point the loop at ``fake``, answering like the scripted studio, as Harmony tokens."""
+    studio = Studio()
+    fake.responder = lambda request: FakeReply(
+        analysis="Thinking about the brand.",
+        final=json.dumps(studio.answer(request.prompt_text)[1], ensure_ascii=False),
+    )
+    settings.LLM_BACKEND = "vllm"
+    settings.LLM_BASE_URL = fake.base_url("vllm")
+    settings.LLM_MAX_RETRIES = 0
+
+
+def section_overhead(args: argparse.Namespace, theme: Theme) -> list[dict]:
+    """Our own overhead per iteration at each portfolio size, its parts, queries, prefix."""
+    print("\n# Overhead per iteration (zero-latency model)")
+    results = []
+    with FakeGptOss() as fake:
+        fake_server_use(fake)
+        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
+            portfolio_fill(theme, size)
+            label = "fresh portfolio" if size == 0 else f"{size:,} ideas"
+            result = phase(label, args.iterations)
+            show(result)
+            results.append(result)
+    by_size = {r["label"]: r["ms_mean"] for r in results}
+    if "1,000 ideas" in by_size and "100,000 ideas" in by_size:
+        ratio = by_size["100,000 ideas"] / by_size["1,000 ideas"]
+        print(f"\n  100,000 ideas cost {ratio:.2f}x what 1,000 cost per iteration (aim: <= 1.2x)")
+    return results
 
 
 def _concurrency_row(label: str, result: RunResult, base: float | None) -> None:
@@ -230,6 +276,10 @@ _FIGURES = (
 )
 
 
+# Each section prints its own part of the report; add one by appending it here.
+SECTIONS = [section_overhead, section_concurrency]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=100)
@@ -240,39 +290,14 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
     parser.add_argument("--duty", type=float, default=0.75, help="duty cycle of the K runs")
     args = parser.parse_args()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-    theme = theme_activate_from_files(
-        ip_profile_path=EXAMPLE / "ip_profile.json", config_path=EXAMPLE / "config.json"
-    )
-    config = dict(theme.config)
-    # Measure the loop, not the rest the duty cycle asks for or the daily budget.
-    config["iteration_policy"] = {
-        **config["iteration_policy"],
-        "duty_cycle": 1.0,
-        "daily_token_budget": 10**12,
+    theme = theme_ready()
+    print(f"bizagent loop benchmark (SQLite in {VAR_DIR})")
+    results = {
+        section.__name__: section(args, theme)
+        for section in SECTIONS
+        # An empty --concurrency skips the scheduled-path section.
+        if section is not section_concurrency or args.concurrency.strip()
     }
-    Theme.objects.filter(pk=theme.pk).update(config=config)
-    studio = Studio()
-    results = []
-    with FakeGptOss() as fake:
-        fake.responder = lambda request: FakeReply(
-            analysis="Thinking about the brand.",
-            final=json.dumps(studio.answer(request.prompt_text)[1], ensure_ascii=False),
-        )
-        settings.LLM_BACKEND = "vllm"
-        settings.LLM_BASE_URL = fake.base_url("vllm")
-        settings.LLM_MAX_RETRIES = 0
-        where = fake.base_url("vllm")
-        print(f"bizagent loop benchmark (SQLite in {VAR_DIR}, fake gpt-oss at {where})")
-        for size in (int(s) for s in args.sizes.split(",") if s.strip()):
-            portfolio_fill(theme, size)
-            label = "fresh portfolio" if size == 0 else f"{size:,} ideas"
-            result = phase(label, args.iterations)
-            show(result)
-            results.append(result)
-    if args.concurrency.strip():
-        results.append({"concurrency": section_concurrency(args)})
     if args.json:
         print(json.dumps(results, indent=2))
 

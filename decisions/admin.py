@@ -4,9 +4,12 @@ Every change goes through ``decisions.services``."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet, Sum, Value
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
@@ -14,10 +17,11 @@ from django.utils.html import format_html, format_html_join
 
 from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
 from decisions.admin_queue import decide_view, queue_view, time_left
-from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, PolicySettings
+from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, Period, PolicySettings
 from decisions.selectors import (
     budget_status,
     decision_audit_trail,
+    period_bounds,
     policy_settings_get,
     user_may_decide,
 )
@@ -39,9 +43,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Decision)
 class DecisionAdmin(ReadOnlyAdmin):
     list_display = ("title", "kind", "urgency", "status", "due_at", "left", "decided_by")
-    list_filter = ("status", "kind", "urgency")
+    list_filter = ("status", "kind", "urgency", ("requested_at", admin.DateFieldListFilter))
     search_fields = ("title", "situation", "subject_repr", "action")
-    date_hierarchy = "requested_at"
+    # Who decided, in the same query: one lookup per row made 74 queries at 10,000.
+    list_select_related = ("decided_by",)
     # The model's analysis channel is deliberately absent: approvers never see it.
     fields = (
         "title",
@@ -156,9 +161,16 @@ class DecisionAdmin(ReadOnlyAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "action", "who", "subject_repr", "uuid")
-    list_filter = ("action", ("actor", admin.RelatedOnlyFieldListFilter), "subject_type")
+    # A date filter, not a date hierarchy: the hierarchy's year/month links are a
+    # DISTINCT over every row's date (729 ms at 110,000 events); the filter's ranges
+    # are a WHERE on the indexed column.
+    list_filter = (
+        ("created_at", admin.DateFieldListFilter),
+        "action",
+        ("actor", admin.RelatedOnlyFieldListFilter),
+        "subject_type",
+    )
     search_fields = ("action", "subject_repr", "subject_id", "actor__username", "uuid")
-    date_hierarchy = "created_at"
     list_select_related = ("actor",)
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
@@ -168,7 +180,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 def budget_bar(budget: Budget) -> str:
-    status = budget_status(budget=budget)
+    if hasattr(budget, "period_spent"):  # summed by BudgetAdmin.get_queryset
+        status = budget_status(
+            budget=budget, now=budget.period_now, spent=budget.period_spent or Decimal("0")
+        )
+    else:
+        status = budget_status(budget=budget)
     used = min(status.used_fraction, 1.0)
     colour = (
         "#ba2121"
@@ -215,6 +232,22 @@ class BudgetAdmin(admin.ModelAdmin):
     fields = ("name", "period", "limit", "currency", "active", "spend")
     readonly_fields = ("spend",)
     inlines = [BudgetSpendInline]
+    list_select_related = ("scope_type",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Budget]:
+        # Each row's spend this period, summed in the list's own query (a sum per row
+        # made two queries per budget): the spends inside the period of that row's
+        # budget, with the instant the periods were computed for, so the bar uses it.
+        now = timezone.now()
+        in_period = Q()
+        for period in Period.values:
+            start, end = period_bounds(period, now)
+            in_period |= Q(period=period, spends__spent_at__gte=start, spends__spent_at__lt=end)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(period_spent=Sum("spends__amount", filter=in_period), period_now=Value(now))
+        )
 
     @admin.display(description="spend this period")
     def spend(self, obj: Budget) -> str:

@@ -167,13 +167,20 @@ def _quantise(amount: Decimal, currency: str) -> Decimal:
     return money_quantise(amount, currency)
 
 
-def budget_status(*, budget: Budget, now: datetime | None = None) -> BudgetStatus:
-    """Spent, remaining and a linear forecast for the period containing ``now``."""
+def budget_status(
+    *, budget: Budget, now: datetime | None = None, spent: Decimal | None = None
+) -> BudgetStatus:
+    """Spent, remaining and a linear forecast for the period containing ``now``.
+
+    ``spent``: the period's spend when the caller already summed it (a list of budgets
+    sums every row's in one query); else it is summed here.
+    """
     now = now or timezone.now()
     start, end = period_bounds(budget.period, now)
-    spent = budget.spends.filter(spent_at__gte=start, spent_at__lt=end).aggregate(
-        total=Sum("amount")
-    )["total"] or Decimal("0")
+    if spent is None:
+        spent = budget.spends.filter(spent_at__gte=start, spent_at__lt=end).aggregate(
+            total=Sum("amount")
+        )["total"] or Decimal("0")
     elapsed = (now - start) / (end - start)
     projected = spent / Decimal(str(max(elapsed, FORECAST_MIN_ELAPSED)))
     forecast = _quantise(max(spent, projected), budget.currency)

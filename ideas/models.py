@@ -318,6 +318,25 @@ class Idea(models.Model):
         indexes = [
             models.Index(fields=["theme", "status", "-priority"], name="ideas_idea_priority"),
             models.Index(fields=["theme", "-updated_at"], name="ideas_idea_recent"),
+            # The planner's ORDER BY (ideas.selectors.PRIORITY_ORDER) with the status at
+            # the end: the database walks the theme's ideas best first, skips invisible
+            # ones from the index itself and stops at the LIMIT. The index above cannot
+            # serve it: with three visible statuses its order is per status.
+            models.Index(
+                fields=["theme", "-priority", "-updated_at", "-id", "status"],
+                name="ideas_idea_priority_order",
+            ),
+            # Ideas a person reviewed or re-scored, newest review first (the planner's
+            # corrections). Partial, so it holds only those few ideas; its condition is
+            # spelled exactly as the query's filter, which SQLite needs to use it.
+            # The admin's idea list, best first across themes (ideas.admin.IdeaAdmin's
+            # ordering): its first page without sorting 100,000 rows.
+            models.Index(fields=["-priority", "-id"], name="ideas_idea_admin_order"),
+            models.Index(
+                fields=["theme", "-reviewed_at", "-updated_at"],
+                condition=~Q(reviewed_at__isnull=True, human_brand_fit__isnull=True),
+                name="ideas_idea_corrected",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ fails, since fixing it would change what the answer means.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -51,13 +52,33 @@ def json_extract(text: str) -> Any:
     raise StructuredOutputError(f"no JSON object found in the answer: {stripped[:200]!r}")
 
 
-def schema_check(schema: dict[str, Any]) -> Draft202012Validator:
-    """A validator for ``schema``; a broken schema is a programming error, named as such."""
+# Our schemas are a handful of constants (one per role and tool); a few hundred is room
+# for every one of them and keeps a caller that builds schemas on the fly bounded.
+SCHEMA_CACHE_SIZE = 256
+
+
+@functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
+def _validator_for(canonical: str) -> Draft202012Validator:
+    # Checking a schema against the metaschema costs ~20 times validating an answer, and
+    # every answer of a role uses the same schema: check each distinct schema once. The
+    # key is the schema's canonical JSON, so a schema mutated in place is a new entry and
+    # never reuses a validator built for its old content. A broken schema raises and is
+    # not cached, so it is refused every time.
+    schema = json.loads(canonical)
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ValueError(f"invalid JSON Schema: {exc.message}") from exc
     return Draft202012Validator(schema)
+
+
+def schema_check(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for ``schema``; a broken schema is a programming error, named as such.
+
+    Validators are cached by the schema's content: the metaschema check runs once per
+    distinct schema, not once per answer.
+    """
+    return _validator_for(json.dumps(schema, sort_keys=True, ensure_ascii=False))
 
 
 def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:

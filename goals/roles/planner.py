@@ -6,8 +6,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import F
-
 from bizagent.llm.types import ResponseFormat
 from goals.models import PLAN, Iteration, Role, Task, TaskKind
 from goals.roles.base import (
@@ -29,8 +27,8 @@ from goals.services.governance import strategy_propose
 from goals.services.persist import PRIORITY_FALLBACK_GENERATE, ideas_visible
 from goals.services.queue import task_create
 from goals.work import Work
-from ideas.models import Idea, Theme
-from ideas.selectors import portfolio_stats
+from ideas.models import Theme
+from ideas.selectors import ideas_corrected, portfolio_stats
 
 #: Task kinds the planner may queue; snapshot, meta_review and shake_up are the loop's own.
 PLANNABLE_KINDS: tuple[str, ...] = (
@@ -165,11 +163,9 @@ def planner_message(
 
 def corrections(theme: Theme, limit: int = 8) -> list[str]:
     """Ideas people re-scored or reviewed, most recent first: the planner follows them."""
-    rows = (
-        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
-        .exclude(reviewed_at__isnull=True, human_brand_fit__isnull=True)
-        .order_by(F("reviewed_at").desc(nulls_last=True), "-updated_at")[:limit]
-    )
+    # The selector's filter matches the partial index ideas_idea_corrected: it reads the
+    # few corrected ideas in order instead of sorting the visible portfolio.
+    rows = ideas_corrected(theme=theme, limit=limit)
     lines = []
     for idea in rows:
         human = {

@@ -6,9 +6,11 @@ import hashlib
 import random
 
 import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from bizagent.llm.harmony import harmony_token_count
-from ideas.context import ContextBudgetError, context_build, developer_text_render
+from ideas.context import ContextBudgetError, RoleContext, context_build, developer_text_render
 from ideas.models import Idea, Tag
 from tests.ideas.factories import IdeaFactory, ThemeFactory
 
@@ -148,15 +150,48 @@ def test_the_prompt_is_bounded_at_10_ideas(theme, django_assert_max_num_queries)
     assert len(context.summary_idea_ids) == 7
 
 
-def test_the_prompt_is_bounded_at_100000_ideas(django_assert_max_num_queries):
-    theme = ThemeFactory()
-    _portfolio(theme, 100_000)
-    assert Idea.objects.filter(theme=theme).count() == 100_000
-    focus = _focus(theme)
-    with django_assert_max_num_queries(MAX_QUERIES):
-        context = context_build(theme=theme, role="ideator", focus_ideas=focus, token_budget=BUDGET)
-    assert context.token_count <= BUDGET
-    assert len(context.full_idea_ids) == 3
-    assert len(context.summary_idea_ids) <= 40
-    # The same developer text as on a tiny portfolio: size never leaks into the prefix.
-    assert context.developer_text == developer_text_render(theme)
+def _context_queries(theme, ideas: int) -> tuple[int, RoleContext]:
+    """Queries and result of one context_build on a portfolio of ``ideas``, rolled back."""
+    with transaction.atomic():
+        _portfolio(theme, ideas)
+        assert Idea.objects.filter(theme=theme).count() == ideas
+        focus = _focus(theme)
+        with CaptureQueriesContext(connection) as captured:
+            context = context_build(
+                theme=theme, role="ideator", focus_ideas=focus, token_budget=BUDGET
+            )
+        transaction.set_rollback(True)
+    return len(captured), context
+
+
+def test_the_queries_are_the_same_at_500_and_5000_ideas(theme):
+    small_queries, small = _context_queries(theme, 500)
+    large_queries, large = _context_queries(theme, 5_000)
+    assert large_queries == small_queries <= MAX_QUERIES
+    for context in (small, large):
+        assert context.token_count <= BUDGET
+        assert len(context.full_idea_ids) == 3
+        assert len(context.summary_idea_ids) <= 40
+    # The same developer text as on a small portfolio: size never leaks into the prefix.
+    assert large.developer_text == small.developer_text == developer_text_render(theme)
+
+
+def test_the_developer_text_is_counted_once_while_the_theme_stays(theme, monkeypatch):
+    import ideas.context
+
+    counted: list[str] = []
+    original = ideas.context.harmony_token_count
+
+    def counting(text: str) -> int:
+        counted.append(text)
+        return original(text)
+
+    monkeypatch.setattr(ideas.context, "harmony_token_count", counting)
+    developer_text = developer_text_render(theme) + "\n"  # a text no other test counted
+    monkeypatch.setattr(ideas.context, "developer_text_render", lambda theme: developer_text)
+    contexts = [
+        context_build(theme=theme, role=role, focus_ideas=[], token_budget=BUDGET)
+        for role in ("planner", "ideator", "critic", "editor")
+    ]
+    assert counted.count(developer_text) == 1
+    assert {c.developer_token_count for c in contexts} == {original(developer_text)}

@@ -179,3 +179,44 @@ def test_what_changes_meaning_is_still_a_violation():
     with pytest.raises(StructuredOutputError, match="is too long"):
         structured_parse('["a", "b", "c", "a"]', capped)
     assert structured_parse('["a", "b", "a", "b"]', capped) == ["a", "b"]
+
+
+# --- each schema is checked against the metaschema once --------------------------------
+
+
+def _count_metaschema_checks(monkeypatch) -> list[object]:
+    from jsonschema import Draft202012Validator
+
+    checked: list[object] = []
+    original = Draft202012Validator.check_schema.__func__
+
+    def counting(cls, schema, *args, **kwargs):
+        checked.append(schema)
+        return original(cls, schema, *args, **kwargs)
+
+    monkeypatch.setattr(Draft202012Validator, "check_schema", classmethod(counting))
+    return checked
+
+
+def test_a_schema_is_checked_once_however_many_answers_use_it(monkeypatch):
+    checked = _count_metaschema_checks(monkeypatch)
+    schema = {**IDEA, "title": "checked once"}  # a schema no other test has used yet
+    for n in range(5):
+        assert structured_parse(f'{{"title": "idea {n}", "score": {n}}}', schema)["score"] == n
+    assert schema_errors({"title": "x"}, dict(schema)) == ["$: 'score' is a required property"]
+    assert len(checked) == 1
+
+
+def test_a_schema_changed_in_place_is_checked_again(monkeypatch):
+    checked = _count_metaschema_checks(monkeypatch)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    assert schema_errors({"n": 1}, schema) == []
+    schema["properties"]["n"]["type"] = "string"
+    assert schema_errors({"n": 1}, schema) == ["$.n: 1 is not of type 'string'"]
+    assert len(checked) == 2
+
+
+def test_a_broken_schema_is_refused_every_time():
+    for _ in range(2):
+        with pytest.raises(ValueError, match="invalid JSON Schema"):
+            schema_errors({}, {"type": "also-no-such-type"})

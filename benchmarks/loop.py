@@ -44,11 +44,11 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db.models import Sum  # noqa: E402
 
 import bizagent.llm.backends.vllm as vllm_backend  # noqa: E402
 from goals.models import Iteration  # noqa: E402
 from goals.services import iteration_run  # noqa: E402
+from goals.services.work import context_epoch  # noqa: E402
 from ideas.models import Idea, Theme  # noqa: E402
 from ideas.services import theme_activate_from_files  # noqa: E402
 from tests.fake_gptoss import FakeGptOss, FakeReply  # noqa: E402
@@ -124,13 +124,22 @@ def phase(label: str, iterations: int) -> dict:
     # neither rendering nor parsing, so the rest is the database and the loop's own work.
     database = total_ms - totals["context"] - totals["http"] - render - parse
     its = Iteration.objects.filter(id__gte=first_id)
-    prefix = {}
-    for role in ("planner", "ideator", "critic", "editor"):
-        rows = its.filter(role=role, prefix_shared_tokens__gt=0).aggregate(
-            shared=Sum("prefix_shared_tokens"), prompt=Sum("prompt_tokens")
-        )
-        if rows["prompt"]:
-            prefix[role] = rows["shared"] / rows["prompt"]
+    # Per role: the prompt tokens shared with the previous call of the same role, over
+    # all its prompt tokens, for the calls whose previous call falls in the same portfolio
+    # epoch (``context_epoch``: the block the prompts open with is rebuilt between epochs).
+    shared: dict[str, int] = defaultdict(int)
+    prompt: dict[str, int] = defaultdict(int)
+    last_epoch: dict[str, int] = {}
+    rows = its.filter(prompt_tokens__gt=0).order_by("number")
+    for role, number, tokens, common in rows.values_list(
+        "role", "number", "prompt_tokens", "prefix_shared_tokens"
+    ):
+        epoch = context_epoch(number)
+        if last_epoch.get(role) == epoch:
+            shared[role] += common
+            prompt[role] += tokens
+        last_epoch[role] = epoch
+    prefix = {role: shared[role] / prompt[role] for role in prompt if prompt[role]}
     return {
         "label": label,
         "iterations": iterations,
@@ -164,7 +173,7 @@ def show(result: dict) -> None:
         share = value / result["ms_mean"] if result["ms_mean"] else 0
         print(f"    {name:<38} {value:7.2f} ms  {share:5.1%}")
     shares = ", ".join(f"{role} {value:.1%}" for role, value in result["prefix"].items())
-    print(f"  shared-prefix fraction per role: {shares}")
+    print(f"  shared-prefix fraction per role (with its previous call, same epoch): {shares}")
 
 
 def _concurrency_row(label: str, result: RunResult, base: float | None) -> None:

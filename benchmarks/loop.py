@@ -32,11 +32,11 @@ from pathlib import Path
 
 import harness  # first: sets Django up on a throwaway SQLite database
 from django.conf import settings
-from django.db.models import Sum
 
 import bizagent.llm.backends.vllm as vllm_backend
 from goals.models import Iteration
 from goals.services import iteration_run
+from goals.services.work import context_epoch
 from ideas.models import Idea, Theme
 from ideas.services import theme_activate_from_files
 from tests.fake_gptoss import FakeGptOss, FakeReply
@@ -117,13 +117,22 @@ def phase(label: str, iterations: int) -> dict:
     # neither rendering nor parsing, so the rest is the database and the loop's own work.
     database = total_ms - totals["context"] - totals["http"] - render - parse
     its = Iteration.objects.filter(id__gte=first_id)
-    prefix = {}
-    for role in ("planner", "ideator", "critic", "editor"):
-        rows = its.filter(role=role, prefix_shared_tokens__gt=0).aggregate(
-            shared=Sum("prefix_shared_tokens"), prompt=Sum("prompt_tokens")
-        )
-        if rows["prompt"]:
-            prefix[role] = rows["shared"] / rows["prompt"]
+    # Per role: the prompt tokens shared with the previous call of the same role, over
+    # all its prompt tokens, for the calls whose previous call falls in the same portfolio
+    # epoch (``context_epoch``: the block the prompts open with is rebuilt between epochs).
+    shared: dict[str, int] = defaultdict(int)
+    prompt: dict[str, int] = defaultdict(int)
+    last_epoch: dict[str, int] = {}
+    rows = its.filter(prompt_tokens__gt=0).order_by("number")
+    for role, number, tokens, common in rows.values_list(
+        "role", "number", "prompt_tokens", "prefix_shared_tokens"
+    ):
+        epoch = context_epoch(number)
+        if last_epoch.get(role) == epoch:
+            shared[role] += common
+            prompt[role] += tokens
+        last_epoch[role] = epoch
+    prefix = {role: shared[role] / prompt[role] for role in prompt if prompt[role]}
     return {
         "label": label,
         "iterations": iterations,
@@ -163,7 +172,7 @@ def show(result: dict) -> None:
         f"{result['queries_max']} at most"
     )
     shares = ", ".join(f"{role} {value:.1%}" for role, value in result["prefix"].items())
-    print(f"  shared-prefix fraction per role: {shares}")
+    print(f"  shared-prefix fraction per role (with its previous call, same epoch): {shares}")
 
 
 def theme_ready() -> Theme:

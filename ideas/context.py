@@ -6,10 +6,15 @@ Two parts, because they behave differently:
   documents with sorted keys and fixed formatting. It depends on the theme alone, so it
   is byte-identical across every call of every role for that theme and the server's
   prefix cache keeps it.
-- ``ideas_text``: the per-task data that goes last — the focus ideas in full, then
-  short summaries of other ideas chosen by SQL (links, shared tags, priority) with a
-  LIMIT. It never reads the whole portfolio, so its size and its query count are the
-  same with 10 ideas and with 100,000.
+- ``ideas_text``: the ideas. Given an ``epoch``, it opens with the *portfolio block*
+  (``## Portfolio``: the best ideas by priority, one line each, no scores), rendered
+  once per theme and epoch and kept in the shared cache, so every call of every worker
+  in that epoch starts its user message with the same bytes; then what belongs to the
+  task: the focus ideas in full with their current scores, then short summaries of the
+  ideas related to them (links, shared tags) that the block does not already show.
+  Without an epoch there is no block and other ideas are summarised by SQL (links,
+  shared tags, priority) with a LIMIT. Either way it never reads the whole portfolio,
+  so its size and its query count are the same with 10 ideas and with 100,000.
 
 Both together stay within ``token_budget`` tokens of the o200k vocab.
 """
@@ -22,13 +27,29 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
+
 from bizagent.llm.harmony import harmony_token_count
 from ideas.models import SCORE_FIELDS, Idea, Theme
-from ideas.selectors import idea_context_candidates
+from ideas.selectors import idea_context_candidates, priority_ideas
 
 # At most this many other ideas are fetched to summarise; the budget may fit fewer.
 CANDIDATE_LIMIT = 40
 SUMMARY_CHARS = 160
+#: The portfolio block shows at most this many of the best ideas...
+PORTFOLIO_IDEAS = 80
+#: ...in at most this share of the budget left after the developer text, so the task's
+#: own ideas always keep the rest.
+PORTFOLIO_BUDGET_SHARE = 0.6
+#: With a portfolio block, this many related ideas are summarised next to the focus.
+RELATED_LIMIT = 6
+#: A block outlives its epoch only by this much: an epoch is a few iterations long.
+PORTFOLIO_CACHE_SECONDS = 24 * 3600
+
+PORTFOLIO_HEADING = "## Portfolio (the best ideas; refreshed every few iterations)"
+FOCUS_HEADING = "## Ideas in focus"
+OTHER_IDEAS_HEADING = "## Other ideas (summaries)"
+RELATED_HEADING = "## Related ideas (summaries)"
 
 
 class ContextBudgetError(ValueError):
@@ -45,6 +66,8 @@ class RoleContext:
     full_idea_ids: tuple[int, ...] = ()
     summary_idea_ids: tuple[int, ...] = ()
     omitted_focus_ids: tuple[int, ...] = field(default=())
+    #: The ideas of the portfolio block that opens ``ideas_text`` (none without an epoch).
+    portfolio_idea_ids: tuple[int, ...] = ()
 
 
 def _json_block(document: object) -> str:
@@ -123,14 +146,119 @@ def _focus_details(ideas: Sequence[Idea]) -> tuple[dict[int, list[str]], dict[in
     return tags, related
 
 
+def idea_line_render(idea: Idea, *, tags: Sequence[str]) -> str:
+    """One line of the portfolio block: what the idea is, without its fast-moving scores."""
+    summary = (
+        idea.summary if len(idea.summary) <= SUMMARY_CHARS else idea.summary[:SUMMARY_CHARS] + "…"
+    )
+    tag_text = f" [{', '.join(tags)}]" if tags else ""
+    return f"- [#{idea.pk}] {idea.title} — {summary}{tag_text}"
+
+
+@dataclass(frozen=True)
+class PortfolioBlock:
+    text: str
+    idea_ids: tuple[int, ...]
+    token_count: int
+
+
+def _portfolio_block_render(*, theme: Theme, token_cap: int) -> PortfolioBlock:
+    lines: list[str] = []
+    ids: list[int] = []
+    tokens = harmony_token_count(PORTFOLIO_HEADING)
+    for idea in priority_ideas(theme=theme, limit=PORTFOLIO_IDEAS):
+        line = idea_line_render(idea, tags=idea.tag_names)
+        cost = harmony_token_count(line) + 1  # and the newline before it
+        if tokens + cost > token_cap:
+            break
+        tokens += cost
+        lines.append(line)
+        ids.append(idea.pk)
+    if not lines:
+        return PortfolioBlock(text="", idea_ids=(), token_count=0)
+    text = "\n".join([PORTFOLIO_HEADING, *lines])
+    return PortfolioBlock(text=text, idea_ids=tuple(ids), token_count=harmony_token_count(text))
+
+
+def portfolio_block_get(*, theme: Theme, epoch: int, token_cap: int) -> PortfolioBlock:
+    """The portfolio block of ``theme`` for ``epoch``: the same bytes for every call in it.
+
+    Rendered by the first caller of the epoch and kept in the shared cache (the database
+    cache every process uses); ``cache.add`` lets only the first writer in, and every
+    caller returns what the cache holds, so workers racing at an epoch's start agree on
+    one block. One cache read per call otherwise, whatever the portfolio's size.
+    """
+    # The creation time tells apart themes that reuse a primary key (a test database).
+    key = f"ideas:portfolio:{theme.pk}:{theme.created_at.timestamp():.6f}:{epoch}:{token_cap}"
+    block = cache.get(key)
+    if isinstance(block, PortfolioBlock):
+        return block
+    rendered = _portfolio_block_render(theme=theme, token_cap=token_cap)
+    if cache.add(key, rendered, PORTFOLIO_CACHE_SECONDS):
+        return rendered
+    block = cache.get(key)  # another worker rendered it first: use theirs
+    return block if isinstance(block, PortfolioBlock) else rendered
+
+
+@dataclass
+class _Parts:
+    """The task's share of ``ideas_text``, assembled within ``remaining`` tokens."""
+
+    remaining: int
+    texts: list[str] = field(default_factory=list)
+    full_ids: list[int] = field(default_factory=list)
+    summary_ids: list[int] = field(default_factory=list)
+    omitted: list[int] = field(default_factory=list)
+
+    def fits(self, text: str) -> bool:
+        # Each part is counted on its own; the newline that joins parts costs at most
+        # one token each, which the +1 accounts for. The final text is counted again.
+        cost = harmony_token_count(text) + 1
+        if cost > self.remaining:
+            return False
+        self.remaining -= cost
+        self.texts.append(text)
+        return True
+
+    def focus_add(
+        self, focus: Sequence[Idea], tags: dict[int, list[str]], related: dict[int, list[int]]
+    ) -> None:
+        if not focus or not self.fits(FOCUS_HEADING):
+            return
+        for idea in focus:
+            if self.fits(idea_full_render(idea, tags=tags[idea.pk], related=related[idea.pk])):
+                self.full_ids.append(idea.pk)
+            elif self.fits(idea_summary_render(idea, tags=tags[idea.pk])):
+                self.summary_ids.append(idea.pk)
+            else:
+                self.omitted.append(idea.pk)
+
+    def summaries_add(self, heading: str, ideas: Sequence[Idea]) -> None:
+        if not ideas or not self.fits(heading):
+            return
+        for idea in ideas:
+            if not self.fits(idea_summary_render(idea, tags=idea.tag_names)):
+                break
+            self.summary_ids.append(idea.pk)
+
+
 def context_build(
-    *, theme: Theme, role: str, focus_ideas: Sequence[Idea], token_budget: int
+    *,
+    theme: Theme,
+    role: str,
+    focus_ideas: Sequence[Idea],
+    token_budget: int,
+    epoch: int | None = None,
 ) -> RoleContext:
     """The context for one call of ``role`` about ``focus_ideas``, within ``token_budget``.
 
-    Focus ideas come in full while they fit, then as summaries; other ideas fill what is
-    left as one-line summaries. Raises ``ContextBudgetError`` when the budget cannot
-    hold the developer text itself (the IP spec is never cut: it is the brand).
+    Focus ideas come in full while they fit, then as summaries. Without ``epoch``, other
+    ideas fill what is left as one-line summaries. With it, ``ideas_text`` opens with the
+    epoch's portfolio block (``portfolio_block_get``), shared byte for byte by every call
+    of the epoch, and only the ideas related to the focus follow as summaries; the block
+    is left out when the focus ideas would not all fit in full beside it (the task's own
+    ideas come first). Raises ``ContextBudgetError`` when the budget cannot hold the
+    developer text itself (the IP spec is never cut: it is the brand).
     """
     developer_text = developer_text_render(theme)
     developer_tokens = _developer_token_count(developer_text)
@@ -142,41 +270,32 @@ def context_build(
         )
     focus = list(dict.fromkeys(focus_ideas))
     tags, related = _focus_details(focus)
-    # Each part is counted on its own; the newline that joins parts costs at most one
-    # token each, which the +1 accounts for. The final text is counted again below.
-    parts: list[str] = []
-    full_ids: list[int] = []
-    summary_ids: list[int] = []
-    omitted: list[int] = []
-
-    def fits(text: str) -> bool:
-        nonlocal remaining
-        cost = harmony_token_count(text) + 1
-        if cost > remaining:
-            return False
-        remaining -= cost
-        parts.append(text)
-        return True
-
-    if focus and fits("## Ideas in focus"):
-        for idea in focus:
-            if fits(idea_full_render(idea, tags=tags[idea.pk], related=related[idea.pk])):
-                full_ids.append(idea.pk)
-            elif fits(idea_summary_render(idea, tags=tags[idea.pk])):
-                summary_ids.append(idea.pk)
-            else:
-                omitted.append(idea.pk)
-    candidates = idea_context_candidates(theme=theme, focus_ideas=focus, limit=CANDIDATE_LIMIT)
-    if candidates and fits("## Other ideas (summaries)"):
-        for idea in candidates:
-            if not fits(idea_summary_render(idea, tags=idea.tag_names)):
-                break
-            summary_ids.append(idea.pk)
-    ideas_text = "\n".join(parts)
+    block = PortfolioBlock(text="", idea_ids=(), token_count=0)
+    if epoch is not None:
+        cap = int(remaining * PORTFOLIO_BUDGET_SHARE)
+        block = portfolio_block_get(theme=theme, epoch=epoch, token_cap=cap)
+    parts = _Parts(remaining=remaining - (block.token_count + 1 if block.text else 0))
+    parts.focus_add(focus, tags, related)
+    if block.text and len(parts.full_ids) < len(focus):
+        block = PortfolioBlock(text="", idea_ids=(), token_count=0)
+        parts = _Parts(remaining=remaining)
+        parts.focus_add(focus, tags, related)
+    if epoch is None:
+        candidates = idea_context_candidates(theme=theme, focus_ideas=focus, limit=CANDIDATE_LIMIT)
+        parts.summaries_add(OTHER_IDEAS_HEADING, candidates)
+    elif focus:
+        shown = set(block.idea_ids)
+        candidates = idea_context_candidates(
+            theme=theme, focus_ideas=focus, limit=RELATED_LIMIT + len(shown)
+        )
+        fresh = [idea for idea in candidates if idea.pk not in shown][:RELATED_LIMIT]
+        parts.summaries_add(RELATED_HEADING, fresh)
+    texts = ([block.text] if block.text else []) + parts.texts
+    ideas_text = "\n".join(texts)
     ideas_tokens = harmony_token_count(ideas_text) if ideas_text else 0
-    while parts and developer_tokens + ideas_tokens > token_budget:  # pragma: no cover
-        parts.pop()  # tokenisation across the joins came out larger than the parts' sum
-        ideas_text = "\n".join(parts)
+    while texts and developer_tokens + ideas_tokens > token_budget:  # pragma: no cover
+        texts.pop()  # tokenisation across the joins came out larger than the parts' sum
+        ideas_text = "\n".join(texts)
         ideas_tokens = harmony_token_count(ideas_text) if ideas_text else 0
     return RoleContext(
         role=role,
@@ -184,7 +303,8 @@ def context_build(
         ideas_text=ideas_text,
         token_count=developer_tokens + ideas_tokens,
         developer_token_count=developer_tokens,
-        full_idea_ids=tuple(full_ids),
-        summary_idea_ids=tuple(summary_ids),
-        omitted_focus_ids=tuple(omitted),
+        full_idea_ids=tuple(parts.full_ids),
+        summary_idea_ids=tuple(parts.summary_ids),
+        omitted_focus_ids=tuple(parts.omitted),
+        portfolio_idea_ids=block.idea_ids,
     )

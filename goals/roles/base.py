@@ -11,8 +11,10 @@ Prompt order, most shared first, so a prefix-caching server reuses as much as it
 2. the developer message: the theme's brand text, then the ground rules — every call of
    every role for the theme (about 1,750 tokens of the example theme), then the role's
    own instructions and answer format — every call of that role;
-3. the user message: the portfolio context that changes slowly (other ideas' summaries),
-   then what changes per task (the request, its ideas in full, the recent work).
+3. the user message: the portfolio block (the best ideas, one line each), the same
+   bytes for every call of an epoch (``ideas.context.portfolio_block_get``), then what
+   changes per task (the request, its ideas in full with current scores, the ideas
+   related to them, the recent work).
 
 The theme goes first in the developer message rather than in the user message: the
 developer message is rendered before the response format and the user turn, so a theme
@@ -24,15 +26,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bizagent.llm.types import ChatRequest, ReasoningLevel, ResponseFormat
 from goals.work import Work
-from ideas.context import idea_summary_render
-from ideas.models import SCORE_FIELDS, Idea
+from ideas.context import FOCUS_HEADING, PORTFOLIO_HEADING, RELATED_HEADING
+from ideas.models import SCORE_FIELDS
 
 MAX_IDEAS_PER_ANSWER = 5
 MAX_PLANNED_TASKS = 6
@@ -143,56 +144,20 @@ def header(task: TaskView, mode: str, focus: str) -> str:
     return section("Request", "\n".join(lines))
 
 
-_SUMMARY_ID = re.compile(r"- \[#(\d+)\]")
-
-#: Where ``ideas.context`` starts the summaries of other ideas in its ``ideas_text``.
-OTHER_IDEAS_HEADING = "## Other ideas (summaries)"
-
-
 def ideas_split(ideas_text: str) -> tuple[str, str]:
-    """``(portfolio, focus)``: the other ideas' summaries, and the ideas in focus.
+    """``(portfolio, task)``: the epoch's portfolio block, and the task's own ideas.
 
-    The summaries change slowly (the portfolio's best ideas), the focus ideas with every
-    task, so the message puts the summaries first and the focus ideas with the task.
+    ``ideas.context`` opens ``ideas_text`` with the portfolio block, the same bytes for
+    every call of an epoch; the message puts it first and the task's ideas (the focus in
+    full, the related summaries) after the request, where the calls differ anyway.
     """
-    at = ideas_text.find(OTHER_IDEAS_HEADING)
-    if at < 0:
-        return "", ideas_text.strip()
-    heading, *lines = dict.fromkeys(ideas_text[at:].strip().split("\n"))
-    # Oldest idea first: a new idea is appended at the end and a re-scored one keeps
-    # its place, so the summaries stay a shared prefix from one call to the next
-    # (ranked by priority, any change of score would reorder them from the top).
-    lines.sort(key=_summary_id)
-    return "\n".join([heading, *lines]), ideas_text[:at].strip()
-
-
-def ideas_text_for(work: Work, ideas_text: str) -> str:
-    """``ideas_text`` with the focus ideas also listed among the summaries.
-
-    ``ideas.context`` leaves the focus ideas out of the summaries (they are shown in
-    full), so the summary list would change with every task's focus. Listed there too,
-    the list is the same for every task while the portfolio holds fewer ideas than the
-    context shows, and a prefix the server can reuse; one line per focus idea is the cost.
-    """
-    if not work.focus_ideas:
-        return ideas_text
-    ids = [idea.pk for idea in work.focus_ideas]
-    tags: dict[int, list[str]] = {pk: [] for pk in ids}
-    for idea_id, name in (
-        Idea.tags.through.objects.filter(idea_id__in=ids)
-        .values_list("idea_id", "tag__name")
-        .order_by("idea_id", "tag__name")
-    ):
-        tags[idea_id].append(name)
-    lines = [idea_summary_render(idea, tags=tags[idea.pk]) for idea in work.focus_ideas]
-    if OTHER_IDEAS_HEADING not in ideas_text:
-        return join(ideas_text, "\n".join([OTHER_IDEAS_HEADING, *lines]))
-    return ideas_text.rstrip() + "\n" + "\n".join(lines)
-
-
-def _summary_id(line: str) -> int:
-    match = _SUMMARY_ID.match(line)
-    return int(match.group(1)) if match else 0
+    text = ideas_text.strip()
+    if not text.startswith(PORTFOLIO_HEADING):
+        return "", text
+    ends = [at for h in (FOCUS_HEADING, RELATED_HEADING) if (at := text.find("\n" + h)) >= 0]
+    if not ends:
+        return text, ""
+    return text[: min(ends)], text[min(ends) + 1 :]
 
 
 def role_instructions(spec: RoleSpec, *, brand_text: str) -> str:

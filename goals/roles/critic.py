@@ -14,7 +14,6 @@ from goals.roles.base import (
     TaskView,
     header,
     ideas_split,
-    ideas_text_for,
     ids_text,
     join,
     section,
@@ -129,7 +128,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
     return critic_message(
         task=task_view(work),
         mode=work.mode,
-        ideas_text=ideas_text_for(work, ideas_text),
+        ideas_text=ideas_text,
         focus=work.focus,
     )
 

@@ -19,7 +19,6 @@ from goals.roles.base import (
     TaskView,
     header,
     ideas_split,
-    ideas_text_for,
     ids_text,
     join,
     section,
@@ -153,7 +152,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
     return ideator_message(
         task=task_view(work),
         mode=work.mode,
-        ideas_text=ideas_text_for(work, ideas_text),
+        ideas_text=ideas_text,
         recent_directions=directions[: limit * 2],
         focus=work.focus,
     )

@@ -17,7 +17,6 @@ from goals.roles.base import (
     TaskView,
     header,
     ideas_split,
-    ideas_text_for,
     join,
     section,
     task_view,
@@ -130,8 +129,9 @@ def planner_message(
     focus: str = "",
     meta_stats: dict[str, Any] | None = None,
 ) -> str:
-    """The planner's user message: the slowly changing portfolio first (other ideas, the
-    best ideas in full, people's corrections), then the request and the latest figures."""
+    """The planner's user message: the slowly changing portfolio first (the epoch's
+    portfolio block, people's corrections), then the request, the best ideas in full
+    with their current scores, and the latest figures."""
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
         ask = (
@@ -144,13 +144,13 @@ def planner_message(
     queue_text = ", ".join(f"{k}: {v}" for k, v in sorted(queue.items())) or "empty"
     return join(
         section("Ideas", portfolio),
-        section("Ideas by priority", focus_ideas),
         section(
             "People's corrections (follow their lead)", "\n".join(f"- {c}" for c in corrections)
         ),
         header(task, mode, focus),
         ask,
         f"current explore ratio: {explore_ratio:.2f}",
+        section("Ideas by priority", focus_ideas),
         section(
             "System statistics",
             json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
@@ -184,7 +184,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
     return planner_message(
         task=task_view(work),
         mode=work.mode,
-        ideas_text=ideas_text_for(work, ideas_text),
+        ideas_text=ideas_text,
         stats=portfolio_stats(theme=work.theme),
         queue=queue_counts(theme=work.theme),
         recent_work=recent_work(theme=work.theme),

@@ -47,7 +47,14 @@ from goals.services.record import (
     snapshot_run,
     stagnation_assess,
 )
-from goals.services.work import IDEA_KINDS, KIND_HANDLERS, Work, work_pick, work_prepare
+from goals.services.work import (
+    IDEA_KINDS,
+    KIND_HANDLERS,
+    Work,
+    context_epoch,
+    work_pick,
+    work_prepare,
+)
 from ideas.context import ContextBudgetError, context_build
 from ideas.selectors import theme_active
 
@@ -110,6 +117,7 @@ def _model_step(*, work: Work, client: LLMClient, previous_ids: list[int] | None
             role=work.role,
             focus_ideas=work.focus_ideas,
             token_budget=conf().context_token_budget,
+            epoch=context_epoch(work.number),
         )
         request = request_build(
             role=work.role,

@@ -184,8 +184,12 @@ def _changes_apply(
     actor: Any,
     reason: str,
     related_mode: str = "add",
+    created: bool = False,
 ) -> list[IdeaChange]:
-    """Apply ``data`` to a locked idea; return the unsaved change rows (empty: nothing new)."""
+    """Apply ``data`` to a locked idea; return the unsaved change rows (empty: nothing new).
+
+    ``created``: the idea was inserted just now, so it has no tags or links to read.
+    """
     changes: list[IdeaChange] = []
     for name in TEXT_FIELDS:
         if name not in data:
@@ -213,14 +217,14 @@ def _changes_apply(
             setattr(idea, name, new)
             changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
     if "tags" in data:
-        old_tags = sorted(idea.tags.values_list("name", flat=True))
+        old_tags = [] if created else sorted(idea.tags.values_list("name", flat=True))
         tags = _tags_resolve(theme=idea.theme, names=data["tags"])
         new_tags = [t.name for t in tags]
         if new_tags != old_tags:
             idea.tags.set(tags)
             changes.append(_change(idea, "tags", old_tags, new_tags, iteration_id, actor, reason))
     if data.get("related"):
-        old_related = sorted(idea.related.values_list("pk", flat=True))
+        old_related = [] if created else sorted(idea.related.values_list("pk", flat=True))
         found = sorted(
             Idea.objects.filter(
                 theme_id=idea.theme_id, pk__in=data["related"], status__in=Idea.VISIBLE_STATUSES
@@ -369,7 +373,7 @@ def _idea_create(
     changes = [_change(idea, "created", None, idea.title, iteration_id, actor, "")]
     rest = {k: v for k, v in data.items() if k in ("tags", "related")}
     changes += _changes_apply(
-        idea=idea, data=rest, iteration_id=iteration_id, actor=actor, reason=""
+        idea=idea, data=rest, iteration_id=iteration_id, actor=actor, reason="", created=True
     )
     IdeaChange.objects.bulk_create(changes)
     audit_log(

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 #: are savepoints (SAVEPOINT and RELEASE are counted as queries).
 EXPECTED = [
     ("planner", "meta_review", 104),
-    ("ideator", "generate", 110),
+    ("ideator", "generate", 107),
     ("critic", "critique", 60),
     ("critic", "critique", 89),
     ("editor", "refine", 49),

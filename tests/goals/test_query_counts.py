@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 #: (role, task kind, queries) of each iteration in order. In a test the transactions
 #: are savepoints (SAVEPOINT and RELEASE are counted as queries).
 EXPECTED = [
-    ("planner", "meta_review", 104),
+    ("planner", "meta_review", 111),
     ("ideator", "generate", 107),
     ("critic", "critique", 60),
     ("critic", "critique", 89),

@@ -58,6 +58,11 @@ def _ensure() -> None:
 
 
 def _locked() -> LoopState:
+    # The row nearly always exists: lock it first, create it only when the lock finds
+    # nothing (an existence check before every lock cost a query per write).
+    state = LoopState.objects.select_for_update().filter(pk=LoopState.SINGLETON_ID).first()
+    if state is not None:
+        return state
     _ensure()
     return LoopState.objects.select_for_update().get(pk=LoopState.SINGLETON_ID)
 
@@ -207,6 +212,11 @@ def loop_backoff_enter(
 def loop_backoff_clear(*, now: dt.datetime | None = None) -> LoopState:
     """The model server answered again: BACKING_OFF → RUNNING, counters reset."""
     now = now or timezone.now()
+    # Nearly every answer finds nothing to clear: say so without a transaction and a
+    # lock. A backoff entered right after this read is one entered after this answer.
+    state = loop_state_get()
+    if state.backoff_until is None and state.backoff_failures == 0:
+        return state
     with transaction.atomic():
         state = _locked()
         if state.backoff_until is None and state.backoff_failures == 0:
@@ -239,13 +249,15 @@ def loop_current_set(
 
     A plain update of display fields, outside any transition: it races only with itself.
     """
-    _ensure()
-    LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(
-        current_task=task,
-        current_role=role,
-        current_worker=worker,
-        current_started_at=(now or timezone.now()) if role else None,
-    )
+    values = {
+        "current_task": task,
+        "current_role": role,
+        "current_worker": worker,
+        "current_started_at": (now or timezone.now()) if role else None,
+    }
+    if not LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(**values):
+        _ensure()  # a flushed database: create the row, then write to it
+        LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(**values)
 
 
 def loop_schedule_ensure(*, settings: Conf | None = None) -> Any:

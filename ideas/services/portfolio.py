@@ -12,12 +12,21 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from bizagent.llm.structured import schema_normalise
 from decisions.services import audit_log
-from ideas.models import SCORE_FIELDS, Idea, IdeaChange, IdeaRefusal, Tag, Theme
+from ideas.models import (
+    SCORE_FIELDS,
+    SCORE_MAX,
+    SCORE_MIN,
+    Idea,
+    IdeaChange,
+    IdeaRefusal,
+    Tag,
+    Theme,
+)
 from ideas.priority import priority_compute
 from ideas.safety import content_violations, idea_text
 from ideas.theme_files import IDEA_SCHEMA, document_errors, schema_load
@@ -175,8 +184,12 @@ def _changes_apply(
     actor: Any,
     reason: str,
     related_mode: str = "add",
+    created: bool = False,
 ) -> list[IdeaChange]:
-    """Apply ``data`` to a locked idea; return the unsaved change rows (empty: nothing new)."""
+    """Apply ``data`` to a locked idea; return the unsaved change rows (empty: nothing new).
+
+    ``created``: the idea was inserted just now, so it has no tags or links to read.
+    """
     changes: list[IdeaChange] = []
     for name in TEXT_FIELDS:
         if name not in data:
@@ -204,14 +217,14 @@ def _changes_apply(
             setattr(idea, name, new)
             changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
     if "tags" in data:
-        old_tags = sorted(idea.tags.values_list("name", flat=True))
+        old_tags = [] if created else sorted(idea.tags.values_list("name", flat=True))
         tags = _tags_resolve(theme=idea.theme, names=data["tags"])
         new_tags = [t.name for t in tags]
         if new_tags != old_tags:
             idea.tags.set(tags)
             changes.append(_change(idea, "tags", old_tags, new_tags, iteration_id, actor, reason))
     if data.get("related"):
-        old_related = sorted(idea.related.values_list("pk", flat=True))
+        old_related = [] if created else sorted(idea.related.values_list("pk", flat=True))
         found = sorted(
             Idea.objects.filter(
                 theme_id=idea.theme_id, pk__in=data["related"], status__in=Idea.VISIBLE_STATUSES
@@ -232,9 +245,49 @@ def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int 
     if iteration_id is not None:
         idea.updated_by_iteration_id = iteration_id
     _priority_refresh(idea)
-    idea.full_clean()
+    _idea_validate(idea, changed={c.field for c in changes})
     idea.save()
     IdeaChange.objects.bulk_create(changes)
+
+
+#: The score columns the database checks to lie in the score range.
+_RANGE_CHECKED = (*SCORE_FIELDS, *(f"human_{f}" for f in SCORE_FIELDS))
+
+
+def _idea_validate(idea: Idea, *, changed: set[str]) -> None:
+    """``full_clean`` of an idea read from the database, without a query per constraint.
+
+    Django checks each of the twelve score-range constraints with its own query (and a
+    savepoint around it) and re-reads the theme to validate the foreign key: half of an
+    iteration's queries. The theme was read with the row and cannot change here; the
+    ranges are checked in Python with the constraints' own messages; the fingerprint's
+    uniqueness is asked of the database only when the title, and so the fingerprint,
+    changed.
+    """
+    errors: dict[str, list[ValidationError]] = {}
+    try:
+        idea.full_clean(exclude=["theme", "reviewed_by"], validate_constraints=False)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    by_name = {c.name: c for c in Idea._meta.constraints}
+    for name in _RANGE_CHECKED:
+        value = getattr(idea, name)
+        if value is not None and not SCORE_MIN <= value <= SCORE_MAX:
+            constraint = by_name[f"ideas_idea_{name}_range"]
+            errors.setdefault(NON_FIELD_ERRORS, []).append(
+                ValidationError(
+                    constraint.get_violation_error_message(),
+                    code=constraint.violation_error_code,
+                )
+            )
+    if "title" in changed:
+        keep = {"theme", "fingerprint"}
+        try:
+            idea.validate_constraints(exclude={f.name for f in Idea._meta.concrete_fields} - keep)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
 
 
 # --- services -----------------------------------------------------------------------------
@@ -320,7 +373,7 @@ def _idea_create(
     changes = [_change(idea, "created", None, idea.title, iteration_id, actor, "")]
     rest = {k: v for k, v in data.items() if k in ("tags", "related")}
     changes += _changes_apply(
-        idea=idea, data=rest, iteration_id=iteration_id, actor=actor, reason=""
+        idea=idea, data=rest, iteration_id=iteration_id, actor=actor, reason="", created=True
     )
     IdeaChange.objects.bulk_create(changes)
     audit_log(

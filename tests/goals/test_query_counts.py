@@ -1,0 +1,52 @@
+"""The exact number of queries one iteration of each role makes.
+
+An iteration's database work is a fixed sequence of reads and writes; a change that adds
+a query (a repeated read of a row, a query per idea, tag or score) changes these counts
+and fails here. The counts do not depend on the portfolio's size (see
+``test_prompt_size``). Set-up as there: 500 ideas, a meta review and a generate task
+queued, the scripted studio answering; the iterations then run planner (meta review),
+ideator (generate), critic (critique of the new ideas), critic, editor (refine).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+
+from goals.services import iteration_run, task_create
+from tests.goals.studio import StudioClient
+from tests.goals.test_prompt_size import _bulk_ideas
+
+pytestmark = pytest.mark.django_db
+
+#: (role, task kind, queries) of each iteration in order. In a test the transactions
+#: are savepoints (SAVEPOINT and RELEASE are counted as queries).
+EXPECTED = [
+    ("planner", "meta_review", 111),
+    ("ideator", "generate", 107),
+    ("critic", "critique", 60),
+    ("critic", "critique", 89),
+    ("editor", "refine", 49),
+]
+
+
+@pytest.fixture
+def studio(theme):
+    _bulk_ideas(theme, 500)
+    task_create(theme=theme, kind="generate", priority=90)
+    task_create(theme=theme, kind="meta_review", priority=95)
+    # The audit log's content types are cached per process: start cold every time, so
+    # the count does not depend on which test ran before.
+    ContentType.objects.clear_cache()
+    return StudioClient()
+
+
+@pytest.mark.parametrize("index", range(len(EXPECTED)), ids=[f"{r}-{k}" for r, k, _ in EXPECTED])
+def test_one_iteration_makes_a_fixed_number_of_queries(studio, django_assert_num_queries, index):
+    for _ in range(index):
+        assert iteration_run(worker="w", scheduled=False, client=studio).ran
+    role, kind, queries = EXPECTED[index]
+    with django_assert_num_queries(queries):
+        report = iteration_run(worker="w", scheduled=False, client=studio)
+    assert report.ran
+    assert (report.iteration.role, report.iteration.task_kind) == (role, kind)

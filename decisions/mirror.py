@@ -35,10 +35,10 @@ from django.utils import timezone
 
 from bizagent.sheets import (
     AppendResult,
-    RetryPolicy,
     SheetsError,
     SheetsPermanentError,
     sheets_client_open,
+    sheets_retry_policy,
 )
 from decisions.models import SheetRow
 
@@ -323,7 +323,7 @@ def sheets_sync(
             client = sheets_client_open(
                 credentials_path=settings.SHEETS_CREDENTIALS,
                 spreadsheet_id=settings.SHEETS_SPREADSHEET_ID,
-                policy=RetryPolicy(budget=settings.SHEETS_RETRY_BUDGET),
+                policy=sheets_retry_policy(budget=settings.SHEETS_RETRY_BUDGET),
                 sleep=sleep,
                 rand=rand,
             )

@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("decisions", "0003_decision_delivery"),
+        ("decisions", "0004_policysettings_singleton"),
     ]
 
     operations = [

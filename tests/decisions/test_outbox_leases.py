@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from decisions.mirror import CLAIM_LEASE, _rows_claim, sheet_row_enqueue
 from decisions.models import DecisionMail, SheetRow
-from decisions.notifications import MAIL_LEASE, decision_notify
+from decisions.services.mail import MAIL_LEASE, decision_notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from bizagent.leases import LeaseFields, lease_claim, lease_release, lease_renew
 from decisions.models import SheetRow
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 # SheetRow's claim column holds None when free: the helper handles both conventions.
 FIELDS = LeaseFields(owner="claim", expires_at="claim_expires_at", unowned=None)

@@ -12,7 +12,7 @@ from decisions.mirror import CLAIM_LEASE, _rows_claim, sheet_row_enqueue
 from decisions.models import DecisionMail, SheetRow
 from decisions.services.mail import MAIL_LEASE, decision_notify
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def _unsent_mail_held_by_a_dead_or_live_worker(

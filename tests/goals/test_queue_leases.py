@@ -18,6 +18,9 @@ from goals.services.queue import (
     task_leases_renew,
 )
 
+# The claim runs another path on PostgreSQL (SELECT … FOR UPDATE SKIP LOCKED).
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def leased(theme, settings):

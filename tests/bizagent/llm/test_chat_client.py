@@ -9,6 +9,8 @@ from bizagent.llm.client import LLMClient
 from bizagent.llm.tool_loop import tool_loop_run
 from bizagent.llm.types import ChatClient
 from goals.services.calls import role_call
+from goals.services.iteration import iteration_run
+from goals.services.slots import iteration_run_in_slot
 from tests.goals.studio import ScriptedClient, StudioClient
 
 
@@ -35,3 +37,6 @@ def test_the_code_that_takes_a_client_is_typed_against_the_protocol():
     for fn in (role_call, tool_loop_run):
         annotation = inspect.signature(fn, eval_str=True).parameters["client"].annotation
         assert annotation is ChatClient, fn.__qualname__
+    for fn in (iteration_run, iteration_run_in_slot):
+        annotation = inspect.signature(fn, eval_str=True).parameters["client"].annotation
+        assert annotation == ChatClient | None, fn.__qualname__

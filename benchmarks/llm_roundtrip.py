@@ -30,7 +30,7 @@ import django  # noqa: E402
 
 django.setup()
 
-from bizagent.llm.client import LLMClient, RetryPolicy, backend_build  # noqa: E402
+from bizagent.llm.client import LLMClient, backend_build, llm_retry_policy  # noqa: E402
 from bizagent.llm.harmony import harmony_encoding, harmony_parse, harmony_render  # noqa: E402
 from bizagent.llm.types import ChatRequest, ResponseFormat, ToolSpec  # noqa: E402
 from tests.fake_gptoss import FakeGptOss, FakeReply  # noqa: E402
@@ -162,7 +162,7 @@ def main() -> None:
                     context_tokens=16384,
                 ),
                 timeout=30,
-                retry=RetryPolicy(max_retries=0),
+                retry=llm_retry_policy(max_retries=0, budget=0.0),
             )
             client.complete(request(-1))  # warm the connection
             totals = []

@@ -11,3 +11,5 @@ class BizagentConfig(AppConfig):
         from bizagent.q_admin import q_admin_restrict
 
         q_admin_restrict()
+        # Rules between settings, checked at start-up (bizagent.E001…).
+        from bizagent import checks  # noqa: F401

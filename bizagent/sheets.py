@@ -17,15 +17,17 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import gspread
 import requests
 from google.auth import exceptions as google_auth_exceptions
 from google.oauth2.service_account import Credentials
 from gspread.utils import ValueInputOption, absolute_range_name
+
+from bizagent.retry import Failure, RetryPolicy, call_with_retry, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -102,33 +104,14 @@ def sheets_error_classify(exc: BaseException) -> SheetsError:
     return SheetsPermanentError(f"{type(exc).__name__}: {exc}")
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard one call tries before giving up.
-
-    ``attempts`` bounds the tries; ``budget`` bounds the total seconds spent sleeping
-    between them, so a sync is a bounded unit of work even when Google answers 429
-    forever. Delays grow ``base_delay * 2**n`` up to ``max_delay`` with jitter.
-    """
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 16.0
-    budget: float = 30.0
-
-    def delay(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
-        ceiling = min(self.max_delay, self.base_delay * (2**retry_number))
-        # "Equal jitter": at least half the backoff, so retries still spread out.
-        return ceiling / 2 + rand() * ceiling / 2
+#: Sheets' default: "equal jitter" (at least half the backoff, so retries still spread
+#: out), four tries, 30 seconds of waiting at most per call.
+SHEETS_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=16.0, budget=30.0, jitter="equal")
 
 
-def _retry_after_seconds(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    header = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    try:
-        return float(header) if header is not None else None
-    except ValueError:
-        return None
+def sheets_retry_policy(**changes: Any) -> RetryPolicy:
+    """Sheets' default policy with ``changes`` (``budget=…``, ``attempts=…``) applied."""
+    return replace(SHEETS_RETRY, **changes)
 
 
 def sheets_call_with_retry(
@@ -138,33 +121,30 @@ def sheets_call_with_retry(
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Call ``fn``; retry transient failures within ``policy``; raise a ``SheetsError``."""
-    slept = 0.0
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn()
-        except Exception as exc:
-            error = sheets_error_classify(exc)
-            if not error.transient or attempt == policy.attempts:
-                raise error from exc
-            delay = max(policy.delay(attempt - 1, rand), _retry_after_seconds(exc) or 0.0)
-            if slept + delay > policy.budget:
-                raise SheetsTransientError(
-                    f"{what}: gave up after {attempt} attempts, retry budget "
-                    f"{policy.budget:.0f}s spent: {error}"
-                ) from exc
-            logger.warning(
-                "sheets: %s failed (attempt %d/%d), retrying in %.1fs: %s",
-                what,
-                attempt,
-                policy.attempts,
-                delay,
-                error,
-            )
-            sleep(delay)
-            slept += delay
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def classify(exc: Exception) -> Failure:
+        error = sheets_error_classify(exc)
+        return Failure(error=error, retryable=error.transient, retry_after=retry_after_seconds(exc))
+
+    def give_up(failure: Failure, attempt: int) -> SheetsError:
+        return SheetsTransientError(
+            f"{what}: gave up after {attempt} attempts, retry budget "
+            f"{policy.budget:.0f}s spent: {failure.error}"
+        )
+
+    return call_with_retry(
+        fn,
+        policy=policy,
+        classify=classify,
+        what=f"sheets: {what}",
+        on_give_up=give_up,
+        sleep=sleep,
+        clock=clock,
+        rand=rand,
+    )
 
 
 @dataclass(frozen=True)
@@ -337,7 +317,7 @@ def sheets_client_open(
             f"BIZAGENT_SHEETS_CREDENTIALS file {credentials_path} is not a valid "
             "service-account JSON key"
         ) from None
-    policy = policy or RetryPolicy()
+    policy = policy or SHEETS_RETRY
     client = gspread.Client(auth=credentials)
     client.set_timeout(HTTP_TIMEOUT)
 

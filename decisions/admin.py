@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from bizagent.admin_base import NoAddDeleteAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
 from decisions.admin_queue import decide_view, queue_view, time_left
 from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, Period, PolicySettings
@@ -29,19 +30,8 @@ from decisions.services import budget_create, budget_update, policy_settings_upd
 from decisions.services.policy import EDITABLE
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdmin):
+class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("title", "kind", "urgency", "status", "due_at", "left", "decided_by")
     list_filter = ("status", "kind", "urgency", ("requested_at", admin.DateFieldListFilter))
     search_fields = ("title", "situation", "subject_repr", "action")
@@ -159,7 +149,7 @@ class DecisionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "action", "who", "subject_repr", "uuid")
     # A date filter, not a date hierarchy: the hierarchy's year/month links are a
     # DISTINCT over every row's date (729 ms at 110,000 events); the filter's ranges
@@ -211,7 +201,7 @@ def budget_bar(budget: Budget) -> str:
     )
 
 
-class BudgetSpendInline(admin.TabularInline):
+class BudgetSpendInline(NoAddDeleteAdminMixin, admin.TabularInline):
     model = BudgetSpend
     extra = 0
     fields = ("spent_at", "amount", "source", "reference")
@@ -220,12 +210,10 @@ class BudgetSpendInline(admin.TabularInline):
     max_num = 0
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+    # A budget with a ledger is deactivated, never deleted.
     list_display = ("name", "scope_label", "period", "spend", "active")
     list_filter = ("period", "currency", "active")
     search_fields = ("name",)
@@ -252,9 +240,6 @@ class BudgetAdmin(admin.ModelAdmin):
     @admin.display(description="spend this period")
     def spend(self, obj: Budget) -> str:
         return budget_bar(obj) if obj.pk else "—"
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False  # a budget with a ledger is deactivated, never deleted
 
     def save_model(self, request: HttpRequest, obj: Budget, form, change: bool) -> None:
         data = {
@@ -284,15 +269,11 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicySettings)
-class PolicySettingsAdmin(admin.ModelAdmin):
+class PolicySettingsAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
+    """One row, created by a migration: edited, never added or deleted."""
+
     fields = (*EDITABLE, "updated_at", "updated_by")
     readonly_fields = ("updated_at", "updated_by")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         row = policy_settings_get()

@@ -10,12 +10,14 @@ from django.contrib import admin, messages
 from django.db.models import Count, Min
 from django.http import HttpRequest
 
+from bizagent.admin_base import ReadOnlyAdminMixin
 from decisions.mirror import sheet_rows_resubmit, sheets_mirroring_blocked_reason
 from decisions.models import SheetRow
 
 
 @admin.register(SheetRow)
-class SheetRowAdmin(admin.ModelAdmin):
+class SheetRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # Read-only: deleting an outbox row would silently lose a mirrored event.
     list_display = (
         "uuid",
         "tab",
@@ -31,16 +33,6 @@ class SheetRowAdmin(admin.ModelAdmin):
     ordering = ("-id",)
     actions = ["resubmit"]
     readonly_fields = [field.name for field in SheetRow._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: SheetRow | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: SheetRow | None = None) -> bool:
-        # Deleting an outbox row would silently lose a mirrored event.
-        return False
 
     @admin.display(description="last error")
     def short_error(self, obj: SheetRow) -> str:

@@ -33,12 +33,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bizagent.leases import LeaseFields, lease_claim, lease_release
 from bizagent.sheets import (
     AppendResult,
-    RetryPolicy,
     SheetsError,
     SheetsPermanentError,
     sheets_client_open,
+    sheets_retry_policy,
 )
 from decisions.models import SheetRow
 
@@ -78,6 +79,8 @@ SHEET_TABS: dict[str, tuple[str, ...]] = {
 # A claim is a lease: if the process dies mid-sync, the rows become due again after it.
 # It must outlast one batch (a few calls, each bounded by the retry budget and timeouts).
 CLAIM_LEASE = timedelta(minutes=10)
+#: The claim's columns on ``SheetRow`` (``bizagent.leases``); an unclaimed row holds None.
+SHEET_ROW_LEASE = LeaseFields(owner="claim", expires_at="claim_expires_at", unowned=None)
 # Backoff between syncs for rows that could not be mirrored: 1 min doubling to 30 min.
 ROW_BACKOFF_BASE = timedelta(minutes=1)
 ROW_BACKOFF_CAP = timedelta(minutes=30)
@@ -206,7 +209,7 @@ def sheet_rows_resubmit(*, row_ids: Iterable[int], now: datetime | None = None) 
     """Put failed rows back in the queue (after the cause was fixed); returns how many."""
     now = now or timezone.now()
     return SheetRow.objects.filter(id__in=list(row_ids), status=SheetRow.Status.FAILED).update(
-        status=SheetRow.Status.PENDING, next_attempt_at=now, claim=None
+        status=SheetRow.Status.PENDING, next_attempt_at=now, claim=None, claim_expires_at=None
     )
 
 
@@ -216,18 +219,21 @@ def sheet_rows_resubmit(*, row_ids: Iterable[int], now: datetime | None = None) 
 def _rows_claim(*, now: datetime, limit: int) -> tuple[uuid_lib.UUID, list[SheetRow]]:
     """Claim up to ``limit`` due rows for this sync (compare-and-set; race-safe)."""
     token = uuid_lib.uuid4()
+    due = SheetRow.objects.filter(status=SheetRow.Status.PENDING, next_attempt_at__lte=now)
     due_ids = list(
-        SheetRow.objects.filter(status=SheetRow.Status.PENDING, next_attempt_at__lte=now)
-        .order_by("id")
-        .values_list("id", flat=True)[:limit]
+        due.filter(SHEET_ROW_LEASE.free(now)).order_by("id").values_list("id", flat=True)[:limit]
     )
     if not due_ids:
         return token, []
-    # The filter is repeated in the UPDATE: a row another sync claimed meanwhile no
-    # longer matches (its next_attempt_at moved to the lease end), so it is skipped.
-    SheetRow.objects.filter(
-        id__in=due_ids, status=SheetRow.Status.PENDING, next_attempt_at__lte=now
-    ).update(claim=token, next_attempt_at=now + CLAIM_LEASE)
+    # The claim repeats the conditions: a row another sync claimed meanwhile is no
+    # longer free (its lease is live), so it is skipped.
+    lease_claim(
+        due.filter(id__in=due_ids),
+        owner=token,
+        now=now,
+        duration=CLAIM_LEASE,
+        fields=SHEET_ROW_LEASE,
+    )
     return token, list(SheetRow.objects.filter(claim=token).order_by("id"))
 
 
@@ -237,10 +243,12 @@ def _row_backoff(attempts: int, rand: Callable[[], float]) -> timedelta:
 
 
 def _rows_mark_sent(*, token: uuid_lib.UUID, ids: list[int], now: datetime) -> None:
-    SheetRow.objects.filter(id__in=ids, claim=token).update(
+    lease_release(
+        SheetRow.objects.filter(id__in=ids),
+        owner=token,
+        fields=SHEET_ROW_LEASE,
         status=SheetRow.Status.SENT,
         sent_at=now,
-        claim=None,
         last_error="",
         attempts=F("attempts") + 1,
     )
@@ -258,20 +266,24 @@ def _rows_mark_retry(
     for row in rows:
         by_attempts[row.attempts + 1].append(row.id)
     for attempts, ids in by_attempts.items():
-        SheetRow.objects.filter(id__in=ids, claim=token).update(
+        lease_release(
+            SheetRow.objects.filter(id__in=ids),
+            owner=token,
+            fields=SHEET_ROW_LEASE,
             attempts=attempts,
             next_attempt_at=now + _row_backoff(attempts, rand),
             last_error=error[:ERROR_MAX_CHARS],
-            claim=None,
         )
 
 
 def _rows_mark_failed(*, token: uuid_lib.UUID, ids: list[int], error: str) -> None:
-    SheetRow.objects.filter(id__in=ids, claim=token).update(
+    lease_release(
+        SheetRow.objects.filter(id__in=ids),
+        owner=token,
+        fields=SHEET_ROW_LEASE,
         status=SheetRow.Status.FAILED,
         attempts=F("attempts") + 1,
         last_error=error[:ERROR_MAX_CHARS],
-        claim=None,
     )
 
 
@@ -323,7 +335,7 @@ def sheets_sync(
             client = sheets_client_open(
                 credentials_path=settings.SHEETS_CREDENTIALS,
                 spreadsheet_id=settings.SHEETS_SPREADSHEET_ID,
-                policy=RetryPolicy(budget=settings.SHEETS_RETRY_BUDGET),
+                policy=sheets_retry_policy(budget=settings.SHEETS_RETRY_BUDGET),
                 sleep=sleep,
                 rand=rand,
             )

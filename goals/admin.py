@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from bizagent.admin_base import NoAddDeleteAdminMixin, ReadOnlyAdminMixin
 from goals.models import PLAN, Iteration, LoopState, Task
 from goals.selectors import loop_status, status_lines, tasks_blocked
 from goals.services import (
@@ -34,21 +35,8 @@ def blocked_work_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services: people look, and act through admin actions."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Task)
-class TaskAdmin(ReadOnlyAdmin):
+class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "kind",
@@ -144,7 +132,7 @@ class TaskAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Iteration)
-class IterationAdmin(ReadOnlyAdmin):
+class IterationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "theme",
@@ -251,14 +239,8 @@ class IterationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LoopState)
-class LoopPanelAdmin(admin.ModelAdmin):
+class LoopPanelAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     """The loop panel: the changelist is a live page, refreshed by htmx every 5 s."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view

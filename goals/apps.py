@@ -29,5 +29,6 @@ class GoalsConfig(AppConfig):
         from decisions.audit import audit_actions_register
 
         audit_actions_register(AUDIT_ACTIONS)
-        # Registers the handlers approved goals decisions run.
-        from goals import actions  # noqa: F401
+        # Registers the handlers approved goals decisions run, and the start-up check of
+        # the loop's settings (goals.E001).
+        from goals import actions, checks  # noqa: F401

@@ -6,16 +6,22 @@ environment under the same name with a ``BIZAGENT_`` prefix
 a wrong value names its variable. Every value also has an upper bound: a huge number is
 as wrong as a negative one (a schedule of 10**30 minutes crashes the database write),
 and it must be refused before anything is written, not half way through ``runloop
-start``. ``conf()`` reads and checks them all at once; ``loop_start`` calls it first.
+start``. ``conf()`` reads and checks them all at once, once: the system check
+``goals.E001`` (``goals/checks.py``) reads it when a command or the server starts, so a
+bad value stops start-up instead of the first loop tick, and later calls reuse it. A
+test that overrides a setting clears the cache (``setting_changed``); ``conf_reset``
+clears it by hand (after changing the environment).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 from bizagent.env import env_bool, env_float, env_int
 
@@ -108,9 +114,36 @@ class Conf:
         return min(self.lease_seconds, self.slot_lease_seconds) / 3
 
 
+_cached: Conf | None = None
+
+
 def conf() -> Conf:
-    """The current configuration, every value checked (read on every call so tests can
-    override settings). Raises ``ImproperlyConfigured`` naming the first bad variable."""
+    """The configuration, every value checked, read once and then reused.
+
+    Raises ``ImproperlyConfigured`` naming the first bad variable (and keeps raising it:
+    nothing is cached until every value is good).
+    """
+    global _cached
+    if _cached is None:
+        _cached = conf_read()
+    return _cached
+
+
+def conf_reset(**kwargs: Any) -> None:
+    """Forget the cached configuration; the next ``conf()`` reads it again.
+
+    Connected to ``setting_changed`` (``kwargs`` are the signal's), so tests that
+    override a setting see it.
+    """
+    global _cached
+    _cached = None
+
+
+setting_changed.connect(conf_reset, dispatch_uid="goals.conf_reset")
+
+
+def conf_read() -> Conf:
+    """Read and check every value now (no cache). Raises ``ImproperlyConfigured``."""
     return Conf(
         lease_seconds=_int("GOALS_LEASE_SECONDS", 60, minimum=10, maximum=DAY),
         retry_delay_seconds=_int("GOALS_RETRY_DELAY_SECONDS", 30, minimum=0, maximum=DAY),

@@ -22,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
+from bizagent.admin_base import NoAddAdminMixin, NoAddDeleteAdminMixin, ReadOnlyAdminMixin
 from ideas.models import SCORE_FIELDS, Idea, IdeaRefusal, IPProfile, Snapshot, Tag, Theme
 from ideas.selectors import idea_changes, theme_active
 from ideas.services import (
@@ -116,7 +117,9 @@ def _score_column(name: str):
 
 
 @admin.register(Idea)
-class IdeaAdmin(admin.ModelAdmin):
+class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
+    # Ideas come from the loop; archive instead of deleting, so the change log and the
+    # loop's history stay intact.
     list_display = (
         "title",
         "status",
@@ -192,12 +195,6 @@ class IdeaAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("tags")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # ideas come from the loop
-
-    def has_delete_permission(self, request: HttpRequest, obj: Idea | None = None) -> bool:
-        return False  # archive instead: the change log and the loop's history stay intact
-
     @admin.display(description="tags")
     def tag_list(self, obj: Idea) -> str:
         return ", ".join(obj.tag_names)
@@ -270,22 +267,13 @@ class IdeaAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdeaRefusal)
-class IdeaRefusalAdmin(admin.ModelAdmin):
+class IdeaRefusalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("title", "theme", "reason_list", "iteration_id", "created_at")
     list_filter = ("theme",)
     search_fields = ("title",)
     show_full_result_count = False
     readonly_fields = ("theme", "idea", "title", "reason_list", "data_pretty", "iteration_id")
     exclude = ("data", "reasons", "fingerprint")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="reasons")
     def reason_list(self, obj: IdeaRefusal) -> str:
@@ -297,14 +285,12 @@ class IdeaRefusalAdmin(admin.ModelAdmin):
 
 
 @admin.register(IPProfile)
-class IPProfileAdmin(admin.ModelAdmin):
+class IPProfileAdmin(NoAddAdminMixin, admin.ModelAdmin):
+    # Profiles are loaded with manage.py newtheme.
     list_display = ("name", "version", "status", "activated_at", "created_at")
     list_filter = ("status",)
     search_fields = ("name",)
     readonly_fields = ("name", "version", "status", "content_sha256", "activated_at", "created_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # profiles are loaded with manage.py newtheme
 
     def has_change_permission(self, request: HttpRequest, obj: IPProfile | None = None) -> bool:
         # An active profile is frozen: the admin shows it read-only and refuses a POST.
@@ -324,7 +310,8 @@ class IPProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Theme)
-class ThemeAdmin(admin.ModelAdmin):
+class ThemeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    # manage.py newtheme validates and switches themes.
     list_display = ("name", "status", "ip_profile", "activated_at", "archived_at")
     list_filter = ("status",)
     search_fields = ("name",)
@@ -339,15 +326,6 @@ class ThemeAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # manage.py newtheme validates and switches themes
-
-    def has_change_permission(self, request: HttpRequest, obj: Theme | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Theme | None = None) -> bool:
-        return False
-
     @admin.display(description="iteration policy (with defaults)")
     def policy_pretty(self, obj: Theme) -> SafeString:
         return _pretty_json(obj.iteration_policy)
@@ -358,20 +336,11 @@ class ThemeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin):
+class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "theme", "iteration_count", "idea_count", "created_at")
     # A date filter instead of a date hierarchy (a DISTINCT over every row's date).
     list_filter = ("theme", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("theme",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Snapshot | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Snapshot | None = None) -> bool:
-        return False
 
     @admin.display(description="ideas")
     def idea_count(self, obj: Snapshot) -> Any:

@@ -7,9 +7,10 @@ a child process (``llm_env``). Each backend is named as its server names the mod
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from bizagent.llm.client import LLMClient, RetryPolicy, backend_build
+from bizagent.llm.client import LLMClient, backend_build, llm_retry_policy
 
 BACKENDS = ["vllm", "ollama", "openai"]
 MODELS = {"vllm": "openai/gpt-oss-20b", "ollama": "gpt-oss:20b", "openai": "openai/gpt-oss-20b"}
@@ -33,7 +34,9 @@ def llm_client_build(
             context_tokens=context_tokens,
         ),
         timeout=timeout,
-        retry=RetryPolicy(max_retries=retries, base_delay=0.01, max_delay=0.02),
+        retry=replace(
+            llm_retry_policy(max_retries=retries, budget=120.0), base_delay=0.01, max_delay=0.02
+        ),
     )
 
 

@@ -1,6 +1,6 @@
 """The model client: one interface over the backends, with bounded retries.
 
-Retries use exponential backoff with full jitter, bounded both in count
+Retries follow ``bizagent.retry``: exponential backoff with full jitter, bounded both in count
 (``BIZAGENT_LLM_MAX_RETRIES``) and in total time (``BIZAGENT_LLM_RETRY_BUDGET``), and only
 for failures that a second try may fix (unreachable, timeout, 5xx/429, a dropped
 connection, unparseable output). Truncation, schema violations and unknown tools are
@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 from django.conf import settings
 
@@ -28,22 +28,18 @@ from bizagent.llm.backends.vllm import VllmBackend
 from bizagent.llm.errors import LLMConfigurationError, LLMError
 from bizagent.llm.types import ChatRequest, ChatResult, Usage
 from bizagent.redact import url_redact
+from bizagent.retry import Failure, RetryPolicy, call_with_retry, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_retries: int = 3
-    #: Seconds all attempts and waits of one call may take together, on top of the first try.
-    budget: float = 120.0
-    base_delay: float = 1.0
-    max_delay: float = 30.0
+#: The model client's default: three retries with full jitter, two minutes in all.
+LLM_RETRY = RetryPolicy(attempts=4, base_delay=1.0, max_delay=30.0, budget=120.0, jitter="full")
 
-    def delay(self, retry_number: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base * 2**n)]."""
-        ceiling = min(self.max_delay, self.base_delay * (2**retry_number))
-        return rng.uniform(0, ceiling)
+
+def llm_retry_policy(*, max_retries: int, budget: float) -> RetryPolicy:
+    """The model client's policy with the operator's retry count and time budget."""
+    return replace(LLM_RETRY, attempts=max_retries + 1, budget=budget)
 
 
 class LLMClient:
@@ -59,7 +55,7 @@ class LLMClient:
     ) -> None:
         self.backend = backend
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or LLM_RETRY
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -83,38 +79,52 @@ class LLMClient:
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """One model call, retried within the policy; raises the last classified error."""
-        started = self._clock()
-        retries = 0
         # Tokens the server billed for attempts that failed after it answered (a garbled
         # answer retried): they count towards this call, whatever its end.
-        spent: Usage | None = None
-        while True:
-            try:
-                result = self.backend.send(request, timeout=self.timeout)
-            except LLMError as exc:
-                if exc.usage is not None:
-                    spent = exc.usage if spent is None else spent + exc.usage
-                exc.usage = spent
-                exc.attempts = retries + 1
-                if not exc.retryable or retries >= self.retry.max_retries:
-                    raise
-                wait = self.retry.delay(retries, self._rng)
-                if self._clock() - started + wait > self.retry.budget:
-                    raise
-                retries += 1
-                logger.warning(
-                    "model call failed (%s), retry %d/%d in %.1fs",
-                    exc.error_class,
-                    retries,
-                    self.retry.max_retries,
-                    wait,
-                )
-                self._sleep(wait)
-                continue
-            result.attempts = retries + 1
-            if spent is not None:
-                result.usage = spent + result.usage
-            return result
+        spent: list[Usage] = []
+        attempts = 0
+
+        def attempt() -> ChatResult:
+            nonlocal attempts
+            attempts += 1
+            return self.backend.send(request, timeout=self.timeout)
+
+        def classify(exc: Exception) -> Failure | None:
+            if not isinstance(exc, LLMError):
+                return None
+            return Failure(error=exc, retryable=exc.retryable, retry_after=retry_after_seconds(exc))
+
+        def account(failure: Failure, attempt_number: int) -> None:
+            error = failure.error
+            assert isinstance(error, LLMError)
+            if error.usage is not None:
+                spent.append(error.usage)
+            error.usage = _usage_sum(spent)
+            error.attempts = attempt_number
+
+        result = call_with_retry(
+            attempt,
+            policy=self.retry,
+            classify=classify,
+            what="model call",
+            on_failure=account,
+            sleep=self._sleep,
+            clock=self._clock,
+            rand=self._rng.random,
+        )
+        result.attempts = attempts
+        if spent:
+            result.usage = _usage_sum(spent) + result.usage
+        return result
+
+
+def _usage_sum(usages: list[Usage]) -> Usage | None:
+    if not usages:
+        return None
+    total = usages[0]
+    for usage in usages[1:]:
+        total = total + usage
+    return total
 
 
 def backend_build(
@@ -140,5 +150,7 @@ def llm_client() -> LLMClient:
             context_tokens=settings.LLM_CONTEXT_TOKENS,
         ),
         timeout=settings.LLM_TIMEOUT,
-        retry=RetryPolicy(max_retries=settings.LLM_MAX_RETRIES, budget=settings.LLM_RETRY_BUDGET),
+        retry=llm_retry_policy(
+            max_retries=settings.LLM_MAX_RETRIES, budget=settings.LLM_RETRY_BUDGET
+        ),
     )

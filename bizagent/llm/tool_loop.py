@@ -13,9 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bizagent.llm.client import LLMClient
 from bizagent.llm.errors import LLMError, LLMUnknownTool
-from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage
+from bizagent.llm.types import ChatClient, ChatRequest, ChatResult, HistoryMessage
 
 ToolFunction = Callable[[dict[str, Any]], Any]
 
@@ -45,7 +44,7 @@ def _tool_output(function: ToolFunction, arguments: dict[str, Any]) -> str:
 
 
 def tool_loop_run(
-    client: LLMClient,
+    client: ChatClient,
     request: ChatRequest,
     tools: Mapping[str, ToolFunction],
     *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 ReasoningLevel = Literal["low", "medium", "high"]
 
@@ -130,3 +130,20 @@ class ChatResult:
     attempts: int = 1
     #: What ``schema_normalise`` changed in the answer before validating it.
     normalisations: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class ChatClient(Protocol):
+    """What the code that calls the model needs of a client.
+
+    ``bizagent.llm.client.LLMClient`` is the real one; tests use in-process stand-ins
+    (``tests/goals/studio.py``). ``complete`` makes one call (retries included) and
+    raises a classified ``LLMError``; the names say where the answer came from, for the
+    iteration log (``base_url`` is already redacted).
+    """
+
+    backend_name: str
+    model: str
+    base_url: str
+
+    def complete(self, request: ChatRequest) -> ChatResult: ...

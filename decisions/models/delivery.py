@@ -47,6 +47,10 @@ class DecisionMail(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    #: Who is sending it, until when (``bizagent.leases``): two deliveries of the same
+    #: task never both send it, and a sender that died leaves it to the next delivery.
+    lease_owner = models.CharField(max_length=100, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -79,7 +83,10 @@ class SheetRow(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    #: The sync holding the row, until when (``bizagent.leases``); a sync that died
+    #: leaves the row to the next one once the lease lapses.
     claim = models.UUIDField(null=True, blank=True, db_index=True)
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bizagent.leases import LeaseFields, lease_claim, lease_release
 from decisions.actions import UnknownAction, action_premise_failure, action_spec
 from decisions.models import Decision
 from decisions.services.audit import audit_log
@@ -31,6 +32,14 @@ OUTCOME_MAX_CHARS = 2000
 # An idempotent action interrupted this many times is left to a person after all.
 APPLY_MAX_ATTEMPTS = 3
 INTERRUPTED = "Interrupted, needs a person"
+
+
+#: The apply lease's columns on ``Decision`` (``bizagent.leases``).
+APPLY_LEASE = LeaseFields(owner="apply_lease_owner", expires_at="apply_lease_expires_at")
+
+
+def _approved(decision_id: int):
+    return Decision.objects.filter(pk=decision_id, status=Decision.Status.APPROVED)
 
 
 class _LeaseLost(Exception):
@@ -55,14 +64,13 @@ def _finish_failed(
     decision: Decision, *, owner: str, reason: str, now: datetime, data: dict | None = None
 ) -> Decision:
     with transaction.atomic():
-        won = Decision.objects.filter(
-            pk=decision.pk, status=Decision.Status.APPROVED, apply_lease_owner=owner
-        ).update(
+        won = lease_release(
+            _approved(decision.pk),
+            owner=owner,
+            fields=APPLY_LEASE,
             status=Decision.Status.FAILED,
             applied_at=now,
             outcome=reason[:OUTCOME_MAX_CHARS],
-            apply_lease_owner="",
-            apply_lease_expires_at=None,
         )
         if won == 1:
             audit_log(
@@ -99,15 +107,14 @@ def _run_claimed(decision_id: int, *, owner: str, now: datetime) -> Decision:
                 raise _PremiseFailed(premise)
             result = handler(args=dict(decision.action_args), decision=decision) or {}
             done_at = timezone.now()
-            won = Decision.objects.filter(
-                pk=decision.pk, status=Decision.Status.APPROVED, apply_lease_owner=owner
-            ).update(
+            won = lease_release(
+                _approved(decision.pk),
+                owner=owner,
+                fields=APPLY_LEASE,
                 status=Decision.Status.APPLIED,
                 applied_at=done_at,
                 result=result,
                 outcome="Applied: the approved action ran.",
-                apply_lease_owner="",
-                apply_lease_expires_at=None,
             )
             if won != 1:
                 raise _LeaseLost
@@ -151,11 +158,15 @@ def decision_apply(
     """
     now = now or timezone.now()
     owner = owner or apply_lease_owner_new()
-    claimed = Decision.objects.filter(
-        pk=decision_id, status=Decision.Status.APPROVED, apply_lease_owner=""
-    ).update(
-        apply_lease_owner=owner,
-        apply_lease_expires_at=now + apply_lease_duration(),
+    # Only an unclaimed decision: a lapsed lease is ``decision_apply_resume``'s to judge
+    # (an action that is not idempotent must not simply run again).
+    claimed = lease_claim(
+        _approved(decision_id),
+        owner=owner,
+        now=now,
+        duration=apply_lease_duration(),
+        fields=APPLY_LEASE,
+        take_lapsed=False,
         apply_attempts=F("apply_attempts") + 1,
     )
     if claimed != 1:
@@ -189,9 +200,12 @@ def decision_apply_resume(*, decision_id: int, now: datetime | None = None) -> D
     if idempotent and decision.apply_attempts < APPLY_MAX_ATTEMPTS:
         owner = apply_lease_owner_new()
         with transaction.atomic():
-            won = lapsed.update(
-                apply_lease_owner=owner,
-                apply_lease_expires_at=now + apply_lease_duration(),
+            won = lease_claim(
+                lapsed,
+                owner=owner,
+                now=now,
+                duration=apply_lease_duration(),
+                fields=APPLY_LEASE,
                 apply_attempts=F("apply_attempts") + 1,
             )
             if won != 1:
@@ -217,12 +231,13 @@ def decision_apply_resume(*, decision_id: int, now: datetime | None = None) -> D
         f"finished ({why}). Check what it did, then request it again if still wanted."
     )
     with transaction.atomic():
-        won = lapsed.update(
+        won = lease_release(
+            lapsed,
+            owner=decision.apply_lease_owner,
+            fields=APPLY_LEASE,
             status=Decision.Status.FAILED,
             applied_at=now,
             outcome=reason,
-            apply_lease_owner="",
-            apply_lease_expires_at=None,
         )
         if won != 1:
             return Decision.objects.get(pk=decision_id)

@@ -11,6 +11,9 @@ rule.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from bizagent.leases import lease_claim, lease_release
 from bizagent.notify import email_send
 from decisions.models import Decision, DecisionMail
 from decisions.selectors import decision_approvers, decision_mail_recipients, decision_summary
@@ -31,6 +35,9 @@ logger = logging.getLogger(__name__)
 EVENTS = tuple(DecisionMail.Event.values)
 # Events whose mail carries a link to decide.
 LINK_EVENTS = (DecisionMail.Event.REQUESTED, DecisionMail.Event.REMINDER)
+# How long one delivery holds a mail it is sending: far longer than an SMTP exchange
+# (EMAIL_TIMEOUT), shorter than django-q2's redelivery of a task whose worker died.
+MAIL_LEASE = timedelta(minutes=10)
 # A reminder task delivered twice within this window mails once.
 REMINDER_DEDUPE_WINDOW = timedelta(minutes=30)
 SUBJECTS = {
@@ -43,15 +50,18 @@ SUBJECTS = {
 
 
 def _mail_claim(
-    *, decision: Decision, recipient: AbstractBaseUser, event: str, now: datetime
+    *, decision: Decision, recipient: AbstractBaseUser, event: str, now: datetime, owner: str
 ) -> DecisionMail | None:
-    """The mail row to send for this recipient, or None when it already went out."""
+    """The mail row to send for this recipient, leased to ``owner``; None when it already
+    went out or another delivery of the task is sending it now (its lease is live)."""
     mails = DecisionMail.objects.filter(decision=decision, recipient=recipient, event=event)
     if event == DecisionMail.Event.REMINDER:
         mails = mails.filter(created_at__gte=now - REMINDER_DEDUPE_WINDOW)
     existing = mails.order_by("-id").first()
     if existing is not None:
-        return None if existing.sent_at else existing
+        if existing.sent_at:
+            return None
+        return existing if _mail_lease(mail=existing, owner=owner, now=now) else None
     link = None
     with transaction.atomic():
         if event in LINK_EVENTS:
@@ -66,7 +76,18 @@ def _mail_claim(
         except IntegrityError:
             # A concurrent delivery of the same task created it first; it sends.
             return None
-    return mail
+    return mail if _mail_lease(mail=mail, owner=owner, now=now) else None
+
+
+def _mail_lease(*, mail: DecisionMail, owner: str, now: datetime) -> bool:
+    return bool(
+        lease_claim(
+            DecisionMail.objects.filter(pk=mail.pk, sent_at__isnull=True),
+            owner=owner,
+            now=now,
+            duration=MAIL_LEASE,
+        )
+    )
 
 
 def _mail_context(*, mail: DecisionMail, decision: Decision) -> dict:
@@ -111,10 +132,15 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not recipients:
         _delivery_failed(decision=decision, event=event)
         return 0
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"[:100]
     mails = [
         mail
         for recipient in recipients
-        if (mail := _mail_claim(decision=decision, recipient=recipient, event=event, now=now))
+        if (
+            mail := _mail_claim(
+                decision=decision, recipient=recipient, event=event, now=now, owner=owner
+            )
+        )
     ]
     if not mails:
         return 0
@@ -134,6 +160,8 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
                 )
             except Exception as exc:
                 failures.append(exc)
+                # Not sent: give it back so the retried task sends it at once.
+                lease_release(DecisionMail.objects.filter(pk=mail.pk), owner=owner)
                 logger.warning(
                     "decisions: %s mail for decision %s to user %s failed: %s",
                     event,
@@ -142,8 +170,10 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
                     type(exc).__name__,
                 )
                 continue
-            DecisionMail.objects.filter(pk=mail.pk, sent_at__isnull=True).update(
-                sent_at=timezone.now()
+            lease_release(
+                DecisionMail.objects.filter(pk=mail.pk, sent_at__isnull=True),
+                owner=owner,
+                sent_at=timezone.now(),
             )
             sent += 1
     if sent and event in LINK_EVENTS:

@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from bizagent.llm.client import LLMClient
 from bizagent.llm.errors import LLMError, LLMMalformedOutput, LLMSchemaViolation
 from bizagent.llm.harmony import harmony_render
-from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage, Usage
+from bizagent.llm.types import ChatClient, ChatRequest, ChatResult, HistoryMessage, Usage
 from goals.roles import repair_message
 from goals.stats import shared_prefix_length
 
@@ -116,7 +115,7 @@ def _repair_request(request: ChatRequest, exc: LLMError) -> ChatRequest:
 
 
 def _complete(
-    client: LLMClient, request: ChatRequest, outcome: CallOutcome, *, purpose: str
+    client: ChatClient, request: ChatRequest, outcome: CallOutcome, *, purpose: str
 ) -> ChatResult:
     started = time.perf_counter()
     try:
@@ -138,7 +137,7 @@ def _complete(
     return result
 
 
-def role_call(*, client: LLMClient, request: ChatRequest) -> CallOutcome:
+def role_call(*, client: ChatClient, request: ChatRequest) -> CallOutcome:
     """Call the model; on a schema violation or unparseable answer, one repair call.
 
     The repair call quotes the validator's message; if its answer fails too, the outcome

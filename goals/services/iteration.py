@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from bizagent.llm.client import LLMClient, llm_client
+from bizagent.llm.client import llm_client
+from bizagent.llm.types import ChatClient
 from goals.conf import conf
 from goals.models import Iteration
 from goals.roles import HANDLERS, request_build
@@ -105,7 +106,9 @@ def user_message_build(*, work: Work, ideas_text: str) -> str:
     return HANDLERS[work.role].message_build(work=work, ideas_text=ideas_text)
 
 
-def _model_step(*, work: Work, client: LLMClient, previous_ids: list[int] | None, lap: Lap) -> Step:
+def _model_step(
+    *, work: Work, client: ChatClient, previous_ids: list[int] | None, lap: Lap
+) -> Step:
     """Build the prompt, call the role, record the answer (or the failure)."""
     theme = work.theme
     started_at = timezone.now()
@@ -236,7 +239,7 @@ def iteration_run(
     *,
     worker: str,
     scheduled: bool,
-    client: LLMClient | None = None,
+    client: ChatClient | None = None,
     now: dt.datetime | None = None,
 ) -> IterationReport:
     """Run one bounded iteration, or say why not (paused, stopped, backing off, resting,

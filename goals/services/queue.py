@@ -33,6 +33,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from bizagent.leases import lease_claim, lease_release, lease_renew
 from decisions.services import audit_log
 from goals.conf import conf
 from goals.models import Task
@@ -127,14 +128,25 @@ def _ready(theme: Any, now: dt.datetime):
     )
 
 
-def _lease_fields(worker: str, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "status": Task.Status.RUNNING,
-        "lease_owner": worker,
-        "lease_expires_at": now + dt.timedelta(seconds=conf().lease_seconds),
-        "attempts": F("attempts") + 1,
-        "last_run_at": now,
-    }
+def _lease_duration() -> dt.timedelta:
+    return dt.timedelta(seconds=conf().lease_seconds)
+
+
+def _lease_take(rows: Any, *, worker: str, now: dt.datetime) -> int:
+    """The claim itself (``bizagent.leases``): READY → RUNNING under ``worker``'s lease.
+
+    Only READY rows are offered, so a RUNNING task whose lease lapsed is not taken here:
+    ``task_leases_expire`` first gives it back (and counts the lost lease).
+    """
+    return lease_claim(
+        rows.filter(status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING)),
+        owner=worker,
+        now=now,
+        duration=_lease_duration(),
+        status=Task.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        last_run_at=now,
+    )
 
 
 def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) -> Task | None:
@@ -150,17 +162,14 @@ def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) 
             task = _ready(theme, now).select_for_update(skip_locked=True, of=("self",)).first()
             if task is None:
                 return None
-            Task.objects.filter(pk=task.pk).update(**_lease_fields(worker, now))
+            _lease_take(Task.objects.filter(pk=task.pk), worker=worker, now=now)
         task.refresh_from_db()
         return task
     for _ in range(_CLAIM_CANDIDATES):
         candidate = _ready(theme, now).values_list("pk", flat=True).first()
         if candidate is None:
             return None
-        claimed = Task.objects.filter(
-            pk=candidate,
-            status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING),
-        ).update(**_lease_fields(worker, now))
+        claimed = _lease_take(Task.objects.filter(pk=candidate), worker=worker, now=now)
         if claimed:
             return Task.objects.get(pk=candidate)
     return None
@@ -226,8 +235,11 @@ def task_leases_renew(*, worker: str, now: dt.datetime | None = None) -> int:
     worker presumed dead (its task reclaimed) cannot take the task back by beating.
     """
     now = now or timezone.now()
-    return Task.objects.filter(status=Task.Status.RUNNING, lease_owner=worker).update(
-        lease_expires_at=now + dt.timedelta(seconds=conf().lease_seconds)
+    return lease_renew(
+        Task.objects.filter(status=Task.Status.RUNNING),
+        owner=worker,
+        now=now,
+        duration=_lease_duration(),
     )
 
 
@@ -244,12 +256,10 @@ def task_complete(*, task: Task, worker: str, now: dt.datetime | None = None) ->
     """
     now = now or timezone.now()
     transition_sources(Task.Status.RUNNING, to=Task.Status.DONE)
-    changed = Task.objects.filter(
-        pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
-    ).update(
+    changed = lease_release(
+        Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING),
+        owner=worker,
         status=Task.Status.DONE,
-        lease_owner="",
-        lease_expires_at=None,
         finished_at=now,
         last_error="",
     )
@@ -285,12 +295,10 @@ def task_fail(
         target = Task.Status.READY
     transition_sources(Task.Status.RUNNING, to=target)
     delay = conf().retry_delay_seconds * (2 ** max(0, attempts - 1))
-    changed = Task.objects.filter(
-        pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
-    ).update(
+    changed = lease_release(
+        Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING),
+        owner=worker,
         status=target,
-        lease_owner="",
-        lease_expires_at=None,
         last_error=f"{error_class}: {detail}"[:4000],
         run_after=now + dt.timedelta(seconds=delay) if target == Task.Status.READY else None,
         finished_at=now if target != Task.Status.READY else None,
@@ -316,12 +324,10 @@ def task_release(*, task: Task, worker: str, reason: str) -> bool:
     Returns False when the lease had already moved on (nothing to give back).
     """
     transition_sources(Task.Status.RUNNING, to=Task.Status.READY)
-    changed = Task.objects.filter(
-        pk=task.pk, status=Task.Status.RUNNING, lease_owner=worker
-    ).update(
+    changed = lease_release(
+        Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING),
+        owner=worker,
         status=Task.Status.READY,
-        lease_owner="",
-        lease_expires_at=None,
         attempts=F("attempts") - 1,
         last_error=reason[:4000],
     )

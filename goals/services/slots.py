@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from bizagent.llm.types import ChatClient
 from decisions.services import audit_log
 from goals.conf import conf
 from goals.models import Iteration, LoopSlot
@@ -258,7 +259,7 @@ def iteration_run_in_slot(
     *,
     worker: str,
     scheduled: bool,
-    client: Any = None,
+    client: ChatClient | None = None,
     now: dt.datetime | None = None,
     rest_wait_max: float = 0.0,
 ) -> IterationReport:

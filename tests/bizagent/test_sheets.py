@@ -6,13 +6,13 @@ import pytest
 import requests
 
 from bizagent.sheets import (
-    RetryPolicy,
     SheetsAuthError,
     SheetsConfigError,
     SheetsNotFoundError,
     SheetsPermanentError,
     SheetsTransientError,
     sheets_client_open,
+    sheets_retry_policy,
 )
 from tests.google_sheets import SPREADSHEET_ID
 
@@ -31,7 +31,7 @@ def open_client(path, sleeps=None, policy=None, spreadsheet_id=SPREADSHEET_ID):
     return sheets_client_open(
         credentials_path=str(path),
         spreadsheet_id=spreadsheet_id,
-        policy=policy or RetryPolicy(),
+        policy=policy or sheets_retry_policy(),
         sleep=sleeps if sleeps is not None else Sleeps(),
         rand=lambda: 0.5,
     )
@@ -140,7 +140,7 @@ def test_it_retries_5xx_and_connection_errors(google_sheets, service_account_fil
 
 def test_it_gives_up_on_a_permanent_429_within_its_attempts(google_sheets, service_account_file):
     sleeps = Sleeps()
-    client = open_client(service_account_file, sleeps, RetryPolicy(attempts=4, budget=1000))
+    client = open_client(service_account_file, sleeps, sheets_retry_policy(attempts=4, budget=1000))
     client.tabs_ensure(TABS)
     google_sheets.outage = 429
 
@@ -153,7 +153,7 @@ def test_it_gives_up_on_a_permanent_429_within_its_attempts(google_sheets, servi
 
 def test_it_stops_when_the_retry_budget_is_spent(google_sheets, service_account_file):
     sleeps = Sleeps()
-    policy = RetryPolicy(attempts=50, base_delay=1, max_delay=8, budget=10)
+    policy = sheets_retry_policy(attempts=50, base_delay=1, max_delay=8, budget=10)
     client = open_client(service_account_file, sleeps, policy)
     client.tabs_ensure(TABS)
     google_sheets.outage = 429
@@ -256,7 +256,9 @@ def test_an_append_whose_answer_was_lost_is_not_sent_again(
 def test_answers_lost_again_and_again_never_duplicate_or_drop_a_row(
     google_sheets, service_account_file
 ):
-    client = open_client(service_account_file, Sleeps(), RetryPolicy(attempts=4, budget=1000))
+    client = open_client(
+        service_account_file, Sleeps(), sheets_retry_policy(attempts=4, budget=1000)
+    )
     client.tabs_ensure(TABS)
     sent: list[list[str]] = []
     for batch, lost in enumerate([503, requests.ConnectionError, 502, requests.Timeout, 500]):

@@ -104,12 +104,12 @@ def test_a_429_then_success_in_one_sync(configured):
 
 
 def _open_client(settings, sleeps):
-    from bizagent.sheets import RetryPolicy, sheets_client_open
+    from bizagent.sheets import sheets_client_open, sheets_retry_policy
 
     return sheets_client_open(
         credentials_path=settings.SHEETS_CREDENTIALS,
         spreadsheet_id=settings.SHEETS_SPREADSHEET_ID,
-        policy=RetryPolicy(budget=settings.SHEETS_RETRY_BUDGET),
+        policy=sheets_retry_policy(budget=settings.SHEETS_RETRY_BUDGET),
         sleep=sleeps,
         rand=lambda: 0.5,
     )

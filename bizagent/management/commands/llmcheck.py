@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -28,9 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         try:
             client = llm_client()
-            client.retry = type(client.retry)(
-                max_retries=int(options["retries"]), budget=client.retry.budget
-            )
+            client.retry = replace(client.retry, attempts=max(0, int(options["retries"])) + 1)
         except LLMError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(

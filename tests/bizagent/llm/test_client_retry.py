@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
-from bizagent.llm.client import LLMClient, RetryPolicy
+from bizagent.llm.client import LLM_RETRY, LLMClient, llm_retry_policy
 from bizagent.llm.errors import (
     LLMMalformedOutput,
     LLMSchemaViolation,
@@ -51,11 +52,11 @@ class FakeClock:
         return self.now
 
 
-def client_for(backend, clock, **policy):
+def client_for(backend, clock, max_retries=3, **policy):
     return LLMClient(
         backend,
         timeout=5,
-        retry=RetryPolicy(**policy),
+        retry=replace(LLM_RETRY, attempts=max_retries + 1, **policy),
         sleep=clock.sleep,
         clock=clock,
         rng=random.Random(7),
@@ -124,10 +125,15 @@ def test_retries_stop_at_the_time_budget():
 
 
 def test_waits_grow_exponentially_with_full_jitter_and_a_cap():
-    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    policy = replace(LLM_RETRY, base_delay=1.0, max_delay=5.0)
     rng = random.Random(1)
     for n in range(8):
         ceiling = min(5.0, 2.0**n)
-        waits = [policy.delay(n, rng) for _ in range(200)]
+        waits = [policy.delay(n, rng.random) for _ in range(200)]
         assert all(0 <= w <= ceiling for w in waits)
         assert max(waits) > ceiling * 0.8, "jitter spans the whole window"
+
+
+def test_the_settings_policy_counts_retries_after_the_first_try():
+    policy = llm_retry_policy(max_retries=2, budget=7.0)
+    assert (policy.attempts, policy.budget, policy.jitter) == (3, 7.0, "full")

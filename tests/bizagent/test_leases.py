@@ -1,0 +1,69 @@
+"""bizagent.leases: claim where free or lapsed, renew and release only by the holder."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from bizagent.leases import LeaseFields, lease_claim, lease_release, lease_renew
+from decisions.models import SheetRow
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+# SheetRow's claim column holds None when free: the helper handles both conventions.
+FIELDS = LeaseFields(owner="claim", expires_at="claim_expires_at", unowned=None)
+A = "00000000-0000-0000-0000-00000000000a"
+B = "00000000-0000-0000-0000-00000000000b"
+MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def row():
+    return SheetRow.objects.create(tab="t", uuid="00000000-0000-0000-0000-000000000001", values=[])
+
+
+def _rows(row):
+    return SheetRow.objects.filter(pk=row.pk)
+
+
+def test_a_free_row_is_claimed_once(row):
+    now = timezone.now()
+    assert lease_claim(_rows(row), owner=A, now=now, duration=MINUTE, fields=FIELDS) == 1
+    assert lease_claim(_rows(row), owner=B, now=now, duration=MINUTE, fields=FIELDS) == 0
+    row.refresh_from_db()
+    assert (str(row.claim), row.claim_expires_at) == (A, now + MINUTE)
+
+
+def test_a_lapsed_lease_is_taken_over_unless_told_not_to(row):
+    now = timezone.now()
+    lease_claim(_rows(row), owner=A, now=now, duration=MINUTE, fields=FIELDS)
+    later = now + 2 * MINUTE
+    assert (
+        lease_claim(
+            _rows(row), owner=B, now=later, duration=MINUTE, fields=FIELDS, take_lapsed=False
+        )
+        == 0
+    )
+    assert lease_claim(_rows(row), owner=B, now=later, duration=MINUTE, fields=FIELDS) == 1
+    row.refresh_from_db()
+    assert str(row.claim) == B
+
+
+def test_changes_are_written_with_the_claim_and_the_release(row):
+    now = timezone.now()
+    lease_claim(_rows(row), owner=A, now=now, duration=MINUTE, fields=FIELDS, attempts=3)
+    assert lease_release(_rows(row), owner=B, fields=FIELDS, status="sent") == 0
+    assert lease_release(_rows(row), owner=A, fields=FIELDS, status="sent") == 1
+    row.refresh_from_db()
+    assert (row.attempts, row.status, row.claim, row.claim_expires_at) == (3, "sent", None, None)
+
+
+def test_only_the_holder_renews(row):
+    now = timezone.now()
+    lease_claim(_rows(row), owner=A, now=now, duration=MINUTE, fields=FIELDS)
+    assert lease_renew(_rows(row), owner=B, now=now, duration=5 * MINUTE, fields=FIELDS) == 0
+    assert lease_renew(_rows(row), owner=A, now=now, duration=5 * MINUTE, fields=FIELDS) == 1
+    row.refresh_from_db()
+    assert row.claim_expires_at == now + 5 * MINUTE

@@ -134,7 +134,7 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             (
                 (
                     timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.actor.get_username() if e.actor_id else "system",
+                    e.actor.get_username() if e.actor is not None else "system",
                     e.action,
                     e.data,
                 )
@@ -166,7 +166,7 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="actor", ordering="actor__username")
     def who(self, obj: AuditEvent) -> str:
-        return obj.actor.get_username() if obj.actor_id else "system"
+        return obj.actor.get_username() if obj.actor is not None else "system"
 
 
 def budget_bar(budget: Budget) -> str:

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: A signed-in person: an approver, a requester, an admin.
 Person: TypeAlias = "User"
+#: A request's user, signed in or not (services that need a permission refuse the latter).
+RequestUser: TypeAlias = "User | AnonymousUser"
 #: Whoever acted: a person, a request's anonymous user (services refuse or ignore it),
 #: or None when the system acted.
 Actor: TypeAlias = "User | AnonymousUser | None"

@@ -122,13 +122,13 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
         logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
         return 0
-    recipients = decision_mail_recipients()
+    people = decision_mail_recipients()
     if event == DecisionMail.Event.SUPERSEDED:
         # Only those who were asked about it need to hear it is off the table.
-        recipients = recipients.filter(
+        people = people.filter(
             decision_mails__decision=decision, decision_mails__sent_at__isnull=False
         ).distinct()
-    recipients = list(recipients)
+    recipients = list(people)
     if event in LINK_EVENTS and not recipients:
         _delivery_failed(decision=decision, event=event)
         return 0

@@ -170,7 +170,8 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 def budget_bar(budget: Budget) -> str:
-    if hasattr(budget, "period_spent"):  # summed by BudgetAdmin.get_queryset
+    # Both annotated together by BudgetAdmin.get_queryset (hasattr tells the type checker).
+    if hasattr(budget, "period_spent") and hasattr(budget, "period_now"):
         status = budget_status(
             budget=budget, now=budget.period_now, spent=budget.period_spent or Decimal("0")
         )

@@ -39,10 +39,12 @@ test: $(VENV)/.installed-test
 	tests/system_packages.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	tests/run_suite.sh
 
-lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+# mypy reads its settings (the apps it checks, the django-stubs plugin) from pyproject.toml.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

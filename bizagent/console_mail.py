@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.core.mail.backends.console import EmailBackend
 from django.core.mail.message import EmailAlternative
 
@@ -30,9 +30,10 @@ class RedactingConsoleBackend(EmailBackend):
         # Redact the text parts before serialisation: a long or non-ASCII body is
         # quoted-printable or base64 on the wire, where a token cannot be found reliably.
         printed = copy.copy(message)
-        printed.body = link_tokens_redact(message.body or "")
+        printed.body = link_tokens_redact(str(message.body or ""))
         alternatives = getattr(message, "alternatives", None)
-        if alternatives:
+        # Only an EmailMultiAlternatives carries alternatives (Django's html mails are one).
+        if alternatives and isinstance(printed, EmailMultiAlternatives):
             printed.alternatives = [
                 EmailAlternative(
                     link_tokens_redact(content) if isinstance(content, str) else content,

@@ -10,7 +10,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO, TypeVar
+from typing import TextIO, TypeVar, overload
 from urllib.parse import urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,6 +35,12 @@ def value_shown(value: object, *, limit: int = SHOWN_CHARS) -> str:
     return repr(text)
 
 
+# A string default means the caller always gets a string back: the overloads tell the type
+# checker so, and settings need no casts.
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     """The variable's value, or ``default`` when unset or empty.
 
@@ -149,6 +155,10 @@ def url_redacted(url: str) -> str:
     return url_redact(url)
 
 
+@overload
+def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str: ...
+@overload
+def env_url(name: str, default: None, *, schemes: tuple[str, ...]) -> str | None: ...
 def env_url(name: str, default: str | None, *, schemes: tuple[str, ...]) -> str | None:
     """A URL whose scheme is one of ``schemes`` and which names a host (or a path for sqlite)."""
     value = env_str(name, default)

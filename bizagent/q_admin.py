@@ -11,13 +11,21 @@ autodiscovered django_q's admin module by then).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin
 from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    # The mixin's super() calls reach the ModelAdmin it is mixed into.
+    _MixinBase = admin.ModelAdmin[Any]
+else:
+    _MixinBase = object
 
 Q_APP_LABEL = "django_q"
 
 
-class SuperuserOnlyAdminMixin:
+class SuperuserOnlyAdminMixin(_MixinBase):
     """Every permission is refused to anyone but an active superuser."""
 
     @staticmethod
@@ -46,7 +54,7 @@ def q_admin_restrict(*, site: admin.AdminSite = admin.site) -> list[str]:
 
     Returns the model names restricted. Idempotent: an admin already restricted is left.
     """
-    restricted = []
+    restricted: list[str] = []
     for model, model_admin in list(site._registry.items()):
         if model._meta.app_label != Q_APP_LABEL or isinstance(model_admin, SuperuserOnlyAdminMixin):
             continue
@@ -56,5 +64,5 @@ def q_admin_restrict(*, site: admin.AdminSite = admin.site) -> list[str]:
         )
         site.unregister(model)
         site.register(model, superuser_only)
-        restricted.append(model._meta.model_name)
+        restricted.append(str(model._meta.model_name))
     return restricted

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 from django.core.management.base import CommandError
 
 
-def serve_lock_path(*, database: dict[str, Any]) -> Path | None:
+def serve_lock_path(*, database: Mapping[str, Any]) -> Path | None:
     """Where the lock of ``database`` lives, or None when it takes none."""
     if database.get("ENGINE") != "django.db.backends.sqlite3":
         return None
@@ -27,7 +28,7 @@ def serve_lock_path(*, database: dict[str, Any]) -> Path | None:
     return Path(name).with_name(Path(name).name + ".serve.lock")
 
 
-def serve_lock_acquire(*, database: dict[str, Any]) -> IO[str] | None:
+def serve_lock_acquire(*, database: Mapping[str, Any]) -> IO[str] | None:
     """Take the serve lock of ``database`` for as long as the returned file stays open.
 
     Raises CommandError naming the holder's pid when another serve holds it. Returns None

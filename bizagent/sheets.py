@@ -13,6 +13,7 @@ never wait.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -25,7 +26,7 @@ import gspread
 import requests
 from google.auth import exceptions as google_auth_exceptions
 from google.oauth2.service_account import Credentials
-from gspread.utils import ValueInputOption, absolute_range_name
+from gspread.utils import InsertDataOption, ValueInputOption, absolute_range_name
 
 from bizagent.retry import Failure, RetryPolicy, call_with_retry, retry_after_seconds
 
@@ -218,7 +219,8 @@ class SheetsClient:
             header = [list(tabs[title])]
             self._call(
                 f"write header of {title}",
-                lambda title=title, header=header: self.spreadsheet.values_update(
+                functools.partial(
+                    self.spreadsheet.values_update,
                     absolute_range_name(title, "A1"),
                     params={"valueInputOption": ValueInputOption.raw},
                     body={"values": header},
@@ -270,7 +272,7 @@ class SheetsClient:
                 worksheet.append_rows(
                     values,
                     value_input_option=ValueInputOption.raw,
-                    insert_data_option="INSERT_ROWS",
+                    insert_data_option=InsertDataOption.insert_rows,
                     table_range="A1",
                 )
             return len(fresh)

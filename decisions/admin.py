@@ -134,7 +134,7 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             (
                 (
                     timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.actor.get_username() if e.actor_id else "system",
+                    e.actor.get_username() if e.actor is not None else "system",
                     e.action,
                     e.data,
                 )
@@ -166,11 +166,12 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="actor", ordering="actor__username")
     def who(self, obj: AuditEvent) -> str:
-        return obj.actor.get_username() if obj.actor_id else "system"
+        return obj.actor.get_username() if obj.actor is not None else "system"
 
 
 def budget_bar(budget: Budget) -> str:
-    if hasattr(budget, "period_spent"):  # summed by BudgetAdmin.get_queryset
+    # Both annotated together by BudgetAdmin.get_queryset (hasattr tells the type checker).
+    if hasattr(budget, "period_spent") and hasattr(budget, "period_now"):
         status = budget_status(
             budget=budget, now=budget.period_now, spent=budget.period_spent or Decimal("0")
         )

@@ -9,6 +9,7 @@ The views only parse the form and call ``decision_approve`` / ``decision_reject`
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
 
 from decisions.models import Decision
 from decisions.selectors import decision_queue, user_may_decide
@@ -48,6 +50,12 @@ def _back_url(admin_site: admin.AdminSite, request: HttpRequest, decision: Decis
     return reverse(f"{admin_site.name}:decisions_queue")
 
 
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware (installed in settings) hands it over."""
+
+    htmx: HtmxDetails
+
+
 def time_left(decision: Decision, now: datetime | None = None) -> str:
     """ "3 h 05 min", "12 min", "overdue" (pending past due: the next tick expires it)."""
     if decision.status != Decision.Status.PENDING:
@@ -59,7 +67,7 @@ def time_left(decision: Decision, now: datetime | None = None) -> str:
     return f"{hours} h {rest // 60:02d} min left" if hours else f"{max(rest // 60, 1)} min left"
 
 
-def _row_context(request: HttpRequest, decision: Decision, **extra) -> dict:
+def _row_context(request: HtmxHttpRequest, decision: Decision, **extra: Any) -> dict[str, Any]:
     decision.time_left = time_left(decision)
     return {
         "decision": decision,
@@ -68,7 +76,7 @@ def _row_context(request: HttpRequest, decision: Decision, **extra) -> dict:
     }
 
 
-def queue_view(request: HttpRequest, *, admin_site: admin.AdminSite) -> TemplateResponse:
+def queue_view(request: HtmxHttpRequest, *, admin_site: admin.AdminSite) -> TemplateResponse:
     if not request.user.has_perm("decisions.view_decision"):
         raise PermissionDenied
     decisions = list(decision_queue()[:200])
@@ -91,7 +99,7 @@ def queue_view(request: HttpRequest, *, admin_site: admin.AdminSite) -> Template
 # The request comes first: ``require_POST`` reads the method off the first argument.
 @require_POST
 def decide_view(
-    request: HttpRequest, decision_id: int, *, admin_site: admin.AdminSite
+    request: HtmxHttpRequest, decision_id: int, *, admin_site: admin.AdminSite
 ) -> HttpResponse:
     decision = get_object_or_404(Decision, pk=decision_id)
     form = DecideForm(request.POST)
@@ -137,7 +145,7 @@ def decide_view(
 
 def _row_error(
     admin_site: admin.AdminSite,
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     decision: Decision,
     message: str,
     status: int = 400,

@@ -10,6 +10,8 @@ this one decision only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -33,12 +35,13 @@ class DecisionLinkForm(forms.Form):
     option_key = forms.CharField(required=False, max_length=100)
     comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea)
 
-    def __init__(self, *args, option_keys: list[str], **kwargs) -> None:
+    def __init__(self, *args: Any, option_keys: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.option_keys = option_keys
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         approving = data.get("action") == "approve" and self.option_keys
         if approving and data.get("option_key") not in self.option_keys:
             raise ValidationError("Choose one of the options to approve.")

@@ -41,7 +41,7 @@ from bizagent.sheets import (
     sheets_client_open,
     sheets_retry_policy,
 )
-from decisions.models import SheetRow
+from decisions.models import AuditEvent, SheetRow
 
 logger = logging.getLogger(__name__)
 
@@ -174,14 +174,14 @@ def sheet_row_enqueue(
     return row
 
 
-def _audit_actor(event: Any) -> str:
+def _audit_actor(event: AuditEvent) -> str:
     actor = getattr(event, "actor", None)
     if actor is None:
         return "system"
     return actor.get_username()
 
 
-def _audit_subject(event: Any) -> str:
+def _audit_subject(event: AuditEvent) -> str:
     subject_type = getattr(event, "subject_type", None)
     subject_id = getattr(event, "subject_id", None)
     if subject_type is not None and subject_id not in (None, ""):
@@ -190,7 +190,7 @@ def _audit_subject(event: Any) -> str:
     return str(getattr(event, "subject_repr", "") or "")
 
 
-def sheet_row_enqueue_audit(*, event: Any) -> SheetRow:
+def sheet_row_enqueue_audit(*, event: AuditEvent) -> SheetRow:
     """Queue the ``decision_log`` row for one ``AuditEvent`` (keyed by its uuid)."""
     return sheet_row_enqueue(
         tab=DECISION_LOG,

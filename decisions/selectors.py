@@ -7,16 +7,17 @@ import calendar
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 
+from decisions.actors import Actor, Person
 from decisions.models import AuditEvent, Budget, Decision, Period, PolicySettings
 from decisions.models.budget import money_quantise
 from decisions.models.decision import URGENCY_RANK
@@ -59,7 +60,7 @@ def decision_queue() -> models.QuerySet[Decision]:
 #   link that would then refuse them.
 
 
-def user_may_decide(user: AbstractBaseUser | None) -> bool:
+def user_may_decide(user: Actor) -> bool:
     """Whether ``user`` may approve or reject decisions now (see the rule above)."""
     return bool(
         user is not None
@@ -248,7 +249,7 @@ class DecisionSummary(TypedDict):
     comment: str
 
 
-def _username(user: Any) -> str:
+def _username(user: Person | None) -> str:
     return user.get_username() if user is not None else ""
 
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from decisions.actions import action_register
 from goals.services import strategy_apply, token_budget_extend
 from goals.services.governance import strategy_change_premise_failure
 from ideas.models import Theme
 
+if TYPE_CHECKING:
+    from decisions.models import Decision
+
 
 # Setting a strategy again to the same values changes nothing: safe to re-run.
 @action_register(
     "goals.apply_strategy_change", idempotent=True, premise=strategy_change_premise_failure
 )
-def apply_strategy_change(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
+def apply_strategy_change(*, args: dict[str, Any], decision: Decision) -> dict[str, Any]:
     theme = Theme.objects.get(pk=args["theme_id"])
     strategy_apply(
         theme=theme,
@@ -29,7 +32,7 @@ def apply_strategy_change(*, args: dict[str, Any], decision: Any) -> dict[str, A
 
 # One grant per decision (token_budget_extend looks it up first): safe to re-run.
 @action_register("goals.extend_token_budget", idempotent=True)
-def extend_token_budget(*, args: dict[str, Any], decision: Any) -> dict[str, Any]:
+def extend_token_budget(*, args: dict[str, Any], decision: Decision) -> dict[str, Any]:
     theme = Theme.objects.get(pk=args["theme_id"])
     grant = token_budget_extend(
         theme=theme,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -80,7 +82,9 @@ class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             request, "goals/blocked_work_partial.html", blocked_work_context(request)
         )
 
-    def _blocked_act(self, request: HttpRequest, task_id: int, service: Any, done: str) -> Any:
+    def _blocked_act(
+        self, request: HttpRequest, task_id: int, service: Callable[..., Task], done: str
+    ) -> HttpResponse:
         if not request.user.has_perm(TASK_CHANGE_PERMISSION):
             raise PermissionDenied
         task = Task.objects.filter(pk=task_id).first()
@@ -109,7 +113,7 @@ class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return ", ".join(f"#{i.pk} {i.title}" for i in obj.ideas.all()) or "-"
 
     @admin.action(description="Put back in the queue (blocked or failed tasks)")
-    def requeue(self, request: HttpRequest, queryset: Any) -> None:
+    def requeue(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         if not request.user.has_perm("goals.change_task"):
             raise PermissionDenied
         done, refused = 0, []
@@ -231,7 +235,7 @@ class IterationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def final_text(self, obj: Iteration) -> str:
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.final or "-")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Iteration | None = None) -> list[str]:
         names: list[str] = []
         for entry in self.fields:
             names.extend(entry if isinstance(entry, tuple) else (entry,))
@@ -260,7 +264,9 @@ class LoopPanelAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             "last_iteration": status.last_iteration,
         }
 
-    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         context = {
@@ -272,7 +278,11 @@ class LoopPanelAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "goals/loop_panel.html", context)
 
     def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
         # The state changes only through its services (the panel's buttons), never a form.
         return HttpResponseRedirect(reverse("admin:goals_loopstate_changelist"))

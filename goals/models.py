@@ -7,13 +7,11 @@ race-safe service that checks the table, and a test checks the table against the
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from ideas.models import Mode
+from ideas.models import Mode, Theme
 
 __all__ = [
     "PLAN",
@@ -284,7 +282,7 @@ class LoopState(models.Model):
     def __str__(self) -> str:
         return f"loop: {self.get_state_display()}"
 
-    def strategy_for(self, theme: Any) -> tuple[float | None, str]:
+    def strategy_for(self, theme: Theme | None) -> tuple[float | None, str]:
         """(explore ratio override, focus) when they belong to ``theme``."""
         if self.strategy_theme_id != getattr(theme, "pk", None):
             return None, ""

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from goals.models import PLAN, Iteration, LoopState, Role, Task, TokenGrant
+from ideas.models import Theme
 from ideas.selectors import theme_active
 
 #: The django-q2 schedule that ticks the 24/7 loop (written by ``goals.services.loop``).
@@ -24,7 +25,7 @@ def day_start(now: dt.datetime) -> dt.datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def tokens_used_today(*, theme: Any, now: dt.datetime | None = None) -> int:
+def tokens_used_today(*, theme: Theme, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     total = Iteration.objects.filter(theme=theme, started_at__gte=day_start(now)).aggregate(
         total=Sum(F("prompt_tokens") + F("completion_tokens"))
@@ -32,7 +33,7 @@ def tokens_used_today(*, theme: Any, now: dt.datetime | None = None) -> int:
     return int(total or 0)
 
 
-def failures_in_a_row(*, theme: Any, limit: int, error_classes: Collection[str]) -> bool:
+def failures_in_a_row(*, theme: Theme, limit: int, error_classes: Collection[str]) -> bool:
     """Whether the theme's last ``limit`` iterations that called the model all failed
     with one of ``error_classes``."""
     rows = list(
@@ -45,7 +46,7 @@ def failures_in_a_row(*, theme: Any, limit: int, error_classes: Collection[str])
     )
 
 
-def tokens_granted_today(*, theme: Any, now: dt.datetime | None = None) -> int:
+def tokens_granted_today(*, theme: Theme, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     total = TokenGrant.objects.filter(theme=theme, day=day_start(now).date()).aggregate(
         total=Sum("tokens")
@@ -53,12 +54,12 @@ def tokens_granted_today(*, theme: Any, now: dt.datetime | None = None) -> int:
     return int(total or 0)
 
 
-def queue_counts(*, theme: Any) -> dict[str, int]:
+def queue_counts(*, theme: Theme) -> dict[str, int]:
     rows = Task.objects.filter(theme=theme).values("status").annotate(n=Count("id"))
     return {row["status"]: row["n"] for row in rows}
 
 
-def iteration_number_last(*, theme: Any) -> int:
+def iteration_number_last(*, theme: Theme) -> int:
     last = (
         Iteration.objects.filter(theme=theme)
         .order_by("-number")
@@ -68,7 +69,7 @@ def iteration_number_last(*, theme: Any) -> int:
     return int(last or 0)
 
 
-def recent_ideator_texts(*, theme: Any, limit: int) -> list[str]:
+def recent_ideator_texts(*, theme: Theme, limit: int) -> list[str]:
     """The last ``limit`` successful ideator outputs as comparable text, oldest first."""
     rows = (
         Iteration.objects.filter(
@@ -82,7 +83,7 @@ def recent_ideator_texts(*, theme: Any, limit: int) -> list[str]:
     return [ideator_text(parsed) for parsed in reversed(list(rows)) if parsed]
 
 
-def recent_answers(*, theme: Any, role: str, limit: int) -> list[Any]:
+def recent_answers(*, theme: Theme, role: str, limit: int) -> list[Any]:
     """The parsed answers of the last ``limit`` successful iterations of ``role``, oldest
     first: what stagnation compares a new answer with."""
     rows = (
@@ -97,7 +98,7 @@ def recent_answers(*, theme: Any, role: str, limit: int) -> list[Any]:
     return [parsed for parsed in reversed(list(rows)) if parsed]
 
 
-def recent_directions(*, theme: Any, limit: int) -> list[str]:
+def recent_directions(*, theme: Theme, limit: int) -> list[str]:
     """The directions recent ideator batches explored, newest first, for a shake-up."""
     rows = (
         Iteration.objects.filter(
@@ -127,7 +128,7 @@ def ideator_text(parsed: Any) -> str:
     return "\n".join(parts)
 
 
-def recent_work(*, theme: Any, limit: int = 8) -> list[str]:
+def recent_work(*, theme: Theme, limit: int = 8) -> list[str]:
     rows = Iteration.objects.filter(theme=theme).order_by("-id")[:limit]
     lines = []
     for it in rows:
@@ -161,7 +162,7 @@ class LoopStatus:
     """Everything ``runloop status`` and the admin panel show."""
 
     state: LoopState
-    theme: Any
+    theme: Theme | None
     now: dt.datetime
     queue: dict[str, int] = field(default_factory=dict)
     iterations_last_hour: int = 0

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -55,15 +56,18 @@ class TagFilter(admin.SimpleListFilter):
     title = "tag"
     parameter_name = "tag"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         theme = theme_active()
         if theme is None:
             return []
         # Each tag's ideas counted on the link table's tag index alone (a JOIN counting
         # ideas_idea_tags.idea_id read every link row: ~450 ms at 100,000 ideas).
         through = Idea.tags.through
+        # django-stubs does not see annotations on an auto-created through model.
         uses = (
-            through.objects.filter(tag_id=OuterRef("pk"))
+            through.objects.filter(tag_id=OuterRef("pk"))  # type: ignore[misc]
             .order_by()
             .values("tag_id")
             .annotate(n=Count("pk"))
@@ -87,7 +91,9 @@ class ReviewedFilter(admin.SimpleListFilter):
     title = "reviewed"
     parameter_name = "reviewed"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return [("yes", "Reviewed"), ("no", "Not reviewed"), ("corrected", "Human-corrected")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -105,7 +111,7 @@ class ReviewedFilter(admin.SimpleListFilter):
 
 
 def _score_column(name: str):
-    def column(_admin: Any, obj: Idea) -> str:
+    def column(_admin: admin.ModelAdmin[Idea], obj: Idea) -> str:
         model, human = getattr(obj, name), getattr(obj, f"human_{name}")
         if human is not None:
             return f"{human:g} ✎" + (f" ({model:g})" if model is not None else "")
@@ -231,7 +237,9 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             rows,
         )
 
-    def save_model(self, request: HttpRequest, obj: Idea, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Idea, form: forms.ModelForm[Idea], change: bool
+    ) -> None:
         corrections = {
             name: form.cleaned_data.get(f"human_{name}")
             for name in SCORE_FIELDS
@@ -240,7 +248,9 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         if corrections:
             idea_human_correct(idea=obj, user=request.user, **corrections)
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm[Idea], formsets: Any, change: bool
+    ) -> None:
         """Nothing: tags and links are the loop's, and there are no inlines."""
 
     @admin.action(description="Mark selected ideas reviewed")
@@ -301,7 +311,9 @@ class IPProfileAdmin(NoAddAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: IPProfile | None = None) -> bool:
         return obj is not None and not obj.is_frozen and super().has_delete_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: IPProfile, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: IPProfile, form: forms.ModelForm[IPProfile], change: bool
+    ) -> None:
         document = {name: form.cleaned_data.get(name) for name in obj.as_document()}
         try:
             ip_profile_update(profile=obj, document=document, actor=request.user)
@@ -352,7 +364,7 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         object_id: str,
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
-    ) -> TemplateResponse:
+    ) -> HttpResponse:
         """A snapshot is a page to read, not a form: render its Markdown."""
         snapshot = self.get_object(request, object_id)
         if snapshot is None or not self.has_view_permission(request, snapshot):

@@ -19,7 +19,7 @@ REVIEWED_BONUS = 1.0
 def priority_compute(*, effective_scores: Mapping[str, float | None], reviewed: bool) -> float:
     """Weighted mean of the effective scores (0–10), plus the review bonus."""
     base = sum(
-        weight * (NEUTRAL_SCORE if effective_scores.get(name) is None else effective_scores[name])
+        weight * (NEUTRAL_SCORE if (score := effective_scores.get(name)) is None else score)
         for name, weight in WEIGHTS.items()
     )
     return round(base + (REVIEWED_BONUS if reviewed else 0.0), 4)

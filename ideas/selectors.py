@@ -100,8 +100,9 @@ def idea_context_candidates(*, theme: Theme, focus_ideas: Sequence[Idea], limit:
                 visible.order_by(*PRIORITY_ORDER).values_list("pk", flat=True)[:OVERLAP_WINDOW]
             )
             rank = {pk: position for position, pk in enumerate(window)}
+            # django-stubs does not see annotations on an auto-created through model.
             overlaps = (
-                Idea.tags.through.objects.filter(idea_id__in=window, tag_id__in=tag_ids)
+                Idea.tags.through.objects.filter(idea_id__in=window, tag_id__in=tag_ids)  # type: ignore[misc]
                 .values("idea_id")
                 .annotate(overlap=Count("tag_id"))
                 .values_list("idea_id", "overlap")
@@ -172,8 +173,9 @@ def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
         .order_by("-pk")
         .values_list("title", "summary")[:STATS_SAMPLE]
     ]
+    # django-stubs does not see annotations on an auto-created through model.
     top_tags = list(
-        Idea.tags.through.objects.filter(tag__theme=theme, idea__status__in=Idea.VISIBLE_STATUSES)
+        Idea.tags.through.objects.filter(tag__theme=theme, idea__status__in=Idea.VISIBLE_STATUSES)  # type: ignore[misc]
         .values("tag__name")
         .annotate(n=Count("idea_id"))
         .order_by("-n", "tag__name")

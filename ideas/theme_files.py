@@ -10,8 +10,9 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
@@ -65,7 +66,8 @@ def _messages(label: str, error: SchemaError) -> list[str]:
         if match:
             return [f"{where}.{match['name']}: is required"]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set(error.schema.get("properties", {}))
+        # additionalProperties only runs on an object schema (a mapping, not True/False).
+        known = set(cast("Mapping[str, Any]", error.schema).get("properties", {}))
         extra = sorted(key for key in error.instance if key not in known)
         if extra:
             return [f"{where}.{key}: is not an allowed field" for key in extra]

@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import cast
 
 from django.conf import settings
 
@@ -114,7 +115,8 @@ class LLMClient:
         )
         result.attempts = attempts
         if spent:
-            result.usage = _usage_sum(spent) + result.usage
+            # spent is not empty here, so its sum is a Usage, not None.
+            result.usage = cast("Usage", _usage_sum(spent)) + result.usage
         return result
 
 

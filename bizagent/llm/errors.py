@@ -6,12 +6,19 @@ which server failed and how; ``error_class`` is the stable name stored on iterat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from bizagent.redact import text_redact, url_redact, url_secrets
 
 if TYPE_CHECKING:
     from bizagent.llm.types import Usage
+
+
+class ErrorWhere(TypedDict):
+    """Which server and model a failure came from (the keyword arguments every error takes)."""
+
+    url: str
+    model: str
 
 
 class LLMError(Exception):

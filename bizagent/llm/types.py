@@ -142,8 +142,13 @@ class ChatClient(Protocol):
     iteration log (``base_url`` is already redacted).
     """
 
-    backend_name: str
-    model: str
-    base_url: str
+    # Read-only properties: LLMClient derives them from its backend, a stand-in may hold
+    # them as plain attributes; either satisfies the protocol.
+    @property
+    def backend_name(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
 
     def complete(self, request: ChatRequest) -> ChatResult: ...

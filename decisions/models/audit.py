@@ -64,7 +64,7 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")]
 
     def __str__(self) -> str:
-        who = self.actor.get_username() if self.actor_id else "system"
+        who = self.actor.get_username() if self.actor is not None else "system"
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
@@ -72,5 +72,5 @@ class AuditEvent(models.Model):
             raise AuditLogIsAppendOnly("audit events cannot be changed")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AuditLogIsAppendOnly("audit events cannot be deleted")

@@ -90,7 +90,7 @@ class Budget(models.Model):
 
     @property
     def scope_label(self) -> str:
-        if self.scope_type_id is None:
+        if self.scope_type is None:
             return "global"
         return f"{self.scope_type.model}:{self.scope_id}"
 

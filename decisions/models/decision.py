@@ -30,7 +30,12 @@ class Urgency(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
-URGENCY_RANK = {Urgency.CRITICAL: 0, Urgency.HIGH: 1, Urgency.NORMAL: 2, Urgency.LOW: 3}
+URGENCY_RANK: dict[str, int] = {
+    Urgency.CRITICAL: 0,
+    Urgency.HIGH: 1,
+    Urgency.NORMAL: 2,
+    Urgency.LOW: 3,
+}
 
 
 class Decision(models.Model):
@@ -46,6 +51,9 @@ class Decision(models.Model):
     idempotent action or fails the decision for a person to look at. It runs only if
     the digest of its arguments still matches and its premise still holds.
     """
+
+    #: "3 h 05 min left": set by the approval queue on the rows it shows; never stored.
+    time_left: str
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

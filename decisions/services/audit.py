@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
+from decisions.actors import Actor, Person
 from decisions.audit import AUDIT_ACTIONS
 from decisions.mirror import sheet_row_enqueue_audit
 from decisions.models import AuditEvent
 
 
-def _actor(actor: Any) -> Any:
+def _actor(actor: Actor) -> Person | None:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return None
-    return actor
+    # Authenticated means a person: an AnonymousUser never is.
+    return cast("Person", actor)
 
 
 def audit_log(
     *,
     action: str,
-    actor: Any = None,
+    actor: Actor = None,
     subject: models.Model | None = None,
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:

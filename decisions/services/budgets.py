@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from decisions.actors import Actor
 from decisions.models import Budget, BudgetSpend, Decision
 from decisions.models.budget import money_quantise
 from decisions.policy import ActionProposal
@@ -24,7 +25,7 @@ from decisions.services.policy import policy_check
 BUDGET_FIELDS = ("name", "limit", "currency", "period", "active")
 
 
-def _decimal(value: Any, field: str) -> Decimal:
+def _decimal(value: object, field: str) -> Decimal:
     try:
         return Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -34,11 +35,11 @@ def _decimal(value: Any, field: str) -> Decimal:
 def budget_create(
     *,
     name: str,
-    limit: Any,
+    limit: Decimal | int | float | str,
     period: str,
     currency: str = "JPY",
     scope: models.Model | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Budget:
     budget = Budget(
         name=name, limit=_decimal(limit, "limit"), period=period, currency=currency.upper()
@@ -62,7 +63,7 @@ def budget_create(
     return budget
 
 
-def budget_update(*, budget_id: int, actor: Any = None, **values: Any) -> Budget:
+def budget_update(*, budget_id: int, actor: Actor = None, **values: Any) -> Budget:
     """Change a budget's fields; the audit row records each old and new value."""
     if actor is not None and not actor.has_perm("decisions.change_budget"):
         raise PermissionDenied("changing a budget needs decisions.change_budget")
@@ -95,11 +96,11 @@ def budget_update(*, budget_id: int, actor: Any = None, **values: Any) -> Budget
 def budget_spend_record(
     *,
     budget: Budget,
-    amount: Any,
+    amount: Decimal | int | float | str,
     source: str,
     reference: str = "",
     spent_at: datetime | None = None,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> tuple[BudgetSpend, bool]:
     """Record spend; idempotent per (budget, source, reference). Returns (spend, created).
 

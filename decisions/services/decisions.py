@@ -4,6 +4,7 @@ transaction; mails and the approved action are enqueued only after commit."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from decisions.actions import UnknownAction, action_get, action_premise_failure
+from decisions.actors import Actor, Person
 from decisions.models import Decision, DecisionKind, DecisionOption, Urgency
 from decisions.selectors import user_may_decide
 from decisions.services.audit import audit_log
@@ -106,7 +108,7 @@ def decision_request(
     impact: str = "",
     urgency: str = Urgency.NORMAL,
     subject: models.Model | None = None,
-    requested_by: Any = None,
+    requested_by: Person | None = None,
     model_analysis: str = "",
     due_at: datetime | None = None,
     now: datetime | None = None,
@@ -231,8 +233,8 @@ def _request_save(decision: Decision, *, built: list[DecisionOption], now: datet
                 },
             )
             transaction.on_commit(
-                lambda pk=old.pk: task_enqueue(
-                    "decisions.tasks.decision_notify_task", pk, "superseded"
+                functools.partial(
+                    task_enqueue, "decisions.tasks.decision_notify_task", old.pk, "superseded"
                 )
             )
         options = [
@@ -284,7 +286,7 @@ def _locked_pending(decision_id: int, now: datetime) -> Decision:
     return decision
 
 
-def _require_approver(user: Any) -> None:
+def _require_approver(user: Actor) -> None:
     # The one approver rule (``decisions.selectors``), the same the mail and links use.
     if not user_may_decide(user):
         raise PermissionDenied("Deciding needs the decisions.approve_decision permission.")
@@ -304,7 +306,7 @@ def _compare_and_set(decision: Decision, **fields: Any) -> None:
 def decision_approve(
     *,
     decision_id: int,
-    user: Any,
+    user: Actor,
     option_key: str = "",
     comment: str = "",
     digest: str = "",
@@ -367,7 +369,7 @@ def decision_approve(
 def decision_reject(
     *,
     decision_id: int,
-    user: Any,
+    user: Actor,
     comment: str = "",
     option_key: str = "",
     via: str = "api",
@@ -402,7 +404,7 @@ def decision_reject(
 
 
 def decision_cancel(
-    *, decision_id: int, reason: str, user: Any = None, now: datetime | None = None
+    *, decision_id: int, reason: str, user: Actor = None, now: datetime | None = None
 ) -> Decision:
     """Withdraw a pending decision (the system, its requester, or an approver)."""
     now = now or timezone.now()

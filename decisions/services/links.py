@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from decisions.actors import Actor, Person
 from decisions.models import Decision, DecisionLink
 from decisions.selectors import decision_summary, user_may_decide
 from decisions.services.decisions import DecisionNotPending, decision_approve, decision_reject
@@ -63,7 +63,7 @@ class LinkGrant:
 
     link: DecisionLink
     decision: Decision
-    recipient: AbstractBaseUser
+    recipient: Person
 
 
 def link_max_age() -> timedelta:
@@ -71,7 +71,7 @@ def link_max_age() -> timedelta:
 
 
 def decision_link_issue(
-    *, decision: Decision, recipient: AbstractBaseUser, now: datetime | None = None
+    *, decision: Decision, recipient: Person, now: datetime | None = None
 ) -> DecisionLink:
     """Record a new single-use link for ``recipient`` on ``decision``."""
     now = now or timezone.now()
@@ -101,7 +101,7 @@ def decision_link_check(
     *,
     token: str,
     decision_id: int,
-    user: AbstractBaseUser | None = None,
+    user: Actor = None,
     now: datetime | None = None,
 ) -> LinkGrant:
     """Check a token without changing anything; raise ``LinkRefused`` with the reason.
@@ -149,7 +149,7 @@ def decision_link_decide(
     approve: bool,
     option_key: str = "",
     comment: str = "",
-    user: AbstractBaseUser | None = None,
+    user: Actor = None,
     now: datetime | None = None,
 ) -> Decision:
     """Approve or reject through a link, as its recipient; the link is spent on success.

@@ -17,7 +17,6 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from bizagent.leases import lease_claim, lease_release
 from bizagent.notify import email_send
+from decisions.actors import Person
 from decisions.models import Decision, DecisionMail
 from decisions.selectors import decision_approvers, decision_mail_recipients, decision_summary
 from decisions.services.audit import audit_log
@@ -40,7 +40,7 @@ LINK_EVENTS = (DecisionMail.Event.REQUESTED, DecisionMail.Event.REMINDER)
 MAIL_LEASE = timedelta(minutes=10)
 # A reminder task delivered twice within this window mails once.
 REMINDER_DEDUPE_WINDOW = timedelta(minutes=30)
-SUBJECTS = {
+SUBJECTS: dict[str, str] = {
     DecisionMail.Event.REQUESTED: "Decision needed: {title}",
     DecisionMail.Event.REMINDER: "Reminder, decision still open: {title}",
     DecisionMail.Event.EXPIRED: "Decision expired without an answer: {title}",
@@ -50,7 +50,7 @@ SUBJECTS = {
 
 
 def _mail_claim(
-    *, decision: Decision, recipient: AbstractBaseUser, event: str, now: datetime, owner: str
+    *, decision: Decision, recipient: Person, event: str, now: datetime, owner: str
 ) -> DecisionMail | None:
     """The mail row to send for this recipient, leased to ``owner``; None when it already
     went out or another delivery of the task is sending it now (its lease is live)."""
@@ -122,13 +122,13 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
         logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
         return 0
-    recipients = decision_mail_recipients()
+    people = decision_mail_recipients()
     if event == DecisionMail.Event.SUPERSEDED:
         # Only those who were asked about it need to hear it is off the table.
-        recipients = recipients.filter(
+        people = people.filter(
             decision_mails__decision=decision, decision_mails__sent_at__isnull=False
         ).distinct()
-    recipients = list(recipients)
+    recipients = list(people)
     if event in LINK_EVENTS and not recipients:
         _delivery_failed(decision=decision, event=event)
         return 0

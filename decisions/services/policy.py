@@ -5,13 +5,14 @@ The thresholds are read by ``decisions.selectors.policy_thresholds``."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from decisions.actors import Actor, Person
 from decisions.models import PolicySettings
 from decisions.policy import ActionProposal, Verdict, policy_evaluate
 from decisions.selectors import policy_thresholds
@@ -37,7 +38,7 @@ def policy_check(*, proposal: ActionProposal) -> Verdict:
     )
 
 
-def policy_settings_update(*, actor: Any, **values: Any) -> PolicySettings:
+def policy_settings_update(*, actor: Actor, **values: Any) -> PolicySettings:
     """Change thresholds (staff with ``change_policysettings``); logs what changed."""
     if actor is None or not actor.has_perm("decisions.change_policysettings"):
         raise PermissionDenied("changing policy thresholds needs decisions.change_policysettings")
@@ -60,7 +61,7 @@ def policy_settings_update(*, actor: Any, **values: Any) -> PolicySettings:
         if not changes:
             return row
         row.updated_at = timezone.now()
-        row.updated_by = actor
+        row.updated_by = cast("Person", actor)  # has_perm passed: a person
         row.full_clean()
         row.save()
         audit_log(action="decisions.policy_updated", actor=actor, subject=row, data=changes)

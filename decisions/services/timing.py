@@ -6,6 +6,7 @@ expiry is a compare-and-set, so overlapping ticks or a redelivered task do them 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -61,8 +62,8 @@ def decision_remind_due(*, now: datetime | None = None) -> list[int]:
                 data={"reminder": len(due), "of": len(points), "due_at": decision.due_at},
             )
             transaction.on_commit(
-                lambda pk=decision.pk: task_enqueue(
-                    "decisions.tasks.decision_notify_task", pk, "reminder"
+                functools.partial(
+                    task_enqueue, "decisions.tasks.decision_notify_task", decision.pk, "reminder"
                 )
             )
         reminded.append(decision.pk)
@@ -88,8 +89,8 @@ def decision_expire_due(*, now: datetime | None = None) -> list[int]:
                 data={"due_at": decision.due_at, "on_timeout": decision.on_timeout},
             )
             transaction.on_commit(
-                lambda pk=decision.pk: task_enqueue(
-                    "decisions.tasks.decision_notify_task", pk, "expired"
+                functools.partial(
+                    task_enqueue, "decisions.tasks.decision_notify_task", decision.pk, "expired"
                 )
             )
         expired.append(decision.pk)

@@ -14,7 +14,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from decisions.models import DecisionKind
+from decisions.actors import Actor
+from decisions.models import Decision, DecisionKind
 from decisions.policy import ActionProposal
 from decisions.services import audit_log, decision_request, policy_check
 from goals.conf import conf
@@ -66,8 +67,8 @@ def strategy_apply(
     theme: Theme,
     explore_ratio: float,
     focus: str,
-    actor: Any = None,
-    decision: Any = None,
+    actor: Actor = None,
+    decision: Decision | None = None,
     source: str,
 ) -> LoopState:
     """Put a strategy in force for ``theme``, logged in the same transaction."""
@@ -105,7 +106,8 @@ def strategy_change_premise_failure(args: dict[str, Any]) -> str | None:
     """
     if "from_explore_ratio" not in args:
         return None  # asked before decisions carried their premise
-    theme = Theme.objects.filter(pk=args.get("theme_id")).first()
+    theme_id = args.get("theme_id")
+    theme = Theme.objects.filter(pk=theme_id).first() if theme_id is not None else None
     if theme is None:
         return f"theme #{args.get('theme_id')} no longer exists"
     now = strategy_ratio_in_force(theme=theme)
@@ -197,7 +199,7 @@ def strategy_propose(
 
 def token_budget_decision_request(
     *, theme: Theme, used: int, allowed: int, now: dt.datetime
-) -> Any:
+) -> Decision | None:
     """Ask a person for more tokens today, or grant them when policy allows it.
 
     Returns the Decision, or None when policy granted the tokens itself. Asked once per
@@ -256,7 +258,12 @@ def token_budget_decision_request(
 
 
 def token_budget_extend(
-    *, theme: Theme, day: dt.date, tokens: int, decision: Any = None, actor: Any = None
+    *,
+    theme: Theme,
+    day: dt.date,
+    tokens: int,
+    decision: Decision | None = None,
+    actor: Actor = None,
 ) -> TokenGrant:
     """Grant ``tokens`` more for ``theme`` on ``day``; one grant per decision."""
     existing = (
@@ -278,7 +285,8 @@ def token_budget_extend(
                 data={"day": day.isoformat(), "tokens": tokens, "decision": grant.decision_id},
             )
     except IntegrityError:
-        return TokenGrant.objects.get(decision_id=decision.pk)
+        # Only the one-grant-per-decision constraint refuses a grant: it carries a decision.
+        return TokenGrant.objects.get(decision_id=grant.decision_id)
     return grant
 
 

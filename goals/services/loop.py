@@ -13,12 +13,13 @@ switch whatever state the loop is in, and a stopped loop must stay stopped throu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import Conf, conf
 from goals.models import LoopState, Task
@@ -26,6 +27,9 @@ from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
 from goals.services.wake import loop_wake_remove
 from ideas.models import Theme
 from ideas.selectors import theme_active
+
+if TYPE_CHECKING:
+    from django_q.models import Schedule
 
 State = LoopState.State
 
@@ -79,7 +83,7 @@ def _transition(
     allowed_from: tuple[str, ...],
     action: str,
     reason: str,
-    actor: Any = None,
+    actor: Actor = None,
     extra: dict[str, Any] | None = None,
 ) -> LoopState:
     with transaction.atomic():
@@ -104,7 +108,7 @@ def _transition(
     return state
 
 
-def loop_start(*, actor: Any = None) -> LoopState:
+def loop_start(*, actor: Actor = None) -> LoopState:
     """STOPPED or PAUSED → RUNNING, and make sure the django-q2 schedule exists.
 
     Checks first and writes nothing when it refuses: every loop setting is read and
@@ -129,7 +133,7 @@ def loop_start(*, actor: Any = None) -> LoopState:
     return state
 
 
-def loop_stop(*, actor: Any = None, reason: str = "stopped") -> LoopState:
+def loop_stop(*, actor: Actor = None, reason: str = "stopped") -> LoopState:
     """Any state → STOPPED. The state row keeps its counters and strategy; a tick that is
     mid-iteration finishes and records it, and no further tick starts one."""
     state = _transition(
@@ -145,7 +149,7 @@ def loop_stop(*, actor: Any = None, reason: str = "stopped") -> LoopState:
     return state
 
 
-def loop_pause(*, reason: str, actor: Any = None) -> LoopState:
+def loop_pause(*, reason: str, actor: Actor = None) -> LoopState:
     """RUNNING or BACKING_OFF → PAUSED; a paused or stopped loop is left as it is."""
     return _transition(
         to=State.PAUSED,
@@ -156,7 +160,7 @@ def loop_pause(*, reason: str, actor: Any = None) -> LoopState:
     )
 
 
-def loop_resume(*, actor: Any = None) -> LoopState:
+def loop_resume(*, actor: Actor = None) -> LoopState:
     """PAUSED → RUNNING. A stopped loop stays stopped (``loop_start`` starts it)."""
     return _transition(
         to=State.RUNNING,
@@ -260,7 +264,7 @@ def loop_current_set(
         LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(**values)
 
 
-def loop_schedule_ensure(*, settings: Conf | None = None) -> Any:
+def loop_schedule_ensure(*, settings: Conf | None = None) -> Schedule:
     """The django-q2 schedule that ticks the loop, created or corrected idempotently."""
     from django_q.models import Schedule
 

@@ -29,14 +29,16 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from bizagent.leases import lease_claim, lease_release, lease_renew
+from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import conf
-from goals.models import Task
+from goals.models import Iteration, Task
+from ideas.models import Theme
 
 logger = logging.getLogger(__name__)
 
@@ -69,14 +71,14 @@ def transition_sources(*sources: str, to: str) -> tuple[str, ...]:
 
 def task_create(
     *,
-    theme: Any,
+    theme: Theme,
     kind: str,
     priority: int = 50,
     ideas: Iterable[Any] = (),
     brief: str = "",
     dedupe_key: str = "",
     metadata: dict[str, Any] | None = None,
-    created_by_iteration: Any = None,
+    created_by_iteration: Iteration | None = None,
     max_attempts: int = 3,
 ) -> tuple[Task, bool]:
     """Queue a task; with ``dedupe_key``, an open task with the same key is returned instead.
@@ -120,7 +122,7 @@ def task_create(
     return task, True
 
 
-def _ready(theme: Any, now: dt.datetime):
+def _ready(theme: Theme, now: dt.datetime) -> QuerySet[Task]:
     return (
         Task.objects.filter(theme=theme, status=Task.Status.READY)
         .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
@@ -149,7 +151,7 @@ def _lease_take(rows: Any, *, worker: str, now: dt.datetime) -> int:
     )
 
 
-def task_claim_next(*, theme: Any, worker: str, now: dt.datetime | None = None) -> Task | None:
+def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None) -> Task | None:
     """Lease the highest-priority ready task of ``theme`` to ``worker``, or None.
 
     Each claim counts an attempt; ``task_release`` gives it back when the failure was not
@@ -334,7 +336,7 @@ def task_release(*, task: Task, worker: str, reason: str) -> bool:
     return bool(changed)
 
 
-def task_requeue(*, task: Task, actor: Any = None) -> Task:
+def task_requeue(*, task: Task, actor: Actor = None) -> Task:
     """BLOCKED or FAILED → READY with fresh attempts: a person decided to try again."""
     with transaction.atomic():
         changed = Task.objects.filter(
@@ -353,12 +355,12 @@ def task_requeue(*, task: Task, actor: Any = None) -> Task:
     return task
 
 
-def _person_may_change(actor: Any) -> None:
+def _person_may_change(actor: Actor) -> None:
     if actor is None or not actor.has_perm(TASK_CHANGE_PERMISSION):
         raise PermissionDenied(f"changing tasks needs the {TASK_CHANGE_PERMISSION} permission")
 
 
-def _blocked_transition(*, task: Task, actor: Any, action: str, **fields: Any) -> Task:
+def _blocked_transition(*, task: Task, actor: Actor, action: str, **fields: Any) -> Task:
     """BLOCKED → something, by a person: compare-and-set on the status, audited in the
     same transaction; of two people clicking at once, one wins and the other is told."""
     _person_may_change(actor)
@@ -383,7 +385,7 @@ def _blocked_transition(*, task: Task, actor: Any, action: str, **fields: Any) -
     return task
 
 
-def task_retry(*, task: Task, actor: Any) -> Task:
+def task_retry(*, task: Task, actor: Actor) -> Task:
     """BLOCKED → READY with fresh attempts and lease losses: a person said try again.
 
     Needs ``goals.change_task``; raises ``TaskTransitionError`` when the task is no
@@ -401,7 +403,7 @@ def task_retry(*, task: Task, actor: Any) -> Task:
     )
 
 
-def task_drop(*, task: Task, actor: Any) -> Task:
+def task_drop(*, task: Task, actor: Actor) -> Task:
     """BLOCKED → DROPPED: a person decided the work is not worth doing; it stays in the
     log with its reason but never runs again.
 

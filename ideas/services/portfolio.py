@@ -10,12 +10,13 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from bizagent.llm.structured import schema_normalise
+from decisions.actors import Actor, Person
 from decisions.services import audit_log
 from ideas.models import (
     SCORE_FIELDS,
@@ -110,7 +111,7 @@ def _refusal_record(
     reasons: list[str],
     iteration_id: int | None,
     idea: Idea | None,
-    actor: Any,
+    actor: Actor,
 ) -> IdeaRefusal:
     title = str(data.get("title") or (idea.title if idea else ""))[:200]
     fingerprint = idea_fingerprint(title)
@@ -147,7 +148,7 @@ def _refuse_if_crossing(
     data: Mapping[str, Any],
     iteration_id: int | None,
     idea: Idea | None,
-    actor: Any,
+    actor: Actor,
 ) -> None:
     reasons = content_violations(text=idea_text(data), taboos=theme.ip_profile.taboos)
     if reasons:
@@ -163,7 +164,7 @@ def _refuse_if_crossing(
 
 
 def _change(
-    idea: Idea, field: str, old: Any, new: Any, iteration_id: int | None, actor: Any, reason: str
+    idea: Idea, field: str, old: Any, new: Any, iteration_id: int | None, actor: Actor, reason: str
 ) -> IdeaChange:
     return IdeaChange(
         idea=idea,
@@ -171,7 +172,8 @@ def _change(
         old=old,
         new=new,
         iteration_id=iteration_id,
-        actor=actor if getattr(actor, "pk", None) else None,
+        # Only a saved person is recorded (an AnonymousUser has no pk).
+        actor=cast("Person", actor) if getattr(actor, "pk", None) else None,
         reason=reason[:600],
     )
 
@@ -181,7 +183,7 @@ def _changes_apply(
     idea: Idea,
     data: Mapping[str, Any],
     iteration_id: int | None,
-    actor: Any,
+    actor: Actor,
     reason: str,
     related_mode: str = "add",
     created: bool = False,
@@ -298,7 +300,7 @@ def _idea_by_fingerprint(*, theme: Theme, fingerprint: str) -> Idea | None:
 
 
 def idea_upsert(
-    *, theme: Theme, data: Mapping[str, Any], iteration_id: int | None, actor: Any = None
+    *, theme: Theme, data: Mapping[str, Any], iteration_id: int | None, actor: Actor = None
 ) -> tuple[Idea, bool]:
     """Create the idea, or update the one with the same normalised title in this theme.
 
@@ -357,7 +359,7 @@ def _idea_create(
     data: Mapping[str, Any],
     fingerprint: str,
     iteration_id: int | None,
-    actor: Any,
+    actor: Actor,
 ) -> Idea:
     idea = Idea(
         theme=theme,
@@ -391,7 +393,7 @@ def idea_update(
     changes: Mapping[str, Any],
     iteration_id: int | None,
     reason: str = "",
-    actor: Any = None,
+    actor: Actor = None,
 ) -> list[str]:
     """Apply field changes (text fields, tags, related, scores) to an existing idea.
 

@@ -7,13 +7,14 @@ recomputes the stored priority, which is what the planner reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from decisions.actors import Actor, Person, RequestUser
 from decisions.services import audit_log
 from ideas.models import SCORE_FIELDS, Idea, IdeaChange
 from ideas.priority import REVIEWED_BONUS
@@ -41,7 +42,7 @@ def _scores_validate(scores: Mapping[str, Any], *, allow_none: bool) -> dict[str
 
 
 def idea_scores_set(
-    *, idea: Idea, scores: Mapping[str, Any], iteration_id: int | None, actor: Any = None
+    *, idea: Idea, scores: Mapping[str, Any], iteration_id: int | None, actor: Actor = None
 ) -> list[str]:
     """Set the model's scores (0–10); returns the score names that changed."""
     clean = _scores_validate(scores, allow_none=False)
@@ -66,7 +67,7 @@ def idea_scores_set(
     return [c.field for c in rows]
 
 
-def idea_human_correct(*, idea: Idea, user: Any, **scores: float | None) -> Idea:
+def idea_human_correct(*, idea: Idea, user: RequestUser, **scores: float | None) -> Idea:
     """A person's score corrections (``brand_fit=8``); ``None`` clears a correction.
 
     Corrections win over the model's scores everywhere (``effective_*``) and move the
@@ -96,7 +97,7 @@ def idea_human_correct(*, idea: Idea, user: Any, **scores: float | None) -> Idea
 
 
 def _ideas_transition(
-    *, idea_ids: Iterable[int], to: str, user: Any, action: str, extra: Mapping[str, Any]
+    *, idea_ids: Iterable[int], to: str, user: RequestUser, action: str, extra: Mapping[str, Any]
 ) -> list[int]:
     sources = [s for s, targets in Idea.TRANSITIONS.items() if to in targets]
     with transaction.atomic():
@@ -113,7 +114,8 @@ def _ideas_transition(
         Idea.objects.filter(pk__in=ids, status__in=sources).update(status=to, **extra)
         IdeaChange.objects.bulk_create(
             [
-                IdeaChange(idea_id=pk, field="status", old=old, new=to, actor=user)
+                # The callers checked a permission: the user is a person.
+                IdeaChange(idea_id=pk, field="status", old=old, new=to, actor=cast("Person", user))
                 for pk, old in rows
             ]
         )
@@ -121,7 +123,7 @@ def _ideas_transition(
     return ids
 
 
-def idea_mark_reviewed(*, idea_ids: Iterable[int], user: Any) -> int:
+def idea_mark_reviewed(*, idea_ids: Iterable[int], user: RequestUser) -> int:
     """Mark ideas reviewed by ``user``; returns how many changed.
 
     Ideas already reviewed, archived or refused are skipped. A first review adds the
@@ -147,7 +149,7 @@ def idea_mark_reviewed(*, idea_ids: Iterable[int], user: Any) -> int:
     return len(changed)
 
 
-def idea_archive(*, idea_ids: Iterable[int], user: Any) -> int:
+def idea_archive(*, idea_ids: Iterable[int], user: RequestUser) -> int:
     """Archive ideas: they leave the loop's context and the planner's priorities."""
     if not user.has_perm("ideas.change_idea"):
         raise PermissionDenied("archiving ideas needs ideas.change_idea")

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from decisions.actors import Actor
 from decisions.services import audit_log
 from ideas.models import IPProfile, Theme
 from ideas.theme_files import (
@@ -67,7 +68,7 @@ def ip_profile_get_or_create(*, document: dict[str, Any]) -> IPProfile:
 
 @transaction.atomic
 def ip_profile_update(
-    *, profile: IPProfile, document: dict[str, Any], actor: Any = None
+    *, profile: IPProfile, document: dict[str, Any], actor: Actor = None
 ) -> IPProfile:
     """Replace a draft profile's content; an active (frozen) profile refuses.
 
@@ -91,7 +92,7 @@ def ip_profile_update(
     return locked
 
 
-def ip_profile_activate(*, profile: IPProfile, actor: Any = None) -> IPProfile:
+def ip_profile_activate(*, profile: IPProfile, actor: Actor = None) -> IPProfile:
     """draft → active (frozen). Activating an active profile is a no-op."""
     with transaction.atomic():
         now = timezone.now()
@@ -111,7 +112,7 @@ def ip_profile_activate(*, profile: IPProfile, actor: Any = None) -> IPProfile:
 
 
 @transaction.atomic
-def theme_activate(*, theme: Theme, actor: Any = None) -> Theme:
+def theme_activate(*, theme: Theme, actor: Actor = None) -> Theme:
     """draft → active, archiving the theme that was active (one active theme at a time).
 
     The current active theme is locked first, so two activations queue instead of both
@@ -154,7 +155,7 @@ def theme_activate(*, theme: Theme, actor: Any = None) -> Theme:
 
 
 @transaction.atomic
-def theme_archive(*, theme: Theme, actor: Any = None) -> Theme:
+def theme_archive(*, theme: Theme, actor: Actor = None) -> Theme:
     """active → archived, leaving no active theme (the loop then has nothing to do)."""
     locked = Theme.objects.select_for_update().get(pk=theme.pk)
     if Theme.Status.ARCHIVED not in Theme.TRANSITIONS[locked.status]:
@@ -170,7 +171,7 @@ def theme_archive(*, theme: Theme, actor: Any = None) -> Theme:
 
 @transaction.atomic
 def theme_activate_from_documents(
-    *, ip_profile: dict[str, Any], config: dict[str, Any], actor: Any = None
+    *, ip_profile: dict[str, Any], config: dict[str, Any], actor: Actor = None
 ) -> Theme:
     """Activate a theme from already-validated documents, in one transaction.
 
@@ -198,7 +199,7 @@ def theme_activate_from_documents(
 
 
 def theme_activate_from_files(
-    *, ip_profile_path: str | Path, config_path: str | Path, actor: Any = None
+    *, ip_profile_path: str | Path, config_path: str | Path, actor: Actor = None
 ) -> Theme:
     """Validate both files against the published schemas, then switch to the new theme.
 

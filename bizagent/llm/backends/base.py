@@ -10,6 +10,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from bizagent.llm.errors import (
+    ErrorWhere,
     LLMMalformedOutput,
     LLMServerError,
     LLMTimeout,
@@ -78,7 +79,7 @@ def http_post_json(
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """POST JSON and return the JSON object back, classifying every way it can fail."""
-    where = {"url": url, "model": model}
+    where: ErrorWhere = {"url": url, "model": model}
     try:
         response = session.post(url, json=payload, timeout=timeout, headers=headers)
     except requests.Timeout as exc:

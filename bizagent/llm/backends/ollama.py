@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from bizagent.llm.backends.base import http_post_json
-from bizagent.llm.errors import LLMMalformedOutput, LLMTruncatedOutput
+from bizagent.llm.errors import ErrorWhere, LLMMalformedOutput, LLMTruncatedOutput
 from bizagent.llm.harmony import developer_instructions
 from bizagent.llm.result import RawAnswer, RawToolCall, result_build, usage_billed, usage_ollama
 from bizagent.llm.types import ChatRequest, ChatResult, HistoryMessage
@@ -118,7 +118,7 @@ class OllamaBackend:
             self.session, self.url, self.payload(request), timeout=timeout, model=self.model
         )
         latency_ms = (time.perf_counter() - started) * 1000
-        where = {"url": self.url, "model": self.model}
+        where: ErrorWhere = {"url": self.url, "model": self.model}
         # Billed whatever follows: a truncated or unusable answer costs its tokens too.
         usage = usage_ollama(body)
         with usage_billed(usage):

@@ -16,6 +16,7 @@ import openai
 
 from bizagent.llm.backends.base import connection_refused
 from bizagent.llm.errors import (
+    ErrorWhere,
     LLMMalformedOutput,
     LLMServerError,
     LLMTimeout,
@@ -116,7 +117,7 @@ class OpenAIChatBackend:
         return arguments
 
     def send(self, request: ChatRequest, *, timeout: float) -> ChatResult:
-        where = {"url": self.url, "model": self.model}
+        where: ErrorWhere = {"url": self.url, "model": self.model}
         started = time.perf_counter()
         try:
             raw = self.client.chat.completions.with_raw_response.create(

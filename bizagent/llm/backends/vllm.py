@@ -15,7 +15,7 @@ import requests
 from openai_harmony import HarmonyError
 
 from bizagent.llm.backends.base import http_post_json
-from bizagent.llm.errors import LLMMalformedOutput, LLMTruncatedOutput
+from bizagent.llm.errors import ErrorWhere, LLMMalformedOutput, LLMTruncatedOutput
 from bizagent.llm.harmony import (
     harmony_end_token_ids,
     harmony_parse,
@@ -62,7 +62,7 @@ class VllmBackend:
             headers=self.headers,
         )
         latency_ms = (time.perf_counter() - started) * 1000
-        where = {"url": self.url, "model": self.model}
+        where: ErrorWhere = {"url": self.url, "model": self.model}
         # Billed whatever follows: a truncated or unparseable answer costs its tokens too.
         usage = usage_openai(
             body, prompt_default=len(prompt_ids), completion_default=_completion_count(body)

@@ -48,7 +48,7 @@ class Command(BaseCommand):
                 say(f"Admin account {username!r} exists; left unchanged.")
                 return
             generated = password is None
-            if generated:
+            if password is None:
                 password = secrets.token_urlsafe(16)
             User.objects.create_superuser(username=username, email="", password=password)
         if generated and hand_over:

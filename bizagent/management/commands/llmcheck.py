@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bizagent.llm.client import llm_client
 from bizagent.llm.errors import LLMError
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         "latency and tokens; exit non-zero with the exact cause when it fails."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--retries",
             type=int,
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             help="retries on a transient failure (default 0: report the first failure as is)",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         try:
             client = llm_client()
             client.retry = replace(client.retry, attempts=max(0, int(options["retries"])) + 1)

@@ -52,6 +52,7 @@ format:
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/llm_roundtrip.py
 	$(BIN)/python benchmarks/loop.py
+	$(BIN)/python benchmarks/admin.py
 
 clean:
 	rm -rf $(VENV) var

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.smtp",
     "tests.google_sheets",
     "tests.processes",
+    "tests.browser",
 ]
 
 

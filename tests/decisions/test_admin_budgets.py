@@ -3,20 +3,16 @@ the read-only spend ledger inline, and without a 500 on save."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
 from decisions.models import AuditEvent, Budget
 from decisions.services import budget_spend_record
+from tests.browser import admin_log_in
 from tests.decisions.factories import BudgetFactory
 from tests.personas import person_create
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _form(**overrides: str) -> dict[str, str]:
@@ -124,26 +120,10 @@ def test_a_bad_limit_is_refused_on_the_form_and_nothing_changes(client, dora):
 # --- in a real browser --------------------------------------------------------------
 
 
-@pytest.fixture
-def page(monkeypatch, live_server) -> Iterator[Page]:
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # see test_browser.py
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_person_adds_and_edits_a_budget_in_the_browser(page, dora):
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", "dora")
-    page.fill("#id_password", "pw-dora-123")
-    page.click("input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    admin_log_in(page, "dora", "pw-dora-123")
 
     page.goto("/admin/decisions/budget/add/")
     page.fill("#id_name", "Cloud")

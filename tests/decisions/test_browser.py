@@ -5,59 +5,16 @@ decisions in place, and both leave the queue without a page reload."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from decisions.models import AuditEvent, Decision
 from decisions.services import decision_approve
+from tests.browser import admin_log_in
 from tests.personas import person_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; a browser is never downloaded
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-@pytest.fixture
-def browser(monkeypatch) -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop running in this thread, and Django
-    # refuses ORM calls from a thread with a running loop; the test's own queries are
-    # plain synchronous ones, so let them through.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    outside: list[str] = []
-
-    def loopback_only(route: Route) -> None:
-        if urlparse(route.request.url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", loopback_only)
-    yield context.new_page()
-    context.close()
-    assert outside == [], "the admin tried to reach beyond loopback"
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
 def mark_page(page: Page) -> None:
@@ -83,7 +40,7 @@ def test_an_approver_decides_two_decisions_in_place(page, alice, make_decision, 
     second = make_decision(title="Connect Stripe")
     recorded.clear()  # requesting ran nothing; start counting at the decisions
 
-    log_in(page, "alice", "pw-alice-123")
+    admin_log_in(page, "alice", "pw-alice-123")
     queue = page.locator("#approval-queue")
     cards = queue.locator(".decision-card")
     expect(cards).to_have_count(2)  # loaded by htmx, first thing on the index
@@ -137,7 +94,7 @@ def test_a_decision_taken_meanwhile_shows_a_message_in_its_row(page, alice, make
         "dora", permissions=("decisions.approve_decision", "decisions.view_decision")
     )
 
-    log_in(page, "alice", "pw-alice-123")
+    admin_log_in(page, "alice", "pw-alice-123")
     row = page.locator(f"#decision-{decision.pk}")
     expect(row).to_contain_text("Connect Stripe")
     mark_page(page)
@@ -218,7 +175,7 @@ def test_an_approver_decides_on_the_decision_page(page, alice, make_decision, q_
             {"key": "reject", "label": "No ads", "impact": "Slower spring"},
         ],
     )
-    log_in(page, "alice", "pw-alice-123")
+    admin_log_in(page, "alice", "pw-alice-123")
     page.goto(f"/admin/decisions/decision/{decision.pk}/change/")
     decide = page.locator("form.decision-decide")
     decide.get_by_label(re.compile("50 ads")).check()
@@ -239,7 +196,7 @@ def test_an_approver_decides_on_the_decision_page(page, alice, make_decision, q_
 
 def test_a_decision_taken_meanwhile_is_reported_on_the_decision_page(page, alice, make_decision):
     decision = make_decision(title="Connect Stripe")
-    log_in(page, "alice", "pw-alice-123")
+    admin_log_in(page, "alice", "pw-alice-123")
     page.goto(f"/admin/decisions/decision/{decision.pk}/change/")
     decision_approve(decision_id=decision.pk, user=alice, comment="in another tab")
 

@@ -4,51 +4,15 @@ the admin index, retries one and drops the other in place, without a page reload
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from urllib.parse import urlparse
-
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import expect
 
 from goals.models import Task
+from tests.browser import admin_log_in
 from tests.goals.factories import TaskFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package; a browser is never downloaded
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-@pytest.fixture
-def browser(monkeypatch) -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # are plain synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(15_000)
-    outside: list[str] = []
-
-    def loopback_only(route: Route) -> None:
-        if urlparse(route.request.url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", loopback_only)
-    yield context.new_page()
-    context.close()
-    assert outside == [], "the admin tried to reach beyond loopback"
 
 
 def _blocked(theme, reason: str) -> Task:
@@ -65,11 +29,7 @@ def test_a_person_retries_and_drops_blocked_work_in_place(page, alice, theme):
     first = _blocked(theme, "schema_violation: the answer had no ideas")
     second = _blocked(theme, "its worker died 5 times (last: host:12:ab)")
 
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "pw-alice-123")
-    page.click("input[type=submit]")
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    admin_log_in(page, "alice", "pw-alice-123")
 
     section = page.locator("#blocked-work")
     expect(section).to_contain_text("Blocked work: needs you")

@@ -16,6 +16,7 @@ clears it by hand (after changing the environment).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,34 +38,42 @@ def _bounded(label: str, number: float, minimum: float, maximum: float) -> None:
         raise ImproperlyConfigured(f"{label} must be at most {maximum}, got {number}")
 
 
-def _int(name: str, default: int, minimum: int, maximum: int) -> int:
+def _number(
+    name: str,
+    default: float,
+    minimum: float,
+    maximum: float,
+    *,
+    convert: Callable[[Any], float],
+    env_read: Callable[..., float],
+    expected: str,
+) -> float:
+    """A bounded number from settings (tests override them) or else the environment."""
     if hasattr(settings, name):
         value = getattr(settings, name)
         try:
-            number = int(value)
+            number = convert(value)
         except (TypeError, ValueError, OverflowError):
-            raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+            raise ImproperlyConfigured(f"{name} must be {expected}, got {value!r}") from None
         _bounded(name, number, minimum, maximum)
         return number
     variable = f"BIZAGENT_{name}"
-    number = env_int(variable, default, minimum=minimum)
+    number = env_read(variable, default, minimum=minimum)
     _bounded(variable, number, minimum, maximum)
     return number
+
+
+def _int(name: str, default: int, minimum: int, maximum: int) -> int:
+    number = _number(
+        name, default, minimum, maximum, convert=int, env_read=env_int, expected="an integer"
+    )
+    return int(number)
 
 
 def _float(name: str, default: float, minimum: float, maximum: float) -> float:
-    if hasattr(settings, name):
-        value = getattr(settings, name)
-        try:
-            number = float(value)
-        except (TypeError, ValueError, OverflowError):
-            raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
-        _bounded(name, number, minimum, maximum)
-        return number
-    variable = f"BIZAGENT_{name}"
-    number = env_float(variable, default, minimum=minimum)
-    _bounded(variable, number, minimum, maximum)
-    return number
+    return _number(
+        name, default, minimum, maximum, convert=float, env_read=env_float, expected="a number"
+    )
 
 
 def _bool(name: str, default: bool) -> bool:

@@ -11,6 +11,9 @@ permissions, the ones its tests were written against:
 - goals: alice is a superuser (she may change tasks and run the loop); bob is staff who
   may view tasks and iterations and pause or resume the loop; charlie is staff with no
   permission on goals.
+- workflows: alice may view, add, change, delete and execute workflows and view and
+  change (cancel, retry) runs; bob may only view workflows and runs; charlie is staff
+  with no permission on workflows.
 
 The ``alice``, ``bob`` and ``charlie`` fixtures (tests/conftest.py) give a test the
 persona of the app its file lives under (``tests/<app>/…``); ``persona_create`` builds a
@@ -66,6 +69,21 @@ GRANTS: dict[str, dict[str, Grant]] = {
                 "goals.view_iteration",
             )
         ),
+        "charlie": Grant(),
+    },
+    "workflows": {
+        "alice": Grant(
+            permissions=(
+                "workflows.view_workflow",
+                "workflows.add_workflow",
+                "workflows.change_workflow",
+                "workflows.delete_workflow",
+                "workflows.execute_workflow",
+                "workflows.view_run",
+                "workflows.change_run",
+            )
+        ),
+        "bob": Grant(permissions=("workflows.view_workflow", "workflows.view_run")),
         "charlie": Grant(),
     },
 }

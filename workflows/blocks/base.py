@@ -235,6 +235,14 @@ class Block:
         """The ports this step can leave by, besides ``error`` (which every step has)."""
         return ("out",)
 
+    def tool_names(self, config: dict[str, Any]) -> list[str]:
+        """The steps this step calls as tools (an agent's ``tools``); the validator checks them."""
+        return []
+
+    def subflow_ref(self, config: dict[str, Any]) -> str | int | None:
+        """The workflow (key or id) this step runs as a subflow, if any."""
+        return None
+
     def config_problems(self, config: dict[str, Any]) -> list[tuple[str, str]]:
         """Checks beyond the config schema, as ``(path, message)``; none by default."""
         return []

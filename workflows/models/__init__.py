@@ -1,0 +1,16 @@
+"""Workflow models, one module per concern (definitions and run state in ``core``).
+
+Each module's models are re-exported here so ``from workflows.models import Run`` works.
+"""
+
+from workflows.models.core import Edge, OnError, Run, RunTrigger, Step, StepRun, Workflow
+
+__all__ = [
+    "Edge",
+    "OnError",
+    "Run",
+    "RunTrigger",
+    "Step",
+    "StepRun",
+    "Workflow",
+]

@@ -25,6 +25,7 @@ redacted and never a header value.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Iterable
@@ -82,6 +83,17 @@ class _HostRulesAdapter(IPFilterAdapter):
         if host in self._exempt:
             return HTTPAdapter.build_connection_pool_key_attributes(self, request, verify, cert)
         return super().build_connection_pool_key_attributes(request, verify, cert)
+
+
+def _address_public(host: str) -> bool:
+    """False for an IP literal that is not a public address; True for names (checked later)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
 
 
 def _host_port(url: str) -> tuple[str, str, int | None]:
@@ -149,9 +161,10 @@ class HardenedHTTP:
         carries_token = bool(tokens_in(headers))
         if carries_token and not self.is_system:
             raise BlockRefused("only system workflows may send the internal API token")
-        self._check_url(url)
+        exempt = self._exempt_hosts(internal=internal)
+        self._check_url(url, exempt=exempt)
         deadline = time.monotonic() + timeout
-        session = self._session(internal=internal)
+        session = self._session(exempt=exempt)
         try:
             response = self._send_following(
                 session,
@@ -164,6 +177,7 @@ class HardenedHTTP:
                 deadline=deadline,
                 # The token's rule: redirects off, whatever the far side answers.
                 follow=not (internal or carries_token),
+                exempt=exempt,
             )
             try:
                 body = self._read_capped(response, max_bytes=max_bytes, deadline=deadline)
@@ -179,10 +193,13 @@ class HardenedHTTP:
         )
 
     # -- internals ----------------------------------------------------------------------
-    def _session(self, *, internal: bool) -> HTTPSession:
-        exempt = set(self.allowed_hosts)
+    def _exempt_hosts(self, *, internal: bool) -> frozenset[str]:
+        """Hosts whose address is not checked: the allowed ones, and the internal API's."""
         if internal:
-            exempt.add(_host_port(self.internal_base_url)[1])
+            return self.allowed_hosts | {_host_port(self.internal_base_url)[1]}
+        return self.allowed_hosts
+
+    def _session(self, *, exempt: frozenset[str]) -> HTTPSession:
         session = HTTPSession(
             Config(
                 ip_filter_enable=True,
@@ -192,14 +209,14 @@ class HardenedHTTP:
             )
         )
         for prefix, https in (("http://", False), ("https://", True)):
-            session.mount(prefix, _HostRulesAdapter(is_https_proto=https, exempt=frozenset(exempt)))
+            session.mount(prefix, _HostRulesAdapter(is_https_proto=https, exempt=exempt))
         # No proxies or .netrc from the environment: a proxy would connect for us (the
         # address check would judge the proxy, not the target) and .netrc could add
         # credentials nobody put in the step.
         session.trust_env = False
         return session
 
-    def _check_url(self, url: str) -> None:
+    def _check_url(self, url: str, *, exempt: frozenset[str]) -> None:
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError on a bad port
@@ -209,6 +226,14 @@ class HardenedHTTP:
             raise BlockConfigError(f"only http and https URLs can be called, got {url_redact(url)}")
         if not parts.hostname:
             raise BlockConfigError(f"the URL names no host: {url_redact(url)}")
+        # An address written out is judged before any lookup too: a machine without
+        # IPv6 would otherwise answer ``[::1]`` with a resolver error, not a refusal.
+        host = parts.hostname.lower()
+        if host not in exempt and not _address_public(host):
+            raise BlockRefused(
+                f"refused to call {url_redact(url)}: {host} is a private, loopback or reserved "
+                "address; add the host to BIZAGENT_HTTP_ALLOWED_HOSTS if it is trusted"
+            )
 
     def _send_following(
         self,
@@ -222,6 +247,7 @@ class HardenedHTTP:
         form_body: dict[str, Any] | None,
         deadline: float,
         follow: bool,
+        exempt: frozenset[str],
     ) -> requests.Response:
         hops = 0
         while True:
@@ -243,7 +269,7 @@ class HardenedHTTP:
             if hops > MAX_REDIRECTS:
                 raise BlockRefused(f"more than {MAX_REDIRECTS} redirects, from {url_redact(url)}")
             target = urljoin(response.url, location)
-            self._check_url(target)
+            self._check_url(target, exempt=exempt)
             if _host_port(target) != _host_port(response.url):
                 headers = {
                     k: v for k, v in headers.items() if k.lower() not in ORIGIN_BOUND_HEADERS

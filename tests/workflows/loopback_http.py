@@ -8,6 +8,7 @@ what reached the server, and that nothing did.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -91,6 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send(200, json.dumps(payload).encode(), "application/json")
 
+    def route_whoami(self, args: list[str], query: dict[str, str], got: Received) -> None:
+        """Refuses, quoting the credential it was sent (as careless APIs do)."""
+        body = json.dumps({"error": "denied", "authorization": got.header("Authorization")})
+        self._send(401, body.encode(), "application/json")
+
     def route_status(self, args: list[str], query: dict[str, str], got: Received) -> None:
         self._send(int(args[0]), b'{"error": "as asked"}', "application/json")
 
@@ -124,10 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_slow(self, args: list[str], query: dict[str, str], got: Received) -> None:
         time.sleep(float(query.get("seconds", "3")))
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._send(200, b"late", "text/plain")
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def route_missing(self, args: list[str], query: dict[str, str], got: Received) -> None:
         self._send(404, b"no such route", "text/plain")

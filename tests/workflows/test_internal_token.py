@@ -155,7 +155,9 @@ def test_url_under_base_respects_a_base_path():
 def test_the_token_is_placed_only_as_bearer_authorization_to_the_base():
     token = internal_token_issue(run_id=1, workflow_id=1, ttl=60)
     bearer = {"Authorization": f"Bearer {token}"}
-    assert internal_token_misplaced(url=f"{BASE}/api/v1/runs", headers=bearer, base_url=BASE) is None
+    assert (
+        internal_token_misplaced(url=f"{BASE}/api/v1/runs", headers=bearer, base_url=BASE) is None
+    )
     assert internal_token_misplaced(url="https://example.com/", headers={}, base_url=BASE) is None
     refused = [
         {"url": "https://example.com/hook", "headers": bearer},

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import pytest
 
+from tests.workflows.loopback_http import LoopbackServer, dns_pin
 from workflows.blocks.base import BlockConfigError, BlockRefused, BlockTimeout, BlockUpstreamError
 from workflows.internal_token import internal_token_issue
 from workflows.outbound import MAX_REDIRECTS, HardenedHTTP
 
-from .loopback_http import LoopbackServer, dns_pin, loopback_server  # noqa: F401
-
 KEY = "wf-7-41"
 
 
-def client(*allowed: str, is_system: bool = False, base: str = "http://127.0.0.1:9") -> HardenedHTTP:
+def client(
+    *allowed: str, is_system: bool = False, base: str = "http://127.0.0.1:9"
+) -> HardenedHTTP:
     return HardenedHTTP(
         idempotency_key=KEY,
         is_system=is_system,

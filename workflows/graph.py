@@ -31,7 +31,7 @@ from bizagent.llm.structured import schema_check
 from workflows.blocks import Block, blocks_all
 from workflows.blocks.base import BlockError
 from workflows.errors import Problem, problem
-from workflows.templates import TemplateError, TemplateRef, template_refs
+from workflows.templates import template_scan
 
 __all__ = [
     "ON_ERROR_VALUES",
@@ -185,30 +185,6 @@ def _schema_problem(schema: Any) -> tuple[str, str] | None:
     except SchemaError as exc:
         return _join(*exc.path), exc.message
     return None
-
-
-def _strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every string inside a JSON value, with its dot path."""
-    if isinstance(value, str):
-        yield where, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(item, _join(where, str(key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, _join(where, index))
-
-
-def _scan_templates(value: Any, where: str) -> tuple[list[TemplateRef], list[TemplateError]]:
-    """The well-formed template references in ``value`` and the malformed ones."""
-    refs: list[TemplateRef] = []
-    errors: list[TemplateError] = []
-    for path, text in _strings(value, where):
-        try:
-            refs.extend(template_refs(text, where=path))
-        except TemplateError as exc:
-            errors.append(exc)
-    return refs, errors
 
 
 def _cycle_in(members: set[str], succ: Mapping[str, list[str]], order: list[str]) -> list[str]:
@@ -1067,7 +1043,7 @@ class _Validator:
         input_schema: Any,
         input_owner: str,
     ) -> None:
-        refs, errors = _scan_templates(value, where)
+        refs, errors = template_scan(value, where=where)
         who = f"step {step!r}" if step else "the workflow's output"
         for error in errors:
             self.add("UNRESOLVED_REF", f"{who}: {error.message}", step=step, path=error.path)

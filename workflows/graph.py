@@ -157,6 +157,11 @@ def _join(*parts: str | int) -> str:
     return ".".join(str(part) for part in parts if part != "")
 
 
+def _who(label: str | None, where: str) -> str:
+    """How a message names a step: by name, or by position when it has none."""
+    return f"step {label}" if label else f"step {where.removeprefix('steps.')}"
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -550,6 +555,7 @@ class _Validator:
         self, block: Block | None, config: dict[str, Any], *, where: str, label: str | None
     ) -> bool:
         """Config against the block's schema, then the block's own checks; True when clean."""
+        who = _who(label, where)
         if block is None:
             return False
         errors = sorted(
@@ -560,7 +566,7 @@ class _Validator:
             inner = _join(*error.absolute_path)
             self.add(
                 "SCHEMA",
-                f"step {label}: config{'.' + inner if inner else ''}: {error.message}",
+                f"{who}: config{'.' + inner if inner else ''}: {error.message}",
                 step=label,
                 path=_join(where, "config", inner),
             )
@@ -571,7 +577,7 @@ class _Validator:
         for inner, message in extra:
             self.add(
                 "SCHEMA",
-                f"step {label}: config{'.' + inner if inner else ''}: {message}",
+                f"{who}: config{'.' + inner if inner else ''}: {message}",
                 step=label,
                 path=_join(where, "config", inner),
             )
@@ -599,10 +605,11 @@ class _Validator:
         self, block: Block | None, raw: dict[str, Any], *, where: str, label: str | None
     ) -> None:
         value = raw.get("default_output")
+        who = _who(label, where)
         if value is None:
             self.add(
                 "SCHEMA",
-                f"step {label}: on_error is default_output, so default_output must be given",
+                f"{who}: on_error is default_output, so default_output must be given",
                 step=label,
                 path=f"{where}.default_output",
             )
@@ -613,7 +620,7 @@ class _Validator:
             inner = _join(*error.absolute_path)
             self.add(
                 "SCHEMA",
-                f"step {label}: default_output{'.' + inner if inner else ''} does not fit "
+                f"{who}: default_output{'.' + inner if inner else ''} does not fit "
                 f"block {block.slug!r}'s output: {error.message}",
                 step=label,
                 path=_join(where, "default_output", inner),
@@ -623,13 +630,12 @@ class _Validator:
         self, raw: dict[str, Any], block: Block | None, *, where: str, label: str | None
     ) -> None:
         retry = raw.get("retry", {})
+        who = _who(label, where)
         path = f"{where}.retry"
-        if retry is None:
-            return
         if not isinstance(retry, dict):
             self.add(
                 "TYPE",
-                f"step {label}: retry must be an object, not {_kind(retry)}",
+                f"{who}: retry must be an object, not {_kind(retry)}",
                 step=label,
                 path=path,
             )
@@ -637,8 +643,7 @@ class _Validator:
         for key in sorted(set(retry) - RETRY_KEYS, key=str):
             self.add(
                 "UNKNOWN_KEY",
-                f"step {label}: unknown retry key {key!r} "
-                f"(allowed: {', '.join(sorted(RETRY_KEYS))})",
+                f"{who}: unknown retry key {key!r} (allowed: {', '.join(sorted(RETRY_KEYS))})",
                 step=label,
                 path=_join(path, str(key)),
             )
@@ -646,7 +651,7 @@ class _Validator:
         if not _is_int(attempts) or not 1 <= attempts <= MAX_ATTEMPTS:
             self.add(
                 "SCHEMA",
-                f"step {label}: retry attempts must be a whole number from 1 to {MAX_ATTEMPTS}, "
+                f"{who}: retry attempts must be a whole number from 1 to {MAX_ATTEMPTS}, "
                 f"not {attempts!r}",
                 step=label,
                 path=f"{path}.attempts",
@@ -659,7 +664,7 @@ class _Validator:
         ):
             self.add(
                 "SCHEMA",
-                f"step {label}: block {block.slug!r} has side effects, so it may be retried "
+                f"{who}: block {block.slug!r} has side effects, so it may be retried "
                 f"({attempts} attempts) only when the step is declared idempotent",
                 step=label,
                 path=f"{path}.attempts",
@@ -668,7 +673,7 @@ class _Validator:
         if backoff not in BACKOFFS:
             self.add(
                 "SCHEMA",
-                f"step {label}: retry backoff {backoff!r} is not one of {', '.join(BACKOFFS)}",
+                f"{who}: retry backoff {backoff!r} is not one of {', '.join(BACKOFFS)}",
                 step=label,
                 path=f"{path}.backoff",
             )
@@ -676,7 +681,7 @@ class _Validator:
         if not _is_number(delay) or not 0 <= delay <= MAX_DELAY_SECONDS:
             self.add(
                 "SCHEMA",
-                f"step {label}: retry delay_seconds must be a number from 0 to "
+                f"{who}: retry delay_seconds must be a number from 0 to "
                 f"{MAX_DELAY_SECONDS}, not {delay!r}",
                 step=label,
                 path=f"{path}.delay_seconds",
@@ -687,7 +692,7 @@ class _Validator:
         if not isinstance(on, list) or not all(isinstance(item, str) for item in on):
             self.add(
                 "SCHEMA",
-                f"step {label}: retry on must be a list of error class names, not {on!r}",
+                f"{who}: retry on must be a list of error class names, not {on!r}",
                 step=label,
                 path=f"{path}.on",
             )
@@ -697,7 +702,7 @@ class _Validator:
             if item not in known:
                 self.add(
                     "SCHEMA",
-                    f"step {label}: retry on names {item!r}, which no block raises "
+                    f"{who}: retry on names {item!r}, which no block raises "
                     f"(known: {', '.join(sorted(known))})",
                     step=label,
                     path=f"{path}.on.{position}",

@@ -309,6 +309,11 @@ BROKEN: list[Any] = [
         id="TYPE-timeout",
     ),
     pytest.param(
+        edit(linear, lambda d: d["steps"][0].update(retry=None)),
+        [("TYPE", "a", "steps.0.retry")],
+        id="TYPE-retry-null",
+    ),
+    pytest.param(
         edit(linear, lambda d: d.update(is_system="yes")),
         [("TYPE", None, "is_system")],
         id="TYPE-is_system",
@@ -720,6 +725,14 @@ def test_messages_name_the_offending_value() -> None:
     assert "'lmm'" in found["steps.1.block"]
     assert "echo" in found["steps.1.block"]  # the known blocks are listed
     assert "11" in found["steps.2.retry.attempts"]
+
+
+def test_a_step_without_a_name_is_named_by_its_position() -> None:
+    doc = linear()
+    doc["steps"].append({"block": "echo", "config": {"text": 1}})
+    found = messages(doc)
+    assert found["steps.2.name"] == "step 2 needs a name"
+    assert found["steps.2.config.text"].startswith("step 2: config.text:")
 
 
 def test_a_start_problem_names_the_steps() -> None:

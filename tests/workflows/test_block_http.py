@@ -26,6 +26,7 @@ from workflows.blocks.base import (
     Budget,
 )
 from workflows.blocks.http import DYNAMIC_HOST, TEXT_CHARS, HttpBlock, HttpStatusError
+from workflows.graph import graph_validate
 from workflows.internal_token import (
     internal_token_issue,
     internal_token_verify,
@@ -380,3 +381,25 @@ def test_an_error_message_never_quotes_the_token(loopback_server: LoopbackServer
     assert caught.value.status == 401
     assert '"authorization": "Bearer ***"' in str(caught.value)
     assert token not in str(caught.value)
+
+
+def test_the_validator_lets_a_get_retry_but_not_a_post_unless_idempotent():
+    def document(method: str, idempotent: bool) -> dict[str, Any]:
+        return {
+            "name": "Fetch",
+            "steps": [
+                {
+                    "name": "call",
+                    "block": "http",
+                    "config": {"method": method, "url": "https://api.example.com/v1"},
+                    "retry": {"attempts": 3},
+                    "idempotent": idempotent,
+                }
+            ],
+            "edges": [],
+        }
+
+    assert graph_validate(document("GET", False)) == []
+    assert graph_validate(document("POST", True)) == []
+    problems = graph_validate(document("POST", False))
+    assert [(p["code"], p["path"]) for p in problems] == [("SCHEMA", "steps.0.retry.attempts")]

@@ -25,17 +25,17 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core import signing
 
+from bizagent.logredact import INTERNAL_TOKEN, INTERNAL_TOKEN_PREFIX
 from bizagent.redact import MASK
 
 if TYPE_CHECKING:
     from workflows.models import Run
 
 SALT = "workflows.internal_api_token"
-#: Every token starts with this, so a token can be recognised (and scrubbed, and kept
-#: out of places it must not go) wherever a template has put it.
-PREFIX = "bzit1."
-#: ``signing.dumps`` output is URL-safe base64 plus ``:`` separators.
-TOKEN_PATTERN = re.compile(re.escape(PREFIX) + r"[A-Za-z0-9_\-:.]+")
+#: Every token starts with this, so a token can be recognised (and scrubbed, kept out
+#: of places it must not go, and out of log lines) wherever a template has put it.
+PREFIX = INTERNAL_TOKEN_PREFIX
+TOKEN_PATTERN = INTERNAL_TOKEN
 #: A token outlives no run by long, whatever the caller asks.
 MAX_TTL_SECONDS = 24 * 3600
 #: When the run has no deadline, its token lives this long.

@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -108,6 +108,20 @@ def internal_ctx(*, run: Run) -> dict[str, str]:
         ),
         "internal_base_url": settings.INTERNAL_BASE_URL,
     }
+
+
+class _RunContext(Protocol):
+    run: Run
+
+
+def internal_api_token_provide(ctx: _RunContext) -> str | None:
+    """The engine's ``ctx.internal_api_token`` provider: a token for system runs only."""
+    return internal_ctx(run=ctx.run).get("internal_api_token")
+
+
+def internal_base_url_provide(ctx: _RunContext) -> str | None:
+    """The engine's ``ctx.internal_base_url`` provider (system runs only, as the token)."""
+    return internal_ctx(run=ctx.run).get("internal_base_url")
 
 
 def tokens_in(value: Any) -> list[str]:

@@ -29,7 +29,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -353,3 +353,13 @@ class HardenedHTTP:
     def _safe(self, exc: BaseException) -> str:
         """An exception's text with URLs redacted and no header value (they are not quoted)."""
         return secrets_scrub(text_redact(str(exc)))[:300]
+
+
+class _StepContext(Protocol):
+    idempotency_key: str
+    is_system: bool
+
+
+def http_provide(ctx: _StepContext) -> HardenedHTTP:
+    """The engine's ``http`` provider: one client per StepRun, carrying its key."""
+    return HardenedHTTP(idempotency_key=ctx.idempotency_key, is_system=ctx.is_system)

@@ -259,6 +259,7 @@ def test_hosts_names_the_host_for_governance():
     assert block.hosts({"url": "https://api.{{ vars.region }}.example.com/"}) == [DYNAMIC_HOST]
     # This application's own API is not an outside integration.
     assert block.hosts({"url": "http://127.0.0.1:8080/api/v1/runs"}) == []
+    assert block.hosts({"url": "{{ ctx.internal_base_url }}/api/v1/runs"}) == []
 
 
 def test_the_internal_token_is_sent_to_the_base_and_scrubbed_from_the_output(

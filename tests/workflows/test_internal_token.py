@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.core import signing
 from django.test import override_settings
 from django.utils import timezone
@@ -14,6 +16,8 @@ from workflows.internal_token import (
     PREFIX,
     InternalGrant,
     InternalTokenInvalid,
+    internal_api_token_provide,
+    internal_base_url_provide,
     internal_ctx,
     internal_token_issue,
     internal_token_misplaced,
@@ -176,3 +180,19 @@ def test_the_token_is_placed_only_as_bearer_authorization_to_the_base():
             f"the internal API token may only be sent as Authorization to {BASE}"
         )
         assert token not in message
+
+
+@pytest.mark.django_db
+def test_the_engine_providers_give_the_token_and_base_to_system_runs_only():
+    system = Run.objects.create(
+        workflow=Workflow.objects.create(key="copilot", name="Copilot", is_system=True)
+    )
+    user = Run.objects.create(
+        workflow=Workflow.objects.create(key="support", name="Support", is_system=False)
+    )
+    token = internal_api_token_provide(SimpleNamespace(run=system))
+    assert token is not None
+    assert internal_token_verify(token).run_id == system.pk
+    assert internal_base_url_provide(SimpleNamespace(run=system)) == settings.INTERNAL_BASE_URL
+    assert internal_api_token_provide(SimpleNamespace(run=user)) is None
+    assert internal_base_url_provide(SimpleNamespace(run=user)) is None

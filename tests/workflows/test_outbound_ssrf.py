@@ -7,12 +7,15 @@ resolver requests-hardened checks through), no /etc/hosts needed.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
+from django.test import override_settings
 
 from tests.workflows.loopback_http import LoopbackServer, dns_pin
 from workflows.blocks.base import BlockConfigError, BlockRefused, BlockTimeout, BlockUpstreamError
 from workflows.internal_token import internal_token_issue
-from workflows.outbound import MAX_REDIRECTS, HardenedHTTP
+from workflows.outbound import MAX_REDIRECTS, HardenedHTTP, http_provide
 
 KEY = "wf-7-41"
 
@@ -257,3 +260,14 @@ def test_the_internal_token_never_leaves_for_another_host(loopback_server: Loopb
         )
     assert token not in str(refused.value)
     assert loopback_server.received == []
+
+
+def test_the_engine_provider_makes_a_client_per_step_run(loopback_server: LoopbackServer):
+    http = http_provide(SimpleNamespace(idempotency_key="wf-9-99", is_system=False))
+    assert isinstance(http, HardenedHTTP)
+    with override_settings(HTTP_ALLOWED_HOSTS=["127.0.0.1"]):
+        HardenedHTTP(idempotency_key="wf-9-99").request("GET", loopback_server.url("/json"))
+    # The provider's client obeys the settings it was made under: loopback is refused.
+    with pytest.raises(BlockRefused):
+        http.request("GET", loopback_server.url("/json"))
+    assert [r.header("Idempotency-Key") for r in loopback_server.received] == ["wf-9-99"]

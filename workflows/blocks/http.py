@@ -153,6 +153,8 @@ class HttpBlock(Block):
         url = config.get("url")
         if not isinstance(url, str) or not url:
             return []
+        if re.match(r"\{\{\s*ctx\.internal_base_url\s*\}\}", url):
+            return []
         authority = re.sub(r"^[A-Za-z][A-Za-z0-9+.\-]*://", "", url)
         authority = re.split(r"[/?#]", authority, maxsplit=1)[0]
         if "{{" in url.split("://", 1)[0] or "{{" in authority:

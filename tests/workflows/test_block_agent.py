@@ -350,7 +350,7 @@ def test_the_enclosing_budget_wins_when_smaller_and_is_spent(fake_gptoss):
 
 
 def test_the_enclosing_iterations_and_tokens_win_when_smaller(fake_gptoss):
-    budget = Budget(iterations=1)
+    ctx = context(fake_gptoss, budget=Budget(iterations=1))
     with pytest.raises(
         BlockBudgetExhausted,
         match=r"iterations budget exhausted: used 1 of 1 \(the enclosing budget's iterations\)",
@@ -359,10 +359,11 @@ def test_the_enclosing_iterations_and_tokens_win_when_smaller(fake_gptoss):
             fake_gptoss,
             FakeReply(tool_calls=[("search", {"query": "a"})]),
             FakeReply(final="too late"),
-            budget=budget,
+            ctx=ctx,
         )
     # Stopped before running a tool whose result the model would never see.
     assert len(fake_gptoss.requests) == 1
+    assert ctx.requested == []
 
     tokens = Budget(tokens=50)
     with pytest.raises(

@@ -358,15 +358,10 @@ class _AgentLoop:
             else:
                 self._repair(exc)
             return None
-        except LLMTruncatedOutput as exc:
-            self._spend(exc.usage)
-            if request.max_tokens < COMPLETION_TOKENS:
-                # We shortened the answer to fit the token bound: that bound ran out.
-                nearest = self._tokens_left()
-                source, limit = (nearest[1], nearest[2]) if nearest else ("max_tokens", 0)
-                raise self._exhausted("tokens", self.usage.total_tokens, limit, source) from exc
-            raise block_error_from_llm(exc) from exc
         except LLMError as exc:
+            # An answer cut short because we capped it at the tokens left is exhaustion,
+            # not a model error: the prompt plus that many completion tokens pass the
+            # bound, so ``_spend`` raises it first.
             self._spend(exc.usage)
             raise block_error_from_llm(exc) from exc
         self._spend(result.usage)

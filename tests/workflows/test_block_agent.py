@@ -220,13 +220,18 @@ def test_a_tool_step_refusing_its_input_is_news_the_model_can_act_on(fake_gptoss
 
 
 def test_an_unknown_tool_is_answered_with_an_error_and_counted(fake_gptoss):
+    budget = Budget(tool_calls=5)
     result, ctx = run_agent(
         fake_gptoss,
         FakeReply(tool_calls=[("delete_everything", {"really": True})]),
         FakeReply(tool_calls=[("search", {"query": "refund"})]),
         FakeReply(final="Yes."),
         cfg=config(max_tool_calls=2),
+        budget=budget,
     )
+    # Both calls were spent from the enclosing budget: the bad one by the agent, the
+    # good one by execute_step.
+    assert budget.tool_calls == 3
 
     assert result.output["text"] == "Yes."
     assert result.output["iterations"] == 3
@@ -371,6 +376,14 @@ def test_the_enclosing_iterations_and_tokens_win_when_smaller(fake_gptoss):
     ):
         run_agent(fake_gptoss, FakeReply(final="hello"), budget=tokens, cfg=config(max_tokens=5000))
     assert tokens.tokens == 0
+    # The smaller bound also capped what the model was asked to write.
+    assert fake_gptoss.requests[1].body["max_tokens"] == 50
+
+
+def test_a_spent_enclosing_budget_makes_no_model_call(fake_gptoss):
+    with pytest.raises(BlockBudgetExhausted, match=r"tokens budget exhausted: used 0 of 0"):
+        run_agent(fake_gptoss, FakeReply(final="hello"), budget=Budget(tokens=0))
+    assert fake_gptoss.requests == []
 
 
 @pytest.mark.parametrize(

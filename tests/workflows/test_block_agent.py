@@ -27,6 +27,7 @@ from workflows.blocks.base import (
     BlockUpstreamError,
     Budget,
 )
+from workflows.graph import graph_validate
 
 SEARCH_SCHEMA = {
     "type": "object",
@@ -500,3 +501,43 @@ def test_its_tools_are_named_for_the_validator():
     assert block.config_problems(config(output_schema={"type": "nonsense"}))[0][0] == (
         "output_schema"
     )
+
+
+def agent_document(**helper_config: Any) -> dict[str, Any]:
+    """An agent whose one tool is another agent (nested), as the validator sees it."""
+    return {
+        "name": "Nested agents",
+        "input_schema": {"type": "object", "properties": {"question": {"type": "string"}}},
+        "output": {"answer": "{{ steps.helper.output.text }}"},
+        "steps": [
+            {
+                "name": "helper",
+                "block": "agent",
+                "config": {
+                    "instructions": "Answer using the researcher.",
+                    "prompt": "{{ input.question }}",
+                    "tools": ["researcher"],
+                    **helper_config,
+                },
+            },
+            {
+                "name": "researcher",
+                "block": "agent",
+                "tool_only": True,
+                "input_schema": {"type": "object", "properties": {"topic": {"type": "string"}}},
+                "config": {"instructions": "Research.", "prompt": "{{ input.topic }}"},
+            },
+        ],
+        "edges": [],
+    }
+
+
+def test_the_validator_accepts_its_config_and_names_a_bad_key():
+    blocks = {"agent": block_get("agent")}
+    assert graph_validate(agent_document(max_tool_calls=4), blocks=blocks) == []
+
+    problems = graph_validate(agent_document(max_iterations=0, temperature=2), blocks=blocks)
+    assert {(p["code"], p["step"], p["path"]) for p in problems} == {
+        ("SCHEMA", "helper", "steps.0.config.max_iterations"),
+        ("SCHEMA", "helper", "steps.0.config"),
+    }

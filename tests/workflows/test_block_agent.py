@@ -14,7 +14,7 @@ import pytest
 
 from bizagent.llm.harmony import harmony_encoding
 from tests.fake_gptoss import FakeGptOss, FakeReply
-from tests.llm_backends import fake_client
+from tests.llm_backends import BACKENDS, fake_client
 from tests.workflows.agent_ctx import AgentTestContext, ToolDouble
 from workflows.blocks import block_get
 from workflows.blocks.base import (
@@ -541,3 +541,24 @@ def test_the_validator_accepts_its_config_and_names_a_bad_key():
         ("SCHEMA", "helper", "steps.0.config.max_iterations"),
         ("SCHEMA", "helper", "steps.0.config"),
     }
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tool_results_round_trip_on_every_backend(fake_gptoss, backend):
+    fake_gptoss.enqueue(
+        FakeReply(tool_calls=[("delete_everything", {})]),
+        FakeReply(tool_calls=[("search", {"query": "refund"})]),
+        FakeReply(final="Yes."),
+    )
+    ctx = AgentTestContext(llm=fake_client(fake_gptoss, backend), tools=tools())
+    block = block_get("agent")
+    assert block is not None
+
+    result = block.run(config=config(), input={}, ctx=ctx)
+
+    assert result.output["text"] == "Yes."
+    assert result.output["tool_calls"] == [{"tool": "search", "arguments": {"query": "refund"}}]
+    # The server saw both answers to both calls (it renders the chat back into Harmony).
+    last = fake_gptoss.requests[-1].prompt_text
+    assert "there is no tool 'delete_everything'" in last
+    assert "About refund" in last

@@ -24,6 +24,7 @@ from workflows.blocks.base import (
     BlockModelError,
     BlockResult,
     BlockSchemaError,
+    BlockTimeout,
     BlockUpstreamError,
     Budget,
 )
@@ -562,3 +563,46 @@ def test_tool_results_round_trip_on_every_backend(fake_gptoss, backend):
     last = fake_gptoss.requests[-1].prompt_text
     assert "there is no tool 'delete_everything'" in last
     assert "About refund" in last
+
+
+def test_a_failed_agent_still_reports_the_tokens_it_spent(fake_gptoss):
+    same = FakeReply(tool_calls=[("search", {"query": "refund"})])
+    with pytest.raises(BlockBudgetExhausted) as info:
+        run_agent(fake_gptoss, same, same, same)
+
+    prompt, completion = fake_gptoss.usage_total()
+    assert (info.value.prompt_tokens, info.value.completion_tokens) == (prompt, completion)
+    assert prompt > 0
+
+
+def test_a_failing_tool_is_reported_to_the_model_but_a_spent_child_budget_is_not(fake_gptoss):
+    def down(args: dict[str, Any]) -> Any:
+        raise BlockUpstreamError("help centre answered 503")
+
+    def spent(args: dict[str, Any]) -> Any:
+        raise BlockBudgetExhausted("tokens budget exhausted: used 900 of 900 (max_tokens)")
+
+    doubles = {
+        "search": ToolDouble(down, SEARCH_SCHEMA, "Search."),
+        "fetch": ToolDouble(spent, FETCH_SCHEMA, "Fetch."),
+    }
+    with pytest.raises(BlockBudgetExhausted, match="used 900 of 900"):
+        run_agent(
+            fake_gptoss,
+            FakeReply(tool_calls=[("search", {"query": "refund"})]),
+            FakeReply(tool_calls=[("fetch", {"id": 1})]),
+            FakeReply(final="never"),
+            tool_doubles=doubles,
+        )
+    (name, content), *_ = tool_results(fake_gptoss, 1)
+    assert (name, json.loads(content)) == (
+        "search",
+        {"error": "the tool failed (upstream): help centre answered 503"},
+    )
+
+
+def test_a_step_out_of_time_makes_no_model_call(fake_gptoss):
+    ctx = AgentTestContext(llm=fake_client(fake_gptoss, "vllm"), tools=tools(), seconds=0.0)
+    with pytest.raises(BlockTimeout, match="ran out of time after 0 model calls"):
+        run_agent(fake_gptoss, FakeReply(final="hi"), ctx=ctx)
+    assert fake_gptoss.requests == []

@@ -444,17 +444,24 @@ class _AgentLoop:
             self._record_call(call.name, call.raw_arguments, content)
 
     def run(self) -> BlockResult:
-        while True:
-            result = self._call_model()
-            if result is None:
-                continue
-            if result.tool_calls:
-                # A model on its last call that still asks for tools will not see their
-                # results: stop before running them (they may have side effects).
-                self._check_iterations()
-                self._run_tools(result)
-                continue
-            return self._final(result)
+        try:
+            while True:
+                result = self._call_model()
+                if result is None:
+                    continue
+                if result.tool_calls:
+                    # A model on its last call that still asks for tools will not see
+                    # their results: stop before running them (they may have side effects).
+                    self._check_iterations()
+                    self._run_tools(result)
+                    continue
+                return self._final(result)
+        except BlockError as exc:
+            # A failed agent still spent tokens; the engine records them from here
+            # (``getattr(exc, "prompt_tokens", 0)``) so budgets see what was billed.
+            exc.prompt_tokens = self.usage.prompt_tokens  # type: ignore[attr-defined]
+            exc.completion_tokens = self.usage.completion_tokens  # type: ignore[attr-defined]
+            raise
 
     def _final(self, result: ChatResult) -> BlockResult:
         output: dict[str, Any]

@@ -42,6 +42,7 @@ def test_each_block_describes_itself_completely(slug, category):
     assert set(block.config_schema["required"]) <= set(properties)
     assert set(block.prompt_keys) <= set(properties)
     assert block.output_schema.get("description") or block.output_schema.get("properties")
+    assert block.input_schema.get("description"), f"{slug} does not say what its input is"
 
 
 def test_a_workflow_of_every_generic_block_validates():

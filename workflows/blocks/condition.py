@@ -34,6 +34,10 @@ class Condition(Block):
             },
         },
     }
+    input_schema = {
+        "type": "object",
+        "description": ("Not used: a condition is not a tool; it tests the value in its config."),
+    }
     output_schema = {
         "type": "object",
         "required": ["result", "value"],

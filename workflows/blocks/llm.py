@@ -160,6 +160,13 @@ class Llm(Block):
         "required": ["prompt"],
         "properties": LLM_CONFIG_PROPERTIES,
     }
+    input_schema = {
+        "type": "object",
+        "description": (
+            "An agent's arguments when it calls this step as a tool, read in the config as {{ "
+            "input.<name> }}; the step's input_schema names them."
+        ),
+    }
     output_schema = {
         "type": "object",
         "required": ["text", "finish_reason"],

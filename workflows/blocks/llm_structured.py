@@ -69,6 +69,13 @@ class LlmStructured(Block):
             },
         },
     }
+    input_schema = {
+        "type": "object",
+        "description": (
+            "An agent's arguments when it calls this step as a tool, read in the config as {{ "
+            "input.<name> }}; the step's input_schema names them."
+        ),
+    }
     output_schema = {
         "description": "The parsed answer, which fits the config's schema.",
     }

@@ -83,6 +83,13 @@ class MemoryBuffer(Block):
             },
         },
     }
+    input_schema = {
+        "type": "object",
+        "description": (
+            "An agent's arguments when it calls this step as a tool (for example the thread), read"
+            " in the config as {{ input.<name> }}."
+        ),
+    }
     output_schema = {
         "type": "object",
         "properties": {

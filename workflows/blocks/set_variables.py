@@ -132,6 +132,10 @@ class SetVariables(Block):
             }
         },
     }
+    input_schema = {
+        "type": "object",
+        "description": ("Not used: set-variables is not a tool; its values come from its config."),
+    }
     output_schema = {
         "type": "object",
         "description": "Each variable's name and converted value; merged into the run's vars.",

@@ -43,6 +43,13 @@ class Subflow(Block):
             },
         },
     }
+    input_schema = {
+        "type": "object",
+        "description": (
+            "An agent's arguments when it calls this step as a tool, mapped to the child's input "
+            "in the config as {{ input.<name> }}."
+        ),
+    }
     output_schema = {"description": "The child workflow's declared output, in full."}
     # The child may send mail, call APIs or write memory: retry it only when idempotent.
     side_effects = True

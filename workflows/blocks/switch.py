@@ -60,6 +60,10 @@ class Switch(Block):
             },
         },
     }
+    input_schema = {
+        "type": "object",
+        "description": ("Not used: a switch is not a tool; it tests the value in its config."),
+    }
     output_schema = {
         "type": "object",
         "required": ["case", "value"],

@@ -9,11 +9,13 @@ from workflows.blocks import block_get
 from workflows.blocks.base import BlockConfigError
 
 
-def _set(value, kind=None, name="x", **scope):
-    variable = {"name": name, "value": value}
+def _set(value, kind=None, name="x"):
+    """Convert ``value`` at run time: it arrives through a template, as from a step."""
+    variable = {"name": name, "value": "{{ input.v }}"}
     if kind:
         variable["type"] = kind
-    return block_run("set-variables", {"variables": [variable]}, scope=scope).output[name]
+    result = block_run("set-variables", {"variables": [variable]}, scope={"input": {"v": value}})
+    return result.output[name]
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,28 @@ def test_strings_are_the_default_and_scalars_become_their_text():
 def test_an_object_is_not_text():
     with pytest.raises(BlockConfigError, match=r"variable 'x'.*needs type json"):
         _set({"a": 1}, "string")
+
+
+def test_a_literal_value_that_cannot_convert_is_a_problem_at_save_time():
+    block = block_get("set-variables")
+    problems = block.config_problems(
+        {
+            "variables": [
+                {"name": "ok", "value": "12", "type": "number"},
+                {"name": "count", "value": "1O", "type": "number"},
+                {"name": "later", "value": "{{ input.n }}", "type": "number"},
+                {"name": "flag", "value": "yes", "type": "boolean"},
+            ]
+        }
+    )
+    assert problems == [
+        ("variables.1.value", "variable 'count': the value \"1O\" is not a number (type number)"),
+        (
+            "variables.3.value",
+            'variable \'flag\': the value "yes" is not a boolean (true, false, "true" or '
+            '"false") (type boolean)',
+        ),
+    ]
 
 
 def test_templates_are_resolved_before_conversion():

@@ -75,6 +75,11 @@ def _to_json(value: Any) -> Any:
     return value
 
 
+def _message(name: Any, value: Any, variable: dict[str, Any], exc: ValueError) -> str:
+    kind = variable.get("type", "string")
+    return f"variable {name!r}: the value {_show(value)} {exc} (type {kind})"
+
+
 _CONVERT = {
     "string": _to_string,
     "number": _to_number,
@@ -149,11 +154,25 @@ class SetVariables(Block):
         problems: list[tuple[str, str]] = []
         seen: set[str] = set()
         for index, variable in enumerate(config.get("variables") or []):
-            name = variable.get("name") if isinstance(variable, dict) else None
+            if not isinstance(variable, dict):
+                continue
+            name = variable.get("name")
             if isinstance(name, str):
                 if name in seen:
                     problems.append((f"variables.{index}.name", f"variable {name!r} is set twice"))
                 seen.add(name)
+            # A literal value is known now: a typo such as "1O" is caught at save time. A
+            # value holding a template is only known when the step runs.
+            value = variable.get("value")
+            convert = _CONVERT.get(variable.get("type", "string"))
+            if convert is None or "value" not in variable:
+                continue
+            if isinstance(value, str) and "{{" in value:
+                continue
+            try:
+                convert(value)
+            except ValueError as exc:
+                problems.append((f"variables.{index}.value", _message(name, value, variable, exc)))
         return problems
 
     def run(
@@ -172,7 +191,5 @@ class SetVariables(Block):
             try:
                 output[name] = convert(value)
             except ValueError as exc:
-                raise BlockConfigError(
-                    f"variable {name!r}: the value {_show(value)} {exc} (type {kind})"
-                ) from exc
+                raise BlockConfigError(_message(name, value, variable, exc)) from exc
         return BlockResult(output=output)

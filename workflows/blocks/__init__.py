@@ -4,7 +4,16 @@ Import this package (``workflows.blocks``) to have every block registered; then
 ``block_get(slug)`` and ``blocks_all()`` answer.
 """
 
-from workflows.blocks import agent, http  # noqa: F401 - each module registers its block
+# Each module registers its block on import; one line per block (add yours in order).
+import workflows.blocks.agent
+import workflows.blocks.condition
+import workflows.blocks.http
+import workflows.blocks.llm
+import workflows.blocks.llm_structured
+import workflows.blocks.memory_buffer
+import workflows.blocks.set_variables
+import workflows.blocks.subflow
+import workflows.blocks.switch  # noqa: F401
 from workflows.blocks.base import Block, BlockResult, block_get, block_register, blocks_all
 
 __all__ = ["Block", "BlockResult", "block_get", "block_register", "blocks_all"]

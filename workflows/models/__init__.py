@@ -4,9 +4,11 @@ Each module's models are re-exported here so ``from workflows.models import Run`
 """
 
 from workflows.models.core import Edge, OnError, Run, RunTrigger, Step, StepRun, Workflow
+from workflows.models.memory import MemoryMessage
 
 __all__ = [
     "Edge",
+    "MemoryMessage",
     "OnError",
     "Run",
     "RunTrigger",

@@ -85,6 +85,7 @@ def subflow_target(ref: str | int) -> SubflowTarget | None:
         input_schema=workflow.input_schema,
         output=workflow.output,
         published=workflow.status == Workflow.Status.PUBLISHED,
+        key=workflow.key,
     )
 
 

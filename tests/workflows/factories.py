@@ -15,14 +15,22 @@ from factory.django import DjangoModelFactory
 from workflows.models import Edge, Run, Step, Workflow
 
 
-def set_step(name: str, value: Any = "1", **fields: Any) -> dict[str, Any]:
-    """A set-variables step that sets ``name`` (a string variable)."""
-    return {
+def set_step(
+    name: str, value: Any = "1", *, after: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """A set-variables step that sets ``name`` (a string variable).
+
+    ``after``: for ``step_add``, the edge from that step into this one (added with it).
+    """
+    step = {
         "name": name,
         "block": "set-variables",
         "config": {"variables": [{"name": name, "value": value, "type": "string"}]},
         **fields,
     }
+    if after is not None:
+        step["edges"] = [{"from": after, "port": "out", "to": name}]
+    return step
 
 
 def http_step(name: str, url: str, **fields: Any) -> dict[str, Any]:
@@ -121,3 +129,38 @@ def workflow_published(doc: dict[str, Any] | None = None) -> Workflow:
     workflow.refresh_from_db()
     assert workflow.status == Workflow.Status.PUBLISHED
     return workflow
+
+
+def blocks_stand_in() -> Any:
+    """Register stand-ins for ``set-variables`` and ``http`` while the real blocks are
+    missing from the catalogue (they are built on other branches), and remove them after.
+
+    A generator for an autouse fixture: ``yield from blocks_stand_in()``. Once the real
+    blocks are registered it registers nothing, and the tests run against them.
+    """
+    import workflows.blocks  # noqa: F401  (registers the real blocks)
+    from workflows.blocks.base import _REGISTRY, Block, block_get
+
+    class SetVariables(Block):
+        slug = "set-variables"
+        name = "Set variables"
+        category = "data"
+        description = "stand-in"
+        config_schema = {"type": "object", "required": ["variables"]}
+
+    class Http(Block):
+        slug = "http"
+        name = "HTTP request"
+        category = "integration"
+        description = "stand-in"
+        config_schema = {"type": "object", "required": ["url"]}
+        side_effects = True
+
+    added = []
+    for block in (SetVariables, Http):
+        if block_get(block.slug) is None:
+            _REGISTRY.blocks[block.slug] = block()
+            added.append(block.slug)
+    yield
+    for slug in added:
+        _REGISTRY.blocks.pop(slug, None)

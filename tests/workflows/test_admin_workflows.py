@@ -7,11 +7,17 @@ import pytest
 from django.urls import reverse
 
 from decisions.models import Decision
-from tests.workflows.factories import document, set_step, workflow_published
+from tests.workflows.factories import blocks_stand_in, document, set_step, workflow_published
 from workflows.models import Step, Workflow
 from workflows.services.definitions import step_add, workflow_create
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _blocks():
+    yield from blocks_stand_in()
+
 
 LIST = reverse("admin:workflows_workflow_changelist")
 
@@ -108,7 +114,7 @@ def test_publish_button_asks_a_person_for_a_new_workflow(client, alice):
 
 def test_publish_button_publishes_a_routine_version_and_retire_retires_it(client, alice):
     v1 = workflow_published()
-    v2 = step_add(workflow_id=v1.pk, step=set_step("bye"), actor=None)
+    v2 = step_add(workflow_id=v1.pk, step=set_step("bye", after="reply"), actor=None)
     client.force_login(alice)
 
     response = client.post(reverse("admin:workflows_workflow_publish", args=[v2.pk]), follow=True)

@@ -10,11 +10,16 @@ from playwright.sync_api import expect
 
 from decisions.models import Decision
 from tests.browser import admin_log_in
-from tests.workflows.factories import document
+from tests.workflows.factories import blocks_stand_in, document
 from workflows.models import Workflow
 from workflows.services.definitions import workflow_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _blocks():
+    yield from blocks_stand_in()
 
 
 def test_a_person_opens_a_workflow_sees_its_graph_and_publishes_it(page, alice):

@@ -10,7 +10,13 @@ from django.db import connection
 
 from decisions.models import AuditEvent
 from tests.concurrency import run_together
-from tests.workflows.factories import RunFactory, document, set_step, workflow_published
+from tests.workflows.factories import (
+    RunFactory,
+    blocks_stand_in,
+    document,
+    set_step,
+    workflow_published,
+)
 from workflows.errors import WorkflowInvalid, WorkflowStateError
 from workflows.models import Edge, Step, Workflow
 from workflows.selectors import workflow_document
@@ -26,6 +32,11 @@ from workflows.services.definitions import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _blocks():
+    yield from blocks_stand_in()
 
 
 def _counts() -> tuple[int, int, int, int]:
@@ -135,7 +146,7 @@ def test_a_published_version_never_changes_an_edit_makes_the_next_draft(alice):
     assert _audit("workflows.workflow_versioned")[0].data["from"] == published.pk
 
     # A second edit of the published version goes to the same open draft.
-    again = step_add(workflow_id=published.pk, step=set_step("bye"), actor=alice)
+    again = step_add(workflow_id=published.pk, step=set_step("bye", after="reply"), actor=alice)
     assert again.pk == draft.pk
     assert Workflow.objects.filter(key=published.key).count() == 2
 
@@ -153,12 +164,11 @@ def test_a_failed_edit_of_a_published_version_leaves_no_draft(alice):
 def test_step_add_update_delete(alice):
     workflow = workflow_create(document=document(), actor=alice)
 
-    step_add(workflow_id=workflow.pk, step=set_step("bye", "ciao"), actor=alice)
+    step_add(workflow_id=workflow.pk, step=set_step("bye", "ciao", after="reply"), actor=alice)
     assert workflow.steps.get(name="bye").config["variables"][0]["value"] == "ciao"
-    edge = edge_add(
-        workflow_id=workflow.pk, edge={"from": "reply", "port": "out", "to": "bye"}, actor=alice
-    )
-    bye_id = workflow.steps.get(name="bye").pk
+    edge = workflow.edges.get(target__name="bye")
+    assert edge.source.name == "reply"
+    bye_id = edge.target_id
 
     # A rename keeps the step's id, so the edge into it survives unchanged.
     step_update(workflow_id=workflow.pk, step_name="bye", step=set_step("farewell"), actor=alice)
@@ -170,7 +180,17 @@ def test_step_add_update_delete(alice):
     assert not workflow.steps.filter(name="farewell").exists()
     assert not Edge.objects.filter(pk=edge.pk).exists()
     changes = [e.data["change"] for e in _audit("workflows.workflow_updated")]
-    assert changes == ["step_added", "edge_added", "step_updated", "step_deleted"]
+    assert changes == ["step_added", "step_updated", "step_deleted"]
+
+
+def test_a_step_left_unconnected_is_refused(alice):
+    workflow = workflow_create(document=document(), actor=alice)
+
+    with pytest.raises(WorkflowInvalid) as caught:
+        step_add(workflow_id=workflow.pk, step=set_step("bye"), actor=alice)
+
+    assert [p["code"] for p in caught.value.problems] == ["START"]
+    assert not workflow.steps.filter(name="bye").exists()
 
 
 def test_an_unknown_step_is_said_so(alice):
@@ -180,30 +200,42 @@ def test_an_unknown_step_is_said_so(alice):
         step_update(workflow_id=workflow.pk, step_name="ghost", step=set_step("x"), actor=alice)
 
 
-def test_edges_are_added_once_and_deleted_by_id(alice):
-    workflow = workflow_create(
-        document=document(steps=[set_step("greet"), set_step("reply")], edges=[]), actor=alice
+def _diamond() -> dict:
+    """greet → reply → bye, and greet → bye: removing the shortcut leaves it valid."""
+    return document(
+        steps=[set_step("greet"), set_step("reply"), set_step("bye")],
+        edges=[
+            {"from": "greet", "port": "out", "to": "reply"},
+            {"from": "reply", "port": "out", "to": "bye"},
+        ],
     )
-    edge = edge_add(workflow_id=workflow.pk, edge={"from": "greet", "to": "reply"}, actor=alice)
-    assert (edge.source.name, edge.port, edge.target.name) == ("greet", "out", "reply")
+
+
+def test_edges_are_added_once_and_deleted_by_id(alice):
+    workflow = workflow_create(document=_diamond(), actor=alice)
+    edge = edge_add(workflow_id=workflow.pk, edge={"from": "greet", "to": "bye"}, actor=alice)
+    assert (edge.source.name, edge.port, edge.target.name) == ("greet", "out", "bye")
 
     with pytest.raises(WorkflowInvalid) as caught:
-        edge_add(workflow_id=workflow.pk, edge={"from": "greet", "to": "reply"}, actor=alice)
+        edge_add(workflow_id=workflow.pk, edge={"from": "greet", "to": "bye"}, actor=alice)
     assert [p["code"] for p in caught.value.problems] == ["DUPLICATE_EDGE"]
 
     edge_delete(workflow_id=workflow.pk, edge_id=edge.pk, actor=alice)
-    assert not workflow.edges.exists()
+    assert workflow.edges.count() == 2
     with pytest.raises(Edge.DoesNotExist):
         edge_delete(workflow_id=workflow.pk, edge_id=edge.pk, actor=alice)
 
 
 def test_deleting_an_edge_of_a_published_version_removes_it_from_the_draft(alice):
-    published = workflow_published()
-    edge = published.edges.get()
+    published = workflow_published(
+        {**_diamond(), "edges": [*_diamond()["edges"], {"from": "greet", "to": "bye"}]}
+    )
+    edge = published.edges.get(source__name="greet", target__name="bye")
 
     draft = edge_delete(workflow_id=published.pk, edge_id=edge.pk, actor=alice)
 
-    assert draft.version == 2 and not draft.edges.exists()
+    assert draft.version == 2 and draft.edges.count() == 2
+    assert not draft.edges.filter(source__name="greet", target__name="bye").exists()
     assert Edge.objects.filter(pk=edge.pk).exists()
 
 
@@ -253,7 +285,9 @@ def test_two_concurrent_step_adds_both_land(alice):
     workflow = workflow_create(document=document(), actor=None)
 
     def add(i: int) -> str:
-        return step_add(workflow_id=workflow.pk, step=set_step(f"extra_{i}"), actor=None).key
+        return step_add(
+            workflow_id=workflow.pk, step=set_step(f"extra_{i}", after="reply"), actor=None
+        ).key
 
     results, errors = run_together(add, 2)
 
@@ -270,7 +304,9 @@ def test_two_concurrent_edits_of_a_published_version_make_one_draft(alice):
     published = workflow_published()
 
     def add(i: int) -> int:
-        return step_add(workflow_id=published.pk, step=set_step(f"extra_{i}"), actor=None).pk
+        return step_add(
+            workflow_id=published.pk, step=set_step(f"extra_{i}", after="reply"), actor=None
+        ).pk
 
     results, errors = run_together(add, 2)
 

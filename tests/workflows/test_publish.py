@@ -17,6 +17,7 @@ from decisions.services import (
 from tests.concurrency import run_together
 from tests.workflows.factories import (
     approver,
+    blocks_stand_in,
     document,
     http_step,
     set_step,
@@ -34,6 +35,12 @@ from workflows.services.definitions import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _blocks():
+    yield from blocks_stand_in()
+
 
 Status = Workflow.Status
 
@@ -145,7 +152,7 @@ def test_a_rejected_version_may_be_asked_again_unchanged(alice):
 
 def test_a_new_version_without_new_hosts_is_published_at_once_and_retires_the_old(alice):
     v1 = workflow_published()
-    v2 = step_add(workflow_id=v1.pk, step=set_step("bye"), actor=alice)
+    v2 = step_add(workflow_id=v1.pk, step=set_step("bye", after="reply"), actor=alice)
 
     result = workflow_publish(workflow_id=v2.pk, actor=alice)
 
@@ -225,7 +232,7 @@ def test_the_internal_api_of_system_workflows_is_not_an_integration(alice):
 def test_with_automatic_execution_off_every_publish_asks(alice, settings):
     v1 = workflow_published()
     settings.AUTO_EXECUTION_ENABLED = False
-    v2 = step_add(workflow_id=v1.pk, step=set_step("bye"), actor=alice)
+    v2 = step_add(workflow_id=v1.pk, step=set_step("bye", after="reply"), actor=alice)
 
     assert workflow_publish(workflow_id=v2.pk, actor=alice).status == Status.PENDING_APPROVAL
 
@@ -283,10 +290,10 @@ def test_publishing_and_retiring_need_the_change_permission(alice, bob, charlie)
 @pytest.mark.django_db(transaction=True)
 def test_two_versions_published_at_once_leave_one_published(alice):
     v1 = workflow_published()
-    v2 = step_add(workflow_id=v1.pk, step=set_step("two"), actor=None)
+    v2 = step_add(workflow_id=v1.pk, step=set_step("two", after="reply"), actor=None)
     # v3 comes from the published v1 too once v2 is not the open draft any more.
     Workflow.objects.filter(pk=v2.pk).update(status=Status.RETIRED)
-    v3 = step_add(workflow_id=v1.pk, step=set_step("three"), actor=None)
+    v3 = step_add(workflow_id=v1.pk, step=set_step("three", after="reply"), actor=None)
     Workflow.objects.filter(pk=v2.pk).update(status=Status.DRAFT)
     ids = [v2.pk, v3.pk]
 

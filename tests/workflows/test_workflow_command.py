@@ -11,12 +11,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from decisions.models import Decision
-from tests.workflows.factories import document, set_step, workflow_published
+from tests.workflows.factories import blocks_stand_in, document, set_step, workflow_published
 from workflows.models import Edge, Step, Workflow
 from workflows.selectors import workflow_document
 from workflows.services.definitions import step_add, workflow_delete
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _blocks():
+    yield from blocks_stand_in()
 
 
 def _call(*args: str) -> tuple[str, str]:
@@ -85,7 +90,9 @@ def test_a_file_that_is_not_json_is_said_so(tmp_path):
 
 def test_export_round_trips_through_import(tmp_path):
     v1 = workflow_published(document(key="helpdesk", is_system=True))
-    v2 = step_add(workflow_id=v1.pk, step=set_step("bye", retry={"attempts": 2}), actor=None)
+    v2 = step_add(
+        workflow_id=v1.pk, step=set_step("bye", after="reply", retry={"attempts": 2}), actor=None
+    )
     exported, _ = _call("export", str(v2.pk))
     before = json.loads(exported)
     assert before == workflow_document(workflow=v2)

@@ -160,6 +160,9 @@ def _key_problems(document: Any, *, current: str | None) -> list[Problem]:
 
 def _validated(document: Any, *, current_key: str | None) -> dict[str, Any]:
     """The document with its defaults filled, or ``WorkflowInvalid`` with every problem."""
+    if current_key is not None and isinstance(document, dict) and not document.get("key"):
+        # The validator tells a subflow to itself by the key; a draft's key is fixed.
+        document = {**document, "key": current_key}
     problems = _key_problems(document, current=current_key) + document_problems(document=document)
     if problems:
         raise WorkflowInvalid(problems)
@@ -428,10 +431,21 @@ def _step_index(document: dict[str, Any], name: str) -> int:
 
 
 def step_add(*, workflow_id: int, step: dict[str, Any], actor: Actor) -> Workflow:
-    """Add a step (a step document: name and block at least). Returns the draft changed."""
+    """Add a step (a step document: name and block at least). Returns the draft changed.
+
+    The whole document must stay valid, and a step with no edge into it is a second
+    start (or, tool-only, a tool no agent uses): so ``step`` may carry ``"edges"``, a list
+    of edges (``{"from", "port", "to"}``) added in the same write to connect it.
+    """
 
     def change(document: dict[str, Any]) -> dict[str, Any]:
-        document["steps"].append(copy.deepcopy(step))
+        new = copy.deepcopy(step)
+        edges = new.pop("edges", []) if isinstance(new, dict) else []
+        document["steps"].append(new)
+        if isinstance(edges, list):
+            document["edges"].extend(edges)
+        else:  # left for the validator to name
+            document["edges"].append(edges)
         return document
 
     return _edit(
@@ -715,7 +729,10 @@ def _submit(
 
 def workflow_publish_premise_failure(args: dict[str, Any]) -> str | None:
     """Why an approved publish must not run: the version moved on or changed."""
-    workflow = Workflow.objects.filter(pk=args.get("workflow_id")).first()
+    workflow_id = args.get("workflow_id")
+    workflow = (
+        Workflow.objects.filter(pk=workflow_id).first() if isinstance(workflow_id, int) else None
+    )
     if workflow is None:
         return f"workflow #{args.get('workflow_id')} no longer exists"
     if workflow.status != Status.PENDING_APPROVAL:

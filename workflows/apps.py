@@ -35,3 +35,5 @@ class WorkflowsConfig(AppConfig):
         from decisions.audit import audit_actions_register
 
         audit_actions_register(AUDIT_ACTIONS)
+
+        from workflows import actions  # noqa: F401  (registers the decision handlers)

@@ -1,0 +1,253 @@
+"""The workflow definitions in the admin: a list, and a read-only page per version with
+its steps, edges and drawn graph, and buttons to publish, retire and validate.
+
+People look here and act through the buttons, which call the services (publishing goes
+through governance there). Editing a document happens through ``workflow import`` or the
+REST API, where the one validator answers with every problem at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
+
+from bizagent.admin_base import ReadOnlyAdminMixin
+from workflows.errors import WorkflowInvalid, WorkflowStateError
+from workflows.graph_svg import workflow_graph_svg
+from workflows.models import Workflow
+from workflows.selectors import (
+    document_problems,
+    publish_decision_pending,
+    publish_decisions,
+    workflow_document,
+)
+from workflows.services.definitions import workflow_publish, workflow_retire
+
+CHANGE = "workflows.change_workflow"
+
+
+def _problems_text(problems: list[Any]) -> str:
+    return "; ".join(
+        f"{p['code']} {p.get('step') or '-'} {p.get('path') or '-'}: {p['message']}"
+        for p in problems
+    )
+
+
+@admin.register(Workflow)
+class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "key", "version", "status", "steps_count", "is_system", "updated_at")
+    list_filter = ("status", "is_system")
+    search_fields = ("name", "key", "description")
+    ordering = ("key", "-version")
+    change_form_template = "workflows/admin/workflow_change_form.html"
+    actions = ("publish_selected", "retire_selected", "validate_selected")
+    fieldsets = (
+        (None, {"fields": ("name", "key", "version", "status", "description", "is_system")}),
+        ("Graph", {"fields": ("graph",)}),
+        ("Steps and edges", {"fields": ("steps_table", "edges_table")}),
+        ("Interface", {"fields": ("input_schema", "output", "timeout_seconds")}),
+        ("History", {"fields": ("publish_decision", "created_by", "created_at", "published_at")}),
+    )
+    readonly_fields = (
+        "name",
+        "key",
+        "version",
+        "status",
+        "description",
+        "is_system",
+        "graph",
+        "steps_table",
+        "edges_table",
+        "input_schema",
+        "output",
+        "timeout_seconds",
+        "publish_decision",
+        "created_by",
+        "created_at",
+        "published_at",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
+        return super().get_queryset(request).annotate(steps_total=Count("steps"))
+
+    @admin.display(description="steps", ordering="steps_total")
+    def steps_count(self, obj: Workflow) -> int:
+        return getattr(obj, "steps_total", None) or obj.steps.count()
+
+    # -- the document, read-only --------------------------------------------------------
+
+    @admin.display(description="graph")
+    def graph(self, obj: Workflow) -> SafeString:
+        # workflow_graph_svg escapes every piece of text it draws.
+        return mark_safe(workflow_graph_svg(workflow_document(workflow=obj)))  # noqa: S308
+
+    @admin.display(description="steps")
+    def steps_table(self, obj: Workflow) -> SafeString:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    s.name,
+                    s.block,
+                    "tool only" if s.tool_only else "",
+                    s.get_on_error_display(),
+                    s.config,
+                )
+                for s in obj.steps.order_by("position", "id")
+            ),
+        )
+        return format_html(
+            '<table class="workflow-steps"><thead><tr><th>name</th><th>block</th><th></th>'
+            "<th>on error</th><th>config</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="edges")
+    def edges_table(self, obj: Workflow) -> SafeString:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (e.source.name, e.port, e.target.name)
+                for e in obj.edges.select_related("source", "target").order_by("id")
+            ),
+        )
+        return format_html(
+            '<table class="workflow-edges"><thead><tr><th>from</th><th>port</th><th>to</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="publish decision")
+    def publish_decision(self, obj: Workflow) -> SafeString | str:
+        decision = publish_decisions(workflow=obj).first()
+        if decision is None:
+            return "-"
+        url = reverse("admin:decisions_decision_change", args=[decision.pk])
+        return format_html(
+            '<a href="{}">#{}</a> ({})', url, decision.pk, decision.get_status_display()
+        )
+
+    # -- buttons on the change page -------------------------------------------------------
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(CHANGE)
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:workflow_id>/publish/",
+                wrap(require_POST(self.publish_view)),
+                name="workflows_workflow_publish",
+            ),
+            path(
+                "<int:workflow_id>/retire/",
+                wrap(require_POST(self.retire_view)),
+                name="workflows_workflow_retire",
+            ),
+            path(
+                "<int:workflow_id>/validate/",
+                wrap(require_POST(self.validate_view)),
+                name="workflows_workflow_validate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "can_publish": self.has_publish_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _back(self, workflow_id: int) -> HttpResponse:
+        return HttpResponseRedirect(reverse("admin:workflows_workflow_change", args=[workflow_id]))
+
+    def _publish_one(self, request: HttpRequest, workflow: Workflow) -> None:
+        try:
+            result = workflow_publish(workflow_id=workflow.pk, actor=request.user)
+        except WorkflowInvalid as exc:
+            self.message_user(
+                request,
+                f"{workflow} not published: {_problems_text(exc.problems)}",
+                messages.ERROR,
+            )
+            return
+        except (WorkflowStateError, PermissionDenied) as exc:
+            self.message_user(request, f"{workflow} not published: {exc}", messages.ERROR)
+            return
+        if result.status == Workflow.Status.PUBLISHED:
+            self.message_user(request, f"{result} is published.", messages.SUCCESS)
+            return
+        decision = publish_decision_pending(workflow=result)
+        number = f" #{decision.pk}" if decision is not None else ""
+        self.message_user(
+            request,
+            f"{result} is waiting for approval: decision{number} decides whether it is published.",
+            messages.WARNING,
+        )
+
+    def _retire_one(self, request: HttpRequest, workflow: Workflow) -> None:
+        try:
+            result = workflow_retire(workflow_id=workflow.pk, actor=request.user)
+        except (WorkflowStateError, PermissionDenied) as exc:
+            self.message_user(request, f"{workflow} not retired: {exc}", messages.ERROR)
+            return
+        self.message_user(request, f"{result} is retired.", messages.SUCCESS)
+
+    def _validate_one(self, request: HttpRequest, workflow: Workflow) -> None:
+        problems = document_problems(document=workflow_document(workflow=workflow))
+        if problems:
+            self.message_user(
+                request, f"{workflow} is not valid: {_problems_text(problems)}", messages.ERROR
+            )
+        else:
+            self.message_user(request, f"{workflow} is valid.", messages.SUCCESS)
+
+    def _one(self, request: HttpRequest, workflow_id: int) -> Workflow:
+        workflow = Workflow.objects.filter(pk=workflow_id).first()
+        if workflow is None or not self.has_view_permission(request, workflow):
+            raise PermissionDenied
+        return workflow
+
+    def publish_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        self._publish_one(request, self._one(request, workflow_id))
+        return self._back(workflow_id)
+
+    def retire_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        self._retire_one(request, self._one(request, workflow_id))
+        return self._back(workflow_id)
+
+    def validate_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        self._validate_one(request, self._one(request, workflow_id))
+        return self._back(workflow_id)
+
+    # -- the same, on the list ------------------------------------------------------------
+
+    @admin.action(description="Publish selected workflows", permissions=["publish"])
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        for workflow in queryset:
+            self._publish_one(request, workflow)
+
+    @admin.action(description="Retire selected workflows", permissions=["publish"])
+    def retire_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        for workflow in queryset:
+            self._retire_one(request, workflow)
+
+    @admin.action(description="Validate selected workflows", permissions=["view"])
+    def validate_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
+        for workflow in queryset:
+            self._validate_one(request, workflow)

@@ -398,7 +398,7 @@ def _record(
         if step_run.parent_id is not None or run.status not in Run.OPEN_STATUSES:
             return True, [], status  # a tool call, or a run that stopped meanwhile
         if run.deadline_at is not None and run.deadline_at <= now:
-            transaction.on_commit(lambda: run_time_out(run_id=run.pk))
+            run_time_out(run_id=run.pk)
             return True, [], status
         if status == StepRun.Status.FAILED:
             run_end(

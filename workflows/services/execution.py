@@ -65,7 +65,8 @@ from workflows.services.runs import (
     step_idempotency_key,
 )
 from workflows.services.spend import step_spend_record
-from workflows.services.transitions import status_move, transition_check
+from workflows.services import transitions
+from workflows.services.transitions import status_move
 from workflows.templates import TemplateError, template_render
 
 logger = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 def _claim(step_run: StepRun, *, owner: str, seconds: float) -> bool:
     """PENDING → RUNNING under a lease sized to the time limit (+ grace); the run goes
     QUEUED → RUNNING with its first claim."""
-    transition_check(StepRun, StepRun.Status.PENDING, StepRun.Status.RUNNING)
+    transitions.transition_check(StepRun, StepRun.Status.PENDING, StepRun.Status.RUNNING)
     now = timezone.now()
     with transaction.atomic():
         claimed = lease_claim(

@@ -74,7 +74,7 @@ def workflows_catch_up(*, now: datetime | None = None) -> CatchUp:
     for run_id in Run.objects.filter(
         status__in=Run.OPEN_STATUSES, deadline_at__lte=now
     ).values_list("pk", flat=True):
-        if run_time_out(run_id=run_id):
+        if run_time_out(run_id=run_id, now=now):
             done.timed_out.append(run_id)
     for step_run_id in StepRun.objects.filter(
         status=StepRun.Status.RUNNING, lease_expires_at__lte=now

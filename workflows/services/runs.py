@@ -7,7 +7,7 @@ writes its audit row in the same transaction. Work is queued only after commit.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -241,12 +241,12 @@ def run_cancel(*, run_id: int, actor: Actor) -> Run:
     return run
 
 
-def run_time_out(*, run_id: int) -> bool:
+def run_time_out(*, run_id: int, now: datetime | None = None) -> bool:
     """Fail an open run past its deadline, with the reason; its open step runs are
     cancelled. False when it was not open (or not late) any more."""
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("workflow").get(pk=run_id)
-        now = timezone.now()
+        now = now or timezone.now()
         if run.status not in Run.OPEN_STATUSES or not run.deadline_at or run.deadline_at > now:
             return False
         reason = f"timed out: the workflow allows {run.workflow.timeout_seconds} s"

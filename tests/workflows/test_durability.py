@@ -225,8 +225,12 @@ def test_parallel_branches_run_on_two_workers_and_join_once(tmp_path):
             {"name": "right", "block": "test-sleep", "config": {"seconds": 1, "log": str(log)}},
             {"name": "join", "block": "test-echo", "config": {"value": "joined"}},
         ],
-        edges=[("a", "out", "left"), ("a", "out", "right"), ("left", "out", "join")]
-        + [("right", "out", "join")],
+        edges=[
+            ("a", "out", "left"),
+            ("a", "out", "right"),
+            ("left", "out", "join"),
+            ("right", "out", "join"),
+        ],
         output={"join": "{{ steps.join.output }}"},
     )
     run = run_start(workflow=workflow, input={}, triggered_by=None)

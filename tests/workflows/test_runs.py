@@ -205,9 +205,13 @@ def test_no_service_writes_a_status_around_the_checker():
     for path in sorted(root.glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "update":
-                if any(k.arg == "status" for k in node.keywords) and path.name != "transitions.py":
-                    offenders.append(f"{path.name}:{node.lineno}")
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "attr", "") == "update"
+                and any(k.arg == "status" for k in node.keywords)
+                and path.name != "transitions.py"
+            ):
+                offenders.append(f"{path.name}:{node.lineno}")
             # (schedules.py saves django-q's Schedule, which has no status machine.)
             if (
                 isinstance(node, ast.Call)

@@ -52,6 +52,7 @@ from workflows.blocks.base import (
 )
 from workflows.errors import RunInputInvalid, WorkflowStateError
 from workflows.models import OnError, Run, RunTrigger, Step, StepRun, Workflow
+from workflows.services import transitions
 from workflows.services.advance import run_advance, run_graph, steps_scope
 from workflows.services.catchup import step_lease_expire
 from workflows.services.context import EngineContext
@@ -65,7 +66,6 @@ from workflows.services.runs import (
     step_idempotency_key,
 )
 from workflows.services.spend import step_spend_record
-from workflows.services import transitions
 from workflows.services.transitions import status_move
 from workflows.templates import TemplateError, template_render
 

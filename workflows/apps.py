@@ -35,3 +35,18 @@ class WorkflowsConfig(AppConfig):
         from decisions.audit import audit_actions_register
 
         audit_actions_register(AUDIT_ACTIONS)
+        self._context_providers_register()
+
+    def _context_providers_register(self) -> None:
+        """What the engine's block context hands out (memory and the retriever are
+        registered by their own modules; until then a block asking gets a clear error)."""
+        from workflows.internal_token import (
+            internal_api_token_provide,
+            internal_base_url_provide,
+        )
+        from workflows.outbound import http_provide
+        from workflows.services.context import context_provider_register
+
+        context_provider_register("http", http_provide)
+        context_provider_register("ctx.internal_api_token", internal_api_token_provide)
+        context_provider_register("ctx.internal_base_url", internal_base_url_provide)

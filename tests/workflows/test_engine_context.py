@@ -10,6 +10,7 @@ from tests.workflows.engine_blocks import ATTEMPTS, HOOKS, run_drain, workflow_b
 from workflows.blocks.base import BlockConfigError
 from workflows.models import Run, RunTrigger, StepRun, Workflow
 from workflows.services.context import (
+    _PROVIDERS,
     call_key,
     context_provider_register,
     context_provider_unregister,
@@ -29,9 +30,10 @@ TOOL_SCHEMA = {
 def _clean():
     ATTEMPTS.clear()
     HOOKS.clear()
+    saved = dict(_PROVIDERS)
     yield
-    context_provider_unregister("http")
-    context_provider_unregister("ctx.internal_api_token")
+    _PROVIDERS.clear()
+    _PROVIDERS.update(saved)
 
 
 def start(workflow, input=None):
@@ -65,13 +67,17 @@ def agent_workflow(calls, *, tool_fields=None, key="agent", budget=None):
 
 
 def test_a_missing_provider_is_a_clear_config_error():
-    def use_http(ctx):
-        return ctx.http
-
-    run = hook_run(use_http)
+    context_provider_unregister("http")
+    run = hook_run(lambda ctx: ctx.http)
     step_run = run.step_runs.get()
     assert step_run.error_class == "config"
     assert step_run.error_message == "the http client is not configured"
+
+
+def test_the_app_registers_the_http_client_and_internal_ctx():
+    assert {"http", "ctx.internal_api_token", "ctx.internal_base_url"} <= set(_PROVIDERS)
+    run = hook_run(lambda ctx: type(ctx.http).__name__)
+    assert run.step_runs.get().output == "HardenedHTTP"
 
 
 def test_a_registered_provider_is_handed_to_the_block():

@@ -155,7 +155,11 @@ class EngineContext:
             }
             for name, factory in _PROVIDERS.items():
                 if name.startswith("ctx."):
-                    values[name.removeprefix("ctx.")] = factory(self)
+                    # None: not offered to this run (a user run gets no internal token),
+                    # so a template naming it is an error, never a silent null.
+                    value = factory(self)
+                    if value is not None:
+                        values[name.removeprefix("ctx.")] = value
             self._ctx_values = values
         return self._ctx_values
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from decisions.models import AuditEvent, Budget, BudgetSpend
 from tests.workflows.engine_blocks import ATTEMPTS, HOOKS, run_drain, workflow_build
+from workflows.blocks.base import BlockBudgetExhausted
 from workflows.models import Run, RunTrigger, StepRun, Workflow
 from workflows.services.execution import step_run_execute
 from workflows.services.runs import run_cancel, run_start
@@ -406,3 +407,24 @@ def test_spend_is_summed_and_recorded_against_the_workflows_budgets():
     spends = BudgetSpend.objects.filter(budget=scoped).order_by("amount")
     assert [spend.amount for spend in spends] == [Decimal(5), Decimal(7)]
     assert not BudgetSpend.objects.filter(budget=other).exists()
+
+
+def test_a_failed_step_still_records_the_tokens_it_reports():
+    def spend_then_fail(ctx):
+        error = BlockBudgetExhausted("out of tokens")
+        error.prompt_tokens = 30
+        error.completion_tokens = 12
+        raise error
+
+    HOOKS["spend"] = spend_then_fail
+    workflow = workflow_build(
+        steps=[{"name": "a", "block": "test-hook", "config": {"hook": "spend"}}]
+    )
+    run = run_drain(start(workflow))
+    step_run = run.step_runs.get()
+    assert (step_run.status, step_run.prompt_tokens, step_run.completion_tokens) == (
+        "failed",
+        30,
+        12,
+    )
+    assert (run.prompt_tokens, run.completion_tokens) == (30, 12)

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -333,6 +334,19 @@ def _record(
     }
     ready: list[int] = []
     retry = False
+    # What the attempt spent: a failed block (an agent out of budget) still reports the
+    # tokens it was billed on its error, so budgets see them.
+    spent = result or BlockResult(
+        output=None,
+        prompt_tokens=int(getattr(error, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(error, "completion_tokens", 0) or 0),
+        cost=Decimal(str(getattr(error, "cost", 0) or 0)),
+    )
+    fields.update(
+        prompt_tokens=F("prompt_tokens") + spent.prompt_tokens,
+        completion_tokens=F("completion_tokens") + spent.completion_tokens,
+        cost=F("cost") + spent.cost,
+    )
     if result is not None:
         status = StepRun.Status.SUCCEEDED
         fields.update(
@@ -341,9 +355,6 @@ def _record(
             error_class="",
             error_message="",
             finished_at=now,
-            prompt_tokens=F("prompt_tokens") + result.prompt_tokens,
-            completion_tokens=F("completion_tokens") + result.completion_tokens,
-            cost=F("cost") + result.cost,
         )
     else:
         assert error is not None
@@ -378,8 +389,7 @@ def _record(
             **fields,
         ):
             return False, [], status
-        if result is not None:
-            step_spend_record(run=run, step_run=step_run, result=result)
+        step_spend_record(run=run, step_run=step_run, result=spent)
         if error is not None:
             audit_log(
                 action="workflows.step_failed",

@@ -1,3 +1,3 @@
-"""The workflows admin, one module per part (definitions here; run state by the engine)."""
+"""The workflows admin, one module per area, each registering on import."""
 
-from workflows import admin_workflows  # noqa: F401  (registers the Workflow admin)
+from workflows import admin_runs, admin_workflows  # noqa: F401

@@ -37,3 +37,20 @@ class WorkflowsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
 
         from workflows import actions  # noqa: F401  (registers the decision handlers)
+
+        self._context_providers_register()
+
+    def _context_providers_register(self) -> None:
+        """What the engine's block context hands out to blocks (which never touch the ORM)."""
+        from workflows.internal_token import (
+            internal_api_token_provide,
+            internal_base_url_provide,
+        )
+        from workflows.memory import memory_provide
+        from workflows.outbound import http_provide
+        from workflows.services.context import context_provider_register
+
+        context_provider_register("http", http_provide)
+        context_provider_register("memory", memory_provide)
+        context_provider_register("ctx.internal_api_token", internal_api_token_provide)
+        context_provider_register("ctx.internal_base_url", internal_base_url_provide)

@@ -134,3 +134,8 @@ class OrmMemoryStore:
         )
         if boundary:
             MemoryMessage.objects.filter(key=key, id__lte=boundary[0]).delete()
+
+
+def memory_provide(ctx: object) -> OrmMemoryStore:
+    """The engine context's ``memory`` (registered at app ready)."""
+    return OrmMemoryStore()

@@ -202,7 +202,8 @@ class Run(models.Model):
         ),
         Status.WAITING: (Status.RUNNING, Status.FAILED, Status.CANCELLED),
         Status.SUCCEEDED: (),
-        Status.FAILED: (),
+        # FAILED → RUNNING: a person retries the failed step (``step_run_retry``).
+        Status.FAILED: (Status.RUNNING,),
         Status.PARTIALLY_SUCCEEDED: (),
         Status.CANCELLED: (),
     }
@@ -287,7 +288,8 @@ class StepRun(models.Model):
         ),
         Status.WAITING: (Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED),
         Status.SUCCEEDED: (),
-        Status.FAILED: (),
+        # FAILED → PENDING: a person retries the failed step of a failed run.
+        Status.FAILED: (Status.PENDING,),
         Status.HANDLED_ERROR: (),
         Status.SKIPPED: (),
         Status.CANCELLED: (),

@@ -19,6 +19,8 @@ from workflows.errors import Problem, RunInputInvalid, WorkflowInvalid, Workflow
 from workflows.models import Run, RunTrigger, Workflow
 from workflows.selectors import document_problems, publish_decision_pending, workflow_document
 from workflows.services.definitions import workflow_create, workflow_publish
+from workflows.services.execution import run_execute_here
+from workflows.services.runs import run_start
 
 #: Exit status for a document or input with problems (argparse's "usage" status).
 INVALID = 2
@@ -124,11 +126,6 @@ class Command(BaseCommand):
         self.stdout.write("valid")
 
     def _run(self, workflow_id: int, raw: str, *, wait: bool, timeout: float | None) -> None:
-        # exec's run services had not landed on main when this command was written:
-        # imported here so the rest of the command works without them.
-        from workflows.selectors import run_wait  # type: ignore[attr-defined]
-        from workflows.services.runs import run_start  # type: ignore[import-not-found]
-
         workflow = Workflow.objects.filter(pk=workflow_id).first()
         if workflow is None:
             raise CommandError(f"no workflow #{workflow_id}")
@@ -151,7 +148,9 @@ class Command(BaseCommand):
         if not wait:
             self.stdout.write(str(run.pk))
             return
-        run = run_wait(run_id=run.pk, timeout=timeout or workflow.timeout_seconds)
+        # Driven from here, so --wait needs no worker running (one running beside it
+        # is safe: leases keep every step to one executor).
+        run = run_execute_here(run_id=run.pk, timeout=timeout or workflow.timeout_seconds)
         if run.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_SUCCEEDED):
             self.stdout.write(json.dumps(run.output, indent=2, ensure_ascii=False))
             return

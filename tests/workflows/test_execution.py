@@ -1,0 +1,430 @@
+"""The step executor: straight through, parallel branches, joins and skips, ports,
+on_error, retries, leases, timeouts, variables and spend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
+from decisions.models import AuditEvent, Budget, BudgetSpend
+from tests.workflows.engine_blocks import ATTEMPTS, HOOKS, run_drain, workflow_build
+from workflows.blocks.base import BlockBudgetExhausted
+from workflows.models import Run, RunTrigger, StepRun, Workflow
+from workflows.services.execution import step_run_execute
+from workflows.services.runs import run_cancel, run_start
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    ATTEMPTS.clear()
+    HOOKS.clear()
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Step run ids queued on django-q2 (after commit)."""
+    sent: list[int] = []
+    monkeypatch.setattr(
+        "workflows.services.enqueue.async_task", lambda func, pk, **kw: sent.append(pk)
+    )
+    return sent
+
+
+def start(workflow, input=None, **kw):
+    return run_start(
+        workflow=workflow, input=input or {}, triggered_by=None, trigger=RunTrigger.API, **kw
+    )
+
+
+def statuses(run):
+    return {sr.step.name: sr.status for sr in run.step_runs.filter(parent__isnull=True)}
+
+
+def test_a_chain_runs_straight_through_in_one_task():
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": {"n": "{{ input.n }}"}}},
+            {"name": "b", "block": "test-echo", "config": {"value": "got {{ steps.a.output.n }}"}},
+            {"name": "c", "block": "test-echo", "config": {"value": "{{ steps.b.output }}"}},
+        ],
+        edges=[("a", "out", "b"), ("b", "out", "c")],
+        output={"answer": "{{ steps.c.output }}", "n": "{{ steps.a.output.n }}"},
+    )
+    run = start(workflow, {"n": 7})
+    first = run.step_runs.get()
+    assert step_run_execute(step_run_id=first.pk) == 3
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.output == {"answer": "got 7", "n": 7}
+    assert statuses(run) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
+    assert run.step_runs.get(step__name="b").input == {"value": "got 7"}
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"workflows.run_queued", "workflows.run_started", "workflows.run_succeeded"} <= actions
+
+
+def test_a_redelivered_task_is_a_no_op():
+    workflow = workflow_build(steps=[{"name": "a", "block": "test-echo", "config": {"value": 1}}])
+    run = start(workflow)
+    first = run.step_runs.get()
+    assert step_run_execute(step_run_id=first.pk) == 1
+    assert step_run_execute(step_run_id=first.pk) == 0
+    assert ATTEMPTS["run:a"] == 1
+
+
+def test_parallel_branches_go_on_with_one_and_queue_the_others(
+    enqueued, django_capture_on_commit_callbacks
+):
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1}},
+            {"name": "b", "block": "test-echo", "config": {"value": "b"}},
+            {"name": "c", "block": "test-echo", "config": {"value": "c"}},
+            {
+                "name": "join",
+                "block": "test-echo",
+                "config": {"value": ["{{ steps.b.output }}", "{{ steps.c.output }}"]},
+            },
+        ],
+        edges=[("a", "out", "b"), ("a", "out", "c"), ("b", "out", "join"), ("c", "out", "join")],
+        output={"both": "{{ steps.join.output }}"},
+    )
+    run = start(workflow)
+    first = run.step_runs.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        recorded = step_run_execute(step_run_id=first.pk)
+    # a, then one branch; the join waits for the other branch, which was queued.
+    assert recorded == 2
+    assert len(enqueued) == 1
+    other = StepRun.objects.get(pk=enqueued[0])
+    assert other.status == StepRun.Status.PENDING and other.step.name in ("b", "c")
+    assert not run.step_runs.filter(step__name="join").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert step_run_execute(step_run_id=other.pk) == 2  # the branch, then the join
+    run.refresh_from_db()
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.output == {"both": ["b", "c"]}
+    assert ATTEMPTS["run:join"] == 1
+
+
+def test_a_port_not_taken_skips_its_branch_and_the_skip_propagates():
+    workflow = workflow_build(
+        steps=[
+            {"name": "check", "block": "test-echo", "config": {"value": 1, "port": "true"}},
+            {"name": "yes", "block": "test-echo", "config": {"value": "y"}},
+            {"name": "no", "block": "test-echo", "config": {"value": "n"}},
+            {"name": "after_no", "block": "test-echo", "config": {"value": "n2"}},
+            {"name": "end", "block": "test-echo", "config": {"value": "end"}},
+        ],
+        edges=[
+            ("check", "true", "yes"),
+            ("check", "false", "no"),
+            ("no", "out", "after_no"),
+            ("yes", "out", "end"),
+            ("after_no", "out", "end"),
+        ],
+    )
+    run = run_drain(start(workflow))
+    assert run.status == Run.Status.SUCCEEDED
+    assert statuses(run) == {
+        "check": "succeeded",
+        "yes": "succeeded",
+        "no": "skipped",
+        "after_no": "skipped",
+        "end": "succeeded",
+    }
+    assert ATTEMPTS["run:no"] == ATTEMPTS["run:after_no"] == 0
+
+
+def test_a_join_with_no_edge_taken_is_skipped():
+    workflow = workflow_build(
+        steps=[
+            {"name": "check", "block": "test-echo", "config": {"value": 1, "port": "true"}},
+            {"name": "no", "block": "test-echo", "config": {"value": "n"}},
+            {"name": "other", "block": "test-echo", "config": {"value": "o"}},
+            {"name": "join", "block": "test-echo", "config": {"value": "j"}},
+        ],
+        edges=[
+            ("check", "false", "no"),
+            ("check", "true", "other"),
+            ("no", "out", "join"),
+            ("other", "false", "join"),
+        ],
+    )
+    run = run_drain(start(workflow))
+    assert statuses(run)["join"] == "skipped"
+    assert run.status == Run.Status.SUCCEEDED
+
+
+def test_a_retryable_failure_is_retried_until_it_succeeds():
+    workflow = workflow_build(
+        steps=[
+            {
+                "name": "flaky",
+                "block": "test-fail",
+                "config": {"times": 2, "error": "upstream"},
+                "retry": {"attempts": 3, "backoff": "exponential", "delay_seconds": 0},
+            }
+        ],
+        output={"out": "{{ steps.flaky.output }}"},
+    )
+    run = run_drain(start(workflow))
+    assert run.status == Run.Status.SUCCEEDED
+    step_run = run.step_runs.get()
+    assert step_run.attempt == 3 and step_run.output == {"attempts": 3}
+    failures = AuditEvent.objects.filter(action="workflows.step_failed")
+    assert [event.data["retry"] for event in failures.order_by("id")] == [True, True]
+
+
+def test_a_retry_waits_its_backoff(monkeypatch):
+    workflow = workflow_build(
+        steps=[
+            {
+                "name": "flaky",
+                "block": "test-fail",
+                "config": {"times": 1},
+                "retry": {"attempts": 2, "backoff": "constant", "delay_seconds": 120},
+            }
+        ]
+    )
+    run = start(workflow)
+    step_run = run.step_runs.get()
+    before = timezone.now()
+    step_run_execute(step_run_id=step_run.pk)
+    step_run.refresh_from_db()
+    # A long backoff is not slept in the worker: the catch-up queues it when due.
+    assert step_run.status == StepRun.Status.PENDING
+    assert step_run.run_after >= before + timedelta(seconds=120)
+    assert step_run_execute(step_run_id=step_run.pk) == 0
+    assert ATTEMPTS["run:flaky"] == 1
+
+
+def test_errors_not_named_in_on_are_not_retried():
+    workflow = workflow_build(
+        steps=[
+            {
+                "name": "flaky",
+                "block": "test-fail",
+                "config": {"times": 1, "error": "config"},
+                "retry": {"attempts": 3, "on": ["timeout"]},
+            }
+        ]
+    )
+    run = run_drain(start(workflow))
+    assert run.status == Run.Status.FAILED
+    assert ATTEMPTS["run:flaky"] == 1
+    assert "flaky" in run.error and "config" in run.error
+
+
+def test_a_side_effect_is_retried_only_when_the_step_is_idempotent():
+    steps = [
+        {
+            "name": "send",
+            "block": "test-fail-effect",
+            "config": {"times": 1},
+            "retry": {"attempts": 3},
+        }
+    ]
+    run = run_drain(start(workflow_build(steps=steps, key="plain")))
+    assert run.status == Run.Status.FAILED and ATTEMPTS["run:send"] == 1
+    ATTEMPTS.clear()
+    steps[0]["idempotent"] = True
+    run = run_drain(start(workflow_build(steps=steps, key="idem")))
+    assert run.status == Run.Status.SUCCEEDED and ATTEMPTS["run:send"] == 2
+
+
+@pytest.mark.parametrize(
+    ("on_error", "output", "port", "next_step"),
+    [
+        ("continue", None, "out", "after"),
+        ("default_output", {"fallback": True}, "out", "after"),
+        ("error_branch", None, "error", "handler"),
+    ],
+)
+def test_on_error_handles_the_failure(on_error, output, port, next_step):
+    workflow = workflow_build(
+        steps=[
+            {
+                "name": "bad",
+                "block": "test-fail",
+                "config": {"times": 9, "error": "config"},
+                "on_error": on_error,
+                "default_output": {"fallback": True},
+            },
+            {"name": "after", "block": "test-echo", "config": {"value": "a"}},
+            {"name": "handler", "block": "test-echo", "config": {"value": "h"}},
+        ],
+        edges=[("bad", "out", "after"), ("bad", "error", "handler")],
+    )
+    run = run_drain(start(workflow))
+    bad = run.step_runs.get(step__name="bad")
+    assert bad.status == StepRun.Status.HANDLED_ERROR
+    assert (bad.output, bad.port, bad.error_class) == (output, port, "config")
+    assert statuses(run)[next_step] == "succeeded"
+    assert run.status == Run.Status.PARTIALLY_SUCCEEDED
+
+
+def test_a_failing_step_fails_the_run_and_nothing_new_starts(
+    enqueued, django_capture_on_commit_callbacks
+):
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1}},
+            {"name": "bad", "block": "test-fail", "config": {"times": 9, "error": "config"}},
+            {"name": "other", "block": "test-echo", "config": {"value": 2}},
+            {"name": "after_bad", "block": "test-echo", "config": {"value": 3}},
+        ],
+        edges=[("a", "out", "bad"), ("a", "out", "other"), ("bad", "out", "after_bad")],
+    )
+    run = start(workflow)
+    with django_capture_on_commit_callbacks(execute=True):
+        step_run_execute(step_run_id=run.step_runs.get().pk)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "step bad failed" in run.error
+    assert AuditEvent.objects.filter(action="workflows.run_failed").count() == 1
+    # The other branch was queued before the failure; it does not start now.
+    assert step_run_execute(step_run_id=enqueued[0]) == 0
+    assert ATTEMPTS["run:other"] == 0
+    assert not run.step_runs.filter(step__name="after_bad").exists()
+
+
+def test_a_template_that_does_not_resolve_is_a_template_error():
+    workflow = workflow_build(
+        steps=[{"name": "a", "block": "test-echo", "config": {"value": "{{ input.missing }}"}}]
+    )
+    run = run_drain(start(workflow))
+    step_run = run.step_runs.get()
+    assert step_run.status == StepRun.Status.FAILED
+    assert step_run.error_class == "template"
+    assert "missing" in step_run.error_message
+    assert ATTEMPTS["run:a"] == 0
+
+
+def test_a_step_over_its_time_limit_fails_with_a_timeout():
+    workflow = workflow_build(
+        steps=[
+            {"name": "slow", "block": "test-sleep", "config": {"seconds": 5}, "timeout_seconds": 1}
+        ]
+    )
+    run = run_drain(start(workflow))
+    step_run = run.step_runs.get()
+    assert (step_run.status, step_run.error_class) == ("failed", "timeout")
+    assert run.status == Run.Status.FAILED
+
+
+def test_a_worker_that_lost_its_lease_records_nothing():
+    def cancel_meanwhile(ctx):
+        run_cancel(run_id=ctx.run_id, actor=None)
+        return "late"
+
+    HOOKS["cancel"] = cancel_meanwhile
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-hook", "config": {"hook": "cancel"}},
+            {"name": "b", "block": "test-echo", "config": {"value": 1}},
+        ],
+        edges=[("a", "out", "b")],
+    )
+    run = start(workflow)
+    assert step_run_execute(step_run_id=run.step_runs.get().pk) == 0
+    run.refresh_from_db()
+    step_run = run.step_runs.get()
+    assert run.status == Run.Status.CANCELLED
+    assert (step_run.status, step_run.output) == (StepRun.Status.CANCELLED, None)
+    assert ATTEMPTS["run:b"] == 0
+
+
+def test_a_run_past_its_deadline_fails_at_the_next_record():
+    def expire(ctx):
+        Run.objects.filter(pk=ctx.run_id).update(deadline_at=timezone.now())
+        return 1
+
+    HOOKS["expire"] = expire
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-hook", "config": {"hook": "expire"}},
+            {"name": "b", "block": "test-echo", "config": {"value": 1}},
+        ],
+        edges=[("a", "out", "b")],
+    )
+    run = start(workflow)
+    step_run_execute(step_run_id=run.step_runs.get().pk)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "timed out" in run.error
+    assert AuditEvent.objects.filter(action="workflows.run_timed_out").count() == 1
+    assert ATTEMPTS["run:b"] == 0
+
+
+def test_set_variables_output_is_merged_into_the_run_vars():
+    workflow = workflow_build(
+        steps=[
+            {
+                "name": "setv",
+                "block": "set-variables",
+                "config": {"variables": [{"name": "limit", "value": "3", "type": "number"}]},
+            },
+            {"name": "use", "block": "test-echo", "config": {"value": "{{ vars.limit }}"}},
+        ],
+        edges=[("setv", "out", "use")],
+        output={"limit": "{{ vars.limit }}"},
+    )
+    run = run_drain(start(workflow))
+    assert run.status == Run.Status.SUCCEEDED
+    assert run.vars == {"limit": 3}
+    assert run.output == {"limit": 3}
+
+
+def test_spend_is_summed_and_recorded_against_the_workflows_budgets():
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1, "tokens": 10, "cost": 5}},
+            {"name": "b", "block": "test-echo", "config": {"value": 2, "tokens": 4, "cost": 7}},
+        ],
+        edges=[("a", "out", "b")],
+    )
+    scoped = Budget.objects.create(
+        name="wf",
+        limit=Decimal(1000),
+        scope_type=ContentType.objects.get_for_model(Workflow),
+        scope_id=workflow.pk,
+    )
+    other = Budget.objects.create(
+        name="other wf",
+        limit=Decimal(1000),
+        scope_type=ContentType.objects.get_for_model(Workflow),
+        scope_id=workflow.pk + 1000,
+    )
+    run = run_drain(start(workflow))
+    assert (run.prompt_tokens, run.completion_tokens, run.cost) == (14, 14, Decimal(12))
+    assert run.step_runs.get(step__name="a").prompt_tokens == 10
+    spends = BudgetSpend.objects.filter(budget=scoped).order_by("amount")
+    assert [spend.amount for spend in spends] == [Decimal(5), Decimal(7)]
+    assert not BudgetSpend.objects.filter(budget=other).exists()
+
+
+def test_a_failed_step_still_records_the_tokens_it_reports():
+    def spend_then_fail(ctx):
+        error = BlockBudgetExhausted("out of tokens")
+        error.prompt_tokens = 30
+        error.completion_tokens = 12
+        raise error
+
+    HOOKS["spend"] = spend_then_fail
+    workflow = workflow_build(
+        steps=[{"name": "a", "block": "test-hook", "config": {"hook": "spend"}}]
+    )
+    run = run_drain(start(workflow))
+    step_run = run.step_runs.get()
+    assert (step_run.status, step_run.prompt_tokens, step_run.completion_tokens) == (
+        "failed",
+        30,
+        12,
+    )
+    assert (run.prompt_tokens, run.completion_tokens) == (30, 12)

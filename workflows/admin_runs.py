@@ -1,0 +1,149 @@
+"""Runs in the admin: a list, a detail page with the step timeline (tool calls nested
+under their agent step), and the cancel and retry-step actions, which call services.
+
+People look here and act through the actions: runs are written only by the engine.
+Cancelling needs ``workflows.change_run``; retrying a step starts work again, so it
+needs ``workflows.execute_workflow`` as every endpoint that starts work does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from bizagent.admin_base import ReadOnlyAdminMixin
+from workflows.errors import WorkflowStateError
+from workflows.models import Run
+from workflows.selectors_runs import run_detail
+from workflows.services.runs import run_cancel, step_run_retry
+
+CANCEL_PERMISSION = "workflows.change_run"
+RETRY_PERMISSION = "workflows.execute_workflow"
+
+
+def _duration(run: Run) -> str:
+    if run.started_at is None:
+        return "—"
+    if run.finished_at is None:
+        return "running"
+    seconds = (run.finished_at - run.started_at).total_seconds()
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "workflow", "status", "trigger", "started_at", "duration", "tokens")
+    list_filter = ("status", "trigger", "is_test")
+    search_fields = ("workflow__key", "workflow__name", "subject")
+    list_select_related = ("workflow",)
+    ordering = ("-created_at",)
+    actions = ["cancel_runs"]
+    fields = (
+        "workflow",
+        "status",
+        "trigger",
+        "triggered_by",
+        "subject",
+        "is_test",
+        "input",
+        "output",
+        "vars",
+        "error",
+        "parent_step_run",
+        "depth",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "deadline_at",
+    )
+    readonly_fields = fields
+    change_form_template = "admin/workflows/run/change_form.html"
+
+    @admin.display(description="duration")
+    def duration(self, obj: Run) -> str:
+        return _duration(obj)
+
+    @admin.display(description="tokens")
+    def tokens(self, obj: Run) -> int:
+        return obj.prompt_tokens + obj.completion_tokens
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
+        if not request.user.has_perm(CANCEL_PERMISSION):
+            raise PermissionDenied
+        done = skipped = 0
+        for run in queryset.filter(status__in=Run.OPEN_STATUSES):
+            try:
+                run_cancel(run_id=run.pk, actor=request.user)
+                done += 1
+            except WorkflowStateError:
+                skipped += 1  # it finished meanwhile
+        self.message_user(request, f"Cancelled {done} run(s); {skipped} had already finished.")
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        run = self.get_object(request, unquote(object_id))
+        context = dict(extra_context or {})
+        if run is not None:
+            context["timeline"] = run_detail(run_id=run.pk)["step_runs"]
+            context["run_open"] = run.status in Run.OPEN_STATUSES
+            context["run_failed"] = run.status == Run.Status.FAILED
+            context["may_cancel"] = request.user.has_perm(CANCEL_PERMISSION)
+            context["may_retry"] = request.user.has_perm(RETRY_PERMISSION)
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self) -> list[Any]:
+        site = self.admin_site
+        return [
+            path(
+                "<int:run_id>/cancel/",
+                site.admin_view(require_POST(self.cancel_view)),
+                name="workflows_run_cancel",
+            ),
+            path(
+                "<int:run_id>/retry-step/<int:step_run_id>/",
+                site.admin_view(require_POST(self.retry_step_view)),
+                name="workflows_run_retry_step",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _back(self, run_id: int) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:workflows_run_change", args=[run_id]))
+
+    def cancel_view(self, request: HttpRequest, run_id: int) -> HttpResponse:
+        if not request.user.has_perm(CANCEL_PERMISSION):
+            raise PermissionDenied
+        try:
+            run_cancel(run_id=run_id, actor=request.user)
+            self.message_user(request, "The run was cancelled.")
+        except WorkflowStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return self._back(run_id)
+
+    def retry_step_view(self, request: HttpRequest, run_id: int, step_run_id: int) -> HttpResponse:
+        if not request.user.has_perm(RETRY_PERMISSION):
+            raise PermissionDenied
+        try:
+            step_run = step_run_retry(step_run_id=step_run_id, actor=request.user)
+            if step_run.run_id != run_id:
+                raise WorkflowStateError("that step belongs to another run")
+            self.message_user(request, f"Step {step_run.step.name} is queued again.")
+        except WorkflowStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return self._back(run_id)

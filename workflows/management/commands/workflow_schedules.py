@@ -1,0 +1,17 @@
+"""``manage.py workflow_schedules``: create the engine's django-q2 schedule (catch-up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from workflows.services.schedules import workflows_schedules_ensure
+
+
+class Command(BaseCommand):
+    help = "Create or correct the workflow engine's django-q2 schedule (the catch-up sweep)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        changed = workflows_schedules_ensure()
+        self.stdout.write(", ".join(changed) + " updated" if changed else "schedules up to date")

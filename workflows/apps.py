@@ -22,6 +22,7 @@ AUDIT_ACTIONS = {
     "workflows.step_failed": "A step failed",
     "workflows.api_token_created": "A REST API token was created",
     "workflows.api_token_revoked": "A REST API token was revoked",
+    "workflows.collection_created": "A document collection was created",
     "workflows.document_added": "A document was added to a collection",
     "workflows.document_deleted": "A document was removed from a collection",
 }

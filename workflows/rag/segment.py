@@ -66,7 +66,8 @@ def _japanese_terms(run: str) -> list[str]:
     terms = []
     for token in _tokenizer().tokenize(run):
         pos = token.part_of_speech.split(",")
-        if pos[0] in _DROPPED_POS:
+        # 非自立: words that lean on another (ください, the いる of 〜ている, こと).
+        if pos[0] in _DROPPED_POS or pos[1] == "非自立":
             continue
         base = token.base_form if token.base_form != "*" else token.surface
         term = _clean(base)

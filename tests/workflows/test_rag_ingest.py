@@ -17,6 +17,10 @@ from workflows.rag.errors import CollectionNotFound, RagInputError
 from workflows.rag.ingest import collection_create, document_add, document_delete
 from workflows.rag.search import rag_search
 
+# The index is kept in step differently per database (rows in an FTS5 table on SQLite,
+# a GIN expression index on PostgreSQL): run on both.
+pytestmark = pytest.mark.postgres
+
 
 def _fts_rows() -> int:
     with connection.cursor() as cursor:

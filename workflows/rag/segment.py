@@ -65,6 +65,8 @@ def _clean(term: str) -> str:
 def _japanese_terms(run: str) -> list[str]:
     terms = []
     for token in _tokenizer().tokenize(run):
+        if isinstance(token, str):  # only with wakati=True, which we never ask for
+            continue
         pos = token.part_of_speech.split(",")
         # 非自立: words that lean on another (ください, the いる of 〜ている, こと).
         if pos[0] in _DROPPED_POS or pos[1] == "非自立":

@@ -14,7 +14,7 @@ from tests.workflows.rag_corpus import corpus_load
 from workflows.models import Chunk, Collection, Document
 from workflows.rag.chunking import chunks_cut
 from workflows.rag.errors import CollectionNotFound, RagInputError
-from workflows.rag.ingest import collection_create, document_add, document_delete
+from workflows.rag.ingest import collection_create, document_add, document_delete, documents_add
 from workflows.rag.search import rag_search
 
 # The index is kept in step differently per database (rows in an FTS5 table on SQLite,
@@ -165,3 +165,25 @@ def test_chunks_keep_paragraphs_under_the_cap_and_overlap():
 def test_an_overlong_paragraph_is_cut_at_sentence_ends():
     text = "あ" * 30 + "。" + "い" * 30 + "。"
     assert chunks_cut(text, max_chars=40, overlap_chars=10) == ["あ" * 30 + "。", "い" * 30 + "。"]
+
+
+def test_several_files_are_added_all_or_none(alice, help_collection):
+    with pytest.raises(RagInputError, match=r"c\.txt: the file is empty"):
+        documents_add(
+            collection="help",
+            files=[("a.txt", b"Returns"), ("b.md", "返品".encode()), ("c.txt", b"")],
+            actor=alice,
+        )
+    assert Document.objects.count() == 0
+    added = documents_add(
+        collection="help", files=[("a.txt", b"Returns"), ("b.md", "返品".encode())], actor=alice
+    )
+    assert [a.document.source for a in added] == ["a.txt", "b.md"]
+    assert all(a.created for a in added)
+
+
+def test_a_title_is_only_for_one_file(alice, help_collection):
+    with pytest.raises(RagInputError, match="a title can only be given for a single file"):
+        documents_add(
+            collection="help", files=[("a.txt", b"x"), ("b.txt", b"y")], title="T", actor=alice
+        )

@@ -75,6 +75,41 @@ def document_text_decode(*, data: bytes, source: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A file made ready to write: decoded, chunked and segmented (no database work)."""
+
+    source: str
+    title: str
+    text: str
+    checksum: str
+    passages: list[str]
+    terms: list[list[str]]
+
+
+def _prepare(*, source: str, text: str | bytes, title: str) -> _Prepared:
+    source = source.strip()
+    if not source:
+        raise RagInputError("a document needs a source (the file name it came from)")
+    if isinstance(text, bytes):
+        text = document_text_decode(data=text, source=source)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise RagInputError(f"{source}: the file is empty; there is nothing to index")
+    passages = chunks_cut(text)
+    terms = [segment_terms(passage) for passage in passages]
+    if not any(terms):
+        raise RagInputError(f"{source}: the file has no words to index (only punctuation?)")
+    return _Prepared(
+        source=source,
+        title=(title.strip() or _title_from(source))[:300],
+        text=text,
+        checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        passages=passages,
+        terms=terms,
+    )
+
+
 def document_add(
     *, collection: str, source: str, text: str | bytes, title: str = "", actor: Actor
 ) -> DocumentAdded:
@@ -86,65 +121,81 @@ def document_add(
     ``RagInputError`` (nothing written) for an unknown collection or an empty or
     binary file.
     """
-    source = source.strip()
-    if not source:
-        raise RagInputError("a document needs a source (the file name it came from)")
-    if isinstance(text, bytes):
-        text = document_text_decode(data=text, source=source)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
-        raise RagInputError(f"{source}: the file is empty; there is nothing to index")
-    passages = chunks_cut(text)
-    segmented = [segment_terms(passage) for passage in passages]
-    if not any(segmented):
-        raise RagInputError(f"{source}: the file has no words to index (only punctuation?)")
-    checksum = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    title = (title.strip() or _title_from(source))[:300]
+    prepared = _prepare(source=source, text=text, title=title)
+    with transaction.atomic():
+        return _write(target=_collection_get(collection), prepared=prepared, actor=actor)
 
+
+def documents_add(
+    *, collection: str, files: list[tuple[str, bytes]], title: str = "", actor: Actor
+) -> list[DocumentAdded]:
+    """Add several files (``(source, bytes)``) at once: all of them or, on any bad
+    file, none (the error names the file). ``title`` is only for a single file."""
+    if not files:
+        raise RagInputError("no files given")
+    if title.strip() and len(files) > 1:
+        raise RagInputError("a title can only be given for a single file")
+    # Decode and segment every file before writing any, so a bad third file leaves
+    # nothing half added (and no lock is held while janome works).
+    prepared = [_prepare(source=source, text=data, title=title) for source, data in files]
     with transaction.atomic():
         target = _collection_get(collection)
-        existing = Document.objects.filter(collection=target, checksum=checksum).first()
-        if existing is not None:
-            return DocumentAdded(document=existing, created=False)
-        replaced = Document.objects.filter(collection=target, source=source).first()
-        replaced_id = replaced.pk if replaced is not None else None
-        if replaced is not None:
-            _document_remove(replaced, actor=actor, reason="replaced")
-        document = Document(
-            collection=target, title=title, source=source, text=text, checksum=checksum
-        )
+        return [_write(target=target, prepared=item, actor=actor) for item in prepared]
+
+
+def _write(*, target: Collection, prepared: _Prepared, actor: Actor) -> DocumentAdded:
+    """Insert one prepared document, its chunks and index rows (inside a transaction)."""
+    existing = Document.objects.filter(collection=target, checksum=prepared.checksum).first()
+    if existing is not None:
+        return DocumentAdded(document=existing, created=False)
+    replaced = Document.objects.filter(collection=target, source=prepared.source).first()
+    replaced_id = replaced.pk if replaced is not None else None
+    if replaced is not None:
+        _document_remove(replaced, actor=actor, reason="replaced")
+    document = Document(
+        collection=target,
+        title=prepared.title,
+        source=prepared.source,
+        text=prepared.text,
+        checksum=prepared.checksum,
+    )
+    try:
         document.full_clean()
-        try:
-            with transaction.atomic():
-                document.save()
-        except IntegrityError:
-            # Another worker added the same text between our check and our insert.
-            existing = Document.objects.get(collection=target, checksum=checksum)
-            return DocumentAdded(document=existing, created=False)
-        chunks = Chunk.objects.bulk_create(
-            Chunk(
-                document=document,
-                ordinal=ordinal,
-                text=passage,
-                segmented=" ".join(terms),
-                token_count=len(terms),
-            )
-            for ordinal, (passage, terms) in enumerate(zip(passages, segmented, strict=True))
+    except ValidationError as exc:
+        raise RagInputError(f"{prepared.source}: {_validation_message(exc)}") from exc
+    try:
+        with transaction.atomic():
+            document.save()
+    except IntegrityError:
+        # Another worker added the same text between our check and our insert.
+        existing = Document.objects.get(collection=target, checksum=prepared.checksum)
+        return DocumentAdded(document=existing, created=False)
+    chunks = Chunk.objects.bulk_create(
+        Chunk(
+            document=document,
+            ordinal=ordinal,
+            text=passage,
+            segmented=" ".join(terms),
+            token_count=len(terms),
         )
-        _index_add(chunks)
-        audit_log(
-            action="workflows.document_added",
-            actor=actor,
-            subject=document,
-            data={
-                "collection": target.slug,
-                "title": document.title,
-                "source": source,
-                "checksum": checksum,
-                "chunks": len(chunks),
-                "replaced": replaced_id,
-            },
+        for ordinal, (passage, terms) in enumerate(
+            zip(prepared.passages, prepared.terms, strict=True)
         )
+    )
+    _index_add(chunks)
+    audit_log(
+        action="workflows.document_added",
+        actor=actor,
+        subject=document,
+        data={
+            "collection": target.slug,
+            "title": document.title,
+            "source": document.source,
+            "checksum": document.checksum,
+            "chunks": len(chunks),
+            "replaced": replaced_id,
+        },
+    )
     return DocumentAdded(document=document, created=True, replaced_id=replaced_id)
 
 

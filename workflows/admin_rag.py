@@ -46,7 +46,7 @@ class MultipleFileField(forms.FileField):
 
 class DocumentUploadForm(forms.Form):
     collection = forms.ModelChoiceField(queryset=Collection.objects.all(), to_field_name="slug")
-    upload = MultipleFileField(help_text="One or more .txt or .md files (UTF-8).")
+    upload = MultipleFileField(label="Files", help_text="One or more .txt or .md files (UTF-8).")
     title = forms.CharField(
         required=False, max_length=300, help_text="Only for a single file; else the file name."
     )

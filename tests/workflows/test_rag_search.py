@@ -10,7 +10,7 @@ from tests.workflows.rag_corpus import corpus_load
 from workflows.models import Document
 from workflows.rag.errors import CollectionNotFound, RagInputError
 from workflows.rag.ingest import collection_create, document_add
-from workflows.rag.search import rag_retriever, rag_search
+from workflows.rag.search import rag_retriever, rag_search, retriever_provide
 
 # The index differs per database (FTS5 on SQLite, a tsvector GIN index on PostgreSQL):
 # run on both, with the same table of expectations.
@@ -104,4 +104,11 @@ def test_a_bad_limit_is_refused(corpus, limit):
 def test_the_retriever_answers_as_rag_search(corpus):
     assert rag_retriever().search(collection="help", query="返品", limit=5) == rag_search(
         collection="help", query="返品", limit=5
+    )
+
+
+def test_the_engine_provider_hands_out_the_same_retriever(corpus):
+    retriever = retriever_provide(object())
+    assert retriever.search(collection="help", query="売上", limit=1) == rag_search(
+        collection="help", query="売上", limit=1
     )

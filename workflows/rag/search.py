@@ -88,6 +88,12 @@ def rag_retriever() -> ChunkRetriever:
     return ChunkRetriever()
 
 
+def retriever_provide(ctx: object) -> ChunkRetriever:
+    """The engine's ``retriever`` provider (same shape as ``http_provide``): the
+    retriever needs nothing from the step, so every step gets the same kind."""
+    return rag_retriever()
+
+
 def _candidates(*, collection_id: int, terms: list[str]) -> list[tuple[int, str, int]]:
     """``(chunk id, segmented text, token count)`` of chunks holding any of ``terms``."""
     if connection.vendor == "sqlite":

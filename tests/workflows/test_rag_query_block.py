@@ -143,3 +143,25 @@ def test_a_bad_config_is_refused_before_searching(config, message):
     with pytest.raises(BlockConfigError, match=message):
         _block().run(config=config, input={}, ctx=Context(retriever=retriever))
     assert retriever.calls == []
+
+
+def test_the_validator_accepts_a_rag_query_tool_and_names_a_bad_config():
+    from workflows.graph import graph_validate
+
+    document = {
+        "name": "Support bot",
+        "input_schema": {"type": "object", "properties": {"question": {"type": "string"}}},
+        "output": {"found": "{{ steps.search.output.results }}"},
+        "steps": [
+            {
+                "name": "search",
+                "block": "rag-query",
+                "config": {"collection": "help", "query": "{{ input.question }}", "limit": 3},
+            }
+        ],
+        "edges": [],
+    }
+    assert graph_validate(document) == []
+    document["steps"][0]["config"] = {"collection": "help", "query": "x", "limit": 500}
+    [problem] = graph_validate(document)
+    assert (problem["code"], problem["step"]) == ("SCHEMA", "search")

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from decisions.models import AuditEvent
+from tests.concurrency import run_together
 from tests.workflows.rag_corpus import corpus_load
 from workflows.models import Chunk, Collection, Document
 from workflows.rag.chunking import chunks_cut
@@ -187,3 +188,26 @@ def test_a_title_is_only_for_one_file(alice, help_collection):
         documents_add(
             collection="help", files=[("a.txt", b"x"), ("b.txt", b"y")], title="T", actor=alice
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_adding_the_same_file_make_one_document():
+    collection_create(slug="race", name="Race", actor=None)
+
+    def add(index: int):
+        return document_add(
+            collection="race",
+            source=f"copy-{index}.md",
+            text="返品ポリシー。30日以内。",
+            actor=None,
+        )
+
+    results, errors = run_together(add, 4)
+    assert errors == []
+    assert sorted(r.created for r in results) == [False, False, False, True]
+    assert len({r.document.pk for r in results}) == 1
+    assert Document.objects.count() == 1
+    assert AuditEvent.objects.filter(action="workflows.document_added").count() == 1
+    assert [r["source"] for r in rag_search(collection="race", query="返品")] == [
+        results[0].document.source
+    ]

@@ -12,8 +12,9 @@ permissions, the ones its tests were written against:
   may view tasks and iterations and pause or resume the loop; charlie is staff with no
   permission on goals.
 - workflows: alice may view, add, change, delete and execute workflows and view and
-  change (cancel, retry) runs; bob may only view workflows and runs; charlie is staff
-  with no permission on workflows.
+  change (cancel, retry) runs, and create collections and upload and delete their
+  documents; bob may only view workflows, runs, collections and documents; charlie is
+  staff with no permission on workflows.
 
 The ``alice``, ``bob`` and ``charlie`` fixtures (tests/conftest.py) give a test the
 persona of the app its file lives under (``tests/<app>/…``); ``persona_create`` builds a
@@ -81,9 +82,22 @@ GRANTS: dict[str, dict[str, Grant]] = {
                 "workflows.execute_workflow",
                 "workflows.view_run",
                 "workflows.change_run",
+                # Document collections for rag-query.
+                "workflows.view_collection",
+                "workflows.add_collection",
+                "workflows.view_document",
+                "workflows.add_document",
+                "workflows.delete_document",
             )
         ),
-        "bob": Grant(permissions=("workflows.view_workflow", "workflows.view_run")),
+        "bob": Grant(
+            permissions=(
+                "workflows.view_workflow",
+                "workflows.view_run",
+                "workflows.view_collection",
+                "workflows.view_document",
+            )
+        ),
         "charlie": Grant(),
     },
 }

@@ -22,6 +22,7 @@ AUDIT_ACTIONS = {
     "workflows.step_failed": "A step failed",
     "workflows.api_token_created": "A REST API token was created",
     "workflows.api_token_revoked": "A REST API token was revoked",
+    "workflows.collection_created": "A document collection was created",
     "workflows.document_added": "A document was added to a collection",
     "workflows.document_deleted": "A document was removed from a collection",
 }
@@ -48,9 +49,11 @@ class WorkflowsConfig(AppConfig):
         )
         from workflows.memory import memory_provide
         from workflows.outbound import http_provide
+        from workflows.rag.search import retriever_provide
         from workflows.services.context import context_provider_register
 
         context_provider_register("http", http_provide)
         context_provider_register("memory", memory_provide)
+        context_provider_register("retriever", retriever_provide)
         context_provider_register("ctx.internal_api_token", internal_api_token_provide)
         context_provider_register("ctx.internal_base_url", internal_base_url_provide)

@@ -11,6 +11,7 @@ import workflows.blocks.http
 import workflows.blocks.llm
 import workflows.blocks.llm_structured
 import workflows.blocks.memory_buffer
+import workflows.blocks.rag_query
 import workflows.blocks.set_variables
 import workflows.blocks.subflow
 import workflows.blocks.switch  # noqa: F401

@@ -5,8 +5,12 @@ Each module's models are re-exported here so ``from workflows.models import Run`
 
 from workflows.models.core import Edge, OnError, Run, RunTrigger, Step, StepRun, Workflow
 from workflows.models.memory import MemoryMessage
+from workflows.models.rag import Chunk, Collection, Document
 
 __all__ = [
+    "Chunk",
+    "Collection",
+    "Document",
     "Edge",
     "MemoryMessage",
     "OnError",

@@ -1,0 +1,1 @@
+"""Workflow services: the only writers of workflow rows (one module per concern)."""

@@ -20,14 +20,15 @@ submitted values, so a secret in a request never comes back in its answer.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
-from workflows.api import blocks
+from workflows.api import blocks, workflows
 from workflows.api.auth import ActiveSessionAuth, BearerTokenAuth
 from workflows.errors import Problem, RunInputInvalid, WorkflowInvalid, WorkflowStateError, problem
 
@@ -42,6 +43,7 @@ api = NinjaAPI(
     docs=Swagger(settings={"validatorUrl": None}),
 )
 api.add_router("", blocks.router)
+api.add_router("", workflows.router)
 
 #: Where ninja puts a request value in a pydantic location (stripped from paths).
 _SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
@@ -77,9 +79,31 @@ def pydantic_problems(errors: list[dict[str, Any]]) -> list[Problem]:
     return problems
 
 
+def _document_problems(request: HttpRequest) -> list[Problem]:
+    """The validator's problems with a document body whose shape pydantic refused.
+
+    Pydantic stops at the shape; the validator also checks blocks, edges and templates
+    and reports every problem, so the client learns everything wrong in one answer.
+    """
+    match = request.resolver_match
+    route = match.route.removeprefix("api/v1/") if match else ""
+    if (request.method, route) not in workflows.DOCUMENT_OPERATIONS:
+        return []
+    try:
+        document = json.loads(request.body)
+    except ValueError:
+        return []
+    if not isinstance(document, dict):
+        return []
+    return workflows.document_problems(document=document)
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return api.create_response(request, {"errors": pydantic_problems(exc.errors)}, status=400)
+    problems = _document_problems(request)
+    seen = {(p["code"], p["path"]) for p in problems}
+    problems += [p for p in pydantic_problems(exc.errors) if (p["code"], p["path"]) not in seen]
+    return api.create_response(request, {"errors": problems}, status=400)
 
 
 @api.exception_handler(WorkflowInvalid)
@@ -97,6 +121,11 @@ def _state_error(request: HttpRequest, exc: WorkflowStateError) -> HttpResponse:
     return api.create_response(
         request, {"errors": [problem("STATE", str(exc), path="")]}, status=409
     )
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc) or "Forbidden"}, status=403)
 
 
 @api.exception_handler(ObjectDoesNotExist)

@@ -132,6 +132,12 @@ class EdgeOut(Schema):
     to: str
 
 
+class EdgeCreatedOut(EdgeOut):
+    workflow_id: int = Field(
+        description="The draft the edge is in (a new one if a published was edited)."
+    )
+
+
 class WorkflowOut(Schema):
     id: int
     key: str
@@ -218,7 +224,7 @@ class RunDetailOut(RunOut):
 
     @staticmethod
     def resolve_step_runs(run: Any) -> list[Any]:
-        return list(run.step_runs.all())
+        return list(run.step_runs.select_related("step").order_by("id"))
 
 
 class RunPage(Schema):

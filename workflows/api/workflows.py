@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
 from workflows.api.auth import permission_require
@@ -101,15 +101,21 @@ def workflows_list(
 @router.post(
     "/workflows",
     response={201: WorkflowDetailOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Create a draft workflow from a document",
 )
-def workflows_create(request: HttpRequest, payload: WorkflowDocumentIn) -> tuple[int, dict]:
+def workflows_create(request: HttpRequest, payload: WorkflowDocumentIn) -> Status:
     user = permission_require(request, "workflows.add_workflow")
     workflow = workflow_create(document=document_dump(payload), actor=user)
-    return 201, workflow_detail(workflow)
+    return Status(201, workflow_detail(workflow))
 
 
-@router.get("/workflows/{workflow_id}", response=WorkflowDetailOut, summary="One workflow version")
+@router.get(
+    "/workflows/{workflow_id}",
+    response=WorkflowDetailOut,
+    by_alias=True,
+    summary="One workflow version",
+)
 def workflows_detail(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
     permission_require(request, "workflows.view_workflow")
     return workflow_detail(_workflow(workflow_id))
@@ -118,6 +124,7 @@ def workflows_detail(request: HttpRequest, workflow_id: int) -> dict[str, Any]:
 @router.put(
     "/workflows/{workflow_id}",
     response={200: WorkflowDetailOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Replace a workflow's document (a published version gives a new draft)",
 )
 def workflows_update(
@@ -134,28 +141,30 @@ def workflows_update(
     response={204: None, 409: ErrorsOut},
     summary="Delete a draft with no runs",
 )
-def workflows_delete(request: HttpRequest, workflow_id: int) -> tuple[int, None]:
+def workflows_delete(request: HttpRequest, workflow_id: int) -> Status:
     user = permission_require(request, "workflows.delete_workflow")
     _workflow(workflow_id)
     workflow_delete(workflow_id=workflow_id, actor=user)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post(
     "/workflows/{workflow_id}/steps",
     response={201: WorkflowDetailOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Add a step",
 )
-def steps_create(request: HttpRequest, workflow_id: int, payload: StepIn) -> tuple[int, dict]:
+def steps_create(request: HttpRequest, workflow_id: int, payload: StepIn) -> Status:
     user = permission_require(request, "workflows.change_workflow")
     _workflow(workflow_id)
     workflow = step_add(workflow_id=workflow_id, step=document_dump(payload), actor=user)
-    return 201, workflow_detail(workflow)
+    return Status(201, workflow_detail(workflow))
 
 
 @router.put(
     "/workflows/{workflow_id}/steps/{step_name}",
     response={200: WorkflowDetailOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Replace a step (renaming it keeps its edges)",
 )
 def steps_update(
@@ -172,6 +181,7 @@ def steps_update(
 @router.delete(
     "/workflows/{workflow_id}/steps/{step_name}",
     response={200: WorkflowDetailOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Delete a step and its edges",
 )
 def steps_delete(request: HttpRequest, workflow_id: int, step_name: str) -> dict[str, Any]:
@@ -184,18 +194,20 @@ def steps_delete(request: HttpRequest, workflow_id: int, step_name: str) -> dict
 @router.post(
     "/workflows/{workflow_id}/edges",
     response={201: EdgeCreatedOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Add an edge from a step's port to a step",
 )
-def edges_create(request: HttpRequest, workflow_id: int, payload: EdgeIn) -> tuple[int, dict]:
+def edges_create(request: HttpRequest, workflow_id: int, payload: EdgeIn) -> Status:
     user = permission_require(request, "workflows.change_workflow")
     _workflow(workflow_id)
     edge = edge_add(workflow_id=workflow_id, edge=document_dump(payload), actor=user)
-    return 201, _edge_out(edge)
+    return Status(201, _edge_out(edge))
 
 
 @router.delete(
     "/workflows/{workflow_id}/edges/{edge_id}",
     response={200: WorkflowDetailOut, **WRITE_ERRORS},
+    by_alias=True,
     summary="Delete an edge",
 )
 def edges_delete(request: HttpRequest, workflow_id: int, edge_id: int) -> dict[str, Any]:
@@ -225,7 +237,7 @@ def workflows_validate(request: HttpRequest, workflow_id: int) -> dict[str, Any]
     workflow = _workflow(workflow_id)
     # The body is read here, not declared: it is optional, and the validator checks its
     # shape itself (every problem at once, not pydantic's first layer).
-    if request.body.strip():
+    if request.content_type == "application/json" and request.body.strip():
         try:
             document = json.loads(request.body)
         except ValueError:

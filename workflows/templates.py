@@ -43,11 +43,14 @@ CTX_KEYS = (
 #: What may follow ``steps.<name>.``: a step's output (and the port it left by).
 STEP_FIELDS = ("output", "port", "status")
 
-_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_SEGMENT = rf"(?:{_IDENT}|\d+)"
+# A letter or '_' then word characters, Unicode included: JSON keys such as 顧客 are
+# reachable. Indexes are ASCII digits only (``\d`` would also take other scripts' digits).
+_IDENT = r"[^\W\d]\w*"
+_SEGMENT = rf"(?:{_IDENT}|[0-9]+)"
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _PATH = re.compile(rf"^\s*({_IDENT}(?:\.{_SEGMENT})*)\s*$")
-_HARMONY = re.compile(r"<\|([A-Za-z_]*)\|>")
+# Harmony's special tokens, named ones and the numbered reserved ones (<|reserved_200012|>).
+_HARMONY = re.compile(r"<\|([A-Za-z0-9_]*)\|>")
 
 
 class TemplateError(ValueError):
@@ -80,7 +83,7 @@ class TemplateRef:
 
 def _segments(path: str) -> tuple[str, tuple[str | int, ...]]:
     root, *rest = path.split(".")
-    return root, tuple(int(part) if part.isdigit() else part for part in rest)
+    return root, tuple(int(part) if part.isascii() and part.isdigit() else part for part in rest)
 
 
 def _parse(inner: str, *, where: str) -> TemplateRef:
@@ -142,15 +145,29 @@ def template_refs(value: Any, *, where: str = "") -> list[TemplateRef]:
     return refs
 
 
-def template_problems(value: Any, *, where: str = "") -> list[TemplateError]:
-    """Like ``template_refs`` but returns every malformed template instead of raising."""
+def template_scan(value: Any, *, where: str = "") -> tuple[list[TemplateRef], list[TemplateError]]:
+    """Every well-formed template in ``value`` and every malformed one, without raising.
+
+    Each ``{{ … }}`` is judged on its own, so one bad template in a string does not hide
+    the references (or the other mistakes) beside it.
+    """
+    refs: list[TemplateRef] = []
     problems: list[TemplateError] = []
     for path, text in _walk(value, where):
-        try:
-            template_refs(text, where=path)
-        except TemplateError as exc:
-            problems.append(exc)
-    return problems
+        for match in _TEMPLATE.finditer(text):
+            try:
+                refs.append(_parse(match.group(1), where=path))
+            except TemplateError as exc:
+                problems.append(exc)
+        rest = _TEMPLATE.sub("", text)
+        if "{{" in rest or "}}" in rest:
+            problems.append(TemplateError(f"unbalanced braces in {text!r}", path=path, text=text))
+    return refs, problems
+
+
+def template_problems(value: Any, *, where: str = "") -> list[TemplateError]:
+    """Like ``template_refs`` but returns every malformed template instead of raising."""
+    return template_scan(value, where=where)[1]
 
 
 def harmony_neutralise(text: str) -> str:
@@ -165,7 +182,9 @@ def harmony_neutralise(text: str) -> str:
 def path_resolve(scope: dict[str, Any], ref: TemplateRef) -> Any:
     """The value ``ref`` points at in ``scope``; ``TemplateError`` naming what is missing."""
     if ref.root not in scope:
-        raise TemplateError(f"{ref.text}: nothing named {ref.root!r} here", path=ref.where)
+        raise TemplateError(
+            f"{ref.text}: nothing named {ref.root!r} here", path=ref.where, text=ref.text
+        )
     value = scope[ref.root]
     walked = ref.root
     for segment in ref.segments:
@@ -184,7 +203,9 @@ def path_resolve(scope: dict[str, Any], ref: TemplateRef) -> Any:
                 reason = f"{walked} has no {segment!r}"
             else:
                 reason = f"{walked} is {_kind(value)}, not an object or a list"
-            raise TemplateError(f"{ref.text} does not resolve: {reason}", path=ref.where)
+            raise TemplateError(
+                f"{ref.text} does not resolve: {reason}", path=ref.where, text=ref.text
+            )
         walked = f"{walked}.{segment}"
     return value
 
@@ -207,6 +228,16 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _neutralise_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return harmony_neutralise(value)
+    if isinstance(value, dict):
+        return {harmony_neutralise(str(k)): _neutralise_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_neutralise_value(item) for item in value]
+    return value
+
+
 def _render_string(text: str, scope: dict[str, Any], *, where: str, neutralise: bool) -> Any:
     matches = list(_TEMPLATE.finditer(text))
     if not matches and "{{" not in text and "}}" not in text:
@@ -215,9 +246,9 @@ def _render_string(text: str, scope: dict[str, Any], *, where: str, neutralise: 
         template_refs(text, where=where)  # raises: unbalanced braces
     if len(matches) == 1 and matches[0].span() == (0, len(text)):
         value = path_resolve(scope, _parse(matches[0].group(1), where=where))
-        if neutralise and isinstance(value, str):
-            return harmony_neutralise(value)
-        return value
+        # The raw value may be an object or a list whose strings reach a prompt as JSON:
+        # every string in it is neutralised, keys included.
+        return _neutralise_value(value) if neutralise else value
     refs = iter(template_refs(text, where=where))
 
     def substitute(match: re.Match[str]) -> str:

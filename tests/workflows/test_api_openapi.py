@@ -20,6 +20,11 @@ ENDPOINTS = {
     ("post", "/api/v1/workflows/{workflow_id}/edges"),
     ("delete", "/api/v1/workflows/{workflow_id}/edges/{edge_id}"),
     ("post", "/api/v1/workflows/{workflow_id}/validate"),
+    ("post", "/api/v1/workflows/{workflow_id}/runs"),
+    ("get", "/api/v1/workflows/{workflow_id}/runs"),
+    ("get", "/api/v1/runs/{run_id}"),
+    ("post", "/api/v1/runs/{run_id}/cancel"),
+    ("post", "/api/v1/runs/{run_id}/steps/{step_run_id}/retry"),
 }
 
 

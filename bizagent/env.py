@@ -6,8 +6,10 @@ message an operator can act on (healthchecks' ``envbool`` is the model).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import TextIO, TypeVar, overload
@@ -148,6 +150,34 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+_HOST_NAME = re.compile(
+    r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$"
+)
+
+
+def env_hosts(name: str) -> list[str]:
+    """A comma list of bare host names or IP literals, lower-cased (unset: empty).
+
+    Compared by exact match against a URL's host, so a scheme, a port, a path or a
+    wildcard would silently never match: each is refused now, naming the variable.
+    """
+    hosts = []
+    for item in env_list(name, []):
+        host = item.lower()
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if not _HOST_NAME.match(host):
+                raise ImproperlyConfigured(
+                    f"{name} must list bare host names or IP addresses (no scheme, port, "
+                    f"path or wildcard), got {value_shown(item)}"
+                ) from None
+        hosts.append(host)
+    return hosts
 
 
 def url_redacted(url: str) -> str:

@@ -1,4 +1,4 @@
-"""Keep live decision-link tokens out of every log line.
+"""Keep live decision-link tokens and internal API tokens out of every log line.
 
 A mailed decision link (``/decisions/<id>/link/<token>/``) lets whoever holds it decide,
 once, until it expires. Request lines, referers, "Bad Request: /path" warnings and
@@ -18,10 +18,16 @@ import re
 LINK_TOKEN = re.compile(r"(/\d+/link/)[^/\s?#\"'<>]+")
 REDACTED = r"\1[redacted]"
 
+#: A workflow run's internal API token (``workflows.internal_token``) is a bearer
+#: credential too; its fixed prefix makes it recognisable wherever it ends up.
+INTERNAL_TOKEN_PREFIX = "bzit1."  # noqa: S105 - a prefix, not a secret
+#: ``signing.dumps`` output is URL-safe base64 plus ``:`` separators.
+INTERNAL_TOKEN = re.compile(re.escape(INTERNAL_TOKEN_PREFIX) + r"[A-Za-z0-9_\-:.]+")
+
 
 def link_tokens_redact(text: str) -> str:
-    """``text`` with the token of every decision link replaced by ``[redacted]``."""
-    return LINK_TOKEN.sub(REDACTED, text)
+    """``text`` with every decision-link token and internal API token made ``[redacted]``."""
+    return INTERNAL_TOKEN.sub("[redacted]", LINK_TOKEN.sub(REDACTED, text))
 
 
 class LinkTokenFilter(logging.Filter):

@@ -19,6 +19,7 @@ from bizagent.env import (
     env_bool,
     env_choice,
     env_float,
+    env_hosts,
     env_int,
     env_list,
     env_str,
@@ -197,6 +198,15 @@ APPROVER_GROUP = env_str("BIZAGENT_APPROVER_GROUP")
 SITE_URL = env_url("BIZAGENT_SITE_URL", "http://127.0.0.1:8080", schemes=("http", "https")).rstrip(
     "/"
 )
+
+# --- Workflows: outbound http ----------------------------------------------------------
+# Hosts user workflows' http steps may reach although SSRF rules would refuse them (an
+# intranet API, the loopback fakes of the test suite): exact host match, every hop.
+HTTP_ALLOWED_HOSTS = env_hosts("BIZAGENT_HTTP_ALLOWED_HOSTS")
+# Where system workflows reach this application's own API with a per-run token.
+INTERNAL_BASE_URL = env_url(
+    "BIZAGENT_INTERNAL_BASE_URL", "http://127.0.0.1:8080", schemes=("http", "https")
+).rstrip("/")
 
 # --- Email ----------------------------------------------------------------------------
 EMAIL_HOST = env_str("EMAIL_HOST")

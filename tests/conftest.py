@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.google_sheets",
     "tests.processes",
     "tests.browser",
+    "tests.workflows.loopback_http",
 ]
 
 

@@ -659,7 +659,8 @@ class _Validator:
         elif (
             attempts > 1
             and block is not None
-            and block.side_effects
+            # Per config: an http GET has no side effects, a POST has.
+            and block.has_side_effects(raw["config"] if isinstance(raw.get("config"), dict) else {})
             and raw.get("idempotent") is not True
         ):
             self.add(

@@ -92,14 +92,24 @@ class LLMSchemaViolation(LLMError):
     error_class = "schema_violation"
     summary = "model output does not match its JSON Schema"
 
-    def __init__(self, detail: str, *, raw: str = "", **kwargs: str) -> None:
+    def __init__(self, detail: str, *, raw: str = "", tool: str = "", **kwargs: str) -> None:
         self.raw = raw
+        #: The tool whose arguments broke its schema; empty for a response format. An
+        #: agent loop uses it to hand the model its mistake as a tool result to fix.
+        self.tool = tool
         super().__init__(detail, **kwargs)
 
 
 class LLMUnknownTool(LLMError):
     error_class = "unknown_tool"
     summary = "model called a tool it was not given"
+
+    def __init__(self, detail: str, *, tool: str = "", raw: str = "", **kwargs: str) -> None:
+        #: The name the model called and its raw arguments, so an agent loop can answer
+        #: the call with an error the model can recover from instead of failing.
+        self.tool = tool
+        self.raw = raw
+        super().__init__(detail, **kwargs)
 
 
 class LLMConfigurationError(LLMError):

@@ -141,7 +141,10 @@ def _tool_calls(
         if spec is None:
             offered = ", ".join(sorted(specs)) or "none"
             raise LLMUnknownTool(
-                f"the model called {raw.name!r}; tools offered: {offered}", **where
+                f"the model called {raw.name!r}; tools offered: {offered}",
+                tool=raw.name,
+                raw=raw.arguments,
+                **where,
             )
         try:
             arguments: Any = json.loads(raw.arguments) if raw.arguments.strip() else {}
@@ -152,14 +155,20 @@ def _tool_calls(
             ) from exc
         if not isinstance(arguments, dict):
             raise LLMSchemaViolation(
-                f"arguments of {raw.name!r} must be a JSON object", raw=raw.arguments, **where
+                f"arguments of {raw.name!r} must be a JSON object",
+                raw=raw.arguments,
+                tool=raw.name,
+                **where,
             )
         arguments, notes = schema_normalise(arguments, spec.parameters)
         normalisations.extend(f"{raw.name}: {note}" for note in notes)
         errors = schema_errors(arguments, spec.parameters)
         if errors:
             raise LLMSchemaViolation(
-                f"arguments of {raw.name!r}: " + "; ".join(errors[:10]), raw=raw.arguments, **where
+                f"arguments of {raw.name!r}: " + "; ".join(errors[:10]),
+                raw=raw.arguments,
+                tool=raw.name,
+                **where,
             )
         calls.append(
             ToolCall(

@@ -9,6 +9,7 @@ from bizagent.env import (
     env_bool,
     env_choice,
     env_float,
+    env_hosts,
     env_int,
     env_list,
     env_str,
@@ -146,3 +147,19 @@ def test_env_url_refuses_an_unparseable_url_naming_the_variable(monkeypatch):
     monkeypatch.setenv("X_U", "http://[::1")
     with pytest.raises(ImproperlyConfigured, match="X_U is not a valid URL"):
         env_url("X_U", None, schemes=("http",))
+
+
+def test_env_hosts_reads_bare_hosts_lower_cased(monkeypatch):
+    monkeypatch.setenv("X_HOSTS", " API.Example.com, 127.0.0.1,[::1],intranet ")
+    assert env_hosts("X_HOSTS") == ["api.example.com", "127.0.0.1", "::1", "intranet"]
+    monkeypatch.delenv("X_HOSTS")
+    assert env_hosts("X_HOSTS") == []
+
+
+@pytest.mark.parametrize(
+    "raw", ["https://api.example.com", "api.example.com:443", "*.example.com", "h.test/path"]
+)
+def test_env_hosts_refuses_what_an_exact_match_would_never_match(monkeypatch, raw):
+    monkeypatch.setenv("X_HOSTS", f"ok.example.com,{raw}")
+    with pytest.raises(ImproperlyConfigured, match="X_HOSTS must list bare host names"):
+        env_hosts("X_HOSTS")

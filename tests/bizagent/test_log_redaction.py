@@ -167,6 +167,22 @@ def test_django_request_warnings_carry_no_token(console_log):
     assert TOKEN not in logged
 
 
+def test_internal_api_tokens_never_reach_the_log(console_log):
+    # The real shape, from the issuer the workflow engine uses.
+    from workflows.internal_token import internal_token_issue
+
+    token = internal_token_issue(run_id=7, workflow_id=3, ttl=60)
+    logging.getLogger("urllib3.connectionpool").warning("sent Authorization: Bearer %s", token)
+    try:
+        raise RuntimeError(f"step failed holding {token}")
+    except RuntimeError:
+        logging.getLogger("workflows").exception("step error")
+    logged = console_log.getvalue()
+    assert "sent Authorization: Bearer [redacted]" in logged
+    assert "RuntimeError: step failed holding [redacted]" in logged
+    assert token not in logged
+
+
 def test_the_console_mail_backend_prints_no_live_link(settings):
     from bizagent import settings as real_settings
 

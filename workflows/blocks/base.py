@@ -243,6 +243,22 @@ class Block:
         """The workflow (key or id) this step runs as a subflow, if any."""
         return None
 
+    def has_side_effects(self, config: dict[str, Any]) -> bool:
+        """Whether this step, as configured, changes something outside the run.
+
+        The engine retries a step with side effects only when it is declared
+        ``idempotent``. Defaults to the class's ``side_effects``; a block whose effect
+        depends on its config (``http``: a GET has none, a POST has) narrows it.
+        """
+        return self.side_effects
+
+    def hosts(self, config: dict[str, Any]) -> list[str]:
+        """The outside hosts this step calls (governance: a new host is a new integration).
+
+        ``"*"`` stands for a host only known at run time (a template in the host).
+        """
+        return []
+
     def config_problems(self, config: dict[str, Any]) -> list[tuple[str, str]]:
         """Checks beyond the config schema, as ``(path, message)``; none by default."""
         return []

@@ -79,12 +79,14 @@ def test_a_preamble_on_commentary_is_kept_apart_from_the_call():
 
 
 def test_tool_arguments_that_break_the_schema_are_a_schema_violation():
-    with pytest.raises(LLMSchemaViolation, match=r"get_weather.*'location' is a required"):
+    with pytest.raises(LLMSchemaViolation, match=r"get_weather.*'location' is a required") as info:
         parse(
             "<|channel|>commentary to=functions.get_weather <|constrain|>json"
             '<|message|>{"city":"Tokyo"}<|call|>',
             ChatRequest(instructions="x", tools=(WEATHER,)),
         )
+    # An agent loop answers the call with the error, so it needs the call back.
+    assert (info.value.tool, info.value.raw) == ("get_weather", '{"city":"Tokyo"}')
 
 
 def test_tool_arguments_that_are_not_json_are_malformed():
@@ -97,12 +99,15 @@ def test_tool_arguments_that_are_not_json_are_malformed():
 
 
 def test_a_call_to_a_tool_not_offered_is_an_unknown_tool():
-    with pytest.raises(LLMUnknownTool, match=r"'delete_everything'; tools offered: get_weather"):
+    with pytest.raises(
+        LLMUnknownTool, match=r"'delete_everything'; tools offered: get_weather"
+    ) as info:
         parse(
             "<|channel|>commentary to=functions.delete_everything <|constrain|>json"
-            "<|message|>{}<|call|>",
+            '<|message|>{"all":true}<|call|>',
             ChatRequest(instructions="x", tools=(WEATHER,)),
         )
+    assert (info.value.tool, info.value.raw) == ("delete_everything", '{"all":true}')
 
 
 def test_structured_output_in_a_fence_after_a_preamble_is_accepted():

@@ -77,3 +77,38 @@ def test_an_inactive_session_user_is_401(alice):
     alice.is_active = False
     alice.save()
     assert client.get("/api/v1/blocks").status_code == 401
+
+
+def _system_run(alice, *, is_system: bool = True, status: str = "running"):
+    from workflows.models import Run, Workflow
+
+    workflow = Workflow.objects.create(key="copilot", name="Copilot", is_system=is_system)
+    return Run.objects.create(workflow=workflow, triggered_by=alice, status=status)
+
+
+def test_an_internal_token_acts_as_the_runs_triggering_user(alice):
+    from workflows.internal_token import internal_token_issue
+
+    run = _system_run(alice)
+    raw = internal_token_issue(run_id=run.pk, workflow_id=run.workflow_id, ttl=60)
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+
+    assert client.get("/api/v1/blocks").status_code == 200
+
+
+@pytest.mark.parametrize(("is_system", "status"), [(False, "running"), (True, "succeeded")])
+def test_an_internal_token_of_a_user_workflow_or_a_finished_run_is_401(alice, is_system, status):
+    from workflows.internal_token import internal_token_issue
+
+    run = _system_run(alice, is_system=is_system, status=status)
+    raw = internal_token_issue(run_id=run.pk, workflow_id=run.workflow_id, ttl=60)
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+
+    assert client.get("/api/v1/blocks").status_code == 401
+
+
+def test_a_forged_internal_token_is_401(alice):
+    from workflows.internal_token import PREFIX
+
+    client = Client(headers={"Authorization": f"Bearer {PREFIX}forged.value"})
+    assert client.get("/api/v1/blocks").status_code == 401

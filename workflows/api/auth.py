@@ -19,16 +19,47 @@ from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
+from workflows.internal_token import PREFIX as INTERNAL_PREFIX
+from workflows.internal_token import InternalTokenInvalid, internal_token_verify
+from workflows.models import Run
 from workflows.services.tokens import api_token_authenticate
 
 __all__ = ["ActiveSessionAuth", "BearerTokenAuth", "api_user", "permission_require"]
 
 
 class BearerTokenAuth(HttpBearer):
-    """``Authorization: Bearer <token>``: a person's API token."""
+    """``Authorization: Bearer <token>``: a person's API token, or the internal token of a
+    system workflow's run (``workflows.internal_token``).
+
+    An internal token acts as the person who triggered its run, with their permissions,
+    and only while the run is open and its workflow is a system one: a token copied out
+    of a finished run, or minted for a user workflow, gets nothing.
+    """
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
+        if token.startswith(INTERNAL_PREFIX):
+            return _internal_user(request, token)
         return api_token_authenticate(token)
+
+
+def _internal_user(request: HttpRequest, token: str) -> User | None:
+    try:
+        grant = internal_token_verify(token)
+    except InternalTokenInvalid:
+        return None
+    run = (
+        Run.objects.select_related("workflow", "triggered_by")
+        .filter(pk=grant.run_id, workflow_id=grant.workflow_id)
+        .first()
+    )
+    if run is None or not run.workflow.is_system or run.status not in Run.OPEN_STATUSES:
+        return None
+    user = run.triggered_by
+    if user is None or not user.is_active:
+        return None
+    # Kept for endpoints and audit rows that want to know the call came from a run.
+    request.internal_grant = grant  # type: ignore[attr-defined]
+    return user
 
 
 class ActiveSessionAuth(SessionAuth):

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # Only for the Swagger UI assets its wheel ships: the API docs page works offline.
+    "ninja",
     # Before django_q: bizagent's `qcluster` command shadows django_q's (children die with
     # the cluster, stopping is bounded). Django takes a command from the first app listing it.
     "bizagent",

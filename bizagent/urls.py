@@ -6,4 +6,5 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("decisions/", include("decisions.urls")),
+    path("api/v1/", include("workflows.api.urls")),
 ]

@@ -48,6 +48,7 @@ from workflows.selectors import (
     publish_decision_pending,
     workflow_document,
 )
+from workflows.services import transitions
 
 PUBLISH_ACTION = "workflows.workflow_publish"
 KEY_MAX = 80
@@ -100,8 +101,8 @@ def _transition(
             f"{Status(to).label.lower()}"
         )
     now = timezone.now()
-    changed = Workflow.objects.filter(pk=workflow.pk, status=source).update(
-        status=to, updated_at=now, **fields
+    changed = transitions.status_move(
+        Workflow, pk=workflow.pk, sources=[source], target=to, updated_at=now, **fields
     )
     if changed != 1:
         raise WorkflowStateError(f"{workflow} changed meanwhile; look again")

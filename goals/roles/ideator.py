@@ -108,11 +108,11 @@ def ideator_message(
         )
         return join(
             section("Existing ideas", portfolio),
-            header(task, "shake-up", focus),
             ask,
             section("Recent directions (off limits)", avoid),
             focus_ideas,
             f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
+            header(task, "shake-up", focus),
         )
     if mode == Mode.DEEPEN and task.idea_ids:
         ask = (
@@ -133,13 +133,16 @@ def ideator_message(
             "know what to avoid; leave `builds_on` empty."
         )
     recent = "\n".join(f"- {d}" for d in recent_directions)
+    # What differs every call goes last: the recent directions, then the request's
+    # header (the task's id, the mode), so the ask and the ideas in focus stay shared.
     return join(
         section("Ideas", portfolio),
-        header(task, mode, focus),
         ask,
         section("Ideas in focus", focus_ideas),
-        section("Recent directions", recent),
         "Propose 3 ideas.",
+        # Newest first: the first line changes with every answer.
+        section("Recent directions", recent),
+        header(task, mode, focus),
     )
 
 

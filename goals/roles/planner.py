@@ -130,8 +130,8 @@ def planner_message(
     meta_stats: dict[str, Any] | None = None,
 ) -> str:
     """The planner's user message: the slowly changing portfolio first (the epoch's
-    portfolio block, people's corrections), then the request, the best ideas in full
-    with their current scores, and the latest figures."""
+    portfolio block, people's corrections), the best ideas in full with their current
+    scores, then the request (which differs every call), and the latest figures."""
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
         ask = (
@@ -147,10 +147,12 @@ def planner_message(
         section(
             "People's corrections (follow their lead)", "\n".join(f"- {c}" for c in corrections)
         ),
-        header(task, mode, focus),
-        ask,
         f"current explore ratio: {explore_ratio:.2f}",
         section("Ideas by priority", focus_ideas),
+        # The request (the kind, the task's id, the mode) differs from one call to the
+        # next: after the best ideas, which often stay the same for several plans.
+        header(task, mode, focus),
+        ask,
         section(
             "System statistics",
             json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
@@ -185,7 +187,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
         task=task_view(work),
         mode=work.mode,
         ideas_text=ideas_text,
-        stats=portfolio_stats(theme=work.theme),
+        stats=work.portfolio_stats or portfolio_stats(theme=work.theme),
         queue=queue_counts(theme=work.theme),
         recent_work=recent_work(theme=work.theme),
         corrections=corrections(work.theme),

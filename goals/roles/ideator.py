@@ -111,8 +111,8 @@ def ideator_message(
             ask,
             section("Recent directions (off limits)", avoid),
             focus_ideas,
-            f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
             header(task, "shake-up", focus),
+            f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
         )
     if mode == Mode.DEEPEN and task.idea_ids:
         ask = (
@@ -139,10 +139,10 @@ def ideator_message(
         section("Ideas", portfolio),
         ask,
         section("Ideas in focus", focus_ideas),
-        "Propose 3 ideas.",
         # Newest first: the first line changes with every answer.
         section("Recent directions", recent),
         header(task, mode, focus),
+        "Propose 3 ideas.",
     )
 
 

@@ -96,24 +96,26 @@ def counters_move(
     tag_moves = {pk: n for pk, n in (tags or {}).items() if n}
     if not columns and not tag_moves:
         return
-    with transaction.atomic():
-        if not PortfolioCounters.objects.filter(theme_id=theme_id).update(
-            **columns, writes=F("writes") + 1
-        ):
-            try:
-                with transaction.atomic():
-                    _counters_recount(theme_id)
-                return  # the recount saw this write, tags included
-            except IntegrityError:
-                # A concurrent first writer created the row since: add to it instead.
-                PortfolioCounters.objects.filter(theme_id=theme_id).update(
-                    **columns, writes=F("writes") + 1
-                )
-        by_delta: dict[int, list[int]] = defaultdict(list)
-        for pk, n in sorted(tag_moves.items()):
-            by_delta[n].append(pk)
-        for n, pks in by_delta.items():
-            Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)
+    if not transaction.get_connection().in_atomic_block:
+        # Outside the write's transaction a crash between the two could lose the move.
+        raise RuntimeError("counters_move belongs in the transaction of the idea write")
+    if not PortfolioCounters.objects.filter(theme_id=theme_id).update(
+        **columns, writes=F("writes") + 1
+    ):
+        try:
+            with transaction.atomic():
+                _counters_recount(theme_id)
+            return  # the recount saw this write, tags included
+        except IntegrityError:
+            # A concurrent first writer created the row since: add to it instead.
+            PortfolioCounters.objects.filter(theme_id=theme_id).update(
+                **columns, writes=F("writes") + 1
+            )
+    by_delta: dict[int, list[int]] = defaultdict(list)
+    for pk, n in sorted(tag_moves.items()):
+        by_delta[n].append(pk)
+    for n, pks in by_delta.items():
+        Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)
 
 
 def tags_of(idea_ids: Iterable[int]) -> dict[int, list[int]]:

@@ -23,10 +23,10 @@ pytestmark = pytest.mark.django_db
 #: are savepoints (SAVEPOINT and RELEASE are counted as queries).
 EXPECTED = [
     # Before the batched writes (tasks, ideas, scores, audit events): 111, 107, 60, 89, 49.
-    ("planner", "meta_review", 57),
-    ("ideator", "generate", 51),
-    ("critic", "critique", 41),
-    ("critic", "critique", 48),
+    ("planner", "meta_review", 56),
+    ("ideator", "generate", 53),
+    ("critic", "critique", 42),
+    ("critic", "critique", 49),
     ("editor", "refine", 44),
 ]
 

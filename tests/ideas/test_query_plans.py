@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from ideas.context import context_build
 from ideas.models import Idea, Tag
-from ideas.services import portfolio_counters_rebuild
 from ideas.selectors import (
     idea_context_candidates,
     ideas_corrected,
     portfolio_stats,
     priority_ideas,
 )
+from ideas.services import portfolio_counters_rebuild
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -86,3 +86,4 @@ def test_calls_within_an_epoch_share_most_of_their_prompt(theme, fake):  # noqa:
     assert set(shares) == set(ROLES)
     assert shares["critic"] >= 0.90, shares
     assert shares["editor"] >= 0.90, shares
+    assert shares["planner"] >= 0.90, shares

@@ -248,8 +248,12 @@ def _changes_render(block: TaskBlock, focus: Sequence[Idea]) -> list[str]:
         now = "deleted" if idea is None else _shown_state(idea)
         if now != was:
             lines.append(f"- [#{pk}] now {now}")
+    # New at the top: the title and scores, one short line each (the next epoch's block
+    # shows them in full).
     lines += [
-        idea_summary_render(idea, tags=idea.tag_names) for idea in focus if idea.pk not in shown
+        f"- [#{idea.pk}] new: {idea.title} ({_scores_line(idea)})"
+        for idea in focus
+        if idea.pk not in shown
     ]
     return lines
 

@@ -18,6 +18,7 @@ AUDIT_ACTIONS = {
     "workflows.run_partially_succeeded": "A workflow run ended with handled errors",
     "workflows.run_cancelled": "A workflow run was cancelled",
     "workflows.run_timed_out": "A workflow run passed its timeout",
+    "workflows.run_over_budget": "A run's spend took a budget past its line: a person decides",
     "workflows.step_retried": "A person retried a failed step",
     "workflows.step_lease_expired": "A step's worker died; its lease lapsed and it was retried",
     "workflows.step_failed": "A step failed",

@@ -424,7 +424,7 @@ def test_a_declared_effect_counts_a_number_or_a_list():
 
 @pytest.mark.parametrize("count", ["500", -1, True, {"n": 1}, None])
 def test_an_effect_that_cannot_be_counted_is_a_config_error(count: Any):
-    with pytest.raises(BlockConfigError, match="effect.count"):
+    with pytest.raises(BlockConfigError, match=r"effect\.count"):
         HttpBlock().effect(
             {"url": "https://x.test", "effect": {"kind": "send", "count": count}}, {}
         )

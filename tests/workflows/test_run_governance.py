@@ -1,19 +1,22 @@
 """Run-time governance: a step that would send to 500+ recipients (or delete 100+
 records) waits for a person; approving resumes it, refusing fails it; under the lines
-it runs at once. The step is the real http block against a loopback API."""
+it runs at once. The step is the real http block against a loopback API. And spend:
+a run that takes a budget past its line asks a person (the budget overrun decision)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from decisions.models import AuditEvent, Decision
+from decisions.models import AuditEvent, Budget, BudgetSpend, Decision
 from decisions.services import (
     DecisionNotPending,
     DecisionPremiseFailed,
+    budget_create,
     decision_apply,
     decision_approve,
     decision_expire_due,
@@ -28,6 +31,7 @@ from workflows.models import Run, StepRun
 from workflows.services.catchup import workflows_catch_up
 from workflows.services.governance import STEP_APPROVE_ACTION, config_digest
 from workflows.services.runs import run_cancel, run_start
+from workflows.services.spend import spend_currency
 
 pytestmark = pytest.mark.django_db
 
@@ -271,3 +275,55 @@ def test_two_approvers_at_once_resume_the_step_once(loopback_server, alice, enqu
     assert enqueued.count(notify.pk) == 1
     run = run_drain(run)
     assert run.status == Run.Status.SUCCEEDED and posts(loopback_server) == 1
+
+
+# -- spend against budgets ----------------------------------------------------------------
+
+
+def spender(cost: int):
+    return workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1, "cost": cost}},
+            {"name": "b", "block": "test-echo", "config": {"value": 2}},
+        ],
+        edges=[("a", "out", "b")],
+    )
+
+
+def test_a_run_past_a_budgets_limit_asks_a_person_to_raise_it(alice, enqueued):
+    budget = budget_create(name="all", limit=100, period="monthly")
+    run = run_drain(run_start(workflow=spender(500), input={}, triggered_by=alice))
+    decision = Decision.objects.get(kind="budget_overrun")
+    assert decision.status == Decision.Status.PENDING
+    assert decision.action == "decisions.budget_limit_set"
+    assert decision.action_args["budget_id"] == budget.pk
+    assert BudgetSpend.objects.get(budget=budget).amount == Decimal(500)
+    event = AuditEvent.objects.for_subject(run).get(action="workflows.run_over_budget")
+    assert event.data == {"budget": budget.pk, "decision": decision.pk, "kind": "budget_overrun"}
+
+
+def test_a_second_run_over_the_same_budget_is_tied_to_the_open_decision(alice, enqueued):
+    budget_create(name="all", limit=100, period="monthly")
+    first = run_drain(run_start(workflow=spender(500), input={}, triggered_by=alice))
+    second = run_drain(run_start(workflow=first.workflow, input={}, triggered_by=alice))
+    decision = Decision.objects.get(kind="budget_overrun")  # one decision, not two
+    for run in (first, second):
+        event = AuditEvent.objects.for_subject(run).get(action="workflows.run_over_budget")
+        assert event.data["decision"] == decision.pk
+
+
+def test_spend_within_the_budget_asks_nothing(alice, enqueued):
+    budget_create(name="all", limit=10**9, period="monthly")
+    run = run_drain(run_start(workflow=spender(5), input={}, triggered_by=alice))
+    assert run.status == Run.Status.SUCCEEDED
+    assert not Decision.objects.exists()
+    assert not AuditEvent.objects.filter(action="workflows.run_over_budget").exists()
+
+
+def test_cost_is_in_the_decisions_apps_currency(alice, enqueued):
+    assert spend_currency() == Budget._meta.get_field("currency").get_default() == "JPY"
+    yen = budget_create(name="yen", limit=10**9, period="monthly", currency="JPY")
+    dollars = budget_create(name="dollars", limit=10**9, period="monthly", currency="USD")
+    run_drain(run_start(workflow=spender(7), input={}, triggered_by=alice))
+    assert BudgetSpend.objects.get(budget=yen).amount == Decimal(7)
+    assert not BudgetSpend.objects.filter(budget=dollars).exists()

@@ -58,6 +58,7 @@ from workflows.services.advance import run_advance, run_graph, steps_scope
 from workflows.services.catchup import step_lease_expire
 from workflows.services.context import EngineContext
 from workflows.services.enqueue import step_runs_enqueue
+from workflows.services.governance import StepMustAsk, step_effect_gate, step_wait
 from workflows.services.runs import (
     MAX_RUN_DEPTH,
     run_create,
@@ -295,6 +296,14 @@ def _call_block(
         }
         config = _render(step, block, scope)
         step_run.input = config if step_run.parent_id is None else step_run.input
+        # A bulk send or deletion past the policy's lines waits for a person first.
+        step_effect_gate(
+            step_run=step_run,
+            block=block,
+            config=config,
+            input=scope["input"],
+            shown=_scrub(config, ctx.secrets()),
+        )
         with time_limit(seconds, f"step {step.name}"):
             result = block.run(config=config, input=scope["input"], ctx=ctx)
         if not isinstance(result, BlockResult):
@@ -302,6 +311,8 @@ def _call_block(
         return result, None, ctx
     except BlockError as exc:
         return None, exc, ctx
+    except StepMustAsk:
+        raise
     except Exception as exc:
         logger.exception("workflows: block %s of step run %s raised", step.block, step_run.pk)
         return None, StepInternalError(f"{type(exc).__name__}: {exc}"), ctx
@@ -469,7 +480,12 @@ class Runner:
             return Outcome(False)
         step_run.refresh_from_db(fields=["status", "attempt", "started_at", "lease_owner"])
         started = time.monotonic()
-        result, error, ctx = _call_block(step_run, owner=self.owner, seconds=seconds, runner=self)
+        try:
+            result, error, ctx = _call_block(
+                step_run, owner=self.owner, seconds=seconds, runner=self
+            )
+        except StepMustAsk as ask:
+            return Outcome(step_wait(step_run=step_run, owner=self.owner, ask=ask.ask))
         recorded, ready, _ = _record(
             step_run, owner=self.owner, result=result, error=error, ctx=ctx, started=started
         )

@@ -327,3 +327,23 @@ def test_cost_is_in_the_decisions_apps_currency(alice, enqueued):
     run_drain(run_start(workflow=spender(7), input={}, triggered_by=alice))
     assert BudgetSpend.objects.get(budget=yen).amount == Decimal(7)
     assert not BudgetSpend.objects.filter(budget=dollars).exists()
+
+
+def test_workflow_run_wait_says_the_run_waits_for_a_decision(loopback_server):
+    """``workflow run --wait`` on a step that asked first stops at once and names the
+    decision (exit 3), instead of polling until its timeout."""
+    import json
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    workflow = mailing(loopback_server)
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "workflow", "run", str(workflow.pk), "--input", json.dumps(recipients(500)), "--wait"
+        )
+    decision = Decision.objects.get(action=STEP_APPROVE_ACTION)
+    assert refused.value.returncode == 3
+    assert f"decision #{decision.pk}" in str(refused.value)
+    assert Run.objects.get().status == Run.Status.WAITING
+    assert posts(loopback_server) == 0

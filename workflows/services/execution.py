@@ -658,7 +658,8 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
     backoffs, so a person at a terminal gets the result without a worker running. A
     step held by a live worker's lease is left to it (the claim is the same compare-and-
     set), so running this beside a qcluster is safe: each step still runs once. Stops
-    at the run's end or after ``timeout`` seconds, returning the run as it then is.
+    at the run's end, when it waits for a person (a step asked first: nothing here can
+    move it on), or after ``timeout`` seconds, returning the run as it then is.
     """
     runner = Runner(owner or worker_owner())
     deadline = time.monotonic() + timeout
@@ -673,6 +674,8 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
         ready = pending.filter(Q(run_after__isnull=True) | Q(run_after__lte=now)).order_by("id")
         step_run = ready.first()
         if step_run is None:
+            if run.status == Run.Status.WAITING and not pending.exists():
+                return run  # only a person's decision moves it on
             # Nothing ready here: a backoff to wait out, or steps other workers hold.
             time.sleep(0.2)
             continue

@@ -247,6 +247,37 @@ def _render(step: Step, block: Block, scope: dict[str, Any]) -> dict[str, Any]:
         raise BlockTemplateError(f"{exc.path}: {exc.message}" if exc.path else exc.message) from exc
 
 
+def _budget_left(step_run: StepRun) -> dict[str, Any]:
+    """The budget of a graph step that was handed none: what its run's steps left.
+
+    A subflow's run is handed a budget on its first step (reduced by one level of
+    depth); the steps after it take the smallest remainder recorded by the run's other
+    graph steps (a step's record is what it left), field by field, ``None`` meaning no
+    limit. So spending flows down a chain, and a later step never gets more than an
+    earlier one was handed (parallel branches each see what was left when they start).
+    """
+    budgets = [
+        Budget.from_json(json)
+        for json in StepRun.objects.filter(run_id=step_run.run_id, parent__isnull=True)
+        .exclude(pk=step_run.pk)
+        .exclude(budget={})
+        .values_list("budget", flat=True)
+    ]
+    if not budgets:
+        return {}
+
+    def least(values: list[int | None]) -> int | None:
+        limited = [value for value in values if value is not None]
+        return min(limited) if limited else None
+
+    return Budget(
+        iterations=None,
+        tool_calls=least([b.tool_calls for b in budgets]),
+        tokens=least([b.tokens for b in budgets]),
+        depth=least([b.depth for b in budgets]),
+    ).to_json()
+
+
 def _call_block(
     step_run: StepRun, *, owner: str, seconds: float, runner: Runner
 ) -> tuple[BlockResult | None, BlockError | None, EngineContext]:
@@ -254,14 +285,7 @@ def _call_block(
     run = step_run.run
     step = step_run.step
     graph = run_graph(workflow=run.workflow)
-    budget_json = step_run.budget
-    if not budget_json and run.parent_step_run_id is not None:
-        parent_budget = Budget.from_json(run.parent_step_run.budget)  # type: ignore[union-attr]
-        budget_json = Budget(
-            tool_calls=parent_budget.tool_calls,
-            tokens=parent_budget.tokens,
-            depth=parent_budget.depth,
-        ).to_json()
+    budget_json = step_run.budget or _budget_left(step_run)
     ctx = EngineContext(
         run=run,
         step_run=step_run,

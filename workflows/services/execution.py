@@ -52,6 +52,7 @@ from workflows.blocks.base import (
     block_get,
 )
 from workflows.errors import RunInputInvalid, WorkflowStateError
+from workflows.internal_token import secrets_scrub
 from workflows.models import OnError, Run, RunTrigger, Step, StepRun, Workflow
 from workflows.services import transitions
 from workflows.services.advance import run_advance, run_graph, steps_scope
@@ -200,20 +201,6 @@ class Outcome:
     next_id: int | None = None
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
 def _claim(step_run: StepRun, *, owner: str, seconds: float) -> bool:
     """PENDING → RUNNING under a lease sized to the time limit (+ grace); the run goes
     QUEUED → RUNNING with its first claim."""
@@ -354,7 +341,7 @@ def _record(
         "lease_expires_at": None,
         "duration_ms": int((time.monotonic() - started) * 1000),
         "budget": ctx.budget.to_json(),
-        "input": _scrub(step_run.input, secrets),
+        "input": secrets_scrub(step_run.input, secrets),
     }
     ready: list[int] = []
     retry = False
@@ -374,7 +361,7 @@ def _record(
     if result is not None:
         status = StepRun.Status.SUCCEEDED
         fields.update(
-            output=_scrub(result.output, secrets),
+            output=secrets_scrub(result.output, secrets),
             port=result.port,
             error_class="",
             error_message="",
@@ -382,7 +369,7 @@ def _record(
         )
     else:
         assert error is not None
-        message = _scrub(str(error), secrets)[:4000]
+        message = secrets_scrub(str(error), secrets)[:4000]
         fields.update(error_class=error.error_class, error_message=message)
         policy = StepRetry.of(step)
         on_error = step.on_error

@@ -244,11 +244,20 @@ def test_an_agent_calls_two_tool_steps_and_a_subflow_through_the_engine(fake, se
     # Tokens: each model call spends from the budget; a child starts with what was left.
     assert RUN_BUDGET["tokens"] > children["search"].budget["tokens"]
     assert children["search"].budget["tokens"] > children["quote"].budget["tokens"]
-    assert children["quote"].budget["tokens"] > children["notify"].budget["tokens"]
-    assert prep.budget["tokens"] == children["notify"].budget["tokens"]
+    # The subflow's first step is handed what the agent had left at its third call.
+    assert children["quote"].budget["tokens"] > prep.budget["tokens"]
     assert draft.budget["tokens"] < prep.budget["tokens"]
     assert prep.budget["tokens"] - draft.budget["tokens"] == (
         draft.prompt_tokens + draft.completion_tokens
+    )
+    # …and what the nested agent spent counts against every budget above it: the run's
+    # budget is down by both agents' tokens, not only the outer one's.
+    assert children["notify"].budget["tokens"] == draft.budget["tokens"]
+    assert RUN_BUDGET["tokens"] - agent.budget["tokens"] == (
+        agent.prompt_tokens
+        + agent.completion_tokens
+        + draft.prompt_tokens
+        + draft.completion_tokens
     )
 
 

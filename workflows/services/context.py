@@ -229,6 +229,15 @@ class EngineContext:
             depth=depth - 1,
         )
 
+    def budget_absorb(self, left: Budget) -> None:
+        """A child was handed this step's remainder; what it left is all this step has
+        left too (a nested agent's tokens count against every budget above it)."""
+        for name in ("tool_calls", "tokens"):
+            mine, theirs = getattr(self.budget, name), getattr(left, name)
+            if mine is not None and theirs is not None and theirs < mine:
+                setattr(self.budget, name, theirs)
+        self.budget_save()
+
     def budget_save(self) -> None:
         """Persist what is left of the budget on the step run (only while ours)."""
         StepRun.objects.filter(pk=self.step_run.pk, lease_owner=self.owner).update(

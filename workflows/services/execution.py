@@ -243,10 +243,16 @@ def _budget_left(step_run: StepRun) -> dict[str, Any]:
     limit. So spending flows down a chain, and a later step never gets more than an
     earlier one was handed (parallel branches each see what was left when they start).
     """
+    return _run_budget_left(step_run.run_id, exclude=step_run.pk)
+
+
+def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
+    """The smallest remainder, field by field, that run ``run_id``'s graph steps
+    recorded; ``{}`` when none recorded a budget."""
     budgets = [
         Budget.from_json(json)
-        for json in StepRun.objects.filter(run_id=step_run.run_id, parent__isnull=True)
-        .exclude(pk=step_run.pk)
+        for json in StepRun.objects.filter(run_id=run_id, parent__isnull=True)
+        .exclude(pk=exclude)
         .exclude(budget={})
         .values_list("budget", flat=True)
     ]
@@ -538,6 +544,7 @@ class Runner:
                 else:
                     self._wait_done(StepRun, child.pk, ctx)
                     child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(child.budget))
         if child.status in (StepRun.Status.SUCCEEDED, StepRun.Status.HANDLED_ERROR):
             return child.output
         raise block_error_for(
@@ -583,6 +590,7 @@ class Runner:
                 raise BlockConfigError(f"subflow {target.key}: {exc}") from exc
         self._drive(child, ctx)
         child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(_run_budget_left(child.pk)))
         if child.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_SUCCEEDED):
             return child.output
         failed = (

@@ -151,7 +151,7 @@ class StepRetry:
     def allows(self, *, error: BlockError, attempt: int, block: Block | None, step: Step) -> bool:
         if attempt >= self.attempts:
             return False
-        if block is not None and block.side_effects and not step.idempotent:
+        if block is not None and block.has_side_effects(step.config or {}) and not step.idempotent:
             return False
         if self.on is None:
             return error.retryable
@@ -293,14 +293,14 @@ def _call_block(
         if block is None:
             raise BlockConfigError(f"no block {step.block!r} is installed")
         if step_run.error_class == StepLeaseLapsed.error_class and (
-            (block.side_effects and not step.idempotent)
+            (block.has_side_effects(step.config or {}) and not step.idempotent)
             or step_run.attempt > StepRetry.of(step).attempts + LEASE_LAPSES_ALLOWED
         ):
             raise StepLeaseLapsed(
                 f"the worker running {step.name} died mid-step; not run again "
                 + (
                     "(it has side effects and is not idempotent)"
-                    if block.side_effects and not step.idempotent
+                    if block.has_side_effects(step.config or {}) and not step.idempotent
                     else "(its worker died too often)"
                 )
             )

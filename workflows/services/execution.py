@@ -249,13 +249,10 @@ def _budget_left(step_run: StepRun) -> dict[str, Any]:
 def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
     """The smallest remainder, field by field, that run ``run_id``'s graph steps
     recorded; ``{}`` when none recorded a budget."""
-    budgets = [
-        Budget.from_json(json)
-        for json in StepRun.objects.filter(run_id=run_id, parent__isnull=True)
-        .exclude(pk=exclude)
-        .exclude(budget={})
-        .values_list("budget", flat=True)
-    ]
+    rows = StepRun.objects.filter(run_id=run_id, parent__isnull=True).exclude(budget={})
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude)
+    budgets = [Budget.from_json(json) for json in rows.values_list("budget", flat=True)]
     if not budgets:
         return {}
 

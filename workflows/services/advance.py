@@ -12,6 +12,7 @@ from typing import Any
 from django.utils import timezone
 
 from workflows.models import Edge, Run, Step, StepRun, Workflow
+from workflows.services.context import run_ctx_values
 from workflows.services.runs import run_end, step_idempotency_key
 from workflows.templates import TemplateError, template_render
 
@@ -120,7 +121,12 @@ def run_finish(*, run: Run, step_runs: list[StepRun]) -> None:
     if StepRun.Status.FAILED in statuses:
         run_end(run=run, status=Run.Status.FAILED, error="a step failed")
         return
-    scope = {"input": run.input, "steps": steps_scope(run=run), "vars": run.vars, "ctx": {}}
+    scope = {
+        "input": run.input,
+        "steps": steps_scope(run=run),
+        "vars": run.vars,
+        "ctx": run_ctx_values(run=run),
+    }
     try:
         output = template_render(run.workflow.output or {}, scope, where="output")
     except TemplateError as exc:

@@ -52,6 +52,7 @@ from workflows.blocks.base import (
     block_get,
 )
 from workflows.errors import RunInputInvalid, WorkflowStateError
+from workflows.internal_token import secrets_scrub
 from workflows.models import OnError, Run, RunTrigger, Step, StepRun, Workflow
 from workflows.services import transitions
 from workflows.services.advance import run_advance, run_graph, steps_scope
@@ -201,20 +202,6 @@ class Outcome:
     next_id: int | None = None
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
 def _claim(step_run: StepRun, *, owner: str, seconds: float) -> bool:
     """PENDING → RUNNING under a lease sized to the time limit (+ grace); the run goes
     QUEUED → RUNNING with its first claim."""
@@ -248,6 +235,40 @@ def _render(step: Step, block: Block, scope: dict[str, Any]) -> dict[str, Any]:
         raise BlockTemplateError(f"{exc.path}: {exc.message}" if exc.path else exc.message) from exc
 
 
+def _budget_left(step_run: StepRun) -> dict[str, Any]:
+    """The budget of a graph step that was handed none: what its run's steps left.
+
+    A subflow's run is handed a budget on its first step (reduced by one level of
+    depth); the steps after it take the smallest remainder recorded by the run's other
+    graph steps (a step's record is what it left), field by field, ``None`` meaning no
+    limit. So spending flows down a chain, and a later step never gets more than an
+    earlier one was handed (parallel branches each see what was left when they start).
+    """
+    return _run_budget_left(step_run.run_id, exclude=step_run.pk)
+
+
+def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
+    """The smallest remainder, field by field, that run ``run_id``'s graph steps
+    recorded; ``{}`` when none recorded a budget."""
+    rows = StepRun.objects.filter(run_id=run_id, parent__isnull=True).exclude(budget={})
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude)
+    budgets = [Budget.from_json(json) for json in rows.values_list("budget", flat=True)]
+    if not budgets:
+        return {}
+
+    def least(values: list[int | None]) -> int | None:
+        limited = [value for value in values if value is not None]
+        return min(limited) if limited else None
+
+    return Budget(
+        iterations=None,
+        tool_calls=least([b.tool_calls for b in budgets]),
+        tokens=least([b.tokens for b in budgets]),
+        depth=least([b.depth for b in budgets]),
+    ).to_json()
+
+
 def _call_block(
     step_run: StepRun, *, owner: str, seconds: float, runner: Runner
 ) -> tuple[BlockResult | None, BlockError | None, EngineContext]:
@@ -255,14 +276,7 @@ def _call_block(
     run = step_run.run
     step = step_run.step
     graph = run_graph(workflow=run.workflow)
-    budget_json = step_run.budget
-    if not budget_json and run.parent_step_run_id is not None:
-        parent_budget = Budget.from_json(run.parent_step_run.budget)  # type: ignore[union-attr]
-        budget_json = Budget(
-            tool_calls=parent_budget.tool_calls,
-            tokens=parent_budget.tokens,
-            depth=parent_budget.depth,
-        ).to_json()
+    budget_json = step_run.budget or _budget_left(step_run)
     ctx = EngineContext(
         run=run,
         step_run=step_run,
@@ -341,7 +355,7 @@ def _record(
         "lease_expires_at": None,
         "duration_ms": int((time.monotonic() - started) * 1000),
         "budget": ctx.budget.to_json(),
-        "input": _scrub(step_run.input, secrets),
+        "input": secrets_scrub(step_run.input, secrets),
     }
     ready: list[int] = []
     retry = False
@@ -361,7 +375,7 @@ def _record(
     if result is not None:
         status = StepRun.Status.SUCCEEDED
         fields.update(
-            output=_scrub(result.output, secrets),
+            output=secrets_scrub(result.output, secrets),
             port=result.port,
             error_class="",
             error_message="",
@@ -369,7 +383,7 @@ def _record(
         )
     else:
         assert error is not None
-        message = _scrub(str(error), secrets)[:4000]
+        message = secrets_scrub(str(error), secrets)[:4000]
         fields.update(error_class=error.error_class, error_message=message)
         policy = StepRetry.of(step)
         on_error = step.on_error
@@ -543,6 +557,7 @@ class Runner:
                 else:
                     self._wait_done(StepRun, child.pk, ctx)
                     child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(child.budget))
         if child.status in (StepRun.Status.SUCCEEDED, StepRun.Status.HANDLED_ERROR):
             return child.output
         raise block_error_for(
@@ -588,6 +603,7 @@ class Runner:
                 raise BlockConfigError(f"subflow {target.key}: {exc}") from exc
         self._drive(child, ctx)
         child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(_run_budget_left(child.pk)))
         if child.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_SUCCEEDED):
             return child.output
         failed = (

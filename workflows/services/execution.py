@@ -316,7 +316,7 @@ def _call_block(
             block=block,
             config=config,
             input=scope["input"],
-            shown=_scrub(config, ctx.secrets()),
+            shown=secrets_scrub(config, ctx.secrets()),
         )
         with time_limit(seconds, f"step {step.name}"):
             result = block.run(config=config, input=scope["input"], ctx=ctx)

@@ -29,13 +29,17 @@ class NoDeleteAdminMixin:
         return False
 
 
+class NoChangeAdminMixin:
+    """Rows no service edits once made (replaced or deleted through services instead)."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class NoAddDeleteAdminMixin(NoAddAdminMixin, NoDeleteAdminMixin):
     """Service-created rows that people may edit (as the model's permissions allow)."""
 
 
-class ReadOnlyAdminMixin(NoAddDeleteAdminMixin):
+class ReadOnlyAdminMixin(NoChangeAdminMixin, NoAddDeleteAdminMixin):
     """Rows written only by services: no add, change or delete for anyone (superusers
     included); viewing follows the model's view permission."""
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

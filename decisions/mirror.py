@@ -190,19 +190,40 @@ def _audit_subject(event: AuditEvent) -> str:
     return str(getattr(event, "subject_repr", "") or "")
 
 
+def _audit_values(event: AuditEvent) -> list[Any]:
+    return [
+        event.created_at.isoformat(),
+        event.action,
+        _audit_actor(event),
+        _audit_subject(event),
+        json.dumps(event.data or {}, sort_keys=True, ensure_ascii=False, default=str),
+    ]
+
+
 def sheet_row_enqueue_audit(*, event: AuditEvent) -> SheetRow:
     """Queue the ``decision_log`` row for one ``AuditEvent`` (keyed by its uuid)."""
-    return sheet_row_enqueue(
-        tab=DECISION_LOG,
-        uuid=event.uuid,
-        values=[
-            event.created_at.isoformat(),
-            event.action,
-            _audit_actor(event),
-            _audit_subject(event),
-            json.dumps(event.data or {}, sort_keys=True, ensure_ascii=False, default=str),
-        ],
-    )
+    return sheet_row_enqueue(tab=DECISION_LOG, uuid=event.uuid, values=_audit_values(event))
+
+
+def sheet_rows_enqueue_audit(*, events: Sequence[AuditEvent]) -> list[SheetRow]:
+    """Queue the ``decision_log`` rows of events inserted just now, in one insert.
+
+    The events are new (their uuids were drawn when they were built), so no row can
+    exist for them yet and nothing is read first; the unique uuid still guards the
+    table, and a violation fails the caller's transaction instead of being hidden.
+    """
+    now = timezone.now()
+    rows = [
+        SheetRow(
+            tab=DECISION_LOG,
+            uuid=event.uuid,
+            values=[str(event.uuid), *(_cell(value) for value in _audit_values(event))],
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for event in events
+    ]
+    return SheetRow.objects.bulk_create(rows)
 
 
 def sheet_rows_resubmit(*, row_ids: Iterable[int], now: datetime | None = None) -> int:

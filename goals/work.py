@@ -30,3 +30,6 @@ class Work:
     focus: str = ""
     #: What a meta review judges, computed once here for its prompt and its persister.
     meta_stats: dict[str, Any] | None = None
+    #: The portfolio's statistics (``ideas.selectors.portfolio_stats``), when the kind
+    #: reads them: computed once, for the meta review's statistics and the prompt alike.
+    portfolio_stats: dict[str, Any] | None = None

@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from bizagent.admin_base import NoDeleteAdminMixin
+from bizagent.admin_base import NoChangeAdminMixin, NoDeleteAdminMixin
 from workflows.models import Collection, Document
 from workflows.rag.errors import RagInputError
 from workflows.rag.ingest import collection_create, document_delete, documents_add
@@ -62,7 +62,8 @@ class DocumentUploadForm(forms.Form):
 
 
 @admin.register(Collection)
-class CollectionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
+class CollectionAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+    # No service renames a collection: rag-query steps name it by slug.
     list_display = ("slug", "name", "document_count", "created")
     search_fields = ("slug", "name")
     fields = ("slug", "name")
@@ -74,17 +75,14 @@ class CollectionAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
     def document_count(self, obj: Collection) -> int:
         return getattr(obj, "document_total", 0)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # No service renames a collection: rag-query steps name it by slug.
-        return False
-
     def save_model(self, request: HttpRequest, obj: Collection, form: Any, change: bool) -> None:
         created = collection_create(slug=obj.slug, name=obj.name, actor=request.user)
         obj.pk, obj.created = created.pk, created.created
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(NoChangeAdminMixin, admin.ModelAdmin):
+    # Documents change by uploading the file again (the service replaces it).
     list_display = ("title", "collection", "source", "chunk_count", "created")
     list_filter = ("collection",)
     search_fields = ("title", "source")
@@ -110,10 +108,6 @@ class DocumentAdmin(admin.ModelAdmin):
             "<p><strong>#{}</strong> ({} terms) {}</p>",
             ((c.ordinal, c.token_count, c.text[:300]) for c in obj.chunks.order_by("ordinal")),
         )
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Documents change by uploading the file again (the service replaces it).
-        return False
 
     def add_view(
         self, request: HttpRequest, form_url: str = "", extra_context: Any = None

@@ -54,6 +54,10 @@ MAX_DELAY_SECONDS = 3600
 
 #: The context keys only a system workflow may read (they reach the internal API).
 SYSTEM_CTX_KEYS = ("internal_api_token", "internal_base_url")
+#: The context keys the output mapping may not read: it is rendered once the steps are
+#: done (there is no step, so no step name or idempotency key) and it is stored and
+#: returned to callers (so no internal API token, nor where it is sent).
+NOT_IN_OUTPUT_CTX_KEYS = ("step_name", "idempotency_key", *SYSTEM_CTX_KEYS)
 
 _DOCUMENT_DEFAULTS: dict[str, Any] = {
     "description": "",
@@ -1089,6 +1093,14 @@ class _Validator:
                         step=step,
                         path=ref.where,
                     )
+            elif ref.root == "ctx" and step is None and ref.segments[0] in NOT_IN_OUTPUT_CTX_KEYS:
+                self.add(
+                    "UNRESOLVED_REF",
+                    f"{who}: {ref.text} belongs to a running step; the output mapping "
+                    f"may read ctx but {', '.join(NOT_IN_OUTPUT_CTX_KEYS)}",
+                    step=step,
+                    path=ref.where,
+                )
             elif ref.root == "ctx" and ref.segments[0] in SYSTEM_CTX_KEYS and not self.is_system:
                 self.add(
                     "UNRESOLVED_REF",

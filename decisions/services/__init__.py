@@ -5,7 +5,7 @@ from decisions.services.apply import (
     decision_apply_overdue,
     decision_apply_resume,
 )
-from decisions.services.audit import audit_log
+from decisions.services.audit import AuditEntry, audit_log, audit_log_many
 from decisions.services.budgets import (
     budget_create,
     budget_overrun_check,
@@ -27,10 +27,12 @@ from decisions.services.schedules import governance_schedules_ensure
 from decisions.services.timing import decision_expire_due, decision_remind_due, reminder_points
 
 __all__ = [
+    "AuditEntry",
     "DecisionNotPending",
     "DecisionPremiseFailed",
     "action_digest",
     "audit_log",
+    "audit_log_many",
     "budget_create",
     "budget_overrun_check",
     "budget_spend_record",

@@ -20,9 +20,10 @@ from goals.roles.base import (
     task_view,
 )
 from goals.services.persist import PRIORITY_REFINE
-from goals.services.queue import task_create
+from goals.services.queue import TaskSpec, tasks_create
 from goals.work import Work
-from ideas.services import idea_scores_set
+from ideas.models import Idea
+from ideas.services import ideas_scores_set
 
 _SCORE = {"type": "number", "minimum": 0, "maximum": 10}
 VERDICTS = ("keep", "refine", "archive")
@@ -139,26 +140,33 @@ def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict
     scored: list[int] = []
     ignored: list[int] = []
     refine: dict[int, str] = {}
+    wanted: dict[Idea, dict[str, Any]] = {}
     for review in parsed.get("reviews", []):
         idea = allowed.get(review["idea_id"])
         if idea is None:
             ignored.append(review["idea_id"])
             continue
-        idea_scores_set(idea=idea, scores=review["scores"], iteration_id=iteration.pk)
+        wanted[idea] = review["scores"]
         scored.append(idea.pk)
         if review.get("verdict") == "refine":
             refine[idea.pk] = review.get("suggestion", "")
-    for pk, suggestion in refine.items():
-        task_create(
-            theme=work.theme,
-            kind=TaskKind.REFINE,
-            priority=PRIORITY_REFINE,
-            ideas=[allowed[pk]],
-            brief=suggestion[:400] or "Strengthen the weakest score.",
-            dedupe_key=f"refine:{pk}",
-            metadata={"suggestions": {str(pk): suggestion}},
-            created_by_iteration=iteration,
-        )
+    # All the reviews' scores in one write (a repeated review of an idea: the last wins).
+    ideas_scores_set(scores=wanted, iteration_id=iteration.pk)
+    tasks_create(
+        theme=work.theme,
+        specs=[
+            TaskSpec(
+                kind=TaskKind.REFINE,
+                priority=PRIORITY_REFINE,
+                ideas=(allowed[pk],),
+                brief=suggestion[:400] or "Strengthen the weakest score.",
+                dedupe_key=f"refine:{pk}",
+                metadata={"suggestions": {str(pk): suggestion}},
+            )
+            for pk, suggestion in refine.items()
+        ],
+        created_by_iteration=iteration,
+    )
     ranking = [i for i in parsed.get("ranking", []) if i in allowed]
     return {
         "ideas_scored": scored,

@@ -29,7 +29,7 @@ from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
 from goals.services.queue import task_create
 from goals.work import Work
 from ideas.models import Idea
-from ideas.services import IdeaDataInvalid, IdeaRefused, idea_upsert
+from ideas.services import IdeaDataInvalid, IdeaRefused, ideas_upsert
 
 NEW_IDEA_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -108,10 +108,10 @@ def ideator_message(
         )
         return join(
             section("Existing ideas", portfolio),
-            header(task, "shake-up", focus),
             ask,
             section("Recent directions (off limits)", avoid),
             focus_ideas,
+            header(task, "shake-up", focus),
             f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
         )
     if mode == Mode.DEEPEN and task.idea_ids:
@@ -133,12 +133,15 @@ def ideator_message(
             "know what to avoid; leave `builds_on` empty."
         )
     recent = "\n".join(f"- {d}" for d in recent_directions)
+    # What differs every call goes last: the recent directions, then the request's
+    # header (the task's id, the mode), so the ask and the ideas in focus stay shared.
     return join(
         section("Ideas", portfolio),
-        header(task, mode, focus),
         ask,
         section("Ideas in focus", focus_ideas),
+        # Newest first: the first line changes with every answer.
         section("Recent directions", recent),
+        header(task, mode, focus),
         "Propose 3 ideas.",
     )
 
@@ -165,25 +168,32 @@ def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict
     existing: list[int] = []
     refused: list[str] = []
     invalid: list[str] = []
-    for proposal in parsed.get("ideas", []):
+    proposals = parsed.get("ideas", [])
+    # Every ID the answer builds on, read in one query (not one per proposal).
+    visible = {
+        idea.pk
+        for idea in ideas_visible(theme, [pk for p in proposals for pk in p.get("builds_on") or []])
+    }
+    datas = []
+    for proposal in proposals:
         data = {name: proposal[name] for name in IDEA_FIELDS if name in proposal}
-        related = [i.pk for i in ideas_visible(theme, proposal.get("builds_on") or [])]
+        related = [pk for pk in dict.fromkeys(proposal.get("builds_on") or []) if pk in visible]
         if related:
             data["related_ids"] = related
-        try:
-            idea, was_created = idea_upsert(theme=theme, data=data, iteration_id=iteration.pk)
-        except IdeaRefused:
+        datas.append(data)
+    for data, outcome in zip(
+        datas, ideas_upsert(theme=theme, proposals=datas, iteration_id=iteration.pk), strict=True
+    ):
+        if isinstance(outcome.error, IdeaRefused):
             # ideas.services recorded the refusal (an IdeaRefusal row, in this
             # transaction); it never becomes a candidate.
             refused.append(str(data.get("title", ""))[:200])
-            continue
-        except IdeaDataInvalid as exc:  # raised before any write: nothing to undo
-            invalid.append(f"{str(data.get('title', ''))[:100]}: {exc.messages[0]}")
-            continue
-        if was_created:
-            created.append(idea)
-        else:
-            existing.append(idea.pk)
+        elif isinstance(outcome.error, IdeaDataInvalid):  # nothing was written for it
+            invalid.append(f"{str(data.get('title', ''))[:100]}: {outcome.error.messages[0]}")
+        elif outcome.created and outcome.idea is not None:
+            created.append(outcome.idea)
+        elif outcome.idea is not None:
+            existing.append(outcome.idea.pk)
     if created:
         task_create(
             theme=theme,

@@ -24,7 +24,7 @@ from goals.roles.base import (
 from goals.selectors import queue_counts, recent_work
 from goals.services.governance import strategy_propose
 from goals.services.persist import PRIORITY_FALLBACK_GENERATE, ideas_visible
-from goals.services.queue import task_create
+from goals.services.queue import TaskSpec, task_create, tasks_create
 from goals.work import Work
 from ideas.models import Theme
 from ideas.selectors import ideas_corrected, portfolio_stats
@@ -130,8 +130,8 @@ def planner_message(
     meta_stats: dict[str, Any] | None = None,
 ) -> str:
     """The planner's user message: the slowly changing portfolio first (the epoch's
-    portfolio block, people's corrections), then the request, the best ideas in full
-    with their current scores, and the latest figures."""
+    portfolio block, people's corrections), the best ideas in full with their current
+    scores, then the request (which differs every call), and the latest figures."""
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
         ask = (
@@ -147,10 +147,12 @@ def planner_message(
         section(
             "People's corrections (follow their lead)", "\n".join(f"- {c}" for c in corrections)
         ),
-        header(task, mode, focus),
-        ask,
         f"current explore ratio: {explore_ratio:.2f}",
         section("Ideas by priority", focus_ideas),
+        # The request (the kind, the task's id, the mode) differs from one call to the
+        # next: after the best ideas, which often stay the same for several plans.
+        header(task, mode, focus),
+        ask,
         section(
             "System statistics",
             json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
@@ -185,7 +187,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
         task=task_view(work),
         mode=work.mode,
         ideas_text=ideas_text,
-        stats=portfolio_stats(theme=work.theme),
+        stats=work.portfolio_stats or portfolio_stats(theme=work.theme),
         queue=queue_counts(theme=work.theme),
         recent_work=recent_work(theme=work.theme),
         corrections=corrections(work.theme),
@@ -203,26 +205,36 @@ def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict
     generate task, so an empty queue never stays empty.
     """
     theme = work.theme
-    queued: list[int] = []
-    for planned in parsed.get("tasks", []):
+    planned_tasks = [p for p in parsed.get("tasks", []) if p["kind"] in PLANNABLE_KINDS]
+    # Every ID the plan names, read in one query (not one per planned task).
+    visible = {
+        idea.pk: idea
+        for idea in ideas_visible(
+            theme, [pk for planned in planned_tasks for pk in planned.get("idea_ids") or []]
+        )
+    }
+    specs: list[TaskSpec] = []
+    for planned in planned_tasks:
         kind = planned["kind"]
-        if kind not in PLANNABLE_KINDS:
-            continue
-        ideas = ideas_visible(theme, planned.get("idea_ids") or [])
+        ids = dict.fromkeys(planned.get("idea_ids") or [])
+        ideas = [visible[pk] for pk in ids if pk in visible]
         if kind != TaskKind.GENERATE and not ideas:
             continue
         key = f"{kind}:" + ",".join(str(i.pk) for i in sorted(ideas, key=lambda i: i.pk))
-        task, created = task_create(
-            theme=theme,
-            kind=kind,
-            priority=int(planned["priority"]),
-            ideas=ideas,
-            brief=planned.get("brief", ""),
-            dedupe_key=key if ideas else "",
-            created_by_iteration=iteration,
+        specs.append(
+            TaskSpec(
+                kind=kind,
+                priority=int(planned["priority"]),
+                ideas=tuple(ideas),
+                brief=planned.get("brief", ""),
+                dedupe_key=key if ideas else "",
+            )
         )
-        if created:
-            queued.append(task.pk)
+    queued = [
+        task.pk
+        for task, created in tasks_create(theme=theme, specs=specs, created_by_iteration=iteration)
+        if created
+    ]
     if not queued and not Task.objects.filter(theme=theme, status=Task.Status.READY).exists():
         task, _ = task_create(
             theme=theme,

@@ -28,6 +28,7 @@ from goals.services.loop import (
 )
 from goals.services.queue import (
     LeaseLost,
+    TaskSpec,
     TaskTransitionError,
     task_claim_next,
     task_complete,
@@ -39,6 +40,7 @@ from goals.services.queue import (
     task_release,
     task_requeue,
     task_retry,
+    tasks_create,
 )
 from goals.services.slots import (
     LeaseHeartbeat,
@@ -53,6 +55,7 @@ __all__ = [
     "LeaseHeartbeat",
     "LeaseLost",
     "LoopStartRefused",
+    "TaskSpec",
     "TaskTransitionError",
     "iteration_run",
     "iteration_run_in_slot",
@@ -87,6 +90,7 @@ __all__ = [
     "task_release",
     "task_requeue",
     "task_retry",
+    "tasks_create",
     "token_budget_decision_request",
     "token_budget_extend",
 ]

@@ -28,14 +28,16 @@ from ideas.selectors import portfolio_stats
 from ideas.stats import repetition
 
 
-def meta_review_stats(*, theme: Theme) -> dict[str, Any]:
+def meta_review_stats(*, theme: Theme, portfolio: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the meta review judges, computed here rather than by the model.
 
     The portfolio's score means and variances, diversity, repetition and brand drift
     (``portfolio_stats``: bounded aggregates and a bounded sample, the same cost at
-    100,000 ideas), plus the loop's own recent record.
+    100,000 ideas), plus the loop's own recent record. ``portfolio``: those statistics
+    when the caller already has them.
     """
-    portfolio = portfolio_stats(theme=theme)
+    if portfolio is None:
+        portfolio = portfolio_stats(theme=theme)
     recent = list(
         Iteration.objects.filter(theme=theme).order_by("-id").values_list("outcome", "mode")[:100]
     )

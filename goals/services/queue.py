@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -69,6 +70,125 @@ def transition_sources(*sources: str, to: str) -> tuple[str, ...]:
     return sources
 
 
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task for ``tasks_create``: the arguments of ``task_create`` but the theme."""
+
+    kind: str
+    priority: int = 50
+    ideas: tuple[Any, ...] = ()
+    brief: str = ""
+    dedupe_key: str = ""
+    metadata: dict[str, Any] | None = None
+    max_attempts: int = 3
+
+
+def _task_build(*, theme: Theme, spec: TaskSpec, created_by_iteration: Iteration | None) -> Task:
+    task = Task(
+        theme=theme,
+        kind=spec.kind,
+        priority=spec.priority,
+        brief=spec.brief,
+        dedupe_key=spec.dedupe_key,
+        metadata=spec.metadata or {},
+        created_by_iteration=created_by_iteration,
+        max_attempts=spec.max_attempts,
+    )
+    # The field checks, in Python. The theme and the iteration are rows in hand (their
+    # foreign keys are the database's to check), and the one constraint that can fail
+    # (one open task per key) is the insert's to enforce: full_clean would ask the
+    # database once per constraint and foreign key, a dozen queries per task.
+    task.full_clean(
+        exclude=["theme", "created_by_iteration"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    return task
+
+
+def _task_ideas_link(tasks: Sequence[tuple[Task, TaskSpec]]) -> None:
+    through = Task.ideas.through
+    rows = [
+        through(task_id=task.pk, idea_id=getattr(idea, "pk", idea))
+        for task, spec in tasks
+        for idea in dict.fromkeys(spec.ideas)
+    ]
+    if rows:
+        through.objects.bulk_create(rows)
+
+
+def _open_by_key(theme: Theme, keys: Iterable[str]) -> dict[str, Task]:
+    wanted = sorted({key for key in keys if key})
+    if not wanted:
+        return {}
+    return {
+        task.dedupe_key: task
+        for task in Task.objects.filter(
+            theme=theme, dedupe_key__in=wanted, status__in=Task.OPEN_STATUSES
+        )
+    }
+
+
+def _task_create_one(
+    *, theme: Theme, spec: TaskSpec, created_by_iteration: Iteration | None
+) -> tuple[Task, bool]:
+    """One task in its own savepoint: the slow path after a batch lost a race."""
+    task = _task_build(theme=theme, spec=spec, created_by_iteration=created_by_iteration)
+    try:
+        with transaction.atomic():
+            task.save()
+            _task_ideas_link([(task, spec)])
+    except IntegrityError:
+        if not spec.dedupe_key:
+            raise
+        existing = _open_by_key(theme, [spec.dedupe_key]).get(spec.dedupe_key)
+        if existing is None:
+            raise
+        return existing, False
+    return task, True
+
+
+def tasks_create(
+    *,
+    theme: Theme,
+    specs: Sequence[TaskSpec],
+    created_by_iteration: Iteration | None = None,
+) -> list[tuple[Task, bool]]:
+    """Queue several tasks at a fixed cost; per spec, ``(task, created)`` in order.
+
+    A spec whose ``dedupe_key`` names an open task (or an earlier spec of the batch)
+    returns that task instead. The open keys are read once and the new tasks inserted
+    together with their ideas (a read and two inserts, however many tasks). The
+    conditional unique constraint on open tasks is what makes the dedupe hold: a
+    concurrent writer that queued one of the keys between the read and the insert makes
+    the insert fail, and the batch is then redone one task at a time, each finding the
+    other writer's task.
+    """
+    results: list[tuple[Task, bool] | None] = [None] * len(specs)
+    known = _open_by_key(theme, (spec.dedupe_key for spec in specs))
+    fresh: list[tuple[int, Task, TaskSpec]] = []
+    for index, spec in enumerate(specs):
+        if spec.dedupe_key and spec.dedupe_key in known:
+            results[index] = (known[spec.dedupe_key], False)
+            continue
+        task = _task_build(theme=theme, spec=spec, created_by_iteration=created_by_iteration)
+        if spec.dedupe_key:
+            known[spec.dedupe_key] = task
+        fresh.append((index, task, spec))
+        results[index] = (task, True)
+    if fresh:
+        try:
+            with transaction.atomic():
+                Task.objects.bulk_create([task for _, task, _ in fresh])
+                _task_ideas_link([(task, spec) for _, task, spec in fresh])
+        except IntegrityError:
+            return [
+                _task_create_one(theme=theme, spec=spec, created_by_iteration=created_by_iteration)
+                for spec in specs
+            ]
+    return [result for result in results if result is not None]
+
+
 def task_create(
     *,
     theme: Theme,
@@ -84,42 +204,18 @@ def task_create(
     """Queue a task; with ``dedupe_key``, an open task with the same key is returned instead.
 
     Returns ``(task, created)``. The conditional unique constraint on open tasks is what
-    makes the dedupe hold under concurrency; the read before the insert only spares a
-    failed insert in the common case.
+    makes the dedupe hold under concurrency (see ``tasks_create``).
     """
-    if dedupe_key:
-        existing = Task.objects.filter(
-            theme=theme, dedupe_key=dedupe_key, status__in=Task.OPEN_STATUSES
-        ).first()
-        if existing is not None:
-            return existing, False
-    task = Task(
-        theme=theme,
+    spec = TaskSpec(
         kind=kind,
         priority=priority,
+        ideas=tuple(ideas),
         brief=brief,
         dedupe_key=dedupe_key,
-        metadata=metadata or {},
-        created_by_iteration=created_by_iteration,
+        metadata=metadata,
         max_attempts=max_attempts,
     )
-    task.full_clean()
-    try:
-        with transaction.atomic():
-            task.save()
-            idea_list = list(ideas)
-            if idea_list:
-                task.ideas.set(idea_list)
-    except IntegrityError:
-        if not dedupe_key:
-            raise
-        existing = Task.objects.filter(
-            theme=theme, dedupe_key=dedupe_key, status__in=Task.OPEN_STATUSES
-        ).first()
-        if existing is None:
-            raise
-        return existing, False
-    return task, True
+    return tasks_create(theme=theme, specs=[spec], created_by_iteration=created_by_iteration)[0]
 
 
 def _ready(theme: Theme, now: dt.datetime) -> QuerySet[Task]:

@@ -22,7 +22,7 @@ from goals.services.queue import task_claim_next
 from goals.work import Work
 from ideas.mode import mode_choose
 from ideas.models import Idea, Theme
-from ideas.selectors import priority_ideas
+from ideas.selectors import portfolio_stats, priority_ideas
 from ideas.stats import diversity
 
 SCATTER_SAMPLE = 50
@@ -59,7 +59,8 @@ def _focus_top(limit: int) -> Callable[[Theme, str], list[Idea]]:
 
 
 def _prepare_meta_review(work: Work) -> None:
-    work.meta_stats = meta_review_stats(theme=work.theme)
+    work.portfolio_stats = portfolio_stats(theme=work.theme)
+    work.meta_stats = meta_review_stats(theme=work.theme, portfolio=work.portfolio_stats)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,18 @@ from ideas.services.portfolio import (
     IdeaDataInvalid,
     IdeaRefused,
     IdeaTransitionError,
+    Upserted,
     idea_fingerprint,
     idea_update,
     idea_upsert,
+    ideas_upsert,
 )
 from ideas.services.scores import (
     idea_archive,
     idea_human_correct,
     idea_mark_reviewed,
     idea_scores_set,
+    ideas_scores_set,
 )
 from ideas.services.snapshots import snapshot_create, snapshot_markdown
 from ideas.services.themes import (
@@ -35,6 +38,7 @@ __all__ = [
     "IdeaTransitionError",
     "ThemeFilesInvalid",
     "ThemeTransitionError",
+    "Upserted",
     "idea_archive",
     "idea_fingerprint",
     "idea_human_correct",
@@ -42,6 +46,8 @@ __all__ = [
     "idea_scores_set",
     "idea_update",
     "idea_upsert",
+    "ideas_scores_set",
+    "ideas_upsert",
     "ip_profile_activate",
     "ip_profile_get_or_create",
     "ip_profile_update",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -17,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from bizagent.llm.structured import schema_normalise
 from decisions.actors import Actor, Person
-from decisions.services import audit_log
+from decisions.services import AuditEntry, audit_log, audit_log_many
 from ideas.models import (
     SCORE_FIELDS,
     SCORE_MAX,
@@ -351,6 +352,163 @@ def idea_upsert(
                 data={"fields": [c.field for c in changes], "iteration_id": iteration_id},
             )
         return idea, False
+
+
+@dataclass
+class Upserted:
+    """What ``ideas_upsert`` did with one proposal: an idea (new or found), or the error
+    (``IdeaRefused`` after recording the refusal, ``IdeaDataInvalid``) that stopped it."""
+
+    idea: Idea | None = None
+    created: bool = False
+    error: IdeaRefused | IdeaDataInvalid | None = None
+
+
+def ideas_upsert(
+    *,
+    theme: Theme,
+    proposals: Sequence[Mapping[str, Any]],
+    iteration_id: int | None,
+    actor: Actor = None,
+) -> list[Upserted]:
+    """``idea_upsert`` for several proposals at a fixed number of queries; one result each.
+
+    New ideas (the common case) are inserted together, with their tags, links, change
+    rows and audit events, one insert each. A proposal that names an idea already in the
+    portfolio (or one earlier in the batch) goes through ``idea_upsert`` one by one, as
+    does the whole batch when a concurrent writer inserted one of its ideas between the
+    read and the insert (the fingerprint constraint fails the insert; nothing is
+    doubled). Call it inside the caller's transaction, like ``idea_upsert``.
+    """
+    results = [Upserted() for _ in proposals]
+    cleaned: dict[int, dict[str, Any]] = {}
+    for index, data in enumerate(proposals):
+        try:
+            cleaned[index] = _data_normalise(data)
+        except IdeaDataInvalid as exc:
+            results[index].error = exc
+    prints = {index: idea_fingerprint(clean["title"]) for index, clean in cleaned.items()}
+    taken = set(
+        Idea.objects.filter(theme=theme, fingerprint__in=set(prints.values())).values_list(
+            "fingerprint", flat=True
+        )
+    )
+    one_by_one: list[int] = []
+    fresh: list[tuple[int, Idea]] = []
+    for index, clean in cleaned.items():
+        fingerprint = prints[index]
+        if fingerprint in taken:
+            one_by_one.append(index)
+            continue
+        reasons = content_violations(text=idea_text(clean), taboos=theme.ip_profile.taboos)
+        if reasons:
+            refusal = _refusal_record(
+                theme=theme,
+                data=clean,
+                reasons=reasons,
+                iteration_id=iteration_id,
+                idea=None,
+                actor=actor,
+            )
+            results[index].error = IdeaRefused(reasons, refusal)
+            continue
+        taken.add(fingerprint)
+        fresh.append((index, _idea_build(theme, clean, fingerprint, iteration_id)))
+    if fresh:
+        try:
+            with transaction.atomic():
+                _ideas_insert(
+                    theme=theme,
+                    fresh=[(idea, cleaned[index]) for index, idea in fresh],
+                    iteration_id=iteration_id,
+                    actor=actor,
+                )
+        except IntegrityError:
+            # Another worker delivered one of these ideas between our read and insert.
+            one_by_one = sorted(one_by_one + [index for index, _ in fresh])
+        else:
+            for index, idea in fresh:
+                results[index] = Upserted(idea=idea, created=True)
+    for index in one_by_one:
+        try:
+            idea, created = idea_upsert(
+                theme=theme, data=proposals[index], iteration_id=iteration_id, actor=actor
+            )
+        except (IdeaRefused, IdeaDataInvalid) as exc:
+            results[index] = Upserted(error=exc)
+        else:
+            results[index] = Upserted(idea=idea, created=created)
+    return results
+
+
+def _idea_build(
+    theme: Theme, data: Mapping[str, Any], fingerprint: str, iteration_id: int | None
+) -> Idea:
+    idea = Idea(
+        theme=theme,
+        fingerprint=fingerprint,
+        created_by_iteration_id=iteration_id,
+        updated_by_iteration_id=iteration_id,
+        **{name: data.get(name, "") for name in TEXT_FIELDS},
+        **{name: (data.get("scores") or {}).get(name) for name in SCORE_FIELDS},
+    )
+    _priority_refresh(idea)
+    # The theme is a row in hand; the insert itself enforces the fingerprint.
+    idea.full_clean(exclude=["theme"], validate_constraints=False)
+    return idea
+
+
+def _ideas_insert(
+    *,
+    theme: Theme,
+    fresh: Sequence[tuple[Idea, Mapping[str, Any]]],
+    iteration_id: int | None,
+    actor: Actor,
+) -> None:
+    """Insert new ideas with their tags and links, change rows and audit events."""
+    Idea.objects.bulk_create([idea for idea, _ in fresh])
+    tags = {
+        tag.name: tag
+        for tag in _tags_resolve(
+            theme=theme, names=[name for _, data in fresh for name in data.get("tags") or []]
+        )
+    }
+    wanted_related = {pk for _, data in fresh for pk in data.get("related") or []}
+    visible_related = set(
+        Idea.objects.filter(
+            theme=theme, pk__in=wanted_related, status__in=Idea.VISIBLE_STATUSES
+        ).values_list("pk", flat=True)
+        if wanted_related
+        else []
+    )
+    tag_links, related_links, changes = [], [], []
+    for idea, data in fresh:
+        changes.append(_change(idea, "created", None, idea.title, iteration_id, actor, ""))
+        if "tags" in data:
+            names = sorted({tag_normalise(n) for n in data["tags"] if tag_normalise(n)})
+            tag_links += [Idea.tags.through(idea_id=idea.pk, tag_id=tags[n].pk) for n in names]
+            if names:
+                changes.append(_change(idea, "tags", [], names, iteration_id, actor, ""))
+        related = sorted(set(data.get("related") or []) & visible_related - {idea.pk})
+        for pk in related:  # symmetrical: a link is a row each way
+            related_links.append(Idea.related.through(from_idea_id=idea.pk, to_idea_id=pk))
+            related_links.append(Idea.related.through(from_idea_id=pk, to_idea_id=idea.pk))
+        if related:
+            changes.append(_change(idea, "related", [], related, iteration_id, actor, ""))
+    Idea.tags.through.objects.bulk_create(tag_links)
+    Idea.related.through.objects.bulk_create(related_links, ignore_conflicts=True)
+    IdeaChange.objects.bulk_create(changes)
+    audit_log_many(
+        entries=[
+            AuditEntry(
+                action="ideas.idea_created",
+                actor=actor,
+                subject=idea,
+                data={"title": idea.title, "iteration_id": iteration_id},
+            )
+            for idea, _ in fresh
+        ]
+    )
 
 
 def _idea_create(

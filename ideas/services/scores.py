@@ -15,10 +15,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from decisions.actors import Actor, Person, RequestUser
-from decisions.services import audit_log
+from decisions.services import AuditEntry, audit_log, audit_log_many
 from ideas.models import SCORE_FIELDS, Idea, IdeaChange
 from ideas.priority import REVIEWED_BONUS
-from ideas.services.portfolio import _change, _save_with_changes
+from ideas.services.portfolio import (
+    _change,
+    _idea_validate,
+    _priority_refresh,
+    _save_with_changes,
+)
 
 
 def _scores_validate(scores: Mapping[str, Any], *, allow_none: bool) -> dict[str, float | None]:
@@ -45,26 +50,73 @@ def idea_scores_set(
     *, idea: Idea, scores: Mapping[str, Any], iteration_id: int | None, actor: Actor = None
 ) -> list[str]:
     """Set the model's scores (0–10); returns the score names that changed."""
-    clean = _scores_validate(scores, allow_none=False)
+    return ideas_scores_set(scores={idea: scores}, iteration_id=iteration_id, actor=actor)[idea.pk]
+
+
+#: The columns a model score change writes (``updated_at`` by hand: a bulk update does
+#: not run ``auto_now``).
+_SCORED_COLUMNS = (*SCORE_FIELDS, "priority", "updated_by_iteration_id", "updated_at")
+
+
+def ideas_scores_set(
+    *, scores: Mapping[Idea, Mapping[str, Any]], iteration_id: int | None, actor: Actor = None
+) -> dict[int, list[str]]:
+    """Set the model's scores of several ideas at once; per idea id, the names that changed.
+
+    A fixed number of queries however many ideas: the ideas are locked and read
+    together, written in one bulk update, their change rows and audit events in one
+    insert each. Every score is validated before anything is written. The given idea
+    objects are brought up to date with what was written.
+    """
+    clean = {idea.pk: _scores_validate(wanted, allow_none=False) for idea, wanted in scores.items()}
+    changed: dict[int, list[str]] = {pk: [] for pk in clean}
     with transaction.atomic():
-        locked = Idea.objects.select_for_update().get(pk=idea.pk)
-        rows = [
-            _change(locked, name, getattr(locked, name), value, iteration_id, actor, "")
-            for name, value in clean.items()
-            if getattr(locked, name) != value
-        ]
-        for name, value in clean.items():
-            setattr(locked, name, value)
-        if rows:
-            _save_with_changes(locked, rows, iteration_id)
-            audit_log(
-                action="ideas.idea_scored",
-                actor=actor,
-                subject=locked,
-                data={"scores": clean, "iteration_id": iteration_id},
+        locked = {
+            row.pk: row
+            for row in Idea.objects.select_for_update().filter(pk__in=list(clean)).order_by("pk")
+        }
+        now = timezone.now()
+        written: list[Idea] = []
+        change_rows: list[IdeaChange] = []
+        entries: list[AuditEntry] = []
+        for pk, values in clean.items():
+            row = locked.get(pk)
+            if row is None:
+                raise Idea.DoesNotExist(f"idea {pk} does not exist")
+            rows = [
+                _change(row, name, getattr(row, name), value, iteration_id, actor, "")
+                for name, value in values.items()
+                if getattr(row, name) != value
+            ]
+            for name, value in values.items():
+                setattr(row, name, value)
+            if not rows:
+                continue
+            if iteration_id is not None:
+                row.updated_by_iteration_id = iteration_id
+            _priority_refresh(row)
+            _idea_validate(row, changed={c.field for c in rows})
+            row.updated_at = now
+            written.append(row)
+            change_rows += rows
+            changed[pk] = [c.field for c in rows]
+            entries.append(
+                AuditEntry(
+                    action="ideas.idea_scored",
+                    actor=actor,
+                    subject=row,
+                    data={"scores": values, "iteration_id": iteration_id},
+                )
             )
-    idea.refresh_from_db()
-    return [c.field for c in rows]
+        if written:
+            Idea.objects.bulk_update(written, _SCORED_COLUMNS)
+            IdeaChange.objects.bulk_create(change_rows)
+            audit_log_many(entries=entries)
+    for idea in scores:
+        row = locked[idea.pk]
+        for column in (*_SCORED_COLUMNS, "status"):
+            setattr(idea, column, getattr(row, column))
+    return changed
 
 
 def idea_human_correct(*, idea: Idea, user: RequestUser, **scores: float | None) -> Idea:

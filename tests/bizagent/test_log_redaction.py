@@ -44,11 +44,15 @@ def console_log() -> Iterator[io.StringIO]:
     """What the configured ``console`` handler (settings.LOGGING) writes."""
     [handler] = [h for h in logging.getLogger().handlers if h.get_name() == "console"]
     stream = io.StringIO()
-    previous = handler.setStream(stream)
+    # Swapped without ``setStream``, which flushes the old stream first: under pytest's
+    # capture that can be a capture file an earlier test's teardown already closed.
+    with handler.lock:  # type: ignore[union-attr]
+        previous, handler.stream = handler.stream, stream
     try:
         yield stream
     finally:
-        handler.setStream(previous)
+        with handler.lock:  # type: ignore[union-attr]
+            handler.stream = previous
 
 
 def test_the_token_pattern_matches_real_tokens_only():

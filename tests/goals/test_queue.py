@@ -6,13 +6,15 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from decisions.models import AuditEvent
 from goals.models import Task
 from goals.services import (
     LeaseLost,
+    TaskSpec,
     TaskTransitionError,
     task_claim_next,
     task_complete,
@@ -21,6 +23,7 @@ from goals.services import (
     task_leases_expire,
     task_release,
     task_requeue,
+    tasks_create,
 )
 from tests.concurrency import run_together
 from tests.goals.factories import IdeaFactory, TaskFactory, ThemeFactory
@@ -252,3 +255,49 @@ def test_two_workers_claiming_at_once_get_different_tasks():
     everything = claimed["a"] + claimed["b"]
     assert len(everything) == len(set(everything)) == 6
     assert Task.objects.filter(status=Task.Status.RUNNING).count() == 6
+
+
+def test_a_batch_queues_its_tasks_at_the_cost_of_one(theme):
+    ideas = IdeaFactory.create_batch(3, theme=theme)
+    with CaptureQueriesContext(connection) as one:
+        tasks_create(
+            theme=theme, specs=[TaskSpec(kind="refine", ideas=(ideas[0],), dedupe_key="a")]
+        )
+    specs = [TaskSpec(kind="edit", ideas=(idea,), dedupe_key=f"e{idea.pk}") for idea in ideas]
+    with CaptureQueriesContext(connection) as three:
+        results = tasks_create(theme=theme, specs=specs)
+    assert len(one) == len(three)
+    assert all(created for _, created in results)
+    assert [list(t.ideas.values_list("pk", flat=True)) for t, _ in results] == [
+        [idea.pk] for idea in ideas
+    ]
+
+
+def test_a_batch_returns_the_open_task_for_a_known_or_repeated_key(theme):
+    open_task, _ = task_create(theme=theme, kind="generate", dedupe_key="g")
+    results = tasks_create(
+        theme=theme,
+        specs=[
+            TaskSpec(kind="generate", dedupe_key="g"),
+            TaskSpec(kind="compare", dedupe_key="c"),
+            TaskSpec(kind="compare", dedupe_key="c"),
+            TaskSpec(kind="generate"),
+        ],
+    )
+    assert results[0] == (open_task, False)
+    assert results[1][1] and not results[2][1]
+    assert results[1][0].pk == results[2][0].pk
+    assert results[3][1]
+    assert Task.objects.filter(theme=theme).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_with_the_same_keys_queue_each_key_once():
+    theme = ThemeFactory()
+    specs = [TaskSpec(kind="edit", dedupe_key=f"k{n}") for n in range(4)]
+    results, errors = run_together(lambda i: tasks_create(theme=theme, specs=specs), 3)
+    assert not errors, errors
+    assert Task.objects.filter(theme=theme).count() == 4
+    assert sum(created for batch in results for _, created in batch) == 4
+    for batch in results:  # every caller learns the one open task of each key
+        assert sorted(t.dedupe_key for t, _ in batch) == [f"k{n}" for n in range(4)]

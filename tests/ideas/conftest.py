@@ -21,7 +21,8 @@ def theme(db) -> Theme:
 
 @pytest.fixture
 def audit_calls(monkeypatch) -> list[dict[str, Any]]:
-    """Every audit_log call the ideas services make, still passed through to decisions."""
+    """Every audit_log call (and audit_log_many entry) the ideas services make, still
+    passed through to decisions."""
     import ideas.services.portfolio
     import ideas.services.scores
     import ideas.services.snapshots
@@ -41,4 +42,16 @@ def audit_calls(monkeypatch) -> list[dict[str, Any]]:
             return _original(**kwargs)
 
         monkeypatch.setattr(module, "audit_log", recorder)
+        if hasattr(module, "audit_log_many"):
+            # The batch writers: each entry is recorded as the audit_log call it replaces.
+            original_many = module.audit_log_many
+
+            def many_recorder(*, entries, _original=original_many) -> Any:
+                calls.extend(
+                    {"action": e.action, "actor": e.actor, "subject": e.subject, "data": e.data}
+                    for e in entries
+                )
+                return _original(entries=entries)
+
+            monkeypatch.setattr(module, "audit_log_many", many_recorder)
     return calls

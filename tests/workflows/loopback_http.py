@@ -133,6 +133,12 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._send(200, b"late", "text/plain")
 
+    def route_orders(self, args: list[str], query: dict[str, str], got: Received) -> None:
+        """A shop API's order: ``/orders/<id>`` (the support-bot example's order_status)."""
+        order = args[0] if args else ""
+        body = {"order_id": order, "status": "shipped", "carrier": "Yamato", "eta": "2025-06-03"}
+        self._send(200, json.dumps(body).encode(), "application/json")
+
     def route_missing(self, args: list[str], query: dict[str, str], got: Received) -> None:
         self._send(404, b"no such route", "text/plain")
 

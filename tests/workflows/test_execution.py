@@ -543,3 +543,27 @@ def test_a_step_handed_over_records_its_attempt_and_start():
     assert b.started_at is not None and b.output == {"attempts": 2}
     failed = AuditEvent.objects.get(action="workflows.step_failed")
     assert (failed.data["attempt"], failed.data["retry"]) == (1, True)
+
+
+@pytest.mark.parametrize(("method", "requests"), [("GET", 2), ("POST", 1)])
+def test_an_http_read_is_retried_but_a_write_only_when_idempotent(
+    settings, loopback_server, method, requests
+):
+    """Whether a step has side effects is the block's answer for its config (a GET has
+    none), not the block class's: a failing GET is retried, a failing POST is not."""
+    settings.HTTP_ALLOWED_HOSTS = ["127.0.0.1"]
+    workflow = workflow_build(
+        steps=[
+            {
+                "name": "call",
+                "block": "http",
+                "config": {"method": method, "url": loopback_server.url("/status/503")},
+                "retry": {"attempts": 2, "on": ["upstream"]},
+            }
+        ]
+    )
+    run = run_start(workflow=workflow, input={}, triggered_by=None)
+    run = run_drain(run)
+    assert run.status == Run.Status.FAILED
+    assert len(loopback_server.received) == requests
+    assert StepRun.objects.get(run=run).attempt == requests

@@ -627,6 +627,20 @@ BROKEN: list[Any] = [
         id="UNRESOLVED_REF-output-input-key",
     ),
     pytest.param(
+        edit(
+            error_handling,
+            lambda d: d.update(
+                output={
+                    "run": "{{ ctx.run_id }}",
+                    "step": "{{ ctx.step_name }}",
+                    "token": "{{ ctx.internal_api_token }}",
+                }
+            ),
+        ),
+        [("UNRESOLVED_REF", None, "output.step"), ("UNRESOLVED_REF", None, "output.token")],
+        id="UNRESOLVED_REF-output-step-or-secret-ctx",
+    ),
+    pytest.param(
         edit(error_handling, lambda d: d.update(is_system=False)),
         [
             ("UNRESOLVED_REF", "call", "steps.0.config.text"),

@@ -15,6 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from workflows.models import Edge, Run, Step, StepRun, Workflow
+from workflows.services.context import run_ctx_values
 from workflows.services.runs import run_end, step_idempotency_key
 from workflows.templates import TemplateError, template_render, template_scan
 
@@ -172,8 +173,12 @@ def run_finish(*, run: Run, statuses: Collection[str]) -> None:
         run_end(run=run, status=Run.Status.FAILED, error="a step failed")
         return
     mapping = run.workflow.output or {}
-    steps = steps_scope(run=run, names=template_step_names(mapping))
-    scope = {"input": run.input, "steps": steps, "vars": run.vars, "ctx": {}}
+    scope = {
+        "input": run.input,
+        "steps": steps_scope(run=run, names=template_step_names(mapping)),
+        "vars": run.vars,
+        "ctx": run_ctx_values(run=run),
+    }
     try:
         output = template_render(mapping, scope, where="output")
     except TemplateError as exc:

@@ -55,6 +55,7 @@ from workflows.blocks.base import (
     block_get,
 )
 from workflows.errors import RunInputInvalid, WorkflowStateError
+from workflows.internal_token import secrets_scrub
 from workflows.models import OnError, Run, RunTrigger, Step, StepRun, Workflow
 from workflows.services import transitions
 from workflows.services.advance import (
@@ -66,6 +67,7 @@ from workflows.services.advance import (
 from workflows.services.catchup import step_lease_expire
 from workflows.services.context import EngineContext
 from workflows.services.enqueue import step_runs_enqueue
+from workflows.services.governance import StepMustAsk, step_effect_gate, step_wait
 from workflows.services.runs import (
     MAX_RUN_DEPTH,
     run_create,
@@ -158,7 +160,7 @@ class StepRetry:
     def allows(self, *, error: BlockError, attempt: int, block: Block | None, step: Step) -> bool:
         if attempt >= self.attempts:
             return False
-        if block is not None and block.side_effects and not step.idempotent:
+        if block is not None and block.has_side_effects(step.config or {}) and not step.idempotent:
             return False
         if self.on is None:
             return error.retryable
@@ -214,20 +216,6 @@ class Outcome:
     next_step_run: StepRun | None = None
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
-
-
 def _claim(step_run: StepRun, *, owner: str, seconds: float) -> bool:
     """PENDING → RUNNING under a lease sized to the time limit (+ grace); the run goes
     QUEUED → RUNNING with its first claim.
@@ -281,6 +269,40 @@ def _render(step: Step, block: Block, scope: dict[str, Any]) -> dict[str, Any]:
         raise BlockTemplateError(f"{exc.path}: {exc.message}" if exc.path else exc.message) from exc
 
 
+def _budget_left(step_run: StepRun) -> dict[str, Any]:
+    """The budget of a graph step that was handed none: what its run's steps left.
+
+    A subflow's run is handed a budget on its first step (reduced by one level of
+    depth); the steps after it take the smallest remainder recorded by the run's other
+    graph steps (a step's record is what it left), field by field, ``None`` meaning no
+    limit. So spending flows down a chain, and a later step never gets more than an
+    earlier one was handed (parallel branches each see what was left when they start).
+    """
+    return _run_budget_left(step_run.run_id, exclude=step_run.pk)
+
+
+def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
+    """The smallest remainder, field by field, that run ``run_id``'s graph steps
+    recorded; ``{}`` when none recorded a budget."""
+    rows = StepRun.objects.filter(run_id=run_id, parent__isnull=True).exclude(budget={})
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude)
+    budgets = [Budget.from_json(json) for json in rows.values_list("budget", flat=True)]
+    if not budgets:
+        return {}
+
+    def least(values: list[int | None]) -> int | None:
+        limited = [value for value in values if value is not None]
+        return min(limited) if limited else None
+
+    return Budget(
+        iterations=None,
+        tool_calls=least([b.tool_calls for b in budgets]),
+        tokens=least([b.tokens for b in budgets]),
+        depth=least([b.depth for b in budgets]),
+    ).to_json()
+
+
 def _call_block(
     step_run: StepRun, *, owner: str, seconds: float, runner: Runner
 ) -> tuple[BlockResult | None, BlockError | None, EngineContext]:
@@ -288,14 +310,7 @@ def _call_block(
     run = step_run.run
     step = step_run.step
     graph = run_graph(workflow=run.workflow)
-    budget_json = step_run.budget
-    if not budget_json and run.parent_step_run_id is not None:
-        parent_budget = Budget.from_json(run.parent_step_run.budget)  # type: ignore[union-attr]
-        budget_json = Budget(
-            tool_calls=parent_budget.tool_calls,
-            tokens=parent_budget.tokens,
-            depth=parent_budget.depth,
-        ).to_json()
+    budget_json = step_run.budget or _budget_left(step_run)
     ctx = EngineContext(
         run=run,
         step_run=step_run,
@@ -310,14 +325,14 @@ def _call_block(
         if block is None:
             raise BlockConfigError(f"no block {step.block!r} is installed")
         if step_run.error_class == StepLeaseLapsed.error_class and (
-            (block.side_effects and not step.idempotent)
+            (block.has_side_effects(step.config or {}) and not step.idempotent)
             or step_run.attempt > StepRetry.of(step).attempts + LEASE_LAPSES_ALLOWED
         ):
             raise StepLeaseLapsed(
                 f"the worker running {step.name} died mid-step; not run again "
                 + (
                     "(it has side effects and is not idempotent)"
-                    if block.side_effects and not step.idempotent
+                    if block.has_side_effects(step.config or {}) and not step.idempotent
                     else "(its worker died too often)"
                 )
             )
@@ -331,6 +346,14 @@ def _call_block(
         }
         config = _render(step, block, scope)
         step_run.input = config if step_run.parent_id is None else step_run.input
+        # A bulk send or deletion past the policy's lines waits for a person first.
+        step_effect_gate(
+            step_run=step_run,
+            block=block,
+            config=config,
+            input=scope["input"],
+            shown=secrets_scrub(config, ctx.secrets()),
+        )
         with time_limit(seconds, f"step {step.name}"):
             result = block.run(config=config, input=scope["input"], ctx=ctx)
         if not isinstance(result, BlockResult):
@@ -338,6 +361,8 @@ def _call_block(
         return result, None, ctx
     except BlockError as exc:
         return None, exc, ctx
+    except StepMustAsk:
+        raise
     except Exception as exc:
         logger.exception("workflows: block %s of step run %s raised", step.block, step_run.pk)
         return None, StepInternalError(f"{type(exc).__name__}: {exc}"), ctx
@@ -367,7 +392,7 @@ def _record(
         "lease_expires_at": None,
         "duration_ms": int((time.monotonic() - started) * 1000),
         "budget": ctx.budget.to_json(),
-        "input": _scrub(step_run.input, secrets),
+        "input": secrets_scrub(step_run.input, secrets),
     }
     ready: list[StepRun] = []
     retry = False
@@ -390,7 +415,7 @@ def _record(
     if result is not None:
         status = StepRun.Status.SUCCEEDED
         fields.update(
-            output=_scrub(result.output, secrets),
+            output=secrets_scrub(result.output, secrets),
             port=result.port,
             error_class="",
             error_message="",
@@ -398,7 +423,7 @@ def _record(
         )
     else:
         assert error is not None
-        message = _scrub(str(error), secrets)[:4000]
+        message = secrets_scrub(str(error), secrets)[:4000]
         fields.update(error_class=error.error_class, error_message=message)
         policy = StepRetry.of(step)
         on_error = step.on_error
@@ -523,7 +548,12 @@ class Runner:
         if seconds <= 0 or not _claim(step_run, owner=self.owner, seconds=max(seconds, 0.001)):
             return Outcome(False)
         started = time.monotonic()
-        result, error, ctx = _call_block(step_run, owner=self.owner, seconds=seconds, runner=self)
+        try:
+            result, error, ctx = _call_block(
+                step_run, owner=self.owner, seconds=seconds, runner=self
+            )
+        except StepMustAsk as ask:
+            return Outcome(step_wait(step_run=step_run, owner=self.owner, ask=ask.ask))
         recorded, ready, _ = _record(
             step_run, owner=self.owner, result=result, error=error, ctx=ctx, started=started
         )
@@ -584,6 +614,7 @@ class Runner:
                 else:
                     self._wait_done(StepRun, child.pk, ctx)
                     child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(child.budget))
         if child.status in (StepRun.Status.SUCCEEDED, StepRun.Status.HANDLED_ERROR):
             return child.output
         raise block_error_for(
@@ -629,6 +660,7 @@ class Runner:
                 raise BlockConfigError(f"subflow {target.key}: {exc}") from exc
         self._drive(child, ctx)
         child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(_run_budget_left(child.pk)))
         if child.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_SUCCEEDED):
             return child.output
         failed = (
@@ -703,7 +735,8 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
     backoffs, so a person at a terminal gets the result without a worker running. A
     step held by a live worker's lease is left to it (the claim is the same compare-and-
     set), so running this beside a qcluster is safe: each step still runs once. Stops
-    at the run's end or after ``timeout`` seconds, returning the run as it then is.
+    at the run's end, when it waits for a person (a step asked first: nothing here can
+    move it on), or after ``timeout`` seconds, returning the run as it then is.
     """
     runner = Runner(owner or worker_owner())
     deadline = time.monotonic() + timeout
@@ -718,6 +751,8 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
         ready = pending.filter(Q(run_after__isnull=True) | Q(run_after__lte=now)).order_by("id")
         step_run = ready.first()
         if step_run is None:
+            if run.status == Run.Status.WAITING and not pending.exists():
+                return run  # only a person's decision moves it on
             # Nothing ready here: a backoff to wait out, or steps other workers hold.
             time.sleep(0.2)
             continue

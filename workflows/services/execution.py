@@ -284,7 +284,14 @@ def _budget_left(step_run: StepRun) -> dict[str, Any]:
 def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
     """The smallest remainder, field by field, that run ``run_id``'s graph steps
     recorded; ``{}`` when none recorded a budget."""
-    rows = StepRun.objects.filter(run_id=run_id, parent__isnull=True).exclude(budget={})
+    # Only the rows with a limit in them: a remainder with every field null limits
+    # nothing, so leaving it out changes no minimum, and in the usual run (no agent, no
+    # subflow) the database answers with no row instead of every earlier step's JSON.
+    limited = Q()
+    for name in ("tool_calls", "tokens", "depth"):
+        # The key is there and is not JSON null (Django's documented null lookup).
+        limited |= Q(**{f"budget__{name}__isnull": False}) & ~Q(**{f"budget__{name}": None})
+    rows = StepRun.objects.filter(limited, run_id=run_id, parent__isnull=True)
     if exclude is not None:
         rows = rows.exclude(pk=exclude)
     budgets = [Budget.from_json(json) for json in rows.values_list("budget", flat=True)]

@@ -12,6 +12,9 @@ its own database connection per step and could keep renewing for a stuck block.
 Straight through: after recording, the same worker goes on to the one next step that
 became ready (no queue hop); when several became ready (parallel branches) it takes one
 and queues the others on commit. A run past its deadline fails at the next record.
+The step it goes on with is handed over as the recording transaction created it, so a
+straight-through step costs a claim, the locked run read, its record and the advance
+(measured by ``benchmarks/workflow_engine.py``), never a re-read of what was just written.
 """
 
 from __future__ import annotations
@@ -55,7 +58,12 @@ from workflows.errors import RunInputInvalid, WorkflowStateError
 from workflows.internal_token import secrets_scrub
 from workflows.models import OnError, Run, RunTrigger, Step, StepRun, Workflow
 from workflows.services import transitions
-from workflows.services.advance import run_advance, run_graph, steps_scope
+from workflows.services.advance import (
+    run_advance,
+    run_graph,
+    steps_scope,
+    template_step_names,
+)
 from workflows.services.catchup import step_lease_expire
 from workflows.services.context import EngineContext
 from workflows.services.enqueue import step_runs_enqueue
@@ -196,31 +204,57 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What executing one step run did: recorded or not, and the step to go on with."""
+    """What executing one step run did: recorded or not, and the step to go on with.
+
+    ``next_step_run`` is that step run as the recording transaction created it (its run
+    as read under the lock, its step from the cached graph): going straight on with it
+    skips reading back what this worker has just written.
+    """
 
     recorded: bool
     next_id: int | None = None
+    next_step_run: StepRun | None = None
 
 
 def _claim(step_run: StepRun, *, owner: str, seconds: float) -> bool:
     """PENDING → RUNNING under a lease sized to the time limit (+ grace); the run goes
-    QUEUED → RUNNING with its first claim."""
+    QUEUED → RUNNING with its first claim.
+
+    The compare-and-set also names the attempt this worker read, so when it wins, the
+    row is exactly what it read plus what it wrote, and ``step_run`` is brought up to
+    date in memory instead of being read back. (A row retried by another worker since
+    it was read is not taken: that worker goes on with its retry.)
+    """
     transitions.transition_check(StepRun, StepRun.Status.PENDING, StepRun.Status.RUNNING)
     now = timezone.now()
-    with transaction.atomic():
-        claimed = lease_claim(
-            StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.PENDING),
+
+    def claim() -> int:
+        return lease_claim(
+            StepRun.objects.filter(
+                pk=step_run.pk, status=StepRun.Status.PENDING, attempt=step_run.attempt
+            ),
             owner=owner,
             now=now,
             duration=timedelta(seconds=seconds) + lease_grace(),
             take_lapsed=False,
             status=StepRun.Status.RUNNING,
-            attempt=F("attempt") + 1,
+            attempt=step_run.attempt + 1,
             started_at=now,
             run_after=None,
         )
-        if claimed and step_run.run.status == Run.Status.QUEUED:
-            run_mark_running(run=step_run.run)
+
+    if step_run.run.status == Run.Status.QUEUED:
+        with transaction.atomic():
+            claimed = claim()
+            if claimed:
+                run_mark_running(run=step_run.run)
+    else:
+        # The claim alone is one compare-and-set statement, atomic by itself: opening a
+        # transaction around it would only add a BEGIN and a COMMIT to every step.
+        claimed = claim()
+    if claimed:
+        step_run.status, step_run.attempt = StepRun.Status.RUNNING, step_run.attempt + 1
+        step_run.started_at, step_run.lease_owner, step_run.run_after = now, owner, None
     return bool(claimed)
 
 
@@ -250,7 +284,14 @@ def _budget_left(step_run: StepRun) -> dict[str, Any]:
 def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
     """The smallest remainder, field by field, that run ``run_id``'s graph steps
     recorded; ``{}`` when none recorded a budget."""
-    rows = StepRun.objects.filter(run_id=run_id, parent__isnull=True).exclude(budget={})
+    # Only the rows with a limit in them: a remainder with every field null limits
+    # nothing, so leaving it out changes no minimum, and in the usual run (no agent, no
+    # subflow) the database answers with no row instead of every earlier step's JSON.
+    limited = Q()
+    for name in ("tool_calls", "tokens", "depth"):
+        # The key is there and is not JSON null (Django's documented null lookup).
+        limited |= Q(**{f"budget__{name}__isnull": False}) & ~Q(**{f"budget__{name}": None})
+    rows = StepRun.objects.filter(limited, run_id=run_id, parent__isnull=True)
     if exclude is not None:
         rows = rows.exclude(pk=exclude)
     budgets = [Budget.from_json(json) for json in rows.values_list("budget", flat=True)]
@@ -304,7 +345,9 @@ def _call_block(
             )
         scope = {
             "input": step_run.input if step_run.parent_id is not None else run.input,
-            "steps": steps_scope(run=run),
+            # Only the steps the config's templates name are read (not every output
+            # before this one): a missing one fails exactly as a step that has not run.
+            "steps": steps_scope(run=run, names=template_step_names(step.config or {})),
             "vars": run.vars,
             "ctx": ctx.ctx_values(),
         }
@@ -340,11 +383,12 @@ def _record(
     error: BlockError | None,
     ctx: EngineContext,
     started: float,
-) -> tuple[bool, list[int], StepRun.Status | str]:
+) -> tuple[bool, list[StepRun], StepRun.Status | str]:
     """Record the attempt and advance the run, in one transaction under the lease.
 
-    Returns (recorded, ready step run ids, the status recorded). A worker whose lease
-    is gone (cancelled, taken over) records nothing.
+    Returns (recorded, the step runs ready now, the status recorded): a step to retry is
+    itself the one ready. A worker whose lease is gone (cancelled, taken over) records
+    nothing.
     """
     step = step_run.step
     block = block_get(step.block)
@@ -357,7 +401,7 @@ def _record(
         "budget": ctx.budget.to_json(),
         "input": secrets_scrub(step_run.input, secrets),
     }
-    ready: list[int] = []
+    ready: list[StepRun] = []
     retry = False
     # What the attempt spent: a failed block (an agent out of budget) still reports the
     # tokens it was billed on its error, so budgets see them.
@@ -367,11 +411,14 @@ def _record(
         completion_tokens=int(getattr(error, "completion_tokens", 0) or 0),
         cost=Decimal(str(getattr(error, "cost", 0) or 0)),
     )
-    fields.update(
-        prompt_tokens=F("prompt_tokens") + spent.prompt_tokens,
-        completion_tokens=F("completion_tokens") + spent.completion_tokens,
-        cost=F("cost") + spent.cost,
-    )
+    # Sums only when there is something to add (most steps spend nothing, and the three
+    # expressions cost more to build than the rest of the UPDATE).
+    if spent.prompt_tokens:
+        fields["prompt_tokens"] = F("prompt_tokens") + spent.prompt_tokens
+    if spent.completion_tokens:
+        fields["completion_tokens"] = F("completion_tokens") + spent.completion_tokens
+    if spent.cost:
+        fields["cost"] = F("cost") + spent.cost
     if result is not None:
         status = StepRun.Status.SUCCEEDED
         fields.update(
@@ -404,7 +451,9 @@ def _record(
                 output=step.default_output if on_error == OnError.DEFAULT_OUTPUT else None,
             )
     with transaction.atomic():
-        run = Run.objects.select_for_update().select_related("workflow").get(pk=step_run.run_id)
+        run = Run.objects.select_for_update().get(pk=step_run.run_id)
+        # The run pins its workflow version: the one read with the step run is the same.
+        run.workflow = step_run.run.workflow
         if not status_move(
             StepRun,
             pk=step_run.pk,
@@ -430,7 +479,7 @@ def _record(
                 },
             )
         if retry:
-            return True, [step_run.pk], status
+            return True, [step_run], status
         if step_run.parent_id is not None or run.status not in Run.OPEN_STATUSES:
             return True, [], status  # a tool call, or a run that stopped meanwhile
         if run.deadline_at is not None and run.deadline_at <= now:
@@ -458,14 +507,27 @@ class Runner:
     def __init__(self, owner: str) -> None:
         self.owner = owner
 
-    def execute_one(self, step_run_id: int, *, enqueue: bool, cap: float | None = None) -> Outcome:
+    def execute_one(
+        self,
+        step_run_id: int,
+        *,
+        enqueue: bool,
+        cap: float | None = None,
+        step_run: StepRun | None = None,
+    ) -> Outcome:
         """Execute one step run if it is ready and free; returns what happened and the
-        next step run this worker should go on with (straight through)."""
-        step_run = (
-            StepRun.objects.select_related("run__workflow", "run__parent_step_run", "step")
-            .filter(pk=step_run_id)
-            .first()
-        )
+        next step run this worker should go on with (straight through).
+
+        ``step_run`` is that row as the previous step's recording just created it
+        (``Outcome.next_step_run``); without it the row is read here. Either way the
+        claim's compare-and-set decides whether it is still ours to run.
+        """
+        if step_run is None or step_run.pk != step_run_id:
+            step_run = (
+                StepRun.objects.select_related("run__workflow", "run__parent_step_run", "step")
+                .filter(pk=step_run_id)
+                .first()
+            )
         if step_run is None or step_run.status in StepRun.DONE_STATUSES:
             return Outcome(False)  # a redelivered task: already recorded, never run twice
         run = step_run.run
@@ -492,7 +554,6 @@ class Runner:
             seconds = min(seconds, cap)
         if seconds <= 0 or not _claim(step_run, owner=self.owner, seconds=max(seconds, 0.001)):
             return Outcome(False)
-        step_run.refresh_from_db(fields=["status", "attempt", "started_at", "lease_owner"])
         started = time.monotonic()
         try:
             result, error, ctx = _call_block(
@@ -506,8 +567,11 @@ class Runner:
         if not ready:
             return Outcome(recorded)
         if enqueue:
-            step_runs_enqueue(ready[1:])
-        return Outcome(recorded, ready[0])
+            step_runs_enqueue([other.pk for other in ready[1:]])
+        # A retry goes on from the row as stored (its attempt and backoff were just
+        # written by an UPDATE); a step run just created is handed over as it is.
+        handed = ready[0] if ready[0] is not step_run else None
+        return Outcome(recorded, ready[0].pk, handed)
 
     # -- ChildRunner ----------------------------------------------------------------
 
@@ -631,9 +695,12 @@ class Runner:
                 time.sleep(0.2)  # a step held by another worker (a catch-up raced us)
                 continue
             next_id: int | None = pending
+            handed: StepRun | None = None
             while next_id is not None:
-                outcome = self.execute_one(next_id, enqueue=False, cap=ctx.seconds_left())
-                next_id = outcome.next_id
+                outcome = self.execute_one(
+                    next_id, enqueue=False, cap=ctx.seconds_left(), step_run=handed
+                )
+                next_id, handed = outcome.next_id, outcome.next_step_run
                 if not outcome.recorded and next_id is None:
                     time.sleep(0.05)
 
@@ -657,10 +724,11 @@ def step_run_execute(*, step_run_id: int, owner: str | None = None) -> int:
     started = time.monotonic()
     recorded = 0
     next_id: int | None = step_run_id
+    handed: StepRun | None = None
     while next_id is not None:
-        outcome = runner.execute_one(next_id, enqueue=True)
+        outcome = runner.execute_one(next_id, enqueue=True, step_run=handed)
         recorded += outcome.recorded
-        next_id = outcome.next_id
+        next_id, handed = outcome.next_id, outcome.next_step_run
         if next_id is not None and time.monotonic() - started > STRAIGHT_THROUGH_SECONDS:
             step_runs_enqueue([next_id])
             break
@@ -696,6 +764,8 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
             time.sleep(0.2)
             continue
         next_id: int | None = step_run.pk
+        handed: StepRun | None = None
         while next_id is not None and time.monotonic() < deadline:
-            next_id = runner.execute_one(next_id, enqueue=False).next_id
+            outcome = runner.execute_one(next_id, enqueue=False, step_run=handed)
+            next_id, handed = outcome.next_id, outcome.next_step_run
     return Run.objects.get(pk=run_id)

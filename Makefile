@@ -54,6 +54,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/llm_roundtrip.py
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/admin.py
+	$(BIN)/python benchmarks/workflow_engine.py
 
 clean:
 	rm -rf $(VENV) var

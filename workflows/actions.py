@@ -14,6 +14,11 @@ from workflows.services.definitions import (
     workflow_publish_approved,
     workflow_publish_premise_failure,
 )
+from workflows.services.governance import (
+    STEP_APPROVE_ACTION,
+    step_approve_premise_failure,
+    step_run_approved,
+)
 
 if TYPE_CHECKING:
     from decisions.models import Decision
@@ -28,3 +33,14 @@ def workflow_publish_apply(*, args: dict[str, Any], decision: Decision) -> dict[
         workflow_id=int(args["workflow_id"]), digest=str(args["digest"]), decision=decision
     )
     return {"workflow_id": workflow.pk, "version": workflow.version, "status": workflow.status}
+
+
+# Idempotent in effect: the step run moves WAITING → PENDING by compare-and-set in the
+# handler's transaction, so a re-run after a rollback applies once; the premise (still
+# waiting, its run open, the same resolved config digest) refuses anything stale.
+@action_register(STEP_APPROVE_ACTION, idempotent=True, premise=step_approve_premise_failure)
+def step_approve_apply(*, args: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    step_run = step_run_approved(
+        step_run_id=int(args["step_run_id"]), digest=str(args["digest"]), decision=decision
+    )
+    return {"step_run_id": step_run.pk, "status": step_run.status}

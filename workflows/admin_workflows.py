@@ -1,5 +1,10 @@
 """The workflow definitions in the admin: a list, and a read-only page per version with
-its steps, edges and drawn graph, and buttons to publish, retire and validate.
+its steps, edges and drawn graph, and buttons to publish, retire, validate and run.
+
+"Test run" (execute permission) opens a form with the run's input as JSON, pre-filled
+from the input schema; a draft runs as a test run, a published version as a real run
+(``run_start``, trigger admin). Bad JSON or input that misses the schema shows every
+problem on the form and starts nothing; a started run opens on its page (timeline).
 
 People look here and act through the buttons, which call the services (publishing goes
 through governance there). Editing a document happens through ``workflow import`` or the
@@ -8,21 +13,25 @@ REST API, where the one validator answers with every problem at once.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import ReadOnlyAdminMixin
-from workflows.errors import WorkflowInvalid, WorkflowStateError
+from workflows.errors import RunInputInvalid, WorkflowInvalid, WorkflowStateError
 from workflows.graph_svg import workflow_graph_svg
-from workflows.models import Workflow
+from workflows.models import RunTrigger, Workflow
+from workflows.schema_example import schema_example
 from workflows.selectors import (
     document_problems,
     publish_decision_pending,
@@ -30,8 +39,34 @@ from workflows.selectors import (
     workflow_document,
 )
 from workflows.services.definitions import workflow_publish, workflow_retire
+from workflows.services.runs import run_start
 
 CHANGE = "workflows.change_workflow"
+EXECUTE = "workflows.execute_workflow"
+#: The versions the run button starts: a draft as a test run, a published one for real.
+RUNNABLE = (Workflow.Status.DRAFT, Workflow.Status.PUBLISHED)
+
+
+class RunInputForm(forms.Form):
+    input = forms.CharField(
+        label="Input (JSON)",
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "spellcheck": "false"}),
+        help_text="A JSON object matching the workflow's input schema.",
+    )
+
+    def clean_input(self) -> dict[str, Any]:
+        text = self.cleaned_data["input"]
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                f"The input must be a JSON object, not {type(value).__name__}."
+            )
+        return value
 
 
 def _problems_text(problems: list[Any]) -> str:
@@ -142,6 +177,9 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(CHANGE)
 
+    def has_execute_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(EXECUTE)
+
     def get_urls(self) -> list:
         wrap = self.admin_site.admin_view
         return [
@@ -160,6 +198,11 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 wrap(require_POST(self.validate_view)),
                 name="workflows_workflow_validate",
             ),
+            path(
+                "<int:workflow_id>/run/",
+                wrap(self.run_view),
+                name="workflows_workflow_run",
+            ),
             *super().get_urls(),
         ]
 
@@ -170,7 +213,12 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        context = {**(extra_context or {}), "can_publish": self.has_publish_permission(request)}
+        context = {
+            **(extra_context or {}),
+            "can_publish": self.has_publish_permission(request),
+            "can_run": self.has_execute_permission(request),
+            "runnable": RUNNABLE,
+        }
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def _back(self, workflow_id: int) -> HttpResponse:
@@ -234,6 +282,51 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def validate_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
         self._validate_one(request, self._one(request, workflow_id))
         return self._back(workflow_id)
+
+    def run_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        """The test-run form (GET) and starting the run (POST): parse, call, render."""
+        workflow = self._one(request, workflow_id)
+        if not self.has_execute_permission(request):
+            raise PermissionDenied
+        problems: list[str] = []
+        if request.method == "POST":
+            form = RunInputForm(request.POST)
+            if form.is_valid():
+                try:
+                    run = run_start(
+                        workflow=workflow,
+                        input=form.cleaned_data["input"],
+                        triggered_by=request.user,
+                        trigger=RunTrigger.ADMIN,
+                        test=workflow.status != Workflow.Status.PUBLISHED,
+                    )
+                except RunInputInvalid as exc:
+                    problems = [f"{p['path'] or 'input'}: {p['message']}" for p in exc.problems]
+                except WorkflowStateError as exc:
+                    problems = [str(exc)]
+                else:
+                    kind = "Test run" if run.is_test else "Run"
+                    self.message_user(request, f"{kind} #{run.pk} of {workflow} started.")
+                    return HttpResponseRedirect(
+                        reverse("admin:workflows_run_change", args=[run.pk])
+                    )
+        else:
+            example = schema_example(workflow.input_schema) or {}
+            form = RunInputForm(
+                initial={"input": json.dumps(example, indent=2, ensure_ascii=False)}
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{'Run' if workflow.status == Workflow.Status.PUBLISHED else 'Test run'}"
+            f" {workflow}",
+            "opts": self.model._meta,
+            "original": workflow,
+            "form": form,
+            "problems": problems,
+            "is_test": workflow.status != Workflow.Status.PUBLISHED,
+            "input_schema": json.dumps(workflow.input_schema, indent=2, ensure_ascii=False),
+        }
+        return TemplateResponse(request, "workflows/admin/workflow_run.html", context)
 
     # -- the same, on the list ------------------------------------------------------------
 

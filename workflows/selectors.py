@@ -21,7 +21,7 @@ from workflows.graph import SubflowTarget, graph_validate
 from workflows.models import Step, Workflow
 
 # Run reads live in ``selectors_runs``; re-exported so callers have one place to look.
-from workflows.selectors_runs import run_detail, run_wait  # noqa: F401
+from workflows.selectors_runs import run_detail, run_wait, run_waiting_decisions  # noqa: F401
 
 #: Step fields as they appear in a document, in the order a document lists them.
 STEP_FIELDS = (

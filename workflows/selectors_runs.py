@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from decisions.models import Decision
 from workflows.models import Run, StepRun
 
 
@@ -77,3 +78,19 @@ def run_detail(*, run_id: int) -> dict[str, Any]:
         "deadline_at": run.deadline_at,
         "step_runs": top,
     }
+
+
+def run_waiting_decisions(*, run: Run) -> list[int]:
+    """The open decisions this run's waiting steps asked for (oldest first)."""
+    waiting = StepRun.objects.filter(run=run, status=StepRun.Status.WAITING).values_list(
+        "pk", flat=True
+    )
+    return list(
+        Decision.objects.filter(
+            action="workflows.step_approve",
+            status=Decision.Status.PENDING,
+            action_args__step_run_id__in=list(waiting),
+        )
+        .order_by("id")
+        .values_list("pk", flat=True)
+    )

@@ -12,6 +12,11 @@ def step_run_execute_task(step_run_id: int) -> int:
 
 
 def workflows_catch_up_task() -> dict[str, list[int]]:
-    """The every-minute sweep: late runs, lapsed leases, lost enqueues."""
+    """The every-minute sweep: late runs, lapsed leases, refused waits, lost enqueues."""
     done = workflows_catch_up()
-    return {"timed_out": done.timed_out, "released": done.released, "enqueued": done.enqueued}
+    return {
+        "timed_out": done.timed_out,
+        "released": done.released,
+        "refused": done.refused,
+        "enqueued": done.enqueued,
+    }

@@ -404,3 +404,37 @@ def test_the_validator_lets_a_get_retry_but_not_a_post_unless_idempotent():
     assert graph_validate(document("POST", True)) == []
     problems = graph_validate(document("POST", False))
     assert [(p["code"], p["path"]) for p in problems] == [("SCHEMA", "steps.0.retry.attempts")]
+
+
+# -- the bulk effect the author declares (governance asks past the policy's lines) -----
+
+
+def test_a_declared_effect_counts_a_number_or_a_list():
+    block = HttpBlock()
+    url = "https://mail.test/batch?token=abc"
+    assert block.effect({"url": url}, {}) is None
+    sent = block.effect({"method": "post", "url": url, "effect": {"kind": "send", "count": 3}}, {})
+    assert sent is not None and (sent.kind, sent.count) == ("send", 3)
+    assert sent.what.startswith("POST https://mail.test/batch")
+    gone = block.effect(
+        {"url": url, "effect": {"kind": "delete", "count": [1, 2], "what": "purge"}}, {}
+    )
+    assert gone is not None and (gone.kind, gone.count, gone.what) == ("delete", 2, "purge")
+
+
+@pytest.mark.parametrize("count", ["500", -1, True, {"n": 1}, None])
+def test_an_effect_that_cannot_be_counted_is_a_config_error(count: Any):
+    with pytest.raises(BlockConfigError, match=r"effect\.count"):
+        HttpBlock().effect(
+            {"url": "https://x.test", "effect": {"kind": "send", "count": count}}, {}
+        )
+
+
+def test_the_config_schema_takes_an_effect_with_a_template_count():
+    schema = HttpBlock.config_schema
+    ok = {"url": "https://x.test", "effect": {"kind": "send", "count": "{{ input.to }}"}}
+    assert not schema_errors(ok, schema)
+    assert schema_errors({"url": "https://x.test", "effect": {"kind": "mail", "count": 1}}, schema)
+    assert schema_errors(
+        {"url": "https://x.test", "effect": {"kind": "send", "count": "x"}}, schema
+    )

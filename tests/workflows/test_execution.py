@@ -8,13 +8,15 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Budget, BudgetSpend
 from tests.workflows.engine_blocks import ATTEMPTS, HOOKS, run_drain, workflow_build
 from workflows.blocks.base import BlockBudgetExhausted
 from workflows.models import Run, RunTrigger, StepRun, Workflow
-from workflows.services.execution import step_run_execute
+from workflows.services.execution import Runner, step_run_execute
 from workflows.services.runs import run_cancel, run_start
 
 pytestmark = pytest.mark.django_db
@@ -430,6 +432,120 @@ def test_a_failed_step_still_records_the_tokens_it_reports():
     assert (run.prompt_tokens, run.completion_tokens) == (30, 12)
 
 
+def chain_of(length: int, *, key: str):
+    """``length`` set-variables steps in a line, each reading the previous one's variable."""
+    steps = [
+        {
+            "name": f"s{i}",
+            "block": "set-variables",
+            "config": {
+                "variables": [
+                    {
+                        "name": f"v{i}",
+                        "value": "{{ input.seed }}" if i == 0 else f"{{{{ vars.v{i - 1} }}}}",
+                        "type": "number",
+                    }
+                ]
+            },
+        }
+        for i in range(length)
+    ]
+    return workflow_build(
+        steps=steps,
+        edges=[(f"s{i}", "out", f"s{i + 1}") for i in range(length - 1)],
+        key=key,
+        output={"last": f"{{{{ vars.v{length - 1} }}}}"},
+    )
+
+
+def test_a_straight_through_step_reads_back_nothing_it_wrote():
+    """Past the first, a step of a chain costs a claim, the read of the budget its run
+    left, the locked run read, its record, the vars, the advance read and the next
+    step's insert: the same at step 3 as at step 12, and no step's output is read back
+    when no template names a step."""
+    short, long = chain_of(2, key="short"), chain_of(12, key="long")
+    counts = {}
+    for workflow in (short, long):
+        run = start(workflow, {"seed": 5})
+        first, length = run.step_runs.get(), workflow.steps.count()
+        with CaptureQueriesContext(connection) as queries:
+            assert step_run_execute(step_run_id=first.pk) == length
+        run.refresh_from_db()
+        assert (run.status, run.output["last"]) == (Run.Status.SUCCEEDED, 5)
+        sql = [query["sql"] for query in queries.captured_queries]
+        outputs_read = [s for s in sql if s.startswith("SELECT") and 'steprun"."output' in s]
+        assert len(outputs_read) == 1  # the task's own step run, read once at the start
+        control = ("SAVEPOINT", "RELEASE", "BEGIN", "ROLLBACK")
+        counts[workflow.key] = len([s for s in sql if not s.startswith(control)])
+    assert (counts["long"] - counts["short"]) / 10 <= 7
+
+
+def test_a_step_reads_the_outputs_its_templates_name():
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": {"n": 1}}},
+            {"name": "b", "block": "test-echo", "config": {"value": 2}},
+            {"name": "c", "block": "test-echo", "config": {"value": "{{ steps.a.output.n }}"}},
+            {"name": "d", "block": "test-echo", "config": {"value": "{{ steps.x.output }}"}},
+        ],
+        edges=[("a", "out", "b"), ("b", "out", "c"), ("c", "out", "d")],
+    )
+    run = run_drain(start(workflow))
+    assert run.step_runs.get(step__name="c").output == 1
+    d = run.step_runs.get(step__name="d")
+    assert (d.status, d.error_class) == (StepRun.Status.FAILED, "template")
+    assert "'x' has not run" in d.error_message
+
+
+def test_a_step_run_retried_by_another_worker_since_it_was_read_is_not_claimed():
+    workflow = workflow_build(steps=[{"name": "a", "block": "test-echo", "config": {"value": 1}}])
+    run = start(workflow)
+    stale = StepRun.objects.select_related("run__workflow", "step").get(run=run)
+    # Meanwhile another worker ran it, failed, and put it back for a retry.
+    StepRun.objects.filter(pk=stale.pk).update(attempt=1, error_class="upstream")
+    outcome = Runner("late").execute_one(stale.pk, enqueue=False, step_run=stale)
+    assert outcome.recorded is False
+    assert ATTEMPTS["run:a"] == 0
+    row = StepRun.objects.get(pk=stale.pk)
+    assert (row.status, row.attempt, row.lease_owner) == (StepRun.Status.PENDING, 1, "")
+
+
+def test_the_step_handed_over_is_not_run_when_its_run_was_cancelled_meanwhile():
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1}},
+            {"name": "b", "block": "test-echo", "config": {"value": 2}},
+        ],
+        edges=[("a", "out", "b")],
+    )
+    run = start(workflow)
+    runner = Runner("worker")
+    outcome = runner.execute_one(run.step_runs.get().pk, enqueue=False)
+    handed = outcome.next_step_run
+    assert handed is not None and handed.step.name == "b" and handed.pk == outcome.next_id
+    run_cancel(run_id=run.pk, actor=None)
+    assert runner.execute_one(handed.pk, enqueue=False, step_run=handed).recorded is False
+    assert ATTEMPTS["run:b"] == 0
+    assert StepRun.objects.get(pk=handed.pk).status == StepRun.Status.CANCELLED
+
+
+def test_a_step_handed_over_records_its_attempt_and_start():
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1}},
+            {"name": "b", "block": "test-fail", "config": {"times": 1}, "retry": {"attempts": 2}},
+        ],
+        edges=[("a", "out", "b")],
+    )
+    run = start(workflow)
+    assert step_run_execute(step_run_id=run.step_runs.get().pk) == 3  # a, b failed, b again
+    b = run.step_runs.get(step__name="b")
+    assert (b.status, b.attempt, b.lease_owner) == (StepRun.Status.SUCCEEDED, 2, "")
+    assert b.started_at is not None and b.output == {"attempts": 2}
+    failed = AuditEvent.objects.get(action="workflows.step_failed")
+    assert (failed.data["attempt"], failed.data["retry"]) == (1, True)
+
+
 @pytest.mark.parametrize(("method", "requests"), [("GET", 2), ("POST", 1)])
 def test_an_http_read_is_retried_but_a_write_only_when_idempotent(
     settings, loopback_server, method, requests
@@ -452,3 +568,30 @@ def test_an_http_read_is_retried_but_a_write_only_when_idempotent(
     assert run.status == Run.Status.FAILED
     assert len(loopback_server.received) == requests
     assert StepRun.objects.get(run=run).attempt == requests
+
+
+def test_a_graph_step_is_handed_the_least_budget_its_run_left():
+    HOOKS["budget"] = lambda ctx: ctx.budget.to_json()
+    workflow = workflow_build(
+        steps=[
+            {"name": "a", "block": "test-echo", "config": {"value": 1}},
+            {"name": "b", "block": "test-echo", "config": {"value": 2}},
+            {"name": "c", "block": "test-hook", "config": {"hook": "budget"}},
+        ],
+        edges=[("a", "out", "b"), ("b", "out", "c")],
+    )
+    run = start(workflow)
+    runner = Runner("worker")
+    b = runner.execute_one(run.step_runs.get().pk, enqueue=False).next_step_run
+    assert b is not None
+    c = runner.execute_one(b.pk, enqueue=False, step_run=b).next_step_run
+    assert c is not None
+    # What a and b left, as an agent's and a subflow's records would say.
+    unlimited = {"iterations": None, "tool_calls": None, "tokens": None, "depth": None}
+    StepRun.objects.filter(run=run, step__name="a").update(
+        budget={**unlimited, "tool_calls": 2, "tokens": 900}
+    )
+    StepRun.objects.filter(run=run, step__name="b").update(budget={**unlimited, "tokens": 500})
+    assert runner.execute_one(c.pk, enqueue=False, step_run=c).recorded
+    handed = StepRun.objects.get(pk=c.pk).output
+    assert handed == {**unlimited, "tool_calls": 2, "tokens": 500}

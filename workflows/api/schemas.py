@@ -104,6 +104,20 @@ class EdgeIn(StrictIn):
     to: str
 
 
+class StepCreateIn(StepIn):
+    """A step to add to a workflow, with the edges that connect it (one write).
+
+    Every write leaves a valid document, so a new graph step needs an edge into it (or
+    it would be a second start) in the same request: ``edges`` are added with it.
+    """
+
+    edges: list[EdgeIn] = Field(
+        default_factory=list,
+        description='Edges added with the step, e.g. [{"from": "classify", "port": "true", '
+        '"to": "<new step>"}].',
+    )
+
+
 class WorkflowDocumentIn(StrictIn):
     """A workflow document: the API's write format, ``workflow export``'s and ``import``'s."""
 

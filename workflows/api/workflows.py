@@ -20,6 +20,7 @@ from workflows.api.schemas import (
     EdgeCreatedOut,
     EdgeIn,
     ErrorsOut,
+    StepCreateIn,
     StepIn,
     ValidateOut,
     WorkflowDetailOut,
@@ -154,7 +155,7 @@ def workflows_delete(request: HttpRequest, workflow_id: int) -> Status:
     by_alias=True,
     summary="Add a step",
 )
-def steps_create(request: HttpRequest, workflow_id: int, payload: StepIn) -> Status:
+def steps_create(request: HttpRequest, workflow_id: int, payload: StepCreateIn) -> Status:
     user = permission_require(request, "workflows.change_workflow")
     _workflow(workflow_id)
     workflow = step_add(workflow_id=workflow_id, step=document_dump(payload), actor=user)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from bizagent.llm.types import ChatClient, ToolSpec
 
@@ -91,6 +91,19 @@ class BlockResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a step, as resolved, does to the outside world in bulk: governance asks a
+    person first when the count crosses a policy line (``mass_send``, ``mass_deletion``).
+
+    ``what`` says it in a person's words ("POST https://mail.example/batch").
+    """
+
+    kind: Literal["send", "delete"]
+    count: int
+    what: str = ""
 
 
 @dataclass
@@ -262,6 +275,16 @@ class Block:
     def config_problems(self, config: dict[str, Any]) -> list[tuple[str, str]]:
         """Checks beyond the config schema, as ``(path, message)``; none by default."""
         return []
+
+    def effect(self, config: dict[str, Any], input: dict[str, Any]) -> Effect | None:
+        """The bulk effect of running this step with ``config`` (templates resolved).
+
+        The engine asks before it runs the block (``workflows.services.governance``):
+        sending to many recipients or deleting many records needs a person past the
+        policy's lines. None (the default): nothing to ask about. Raises ``BlockError``
+        (a config error) when the config states an effect it cannot count.
+        """
+        return None
 
     def run(
         self, *, config: dict[str, Any], input: dict[str, Any], ctx: BlockContext

@@ -31,6 +31,7 @@ from workflows.blocks.base import (
     BlockResult,
     BlockTimeout,
     BlockUpstreamError,
+    Effect,
     HttpResponse,
     block_register,
 )
@@ -122,6 +123,29 @@ class HttpBlock(Block):
                 "minItems": 1,
                 "items": {"type": "integer", "minimum": 100, "maximum": 599},
             },
+            "effect": {
+                "type": "object",
+                "description": (
+                    "What one call does in bulk, stated by the workflow's author (the engine "
+                    "cannot tell from a URL): kind send (count = recipients) or delete "
+                    "(count = records). count is a whole number, or a template resolving to "
+                    "one or to a list (its length counts). Past the policy's lines "
+                    "(500 recipients, 100 records by default) the step waits for a person."
+                ),
+                "required": ["kind", "count"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"type": "string", "enum": ["send", "delete"]},
+                    "count": {
+                        "anyOf": [
+                            {"type": "integer", "minimum": 0},
+                            {"type": "array"},
+                            {"type": "string", "pattern": r"^\s*\{\{.*\}\}\s*$"},
+                        ]
+                    },
+                    "what": {"type": "string", "maxLength": 200},
+                },
+            },
         },
     }
     input_schema: ClassVar[dict[str, Any]] = {"type": "object"}
@@ -167,6 +191,27 @@ class HttpBlock(Block):
         else:
             host = host.split(":", 1)[0]
         return [host.lower()] if host else []
+
+    def effect(self, config: dict[str, Any], input: dict[str, Any]) -> Effect | None:
+        """The bulk effect the author declared in ``effect`` (templates resolved)."""
+        declared = config.get("effect")
+        if declared is None:
+            return None
+        if not isinstance(declared, dict) or declared.get("kind") not in ("send", "delete"):
+            raise BlockConfigError("effect must be {kind: send|delete, count: ...}")
+        count = declared.get("count")
+        if isinstance(count, list):
+            count = len(count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            shown = secrets_scrub(text_redact(repr(count)))[:80]
+            raise BlockConfigError(
+                f"effect.count must resolve to a whole number or a list, got {shown}"
+            )
+        what = declared.get("what")
+        if not isinstance(what, str) or not what.strip():
+            what = f"{str(config.get('method', 'GET')).upper()} {config.get('url', '')}"
+        what = secrets_scrub(text_redact(what))[:200]
+        return Effect(kind=declared["kind"], count=count, what=what)
 
     def config_problems(self, config: dict[str, Any]) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []

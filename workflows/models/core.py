@@ -286,7 +286,14 @@ class StepRun(models.Model):
             Status.WAITING,
             Status.CANCELLED,
         ),
-        Status.WAITING: (Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.CANCELLED),
+        # WAITING → PENDING: a person approved the step (governance); it is queued again.
+        Status.WAITING: (
+            Status.PENDING,
+            Status.RUNNING,
+            Status.SUCCEEDED,
+            Status.FAILED,
+            Status.CANCELLED,
+        ),
         Status.SUCCEEDED: (),
         # FAILED → PENDING: a person retries the failed step of a failed run.
         Status.FAILED: (Status.PENDING,),

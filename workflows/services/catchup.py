@@ -13,6 +13,7 @@ from django.utils import timezone
 from decisions.services import audit_log
 from workflows.models import Run, StepRun
 from workflows.services.enqueue import step_runs_enqueue
+from workflows.services.governance import step_waits_settle
 from workflows.services.runs import run_time_out
 from workflows.services.transitions import status_move
 
@@ -60,11 +61,15 @@ class CatchUp:
     timed_out: list[int] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
     enqueued: list[int] = field(default_factory=list)
+    #: Waiting steps failed because their decision ended unapproved (governance).
+    refused: list[int] = field(default_factory=list)
 
 
 def workflows_catch_up(*, now: datetime | None = None) -> CatchUp:
-    """Time out late runs, release lapsed leases, and queue the graph step runs that are
-    due and nobody queued (a lost enqueue, a released lease, a long retry backoff).
+    """Time out late runs, release lapsed leases, fail the waiting steps a person refused
+    (the decisions app has no rejection hook: ``step_waits_settle``), and queue the graph
+    step runs that are due and nobody queued (a lost enqueue, a released lease, a long
+    retry backoff).
 
     Tool calls and the steps of subflows are left alone: they run inline in the worker
     of the step that made them, which picks them up again when it is retried.
@@ -81,6 +86,7 @@ def workflows_catch_up(*, now: datetime | None = None) -> CatchUp:
     ).values_list("pk", flat=True):
         if step_lease_expire(step_run_id=step_run_id, now=now):
             done.released.append(step_run_id)
+    done.refused = step_waits_settle(now=now)
     due = StepRun.objects.filter(
         status=StepRun.Status.PENDING,
         parent__isnull=True,

@@ -64,6 +64,23 @@ def call_key(name: str, args: dict[str, Any]) -> str:
     return hashlib.sha256(f"{name}\n{canonical}".encode()).hexdigest()
 
 
+def run_ctx_values(*, run: Run) -> dict[str, Any]:
+    """The ``ctx`` keys that belong to the run rather than to one step: what a step's
+    templates see with the step's own keys added, and what the workflow's output mapping
+    sees (no step keys, no secrets: the output is stored and returned to callers)."""
+    now = timezone.now()
+    workflow = run.workflow
+    return {
+        "run_id": run.pk,
+        "workflow_id": workflow.pk,
+        "workflow_key": workflow.key,
+        "workflow_version": workflow.version,
+        "now": now.isoformat(),
+        "today": timezone.localdate(now).isoformat(),
+        "is_test": run.is_test,
+    }
+
+
 class ChildRunner(Protocol):
     """What the executor does for ``execute_step`` and ``run_subflow``."""
 
@@ -140,18 +157,10 @@ class EngineContext:
     def ctx_values(self) -> dict[str, Any]:
         """The whitelisted ``ctx`` of templates (``workflows.templates.CTX_KEYS``)."""
         if self._ctx_values is None:
-            now = timezone.now()
-            workflow = self.run.workflow
             values: dict[str, Any] = {
-                "run_id": self.run.pk,
-                "workflow_id": workflow.pk,
-                "workflow_key": workflow.key,
-                "workflow_version": workflow.version,
+                **run_ctx_values(run=self.run),
                 "step_name": self.step_name,
                 "idempotency_key": self.idempotency_key,
-                "now": now.isoformat(),
-                "today": timezone.localdate(now).isoformat(),
-                "is_test": self.run.is_test,
             }
             for name, factory in _PROVIDERS.items():
                 if name.startswith("ctx."):
@@ -219,6 +228,15 @@ class EngineContext:
             tokens=budget.tokens,
             depth=depth - 1,
         )
+
+    def budget_absorb(self, left: Budget) -> None:
+        """A child was handed this step's remainder; what it left is all this step has
+        left too (a nested agent's tokens count against every budget above it)."""
+        for name in ("tool_calls", "tokens"):
+            mine, theirs = getattr(self.budget, name), getattr(left, name)
+            if mine is not None and theirs is not None and theirs < mine:
+                setattr(self.budget, name, theirs)
+        self.budget_save()
 
     def budget_save(self) -> None:
         """Persist what is left of the budget on the step run (only while ours)."""

@@ -12,6 +12,9 @@ its own database connection per step and could keep renewing for a stuck block.
 Straight through: after recording, the same worker goes on to the one next step that
 became ready (no queue hop); when several became ready (parallel branches) it takes one
 and queues the others on commit. A run past its deadline fails at the next record.
+The step it goes on with is handed over as the recording transaction created it, so a
+straight-through step costs a claim, the locked run read, its record and the advance
+(measured by ``benchmarks/workflow_engine.py``), never a re-read of what was just written.
 """
 
 from __future__ import annotations
@@ -52,12 +55,19 @@ from workflows.blocks.base import (
     block_get,
 )
 from workflows.errors import RunInputInvalid, WorkflowStateError
+from workflows.internal_token import secrets_scrub
 from workflows.models import OnError, Run, RunTrigger, Step, StepRun, Workflow
 from workflows.services import transitions
-from workflows.services.advance import run_advance, run_graph, steps_scope
+from workflows.services.advance import (
+    run_advance,
+    run_graph,
+    steps_scope,
+    template_step_names,
+)
 from workflows.services.catchup import step_lease_expire
 from workflows.services.context import EngineContext
 from workflows.services.enqueue import step_runs_enqueue
+from workflows.services.governance import StepMustAsk, step_effect_gate, step_wait
 from workflows.services.runs import (
     MAX_RUN_DEPTH,
     run_create,
@@ -194,45 +204,57 @@ def time_limit(seconds: float, what: str) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What executing one step run did: recorded or not, and the step to go on with."""
+    """What executing one step run did: recorded or not, and the step to go on with.
+
+    ``next_step_run`` is that step run as the recording transaction created it (its run
+    as read under the lock, its step from the cached graph): going straight on with it
+    skips reading back what this worker has just written.
+    """
 
     recorded: bool
     next_id: int | None = None
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    return value
+    next_step_run: StepRun | None = None
 
 
 def _claim(step_run: StepRun, *, owner: str, seconds: float) -> bool:
     """PENDING → RUNNING under a lease sized to the time limit (+ grace); the run goes
-    QUEUED → RUNNING with its first claim."""
+    QUEUED → RUNNING with its first claim.
+
+    The compare-and-set also names the attempt this worker read, so when it wins, the
+    row is exactly what it read plus what it wrote, and ``step_run`` is brought up to
+    date in memory instead of being read back. (A row retried by another worker since
+    it was read is not taken: that worker goes on with its retry.)
+    """
     transitions.transition_check(StepRun, StepRun.Status.PENDING, StepRun.Status.RUNNING)
     now = timezone.now()
-    with transaction.atomic():
-        claimed = lease_claim(
-            StepRun.objects.filter(pk=step_run.pk, status=StepRun.Status.PENDING),
+
+    def claim() -> int:
+        return lease_claim(
+            StepRun.objects.filter(
+                pk=step_run.pk, status=StepRun.Status.PENDING, attempt=step_run.attempt
+            ),
             owner=owner,
             now=now,
             duration=timedelta(seconds=seconds) + lease_grace(),
             take_lapsed=False,
             status=StepRun.Status.RUNNING,
-            attempt=F("attempt") + 1,
+            attempt=step_run.attempt + 1,
             started_at=now,
             run_after=None,
         )
-        if claimed and step_run.run.status == Run.Status.QUEUED:
-            run_mark_running(run=step_run.run)
+
+    if step_run.run.status == Run.Status.QUEUED:
+        with transaction.atomic():
+            claimed = claim()
+            if claimed:
+                run_mark_running(run=step_run.run)
+    else:
+        # The claim alone is one compare-and-set statement, atomic by itself: opening a
+        # transaction around it would only add a BEGIN and a COMMIT to every step.
+        claimed = claim()
+    if claimed:
+        step_run.status, step_run.attempt = StepRun.Status.RUNNING, step_run.attempt + 1
+        step_run.started_at, step_run.lease_owner, step_run.run_after = now, owner, None
     return bool(claimed)
 
 
@@ -247,6 +269,47 @@ def _render(step: Step, block: Block, scope: dict[str, Any]) -> dict[str, Any]:
         raise BlockTemplateError(f"{exc.path}: {exc.message}" if exc.path else exc.message) from exc
 
 
+def _budget_left(step_run: StepRun) -> dict[str, Any]:
+    """The budget of a graph step that was handed none: what its run's steps left.
+
+    A subflow's run is handed a budget on its first step (reduced by one level of
+    depth); the steps after it take the smallest remainder recorded by the run's other
+    graph steps (a step's record is what it left), field by field, ``None`` meaning no
+    limit. So spending flows down a chain, and a later step never gets more than an
+    earlier one was handed (parallel branches each see what was left when they start).
+    """
+    return _run_budget_left(step_run.run_id, exclude=step_run.pk)
+
+
+def _run_budget_left(run_id: int, *, exclude: int | None = None) -> dict[str, Any]:
+    """The smallest remainder, field by field, that run ``run_id``'s graph steps
+    recorded; ``{}`` when none recorded a budget."""
+    # Only the rows with a limit in them: a remainder with every field null limits
+    # nothing, so leaving it out changes no minimum, and in the usual run (no agent, no
+    # subflow) the database answers with no row instead of every earlier step's JSON.
+    limited = Q()
+    for name in ("tool_calls", "tokens", "depth"):
+        # The key is there and is not JSON null (Django's documented null lookup).
+        limited |= Q(**{f"budget__{name}__isnull": False}) & ~Q(**{f"budget__{name}": None})
+    rows = StepRun.objects.filter(limited, run_id=run_id, parent__isnull=True)
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude)
+    budgets = [Budget.from_json(json) for json in rows.values_list("budget", flat=True)]
+    if not budgets:
+        return {}
+
+    def least(values: list[int | None]) -> int | None:
+        limited = [value for value in values if value is not None]
+        return min(limited) if limited else None
+
+    return Budget(
+        iterations=None,
+        tool_calls=least([b.tool_calls for b in budgets]),
+        tokens=least([b.tokens for b in budgets]),
+        depth=least([b.depth for b in budgets]),
+    ).to_json()
+
+
 def _call_block(
     step_run: StepRun, *, owner: str, seconds: float, runner: Runner
 ) -> tuple[BlockResult | None, BlockError | None, EngineContext]:
@@ -254,14 +317,7 @@ def _call_block(
     run = step_run.run
     step = step_run.step
     graph = run_graph(workflow=run.workflow)
-    budget_json = step_run.budget
-    if not budget_json and run.parent_step_run_id is not None:
-        parent_budget = Budget.from_json(run.parent_step_run.budget)  # type: ignore[union-attr]
-        budget_json = Budget(
-            tool_calls=parent_budget.tool_calls,
-            tokens=parent_budget.tokens,
-            depth=parent_budget.depth,
-        ).to_json()
+    budget_json = step_run.budget or _budget_left(step_run)
     ctx = EngineContext(
         run=run,
         step_run=step_run,
@@ -289,12 +345,22 @@ def _call_block(
             )
         scope = {
             "input": step_run.input if step_run.parent_id is not None else run.input,
-            "steps": steps_scope(run=run),
+            # Only the steps the config's templates name are read (not every output
+            # before this one): a missing one fails exactly as a step that has not run.
+            "steps": steps_scope(run=run, names=template_step_names(step.config or {})),
             "vars": run.vars,
             "ctx": ctx.ctx_values(),
         }
         config = _render(step, block, scope)
         step_run.input = config if step_run.parent_id is None else step_run.input
+        # A bulk send or deletion past the policy's lines waits for a person first.
+        step_effect_gate(
+            step_run=step_run,
+            block=block,
+            config=config,
+            input=scope["input"],
+            shown=secrets_scrub(config, ctx.secrets()),
+        )
         with time_limit(seconds, f"step {step.name}"):
             result = block.run(config=config, input=scope["input"], ctx=ctx)
         if not isinstance(result, BlockResult):
@@ -302,6 +368,8 @@ def _call_block(
         return result, None, ctx
     except BlockError as exc:
         return None, exc, ctx
+    except StepMustAsk:
+        raise
     except Exception as exc:
         logger.exception("workflows: block %s of step run %s raised", step.block, step_run.pk)
         return None, StepInternalError(f"{type(exc).__name__}: {exc}"), ctx
@@ -315,11 +383,12 @@ def _record(
     error: BlockError | None,
     ctx: EngineContext,
     started: float,
-) -> tuple[bool, list[int], StepRun.Status | str]:
+) -> tuple[bool, list[StepRun], StepRun.Status | str]:
     """Record the attempt and advance the run, in one transaction under the lease.
 
-    Returns (recorded, ready step run ids, the status recorded). A worker whose lease
-    is gone (cancelled, taken over) records nothing.
+    Returns (recorded, the step runs ready now, the status recorded): a step to retry is
+    itself the one ready. A worker whose lease is gone (cancelled, taken over) records
+    nothing.
     """
     step = step_run.step
     block = block_get(step.block)
@@ -330,9 +399,9 @@ def _record(
         "lease_expires_at": None,
         "duration_ms": int((time.monotonic() - started) * 1000),
         "budget": ctx.budget.to_json(),
-        "input": _scrub(step_run.input, secrets),
+        "input": secrets_scrub(step_run.input, secrets),
     }
-    ready: list[int] = []
+    ready: list[StepRun] = []
     retry = False
     # What the attempt spent: a failed block (an agent out of budget) still reports the
     # tokens it was billed on its error, so budgets see them.
@@ -342,15 +411,18 @@ def _record(
         completion_tokens=int(getattr(error, "completion_tokens", 0) or 0),
         cost=Decimal(str(getattr(error, "cost", 0) or 0)),
     )
-    fields.update(
-        prompt_tokens=F("prompt_tokens") + spent.prompt_tokens,
-        completion_tokens=F("completion_tokens") + spent.completion_tokens,
-        cost=F("cost") + spent.cost,
-    )
+    # Sums only when there is something to add (most steps spend nothing, and the three
+    # expressions cost more to build than the rest of the UPDATE).
+    if spent.prompt_tokens:
+        fields["prompt_tokens"] = F("prompt_tokens") + spent.prompt_tokens
+    if spent.completion_tokens:
+        fields["completion_tokens"] = F("completion_tokens") + spent.completion_tokens
+    if spent.cost:
+        fields["cost"] = F("cost") + spent.cost
     if result is not None:
         status = StepRun.Status.SUCCEEDED
         fields.update(
-            output=_scrub(result.output, secrets),
+            output=secrets_scrub(result.output, secrets),
             port=result.port,
             error_class="",
             error_message="",
@@ -358,7 +430,7 @@ def _record(
         )
     else:
         assert error is not None
-        message = _scrub(str(error), secrets)[:4000]
+        message = secrets_scrub(str(error), secrets)[:4000]
         fields.update(error_class=error.error_class, error_message=message)
         policy = StepRetry.of(step)
         on_error = step.on_error
@@ -379,7 +451,9 @@ def _record(
                 output=step.default_output if on_error == OnError.DEFAULT_OUTPUT else None,
             )
     with transaction.atomic():
-        run = Run.objects.select_for_update().select_related("workflow").get(pk=step_run.run_id)
+        run = Run.objects.select_for_update().get(pk=step_run.run_id)
+        # The run pins its workflow version: the one read with the step run is the same.
+        run.workflow = step_run.run.workflow
         if not status_move(
             StepRun,
             pk=step_run.pk,
@@ -405,7 +479,7 @@ def _record(
                 },
             )
         if retry:
-            return True, [step_run.pk], status
+            return True, [step_run], status
         if step_run.parent_id is not None or run.status not in Run.OPEN_STATUSES:
             return True, [], status  # a tool call, or a run that stopped meanwhile
         if run.deadline_at is not None and run.deadline_at <= now:
@@ -433,14 +507,27 @@ class Runner:
     def __init__(self, owner: str) -> None:
         self.owner = owner
 
-    def execute_one(self, step_run_id: int, *, enqueue: bool, cap: float | None = None) -> Outcome:
+    def execute_one(
+        self,
+        step_run_id: int,
+        *,
+        enqueue: bool,
+        cap: float | None = None,
+        step_run: StepRun | None = None,
+    ) -> Outcome:
         """Execute one step run if it is ready and free; returns what happened and the
-        next step run this worker should go on with (straight through)."""
-        step_run = (
-            StepRun.objects.select_related("run__workflow", "run__parent_step_run", "step")
-            .filter(pk=step_run_id)
-            .first()
-        )
+        next step run this worker should go on with (straight through).
+
+        ``step_run`` is that row as the previous step's recording just created it
+        (``Outcome.next_step_run``); without it the row is read here. Either way the
+        claim's compare-and-set decides whether it is still ours to run.
+        """
+        if step_run is None or step_run.pk != step_run_id:
+            step_run = (
+                StepRun.objects.select_related("run__workflow", "run__parent_step_run", "step")
+                .filter(pk=step_run_id)
+                .first()
+            )
         if step_run is None or step_run.status in StepRun.DONE_STATUSES:
             return Outcome(False)  # a redelivered task: already recorded, never run twice
         run = step_run.run
@@ -467,17 +554,24 @@ class Runner:
             seconds = min(seconds, cap)
         if seconds <= 0 or not _claim(step_run, owner=self.owner, seconds=max(seconds, 0.001)):
             return Outcome(False)
-        step_run.refresh_from_db(fields=["status", "attempt", "started_at", "lease_owner"])
         started = time.monotonic()
-        result, error, ctx = _call_block(step_run, owner=self.owner, seconds=seconds, runner=self)
+        try:
+            result, error, ctx = _call_block(
+                step_run, owner=self.owner, seconds=seconds, runner=self
+            )
+        except StepMustAsk as ask:
+            return Outcome(step_wait(step_run=step_run, owner=self.owner, ask=ask.ask))
         recorded, ready, _ = _record(
             step_run, owner=self.owner, result=result, error=error, ctx=ctx, started=started
         )
         if not ready:
             return Outcome(recorded)
         if enqueue:
-            step_runs_enqueue(ready[1:])
-        return Outcome(recorded, ready[0])
+            step_runs_enqueue([other.pk for other in ready[1:]])
+        # A retry goes on from the row as stored (its attempt and backoff were just
+        # written by an UPDATE); a step run just created is handed over as it is.
+        handed = ready[0] if ready[0] is not step_run else None
+        return Outcome(recorded, ready[0].pk, handed)
 
     # -- ChildRunner ----------------------------------------------------------------
 
@@ -527,6 +621,7 @@ class Runner:
                 else:
                     self._wait_done(StepRun, child.pk, ctx)
                     child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(child.budget))
         if child.status in (StepRun.Status.SUCCEEDED, StepRun.Status.HANDLED_ERROR):
             return child.output
         raise block_error_for(
@@ -572,6 +667,7 @@ class Runner:
                 raise BlockConfigError(f"subflow {target.key}: {exc}") from exc
         self._drive(child, ctx)
         child.refresh_from_db()
+        ctx.budget_absorb(Budget.from_json(_run_budget_left(child.pk)))
         if child.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_SUCCEEDED):
             return child.output
         failed = (
@@ -599,9 +695,12 @@ class Runner:
                 time.sleep(0.2)  # a step held by another worker (a catch-up raced us)
                 continue
             next_id: int | None = pending
+            handed: StepRun | None = None
             while next_id is not None:
-                outcome = self.execute_one(next_id, enqueue=False, cap=ctx.seconds_left())
-                next_id = outcome.next_id
+                outcome = self.execute_one(
+                    next_id, enqueue=False, cap=ctx.seconds_left(), step_run=handed
+                )
+                next_id, handed = outcome.next_id, outcome.next_step_run
                 if not outcome.recorded and next_id is None:
                     time.sleep(0.05)
 
@@ -625,10 +724,11 @@ def step_run_execute(*, step_run_id: int, owner: str | None = None) -> int:
     started = time.monotonic()
     recorded = 0
     next_id: int | None = step_run_id
+    handed: StepRun | None = None
     while next_id is not None:
-        outcome = runner.execute_one(next_id, enqueue=True)
+        outcome = runner.execute_one(next_id, enqueue=True, step_run=handed)
         recorded += outcome.recorded
-        next_id = outcome.next_id
+        next_id, handed = outcome.next_id, outcome.next_step_run
         if next_id is not None and time.monotonic() - started > STRAIGHT_THROUGH_SECONDS:
             step_runs_enqueue([next_id])
             break
@@ -642,7 +742,8 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
     backoffs, so a person at a terminal gets the result without a worker running. A
     step held by a live worker's lease is left to it (the claim is the same compare-and-
     set), so running this beside a qcluster is safe: each step still runs once. Stops
-    at the run's end or after ``timeout`` seconds, returning the run as it then is.
+    at the run's end, when it waits for a person (a step asked first: nothing here can
+    move it on), or after ``timeout`` seconds, returning the run as it then is.
     """
     runner = Runner(owner or worker_owner())
     deadline = time.monotonic() + timeout
@@ -657,10 +758,14 @@ def run_execute_here(*, run_id: int, timeout: float, owner: str | None = None) -
         ready = pending.filter(Q(run_after__isnull=True) | Q(run_after__lte=now)).order_by("id")
         step_run = ready.first()
         if step_run is None:
+            if run.status == Run.Status.WAITING and not pending.exists():
+                return run  # only a person's decision moves it on
             # Nothing ready here: a backoff to wait out, or steps other workers hold.
             time.sleep(0.2)
             continue
         next_id: int | None = step_run.pk
+        handed: StepRun | None = None
         while next_id is not None and time.monotonic() < deadline:
-            next_id = runner.execute_one(next_id, enqueue=False).next_id
+            outcome = runner.execute_one(next_id, enqueue=False, step_run=handed)
+            next_id, handed = outcome.next_id, outcome.next_step_run
     return Run.objects.get(pk=run_id)

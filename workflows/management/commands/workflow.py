@@ -17,7 +17,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workflows.errors import Problem, RunInputInvalid, WorkflowInvalid, WorkflowStateError
 from workflows.models import Run, RunTrigger, Workflow
-from workflows.selectors import document_problems, publish_decision_pending, workflow_document
+from workflows.selectors import (
+    document_problems,
+    publish_decision_pending,
+    run_waiting_decisions,
+    workflow_document,
+)
 from workflows.services.definitions import workflow_create, workflow_publish
 from workflows.services.execution import run_execute_here
 from workflows.services.runs import run_start
@@ -25,6 +30,8 @@ from workflows.services.runs import run_start
 #: Exit status for a document or input with problems (argparse's "usage" status).
 INVALID = 2
 FAILED = 1
+#: The run waits for a person's decision (a step asked first).
+WAITING = 3
 
 
 def problem_line(p: Problem) -> str:
@@ -154,5 +161,12 @@ class Command(BaseCommand):
         if run.status in (Run.Status.SUCCEEDED, Run.Status.PARTIALLY_SUCCEEDED):
             self.stdout.write(json.dumps(run.output, indent=2, ensure_ascii=False))
             return
+        if run.status == Run.Status.WAITING:
+            waiting = ", ".join(f"decision #{pk}" for pk in run_waiting_decisions(run=run))
+            raise CommandError(
+                f"run #{run.pk} waits for a person to decide ({waiting or 'a decision'}); "
+                "it goes on once approved",
+                returncode=WAITING,
+            )
         reason = run.error or f"it is {run.status}"
         raise CommandError(f"run #{run.pk} {run.status}: {reason}", returncode=FAILED)

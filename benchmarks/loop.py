@@ -38,7 +38,7 @@ from goals.models import Iteration
 from goals.services import iteration_run
 from goals.services.work import context_epoch
 from ideas.models import Idea, Theme
-from ideas.services import theme_activate_from_files
+from ideas.services import portfolio_counters_rebuild, theme_activate_from_files
 from tests.fake_gptoss import FakeGptOss, FakeReply
 from tests.goals.scheduled_run import RunResult, loop_run
 from tests.goals.studio import Studio
@@ -91,6 +91,8 @@ def portfolio_fill(theme: Theme, size: int) -> None:
             Idea.objects.bulk_create(batch)
             batch = []
     Idea.objects.bulk_create(batch)
+    # Inserted around the services: recount what portfolio_stats reads.
+    portfolio_counters_rebuild(theme=theme)
 
 
 def phase(label: str, iterations: int) -> dict:

@@ -26,6 +26,7 @@ from goals.services import iteration_run, task_create
 from ideas.context import context_build
 from ideas.mode import explore_ratio_effective
 from ideas.models import Idea, Tag
+from ideas.services import portfolio_counters_rebuild
 from tests.goals.factories import ThemeFactory
 from tests.goals.studio import StudioClient
 
@@ -64,6 +65,8 @@ def bulk_ideas(theme, count: int, start: int = 0, tags: list[Tag] | None = None)
         )
         rows = [through(idea_id=pk, tag_id=rng.choice(tags).pk) for pk in ids[start:]]
         through.objects.bulk_create(rows, batch_size=10000, ignore_conflicts=True)
+    # Inserted around the services: recount what portfolio_stats reads.
+    portfolio_counters_rebuild(theme=theme)
 
 
 def ratio_run(*, ratio: float, scatter: float, iterations: int = 200) -> int:

@@ -50,6 +50,7 @@ PORTFOLIO_HEADING = "## Portfolio (the best ideas; refreshed every few iteration
 FOCUS_HEADING = "## Ideas in focus"
 OTHER_IDEAS_HEADING = "## Other ideas (summaries)"
 RELATED_HEADING = "## Related ideas (summaries)"
+CHANGES_HEADING = "## Changes since the ideas above were listed"
 
 
 class ContextBudgetError(ValueError):
@@ -68,6 +69,10 @@ class RoleContext:
     omitted_focus_ids: tuple[int, ...] = field(default=())
     #: The ideas of the portfolio block that opens ``ideas_text`` (none without an epoch).
     portfolio_idea_ids: tuple[int, ...] = ()
+    #: With ``focus_per_epoch``: what changed since the epoch's task ideas were rendered
+    #: (``CHANGES_HEADING`` and its lines), kept out of ``ideas_text`` so the caller can
+    #: put it late, after the parts consecutive calls share. Empty when nothing changed.
+    changes_text: str = ""
 
 
 def _json_block(document: object) -> str:
@@ -200,6 +205,59 @@ def portfolio_block_get(*, theme: Theme, epoch: int, token_cap: int) -> Portfoli
     return block if isinstance(block, PortfolioBlock) else rendered
 
 
+@dataclass(frozen=True)
+class TaskBlock:
+    """The task's ideas as rendered at the first call of an epoch (``focus_per_epoch``)."""
+
+    texts: tuple[str, ...]
+    #: The budget the texts left, and whether the portfolio block stood beside them.
+    remaining: int
+    full_ids: tuple[int, ...]
+    summary_ids: tuple[int, ...]
+    omitted: tuple[int, ...]
+    with_portfolio: bool
+    #: Per idea shown, its status and scores as shown: what ``_changes_render`` compares.
+    shown: tuple[tuple[int, str], ...]
+
+
+def _shown_state(idea: Idea) -> str:
+    return f"{idea.status}; {_scores_line(idea)}"
+
+
+def _task_block_key(theme: Theme, role: str, epoch: int, token_cap: int) -> str:
+    stamp = f"{theme.created_at.timestamp():.6f}"
+    return f"ideas:task:{role}:{theme.pk}:{stamp}:{epoch}:{token_cap}"
+
+
+def _changes_render(block: TaskBlock, focus: Sequence[Idea]) -> list[str]:
+    """One line per shown idea whose status or scores moved, then the focus ideas the
+    block does not show (new at the top since it was rendered), as summaries."""
+    by_pk = {idea.pk: idea for idea in focus}
+    shown = dict(block.shown)
+    missing = [pk for pk in shown if pk not in by_pk]
+    if missing:
+        by_pk.update(
+            (idea.pk, idea)
+            for idea in Idea.objects.filter(pk__in=missing).only(
+                "pk", "status", *SCORE_FIELDS, *(f"human_{f}" for f in SCORE_FIELDS)
+            )
+        )
+    lines = []
+    for pk, was in block.shown:
+        idea = by_pk.get(pk)
+        now = "deleted" if idea is None else _shown_state(idea)
+        if now != was:
+            lines.append(f"- [#{pk}] now {now}")
+    # New at the top: the title and scores, one short line each (the next epoch's block
+    # shows them in full).
+    lines += [
+        f"- [#{idea.pk}] new: {idea.title} ({_scores_line(idea)})"
+        for idea in focus
+        if idea.pk not in shown
+    ]
+    return lines
+
+
 @dataclass
 class _Parts:
     """The task's share of ``ideas_text``, assembled within ``remaining`` tokens."""
@@ -209,6 +267,8 @@ class _Parts:
     full_ids: list[int] = field(default_factory=list)
     summary_ids: list[int] = field(default_factory=list)
     omitted: list[int] = field(default_factory=list)
+    #: The ideas shown (in full or as a summary), in order.
+    shown: list[Idea] = field(default_factory=list)
 
     def fits(self, text: str) -> bool:
         # Each part is counted on its own; the newline that joins parts costs at most
@@ -228,8 +288,10 @@ class _Parts:
         for idea in focus:
             if self.fits(idea_full_render(idea, tags=tags[idea.pk], related=related[idea.pk])):
                 self.full_ids.append(idea.pk)
+                self.shown.append(idea)
             elif self.fits(idea_summary_render(idea, tags=tags[idea.pk])):
                 self.summary_ids.append(idea.pk)
+                self.shown.append(idea)
             else:
                 self.omitted.append(idea.pk)
 
@@ -240,40 +302,20 @@ class _Parts:
             if not self.fits(idea_summary_render(idea, tags=idea.tag_names)):
                 break
             self.summary_ids.append(idea.pk)
+            self.shown.append(idea)
 
 
-def context_build(
+def _task_parts(
     *,
     theme: Theme,
-    role: str,
-    focus_ideas: Sequence[Idea],
-    token_budget: int,
-    epoch: int | None = None,
-) -> RoleContext:
-    """The context for one call of ``role`` about ``focus_ideas``, within ``token_budget``.
-
-    Focus ideas come in full while they fit, then as summaries. Without ``epoch``, other
-    ideas fill what is left as one-line summaries. With it, ``ideas_text`` opens with the
-    epoch's portfolio block (``portfolio_block_get``), shared byte for byte by every call
-    of the epoch, and only the ideas related to the focus follow as summaries; the block
-    is left out when the focus ideas would not all fit in full beside it (the task's own
-    ideas come first). Raises ``ContextBudgetError`` when the budget cannot hold the
-    developer text itself (the IP spec is never cut: it is the brand).
-    """
-    developer_text = developer_text_render(theme)
-    developer_tokens = _developer_token_count(developer_text)
-    remaining = token_budget - developer_tokens
-    if remaining < 0:
-        raise ContextBudgetError(
-            f"the token budget {token_budget} is smaller than the IP spec and project config "
-            f"({developer_tokens} tokens); raise the budget or shorten the theme files"
-        )
-    focus = list(dict.fromkeys(focus_ideas))
+    focus: Sequence[Idea],
+    block: PortfolioBlock,
+    remaining: int,
+    epoch: int | None,
+) -> tuple[_Parts, PortfolioBlock]:
+    """The task's ideas within ``remaining`` tokens, and the portfolio block kept (or
+    dropped, when the focus ideas would not all fit in full beside it)."""
     tags, related = _focus_details(focus)
-    block = PortfolioBlock(text="", idea_ids=(), token_count=0)
-    if epoch is not None:
-        cap = int(remaining * PORTFOLIO_BUDGET_SHARE)
-        block = portfolio_block_get(theme=theme, epoch=epoch, token_cap=cap)
     parts = _Parts(remaining=remaining - (block.token_count + 1 if block.text else 0))
     parts.focus_add(focus, tags, related)
     if block.text and len(parts.full_ids) < len(focus):
@@ -290,9 +332,92 @@ def context_build(
         )
         fresh = [idea for idea in candidates if idea.pk not in shown][:RELATED_LIMIT]
         parts.summaries_add(RELATED_HEADING, fresh)
+    return parts, block
+
+
+def context_build(
+    *,
+    theme: Theme,
+    role: str,
+    focus_ideas: Sequence[Idea],
+    token_budget: int,
+    epoch: int | None = None,
+    focus_per_epoch: bool = False,
+) -> RoleContext:
+    """The context for one call of ``role`` about ``focus_ideas``, within ``token_budget``.
+
+    Focus ideas come in full while they fit, then as summaries. Without ``epoch``, other
+    ideas fill what is left as one-line summaries. With it, ``ideas_text`` opens with the
+    epoch's portfolio block (``portfolio_block_get``), shared byte for byte by every call
+    of the epoch, and only the ideas related to the focus follow as summaries; the block
+    is left out when the focus ideas would not all fit in full beside it (the task's own
+    ideas come first). Raises ``ContextBudgetError`` when the budget cannot hold the
+    developer text itself (the IP spec is never cut: it is the brand).
+
+    ``focus_per_epoch`` (with ``epoch``): the task's ideas (focus in full, related
+    summaries) are rendered by the epoch's first call and reused, byte for byte, by the
+    later ones, for a role whose focus is the top of the portfolio (the planner's), which
+    the critic re-scores between two calls. What changed since (a shown idea's status or
+    scores, focus ideas the block does not show) comes apart, in ``changes_text``.
+    """
+    developer_text = developer_text_render(theme)
+    developer_tokens = _developer_token_count(developer_text)
+    remaining = token_budget - developer_tokens
+    if remaining < 0:
+        raise ContextBudgetError(
+            f"the token budget {token_budget} is smaller than the IP spec and project config "
+            f"({developer_tokens} tokens); raise the budget or shorten the theme files"
+        )
+    focus = list(dict.fromkeys(focus_ideas))
+    block = PortfolioBlock(text="", idea_ids=(), token_count=0)
+    if epoch is not None:
+        cap = int(remaining * PORTFOLIO_BUDGET_SHARE)
+        block = portfolio_block_get(theme=theme, epoch=epoch, token_cap=cap)
+    changes_text = ""
+    key = None
+    if epoch is not None and focus_per_epoch and focus:
+        key = _task_block_key(theme, role, epoch, remaining)
+    kept = cache.get(key) if key else None
+    if isinstance(kept, TaskBlock):
+        if not kept.with_portfolio:
+            block = PortfolioBlock(text="", idea_ids=(), token_count=0)
+        parts = _Parts(
+            remaining=kept.remaining,
+            texts=list(kept.texts),
+            full_ids=list(kept.full_ids),
+            summary_ids=list(kept.summary_ids),
+            omitted=list(kept.omitted),
+        )
+        lines = _changes_render(kept, focus)
+        if lines:
+            changes_text = "\n".join([CHANGES_HEADING, *lines])
+            cost = harmony_token_count(changes_text) + 1
+            if cost > parts.remaining:
+                changes_text = ""  # the next epoch shows them in the block itself
+            else:
+                parts.remaining -= cost
+    else:
+        parts, block = _task_parts(
+            theme=theme, focus=focus, block=block, remaining=remaining, epoch=epoch
+        )
+        if key:
+            rendered = TaskBlock(
+                texts=tuple(parts.texts),
+                remaining=parts.remaining,
+                full_ids=tuple(parts.full_ids),
+                summary_ids=tuple(parts.summary_ids),
+                omitted=tuple(parts.omitted),
+                with_portfolio=bool(block.text),
+                shown=tuple((idea.pk, _shown_state(idea)) for idea in parts.shown),
+            )
+            # The first call of the epoch wins, as for the portfolio block; a later one
+            # that lost the race renders its own this once.
+            cache.add(key, rendered, PORTFOLIO_CACHE_SECONDS)
     texts = ([block.text] if block.text else []) + parts.texts
     ideas_text = "\n".join(texts)
     ideas_tokens = harmony_token_count(ideas_text) if ideas_text else 0
+    if changes_text:
+        ideas_tokens += harmony_token_count(changes_text) + 1
     while texts and developer_tokens + ideas_tokens > token_budget:  # pragma: no cover
         texts.pop()  # tokenisation across the joins came out larger than the parts' sum
         ideas_text = "\n".join(texts)
@@ -307,4 +432,5 @@ def context_build(
         summary_idea_ids=tuple(parts.summary_ids),
         omitted_focus_ids=tuple(parts.omitted),
         portfolio_idea_ids=block.idea_ids,
+        changes_text=changes_text,
     )

@@ -235,10 +235,17 @@ class Tag(models.Model):
 
     theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="tags")
     name = models.CharField(max_length=64)
+    #: How many visible ideas carry this tag: a portfolio counter (``PortfolioCounters``),
+    #: kept by ``ideas.services`` in the transaction of each idea write.
+    visible_ideas = models.IntegerField(default=0, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["theme", "name"], name="ideas_tag_theme_name"),
+        ]
+        indexes = [
+            # The portfolio's top tags, read in order and stopped at the LIMIT.
+            models.Index(fields=["theme", "-visible_ideas", "name"], name="ideas_tag_top"),
         ]
         ordering = ["name"]
 
@@ -365,6 +372,51 @@ class Idea(models.Model):
     def tag_names(self) -> list[str]:
         """Tag names; uses the prefetch cache when the caller prefetched ``tags``."""
         return sorted(tag.name for tag in self.tags.all())
+
+
+class PortfolioCounters(models.Model):
+    """A theme's portfolio in running totals: what ``portfolio_stats`` would count.
+
+    One row per theme, moved by ``ideas.services`` in the same transaction as every idea
+    write, by relative ``F()`` updates (one UPDATE per batch), so concurrent writers add
+    up instead of overwriting each other. ``portfolio_counters_rebuild`` recounts it from
+    the ideas (the scan is the definition); whoever inserts ideas around the services
+    (test factories, benchmarks) calls it. The score columns hold, over visible ideas,
+    how many have the effective score set, its sum and its sum of squares: the mean and
+    the variance without reading an idea. Per-tag counts live on ``Tag.visible_ideas``.
+    """
+
+    theme = models.OneToOneField(
+        Theme, on_delete=models.CASCADE, primary_key=True, related_name="counters"
+    )
+    candidate = models.IntegerField(default=0)
+    active = models.IntegerField(default=0)
+    reviewed = models.IntegerField(default=0)
+    archived = models.IntegerField(default=0)
+    refused = models.IntegerField(default=0)
+    #: Visible ideas with any human score, and visible ideas a person reviewed.
+    visible_human_corrected = models.IntegerField(default=0)
+    visible_reviewed_at = models.IntegerField(default=0)
+    #: ``IdeaRefusal`` rows of the theme.
+    refusals = models.IntegerField(default=0)
+    brand_fit_n = models.IntegerField(default=0)
+    brand_fit_sum = models.FloatField(default=0.0)
+    brand_fit_sq = models.FloatField(default=0.0)
+    novelty_n = models.IntegerField(default=0)
+    novelty_sum = models.FloatField(default=0.0)
+    novelty_sq = models.FloatField(default=0.0)
+    feasibility_n = models.IntegerField(default=0)
+    feasibility_sum = models.FloatField(default=0.0)
+    feasibility_sq = models.FloatField(default=0.0)
+    #: How many writes moved the row since its last recount (``rebuilt_at``).
+    writes = models.BigIntegerField(default=0)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "portfolio counters"
+
+    def __str__(self) -> str:
+        return f"counters of theme {self.theme_id}"
 
 
 class IdeaChange(models.Model):

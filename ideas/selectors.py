@@ -1,18 +1,28 @@
 """Reads of the portfolio. Every query here is bounded: a LIMIT or an aggregate.
 
-Nothing in this module loads the whole portfolio, so the cost of a call is the same
-with 10 ideas and with 100,000.
+Nothing the loop calls here loads the whole portfolio, so the cost of a call is the
+same with 10 ideas and with 100,000. The ``*_scan`` functions are the exception: they
+define what the portfolio counters hold, and only a recount runs them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.db.models import Avg, Count, F, FloatField, Q
+from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Coalesce
 
-from ideas.models import SCORE_FIELDS, Idea, IdeaChange, IdeaRefusal, Snapshot, Theme
+from ideas.models import (
+    SCORE_FIELDS,
+    Idea,
+    IdeaChange,
+    IdeaRefusal,
+    PortfolioCounters,
+    Snapshot,
+    Tag,
+    Theme,
+)
 from ideas.stats import brand_drift, diversity, repetition
 
 # The newest ideas the pairwise text measures look at (200 ideas = 19,900 pairs).
@@ -131,41 +141,95 @@ def _brand_text(theme: Theme) -> str:
     return "\n".join(parts)
 
 
-def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
-    """Counts, effective score means and variances, and text measures of the portfolio.
+#: The ``PortfolioCounters`` columns named after a status count the ideas in it.
+STATUS_COLUMNS: tuple[str, ...] = tuple(Idea.Status.values)
 
-    Status counts and score moments come from one aggregate over the theme's ideas (the
-    moments FILTERed to visible ideas; variance as E[x²] − E[x]², which both SQLite and
-    PostgreSQL compute natively); diversity,
-    repetition, brand drift and scatter from the newest ``STATS_SAMPLE`` ideas.
-    ``scatter`` (0..1) is the diversity of that sample, the input of ``mode_choose``.
+
+def portfolio_counts_scan(*, theme_id: int) -> dict[str, Any]:
+    """The ``PortfolioCounters`` columns counted from the theme's ideas: their definition.
+
+    One aggregate over the theme's ideas (each figure FILTERed), plus the refusal count.
+    It reads the whole portfolio: ``portfolio_counters_rebuild`` calls it, the loop reads
+    the counters it keeps.
     """
-    # One pass over the theme's ideas: the status counts and the visible ideas' moments
-    # are aggregates of the same rows, each visible one FILTERed (two scans of the
-    # portfolio cost ~320 ms each at 100,000 ideas).
     visible = Q(status__in=Idea.VISIBLE_STATUSES)
     aggregates: dict[str, Any] = {
-        f"status_{status}": Count("id", filter=Q(status=status)) for status in Idea.Status.values
+        status: Count("id", filter=Q(status=status)) for status in STATUS_COLUMNS
     }
-    aggregates["n"] = Count("id", filter=visible)
-    aggregates["human_corrected"] = Count(
+    aggregates["visible_human_corrected"] = Count(
         "id",
         filter=visible
         & Q(*(Q(**{f"human_{f}__isnull": False}) for f in SCORE_FIELDS), _connector=Q.OR),
     )
-    aggregates["reviewed"] = Count("id", filter=visible & Q(reviewed_at__isnull=False))
+    aggregates["visible_reviewed_at"] = Count("id", filter=visible & Q(reviewed_at__isnull=False))
     for name in SCORE_FIELDS:
         aggregates[f"{name}_n"] = Count(_effective(name), filter=visible)
-        aggregates[f"{name}_mean"] = Avg(_effective(name), filter=visible)
-        aggregates[f"{name}_sq"] = Avg(_effective(name) * _effective(name), filter=visible)
-    row = Idea.objects.filter(theme=theme).aggregate(**aggregates)
+        aggregates[f"{name}_sum"] = Sum(_effective(name), filter=visible)
+        aggregates[f"{name}_sq"] = Sum(_effective(name) * _effective(name), filter=visible)
+    row = Idea.objects.filter(theme_id=theme_id).aggregate(**aggregates)
+    for name in SCORE_FIELDS:
+        row[f"{name}_sum"] = row[f"{name}_sum"] or 0.0
+        row[f"{name}_sq"] = row[f"{name}_sq"] or 0.0
+    row["refusals"] = IdeaRefusal.objects.filter(theme_id=theme_id).count()
+    return row
+
+
+def _top_tags_scan(theme: Theme) -> list[tuple[str, int]]:
+    # django-stubs does not see annotations on an auto-created through model.
+    return list(
+        Idea.tags.through.objects.filter(tag__theme=theme, idea__status__in=Idea.VISIBLE_STATUSES)  # type: ignore[misc]
+        .values("tag__name")
+        .annotate(n=Count("idea_id"))
+        .order_by("-n", "tag__name")
+        .values_list("tag__name", "n")[:10]
+    )
+
+
+def _top_tags(theme: Theme) -> list[tuple[str, int]]:
+    # The ``ideas_tag_top`` index, in order, stopped at the LIMIT.
+    return list(
+        Tag.objects.filter(theme=theme, visible_ideas__gt=0)
+        .order_by("-visible_ideas", "name")
+        .values_list("name", "visible_ideas")[:10]
+    )
+
+
+def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
+    """Counts, effective score means and variances, and text measures of the portfolio.
+
+    The counts and score moments come from the theme's ``PortfolioCounters`` row and the
+    top tags from ``Tag.visible_ideas`` (kept by the idea services as they write), so
+    the cost does not grow with the portfolio; a theme without the row yet (no idea
+    written through the services) is counted by a scan, which is what the counters
+    mean. Diversity, repetition, brand drift and scatter come from the newest
+    ``STATS_SAMPLE`` visible ideas. ``scatter`` (0..1) is the diversity of that sample,
+    the input of ``mode_choose``.
+    """
+    row = PortfolioCounters.objects.filter(theme=theme).values().first()
+    if row is None:
+        return portfolio_stats_scan(theme=theme)
+    return _stats_assemble(theme, row, _top_tags(theme))
+
+
+def portfolio_stats_scan(*, theme: Theme) -> dict[str, Any]:
+    """``portfolio_stats`` counted from the ideas themselves: the definition of its figures."""
+    return _stats_assemble(theme, portfolio_counts_scan(theme_id=theme.pk), _top_tags_scan(theme))
+
+
+def _stats_assemble(
+    theme: Theme, counts: Mapping[str, Any], top_tags: Sequence[tuple[str, int]]
+) -> dict[str, Any]:
     scores: dict[str, Any] = {}
     for name in SCORE_FIELDS:
-        mean, square = row[f"{name}_mean"], row[f"{name}_sq"]
+        n = counts[f"{name}_n"]
+        mean = counts[f"{name}_sum"] / n if n else None
+        square = counts[f"{name}_sq"] / n if n else None
         scores[name] = {
-            "n": row[f"{name}_n"],
+            "n": n,
             "mean": None if mean is None else round(mean, 3),
-            "variance": None if mean is None else round(max(0.0, square - mean * mean), 3),
+            "variance": None
+            if mean is None or square is None
+            else round(max(0.0, square - mean * mean), 3),
         }
     sample = [
         f"{title}. {summary}"
@@ -173,21 +237,13 @@ def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
         .order_by("-pk")
         .values_list("title", "summary")[:STATS_SAMPLE]
     ]
-    # django-stubs does not see annotations on an auto-created through model.
-    top_tags = list(
-        Idea.tags.through.objects.filter(tag__theme=theme, idea__status__in=Idea.VISIBLE_STATUSES)  # type: ignore[misc]
-        .values("tag__name")
-        .annotate(n=Count("idea_id"))
-        .order_by("-n", "tag__name")
-        .values_list("tag__name", "n")[:10]
-    )
     sample_diversity = diversity(sample)
     return {
-        "ideas": row["n"],
-        "by_status": {status: row[f"status_{status}"] for status in Idea.Status.values},
-        "human_corrected": row["human_corrected"],
-        "reviewed": row["reviewed"],
-        "refusals": IdeaRefusal.objects.filter(theme=theme).count(),
+        "ideas": sum(counts[status] for status in Idea.VISIBLE_STATUSES),
+        "by_status": {status: counts[status] for status in STATUS_COLUMNS},
+        "human_corrected": counts["visible_human_corrected"],
+        "reviewed": counts["visible_reviewed_at"],
+        "refusals": counts["refusals"],
         "scores": scores,
         "sample_size": len(sample),
         "diversity": sample_diversity,

@@ -32,7 +32,7 @@ from typing import Any
 
 from bizagent.llm.types import ChatRequest, ReasoningLevel, ResponseFormat
 from goals.work import Work
-from ideas.context import FOCUS_HEADING, PORTFOLIO_HEADING, RELATED_HEADING
+from ideas.context import CHANGES_HEADING, FOCUS_HEADING, PORTFOLIO_HEADING, RELATED_HEADING
 from ideas.models import SCORE_FIELDS
 
 MAX_IDEAS_PER_ANSWER = 5
@@ -98,6 +98,9 @@ class RoleHandler:
     persist: Callable[..., dict[str, Any]]
     #: ``update_text(parsed)``: the answer as the text stagnation compares.
     update_text: Callable[[Any], str]
+    #: Its task's ideas are the top of the portfolio, rendered once per context epoch
+    #: (``context_build(focus_per_epoch=)``); what changed since comes late.
+    focus_per_epoch: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,15 @@ def header(task: TaskView, mode: str, focus: str) -> str:
     if task.brief:
         lines.append(f"brief: {task.brief}")
     return section("Request", "\n".join(lines))
+
+
+def changes_split(ideas_text: str) -> tuple[str, str]:
+    """``(ideas, changes)``: the ideas as rendered for the epoch, and what changed since
+    (``CHANGES_HEADING``, last in the text when present), which belongs late."""
+    at = ideas_text.find("\n" + CHANGES_HEADING)
+    if at < 0:
+        return ideas_text, ""
+    return ideas_text[:at], ideas_text[at + 1 :]
 
 
 def ideas_split(ideas_text: str) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from goals.roles.base import (
     RoleHandler,
     RoleSpec,
     TaskView,
+    changes_split,
     header,
     ideas_split,
     join,
@@ -130,8 +131,10 @@ def planner_message(
     meta_stats: dict[str, Any] | None = None,
 ) -> str:
     """The planner's user message: the slowly changing portfolio first (the epoch's
-    portfolio block, people's corrections), the best ideas in full with their current
-    scores, then the request (which differs every call), and the latest figures."""
+    portfolio block, people's corrections), the best ideas in full as the epoch's first
+    plan saw them, then the request (which differs every call), what changed since (new
+    scores, new ideas at the top), and the latest figures."""
+    ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
         ask = (
@@ -149,10 +152,12 @@ def planner_message(
         ),
         f"current explore ratio: {explore_ratio:.2f}",
         section("Ideas by priority", focus_ideas),
-        # The request (the kind, the task's id, the mode) differs from one call to the
-        # next: after the best ideas, which often stay the same for several plans.
-        header(task, mode, focus),
+        # What is asked is the same for every plan (and every meta review); the request
+        # (the kind, the task's id, the mode) differs from one call to the next: after
+        # the best ideas, which stay the same bytes for the epoch.
         ask,
+        header(task, mode, focus),
+        changes.strip(),
         section(
             "System statistics",
             json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
@@ -274,4 +279,7 @@ HANDLER = RoleHandler(
     message_build=message_build,
     persist=persist,
     update_text=update_text,
+    # The top of the portfolio, which the critic re-scores between two plans: the same
+    # bytes for the whole epoch, its new scores in a short late section.
+    focus_per_epoch=True,
 )

@@ -121,11 +121,15 @@ def _model_step(
             focus_ideas=work.focus_ideas,
             token_budget=conf().context_token_budget,
             epoch=context_epoch(work.number),
+            focus_per_epoch=HANDLERS[work.role].focus_per_epoch,
         )
+        ideas_text = context.ideas_text
+        if context.changes_text:
+            ideas_text = f"{ideas_text}\n{context.changes_text}"
         request = request_build(
             role=work.role,
             brand_text=context.developer_text,
-            user=HANDLERS[work.role].message_build(work=work, ideas_text=context.ideas_text),
+            user=HANDLERS[work.role].message_build(work=work, ideas_text=ideas_text),
             max_tokens=theme.token_cap(work.role),
             day=timezone.localdate(started_at),
         )

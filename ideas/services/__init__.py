@@ -1,5 +1,6 @@
 """Writes to the portfolio. The only code that changes ``ideas`` rows."""
 
+from ideas.services.counters import portfolio_counters_rebuild
 from ideas.services.portfolio import (
     IdeaDataInvalid,
     IdeaRefused,
@@ -51,6 +52,7 @@ __all__ = [
     "ip_profile_activate",
     "ip_profile_get_or_create",
     "ip_profile_update",
+    "portfolio_counters_rebuild",
     "snapshot_create",
     "snapshot_markdown",
     "theme_activate",

@@ -31,6 +31,7 @@ from ideas.models import (
 )
 from ideas.priority import priority_compute
 from ideas.safety import content_violations, idea_text
+from ideas.services.counters import counted, counters_move
 from ideas.theme_files import IDEA_SCHEMA, document_errors, schema_load
 
 TEXT_FIELDS = ("title", "summary", "target_audience", "value_proposition", "revenue_model")
@@ -134,6 +135,7 @@ def _refusal_record(
         )
         refusal.full_clean()
         refusal.save()
+        counters_move(theme_id=theme.pk, refusals=1)
         audit_log(
             action="ideas.idea_refused",
             actor=actor,
@@ -188,10 +190,12 @@ def _changes_apply(
     reason: str,
     related_mode: str = "add",
     created: bool = False,
+    tag_moves: dict[int, int] | None = None,
 ) -> list[IdeaChange]:
     """Apply ``data`` to a locked idea; return the unsaved change rows (empty: nothing new).
 
     ``created``: the idea was inserted just now, so it has no tags or links to read.
+    ``tag_moves`` collects, for a visible idea, the tags it gained (+1) and lost (−1).
     """
     changes: list[IdeaChange] = []
     for name in TEXT_FIELDS:
@@ -220,11 +224,17 @@ def _changes_apply(
             setattr(idea, name, new)
             changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
     if "tags" in data:
-        old_tags = [] if created else sorted(idea.tags.values_list("name", flat=True))
+        old_pairs = [] if created else list(idea.tags.values_list("pk", "name"))
+        old_tags = sorted(name for _, name in old_pairs)
         tags = _tags_resolve(theme=idea.theme, names=data["tags"])
         new_tags = [t.name for t in tags]
         if new_tags != old_tags:
             idea.tags.set(tags)
+            if tag_moves is not None and idea.status in Idea.VISIBLE_STATUSES:
+                for pk, _ in old_pairs:
+                    tag_moves[pk] = tag_moves.get(pk, 0) - 1
+                for tag in tags:
+                    tag_moves[tag.pk] = tag_moves.get(tag.pk, 0) + 1
             changes.append(_change(idea, "tags", old_tags, new_tags, iteration_id, actor, reason))
     if data.get("related"):
         old_related = [] if created else sorted(idea.related.values_list("pk", flat=True))
@@ -340,11 +350,19 @@ def idea_upsert(
         # The title is the idea's identity here: a re-delivery spelled "Mug set!" instead
         # of "mug set" is the same idea, not a rename (renames go through idea_update).
         update = {k: v for k, v in clean.items() if k != "title"}
+        before = counted(idea)
+        tag_moves: dict[int, int] = {}
         changes = _changes_apply(
-            idea=idea, data=update, iteration_id=iteration_id, actor=actor, reason=""
+            idea=idea,
+            data=update,
+            iteration_id=iteration_id,
+            actor=actor,
+            reason="",
+            tag_moves=tag_moves,
         )
         if changes:
             _save_with_changes(idea, changes, iteration_id)
+            counters_move(theme_id=theme.pk, changes=[(before, counted(idea))], tags=tag_moves)
             audit_log(
                 action="ideas.idea_updated",
                 actor=actor,
@@ -498,6 +516,15 @@ def _ideas_insert(
     Idea.tags.through.objects.bulk_create(tag_links)
     Idea.related.through.objects.bulk_create(related_links, ignore_conflicts=True)
     IdeaChange.objects.bulk_create(changes)
+    # New ideas are candidates, so visible: each tag link is one more visible idea.
+    tag_moves: dict[int, int] = {}
+    for link in tag_links:
+        tag_moves[link.tag_id] = tag_moves.get(link.tag_id, 0) + 1
+    counters_move(
+        theme_id=theme.pk,
+        changes=[(None, counted(idea)) for idea, _ in fresh],
+        tags=tag_moves,
+    )
     audit_log_many(
         entries=[
             AuditEntry(
@@ -532,10 +559,18 @@ def _idea_create(
     idea.save()
     changes = [_change(idea, "created", None, idea.title, iteration_id, actor, "")]
     rest = {k: v for k, v in data.items() if k in ("tags", "related")}
+    tag_moves: dict[int, int] = {}
     changes += _changes_apply(
-        idea=idea, data=rest, iteration_id=iteration_id, actor=actor, reason="", created=True
+        idea=idea,
+        data=rest,
+        iteration_id=iteration_id,
+        actor=actor,
+        reason="",
+        created=True,
+        tag_moves=tag_moves,
     )
     IdeaChange.objects.bulk_create(changes)
+    counters_move(theme_id=theme.pk, changes=[(None, counted(idea))], tags=tag_moves)
     audit_log(
         action="ideas.idea_created",
         actor=actor,
@@ -578,11 +613,21 @@ def idea_update(
             text=idea_text({**merged, **wanted}), taboos=locked.theme.ip_profile.taboos
         )
         if not reasons:
+            before = counted(locked)
+            tag_moves: dict[int, int] = {}
             rows = _changes_apply(
-                idea=locked, data=wanted, iteration_id=iteration_id, actor=actor, reason=reason
+                idea=locked,
+                data=wanted,
+                iteration_id=iteration_id,
+                actor=actor,
+                reason=reason,
+                tag_moves=tag_moves,
             )
             if rows:
                 _save_with_changes(locked, rows, iteration_id)
+                counters_move(
+                    theme_id=locked.theme_id, changes=[(before, counted(locked))], tags=tag_moves
+                )
                 audit_log(
                     action="ideas.idea_updated",
                     actor=actor,

@@ -18,6 +18,7 @@ from decisions.actors import Actor, Person, RequestUser
 from decisions.services import AuditEntry, audit_log, audit_log_many
 from ideas.models import SCORE_FIELDS, Idea, IdeaChange
 from ideas.priority import REVIEWED_BONUS
+from ideas.services.counters import Counted, counted, counters_move, tags_of
 from ideas.services.portfolio import (
     _change,
     _idea_validate,
@@ -79,10 +80,12 @@ def ideas_scores_set(
         written: list[Idea] = []
         change_rows: list[IdeaChange] = []
         entries: list[AuditEntry] = []
+        moves: dict[int, list[tuple[Counted, Counted]]] = {}
         for pk, values in clean.items():
             row = locked.get(pk)
             if row is None:
                 raise Idea.DoesNotExist(f"idea {pk} does not exist")
+            before = counted(row)
             rows = [
                 _change(row, name, getattr(row, name), value, iteration_id, actor, "")
                 for name, value in values.items()
@@ -98,6 +101,7 @@ def ideas_scores_set(
             _idea_validate(row, changed={c.field for c in rows})
             row.updated_at = now
             written.append(row)
+            moves.setdefault(row.theme_id, []).append((before, counted(row)))
             change_rows += rows
             changed[pk] = [c.field for c in rows]
             entries.append(
@@ -112,6 +116,8 @@ def ideas_scores_set(
             Idea.objects.bulk_update(written, _SCORED_COLUMNS)
             IdeaChange.objects.bulk_create(change_rows)
             audit_log_many(entries=entries)
+            for theme_id, changes in sorted(moves.items()):
+                counters_move(theme_id=theme_id, changes=changes)
     for idea in scores:
         row = locked[idea.pk]
         for column in (*_SCORED_COLUMNS, "status"):
@@ -130,6 +136,7 @@ def idea_human_correct(*, idea: Idea, user: RequestUser, **scores: float | None)
     clean = _scores_validate(scores, allow_none=True)
     with transaction.atomic():
         locked = Idea.objects.select_for_update().get(pk=idea.pk)
+        before = counted(locked)
         rows = []
         for name, value in clean.items():
             field = f"human_{name}"
@@ -138,6 +145,7 @@ def idea_human_correct(*, idea: Idea, user: RequestUser, **scores: float | None)
                 setattr(locked, field, value)
         if rows:
             _save_with_changes(locked, rows, None)
+            counters_move(theme_id=locked.theme_id, changes=[(before, counted(locked))])
             audit_log(
                 action="ideas.scores_corrected",
                 actor=user,
@@ -148,17 +156,45 @@ def idea_human_correct(*, idea: Idea, user: RequestUser, **scores: float | None)
     return idea
 
 
+_HUMAN_FIELDS = tuple(f"human_{name}" for name in SCORE_FIELDS)
+
+
+def _transition_count(ideas: list[Idea], *, to: str, extra: Mapping[str, Any]) -> None:
+    """Move the counters for ``ideas`` (as read before) now ``to`` with ``extra`` set."""
+    moves: dict[int, list[tuple[Counted, Counted]]] = {}
+    crossing: dict[int, int] = {}  # idea id → +1 into sight, −1 out of it
+    for idea in ideas:
+        before = counted(idea)
+        idea.status = to
+        for name, value in extra.items():
+            if name in ("reviewed_at", "status"):
+                setattr(idea, name, value)
+        after = counted(idea)
+        moves.setdefault(idea.theme_id, []).append((before, after))
+        if before.visible != after.visible:
+            crossing[idea.pk] = 1 if after.visible else -1
+    tags_by_idea = tags_of(crossing)
+    for theme_id, changes in sorted(moves.items()):
+        tag_moves: dict[int, int] = {}
+        for idea in ideas:
+            if idea.theme_id == theme_id and idea.pk in crossing:
+                for tag_id in tags_by_idea.get(idea.pk, []):
+                    tag_moves[tag_id] = tag_moves.get(tag_id, 0) + crossing[idea.pk]
+        counters_move(theme_id=theme_id, changes=changes, tags=tag_moves)
+
+
 def _ideas_transition(
     *, idea_ids: Iterable[int], to: str, user: RequestUser, action: str, extra: Mapping[str, Any]
 ) -> list[int]:
     sources = [s for s, targets in Idea.TRANSITIONS.items() if to in targets]
     with transaction.atomic():
-        rows = list(
+        ideas = list(
             Idea.objects.select_for_update()
             .filter(pk__in=list(idea_ids), status__in=sources)
-            .values_list("pk", "status")
+            .only("pk", "theme_id", "status", "reviewed_at", *SCORE_FIELDS, *_HUMAN_FIELDS)
+            .order_by("pk")
         )
-        ids = [pk for pk, _ in rows]
+        ids = [idea.pk for idea in ideas]
         if not ids:
             return []
         # The status filter again: on a database without row locks this update is the
@@ -167,10 +203,17 @@ def _ideas_transition(
         IdeaChange.objects.bulk_create(
             [
                 # The callers checked a permission: the user is a person.
-                IdeaChange(idea_id=pk, field="status", old=old, new=to, actor=cast("Person", user))
-                for pk, old in rows
+                IdeaChange(
+                    idea_id=idea.pk,
+                    field="status",
+                    old=idea.status,
+                    new=to,
+                    actor=cast("Person", user),
+                )
+                for idea in ideas
             ]
         )
+        _transition_count(ideas, to=to, extra=extra)
         audit_log(action=action, actor=user, subject=None, data={"idea_ids": ids})
     return ids
 

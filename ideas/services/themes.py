@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from decisions.actors import Actor
 from decisions.services import audit_log
-from ideas.models import IPProfile, Theme
+from ideas.models import IPProfile, PortfolioCounters, Theme
 from ideas.theme_files import (
     IP_PROFILE_SCHEMA,
     ThemeFilesInvalid,
@@ -195,6 +195,8 @@ def theme_activate_from_documents(
     )
     theme.full_clean()
     theme.save()
+    # A new theme has no ideas: its counters start at zero, and every write moves them.
+    PortfolioCounters.objects.create(theme=theme)
     return theme_activate(theme=theme, actor=actor)
 
 

@@ -219,7 +219,7 @@ class Studio:
                 }
             )
         strategy = None
-        if "META REVIEW" in request and self.meta_ratio is not None:
+        if "kind: meta_review" in request and self.meta_ratio is not None:
             strategy = {
                 "explore_ratio": self.meta_ratio,
                 "focus": "Seasonal drops for tired workers.",

@@ -19,6 +19,7 @@ from bizagent.llm.harmony import harmony_render
 from goals.models import Iteration
 from goals.services import iteration_run, task_create
 from ideas.models import Idea
+from ideas.services import portfolio_counters_rebuild
 from tests.goals.studio import StudioClient
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,8 @@ def _bulk_ideas(theme, count: int, start: int = 0, priority_offset: float = 0.0)
             Idea.objects.bulk_create(batch)
             batch = []
     Idea.objects.bulk_create(batch)
+    # Inserted around the services: recount what portfolio_stats reads.
+    portfolio_counters_rebuild(theme=theme)
 
 
 def _iterations(theme, ideas: int) -> tuple[dict[str, int], list[int]]:

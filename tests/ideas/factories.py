@@ -10,7 +10,8 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from ideas.models import Idea, IPProfile, Snapshot, Tag, Theme
+from ideas.models import Idea, IPProfile, PortfolioCounters, Snapshot, Tag, Theme
+from ideas.services import portfolio_counters_rebuild
 from ideas.services.portfolio import idea_fingerprint
 from ideas.theme_files import document_sha256
 
@@ -58,6 +59,12 @@ class ThemeFactory(DjangoModelFactory):
     status = Theme.Status.ACTIVE
     activated_at = factory.LazyFunction(timezone.now)
 
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None) -> None:
+        # As theme_activate_from_documents does: a new theme's counters start at zero.
+        if create:
+            PortfolioCounters.objects.get_or_create(theme=instance)
+
 
 class TagFactory(DjangoModelFactory):
     class Meta:
@@ -88,6 +95,12 @@ class IdeaFactory(DjangoModelFactory):
             self.tags.set(
                 [Tag.objects.get_or_create(theme=self.theme, name=name)[0] for name in extracted]
             )
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None) -> None:
+        # The row went in around the services: recount the theme's portfolio counters.
+        if create:
+            portfolio_counters_rebuild(theme=instance.theme)
 
 
 class SnapshotFactory(DjangoModelFactory):

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from bizagent.llm.harmony import harmony_token_count
 from ideas.context import ContextBudgetError, RoleContext, context_build, developer_text_render
 from ideas.models import Idea, Tag
+from ideas.services import idea_scores_set
 from tests.ideas.factories import IdeaFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +196,35 @@ def test_the_developer_text_is_counted_once_while_the_theme_stays(theme, monkeyp
     ]
     assert counted.count(developer_text) == 1
     assert {c.developer_token_count for c in contexts} == {original(developer_text)}
+
+
+def test_the_task_ideas_per_epoch_stay_the_same_bytes_and_changes_come_apart(theme):
+    """``focus_per_epoch``: the epoch's first call renders the task's ideas; the next
+    calls of the epoch reuse those bytes (fewer queries) and get what changed since, a
+    new score or a new idea at the top, in ``changes_text``."""
+    ideas = [IdeaFactory(theme=theme, brand_fit=5.0, tags=["mug"]) for _ in range(4)]
+
+    def build(focus):
+        with CaptureQueriesContext(connection) as seen:
+            built = context_build(
+                theme=theme,
+                role="planner",
+                focus_ideas=focus,
+                token_budget=BUDGET,
+                epoch=3,
+                focus_per_epoch=True,
+            )
+        return built, len(seen)
+
+    first, first_queries = build(ideas[:3])
+    assert first.changes_text == ""
+    idea_scores_set(idea=ideas[0], scores={"brand_fit": 9.0}, iteration_id=2)
+    later, later_queries = build([ideas[0], ideas[3], ideas[1]])
+    assert later.ideas_text == first.ideas_text
+    assert later.full_idea_ids == first.full_idea_ids
+    lines = later.changes_text.splitlines()
+    assert lines[0].startswith("## Changes since")
+    assert any(f"[#{ideas[0].pk}] now candidate; brand_fit 9" in line for line in lines)
+    assert any(f"[#{ideas[3].pk}] new: {ideas[3].title}" in line for line in lines)
+    assert later_queries < first_queries
+    assert later.token_count <= BUDGET

@@ -54,9 +54,13 @@ def _previous_year(anchor: dt.date) -> DateWindow:
 
 _COMPARED = r"(?:over|vs\.?|versus|compared (?:to|with)|from|than)\s+(?:the\s+)?"
 # Order matters: 前年同月比 before 前年比, "same month last year" before "last year".
+# YoY reads as 前年同月比 (how monthly reports use it); "over last year" is the calendar year.
 BASELINE_RULES: list[tuple[re.Pattern[str], Callable[[dt.date], DateWindow]]] = [
     (
-        re.compile(rf"前年同月比|昨年同月比|{_COMPARED}same month (?:of )?last year"),
+        re.compile(
+            rf"前年同月比|昨年同月比|\byoy\b|year[- ]over[- ]year"
+            rf"|{_COMPARED}same month (?:of )?last year"
+        ),
         _same_month_last_year,
     ),
     (
@@ -73,9 +77,7 @@ BASELINE_RULES: list[tuple[re.Pattern[str], Callable[[dt.date], DateWindow]]] = 
         _previous_week,
     ),
     (
-        re.compile(
-            rf"前年比|昨年比|\byoy\b|year[- ]over[- ]year|{_COMPARED}(?:last|previous|prior) year"
-        ),
+        re.compile(rf"前年比|昨年比|{_COMPARED}(?:last|previous|prior) year"),
         _previous_year,
     ),
 ]

@@ -241,7 +241,7 @@ _RULES: list[tuple[re.Pattern[str], Handler | Question]] = [
     # Deadlines at the end of a calendar unit.
     (
         re.compile(
-            rf"今月末\s*{_UNTIL_JA}?|月末\s*{_UNTIL_JA}"
+            rf"今月末\s*{_UNTIL_JA}?|(?<!来)月末\s*{_UNTIL_JA}"
             rf"|{_BY}\s+(?:the\s+)?end of (?:the|this) month|{_BY}\s+month[- ]end"
         ),
         _until_month_end(0),

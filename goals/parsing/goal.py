@@ -193,13 +193,8 @@ def _pick_target(
     if metric is not None:
         fields_from["metric"] = FieldSource.RULES
     if not candidates:
-        return (
-            metric,
-            None,
-            None
-            if metric in (Metric.CUSTOMERS, Metric.TRIALS)
-            else _currency_of(metric, None, default_currency, fields_from),
-        )
+        # The currency is still known (named or default) even when the amount is a gap.
+        return metric, None, _currency_of(metric, None, default_currency, fields_from)
     if len({(a.value, a.currency) for a in candidates}) > 1:
         questions.append(_Q_MANY_AMOUNTS)
         return metric, None, _currency_of(metric, None, default_currency, fields_from)

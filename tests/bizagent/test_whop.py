@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +22,7 @@ from bizagent.whop import (
     whop_revenue,
 )
 from tests.bizagent.whop_fake import API_KEY, COMPANY_ID
+from tests.processes import clean_env, python_run
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 END = datetime(2025, 7, 1, tzinfo=UTC)
@@ -242,3 +244,30 @@ def test_the_module_functions_read_settings(whop_settings, whop_fake):
     assert whop_arpu(start=START, end=END) == {"JPY": 2000000}
     assert whop_customers(on=END) == 1
     assert repr(whop_client()).startswith("WhopClient(company_id='biz_")
+
+
+# --- start-up (a fresh process reading the environment) ---------------------------------
+WHOP_PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps([s.WHOP_API_KEY, s.WHOP_COMPANY_ID, s.WHOP_API_URL]))"
+)
+
+
+def test_start_up_defaults_to_the_source_off_and_whops_v1_root(tmp_path):
+    done = python_run("-c", WHOP_PROBE, env=clean_env(tmp_path), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [None, None, "https://api.whop.com/api/v1"]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BIZAGENT_WHOP_API_KEY": "whop_s3cr3t"}, "BIZAGENT_WHOP_COMPANY_ID must be set"),
+        ({"BIZAGENT_WHOP_API_URL": "api.whop.com/api/v1"}, "BIZAGENT_WHOP_API_URL must be a URL"),
+    ],
+)
+def test_start_up_refuses_a_half_configured_source_naming_the_variable(tmp_path, env, message):
+    done = python_run("-c", WHOP_PROBE, env=clean_env(tmp_path, **env), timeout=60)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert "s3cr3t" not in done.stderr

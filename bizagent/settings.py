@@ -192,6 +192,20 @@ VOCAB_CACHE_DIR = Path(env_str("BIZAGENT_VOCAB_DIR", str(VAR_DIR / "vocab")))
 SHEETS_CREDENTIALS = env_str("BIZAGENT_SHEETS_CREDENTIALS")
 SHEETS_SPREADSHEET_ID = env_str("BIZAGENT_SHEETS_SPREADSHEET_ID")
 
+# --- Whop metric source -------------------------------------------------------------
+# Unset key: the source is off (goals plan from entered figures). A key without the
+# company it reads is a half-configured source, refused at start naming the variable.
+WHOP_API_KEY = env_str("BIZAGENT_WHOP_API_KEY")
+WHOP_COMPANY_ID = env_str("BIZAGENT_WHOP_COMPANY_ID")
+WHOP_API_URL = env_url(
+    "BIZAGENT_WHOP_API_URL", "https://api.whop.com/api/v1", schemes=("http", "https")
+).rstrip("/")
+WHOP_WEBHOOK_SECRET = env_str("BIZAGENT_WHOP_WEBHOOK_SECRET")
+if WHOP_API_KEY and not WHOP_COMPANY_ID:
+    raise ImproperlyConfigured(
+        "BIZAGENT_WHOP_COMPANY_ID must be set (biz_…) when BIZAGENT_WHOP_API_KEY is set"
+    )
+
 # --- Governance -----------------------------------------------------------------------
 DECISION_TIMEOUT_HOURS = env_float(
     "DECISION_TIMEOUT", 24.0, minimum=0.01, maximum=8760.0, unit="hours"

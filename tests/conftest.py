@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fake_gptoss",
     "tests.smtp",
     "tests.google_sheets",
+    "tests.bizagent.whop_fake",
     "tests.processes",
     "tests.browser",
     "tests.workflows.loopback_http",

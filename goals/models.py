@@ -461,7 +461,8 @@ class Goal(models.Model):
             errors["fields_from"] = "Must map a field name to how it was obtained."
         else:
             bad = sorted(
-                f"{name}={how!r}"
+                # str(): a TextChoices member's repr names its class, not its value.
+                f"{name}={(str(how) if isinstance(how, str) else how)!r}"
                 for name, how in self.fields_from.items()
                 if name not in self.FIELDS or how not in FieldSource.values
             )

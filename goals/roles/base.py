@@ -11,10 +11,13 @@ Prompt order, most shared first, so a prefix-caching server reuses as much as it
 2. the developer message: the theme's brand text, then the ground rules — every call of
    every role for the theme (about 1,750 tokens of the example theme), then the role's
    own instructions and answer format — every call of that role;
-3. the user message: the portfolio block (the best ideas, one line each), the same
-   bytes for every call of an epoch (``ideas.context.portfolio_block_get``), then what
-   changes per task (the request, its ideas in full with current scores, the ideas
-   related to them, the recent work).
+3. the user message: what the role asks whatever the task's kind (the critic's review,
+   the planner's "queue the next tasks"), then the portfolio block (the best ideas, one
+   line each), the same bytes for every call of an epoch
+   (``ideas.context.portfolio_block_get``), then what changes per task and last the
+   request: its header (the task's id last), the kind's own ask, its ideas in full with
+   current scores, the ideas related to them (the planner: its figures, the queue and
+   the recent work before the request, a meta review's statistics after it).
 
 The theme goes first in the developer message rather than in the user message: the
 developer message is rendered before the response format and the user turn, so a theme
@@ -138,12 +141,15 @@ def join(*parts: str) -> str:
 
 
 def header(task: TaskView, mode: str, focus: str) -> str:
-    lines = [f"kind: {task.kind}" + (f" (task {task.task_id})" if task.task_id else "")]
-    lines.append(f"mode: {mode}")
+    # The task's id last: consecutive calls of a role often share the kind, the mode and
+    # the focus (and a brief), never the id.
+    lines = [f"kind: {task.kind}", f"mode: {mode}"]
     if focus:
         lines.append(f"strategy focus: {focus}")
     if task.brief:
         lines.append(f"brief: {task.brief}")
+    if task.task_id:
+        lines.append(f"task: {task.task_id}")
     return section("Request", "\n".join(lines))
 
 

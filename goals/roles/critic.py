@@ -109,20 +109,26 @@ SPEC = RoleSpec(
 )
 
 
+#: What every critic call asks, whatever its kind: first in the user message, so
+#: consecutive calls share it (the kind, the IDs and the ideas come after the request).
+ASK = (
+    "Review every idea the request names, by its ID: its scores, up to four strengths "
+    "and weaknesses, a verdict and one suggestion."
+)
+
+
 def critic_message(*, task: TaskView, mode: str, ideas_text: str, focus: str = "") -> str:
-    """The critic's user message: the portfolio's other ideas, then the request."""
+    """The critic's user message: what every critic call asks, the portfolio's ideas (the
+    epoch's block), then the request, its kind's ask and the ideas under review."""
     portfolio, focus_ideas = ideas_split(ideas_text)
     if task.kind == TaskKind.COMPARE:
         ask = (
-            f"COMPARE ideas {ids_text(task.idea_ids)}: review each, then rank them from best "
-            "to worst in `ranking` and explain the order in `rationale`."
+            f"COMPARE ideas {ids_text(task.idea_ids)}: rank them from best to worst in "
+            "`ranking` and explain the order in `rationale`."
         )
     else:
-        ask = (
-            f"CRITIQUE ideas {ids_text(task.idea_ids)}: score each, with strengths, "
-            "weaknesses, a verdict and one suggestion. `ranking` may be empty."
-        )
-    return join(section("Ideas", portfolio), header(task, mode, focus), ask, focus_ideas)
+        ask = f"CRITIQUE ideas {ids_text(task.idea_ids)}. `ranking` may be empty."
+    return join(ASK, section("Ideas", portfolio), header(task, mode, focus), ask, focus_ideas)
 
 
 def message_build(*, work: Work, ideas_text: str) -> str:

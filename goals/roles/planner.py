@@ -117,6 +117,10 @@ SPEC = RoleSpec(
 )
 
 
+#: What every planner call asks, a plan or a meta review: first in the user message.
+ASK = "Queue the next 2 to 6 tasks from the ideas, figures and recent work below."
+
+
 def planner_message(
     *,
     task: TaskView,
@@ -130,41 +134,41 @@ def planner_message(
     focus: str = "",
     meta_stats: dict[str, Any] | None = None,
 ) -> str:
-    """The planner's user message: the slowly changing portfolio first (the epoch's
-    portfolio block, people's corrections), the best ideas in full as the epoch's first
-    plan saw them, then the request (which differs every call), what changed since (new
-    scores, new ideas at the top), and the latest figures."""
+    """The planner's user message, most shared first: what every planner call asks, the
+    slowly changing portfolio (the epoch's portfolio block, people's corrections, the
+    explore ratio, the best ideas in full as the epoch's first call saw them), then what
+    changes between calls (new scores and ideas since, the latest figures, the queue, the
+    recent work), and last the request, its kind's ask and a meta review's statistics:
+    a plan and a meta review share everything before the request."""
     ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
         ask = (
-            "META REVIEW. Judge the statistics below against the brand. Queue the next "
-            "tasks, and set `strategy` only if the explore ratio or the focus should change."
+            "META REVIEW. Judge the statistics below against the brand, and set `strategy` "
+            "only if the explore ratio or the focus should change."
         )
     else:
-        ask = "PLAN. The queue is empty: queue the next 2 to 6 tasks. Set `strategy` to null."
+        ask = "PLAN. The queue is empty. Set `strategy` to null."
     stats_text = json.dumps(stats, ensure_ascii=False, sort_keys=True, default=str)
     queue_text = ", ".join(f"{k}: {v}" for k, v in sorted(queue.items())) or "empty"
     return join(
+        ASK,
         section("Ideas", portfolio),
         section(
             "People's corrections (follow their lead)", "\n".join(f"- {c}" for c in corrections)
         ),
         f"current explore ratio: {explore_ratio:.2f}",
         section("Ideas by priority", focus_ideas),
-        # What is asked is the same for every plan (and every meta review); the request
-        # (the kind, the task's id, the mode) differs from one call to the next: after
-        # the best ideas, which stay the same bytes for the epoch.
-        ask,
-        header(task, mode, focus),
         changes.strip(),
+        section("Portfolio", stats_text),
+        section("Queue", queue_text),
+        section("Recent work", "\n".join(f"- {w}" for w in recent_work)),
+        header(task, mode, focus),
+        ask,
         section(
             "System statistics",
             json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
         ),
-        section("Portfolio", stats_text),
-        section("Queue", queue_text),
-        section("Recent work", "\n".join(f"- {w}" for w in recent_work)),
     )
 
 

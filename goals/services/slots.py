@@ -1,13 +1,13 @@
 """Loop slots: at most ``BIZAGENT_LOOP_CONCURRENCY`` iterations at once, across every
 cluster, and none held by the dead.
 
-A tick leases a slot by compare-and-set (``UPDATE … WHERE owner = '' OR expires_at <
-now``: of two ticks that try one slot, exactly one changes the row), holds it with a
-short lease that a heartbeat thread renews while the tick lives (through a model call of
-``BIZAGENT_LLM_TIMEOUT``), and frees it at the end. The same heartbeat renews the lease
-of the task the tick works on. A tick whose process is killed stops beating, so its slot
-and its task are free again within a lease (about a minute), not after the lease plus
-the whole task timeout as with the cache lock this replaces.
+A tick leases a slot by compare-and-set (``bizagent.leases``: ``UPDATE … WHERE owner =
+'' OR expires_at <= now``: of two ticks that try one slot, exactly one changes the row),
+holds it with a short lease that a heartbeat thread renews while the tick lives (through
+a model call of ``BIZAGENT_LLM_TIMEOUT``), and frees it at the end. The same heartbeat
+renews the lease of the task the tick works on. A tick whose process is killed stops
+beating, so its slot and its task are free again within a lease (about a minute), not
+after the lease plus the whole task timeout as with the cache lock this replaces.
 
 Each slot also carries the duty cycle's rest after its last iteration, and the tokens
 reserved by the iteration admitted in it:
@@ -34,6 +34,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from bizagent.leases import LeaseFields, lease_claim, lease_release, lease_renew
 from bizagent.llm.types import ChatClient
 from decisions.services import audit_log
 from goals.conf import conf
@@ -59,8 +60,12 @@ def _slots_ensure(count: int) -> None:
         )
 
 
-def _unowned(now: dt.datetime) -> Q:
-    return Q(owner="") | Q(expires_at__lt=now)
+#: A slot's lease columns (``owner``, ``expires_at``; "" when nobody holds it).
+SLOT_LEASE = LeaseFields(owner="owner", expires_at="expires_at", unowned="")
+
+
+def _lease_duration() -> dt.timedelta:
+    return dt.timedelta(seconds=conf().slot_lease_seconds)
 
 
 def loop_slot_claim(
@@ -77,11 +82,10 @@ def loop_slot_claim(
     settings = conf()
     now = now or timezone.now()
     _slots_ensure(settings.loop_concurrency)
-    expires = now + dt.timedelta(seconds=settings.slot_lease_seconds)
     rested_by = now + dt.timedelta(seconds=max(0.0, rest_within))
     candidates = (
         LoopSlot.objects.filter(number__lte=settings.loop_concurrency)
-        .filter(_unowned(now))
+        .filter(SLOT_LEASE.free(now))
         .filter(Q(rest_until__isnull=True) | Q(rest_until__lte=rested_by))
         .order_by(F("rest_until").asc(nulls_first=True), "number")
     )
@@ -89,9 +93,13 @@ def loop_slot_claim(
         with transaction.atomic():
             # The owner read a moment ago is part of the condition: if another tick took
             # the slot meanwhile, nothing changes and we try the next one.
-            free = Q(owner="") if not owner else Q(owner=owner, expires_at__lt=now)
-            claimed = LoopSlot.objects.filter(free, number=number).update(
-                owner=worker, expires_at=expires, claimed_at=now
+            claimed = lease_claim(
+                LoopSlot.objects.filter(number=number, owner=owner),
+                owner=worker,
+                now=now,
+                duration=_lease_duration(),
+                fields=SLOT_LEASE,
+                claimed_at=now,
             )
             if claimed and owner:
                 audit_log(
@@ -108,10 +116,13 @@ def loop_slot_claim(
 
 def loop_slot_renew(*, worker: str, slot: int, now: dt.datetime | None = None) -> bool:
     """Extend ``worker``'s lease on ``slot``; False when it is no longer ``worker``'s."""
-    now = now or timezone.now()
     return bool(
-        LoopSlot.objects.filter(number=slot, owner=worker).update(
-            expires_at=now + dt.timedelta(seconds=conf().slot_lease_seconds)
+        lease_renew(
+            LoopSlot.objects.filter(number=slot),
+            owner=worker,
+            now=now or timezone.now(),
+            duration=_lease_duration(),
+            fields=SLOT_LEASE,
         )
     )
 
@@ -121,15 +132,14 @@ def loop_slot_release(
 ) -> bool:
     """Free ``slot`` if ``worker`` still holds it (a late worker frees nothing), with the
     rest its iteration earned (none: a rest already set stays) and no reservation."""
-    changes: dict[str, Any] = {
-        "owner": "",
-        "expires_at": None,
-        "claimed_at": None,
-        "reserved_tokens": 0,
-    }
+    changes: dict[str, Any] = {"claimed_at": None, "reserved_tokens": 0}
     if rest_seconds > 0:
         changes["rest_until"] = (now or timezone.now()) + dt.timedelta(seconds=rest_seconds)
-    return bool(LoopSlot.objects.filter(number=slot, owner=worker).update(**changes))
+    return bool(
+        lease_release(
+            LoopSlot.objects.filter(number=slot), owner=worker, fields=SLOT_LEASE, **changes
+        )
+    )
 
 
 def loop_slot_rest_left(*, slot: int, now: dt.datetime | None = None) -> float:
@@ -144,7 +154,9 @@ def loop_slots_rest_soonest(*, now: dt.datetime | None = None) -> float | None:
     None when every slot is held by a live owner."""
     settings = conf()
     now = now or timezone.now()
-    unowned = LoopSlot.objects.filter(number__lte=settings.loop_concurrency).filter(_unowned(now))
+    unowned = LoopSlot.objects.filter(number__lte=settings.loop_concurrency).filter(
+        SLOT_LEASE.free(now)
+    )
     rests = list(unowned.values_list("rest_until", flat=True))
     if not rests:
         return None
@@ -193,7 +205,7 @@ def loop_slot_admit(
         in_flight = sum(
             s.reserved_tokens
             for s in slots
-            if s.number != slot and s.owner and s.expires_at and s.expires_at >= now
+            if s.number != slot and s.owner and s.expires_at and s.expires_at > now
         )
         used = tokens_used_today(theme=theme, now=now)
         if used < allowed <= used + in_flight:
@@ -313,8 +325,7 @@ def loop_slots_free(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     held = (
         LoopSlot.objects.filter(number__lte=settings.loop_concurrency)
-        .exclude(owner="")
-        .filter(expires_at__gte=now)
+        .exclude(SLOT_LEASE.free(now))
         .count()
     )
     return max(0, settings.loop_concurrency - held)

@@ -69,8 +69,9 @@ def _priority_part(prompt: str) -> str:
     start = prompt.find("# Ideas by priority\n")
     if start < 0:
         return ""
-    end = prompt.find("# Request\n", start)
-    return prompt[start:end] if end >= 0 else prompt[start:]
+    # It ends at the next top-level heading or the changes since (which follow it).
+    ends = [at for h in ("\n# ", "\n## Changes") if (at := prompt.find(h, start + 1)) >= 0]
+    return prompt[start : min(ends)] if ends else prompt[start:]
 
 
 def _field(text: str, name: str, default: str = "") -> str:

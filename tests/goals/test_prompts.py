@@ -14,7 +14,7 @@ def test_explore_asks_for_new_directions():
         task=TaskView(kind="generate", task_id=3), mode="explore", ideas_text="[#1] A"
     )
     assert "EXPLORE" in text
-    assert "task 3" in text
+    assert "task: 3" in text
     assert "[#1] A" in text
 
 

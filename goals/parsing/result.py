@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import models
+from goals.vocabulary import CURRENCY_EXPONENTS, FieldSource, Metric
 
 
 class GoalParseError(ValueError):
@@ -29,28 +29,7 @@ class GoalParseError(ValueError):
         self.message = message
 
 
-class Metric(models.TextChoices):
-    """What a goal measures; the Goal model should reuse this one vocabulary."""
-
-    REVENUE = "revenue", "Revenue"
-    REVENUE_GROWTH = "revenue_growth", "Revenue growth"
-    CUSTOMERS = "customers", "Customers"
-    TRIALS = "trials", "Trials"
-
-
-class FieldSource(models.TextChoices):
-    """How a parsed field was obtained. The parser only writes RULES and DEFAULT; MODEL
-    and PERSON are filled by later steps (the model for gaps, a person on confirmation)."""
-
-    RULES = "rules", "Rules"
-    MODEL = "model", "Model"
-    DEFAULT = "default", "Default"
-    PERSON = "person", "Person"
-
-
-# ISO 4217 minor-unit exponents of the currencies the parser knows. JPY has no minor
-# unit, so "200万" is 2000000; "$5k" is 500000 cents.
-CURRENCY_EXPONENTS: dict[str, int] = {"JPY": 0, "USD": 2, "EUR": 2}
+# One vocabulary for goals (parser, planner, models): defined in ``goals.vocabulary``.
 
 
 @dataclass(frozen=True)

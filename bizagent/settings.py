@@ -206,6 +206,12 @@ if WHOP_API_KEY and not WHOP_COMPANY_ID:
         "BIZAGENT_WHOP_COMPANY_ID must be set (biz_…) when BIZAGENT_WHOP_API_KEY is set"
     )
 
+# --- Goals ---------------------------------------------------------------------------
+# The currency of a bare amount in a goal ("200万" is JPY). Checked against the goals
+# vocabulary's known currencies by the system check goals.E002 (bizagent imports no app,
+# so the list of currencies is not repeated here).
+DEFAULT_CURRENCY = env_str("BIZAGENT_DEFAULT_CURRENCY", "JPY").strip().upper()
+
 # --- Governance -----------------------------------------------------------------------
 DECISION_TIMEOUT_HOURS = env_float(
     "DECISION_TIMEOUT", 24.0, minimum=0.01, maximum=8760.0, unit="hours"

@@ -18,6 +18,8 @@ AUDIT_ACTIONS = {
     "goals.task_dropped": "A person dropped a blocked task",
     "goals.loop_slot_reclaimed": "A loop slot whose worker died was taken over",
     "goals.token_budget_extended": "More model tokens were granted for a day",
+    "goals.goal_created": "A goal was stated and saved as a draft",
+    "goals.goal_planned": "A goal's first plan (by the rules) was made",
 }
 
 

@@ -1,0 +1,156 @@
+"""State a goal in a sentence: see what was understood and its plan, or save both.
+
+    manage.py goal "1週間で200万作りたい" [--today 2026-11-30] [--dry-run] [--json]
+
+``--json`` prints ``{"goal": {...}, "plan": {...}}`` (amounts as major-unit strings,
+ISO dates); otherwise a short summary in Japanese and English. ``--dry-run`` saves
+nothing; without it the draft goal and its first plan (revision 1) are saved and the
+goal's id printed. With no metric source read yet, achieved = 0 and an unknown ARPU are
+assumptions the output names.
+
+Exit code 2, with nothing saved, when the goal still has questions (来期, no amount)
+or the input cannot be a goal (empty, too long, negative): one line says what is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from goals.checks import default_currency_problem
+from goals.parsing import GoalParseError
+from goals.planning import PlanError
+from goals.services.goals import (
+    GoalServiceError,
+    Understanding,
+    goal_create,
+    goal_plan,
+    goal_understand,
+    understanding_plan,
+)
+
+#: Exit code for input the command refuses or cannot act on yet (questions).
+EXIT_REFUSED = 2
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return timezone.localdate()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(
+            f"--today must be a date as YYYY-MM-DD, got {value[:40]!r}", returncode=EXIT_REFUSED
+        ) from None
+
+
+def summary_lines(understanding: Understanding, plan: dict[str, Any] | None) -> list[str]:
+    """The readable summary: what was understood, the daily target, actions, risks,
+    assumptions and questions, each as a Japanese line and an English line."""
+    goal = understanding.to_json()
+    # Unknown fields read "?" rather than "None": the questions below say what is missing.
+    period = goal["period"] or {"start": "?", "end": "?", "days": "?"}
+    goal = {**goal, "target_amount": goal["target_amount"] or "?", "metric": goal["metric"] or "?"}
+    unit = goal["currency"] or "人"
+    lines = [
+        f"目標: {goal['metric']} {goal['target_amount']} {unit} "
+        f"({period.get('start')} 〜 {period.get('end')}, {period.get('days')}日間)",
+        f"Goal: {goal['metric']} {goal['target_amount']} {goal['currency'] or 'people'} "
+        f"from {period.get('start')} to {period.get('end')} ({period.get('days')} days)",
+    ]
+    if goal["confirm"]:
+        fields = ", ".join(goal["confirm"])
+        lines += [
+            f"確認してください（推定値）: {fields}",
+            f"Please confirm (not read from the text): {fields}",
+        ]
+    if plan is not None:
+        lines += [
+            f"1日の目標: {plan['daily_target']} {unit}",
+            f"Daily target: {plan['daily_target']} {goal['currency'] or 'people'}",
+        ]
+        for action in plan["actions"]:
+            lines += [
+                f"施策: {action['workflow']} 1日{action['per_day']}件 (費用 {action['cost']})",
+                f"Action: {action['workflow']}, {action['per_day']} a day (cost {action['cost']})",
+            ]
+        for risk in plan["risks"]:
+            lines += [f"リスク: {risk['kind']}", f"Risk: {risk['message']}"]
+        for assumption in plan["assumptions"]:
+            lines += [f"仮定: {assumption}", f"Assumption: {assumption}"]
+    for question in goal["questions"]:
+        lines += [f"質問: {question['code']}", f"Question: {question['text']}"]
+    return lines
+
+
+class Command(BaseCommand):
+    help = "Understand a goal sentence and plan it; --dry-run saves nothing."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("text", help='The goal, such as "1週間で200万作りたい".')
+        parser.add_argument("--today", help="The day to plan from (YYYY-MM-DD); default today.")
+        parser.add_argument("--dry-run", action="store_true", help="Print; save nothing.")
+        parser.add_argument("--json", action="store_true", help="Print the goal and plan as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        problem = default_currency_problem()
+        if problem:
+            raise CommandError(problem, returncode=EXIT_REFUSED)
+        today = _today(options["today"])
+        try:
+            understanding = goal_understand(
+                text=options["text"], today=today, default_currency=settings.DEFAULT_CURRENCY
+            )
+        except GoalParseError as exc:
+            raise CommandError(exc.message, returncode=EXIT_REFUSED) from None
+        plan: dict[str, Any] | None = None
+        if understanding.ready:
+            try:
+                # No metric source is read yet: achieved and ARPU are unknown (assumed).
+                plan = understanding_plan(
+                    understanding=understanding, today=today, achieved=None, arpu=None
+                )
+            except (PlanError, GoalServiceError) as exc:
+                raise CommandError(str(exc), returncode=EXIT_REFUSED) from None
+        if not understanding.ready or options["dry_run"]:
+            self._print(understanding, plan, as_json=options["json"], goal_id=None)
+            if not understanding.ready:
+                codes = ", ".join(q.code for q in understanding.questions)
+                raise CommandError(
+                    f"the goal has questions ({codes}); nothing was saved",
+                    returncode=EXIT_REFUSED,
+                )
+            return
+        try:
+            with transaction.atomic():
+                goal = goal_create(understanding=understanding, actor=None)
+                revision = goal_plan(goal=goal, today=today, achieved=None, arpu=None, actor=None)
+        except (PlanError, GoalServiceError) as exc:
+            raise CommandError(str(exc), returncode=EXIT_REFUSED) from None
+        self._print(understanding, revision.document, as_json=options["json"], goal_id=goal.pk)
+
+    def _print(
+        self,
+        understanding: Understanding,
+        plan: dict[str, Any] | None,
+        *,
+        as_json: bool,
+        goal_id: int | None,
+    ) -> None:
+        """Print the goal and plan; ``goal_id`` is the saved goal's id (None: not saved)."""
+        if as_json:
+            document: dict[str, Any] = {"goal": understanding.to_json(), "plan": plan}
+            if goal_id is not None:
+                document["id"] = goal_id
+            self.stdout.write(json.dumps(document, ensure_ascii=False, indent=2))
+            return
+        for line in summary_lines(understanding, plan):
+            self.stdout.write(line)
+        if goal_id is not None:
+            self.stdout.write(f"目標 #{goal_id} を保存しました / Saved goal #{goal_id}")

@@ -93,9 +93,9 @@ class GoalQuestionsOut(GoalDocumentOut):
 class GoalWebhookOut(Schema):
     reply: str = Field(description="A short text for the chat: what was understood, or questions.")
     replayed: bool = Field(description="True when this delivery was answered before.")
-    goal: dict[str, Any] | None
-    plan: dict[str, Any] | None
-    id: int | None
+    goal: dict[str, Any] | None = None
+    plan: dict[str, Any] | None = None
+    id: int | None = None
     status: str | None = None
     questions: list[dict[str, str]] = []
     errors: list[dict[str, Any]] = []
@@ -190,7 +190,7 @@ def goals_list(
     return {"data": page, "next_cursor": next_cursor}
 
 
-@router.get("/goals/{goal_id}", response=GoalDetailOut, summary="One goal with its latest plan")
+@router.get("/goals/{int:goal_id}", response=GoalDetailOut, summary="One goal with its latest plan")
 def goals_detail(request: HttpRequest, goal_id: int) -> Goal:
     permission_require(request, "goals.view_goal")
     return Goal.objects.get(pk=goal_id)

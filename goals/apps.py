@@ -18,6 +18,8 @@ AUDIT_ACTIONS = {
     "goals.task_dropped": "A person dropped a blocked task",
     "goals.loop_slot_reclaimed": "A loop slot whose worker died was taken over",
     "goals.token_budget_extended": "More model tokens were granted for a day",
+    "goals.snapshot_recorded": "A metric reading was recorded",
+    "goals.snapshot_changed": "A metric reading was corrected to a new value",
 }
 
 

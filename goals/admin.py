@@ -312,3 +312,7 @@ class LoopPanelAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         loop_resume(actor=request.user)
         return self._back(request)
+
+
+# The MetricSnapshot admin lives apart (manual entry form); importing registers it.
+from goals import admin_snapshots  # noqa: E402, F401

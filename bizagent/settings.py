@@ -191,6 +191,9 @@ VOCAB_CACHE_DIR = Path(env_str("BIZAGENT_VOCAB_DIR", str(VAR_DIR / "vocab")))
 # --- Google Sheets ------------------------------------------------------------------------
 SHEETS_CREDENTIALS = env_str("BIZAGENT_SHEETS_CREDENTIALS")
 SHEETS_SPREADSHEET_ID = env_str("BIZAGENT_SHEETS_SPREADSHEET_ID")
+# A range of past performance (date, metric, value[, currency] rows) read as a goals
+# metric source, e.g. "past_performance!A2:D". Unset: that source is off.
+GOALS_SHEETS_RANGE = env_str("BIZAGENT_GOALS_SHEETS_RANGE")
 
 # --- Whop metric source -------------------------------------------------------------
 # Unset key: the source is off (goals plan from entered figures). A key without the

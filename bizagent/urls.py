@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("decisions/", include("decisions.urls")),
     path("api/v1/", include("workflows.api.urls")),
+    path("api/v1/", include("goals.urls")),
 ]

@@ -20,6 +20,8 @@ AUDIT_ACTIONS = {
     "goals.token_budget_extended": "More model tokens were granted for a day",
     "goals.goal_created": "A goal was stated and saved as a draft",
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
+    "goals.snapshot_recorded": "A metric reading was recorded",
+    "goals.snapshot_changed": "A metric reading was corrected to a new value",
 }
 
 

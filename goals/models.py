@@ -31,6 +31,7 @@ __all__ = [
     "Task",
     "TaskKind",
     "TokenGrant",
+    "WebhookDelivery",
 ]
 
 
@@ -582,6 +583,25 @@ class MetricSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric} {self.date} = {self.value} ({self.source})"
+
+
+class WebhookDelivery(models.Model):
+    """A webhook delivery already handled, by its ``webhook-id``.
+
+    Senders retry a delivery with the same id until they see a 2xx; storing the id in
+    the transaction that applied the event makes a replay a no-op instead of a double
+    count.
+    """
+
+    id = models.CharField(primary_key=True, max_length=255)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return self.id
 
 
 class GoalOrigin(models.Model):

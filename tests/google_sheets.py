@@ -228,8 +228,17 @@ class FakeGoogleSheets:
         if title not in self.tabs:
             return self._json(400, google_error(400))
         query = parse_qs(urlparse(request.url).query)
-        assert cells == "A:A" and query["majorDimension"] == ["COLUMNS"], "unexpected read"
         rows = self.tabs[title].rows
+        if cells != "A:A":
+            # A range read by rows (the goals' past-performance source): Google answers
+            # the rows from the range's first row on, trailing empty rows left out.
+            first = int("".join(ch for ch in cells.split(":")[0] if ch.isdigit()) or 1)
+            assert query.get("majorDimension", ["ROWS"]) == ["ROWS"], "unexpected read"
+            found: dict[str, Any] = {"range": a1, "majorDimension": "ROWS"}
+            if rows[first - 1 :]:
+                found["values"] = rows[first - 1 :]
+            return self._json(200, found)
+        assert query["majorDimension"] == ["COLUMNS"], "unexpected read"
         body: dict[str, Any] = {
             "range": f"{title}!A1:A{max(len(rows), 1000)}",
             "majorDimension": "COLUMNS",

@@ -9,8 +9,8 @@ permissions, the ones its tests were written against:
 - ideas: alice is a superuser; bob is staff who may view and change ideas; charlie is
   staff with no permission on ideas (the admin answers him 403).
 - goals: alice is a superuser (she may change tasks and run the loop); bob is staff who
-  may view tasks and iterations and pause or resume the loop; charlie is staff with no
-  permission on goals.
+  may view tasks and iterations and pause or resume the loop, and view goals; charlie is staff
+  with no permission on goals.
 - workflows: alice may view, add, change, delete and execute workflows and view and
   change (cancel, retry) runs, and create collections and upload and delete their
   documents; bob may only view workflows, runs, collections and documents; charlie is
@@ -68,6 +68,9 @@ GRANTS: dict[str, dict[str, Grant]] = {
                 "goals.change_loopstate",
                 "goals.view_task",
                 "goals.view_iteration",
+                # Goal pages: bob reads goals and their plans, he does not add them.
+                "goals.view_goal",
+                "goals.view_planrevision",
             )
         ),
         "charlie": Grant(),

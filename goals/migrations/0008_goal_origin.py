@@ -1,8 +1,6 @@
 """GoalOrigin: chat messages delivered to the goal webhook, once each.
 
-Numbered 0008 because 0007 (webhook deliveries) is landing from another slice; this one
-depends on 0006, the leaf on main when it was written. Whoever merges both points this
-dependency at 0007 so the graph keeps one leaf.
+Follows 0007 (Whop webhook deliveries), which landed on main while this was written.
 """
 
 import django.db.models.deletion
@@ -12,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("goals", "0006_goal_plan_snapshot"),
+        ("goals", "0007_webhook_delivery"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -36,3 +36,13 @@ class GoalsConfig(AppConfig):
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
         from goals import actions, checks  # noqa: F401
+
+        # The goal endpoints join the one API from here, not from workflows: goals may
+        # import workflows, never the reverse (tests/test_dependency_rules.py). ready()
+        # runs before the URLconf is first read, so the routes are in place when
+        # ``api.urls`` is built; a registry in workflows would be a second mechanism
+        # doing what this one line does.
+        from goals.api import router
+        from workflows.api import api
+
+        api.add_router("", router)

@@ -602,3 +602,41 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return self.id
+
+
+class GoalOrigin(models.Model):
+    """One chat message delivered to the goal webhook, and the first answer it got.
+
+    Chat tools deliver at least once (Slack and Telegram retry a slow or failed
+    delivery), so the webhook is idempotent per (``source``, ``message_id``): a replay
+    returns ``answer`` as first given and creates nothing. The row is kept even when the
+    answer was questions (no goal saved), so a replay neither asks the model again nor
+    answers differently. ``goal`` is the goal the message created, when it created one.
+    """
+
+    source = models.CharField(max_length=32, help_text="The chat tool: slack, telegram, ...")
+    message_id = models.CharField(max_length=200, help_text="The tool's id of the message.")
+    goal = models.ForeignKey(
+        Goal, null=True, blank=True, on_delete=models.SET_NULL, related_name="origins"
+    )
+    status_code = models.PositiveSmallIntegerField(help_text="The HTTP status first answered.")
+    answer = models.JSONField(default=dict, help_text="The body first answered.")
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Whose API token delivered it.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "message_id"], name="goals_goalorigin_once_per_message"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.message_id[:40]} → goal #{self.goal_id}"

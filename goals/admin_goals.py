@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from bizagent.admin_base import NoChangeAdminMixin, NoDeleteAdminMixin
 from goals.charts import progress_chart
 from goals.models import Goal, MetricSnapshot
 from goals.parsing import GoalParseError
@@ -143,7 +144,8 @@ def _today() -> dt.date:
 
 
 @admin.register(Goal)
-class GoalAdmin(admin.ModelAdmin):
+class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
+    # A goal changes only through its services: no raw form, no delete.
     list_display = ("id", "text", "metric", "target_amount", "currency", "period_end", "status")
     list_filter = ("status", "metric")
     search_fields = ("text",)
@@ -158,13 +160,6 @@ class GoalAdmin(admin.ModelAdmin):
         ("created_at", "updated_at"),
     )
     readonly_fields = (*fields[:-1], "created_at", "updated_at")
-
-    # A goal changes only through its services: no raw form, no delete.
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     # --- the goal page ---------------------------------------------------------------
 

@@ -160,7 +160,10 @@ def _write(*, target: Collection, prepared: _Prepared, actor: Actor) -> Document
         checksum=prepared.checksum,
     )
     try:
-        document.full_clean()
+        # Uniqueness is the database's to judge: checked here too, a worker that lost
+        # the race to add the same text would be told "already exists" instead of being
+        # handed the winner's document below.
+        document.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise RagInputError(f"{prepared.source}: {_validation_message(exc)}") from exc
     try:

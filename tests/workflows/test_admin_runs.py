@@ -154,3 +154,16 @@ def test_a_person_retries_a_failed_step_in_the_browser(page, alice, enqueued):
     expect(page.locator(".messagelist")).to_contain_text("Step bad is queued again.")
     expect(page.locator(f"#step-run-{bad.pk} .step-status")).to_have_text("pending")
     assert enqueued[-1] == bad.pk  # (the first entry: the run's own start)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_person_cancels_a_queued_run_in_the_browser(page, alice):
+    workflow = workflow_build(steps=[{"name": "a", "block": "test-echo", "config": {"value": 1}}])
+    run = run_start(workflow=workflow, input={}, triggered_by=alice)
+    admin_log_in(page, "alice", "pw-alice-123")
+    page.goto(f"/admin/workflows/run/{run.pk}/change/")
+    page.locator("#run-cancel").click()
+    expect(page.locator(".messagelist")).to_contain_text("cancel")
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED

@@ -42,3 +42,17 @@ def test_a_person_opens_a_workflow_sees_its_graph_and_publishes_it(page, alice):
     )
     expect(page.locator(".field-status")).to_contain_text("Waiting for approval")
     assert Workflow.objects.get().status == Workflow.Status.PENDING_APPROVAL
+
+
+def test_a_person_validates_then_retires_a_draft(page, alice):
+    workflow = workflow_create(document=document("Support bot"), actor=None)
+    admin_log_in(page, "alice", "pw-alice-123")
+    page.goto(f"/admin/workflows/workflow/{workflow.pk}/change/")
+
+    page.locator("#workflow-validate").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("is valid.")
+
+    page.locator("#workflow-retire").click()
+    expect(page.locator("ul.messagelist")).to_contain_text("is retired.")
+    expect(page.locator(".field-status")).to_contain_text("Retired")
+    assert Workflow.objects.get().status == Workflow.Status.RETIRED

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bizagent.llm.structured import schema_check
-from workflows.blocks import block_get, blocks_all
+from workflows.blocks import Block, block_get, blocks_all
 from workflows.graph import SubflowTarget, graph_validate
 
 SLUGS = {
@@ -142,3 +142,10 @@ def test_the_validator_reports_the_blocks_own_config_problems():
     problems = graph_validate(document)
     assert [(p["step"], p["path"]) for p in problems] == [("check", "steps.0.config.operand")]
     assert "inside another repeat" in problems[0]["message"]
+
+
+def test_every_registered_block_implements_run():
+    """``Block.run`` in the base only raises NotImplementedError (the contract): no
+    registered block may fall back on it."""
+    missing = [slug for slug, block in blocks_all().items() if type(block).run is Block.run]
+    assert missing == []

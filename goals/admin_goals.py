@@ -51,6 +51,42 @@ INDEX_STATUSES = (Goal.Status.ACTIVE, Goal.Status.PLANNED)
 # --- reads for the pages ---------------------------------------------------------------
 
 
+def _measure(goal: Goal) -> str:
+    """Growth goals are measured in revenue."""
+    return Metric.REVENUE if goal.metric == Metric.REVENUE_GROWTH else goal.metric
+
+
+def _daily_maxima(goals: list[Goal]) -> dict[tuple[str, str, dt.date], int]:
+    """The day's largest reading per (metric, currency, day) over the goals' periods, in
+    one query however many goals there are."""
+    if not goals:
+        return {}
+    rows = (
+        MetricSnapshot.objects.filter(
+            metric__in={_measure(goal) for goal in goals},
+            date__gte=min(goal.period_start for goal in goals),
+            date__lte=max(goal.period_end for goal in goals),
+        )
+        .values("metric", "currency", "date")
+        .annotate(value=Max("value"))
+    )
+    return {(row["metric"], row["currency"] or "", row["date"]): row["value"] for row in rows}
+
+
+def _goal_days(
+    goal: Goal, maxima: dict[tuple[str, str, dt.date], int]
+) -> list[tuple[dt.date, int]]:
+    measure = _measure(goal)
+    days: dict[dt.date, int] = {}
+    for (metric, currency, day), value in maxima.items():
+        if metric != measure or not goal.period_start <= day <= goal.period_end:
+            continue
+        if measure == Metric.REVENUE and currency != goal.currency:
+            continue
+        days[day] = max(value, days.get(day, value))
+    return sorted(days.items())
+
+
 def goal_daily_actuals(goal: Goal) -> list[tuple[dt.date, int]]:
     """Per-day amounts of the goal's metric within its period, from its snapshots.
 
@@ -58,16 +94,7 @@ def goal_daily_actuals(goal: Goal) -> list[tuple[dt.date, int]]:
     payment): the day's largest reading counts, never their sum, so one sale is not
     counted twice. Growth goals are measured in revenue; revenue only in their currency.
     """
-    measure = Metric.REVENUE if goal.metric == Metric.REVENUE_GROWTH else goal.metric
-    rows = MetricSnapshot.objects.filter(
-        metric=measure, date__gte=goal.period_start, date__lte=goal.period_end
-    )
-    if measure == Metric.REVENUE:
-        rows = rows.filter(currency=goal.currency)
-    return [
-        (row["date"], row["value"])
-        for row in rows.values("date").annotate(value=Max("value")).order_by("date")
-    ]
+    return _goal_days(goal, _daily_maxima([goal]))
 
 
 def goal_amount_text(goal: Goal, amount: int) -> str:
@@ -91,8 +118,10 @@ class GoalProgress:
 def goals_progress() -> list[GoalProgress]:
     """Active and planned goals with achieved / target (0 without snapshots)."""
     result = []
-    for goal in Goal.objects.filter(status__in=INDEX_STATUSES).order_by("period_end", "pk"):
-        achieved = sum(value for _, value in goal_daily_actuals(goal))
+    goals = list(Goal.objects.filter(status__in=INDEX_STATUSES).order_by("period_end", "pk"))
+    maxima = _daily_maxima(goals)  # one read for every goal on the index, not one each
+    for goal in goals:
+        achieved = sum(value for _, value in _goal_days(goal, maxima))
         percent = min(100, max(0, achieved * 100 // goal.target_amount))
         result.append(
             GoalProgress(

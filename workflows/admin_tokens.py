@@ -32,6 +32,7 @@ class ApiTokenAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         "expires_at",
         "revoked_at",
     )
+    list_select_related = ("user",)
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
     fields = ("user", "name", "expires_at")

@@ -219,3 +219,21 @@ def test_charlie_sees_no_goals_on_the_index(client, alice, charlie):
     client.force_login(charlie)
     html = client.get(reverse("admin:index")).content.decode()
     assert 'id="active-goals"' not in html and 'id="new-goal"' not in html
+
+
+def test_the_index_reads_the_goals_progress_in_a_fixed_number_of_queries(client, alice):
+    """One snapshot read for every goal on the index, not one per goal."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice)
+    _saved_goal(client)
+    client.get(reverse("admin:index"))  # warm the caches (content types, session)
+    with CaptureQueriesContext(connection) as one:
+        client.get(reverse("admin:index"))
+    for _ in range(2):
+        assert _post(client, WEEK, confirm="1").status_code == 302
+    with CaptureQueriesContext(connection) as three:
+        html = client.get(reverse("admin:index")).content.decode()
+    assert html.count("of 2,000,000 JPY") == 3
+    assert len(three) == len(one)

@@ -1,0 +1,176 @@
+"""Goal execution: the workflows the planner may choose (CatalogueItem), the runs a plan
+started (GoalRun) and the reports sent about it (GoalReport).
+
+Only ``goals.services`` writes these rows.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from goals.models.goal import Goal, PlanRevision
+from goals.vocabulary import CURRENCY_EXPONENTS, Metric
+
+
+class CatalogueItem(models.Model):
+    """One workflow the planner may choose, with the yield and cost a person edits.
+
+    Seeded from ``goals/catalogue/*.json`` with honest defaults and a note on where each
+    default comes from (``yield_source``); a person corrects them in the admin once real
+    figures exist. ``yield_per_unit`` is in the driven metric's unit per unit of volume
+    (customers or trials per email sent; major currency units per unit for revenue);
+    ``unit_cost`` is in major units of ``currency``; ``volume_param`` is the workflow
+    input the planner sets to the daily volume, capped at ``max_per_day``.
+    """
+
+    key = models.SlugField(max_length=64, unique=True, help_text="Stable name used in plans.")
+    title = models.CharField(max_length=200)
+    workflow = models.SlugField(
+        max_length=100, help_text="Key of the workflow this item runs (its published version)."
+    )
+    description = models.TextField(blank=True)
+    metric = models.CharField(max_length=16, choices=Metric.choices)
+    unit = models.CharField(max_length=100, help_text="What one unit of volume is.")
+    yield_per_unit = models.DecimalField(
+        max_digits=14, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+    )
+    unit_cost = models.DecimalField(
+        max_digits=14, decimal_places=4, validators=[MinValueValidator(Decimal(0))]
+    )
+    currency = models.CharField(max_length=3)
+    volume_param = models.CharField(max_length=64)
+    max_per_day = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    yield_source = models.TextField(help_text="Where the default yield and cost come from.")
+    enabled = models.BooleanField(default=True, help_text="Offered to the planner.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(condition=Q(max_per_day__gte=1), name="goals_catalogue_cap"),
+            models.CheckConstraint(
+                condition=Q(yield_per_unit__gte=0) & Q(unit_cost__gte=0),
+                name="goals_catalogue_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        if self.currency not in CURRENCY_EXPONENTS:
+            known = ", ".join(sorted(CURRENCY_EXPONENTS))
+            raise ValidationError(
+                {"currency": f"Unknown currency {self.currency!r}: use one of {known}."}
+            )
+
+
+class GoalRun(models.Model):
+    """One workflow run a goal's plan started: which action, for which day, which attempt.
+
+    Unique per (goal, action, day, attempt), so two executors racing on the same day
+    start one run, and a failed run is retried as the next attempt (at most
+    ``MAX_ATTEMPTS``). The row is written before the run is created (``pending``), so a
+    crash in between is found and finished by the next tick instead of starting twice.
+    """
+
+    MAX_ATTEMPTS = 3
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        STARTED = "started", "Started"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    TRANSITIONS: dict[str, tuple[str, ...]] = {
+        Status.PENDING: (Status.STARTED, Status.FAILED, Status.SKIPPED),
+        Status.STARTED: (Status.SUCCEEDED, Status.FAILED),
+        Status.SUCCEEDED: (),
+        Status.FAILED: (),
+        Status.SKIPPED: (),
+    }
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="goal_runs")
+    revision = models.ForeignKey(PlanRevision, on_delete=models.PROTECT, related_name="goal_runs")
+    action = models.SlugField(max_length=64, help_text="The catalogue item's key.")
+    day = models.DateField(help_text="The plan day this run works for.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    params = models.JSONField(default=dict, blank=True, help_text="The run's input.")
+    run = models.ForeignKey(
+        "workflows.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    spend = models.BigIntegerField(
+        default=0, help_text="What it cost, in minor units of the goal's budget currency."
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["goal", "day", "action", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "action", "day", "attempt"], name="goals_goalrun_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(attempt__gte=1) & Q(attempt__lte=3), name="goals_goalrun_attempts"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "day"], name="goals_goalrun_status_day")]
+
+    def __str__(self) -> str:
+        return f"goal #{self.goal_id} {self.action} {self.day} #{self.attempt} ({self.status})"
+
+    @classmethod
+    def transition_allowed(cls, current: str, new: str) -> bool:
+        return new in cls.TRANSITIONS.get(current, ())
+
+
+class GoalReport(models.Model):
+    """One report on a goal: daily, weekly, or final (reached or missed).
+
+    Unique per (goal, kind, period_end), so a report is written and sent once however
+    often the schedule fires. ``figures`` holds everything the mail, the Sheets rows and
+    the admin show, computed when the report was made (a report does not change later).
+    """
+
+    class Kind(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        FINAL = "final", "Final"
+
+    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="reports")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    figures = models.JSONField(default=dict)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["goal", "-period_end", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["goal", "kind", "period_end"], name="goals_goalreport_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")),
+                name="goals_goalreport_period_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"goal #{self.goal_id} {self.kind} report to {self.period_end}"

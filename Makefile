@@ -31,6 +31,7 @@ run: $(VENV)/.installed-app .env
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py governance_schedules
 	$(BIN)/python manage.py workflow_schedules
+	$(BIN)/python manage.py goal_schedules
 	@# A generated admin password goes from ensure_admin to serve through this one line's
 	@# environment (no file, no log); serve prints it last, with the URL, once it is up.
 	@password="$$($(BIN)/python manage.py ensure_admin --hand-over)" && BIZAGENT_ONE_TIME_ADMIN_PASSWORD="$$password" exec $(BIN)/python manage.py serve

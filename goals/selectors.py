@@ -11,7 +11,7 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
-from goals.models import PLAN, Iteration, LoopState, Role, Task, TokenGrant
+from goals.models import PLAN, Iteration, LoopState, PlanRevision, Role, Task, TokenGrant
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -280,3 +280,16 @@ def status_lines(status: LoopStatus) -> list[str]:
     )
     lines.append(f"schedule: {schedule}")
     return lines
+
+
+def plan_current(*, goal_id: int) -> PlanRevision | None:
+    """The plan a goal runs on: its newest approved revision (None before any approval).
+
+    A revision waiting for a decision (``approved_at`` empty) is not current: the goal
+    keeps running on the last approved one until a person says yes.
+    """
+    return (
+        PlanRevision.objects.filter(goal_id=goal_id, approved_at__isnull=False)
+        .order_by("-number")
+        .first()
+    )

@@ -1,0 +1,17 @@
+"""The django-q2 schedules goals need: the executor, the monitor and the reports.
+
+Each is a bounded, idempotent tick (a second tick in the same minute finds nothing to
+do); ``goal_schedules`` (run by ``make run``) creates or corrects them.
+"""
+
+from __future__ import annotations
+
+from bizagent.schedules import minute_schedules_ensure
+
+#: name -> (task function path, every N minutes)
+SCHEDULES: dict[str, tuple[str, int]] = {}
+
+
+def goals_schedules_ensure() -> list[str]:
+    """Create or correct the schedules (idempotent); returns the names created or changed."""
+    return minute_schedules_ensure(SCHEDULES)

@@ -110,6 +110,20 @@ def product_blocks() -> dict[str, Block]:
     }
 
 
+def block_search_text(block: Block) -> str:
+    """What ``GET /blocks?search=`` looks in: slug, name, description and both of the
+    block's lines here (so a Japanese word such as ヘッダー finds ``http``), casefolded."""
+    return "\n".join(
+        (
+            block.slug,
+            block.name,
+            block.description,
+            BLOCK_USES.get(block.slug, ""),
+            BLOCK_SUMMARIES_JA.get(block.slug, ""),
+        )
+    ).casefold()
+
+
 def _ports(block: Block) -> list[str]:
     # A sample case shows the shape of a switch's configured ports; blocks ignore
     # config keys they do not know.

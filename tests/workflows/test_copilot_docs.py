@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from decisions.models import AuditEvent
+from tests.concurrency import run_together
 from workflows.blocks import block_get
 from workflows.docs import (
     BLOCK_SUMMARIES_JA,
@@ -21,7 +22,7 @@ from workflows.docs import (
     docs_collect,
     product_blocks,
 )
-from workflows.models import Chunk, Document
+from workflows.models import Chunk, Collection, Document
 from workflows.rag.errors import RagInputError
 from workflows.rag.search import rag_retriever
 from workflows.services.docs import COPILOT_DOCS_COLLECTION, copilot_docs_rebuild
@@ -161,6 +162,19 @@ def test_the_command_prints_what_changed_then_that_nothing_did():
 
 
 @pytest.mark.django_db
+def test_the_command_rewrites_a_stale_catalogue_and_leaves_a_current_one(tmp_path, monkeypatch):
+    from workflows.management.commands import copilot_docs
+
+    path = tmp_path / "blocks.md"
+    path.write_text("# stale\n", encoding="utf-8")
+    monkeypatch.setattr(copilot_docs, "CATALOGUE_PATH", path)
+
+    assert "wrote: blocks.md" in _docs_command("--write-catalogue")
+    assert path.read_text(encoding="utf-8") == block_catalogue_markdown()
+    assert "unchanged: blocks.md" in _docs_command("--write-catalogue")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("question", "section"),
     [
@@ -182,3 +196,45 @@ def test_a_question_about_a_block_finds_its_section_first(question, section):
     )
     first, *_ = result.output["results"]
     assert first["source"] == section
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_rebuilds_at_once_agree_and_neither_fails():
+    # make run started twice, or two servers starting together.
+    copilot_docs_rebuild(
+        actor=None,
+        documents=[
+            DocSource(source="a.md", title="A", text="Alpha blocks branch."),
+            DocSource(source="b.md", title="B", text="Beta blocks fetch."),
+        ],
+    )
+    wanted = [
+        DocSource(source="a.md", title="A", text="Alpha blocks branch on a condition."),
+        DocSource(source="c.md", title="C", text="Gamma is new."),
+    ]
+
+    results, errors = run_together(lambda _: copilot_docs_rebuild(actor=None, documents=wanted), 2)
+
+    assert errors == []
+    assert len(results) == 2
+    assert sorted(Document.objects.values_list("source", "text")) == [
+        ("a.md", "Alpha blocks branch on a condition."),
+        ("c.md", "Gamma is new."),
+    ]
+    assert Collection.objects.filter(slug=COPILOT_DOCS_COLLECTION).count() == 1
+    # The chunks of replaced and deleted documents went with them.
+    assert set(Chunk.objects.values_list("document__source", flat=True)) == {"a.md", "c.md"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_first_rebuilds_at_once_make_one_collection():
+    wanted = [DocSource(source="a.md", title="A", text="Alpha blocks branch.")]
+
+    results, errors = run_together(lambda _: copilot_docs_rebuild(actor=None, documents=wanted), 2)
+
+    assert errors == []
+    assert len(results) == 2
+    assert Collection.objects.filter(slug=COPILOT_DOCS_COLLECTION).count() == 1
+    assert list(Document.objects.values_list("source", flat=True)) == ["a.md"]

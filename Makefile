@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/admin.py
 	$(BIN)/python benchmarks/workflow_engine.py
+	$(BIN)/python benchmarks/copilot_docs.py
 
 clean:
 	rm -rf $(VENV) var

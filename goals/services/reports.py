@@ -85,6 +85,11 @@ TREND_WORDS = {
     Trend.BEHIND: "behind plan",
     Trend.NOT_ENOUGH_DATA: "not enough data for a trend yet",
 }
+CLOSED_WORDS = {
+    Goal.Status.ACHIEVED: "goal achieved",
+    Goal.Status.MISSED: "goal missed",
+    Goal.Status.CANCELLED: "goal cancelled",
+}
 SUBJECTS = {
     GoalReport.Kind.DAILY: "Goal #{id} daily report {end}: {headline}",
     GoalReport.Kind.WEEKLY: "Goal #{id} weekly report to {end}: {headline}",
@@ -133,6 +138,9 @@ def report_headline(figures: dict[str, Any]) -> str:
         f"{amount_text(figures['achieved'], currency=cur, metric=metric)} of "
         f"{amount_text(figures['target'], currency=cur, metric=metric)} ({pct}%)"
     )
+    if figures["status"] in CLOSED_WORDS:
+        # A closed goal has an outcome, not a forecast.
+        return f"{text} — {CLOSED_WORDS[figures['status']]}"
     forecast = figures["forecast"]
     text += f" — {TREND_WORDS.get(forecast['trend'], forecast['trend'])}"
     if forecast["projected"] is not None:

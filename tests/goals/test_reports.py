@@ -42,7 +42,9 @@ def _busy_goal() -> Goal:
     # The webhook saw part of the same day's sales: the day's largest reading counts.
     reading(day(1), 250_000, source="whop_webhook")
     reading(day(2), 400_000, source="manual")
-    reading(day(2), 999_999, source="sheets", currency="USD")  # another currency: not this goal's money
+    reading(
+        day(2), 999_999, source="sheets", currency="USD"
+    )  # another currency: not this goal's money
     run_make(goal, on=day(1), action="cold-outreach", status=GoalRun.Status.SUCCEEDED)
     run_make(goal, on=day(2), action="cold-outreach", status=GoalRun.Status.SUCCEEDED)
     run_make(goal, on=day(2), action="trial-onboarding", status=GoalRun.Status.FAILED)
@@ -259,6 +261,8 @@ def test_a_closed_goal_gets_one_final_report(status):
     assert (report.kind, report.period_start, report.period_end) == ("final", day(1), day(7))
     assert report.figures["status"] == status
     assert report.figures["achieved"] == 2_100_000
+    # An outcome, not a forecast.
+    assert report.figures["headline"] == f"¥2,100,000 of ¥2,000,000 (105%) — goal {status}"
 
 
 def test_a_goal_reached_early_reports_up_to_yesterday():

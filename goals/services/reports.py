@@ -79,18 +79,18 @@ WEEK_DAYS = 7
 SHEETS_NAMESPACE = uuid_lib.UUID("5f0c1d7e-3b8a-4e36-9a51-2c7d0e6b4a10")
 
 SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
-TREND_WORDS = {
+TREND_WORDS: dict[str, str] = {
     Trend.AHEAD: "ahead of plan",
     Trend.ON_TRACK: "on track",
     Trend.BEHIND: "behind plan",
     Trend.NOT_ENOUGH_DATA: "not enough data for a trend yet",
 }
-CLOSED_WORDS = {
+CLOSED_WORDS: dict[str, str] = {
     Goal.Status.ACHIEVED: "goal achieved",
     Goal.Status.MISSED: "goal missed",
     Goal.Status.CANCELLED: "goal cancelled",
 }
-SUBJECTS = {
+SUBJECTS: dict[str, str] = {
     GoalReport.Kind.DAILY: "Goal #{id} daily report {end}: {headline}",
     GoalReport.Kind.WEEKLY: "Goal #{id} weekly report to {end}: {headline}",
     GoalReport.Kind.FINAL: "Goal #{id} {status}: {headline}",

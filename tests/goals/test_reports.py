@@ -141,7 +141,7 @@ def test_it_refuses_an_unknown_kind_or_a_day_outside_the_goal_and_writes_nothing
     goal = goal_make()
     with pytest.raises(ValueError, match="unknown report kind 'monthly'"):
         goal_report_make(goal_id=goal.pk, kind="monthly", period_end=day(2), now=at(day(3)))
-    with pytest.raises(ValueError, match="outside goal #.*2026-12-01..2026-12-07"):
+    with pytest.raises(ValueError, match=r"outside goal #\d+.s period 2026-12-01\.\.2026-12-07"):
         goal_report_make(goal_id=goal.pk, kind="daily", period_end=day(9), now=at(day(10)))
     assert not GoalReport.objects.exists() and not SheetRow.objects.exists()
 

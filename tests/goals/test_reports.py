@@ -279,3 +279,17 @@ def test_a_tick_is_bounded():
     with time_machine.travel(at(day(2), 1), tick=False):
         assert len(goals_report_due(limit=2).made) == 2
         assert len(goals_report_due(limit=2).made) == 1
+
+
+def test_the_schedule_runs_the_report_tick():
+    from django.utils.module_loading import import_string
+
+    from goals.services.schedules import SCHEDULES
+
+    path, minutes = SCHEDULES["goals.reports"]
+    goal = goal_make()
+    with time_machine.travel(at(day(2), 1), tick=False):
+        summary = import_string(path)()
+    assert minutes == 60
+    assert summary.startswith("reports made 1,")
+    assert GoalReport.objects.filter(goal=goal, kind="daily", period_end=day(1)).exists()

@@ -3,7 +3,9 @@
 The copilot's http tools call ``BIZAGENT_INTERNAL_BASE_URL``, which here is
 pytest-django's ``live_server`` on loopback; the model is the fake gpt-oss server
 scripted with tool calls. ``issued`` watches the real token provider, so a test can
-use the very token a copilot run was given.
+use the very token a copilot run was given. Test modules import the fixtures as
+``*_fixture`` (registered under their short names), so the names they take as
+arguments do not shadow an import.
 """
 
 from __future__ import annotations
@@ -45,20 +47,20 @@ HTTP_STEP: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def internal_api(live_server: Any, settings: Any) -> str:
+@pytest.fixture(name="internal_api")
+def internal_api_fixture(live_server: Any, settings: Any) -> str:
     settings.INTERNAL_BASE_URL = live_server.url
     return str(live_server.url)
 
 
-@pytest.fixture
-def fake(fake_gptoss: FakeGptOss, settings: Any) -> FakeGptOss:
+@pytest.fixture(name="fake")
+def fake_fixture(fake_gptoss: FakeGptOss, settings: Any) -> FakeGptOss:
     llm_settings_point(settings, fake_gptoss)
     return fake_gptoss
 
 
-@pytest.fixture
-def issued() -> Iterator[list[str]]:
+@pytest.fixture(name="issued")
+def issued_fixture() -> Iterator[list[str]]:
     """Every internal token the engine hands a run (the real provider, watched)."""
     tokens: list[str] = []
     saved = _PROVIDERS["ctx.internal_api_token"]

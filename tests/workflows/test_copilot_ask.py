@@ -8,17 +8,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from decisions.models import AuditEvent
 from tests.fake_gptoss import FakeReply
-from tests.workflows.copilot_helpers import (  # noqa: F401
+from tests.workflows.copilot_helpers import (
     HTTP_STEP,
-    fake,
-    internal_api,
-    issued,
+    TARGET,
+    fake_fixture,  # noqa: F401
+    internal_api_fixture,  # noqa: F401
+    issued_fixture,  # noqa: F401
     target_create,
     tool_results,
 )
+from tests.workflows.factories import workflow_published
 from workflows.models import Edge, Run, StepRun, Workflow
 from workflows.selectors import document_problems, workflow_document
 from workflows.services.copilot import copilot_ask
@@ -123,9 +126,6 @@ def test_a_failed_batch_leaves_the_draft_unchanged(alice, internal_api, fake):
 def test_a_published_workflow_is_edited_in_its_next_draft_and_undone_by_deleting_it(
     alice, internal_api, fake
 ):
-    from tests.workflows.factories import workflow_published
-    from tests.workflows.copilot_helpers import TARGET
-
     published = workflow_published(TARGET)
     fake.enqueue(
         add_step_call(published.pk),
@@ -182,9 +182,7 @@ def test_the_token_never_appears_in_stored_runs(alice, internal_api, fake, issue
 
 
 def test_a_person_without_change_permission_is_refused_before_anything_runs(charlie, fake):
-    from django.core.exceptions import PermissionDenied
-
     target = target_create()
-    with pytest.raises(PermissionDenied, match="change_workflow|view_workflow"):
+    with pytest.raises(PermissionDenied, match=r"workflows\.(view|change)_workflow"):
         copilot_ask(user=charlie, workflow_id=target.pk, message=ASK)
     assert not Run.objects.exists()

@@ -14,8 +14,12 @@ from typing import Any
 import pytest
 import requests
 
-from tests.workflows.copilot_helpers import HTTP_STEP, TARGET, target_create
-from tests.workflows.copilot_helpers import internal_api_fixture  # noqa: F401
+from tests.workflows.copilot_helpers import (
+    HTTP_STEP,
+    TARGET,
+    internal_api_fixture,  # noqa: F401
+    target_create,
+)
 from tests.workflows.factories import workflow_published
 from workflows.api.auth import SCOPED_ROUTES
 from workflows.internal_token import internal_ctx, internal_token_issue, internal_token_verify

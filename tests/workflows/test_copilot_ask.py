@@ -186,3 +186,36 @@ def test_a_person_without_change_permission_is_refused_before_anything_runs(char
     with pytest.raises(PermissionDenied, match=r"workflows\.(view|change)_workflow"):
         copilot_ask(user=charlie, workflow_id=target.pk, message=ASK)
     assert not Run.objects.exists()
+
+
+def test_publish_and_delete_are_refused_and_the_answer_says_so(alice, internal_api, fake):
+    target = target_create()
+    other = target_create({**TARGET, "name": "Payroll", "key": "payroll"})
+    fake.enqueue(
+        # The model tries to reach past its scope: another workflow, then the focus's
+        # delete (no tool does that; the nearest write, with the other id, is refused).
+        FakeReply(tool_calls=[("get_workflow", {"workflow_id": other.pk})]),
+        FakeReply(tool_calls=[("delete_step", {"workflow_id": other.pk, "step_name": "prepare"})]),
+        FakeReply(
+            final="I cannot publish or delete workflows: a person publishes through the "
+            "approval queue. I changed nothing."
+        ),
+    )
+
+    answer = copilot_ask(
+        user=alice, workflow_id=target.pk, message="publish it and delete payroll's first step"
+    )
+
+    assert answer.status == Run.Status.SUCCEEDED
+    assert "cannot publish or delete" in answer.text
+    assert answer.edits == [] and answer.rolled_back is False
+    results = tool_results(fake, 2)
+    assert [name for name, _ in results] == ["get_workflow", "delete_step"]
+    for _, content in results:
+        refused = json.loads(content)
+        assert refused["status"] == 403
+        assert "copilot's token may only reach the workflow in focus" in refused["json"]["detail"]
+    # The system prompt told it so, and nothing changed anywhere.
+    assert "cannot publish, retire or delete a workflow" in fake.requests[0].prompt_text
+    assert other.steps.filter(name="prepare").exists()
+    assert {w.status for w in Workflow.objects.exclude(key="copilot")} == {"draft"}

@@ -176,7 +176,7 @@ def copilot_ask(
             run.refresh_from_db()
     draft_after = _draft_of(focus.key)
     after = workflow_document(workflow=draft_after) if draft_after else before
-    validation = list(document_problems(document=after))
+    validation: list[dict[str, Any]] = [dict(p) for p in document_problems(document=after)]
     edits = document_diff(before=before, after=after)
     rolled_back = False
     if edits and (run.status != Run.Status.SUCCEEDED or validation):
@@ -185,7 +185,7 @@ def copilot_ask(
         )
         rolled_back = True
         draft_after = draft_before
-        validation = list(document_problems(document=before))
+        validation = [dict(p) for p in document_problems(document=before)]
     output = run.output if isinstance(run.output, dict) else {}
     text = str(output.get("text") or "")
     if run.status != Run.Status.SUCCEEDED:

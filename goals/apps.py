@@ -22,6 +22,7 @@ AUDIT_ACTIONS = {
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
     "goals.snapshot_recorded": "A metric reading was recorded",
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
+    "goals.catalogue_item_changed": "A catalogue item's yield, cost, cap or enabled flag changed",
 }
 
 

@@ -25,6 +25,7 @@ from decisions.actors import Actor
 from decisions.services.audit import audit_log
 from goals.catalogue import (
     CATALOGUE_DIR,
+    CatalogueEntry,
     CatalogueError,
     catalogue_entry_from_dict,
     catalogue_item_dict,
@@ -39,6 +40,7 @@ __all__ = [
     "WORKFLOWS_DIR",
     "CatalogueItemInvalid",
     "InstallResult",
+    "catalogue_item_check",
     "catalogue_item_update",
     "catalogue_workflows_install",
 ]
@@ -100,6 +102,39 @@ def _column_errors(values: dict[str, Any]) -> list[str]:
     return errors
 
 
+def catalogue_item_check(*, item: CatalogueItem, values: dict[str, Any]) -> CatalogueEntry:
+    """The item as it would be with ``values`` applied, checked; saves nothing.
+
+    The loader's rules and messages (``catalogue_entry_from_dict``) plus the columns'
+    limits. Raises ``CatalogueItemInvalid`` with every problem per field. The admin's
+    form calls it to show each error next to its field; ``catalogue_item_update``
+    calls it again under the row lock.
+    """
+    unknown = sorted(set(values) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise CatalogueItemInvalid(
+            {"__all__": [f"these fields cannot be changed here: {', '.join(unknown)}"]}
+        )
+    current = catalogue_item_dict(item)
+    merged = {**current, **{k: _as_text(k, v) for k, v in values.items() if k != "enabled"}}
+    messages: list[str] = []
+    enabled = values.get("enabled", item.enabled)
+    if not isinstance(enabled, bool):
+        messages.append(f"enabled must be true or false, got {enabled!r}")
+    entry = None
+    try:
+        entry = catalogue_entry_from_dict(merged, source=f"catalogue item {item.key}")
+    except CatalogueError as exc:
+        messages.extend(exc.errors)
+    messages.extend(_column_errors(merged))
+    if messages or entry is None:
+        errors: dict[str, list[str]] = {}
+        for message in messages:
+            errors.setdefault(_field_of(message), []).append(message)
+        raise CatalogueItemInvalid(errors)
+    return entry
+
+
 @transaction.atomic
 def catalogue_item_update(*, item_id: int, values: dict[str, Any], actor: Actor) -> CatalogueItem:
     """Change an item's yield, cost, cap or enabled flag, checked and audited.
@@ -113,32 +148,12 @@ def catalogue_item_update(*, item_id: int, values: dict[str, Any], actor: Actor)
     """
     if actor is not None and not actor.has_perm(CHANGE_PERMISSION):
         raise PermissionDenied(f"this needs the {CHANGE_PERMISSION} permission")
-    unknown = sorted(set(values) - set(EDITABLE_FIELDS))
-    if unknown:
-        raise CatalogueItemInvalid(
-            {"__all__": [f"these fields cannot be changed here: {', '.join(unknown)}"]}
-        )
     # Locked: two people saving at once apply one after the other, and each audit row's
     # "old" is what that edit really replaced.
     item = CatalogueItem.objects.select_for_update().get(pk=item_id)
     current = catalogue_item_dict(item)
-    merged = {**current, **{k: _as_text(k, v) for k, v in values.items() if k != "enabled"}}
-    messages: list[str] = []
+    entry = catalogue_item_check(item=item, values=values)
     enabled = values.get("enabled", item.enabled)
-    if not isinstance(enabled, bool):
-        messages.append(f"enabled must be true or false, got {enabled!r}")
-    try:
-        entry = catalogue_entry_from_dict(merged, source=f"catalogue item {item.key}")
-    except CatalogueError as exc:
-        messages.extend(exc.errors)
-        entry = None
-    messages.extend(_column_errors(merged))
-    if messages or entry is None:
-        errors: dict[str, list[str]] = {}
-        for message in messages:
-            errors.setdefault(_field_of(message), []).append(message)
-        raise CatalogueItemInvalid(errors)
-
     new = {
         "yield_per_unit": entry.yield_per_unit,
         "unit_cost": entry.unit_cost,

@@ -9,6 +9,7 @@ counts the runs report are the ones ``goals.sources.runs`` reads.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -16,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.utils import timezone
 
+from decisions.models import Decision
 from goals.catalogue import catalogue_load
-from goals.services.catalogue import WORKFLOWS_DIR
+from goals.services.catalogue import WORKFLOWS_DIR, catalogue_workflows_install
 from goals.sources.runs import RunsSource
 from tests.fake_gptoss import FakeGptOss, FakeReply
 from tests.llm_backends import llm_settings_point
@@ -269,3 +273,57 @@ def test_briefing_post_writes_a_briefing_and_posts_it_to_the_webhook(sink, model
         "workflow_run": run.pk,
     }
     assert post.header("Idempotency-Key") == run.step_runs.get(step__name="post").idempotency_key
+
+
+# -- installing them ------------------------------------------------------------------------
+
+
+def _install() -> list[str]:
+    out = io.StringIO()
+    call_command("goal_catalogue", "install", stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_install_imports_each_workflow_as_a_draft_and_then_does_nothing():
+    first = _install()
+
+    drafts = {w.key: w for w in Workflow.objects.all()}
+    assert sorted(drafts) == ["briefing-post", "cold-outreach", "trial-onboarding"]
+    assert {w.status for w in drafts.values()} == {Workflow.Status.DRAFT}
+    assert {w.version for w in drafts.values()} == {1}
+    assert first == [
+        f"{key}: imported as draft #{drafts[key].pk} (publish it to use it)"
+        for key in ("briefing-post", "cold-outreach", "trial-onboarding")
+    ]
+    assert drafts["cold-outreach"].steps.count() == 3
+    assert not Decision.objects.exists()  # nothing was published, so nothing asked
+
+    second = _install()
+
+    assert Workflow.objects.count() == 3
+    assert second == [
+        f"{key}: already there (#{drafts[key].pk}), left alone"
+        for key in ("briefing-post", "cold-outreach", "trial-onboarding")
+    ]
+
+
+def test_install_leaves_a_key_a_person_already_has_alone(alice):
+    mine = workflow_published(_document("briefing-post"))
+
+    results = catalogue_workflows_install(actor=alice)
+
+    assert [(r.key, r.outcome) for r in results] == [
+        ("briefing-post", "exists"),
+        ("cold-outreach", "created"),
+        ("trial-onboarding", "created"),
+    ]
+    assert results[0].workflow_id == mine.pk
+    mine.refresh_from_db()
+    assert mine.status == Workflow.Status.PUBLISHED
+    assert Workflow.objects.filter(key="cold-outreach").get().created_by == alice
+
+
+def test_install_by_a_person_without_the_add_permission_is_refused(bob):
+    with pytest.raises(PermissionDenied):
+        catalogue_workflows_install(actor=bob)
+    assert not Workflow.objects.exists()

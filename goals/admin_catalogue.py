@@ -31,6 +31,19 @@ from goals.services.catalogue import (
 )
 
 INSTALL_PERMISSION = "workflows.add_workflow"
+#: What an item is, shown read-only: changing it would make it another workflow.
+FIXED_FIELDS = (
+    "title",
+    "key",
+    "workflow",
+    "metric",
+    "unit",
+    "currency",
+    "volume_param",
+    "description",
+    "updated_at",
+    "updated_by",
+)
 
 
 class CatalogueItemForm(forms.ModelForm):
@@ -76,19 +89,7 @@ class CatalogueItemAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     change_list_template = "goals/catalogue_change_list.html"
     list_display = ("title", "metric", "yield_per_unit", "unit_cost", "max_per_day", "enabled")
     list_filter = ("enabled", "metric")
-    readonly_fields = (
-        "yield_source_note",
-        "title",
-        "key",
-        "workflow",
-        "metric",
-        "unit",
-        "currency",
-        "volume_param",
-        "description",
-        "updated_at",
-        "updated_by",
-    )
+    readonly_fields = ("yield_source_note", *FIXED_FIELDS)
     fieldsets = (
         (
             "Figures the planner multiplies",
@@ -98,23 +99,7 @@ class CatalogueItemAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Where the defaults come from", {"fields": ("yield_source_note",)}),
-        (
-            "The workflow (fixed)",
-            {
-                "fields": (
-                    "title",
-                    "key",
-                    "workflow",
-                    "metric",
-                    "unit",
-                    "currency",
-                    "volume_param",
-                    "description",
-                    "updated_at",
-                    "updated_by",
-                )
-            },
-        ),
+        ("The workflow (fixed)", {"fields": FIXED_FIELDS}),
     )
 
     @admin.display(description="Source of the default figures")

@@ -46,7 +46,8 @@ router = Router(tags=["workflows"])
 
 #: (method, route ending) of the operations whose body is a whole workflow document: a
 #: shape error there is answered with the validator's full list of problems too.
-DOCUMENT_OPERATIONS = {("POST", "workflows"), ("PUT", "workflows/<int:workflow_id>")}
+# Routes as Django resolves them (ninja registers path parameters without a converter).
+DOCUMENT_OPERATIONS = {("POST", "workflows"), ("PUT", "workflows/<workflow_id>")}
 WRITE_ERRORS: dict[int, Any] = {400: ErrorsOut, 409: ErrorsOut}
 
 

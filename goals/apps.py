@@ -22,6 +22,12 @@ AUDIT_ACTIONS = {
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
     "goals.snapshot_recorded": "A metric reading was recorded",
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
+    "goals.goal_run_pending": "A goal's workflow run for the day was claimed (before its run)",
+    "goals.goal_run_started": "A goal's workflow run was started",
+    "goals.goal_run_succeeded": "A goal's workflow run succeeded (spend recorded)",
+    "goals.goal_run_failed": "A goal's workflow run failed",
+    "goals.goal_run_skipped": "A goal's action was skipped (no published workflow)",
+    "goals.goal_run_gave_up": "A goal's action failed its last attempt and stops for the day",
 }
 
 

@@ -326,3 +326,27 @@ def test_the_task_returns_what_the_tick_did(server, clock):
     goal_active()
 
     assert goals_execute_task().startswith("started 1,")
+
+
+def test_the_run_error_is_kept_without_its_secrets(server, clock):
+    workflow = outreach_workflow(base_url=server.url(""))
+    goal = goal_active()
+    pending_id = goal_run_due(
+        goal=goal, revision=goal.revisions.get(), action=action(), day=TODAY, now=NOW
+    )
+    executor.goal_run_launch(goal_run_id=pending_id, report=executor.ExecuteReport())
+    run = GoalRun.objects.get(pk=pending_id).run
+    assert run is not None and run.workflow_id == workflow.pk
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.FAILED,
+        error="send failed: https://bot:hunter2@api.example.test/send?token=s3cr3t-token",
+    )
+
+    goals_execute_due()
+
+    goal_run = GoalRun.objects.get(pk=pending_id)
+    assert goal_run.status == GoalRun.Status.FAILED
+    assert "send failed" in goal_run.error and "api.example.test" in goal_run.error
+    assert "hunter2" not in goal_run.error and "s3cr3t-token" not in goal_run.error
+    failed = AuditEvent.objects.get(action="goals.goal_run_failed")
+    assert "s3cr3t-token" not in str(failed.data) and "hunter2" not in str(failed.data)

@@ -469,7 +469,8 @@ def goal_run_finish(
     now = now or timezone.now()
     with transaction.atomic():
         goal_run = (
-            GoalRun.objects.select_for_update()
+            # of=self: PostgreSQL cannot lock the nullable side (run) of the outer join.
+            GoalRun.objects.select_for_update(of=("self",))
             .select_related("goal", "run")
             .filter(pk=goal_run_id)
             .first()

@@ -56,9 +56,7 @@ def test_two_launches_of_one_pending_row_create_one_run():
     assert pending_id is not None
 
     results, errors = run_together(
-        lambda i: executor.goal_run_launch(
-            goal_run_id=pending_id, report=executor.ExecuteReport()
-        ),
+        lambda i: executor.goal_run_launch(goal_run_id=pending_id, report=executor.ExecuteReport()),
         4,
     )
 

@@ -61,6 +61,7 @@ from workflows.errors import RunInputInvalid, WorkflowStateError
 from workflows.models import Run, RunTrigger, Workflow
 from workflows.services.enqueue import step_runs_enqueue
 from workflows.services.runs import run_create
+from workflows.services.spend import spend_currency
 
 #: Goals whose day is started per tick. Goals without a GoalRun today come first, so a
 #: backlog of more than this many goals is worked through over consecutive ticks.
@@ -421,7 +422,7 @@ def spend_compute(*, goal_run: GoalRun, run: Run, currency: str) -> Spend:
     model = 0
     model_cost = Decimal(run.cost or 0)
     if model_cost:
-        run_currency = str(Budget._meta.get_field("currency").get_default())
+        run_currency = spend_currency()  # what the engine's step costs are in
         if run_currency == currency:
             model = _minor(model_cost, currency)
         else:

@@ -28,6 +28,10 @@ AUDIT_ACTIONS = {
     "goals.goal_run_failed": "A goal's workflow run failed",
     "goals.goal_run_skipped": "A goal's action was skipped (no published workflow)",
     "goals.goal_run_gave_up": "A goal's action failed its last attempt and stops for the day",
+    "goals.catalogue_item_changed": "A catalogue item's yield, cost, cap or enabled flag changed",
+    "goals.report_made": "A goal report (daily, weekly or final) was made",
+    "goals.report_emailed": "A goal report was emailed",
+    "goals.report_not_emailed": "A goal report could not be emailed: nobody has an address",
 }
 
 

@@ -53,7 +53,7 @@ from bizagent.redact import text_redact
 from decisions.models import Budget
 from decisions.selectors import budget_for_scope
 from decisions.services import audit_log, budget_spend_record
-from goals.catalogue import CatalogueError, catalogue_load
+from goals.catalogue import CATALOGUE_DIR, CatalogueError, catalogue_load
 from goals.models import CatalogueItem, Goal, GoalRun, PlanRevision
 from goals.selectors import plan_current
 from goals.vocabulary import currency_exponent
@@ -359,12 +359,13 @@ class CatalogueTerms:
 
 
 def catalogue_terms(*, key: str) -> CatalogueTerms | None:
-    """The item as a person edited it (CatalogueItem), else the shipped JSON entry."""
+    """The item as a person edited it (CatalogueItem, even when disabled for the planner:
+    a run already started is still costed), else the shipped JSON entry."""
     item = CatalogueItem.objects.filter(key=key).first()
     if item is not None:
         return CatalogueTerms(item.workflow, item.unit_cost, item.currency, item.volume_param)
     try:
-        entries = catalogue_load()
+        entries = catalogue_load(CATALOGUE_DIR)
     except CatalogueError:
         return None
     for entry in entries:

@@ -10,6 +10,7 @@ step calls a loopback server.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from decisions.models import AuditEvent, BudgetSpend
 from decisions.services import budget_create
 from goals.models import Goal, GoalRun
 from goals.services import executor
+from goals.services.catalogue import WORKFLOWS_DIR
 from goals.services.executor import goal_run_due, goals_execute_due
 from goals.services.schedules import SCHEDULES
 from tests.fake_gptoss import FakeGptOss, FakeReply
@@ -35,8 +37,10 @@ from tests.goals.executor_helpers import (
     outreach_workflow,
     plan_revise,
 )
+from tests.goals.test_catalogue_workflows import PROSPECTS, Sink, sink  # noqa: F401
 from tests.llm_backends import llm_settings_point
 from tests.workflows.engine_blocks import run_drain
+from tests.workflows.factories import workflow_published
 from tests.workflows.loopback_http import LoopbackServer, loopback_server  # noqa: F401
 from workflows.models import Run, RunTrigger
 
@@ -350,3 +354,39 @@ def test_the_run_error_is_kept_without_its_secrets(server, clock):
     assert "hunter2" not in goal_run.error and "s3cr3t-token" not in goal_run.error
     failed = AuditEvent.objects.get(action="goals.goal_run_failed")
     assert "s3cr3t-token" not in str(failed.data) and "hunter2" not in str(failed.data)
+
+
+def test_the_catalogue_outreach_workflow_runs_and_is_costed_by_what_it_sent(
+    fake: FakeGptOss,
+    sink: Sink,  # noqa: F811
+    clock,
+):
+    """The shipped cold-outreach document, published, run for a plan asking 5 sends a day
+    while the prospect list has 3: the spend counts the 3 the run reports sending."""
+    document = (WORKFLOWS_DIR / "cold-outreach.json").read_text(encoding="utf-8")
+    workflow_published(json.loads(document))
+    params = {
+        "sends_per_day": 5,
+        "prospects_url": sink.url("/prospects"),
+        "email_api_url": sink.url("/mail"),
+        "language": "en",
+        "product": "Invoice app",
+        "sender": "Aiko",
+    }
+    goal = goal_active(
+        actions=[{"workflow": "cold-outreach", "catalogue": CATALOGUE_KEY, "params": params}]
+    )
+    budget = budget_create(name="Goal budget", limit=10_000, period="monthly", scope=goal)
+    messages = [{"id": p["id"], "subject": "Invoices", "body": "Hi"} for p in PROSPECTS]
+    fake.enqueue(FakeReply(final=json.dumps({"messages": messages})))
+
+    goals_execute_due()
+    run = _drain(GoalRun.objects.get(goal=goal))
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    goals_execute_due()
+
+    goal_run = GoalRun.objects.get(goal=goal)
+    assert goal_run.status == GoalRun.Status.SUCCEEDED
+    assert run.output["sends"] == len(PROSPECTS) == 3
+    assert goal_run.spend == UNIT_COST * 3
+    assert [s.amount for s in BudgetSpend.objects.filter(budget=budget)] == [Decimal(9)]

@@ -22,6 +22,13 @@ AUDIT_ACTIONS = {
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
     "goals.snapshot_recorded": "A metric reading was recorded",
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
+    "goals.goal_closed": "A goal closed as achieved or missed",
+    "goals.anomaly_asked": "A sustained anomaly in a goal's figures was put to a person",
+    "goals.anomaly_noted": "A sustained anomaly in a goal's figures was within policy",
+    "goals.plan_adjusted": "A goal's volumes were adjusted within the automatic mandate",
+    "goals.plan_adjustment_asked": "A volume adjustment beyond the mandate was put to a person",
+    "goals.plan_adjustment_approved": "A person approved a goal's volume adjustment",
+    "goals.plan_replanned": "A person re-planned or paused a goal",
 }
 
 
@@ -35,7 +42,7 @@ class GoalsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
-        from goals import actions, checks  # noqa: F401
+        from goals import actions, adjustments, checks  # noqa: F401
 
         # The goal endpoints join the one API from here, not from workflows: goals may
         # import workflows, never the reverse (tests/test_dependency_rules.py). ready()

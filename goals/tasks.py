@@ -97,3 +97,11 @@ def loop_tick() -> str:
             report.iteration.outcome,
         )
     return report.status
+
+
+def goals_monitor() -> int:
+    """The monitor tick (``goals.services.monitor.goals_monitor_due``); returns the goals
+    looked at. Idempotent per day: a goal monitored today is skipped."""
+    from goals.services.monitor import goals_monitor_due
+
+    return len(goals_monitor_due())

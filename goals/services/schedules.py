@@ -9,7 +9,9 @@ from __future__ import annotations
 from bizagent.schedules import minute_schedules_ensure
 
 #: name -> (task function path, every N minutes)
-SCHEDULES: dict[str, tuple[str, int]] = {}
+SCHEDULES: dict[str, tuple[str, int]] = {
+    "goals.monitor": ("goals.tasks.goals_monitor", 60),
+}
 
 
 def goals_schedules_ensure() -> list[str]:

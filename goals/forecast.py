@@ -134,6 +134,16 @@ def _round(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
+def _day_reached(daily: Sequence[tuple[date, int]], *, target: int, before: int) -> date | None:
+    """The day the running total first reached ``target``: when a goal met early was met."""
+    total = before
+    for day, value in sorted(daily):
+        total += value
+        if total >= target:
+            return day
+    return None
+
+
 def forecast_compute(
     *,
     target: int,
@@ -190,7 +200,7 @@ def forecast_compute(
 
     completion: date | None
     if remaining == 0:
-        completion = min(today, end)
+        completion = _day_reached(daily, target=target, before=achieved_before) or min(today, end)
     elif run_rate > 0:
         completion = today + timedelta(days=_ceil(Decimal(remaining) / run_rate) - 1)
     else:

@@ -34,12 +34,12 @@ if TYPE_CHECKING:
 
 def adjustment_premise_failure(args: dict[str, Any]) -> str | None:
     """The revision must still be waiting and the goal still active."""
-    goal = Goal.objects.filter(pk=args.get("goal_id")).first()
+    goal = Goal.objects.filter(pk=int(args["goal_id"])).first()
     if goal is None:
         return "the goal no longer exists"
     if goal.status != Goal.Status.ACTIVE:
         return f"the goal is {goal.status}, not active"
-    revision = PlanRevision.objects.filter(goal=goal, number=args.get("revision")).first()
+    revision = PlanRevision.objects.filter(goal=goal, number=int(args["revision"])).first()
     if revision is None:
         return f"plan r{args.get('revision')} no longer exists"
     newer = PlanRevision.objects.filter(

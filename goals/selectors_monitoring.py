@@ -13,9 +13,8 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.contenttypes.models import ContentType
@@ -52,6 +51,17 @@ class GoalMonitoring:
 
 def _ratio(part: int, whole: int) -> Decimal | None:
     return (Decimal(part) / whole).quantize(Decimal("0.001"), ROUND_HALF_UP) if whole else None
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    """The median duration (``statistics.median`` is typed for numbers only)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _run_rate(daily: dict[date, int], start: date, end: date) -> Decimal | None:
@@ -118,14 +128,15 @@ def goal_monitoring(*, today: date) -> GoalMonitoring:
             action="goals.goal_closed", subject_type=goal_type
         ).values_list("subject_id", "created_at")
     }
-    starts: dict[int, object] = {}
+    starts: dict[int, datetime] = {}
     for goal_id, at in (
         PlanRevision.objects.filter(goal_id__in=closes, approved_at__isnull=False)
         .order_by("number")
         .values_list("goal_id", "approved_at")
     ):
-        starts.setdefault(goal_id, at)
-    durations = [closes[g] - starts[g] for g in closes if g in starts]  # type: ignore[operator]
+        if at is not None:
+            starts.setdefault(goal_id, at)
+    durations = [closes[g] - starts[g] for g in closes if g in starts]
 
     decisions = Decision.objects.filter(subject_type=goal_type)
     asked = decisions.count()
@@ -135,6 +146,7 @@ def goal_monitoring(*, today: date) -> GoalMonitoring:
         for requested, decided in decisions.filter(decided_at__isnull=False).values_list(
             "requested_at", "decided_at"
         )
+        if decided is not None
     ]
 
     approved = PlanRevision.objects.filter(approved_at__isnull=False)
@@ -144,10 +156,10 @@ def goal_monitoring(*, today: date) -> GoalMonitoring:
         goals_closed=closed,
         goals_achieved=achieved,
         achievement_rate=_ratio(achieved, closed),
-        execution_time_median=statistics.median(durations) if durations else None,
+        execution_time_median=_median(durations),
         decisions_asked=asked,
         decisions_per_goal=_ratio(asked, goals_asked_about),
-        decision_time_median=statistics.median(waits) if waits else None,
+        decision_time_median=_median(waits),
         revisions_approved=total,
         auto_execution_rate=_ratio(automatic, total),
         adjustments=tuple(adjustment_effects(today=today)),

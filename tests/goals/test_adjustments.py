@@ -3,9 +3,11 @@ the mandate, their handlers, the re-plan cap, one a day; the anomaly decision's 
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from decisions.models import AuditEvent, Decision
 from decisions.services import decision_apply, decision_approve, decision_reject
@@ -129,3 +131,41 @@ def test_anomaly_pause_gives_a_plan_that_runs_nothing_approved_by_the_person():
     assert current.reason == "replan" and current.author == "person"
     assert current.approved_by == alice and current.document["actions"] == []
     assert current.decision_id == decision.pk
+
+
+def test_anomaly_replan_re_derives_the_volumes_from_today_for_the_person():
+    goal = goal_active(target=2_000_000, per_day=20)
+    alice = persona_create("alice", app="goals")
+    readings(100_000, 104_000, 98_000, 101_000, 97_000, 103_000, 99_000, 102_000, 9_000, 8_000)
+    decision = goal_monitor(goal_id=goal.pk, today=day(10)).anomaly_decision
+    before = plan_current(goal_id=goal.pk)
+    with time_machine.travel(dt.datetime(2026, 3, 11, 9, 0, tzinfo=dt.UTC), tick=False):
+        decision_approve(decision_id=decision.pk, user=alice, option_key="replan")
+        assert decision_apply(decision_id=decision.pk).status == Decision.Status.APPLIED
+    current = plan_current(goal_id=goal.pk)
+    assert current.number > before.number
+    assert (current.reason, current.author, current.approved_by) == ("replan", "person", alice)
+    # The same volumes, their figures over the 10 days left (Mar 11 to Mar 20).
+    assert volume(current) == volume(before) and "monitor" not in current.document
+    assert current.document["days_remaining"] == 10
+    # Running the handler again (a re-delivered task) makes no second revision.
+    from goals.adjustments import anomaly_resolve
+
+    decision.refresh_from_db()
+    assert anomaly_resolve(args=decision.action_args, decision=decision)["revision"] == (
+        current.number
+    )
+    assert PlanRevision.objects.filter(goal=goal, reason="replan").count() == 1
+
+
+def test_an_adjustment_outdated_by_a_newer_approved_plan_cannot_be_approved():
+    from decisions.services import DecisionPremiseFailed
+
+    goal = goal_active()
+    alice = persona_create("alice", app="goals")
+    asked = goal_adjust(goal_id=goal.pk, today=day(8), factor=Decimal("1.2"))
+    PlanRevision.objects.create(
+        goal=goal, number=3, document={"actions": []}, approved_at=asked.revision.created_at
+    )
+    with pytest.raises(DecisionPremiseFailed, match="newer plan"):
+        decision_approve(decision_id=asked.decision.pk, user=alice)

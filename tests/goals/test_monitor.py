@@ -150,3 +150,20 @@ def test_the_tick_monitors_every_active_goal_and_skips_the_rest():
         reports = goals_monitor_due()
     assert [(r.goal_id, r.outcome) for r in reports] == [(active.pk, "closed")]
     assert Decimal(reports[0].forecast.progress_pct) == Decimal("120.0")
+
+
+def test_the_monitor_schedule_runs_the_tick_task():
+    from importlib import import_module
+
+    from goals.services.schedules import SCHEDULES
+
+    path, minutes = SCHEDULES["goals.monitor"]
+    module, name = path.rsplit(".", 1)
+    task = getattr(import_module(module), name)
+    goal = goal_active(target=1_000_000)
+    readings(600_000, 600_000)
+    with time_machine.travel(dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC), tick=False):
+        assert task() == 1
+    goal.refresh_from_db()
+    assert goal.status == Goal.Status.ACHIEVED
+    assert minutes == 60

@@ -26,6 +26,8 @@ from goals.services.monitor import (
     MonitorError,
     goal_forecast,
     plan_adjusted_document,
+    replans_used,
+    revision_add,
 )
 
 if TYPE_CHECKING:
@@ -72,28 +74,6 @@ def adjustment_approve(*, args: dict[str, Any], decision: Decision) -> dict[str,
     return {"revision": revision.number}
 
 
-def _person_revision(
-    *, goal: Goal, document: dict[str, Any], decision: Decision, rationale: str
-) -> PlanRevision:
-    later = PlanRevision.objects.filter(goal=goal).exclude(reason=PlanRevision.Reason.INITIAL)
-    if later.count() >= MAX_REPLANS:
-        raise MonitorError(f"goal #{goal.pk} has had {MAX_REPLANS} re-plans; plan it anew")
-    revision = PlanRevision(
-        goal=goal,
-        number=PlanRevision.objects.filter(goal=goal).count() + 1,
-        reason=PlanRevision.Reason.REPLAN,
-        author=PlanRevision.Author.PERSON,
-        document=document,
-        rationale=rationale,
-        approved_at=decision.decided_at or timezone.now(),
-        approved_by=decision.decided_by,
-        decision_id=decision.pk,
-    )
-    revision.full_clean()
-    revision.save()
-    return revision
-
-
 # One revision per decision (looked up by decision_id first): safe to re-run.
 @action_register(ANOMALY_ACTION, idempotent=True)
 def anomaly_resolve(*, args: dict[str, Any], decision: Decision) -> dict[str, Any]:
@@ -128,8 +108,17 @@ def anomaly_resolve(*, args: dict[str, Any], decision: Decision) -> dict[str, An
             )
             rationale = f"Re-planned from today's figures after an anomaly (#{decision.pk})."
         document.pop("monitor", None)
-        revision = _person_revision(
-            goal=goal, document=document, decision=decision, rationale=rationale
+        if replans_used(goal_id=goal.pk) >= MAX_REPLANS:
+            raise MonitorError(f"goal #{goal.pk} has had {MAX_REPLANS} re-plans; plan it anew")
+        revision = revision_add(
+            goal=goal,
+            reason=PlanRevision.Reason.REPLAN,
+            author=PlanRevision.Author.PERSON,
+            document=document,
+            rationale=rationale,
+            approved_at=decision.decided_at or timezone.now(),
+            approved_by=decision.decided_by,
+            decision_id=decision.pk,
         )
         audit_log(
             action="goals.plan_replanned",

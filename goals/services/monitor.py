@@ -337,6 +337,44 @@ def plan_adjusted_document(
     return document
 
 
+def replans_used(*, goal_id: int) -> int:
+    """Revisions after the first plan: what ``MAX_REPLANS`` caps."""
+    return (
+        PlanRevision.objects.filter(goal_id=goal_id)
+        .exclude(reason=PlanRevision.Reason.INITIAL)
+        .count()
+    )
+
+
+def revision_add(
+    *,
+    goal: Goal,
+    reason: str,
+    author: str,
+    document: dict[str, Any],
+    rationale: str,
+    approved_at: datetime | None,
+    approved_by: Any = None,
+    decision_id: int | None = None,
+) -> PlanRevision:
+    """The goal's next revision, numbered after the last. Call it with the goal locked
+    (``select_for_update``): the lock is what makes the number free."""
+    revision = PlanRevision(
+        goal=goal,
+        number=PlanRevision.objects.filter(goal=goal).count() + 1,
+        reason=reason,
+        author=author,
+        document=document,
+        rationale=rationale,
+        approved_at=approved_at,
+        approved_by=approved_by,
+        decision_id=decision_id,
+    )
+    revision.full_clean()
+    revision.save()
+    return revision
+
+
 def _adjusted_today(goal_id: int, today: date) -> bool:
     return PlanRevision.objects.filter(
         goal_id=goal_id,
@@ -382,10 +420,7 @@ def goal_adjust(
             return AdjustResult(outcome="already_today")
         if _pending_adjustment(goal_id):
             return AdjustResult(outcome="pending")
-        later = PlanRevision.objects.filter(goal_id=goal_id).exclude(
-            reason=PlanRevision.Reason.INITIAL
-        )
-        if later.count() >= MAX_REPLANS:
+        if replans_used(goal_id=goal_id) >= MAX_REPLANS:
             return AdjustResult(outcome="capped")
         current = plan_current(goal_id=goal_id)
         base = plan_base(goal_id=goal_id)
@@ -423,9 +458,8 @@ def goal_adjust(
             "required_daily": forecast.required_daily,
             "rule": verdict.rule,
         }
-        revision = PlanRevision(
+        revision = revision_add(
             goal=goal,
-            number=PlanRevision.objects.filter(goal_id=goal_id).count() + 1,
             reason=PlanRevision.Reason.ADJUSTMENT,
             author=PlanRevision.Author.FALLBACK,
             document=document,
@@ -436,8 +470,6 @@ def goal_adjust(
             ),
             approved_at=None if verdict.requires_decision else timezone.now(),
         )
-        revision.full_clean()
-        revision.save()
         decision = None
         if verdict.requires_decision:
             decision = _adjustment_ask(goal, revision, base, change, strategic, verdict.reason)

@@ -169,3 +169,18 @@ def test_an_adjustment_outdated_by_a_newer_approved_plan_cannot_be_approved():
     )
     with pytest.raises(DecisionPremiseFailed, match="newer plan"):
         decision_approve(decision_id=asked.decision.pk, user=alice)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_monitors_adjusting_at_once_make_one_revision():
+    from tests.concurrency import run_together
+
+    goal = goal_active()
+    results, errors = run_together(
+        lambda _: goal_adjust(goal_id=goal.pk, today=day(8), factor=STEP).outcome, 2
+    )
+    assert not errors, errors
+    assert sorted(results) == ["already_today", "applied"]
+    assert PlanRevision.objects.filter(goal=goal).count() == 2
+    assert AuditEvent.objects.filter(action="goals.plan_adjusted").count() == 1

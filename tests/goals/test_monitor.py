@@ -167,3 +167,23 @@ def test_the_monitor_schedule_runs_the_tick_task():
     goal.refresh_from_db()
     assert goal.status == Goal.Status.ACHIEVED
     assert minutes == 60
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_ticks_closing_one_goal_at_once_close_it_once():
+    from goals.services.monitor import goal_close, goal_forecast
+    from tests.concurrency import run_together
+
+    goal = goal_active(target=1_000_000)
+    readings(600_000, 600_000)
+    forecast, _ = goal_forecast(goal=goal, today=day(2))
+    results, errors = run_together(
+        lambda _: goal_close(
+            goal_id=goal.pk, status=Goal.Status.ACHIEVED, forecast=forecast, today=day(2)
+        ),
+        2,
+    )
+    assert not errors, errors
+    assert sorted(results) == [False, True]
+    assert AuditEvent.objects.filter(action="goals.goal_closed").count() == 1

@@ -10,6 +10,8 @@ the days already over; today is never counted, its figures are still coming in.
   the band is ± ``BAND_Z`` standard deviations of the daily values scaled by √remaining
   (independent days), clamped at the achieved total. Under ``MIN_POINTS`` elapsed days
   the trend says "not enough data" and no band is given: a band from 3 points is noise.
+* **Completion date**: the day the running total reached the target when it already has
+  (a goal met early), else today + the days the run rate needs; none at a zero rate.
 * **Anomalies** use a robust z-score, 0.6745 × (x − median) / MAD, against the points
   before the ones being judged, so a sustained shift does not hide itself by moving the
   median. Only a run of ``sustained`` consecutive points beyond ``sigma`` on the same

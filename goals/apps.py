@@ -29,6 +29,10 @@ AUDIT_ACTIONS = {
     "goals.plan_adjustment_asked": "A volume adjustment beyond the mandate was put to a person",
     "goals.plan_adjustment_approved": "A person approved a goal's volume adjustment",
     "goals.plan_replanned": "A person re-planned or paused a goal",
+    "goals.catalogue_item_changed": "A catalogue item's yield, cost, cap or enabled flag changed",
+    "goals.report_made": "A goal report (daily, weekly or final) was made",
+    "goals.report_emailed": "A goal report was emailed",
+    "goals.report_not_emailed": "A goal report could not be emailed: nobody has an address",
 }
 
 

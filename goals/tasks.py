@@ -22,6 +22,7 @@ import uuid
 from goals.conf import conf
 from goals.services import wake
 from goals.services.iteration import IterationReport
+from goals.services.reports import goals_report_due
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
 
 logger = logging.getLogger(__name__)
@@ -105,3 +106,11 @@ def goals_monitor() -> int:
     from goals.services.monitor import goals_monitor_due
 
     return len(goals_monitor_due())
+
+
+def goals_report_tick() -> str:
+    """Make the goal reports due (daily, weekly, final) and mail those still owed;
+    bounded per tick and idempotent (``goals.services.reports.goals_report_due``)."""
+    tick = goals_report_due()
+    logger.info("goals report tick: %s", tick.summary())
+    return tick.summary()

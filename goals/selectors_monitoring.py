@@ -21,7 +21,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count
 
 from decisions.models import AuditEvent, Decision
-from goals.models import Goal, GoalReport, PlanRevision
+from goals.models import Goal, PlanRevision
 
 
 @dataclass(frozen=True)
@@ -163,15 +163,4 @@ def goal_monitoring(*, today: date) -> GoalMonitoring:
         revisions_approved=total,
         auto_execution_rate=_ratio(automatic, total),
         adjustments=tuple(adjustment_effects(today=today)),
-    )
-
-
-def goals_final_report_due() -> list[Goal]:
-    """Closed goals (achieved or missed) without a final report: the reports part sends
-    them (pulled, so a crash between closing and reporting loses nothing)."""
-    reported = GoalReport.objects.filter(kind=GoalReport.Kind.FINAL).values("goal_id")
-    return list(
-        Goal.objects.filter(status__in=(Goal.Status.ACHIEVED, Goal.Status.MISSED))
-        .exclude(pk__in=reported)
-        .order_by("id")
     )

@@ -18,9 +18,9 @@ the Whop API (the ledger), Whop webhooks (a live partial view of the same), the 
 range, then workflow run outputs. Readings are never added across sources: two sources
 of one sale would count it twice.
 
-Closing: ``goal_close``. The final report is the reports part's: it finds closed goals
-without a final ``GoalReport`` with ``goals.selectors_monitoring.goals_final_report_due``
-(pull, not a hook, so a crash between closing and reporting loses nothing).
+Closing: ``goal_close``. The final report is the reports part's: its tick finds achieved
+or missed goals without a final ``GoalReport`` (``goals.services.reports``), a pull, not
+a hook, so a crash between closing and reporting loses nothing.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 
 from decisions.services import decision_approve, decision_reject
-from goals.models import Goal, GoalReport
-from goals.selectors_monitoring import goal_monitoring, goals_final_report_due
+from goals.models import Goal
+from goals.selectors_monitoring import goal_monitoring
 from goals.services.monitor import goal_adjust, goal_monitor
 from tests.goals.monitor_setup import day, goal_active, readings
 from tests.personas import persona_create
@@ -76,14 +76,3 @@ def test_adjustment_effect_compares_run_rates_before_and_after():
     assert effect.run_rate_before == Decimal("100000.00")
     assert effect.run_rate_after == Decimal("130000.00")
     assert effect.change == Decimal("0.04")
-
-
-def test_closed_goals_wait_for_their_final_report():
-    won = goal_active(target=1_000_000)
-    reported = goal_active(target=1_000_000)
-    goal_active()  # still active
-    Goal.objects.filter(pk__in=[won.pk, reported.pk]).update(status=Goal.Status.ACHIEVED)
-    GoalReport.objects.create(
-        goal=reported, kind=GoalReport.Kind.FINAL, period_start=day(0), period_end=day(1)
-    )
-    assert goals_final_report_due() == [won]

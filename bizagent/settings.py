@@ -209,6 +209,16 @@ if WHOP_API_KEY and not WHOP_COMPANY_ID:
         "BIZAGENT_WHOP_COMPANY_ID must be set (biz_…) when BIZAGENT_WHOP_API_KEY is set"
     )
 
+# --- Telegram (decisions over a bot) ------------------------------------------------
+# Unset token: the channel is off (email and the admin only). The API root is replaced
+# by a loopback fake in tests. With a webhook secret set, updates arrive at the webhook
+# view (which needs public HTTPS); without it, a django-q2 task long-polls getUpdates.
+TELEGRAM_BOT_TOKEN = env_str("BIZAGENT_TELEGRAM_BOT_TOKEN")
+TELEGRAM_API_URL = env_url(
+    "BIZAGENT_TELEGRAM_API_URL", "https://api.telegram.org", schemes=("http", "https")
+).rstrip("/")
+TELEGRAM_WEBHOOK_SECRET = env_str("BIZAGENT_TELEGRAM_WEBHOOK_SECRET")
+
 # --- Goals ---------------------------------------------------------------------------
 # The currency of a bare amount in a goal ("200万" is JPY). Checked against the goals
 # vocabulary's known currencies by the system check goals.E002 (bizagent imports no app,

@@ -233,7 +233,7 @@ def _deliver_one(*, row: TelegramMessage, client: TelegramClient, owner: str, no
                 TelegramMessage.objects.filter(pk=row.pk),
                 owner=owner,
                 status=TelegramMessage.Status.PENDING,
-                next_attempt_at=timezone.now() + _backoff(row.attempts + 1, exc.retry_after),
+                next_attempt_at=now + _backoff(row.attempts + 1, exc.retry_after),
                 last_error=error,
             )
             logger.warning("telegram: message %s waits: %s", row.pk, error)
@@ -246,11 +246,15 @@ def _deliver_one(*, row: TelegramMessage, client: TelegramClient, owner: str, no
         )
         logger.warning("telegram: message %s failed: %s", row.pk, error)
         return "failed"
-    telegram_message_mark_sent(message_id=row.pk, owner=owner, sent_message_id=result["message_id"])
+    telegram_message_mark_sent(
+        message_id=row.pk, owner=owner, sent_message_id=result["message_id"], now=now
+    )
     return "sent"
 
 
-def telegram_message_mark_sent(*, message_id: int, owner: str, sent_message_id: int) -> bool:
+def telegram_message_mark_sent(
+    *, message_id: int, owner: str, sent_message_id: int, now: datetime | None = None
+) -> bool:
     """Mark a row sent with Telegram's message id, if ``owner`` still holds it."""
     return bool(
         lease_release(
@@ -258,7 +262,7 @@ def telegram_message_mark_sent(*, message_id: int, owner: str, sent_message_id: 
             owner=owner,
             status=TelegramMessage.Status.SENT,
             sent_message_id=sent_message_id,
-            sent_at=timezone.now(),
+            sent_at=now or timezone.now(),
             last_error="",
         )
     )

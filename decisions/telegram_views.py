@@ -80,6 +80,8 @@ def telegram_link_page(request: HttpRequest, *, admin_site: AdminSite) -> HttpRe
             context["start_url"] = f"https://t.me/{bot.username}?start={token}"
             context["bot_username"] = bot.username
     response = render(request, "admin/decisions/telegram_link.html", context)
-    # The page holds a one-time token: never cached, never sent on in a Referer.
-    response["Referrer-Policy"] = "no-referrer"
+    # The page holds a one-time token: never cached, never sent to another site in a
+    # Referer. "same-origin", not "no-referrer": under no-referrer Chromium posts the
+    # page's own form with ``Origin: null`` and Django's CSRF check refuses it.
+    response["Referrer-Policy"] = "same-origin"
     return response

@@ -62,7 +62,7 @@ def telegram_link_page(request: HttpRequest, *, admin_site: AdminSite) -> HttpRe
     context: dict = {
         **admin_site.each_context(request),
         "title": "Link Telegram",
-        "link": TelegramLink.objects.filter(user=request.user).first(),
+        "link": TelegramLink.objects.filter(user_id=request.user.pk or 0).first(),
         "enabled": telegram_enabled(),
         "ttl_minutes": int(LINK_TOKEN_TTL.total_seconds() // 60),
     }

@@ -452,9 +452,8 @@ def telegram_update_handle(*, update: dict[str, Any], client: TelegramClient | N
     if not isinstance(message, dict):
         return "ignored"
     text = str(message.get("text") or "")
-    sender = message.get("from") if isinstance(message.get("from"), dict) else {}
-    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}
-    if not text.startswith("/start") or not sender.get("id") or not chat.get("id"):
+    sender, chat = _object(message.get("from")), _object(message.get("chat"))
+    if not text.startswith("/start") or not _is_id(sender.get("id")) or not _is_id(chat.get("id")):
         return "ignored"
     token = text.removeprefix("/start").strip()
     key = f"update:{update.get('update_id')}:start"
@@ -500,13 +499,16 @@ def telegram_callback_handle(
     makes two presses at once one outcome.
     """
     handle = str(callback.get("data") or "")[:64]
-    sender = callback.get("from") if isinstance(callback.get("from"), dict) else {}
+    sender = _object(callback.get("from"))
     button = (
         TelegramButton.objects.select_related("decision", "message").filter(handle=handle).first()
         if handle
         else None
     )
-    code, outcome = _callback_decide(button=button, sender_id=sender.get("id"))
+    sender_id = sender.get("id")
+    code, outcome = _callback_decide(
+        button=button, sender_id=int(sender_id) if _is_id(sender_id) else 0
+    )
     text = outcome or CALLBACK_MESSAGES[code]
     client = client or telegram_client()
     try:
@@ -529,7 +531,17 @@ def telegram_callback_handle(
     return code
 
 
-def _callback_decide(*, button: TelegramButton | None, sender_id: Any) -> tuple[str, str]:
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object from an update, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _is_id(value: Any) -> bool:
+    # Telegram ids are integers (up to 52 bits); a bool is an int to Python, not here.
+    return isinstance(value, int) and not isinstance(value, bool) and value != 0
+
+
+def _callback_decide(*, button: TelegramButton | None, sender_id: int) -> tuple[str, str]:
     if button is None:
         return "unknown", ""
     link = TelegramLink.objects.select_related("user").filter(telegram_user_id=sender_id).first()

@@ -118,7 +118,12 @@ class FakeTelegram:
             return 200, {"ok": True, "result": handler(body)}
 
     def _m_getMe(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {"id": 123456789, "is_bot": True, "first_name": "Bizagent", "username": self.username}
+        return {
+            "id": 123456789,
+            "is_bot": True,
+            "first_name": "Bizagent",
+            "username": self.username,
+        }
 
     def _m_sendMessage(self, body: dict[str, Any]) -> dict[str, Any]:
         self._next_message_id += 1
@@ -166,7 +171,7 @@ class FakeTelegram:
 
 def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b"{}"
             try:
@@ -181,9 +186,9 @@ def _handler_for(fake: FakeTelegram) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST  # noqa: N815 - Telegram takes GET too
+        do_GET = do_POST
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

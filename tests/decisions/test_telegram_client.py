@@ -13,7 +13,7 @@ import pytest
 
 from bizagent.retry import RetryPolicy
 from bizagent.telegram import TelegramClient, TelegramError, TelegramNotConfiguredError
-from tests.decisions.telegram_fake import TOKEN, FakeTelegram, telegram  # noqa: F401
+from tests.decisions.telegram_fake import TOKEN, FakeTelegram
 
 QUICK = RetryPolicy(attempts=3, base_delay=0.5, max_delay=2.0, budget=60.0, jitter="none")
 

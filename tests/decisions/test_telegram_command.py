@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.decisions.telegram_fake import TOKEN, telegram  # noqa: F401
+from tests.decisions.telegram_fake import TOKEN
 
 
 def check() -> str:

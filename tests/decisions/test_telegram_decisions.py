@@ -22,7 +22,7 @@ from decisions.services.telegram import (
 )
 from decisions.tasks import decision_notify_task
 from tests.concurrency import run_together
-from tests.decisions.telegram_fake import FakeTelegram, telegram  # noqa: F401
+from tests.decisions.telegram_fake import FakeTelegram
 
 ALICE_TG = 7001
 BOB_TG = 7002
@@ -32,7 +32,9 @@ ANALYSIS = "INTERNAL: the model thinks the approver will not read this"
 
 def link(user, telegram_id: int) -> None:
     telegram_link_bind(
-        token=telegram_link_token_issue(user=user), telegram_user_id=telegram_id, chat_id=telegram_id
+        token=telegram_link_token_issue(user=user),
+        telegram_user_id=telegram_id,
+        chat_id=telegram_id,
     )
 
 
@@ -60,11 +62,21 @@ def test_a_new_decision_reaches_linked_approvers_with_a_button_per_option(
     link(bob, BOB_TG)  # linked, but bob may not decide: he gets nothing
     decision, message = asked(telegram, make_decision, title="Connect Stripe")
     text = message["text"]
-    for part in ("Connect Stripe", "Sales need card payments", "Cards work", "Bank transfer only",
-                 "Recommendation: Connect it", "Decide by"):
+    for part in (
+        "Connect Stripe",
+        "Sales need card payments",
+        "Cards work",
+        "Bank transfer only",
+        "Recommendation: Connect it",
+        "Decide by",
+    ):
         assert part in text
     assert ANALYSIS not in text and "INTERNAL" not in text
-    assert [label for label, _ in telegram.buttons(message)] == ["Connect it", "Do not connect", "Reject"]
+    assert [label for label, _ in telegram.buttons(message)] == [
+        "Connect it",
+        "Do not connect",
+        "Reject",
+    ]
     for _, data in telegram.buttons(message):
         assert len(data.encode()) <= 64 and str(decision.pk) not in data.split("-")
         assert TelegramButton.objects.get(handle=data).decision == decision
@@ -87,9 +99,7 @@ def test_a_redelivered_notify_and_each_reminder(telegram, alice, make_decision):
 
 
 @pytest.mark.django_db
-def test_a_button_press_approves_with_via_telegram_in_the_audit_row(
-    telegram, alice, make_decision
-):
+def test_a_button_press_approves_with_via_telegram_in_the_audit_row(telegram, alice, make_decision):
     link(alice, ALICE_TG)
     decision, message = asked(telegram, make_decision)
     assert press(telegram, message, "Connect it") == "decided"
@@ -134,6 +144,8 @@ def test_a_press_from_an_unlinked_or_another_account_changes_nothing(
     decision.refresh_from_db()
     assert decision.status == Decision.Status.PENDING
     assert len(telegram.answers) == 2
+    decision.refresh_from_db()
+    assert decision.status != Decision.Status.PENDING
     assert all("not linked" in a["text"] for a in telegram.answers)
     assert not AuditEvent.objects.filter(action="decisions.decision_approved").exists()
 
@@ -176,12 +188,15 @@ def test_a_forged_handle_changes_nothing_and_is_answered(telegram, alice, make_d
 @pytest.mark.django_db
 def test_a_replayed_press_after_the_decision_changes_nothing(telegram, alice, make_decision):
     link(alice, ALICE_TG)
-    decision, message = asked(telegram, make_decision)
+    _decision, message = asked(telegram, make_decision)
     press(telegram, message, "Connect it")
     assert press(telegram, message, "Reject") == "closed"
-    assert AuditEvent.objects.filter(
-        action__in=["decisions.decision_approved", "decisions.decision_rejected"]
-    ).count() == 1
+    assert (
+        AuditEvent.objects.filter(
+            action__in=["decisions.decision_approved", "decisions.decision_rejected"]
+        ).count()
+        == 1
+    )
     assert "Already decided" in telegram.answers[-1]["text"]
 
 
@@ -198,3 +213,5 @@ def test_two_presses_at_once_make_one_outcome_and_one_audit_row(telegram, alice,
     )
     assert decided.count() == 1
     assert len(telegram.answers) == 2
+    decision.refresh_from_db()
+    assert decision.status != Decision.Status.PENDING

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from decisions.models import AuditEvent, TelegramLink
 from decisions.services.telegram import telegram_update_handle
 from tests.browser import admin_log_in
-from tests.decisions.telegram_fake import BOT_USERNAME, telegram  # noqa: F401
+from tests.decisions.telegram_fake import BOT_USERNAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,9 @@ def test_a_staff_member_makes_a_link_opens_it_in_telegram_and_unlinks(page, tele
     page.get_by_role("button", name="Make my link").click()
 
     link = page.locator("#telegram-start-link")
-    expect(link).to_have_text(re.compile(rf"^https://t\.me/{BOT_USERNAME}\?start=[A-Za-z0-9_-]{{20,64}}$"))
+    expect(link).to_have_text(
+        re.compile(rf"^https://t\.me/{BOT_USERNAME}\?start=[A-Za-z0-9_-]{{20,64}}$")
+    )
     token = link.inner_text().split("start=")[1]
 
     # What Telegram sends when bob presses Start in the bot's chat.

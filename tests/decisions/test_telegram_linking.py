@@ -19,13 +19,14 @@ from decisions.services.telegram import (
     telegram_unlink,
     telegram_update_handle,
 )
-from tests.decisions.telegram_fake import telegram  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
 
 def start(fake, *, user_id: int, token: str, username: str = "alice_tg") -> str:
-    update = fake.update_add(**fake.start_message(user_id=user_id, text=f"/start {token}", username=username))
+    update = fake.update_add(
+        **fake.start_message(user_id=user_id, text=f"/start {token}", username=username)
+    )
     return telegram_update_handle(update=update)
 
 
@@ -75,7 +76,9 @@ def test_an_unknown_token_binds_nothing(telegram, alice, token):
 
 def test_an_account_linked_to_someone_else_is_not_taken_over(telegram, alice, bob):
     start(telegram, user_id=777, token=telegram_link_token_issue(user=alice))
-    assert start(telegram, user_id=777, token=telegram_link_token_issue(user=bob)) == "refused:taken"
+    assert (
+        start(telegram, user_id=777, token=telegram_link_token_issue(user=bob)) == "refused:taken"
+    )
     assert TelegramLink.objects.get(telegram_user_id=777).user == alice
     assert not TelegramLink.objects.filter(user=bob).exists()
 

@@ -21,7 +21,7 @@ from decisions.services.telegram import (
     telegram_enqueue,
     telegram_outbox_deliver,
 )
-from tests.decisions.telegram_fake import FakeTelegram, telegram  # noqa: F401
+from tests.decisions.telegram_fake import FakeTelegram
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,9 @@ def client(fake: FakeTelegram) -> TelegramClient:
 
 
 def enqueue(chat: int, text: str) -> TelegramMessage:
-    message = telegram_enqueue(chat_id=chat, text=text, purpose="reply", dedupe_key=f"{chat}:{text}")
+    message = telegram_enqueue(
+        chat_id=chat, text=text, purpose="reply", dedupe_key=f"{chat}:{text}"
+    )
     assert message is not None
     return message
 
@@ -65,7 +67,9 @@ def test_one_chat_gets_at_most_one_message_a_second(telegram):
     second.refresh_from_db()
     assert second.status == TelegramMessage.Status.PENDING
     assert second.next_attempt_at == now + timedelta(seconds=1)
-    assert telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=1)).sent == 1
+    assert (
+        telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=1)).sent == 1
+    )
     assert [m["text"] for m in telegram.sent] == ["one", "elsewhere", "two"]
     assert {first.pk, other.pk} < set(TelegramMessage.objects.values_list("pk", flat=True))
 
@@ -79,8 +83,12 @@ def test_a_429_pushes_the_next_attempt_by_retry_after(telegram):
     assert row.status == TelegramMessage.Status.PENDING
     assert row.next_attempt_at >= now + timedelta(seconds=42)
     assert "429" in row.last_error
-    assert telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=41)).sent == 0
-    assert telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=43)).sent == 1
+    assert (
+        telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=41)).sent == 0
+    )
+    assert (
+        telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=43)).sent == 1
+    )
 
 
 def test_a_refusal_other_than_429_fails_the_row_with_the_reason(telegram):
@@ -106,14 +114,18 @@ def test_a_crash_between_send_and_mark_resends_once_marked_as_a_repeat(telegram,
     row.refresh_from_db()
     assert row.status == TelegramMessage.Status.SENDING and len(telegram.sent) == 1
     # While the dead worker's lease lasts, nobody sends it again.
-    assert telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=5)).sent == 0
+    assert (
+        telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=5)).sent == 0
+    )
     later = now + SEND_LEASE + timedelta(seconds=1)
     assert telegram_outbox_deliver(client=client(telegram), now=later).sent == 1
     row.refresh_from_db()
     assert row.status == TelegramMessage.Status.SENT
     assert row.uncertain_sends == 1
     assert [m["text"] for m in telegram.sent] == ["hello", RESENT_NOTE + "hello"]
-    assert telegram_outbox_deliver(client=client(telegram), now=later + timedelta(hours=1)).sent == 0
+    assert (
+        telegram_outbox_deliver(client=client(telegram), now=later + timedelta(hours=1)).sent == 0
+    )
 
 
 def test_telegram_down_for_hours_then_everything_goes_in_order_once(telegram):

@@ -10,7 +10,6 @@ import pytest
 from decisions.models import TelegramLink, TelegramPollState
 from decisions.services import telegram as service
 from decisions.services.telegram import telegram_link_token_issue, telegram_poll
-from tests.decisions.telegram_fake import telegram  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +54,9 @@ def test_the_webhook_refuses_a_wrong_secret(client, telegram, settings, alice, g
     headers = {} if given is None else {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": given}
     response = client.post(
         "/decisions/telegram/webhook/",
-        data=json.dumps(telegram.start_message(user_id=777, text=f"/start {token}") | {"update_id": 1}),
+        data=json.dumps(
+            telegram.start_message(user_id=777, text=f"/start {token}") | {"update_id": 1}
+        ),
         content_type="application/json",
         **headers,
     )
@@ -79,7 +80,9 @@ def test_the_webhook_handles_an_update_with_the_right_secret(client, telegram, s
     token = telegram_link_token_issue(user=alice)
     response = client.post(
         "/decisions/telegram/webhook/",
-        data=json.dumps(telegram.start_message(user_id=777, text=f"/start {token}") | {"update_id": 1}),
+        data=json.dumps(
+            telegram.start_message(user_id=777, text=f"/start {token}") | {"update_id": 1}
+        ),
         content_type="application/json",
         HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=SECRET,
     )

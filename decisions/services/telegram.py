@@ -507,7 +507,8 @@ def telegram_callback_handle(
     )
     sender_id = sender.get("id")
     code, outcome = _callback_decide(
-        button=button, sender_id=int(sender_id) if _is_id(sender_id) else 0
+        button=button,
+        sender_id=sender_id if isinstance(sender_id, int) and _is_id(sender_id) else 0,
     )
     text = outcome or CALLBACK_MESSAGES[code]
     client = client or telegram_client()

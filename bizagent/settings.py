@@ -8,6 +8,7 @@ the variable.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from pathlib import Path
 
@@ -218,6 +219,12 @@ TELEGRAM_API_URL = env_url(
     "BIZAGENT_TELEGRAM_API_URL", "https://api.telegram.org", schemes=("http", "https")
 ).rstrip("/")
 TELEGRAM_WEBHOOK_SECRET = env_str("BIZAGENT_TELEGRAM_WEBHOOK_SECRET")
+if TELEGRAM_WEBHOOK_SECRET and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", TELEGRAM_WEBHOOK_SECRET):
+    # Telegram's setWebhook accepts only these characters; anything else it refuses.
+    raise ImproperlyConfigured(
+        "BIZAGENT_TELEGRAM_WEBHOOK_SECRET must be 1-256 letters, digits, _ or - "
+        "(what Telegram's setWebhook accepts)"
+    )
 
 # --- Goals ---------------------------------------------------------------------------
 # The currency of a bare amount in a goal ("200万" is JPY). Checked against the goals

@@ -12,8 +12,8 @@ from decisions.services.apply import decision_apply, decision_apply_overdue
 from decisions.services.mail import decision_notify
 from decisions.services.telegram import (
     telegram_decision_notify,
-    telegram_outbox_deliver,
-    telegram_poll,
+    telegram_outbox_drain,
+    telegram_poll_window,
 )
 from decisions.services.timing import decision_expire_due, decision_remind_due
 
@@ -45,11 +45,11 @@ def sheets_sync_task() -> str:
 
 def telegram_outbox_task() -> str:
     """Send what is due in the Telegram outbox (queued after each new row, and every
-    minute to catch up after an outage). Bounded: one pass over at most a batch."""
-    report = telegram_outbox_deliver()
+    minute to catch up after an outage). Bounded: passes for under a minute."""
+    report = telegram_outbox_drain()
     return f"sent {report.sent}, waiting {report.deferred}, failed {report.failed}"
 
 
 def telegram_poll_task() -> str:
-    """Every minute: one bounded long poll for updates (no-op with the webhook)."""
-    return telegram_poll()
+    """Every minute: long polls for under a minute (a no-op with the webhook)."""
+    return "; ".join(telegram_poll_window())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from bizagent.retry import RetryPolicy
@@ -20,6 +21,7 @@ from decisions.services.telegram import (
     SEND_LEASE,
     telegram_enqueue,
     telegram_outbox_deliver,
+    telegram_outbox_drain,
 )
 from tests.decisions.telegram_fake import FakeTelegram
 
@@ -154,3 +156,27 @@ def test_telegram_down_for_hours_then_everything_goes_in_order_once(telegram):
         chat: [m["text"] for m in telegram.sent if m["chat"]["id"] == chat] for chat in texts
     }
     assert per_chat == texts
+
+
+def test_the_task_drains_a_chat_a_second_apart_within_its_window(telegram):
+    for text in ("one", "two", "three"):
+        enqueue(1, text)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        traveller.shift(seconds)
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        report = telegram_outbox_drain(client=client(telegram), sleep=sleep)
+    assert report.sent == 3
+    assert [m["text"] for m in telegram.sent] == ["one", "two", "three"]
+    assert waits and all(0 < w <= 1 for w in waits)
+
+
+def test_the_task_stops_when_telegram_is_down(telegram):
+    enqueue(1, "one")
+    telegram.down = True
+    report = telegram_outbox_drain(client=client(telegram), sleep=lambda s: None)
+    assert report.sent == 0 and report.stopped
+    assert telegram.count("sendMessage") == 1

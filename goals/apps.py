@@ -22,6 +22,10 @@ AUDIT_ACTIONS = {
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
     "goals.snapshot_recorded": "A metric reading was recorded",
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
+    "goals.catalogue_item_changed": "A catalogue item's yield, cost, cap or enabled flag changed",
+    "goals.report_made": "A goal report (daily, weekly or final) was made",
+    "goals.report_emailed": "A goal report was emailed",
+    "goals.report_not_emailed": "A goal report could not be emailed: nobody has an address",
 }
 
 

@@ -22,6 +22,7 @@ import uuid
 from goals.conf import conf
 from goals.services import wake
 from goals.services.iteration import IterationReport
+from goals.services.reports import goals_report_due
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
 
 logger = logging.getLogger(__name__)
@@ -97,3 +98,11 @@ def loop_tick() -> str:
             report.iteration.outcome,
         )
     return report.status
+
+
+def goals_report_tick() -> str:
+    """Make the goal reports due (daily, weekly, final) and mail those still owed;
+    bounded per tick and idempotent (``goals.services.reports.goals_report_due``)."""
+    tick = goals_report_due()
+    logger.info("goals report tick: %s", tick.summary())
+    return tick.summary()

@@ -9,7 +9,10 @@ from __future__ import annotations
 from bizagent.schedules import minute_schedules_ensure
 
 #: name -> (task function path, every N minutes)
-SCHEDULES: dict[str, tuple[str, int]] = {}
+SCHEDULES: dict[str, tuple[str, int]] = {
+    # Reports are due once a day; hourly keeps a failed mail's retry within the hour.
+    "goals.reports": ("goals.tasks.goals_report_tick", 60),
+}
 
 
 def goals_schedules_ensure() -> list[str]:

@@ -14,7 +14,6 @@ from django.utils import timezone
 from bizagent.retry import RetryPolicy
 from bizagent.telegram import TelegramClient
 from decisions.models import TelegramMessage
-from decisions.services import telegram as service
 from decisions.services.telegram import (
     MAX_BACKOFF,
     RESENT_NOTE,
@@ -23,6 +22,7 @@ from decisions.services.telegram import (
     telegram_outbox_deliver,
     telegram_outbox_drain,
 )
+from decisions.services.telegram import outbox as service
 from tests.decisions.telegram_fake import FakeTelegram
 
 pytestmark = pytest.mark.django_db

@@ -34,7 +34,12 @@ from decisions.services.telegram.linking import (
     telegram_link_token_issue,
     telegram_unlink,
 )
-from decisions.services.telegram.messages import DECISION_EVENTS, telegram_decision_notify
+from decisions.services.telegram.messages import (
+    DECISION_EVENTS,
+    NOTICE_EVENTS,
+    telegram_decision_notify,
+    telegram_notice_send,
+)
 from decisions.services.telegram.outbox import (
     BASE_BACKOFF,
     BATCH,
@@ -65,6 +70,7 @@ __all__ = [
     "DECISION_EVENTS",
     "LINK_TOKEN_TTL",
     "MAX_BACKOFF",
+    "NOTICE_EVENTS",
     "POLL_LEASE",
     "POLL_STATE_PK",
     "POLL_TIMEOUT",
@@ -78,6 +84,7 @@ __all__ = [
     "telegram_link_bind",
     "telegram_link_token_issue",
     "telegram_message_mark_sent",
+    "telegram_notice_send",
     "telegram_outbox_deliver",
     "telegram_outbox_drain",
     "telegram_poll",

@@ -23,7 +23,8 @@ from tests.goals import monitor_setup
 from tests.goals.report_data import at, day, goal_make, reading
 from tests.personas import person_create
 
-pytestmark = pytest.mark.django_db
+# The fake Bot API for every test here (imported above; its settings point at it).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("telegram")]
 ALICE_TG = 9001
 DORA_TG = 9002
 
@@ -41,7 +42,8 @@ def _tick(n: int, hour: int = 1):
         return goals_report_due()
 
 
-def test_a_report_reaches_telegram_once_for_those_who_chose_it(alice, telegram):
+def test_a_report_reaches_telegram_once_for_those_who_chose_it(alice, request):
+    fake = request.getfixturevalue("telegram")
     dora = person_create("dora", staff=False)
     link(alice, ALICE_TG)
     link(dora, DORA_TG)
@@ -65,10 +67,10 @@ def test_a_report_reaches_telegram_once_for_those_who_chose_it(alice, telegram):
 
     with time_machine.travel(at(day(2), 3), tick=False):
         telegram_outbox_deliver()
-    assert sorted(m["chat"]["id"] for m in telegram.sent) == [ALICE_TG, DORA_TG]
+    assert sorted(m["chat"]["id"] for m in fake.sent) == [ALICE_TG, DORA_TG]
 
 
-def test_by_default_reports_stay_email_only(alice, telegram):
+def test_by_default_reports_stay_email_only(alice):
     link(alice, ALICE_TG)
     goal_make()
     reading(day(1), 500_000)
@@ -78,9 +80,7 @@ def test_by_default_reports_stay_email_only(alice, telegram):
     assert [m.to for m in mail.outbox] == [[alice.email]]
 
 
-def test_a_report_whose_telegram_step_was_cut_short_is_queued_by_the_next_tick(
-    alice, telegram, monkeypatch
-):
+def test_a_report_whose_telegram_step_was_cut_short_is_queued_by_the_next_tick(alice, monkeypatch):
     from goals.services import reports
 
     link(alice, ALICE_TG)
@@ -98,7 +98,7 @@ def test_a_report_whose_telegram_step_was_cut_short_is_queued_by_the_next_tick(
     assert TelegramMessage.objects.filter(purpose="notice").count() == 1
 
 
-def test_an_anomaly_reaches_telegram_once_in_business_words(alice, telegram):
+def test_an_anomaly_reaches_telegram_once_in_business_words(alice):
     link(alice, ALICE_TG)
     notify_prefs_update(user=alice, choices={"anomaly": "telegram"})
     goal = monitor_setup.goal_active(target=2_000_000)

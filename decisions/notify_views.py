@@ -54,8 +54,11 @@ def notify_prefs_page(request: HttpRequest, *, admin_site: AdminSite) -> HttpRes
                 {
                     "value": channel,
                     "label": NotificationPreference.Channel(channel).label,
-                    # Telegram only for a linked account (the page says why).
-                    "disabled": channel in TELEGRAM_CHANNELS and not linked,
+                    # Telegram only for a linked account (the page says why); the
+                    # current choice stays selectable so saving keeps it.
+                    "disabled": channel in TELEGRAM_CHANNELS
+                    and not linked
+                    and channel != current[event],
                 }
                 for channel in ALLOWED[event]
             ],

@@ -101,12 +101,15 @@ def notify_prefs_update(
     """Set the person's channel per event; returns what changed (event: (old, new)).
 
     Raises ``ValidationError`` naming every unknown event, unknown channel, a channel
-    not offered for an event, or Telegram chosen without a linked account; then nothing
+    not offered for an event, or Telegram newly chosen without a linked account; then nothing
     is written. The change is audited (``decisions.notify_prefs_changed``) in the same
     transaction as the rows, under a lock on the person's rows.
     """
     errors: list[str] = []
     linked = TelegramLink.objects.filter(user_id=user.pk).exists()
+    # A choice kept as it is (the default "both" for decisions, a Telegram choice made
+    # before unlinking) is not refused: it reads as email until the person links again.
+    before = notify_prefs_get(user=user)
     for event, channel in choices.items():
         if event not in Event.values:
             errors.append(f"“{event}” is not a notification event.")
@@ -115,7 +118,7 @@ def notify_prefs_update(
         elif channel not in ALLOWED[event]:
             offered = ", ".join(Channel(c).label for c in ALLOWED[event])
             errors.append(f"{Event(event).label}: choose one of {offered}.")
-        elif channel in TELEGRAM_CHANNELS and not linked:
+        elif channel in TELEGRAM_CHANNELS and not linked and channel != before[event]:
             errors.append(
                 f"{Event(event).label}: Telegram needs a linked account (Link Telegram first)."
             )

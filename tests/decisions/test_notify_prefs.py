@@ -82,7 +82,12 @@ def test_bad_choices_name_what_is_wrong_and_write_nothing(alice):
     with pytest.raises(ValidationError) as caught:
         notify_prefs_update(
             user=alice,
-            choices={"outcome": "none", "fax": "email", "expired": "pigeon", "reminder": "both"},
+            choices={
+                "outcome": "none",
+                "fax": "email",
+                "expired": "pigeon",
+                "reminder": "telegram",
+            },
         )
     text = " ".join(caught.value.messages)
     assert "“fax” is not a notification event" in text

@@ -201,6 +201,11 @@ def undelivered_reason() -> str:
             "Not delivered to anyone: no approver with an email address is in the group "
             f"“{settings.APPROVER_GROUP}” (BIZAGENT_APPROVER_GROUP)."
         )
+    if decision_mail_recipients().exists():
+        return (
+            "Not delivered to anyone: every approver turned these notices off "
+            "(Notifications, in the admin's user menu)."
+        )
     return "Not delivered to anyone: no approver has an email address."
 
 

@@ -150,3 +150,11 @@ def test_expiry_and_outcome_reach_telegram_for_those_who_chose_it(alice, telegra
     assert [m.to for m in outcome_mails] == [[dora.email]]
     telegram_outbox_deliver()
     assert [m["chat"]["id"] for m in telegram.sent] == [ALICE_TG]
+
+
+def test_when_every_approver_turned_decisions_off_the_decision_says_so(alice, make_decision):
+    notify_prefs_update(user=alice, choices={"requested": "none"})
+    decision = make_decision(due_at=timezone.now() + timedelta(hours=4))
+    assert decision_notify_task(decision.pk, "requested") == 0
+    decision.refresh_from_db()
+    assert "every approver turned these notices off" in decision.undelivered_reason

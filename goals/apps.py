@@ -22,6 +22,10 @@ AUDIT_ACTIONS = {
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
     "goals.snapshot_recorded": "A metric reading was recorded",
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
+    "goals.plan_started": "A goal's plan started within the policy (no decision needed)",
+    "goals.plan_awaiting": "A goal's plan crossed a policy line and waits for a decision",
+    "goals.plan_approved": "A person approved a goal's plan: the goal is active",
+    "goals.plan_refused": "A goal's plan decision ended without approval: back to planned",
 }
 
 

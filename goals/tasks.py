@@ -22,6 +22,7 @@ import uuid
 from goals.conf import conf
 from goals.services import wake
 from goals.services.iteration import IterationReport
+from goals.services.plans import plan_decisions_settle
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
 
 logger = logging.getLogger(__name__)
@@ -97,3 +98,8 @@ def loop_tick() -> str:
             report.iteration.outcome,
         )
     return report.status
+
+
+def plan_decisions_settle_task() -> str:
+    """Goals whose plan decision was rejected or lapsed go back to planned (bounded)."""
+    return f"{plan_decisions_settle()} goal(s) back to planned"

@@ -9,7 +9,9 @@ from __future__ import annotations
 from bizagent.schedules import minute_schedules_ensure
 
 #: name -> (task function path, every N minutes)
-SCHEDULES: dict[str, tuple[str, int]] = {}
+SCHEDULES: dict[str, tuple[str, int]] = {
+    "goals.plan_decisions_settle": ("goals.tasks.plan_decisions_settle_task", 1),
+}
 
 
 def goals_schedules_ensure() -> list[str]:

@@ -282,3 +282,14 @@ def test_two_approvals_at_once_make_one_transition(catalogue, settings, alice):
     assert goal.status == Goal.Status.ACTIVE
     assert AuditEvent.objects.filter(action="goals.plan_approved").count() == 1
     assert Budget.objects.filter(scope_id=goal.pk).count() == 1
+
+
+def test_the_scheduled_task_settles_and_says_how_many(catalogue, settings, alice):
+    from goals.services.schedules import SCHEDULES
+    from goals.tasks import plan_decisions_settle_task
+
+    _goal, decision = _waiting(settings)
+    decision_reject(decision_id=decision.pk, user=alice)
+
+    assert SCHEDULES["goals.plan_decisions_settle"][0] == "goals.tasks.plan_decisions_settle_task"
+    assert plan_decisions_settle_task() == "1 goal(s) back to planned"

@@ -22,6 +22,8 @@ from goals.catalogue import catalogue_entry_from_dict
 from goals.models import Goal, PlanRevision
 from goals.services.goals import goal_create, goal_plan, goal_understand
 from goals.services.plans import PlanStartError, goal_start, plan_approve, plan_decisions_settle
+from goals.services.schedules import SCHEDULES
+from goals.tasks import plan_decisions_settle_task
 from tests.concurrency import run_together
 from tests.workflows.factories import WorkflowFactory
 from workflows.models import Workflow
@@ -285,9 +287,6 @@ def test_two_approvals_at_once_make_one_transition(catalogue, settings, alice):
 
 
 def test_the_scheduled_task_settles_and_says_how_many(catalogue, settings, alice):
-    from goals.services.schedules import SCHEDULES
-    from goals.tasks import plan_decisions_settle_task
-
     _goal, decision = _waiting(settings)
     decision_reject(decision_id=decision.pk, user=alice)
 

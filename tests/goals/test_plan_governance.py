@@ -18,6 +18,7 @@ from django.utils import timezone
 from decisions.models import AuditEvent, Budget, Decision, PolicySettings
 from decisions.services import decision_apply, decision_approve, decision_reject
 from decisions.services.budgets import budget_create
+from decisions.services.decisions import DecisionPremiseFailed
 from goals.catalogue import catalogue_entry_from_dict
 from goals.models import Goal, PlanRevision
 from goals.services.goals import goal_create, goal_plan, goal_understand
@@ -292,3 +293,12 @@ def test_the_scheduled_task_settles_and_says_how_many(catalogue, settings, alice
 
     assert SCHEDULES["goals.plan_decisions_settle"][0] == "goals.tasks.plan_decisions_settle_task"
     assert plan_decisions_settle_task() == "1 goal(s) back to planned"
+
+
+def test_a_plan_whose_goal_was_cancelled_meanwhile_cannot_be_approved(catalogue, settings, alice):
+    goal, decision = _waiting(settings)
+    Goal.objects.filter(pk=goal.pk).update(status=Goal.Status.CANCELLED)
+
+    with pytest.raises(DecisionPremiseFailed, match="the goal is cancelled"):
+        decision_approve(decision_id=decision.pk, user=alice, option_key="approve")
+    assert goal.revisions.get().approved_at is None

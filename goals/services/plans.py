@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.db import transaction
@@ -42,7 +42,7 @@ from bizagent.llm.types import ChatClient, ChatRequest, ResponseFormat
 from decisions.actors import Actor
 from decisions.models import Decision
 from decisions.policy import ActionProposal, Verdict
-from decisions.selectors import budget_for_scope, budget_status
+from decisions.selectors import BudgetStatus, budget_for_scope, budget_status
 from decisions.services import audit_log
 from decisions.services.budgets import budget_create
 from decisions.services.decisions import decision_request
@@ -85,6 +85,8 @@ SOURCE_PREFERENCE = (
 ARPU_WINDOW_DAYS = 30
 #: The decision action a plan over a policy line waits on.
 PLAN_APPROVE_ACTION = "goals.plan_approve"
+#: The option of an over-budget plan's decision: start at the volume the budget allows.
+CAPPED_OPTION = "capped"
 #: Decision statuses that mean "not approved, and never will be".
 _REFUSED = (
     Decision.Status.REJECTED,
@@ -439,16 +441,66 @@ def _sending(action: dict[str, Any]) -> bool:
     return "send" in next(iter(action.get("params") or {"": 0}), "")
 
 
-def _policy_lines(goal: Goal, document: dict[str, Any], now: dt.datetime) -> list[Verdict]:
-    """Every policy line the plan crosses, each as ``policy_check``'s verdict."""
-    verdicts: list[Verdict] = []
-    estimate = Decimal(document.get("budget_estimate") or "0")
+def _budget_status_for(goal: Goal, now: dt.datetime) -> BudgetStatus | None:
+    """The budget a goal's plan is checked against: its own, else the global one."""
     budget = (
         budget_for_scope(scope=goal, currency=goal.currency).first()
         or budget_for_scope(scope=None, currency=goal.currency).first()
     )
-    if budget is not None:
-        status = budget_status(budget=budget, now=now)
+    return None if budget is None else budget_status(budget=budget, now=now)
+
+
+def _like(value: Decimal, example: str) -> str:
+    """``value`` with as many decimals as ``example`` (a document figure) has."""
+    places = max(0, -int(Decimal(example).as_tuple().exponent))
+    return f"{value.quantize(Decimal(1).scaleb(-places), ROUND_FLOOR):.{places}f}"
+
+
+def plan_capped(document: dict[str, Any], *, available: Decimal) -> dict[str, Any]:
+    """``document`` with every volume scaled down so its estimate fits ``available``.
+
+    Volumes are rounded down (a capped plan must not overspend by rounding); costs and
+    expected values scale with them. Pure: the figures are a new document.
+    """
+    estimate = Decimal(document.get("budget_estimate") or "0")
+    if estimate <= 0 or estimate <= available:
+        return dict(document)
+    factor = max(Decimal(0), available) / estimate
+    days = int(document.get("days_remaining") or 0)
+    actions, total = [], Decimal(0)
+    for action in document.get("actions") or []:
+        old = int(action["per_day"])
+        new = int((old * factor).to_integral_value(ROUND_FLOOR))
+        ratio = Decimal(new) / old if old else Decimal(0)
+        cost_per_day = Decimal(action["cost_per_day"]) * ratio
+        total += cost_per_day * days
+        actions.append(
+            {
+                **action,
+                "params": {name: new for name in action.get("params") or {}},
+                "per_day": new,
+                "expected": _like(Decimal(action["expected"]) * ratio, action["expected"]),
+                "cost_per_day": _like(cost_per_day, action["cost_per_day"]),
+                "cost": _like(cost_per_day * days, action["cost"]),
+            }
+        )
+    message = (
+        f"volumes capped to the budget ({document['budget_estimate']} asked, {available} left)"
+    )
+    return {
+        **document,
+        "actions": actions,
+        "budget_estimate": _like(total, document["budget_estimate"]),
+        "risks": [*document.get("risks", []), {"kind": "capacity", "message": message}],
+    }
+
+
+def _policy_lines(goal: Goal, document: dict[str, Any], now: dt.datetime) -> list[Verdict]:
+    """Every policy line the plan crosses, each as ``policy_check``'s verdict."""
+    verdicts: list[Verdict] = []
+    estimate = Decimal(document.get("budget_estimate") or "0")
+    status = _budget_status_for(goal, now)
+    if status is not None:
         limit = status.limit
         planned = status.spent + estimate
         overrun = float(planned / limit - 1) if limit else (1.0 if planned else 0.0)
@@ -580,6 +632,18 @@ def _ask(
                 "impact": f"Spends up to {document.get('budget_estimate')} {unit} by {period}.",
                 "recommended": True,
             },
+            *(
+                [
+                    {
+                        "key": CAPPED_OPTION,
+                        "label": "Start at the volume the budget allows",
+                        "impact": "Every volume is scaled down to the budget left; a new "
+                        "plan revision records it.",
+                    }
+                ]
+                if "budget_overrun" in kinds
+                else []
+            ),
             {
                 "key": "reject",
                 "label": "Do not start; re-plan",
@@ -610,8 +674,13 @@ def plan_approve(
     with transaction.atomic():
         revision = PlanRevision.objects.select_for_update().get(pk=revision_id)
         goal = Goal.objects.select_for_update().get(pk=revision.goal_id)
-        if revision.approved_at is not None:
-            return revision
+        approved = (
+            goal.revisions.filter(decision_id=decision.pk, approved_at__isnull=False)
+            .order_by("-number")
+            .first()
+        )
+        if approved is not None:  # approved already (this revision, or its capped one)
+            return approved
         if revision.decision_id != decision.pk:
             raise PlanStartError(
                 f"plan r{revision.number} waits on decision #{revision.decision_id}, "
@@ -621,6 +690,8 @@ def plan_approve(
             raise PlanStartError(f"goal #{goal.pk} is {goal.status}; it cannot become active")
         previous = goal.status
         approver = decision.decided_by
+        if decision.chosen_option == CAPPED_OPTION:
+            revision = _capped_revision(goal, revision, decision=decision, now=now)
         _activate(goal, revision, approver=approver, now=now)
         audit_log(
             action="goals.plan_approved",
@@ -633,6 +704,27 @@ def plan_approve(
                 "decision": decision.pk,
             },
         )
+    return revision
+
+
+def _capped_revision(
+    goal: Goal, asked: PlanRevision, *, decision: Decision, now: dt.datetime
+) -> PlanRevision:
+    """A new revision of ``asked`` at the volume the budget left allows (numbers are
+    never edited in place); the person who chose it is its author."""
+    status = _budget_status_for(goal, now)
+    available = status.limit - status.spent if status is not None else Decimal("Infinity")
+    revision = PlanRevision(
+        goal=goal,
+        number=(goal.revisions.count() + 1),
+        reason=PlanRevision.Reason.ADJUSTMENT,
+        author=PlanRevision.Author.PERSON,
+        document=plan_capped(asked.document, available=available),
+        rationale=f"Capped to the budget by decision #{decision.pk} (plan r{asked.number}).",
+        decision_id=decision.pk,
+    )
+    revision.full_clean()
+    revision.save()
     return revision
 
 

@@ -21,6 +21,7 @@ from decisions.services.budgets import budget_create
 from decisions.services.decisions import DecisionPremiseFailed
 from goals.catalogue import catalogue_entry_from_dict
 from goals.models import Goal, PlanRevision
+from goals.selectors import plan_current
 from goals.services.goals import goal_create, goal_plan, goal_understand
 from goals.services.plans import PlanStartError, goal_start, plan_approve, plan_decisions_settle
 from goals.services.schedules import SCHEDULES
@@ -112,7 +113,8 @@ def test_a_plan_over_the_global_budget_asks_one_decision(catalogue):
     assert decision.action_args == {"revision_id": revision.pk}
     assert decision.subject_id == str(goal.pk)
     assert "70000" in decision.impact and decision.recommendation == "approve"
-    assert sorted(decision.options.values_list("key", flat=True)) == ["approve", "reject"]
+    options = sorted(decision.options.values_list("key", flat=True))
+    assert options == ["approve", "capped", "reject"]
     assert revision.decision_id == decision.pk and revision.approved_at is None
     assert [d["rule"] for d in revision.document["decisions"]] == ["budget_overrun"]
     assert _goal_budget(goal) is None  # only an active goal gets its budget
@@ -135,6 +137,7 @@ def test_an_unpublished_workflow_asks_a_new_workflow_decision(catalogue):
     outcome = goal_start(goal_id=goal.pk, actor=None)
 
     assert outcome.decision is not None and outcome.decision.kind == "new_workflow"
+    assert "capped" not in outcome.decision.options.values_list("key", flat=True)
     assert [d["rule"] for d in outcome.revision.document["decisions"]] == ["new_workflow"]
 
 
@@ -302,3 +305,29 @@ def test_a_plan_whose_goal_was_cancelled_meanwhile_cannot_be_approved(catalogue,
     with pytest.raises(DecisionPremiseFailed, match="the goal is cancelled"):
         decision_approve(decision_id=decision.pk, user=alice, option_key="approve")
     assert goal.revisions.get().approved_at is None
+
+
+def test_over_budget_can_start_at_the_volume_the_budget_allows(catalogue, alice):
+    budget_create(name="All spend", limit=35_000, period="monthly", currency="JPY")
+    goal = _planned()
+    decision = goal_start(goal_id=goal.pk, actor=None).decision
+    assert decision is not None
+    assert "capped" in decision.options.values_list("key", flat=True)
+
+    decision_approve(decision_id=decision.pk, user=alice, option_key="capped")
+    decision_apply(decision_id=decision.pk)
+
+    goal.refresh_from_db()
+    asked, capped = goal.revisions.order_by("number")
+    assert goal.status == Goal.Status.ACTIVE
+    assert asked.approved_at is None  # the plan as asked never ran
+    assert capped.reason == PlanRevision.Reason.ADJUSTMENT and capped.approved_by == alice
+    assert capped.author == PlanRevision.Author.PERSON and capped.decision_id == decision.pk
+    # Half the budget: 100 a day becomes 50, 7 × 50 × 100 = 35,000 JPY.
+    (action,) = capped.document["actions"]
+    assert action["per_day"] == 50 and action["params"] == {"mails_per_day": 50}
+    assert capped.document["budget_estimate"] == "35000"
+    assert plan_current(goal_id=goal.pk) == capped
+    assert _goal_budget(goal).limit == Decimal("35000")
+    plan_approve(revision_id=asked.pk, decision=Decision.objects.get())  # again: no change
+    assert goal.revisions.count() == 2

@@ -337,7 +337,11 @@ def plan_choose(
     """
     enabled = _enabled(entries)
     if not enabled:
-        return PlanChoice(keys=(), author=PlanRevision.Author.FALLBACK, rationale="no workflow")
+        return PlanChoice(
+            keys=(),
+            author=PlanRevision.Author.FALLBACK,
+            rationale="No catalogue workflow is enabled: there is nothing to choose from.",
+        )
     try:
         if client is None:
             from bizagent.llm.client import llm_client
@@ -564,6 +568,8 @@ def goal_start(*, goal_id: int, actor: Actor, now: dt.datetime | None = None) ->
     asks ONE decision for the revision (``goals.plan_approve``), recorded on the revision
     and in its document's ``decisions``. Within policy the revision is approved by the
     system's mandate (no approver) and the goal is active at once, with a goal budget.
+    With no budget at all (neither the goal's nor a global one in its currency) the
+    budget line has nothing to be over.
     """
     now = now or timezone.now()
     with transaction.atomic():

@@ -63,6 +63,8 @@ SHEET_TABS: dict[str, tuple[str, ...]] = {
         "achieved_amount",
         "progress_pct",
         "status",
+        # Appended (not inserted) so rows already in a sheet keep their columns.
+        "forecast",
     ),
     PERFORMANCE_METRICS: (
         "row_uuid",
@@ -73,6 +75,8 @@ SHEET_TABS: dict[str, tuple[str, ...]] = {
         "period_start",
         "period_end",
         "goal_id",
+        "source",
+        "run_rate",
     ),
 }
 

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import NoAddDeleteAdminMixin, ReadOnlyAdminMixin
-from goals import admin_goals  # noqa: F401  (registers the goal pages)
+from goals import admin_catalogue, admin_goals  # noqa: F401  (register the catalogue, goal pages)
 from goals.models import PLAN, Iteration, LoopState, Task
 from goals.selectors import loop_status, status_lines, tasks_blocked
 from goals.services import (

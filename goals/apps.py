@@ -26,6 +26,10 @@ AUDIT_ACTIONS = {
     "goals.plan_awaiting": "A goal's plan crossed a policy line and waits for a decision",
     "goals.plan_approved": "A person approved a goal's plan: the goal is active",
     "goals.plan_refused": "A goal's plan decision ended without approval: back to planned",
+    "goals.catalogue_item_changed": "A catalogue item's yield, cost, cap or enabled flag changed",
+    "goals.report_made": "A goal report (daily, weekly or final) was made",
+    "goals.report_emailed": "A goal report was emailed",
+    "goals.report_not_emailed": "A goal report could not be emailed: nobody has an address",
 }
 
 

@@ -4,10 +4,12 @@ A catalogue entry ties a published workflow to the arithmetic the planner does: 
 metric it drives, how much of it one unit of volume is expected to yield, what one unit
 costs, which workflow input sets the volume, and how many units a day it may run. The
 planner multiplies these; the model only chooses among entries. Entries are JSON files
-(``goals/catalogue/*.json``, one per workflow) so their defaults are reviewable text; a
-person edits the figures later in the admin.
+(``goals/catalogue/*.json``, one per workflow) so their defaults are reviewable text;
+migration 0010 seeds one ``CatalogueItem`` row per file, and a person edits the rows'
+figures in the admin. ``catalogue_load()`` reads the enabled rows; with a ``directory``
+it reads the files (the seed, and what tests plan with).
 
-Pure: no ORM, no network.
+No network; the ORM only in ``catalogue_load()`` without a directory.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from goals.vocabulary import CURRENCY_EXPONENTS, Metric
+
+if TYPE_CHECKING:
+    from goals.models import CatalogueItem
 
 __all__ = [
     "CATALOGUE_DIR",
     "CatalogueEntry",
     "CatalogueError",
     "catalogue_entry_from_dict",
+    "catalogue_item_dict",
     "catalogue_load",
 ]
 
@@ -191,11 +197,47 @@ def catalogue_entry_from_dict(data: Any, *, source: str = "entry") -> CatalogueE
     )
 
 
-def catalogue_load(directory: Path = CATALOGUE_DIR) -> list[CatalogueEntry]:
-    """Every ``*.json`` entry in ``directory``, in file-name order; keys must be unique.
+def catalogue_item_dict(item: CatalogueItem) -> dict[str, Any]:
+    """A row as the JSON entry it came from (decimals as strings), for the same checks."""
+    return {
+        "key": item.key,
+        "title": item.title,
+        "workflow": item.workflow,
+        "description": item.description,
+        "metric": item.metric,
+        # normalize() drops the column's padding zeros (0.150000 -> 0.15); the exponent
+        # check against the currency must see the value, not the column's scale.
+        "yield_per_unit": _plain(item.yield_per_unit),
+        "unit": item.unit,
+        "unit_cost": _plain(item.unit_cost),
+        "currency": item.currency,
+        "volume_param": item.volume_param,
+        "max_per_day": item.max_per_day,
+        "yield_source": item.yield_source,
+    }
 
-    Raises ``CatalogueError`` for the first bad file (naming it) or a duplicate key.
+
+def _plain(value: Decimal) -> str:
+    """``Decimal('3.0000')`` -> ``"3"``; never scientific notation (``1E+1``)."""
+    return format(value.normalize(), "f")
+
+
+def catalogue_load(directory: Path | None = None) -> list[CatalogueEntry]:
+    """The planner's catalogue: the enabled ``CatalogueItem`` rows, in key order.
+
+    With ``directory``: every ``*.json`` entry there instead, in file-name order (keys
+    must be unique). Raises ``CatalogueError`` for the first bad file or row (naming it)
+    or a duplicate key.
     """
+    if directory is None:
+        from goals.models import CatalogueItem  # the ORM only on this path
+
+        return [
+            catalogue_entry_from_dict(
+                catalogue_item_dict(item), source=f"catalogue item {item.key}"
+            )
+            for item in CatalogueItem.objects.filter(enabled=True).order_by("key")
+        ]
     entries: list[CatalogueEntry] = []
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.json")):

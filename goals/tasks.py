@@ -23,6 +23,7 @@ from goals.conf import conf
 from goals.services import wake
 from goals.services.iteration import IterationReport
 from goals.services.plans import plan_decisions_settle
+from goals.services.reports import goals_report_due
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
 
 logger = logging.getLogger(__name__)
@@ -103,3 +104,11 @@ def loop_tick() -> str:
 def plan_decisions_settle_task() -> str:
     """Goals whose plan decision was rejected or lapsed go back to planned (bounded)."""
     return f"{plan_decisions_settle()} goal(s) back to planned"
+
+
+def goals_report_tick() -> str:
+    """Make the goal reports due (daily, weekly, final) and mail those still owed;
+    bounded per tick and idempotent (``goals.services.reports.goals_report_due``)."""
+    tick = goals_report_due()
+    logger.info("goals report tick: %s", tick.summary())
+    return tick.summary()

@@ -9,6 +9,7 @@ AUDIT_ACTIONS = {
     "workflows.workflow_publish_refused": "Publishing a workflow was refused",
     "workflows.workflow_retired": "A workflow version was retired",
     "workflows.workflow_deleted": "A workflow draft was deleted",
+    "workflows.copilot_rolled_back": "A copilot request's edits were undone (all or none)",
     "workflows.run_queued": "A workflow run was queued",
     "workflows.run_started": "A workflow run started",
     "workflows.run_waiting": "A workflow run is waiting",

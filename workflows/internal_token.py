@@ -11,6 +11,11 @@ Bearer …``, only to ``BIZAGENT_INTERNAL_BASE_URL``, with redirects off. Anywhe
 (another host, the query, the body, another header) the request is refused before it
 leaves. It never reaches a stored row or an error: ``secrets_scrub`` takes it (and any
 other string that has the token's shape) out of what the engine records.
+
+A token may also carry a **scope** (``InternalGrant.scope_workflow``): the copilot's
+run gets one naming the workflow in focus, and the API's auth layer then lets it reach
+only the workflow-editing endpoints of that workflow (``workflows.api.auth``). The
+scope is a signed claim, so it cannot be widened by whoever holds the token.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from django.core import signing
 
 from bizagent.logredact import INTERNAL_TOKEN, INTERNAL_TOKEN_PREFIX
 from bizagent.redact import MASK
+from workflows.copilot import COPILOT_KEY
 
 if TYPE_CHECKING:
     from workflows.models import Run
@@ -53,17 +59,29 @@ class InternalGrant:
     run_id: int
     workflow_id: int
     expires_at: float
+    #: When set, the token may only edit this workflow (its key's versions) through the
+    #: allow-listed endpoints; ``None`` is the unscoped token of other system workflows.
+    scope_workflow: int | None = None
 
 
-def internal_token_issue(*, run_id: int, workflow_id: int, ttl: float | timedelta) -> str:
+def internal_token_issue(
+    *, run_id: int, workflow_id: int, ttl: float | timedelta, scope_workflow: int | None = None
+) -> str:
     """A signed token scoped to run ``run_id`` of workflow ``workflow_id``, valid ``ttl``.
 
     ``ttl`` is seconds (or a ``timedelta``), more than zero and at most a day.
+    ``scope_workflow`` narrows it to editing that one workflow (the copilot's focus).
     """
     seconds = ttl.total_seconds() if isinstance(ttl, timedelta) else float(ttl)
     if not 0 < seconds <= MAX_TTL_SECONDS:
         raise ValueError(f"ttl must be between 0 and {MAX_TTL_SECONDS} seconds, got {seconds:g}")
-    payload = {"r": int(run_id), "w": int(workflow_id), "e": round(time.time() + seconds, 3)}
+    payload: dict[str, Any] = {
+        "r": int(run_id),
+        "w": int(workflow_id),
+        "e": round(time.time() + seconds, 3),
+    }
+    if scope_workflow is not None:
+        payload["s"] = int(scope_workflow)
     return PREFIX + signing.dumps(payload, salt=SALT, compress=False)
 
 
@@ -80,7 +98,10 @@ def internal_token_verify(token: str) -> InternalGrant:
         raise InternalTokenInvalid("the internal API token's signature is not valid") from None
     try:
         grant = InternalGrant(
-            run_id=int(payload["r"]), workflow_id=int(payload["w"]), expires_at=float(payload["e"])
+            run_id=int(payload["r"]),
+            workflow_id=int(payload["w"]),
+            expires_at=float(payload["e"]),
+            scope_workflow=int(payload["s"]) if payload.get("s") is not None else None,
         )
     except (KeyError, TypeError, ValueError):
         raise InternalTokenInvalid("the internal API token is malformed") from None
@@ -104,10 +125,24 @@ def internal_ctx(*, run: Run) -> dict[str, str]:
     ttl = min(max(ttl, 60.0), MAX_TTL_SECONDS)
     return {
         "internal_api_token": internal_token_issue(
-            run_id=run.pk, workflow_id=run.workflow_id, ttl=ttl
+            run_id=run.pk, workflow_id=run.workflow_id, ttl=ttl, scope_workflow=_scope(run)
         ),
         "internal_base_url": settings.INTERNAL_BASE_URL,
     }
+
+
+def _scope(run: Run) -> int | None:
+    """The workflow a system run's token is narrowed to: the copilot's focus, else none.
+
+    The copilot is recognised by its key (``workflows.copilot.COPILOT_KEY``, installed
+    by the system only), and its focus is its run's ``workflow`` input (checked by its
+    input schema). A copilot run whose input names no workflow gets a token scoped to
+    nothing (``0``), never an unscoped one.
+    """
+    if run.workflow.key != COPILOT_KEY:
+        return None
+    focus = (run.input or {}).get("workflow")
+    return focus if isinstance(focus, int) and not isinstance(focus, bool) else 0
 
 
 class _RunContext(Protocol):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
+from django.core.exceptions import PermissionDenied
 
-from goals.catalogue import CatalogueError, catalogue_entry_from_dict, catalogue_load
+from decisions.models import AuditEvent
+from goals.catalogue import (
+    CATALOGUE_DIR,
+    CatalogueError,
+    catalogue_entry_from_dict,
+    catalogue_item_dict,
+    catalogue_load,
+)
+from goals.models import CatalogueItem
+from goals.services.catalogue import CatalogueItemInvalid, catalogue_item_update
 from goals.vocabulary import Metric
 
 GOOD = {
@@ -38,7 +50,7 @@ def _errors(**changes) -> list[str]:
 
 
 def test_the_shipped_catalogue_has_the_designs_three_workflows():
-    entries = {entry.key: entry for entry in catalogue_load()}
+    entries = {entry.key: entry for entry in catalogue_load(CATALOGUE_DIR)}
     assert set(entries) == {"trial_onboarding", "cold_outreach", "briefing_post"}
     assert entries["trial_onboarding"].metric == Metric.CUSTOMERS
     assert entries["cold_outreach"].max_per_day == 50
@@ -112,3 +124,140 @@ def test_a_key_used_twice_names_both_files(tmp_path):
 def test_an_entry_that_is_not_an_object_is_refused():
     with pytest.raises(CatalogueError, match="an entry must be a JSON object"):
         catalogue_entry_from_dict(["cold_outreach"], source="list.json")
+
+
+# -- the catalogue as rows: seeded by migration 0010, edited by a person -------------------
+
+_SEED = importlib.import_module("goals.migrations.0010_catalogue_seed")
+
+
+def _files() -> dict[str, dict]:
+    return {
+        data["key"]: data
+        for data in (
+            json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(CATALOGUE_DIR.glob("*.json"))
+        )
+    }
+
+
+@pytest.mark.django_db
+def test_the_migration_seeded_exactly_the_json_entries():
+    rows = {item.key: catalogue_item_dict(item) for item in CatalogueItem.objects.all()}
+    assert rows == _files()
+    assert all(CatalogueItem.objects.values_list("enabled", flat=True))
+
+
+@pytest.mark.django_db
+def test_the_seed_fills_an_empty_table_and_keeps_a_persons_edits():
+    CatalogueItem.objects.exclude(key="cold_outreach").delete()
+    CatalogueItem.objects.filter(key="cold_outreach").update(max_per_day=30)
+
+    _SEED.catalogue_seed(django_apps, None)
+
+    rows = {item.key: catalogue_item_dict(item) for item in CatalogueItem.objects.all()}
+    expected = _files()
+    expected["cold_outreach"]["max_per_day"] = 30
+    assert rows == expected
+
+
+@pytest.mark.django_db
+def test_catalogue_load_reads_the_enabled_rows():
+    CatalogueItem.objects.filter(key="trial_onboarding").update(yield_per_unit=Decimal("0.2"))
+    CatalogueItem.objects.filter(key="briefing_post").update(enabled=False)
+
+    entries = {entry.key: entry for entry in catalogue_load()}
+
+    assert set(entries) == {"cold_outreach", "trial_onboarding"}
+    assert entries["trial_onboarding"].yield_per_unit == Decimal("0.2")
+    files = {entry.key: entry for entry in catalogue_load(CATALOGUE_DIR)}
+    assert entries["cold_outreach"] == files["cold_outreach"]
+
+
+def _item(key: str = "cold_outreach") -> CatalogueItem:
+    return CatalogueItem.objects.get(key=key)
+
+
+@pytest.mark.django_db
+def test_an_edit_is_saved_and_audited_old_to_new(alice):
+    item = _item()
+
+    catalogue_item_update(
+        item_id=item.pk,
+        values={"yield_per_unit": Decimal("0.004"), "max_per_day": 40, "unit_cost": "3"},
+        actor=alice,
+    )
+
+    item.refresh_from_db()
+    assert (item.yield_per_unit, item.max_per_day, item.updated_by) == (Decimal("0.004"), 40, alice)
+    (event,) = AuditEvent.objects.filter(action="goals.catalogue_item_changed")
+    assert event.actor == alice
+    assert event.data == {
+        "key": "cold_outreach",
+        "changes": {"yield_per_unit": ["0.002", "0.004"], "max_per_day": [50, 40]},
+    }
+
+
+@pytest.mark.django_db
+def test_disabling_is_audited_and_an_edit_that_changes_nothing_writes_nothing(alice):
+    item = _item()
+    catalogue_item_update(item_id=item.pk, values={"unit_cost": Decimal("3")}, actor=alice)
+    assert not AuditEvent.objects.filter(action="goals.catalogue_item_changed").exists()
+
+    catalogue_item_update(item_id=item.pk, values={"enabled": False}, actor=None)
+
+    (event,) = AuditEvent.objects.filter(action="goals.catalogue_item_changed")
+    assert event.actor is None and event.data["changes"] == {"enabled": [True, False]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("values", "errors"),
+    [
+        (
+            {"yield_per_unit": "0"},
+            {"yield_per_unit": ["yield_per_unit must be above 0 and at most 1000"]},
+        ),
+        (
+            {"yield_per_unit": "lots"},
+            {"yield_per_unit": ["yield_per_unit is not a number: 'lots'"]},
+        ),
+        ({"unit_cost": "0.5"}, {"unit_cost": ["unit_cost has more decimals than JPY has"]}),
+        ({"unit_cost": "-1"}, {"unit_cost": ["unit_cost must not be negative"]}),
+        (
+            {"max_per_day": 0},
+            {"max_per_day": ["max_per_day must be a whole number of at least 1, got 0"]},
+        ),
+        (
+            {"yield_per_unit": "0.0000001"},
+            {"yield_per_unit": ["yield_per_unit has more than 6 decimals"]},
+        ),
+        ({"enabled": "yes"}, {"enabled": ["enabled must be true or false, got 'yes'"]}),
+        ({"title": "x"}, {"__all__": ["these fields cannot be changed here: title"]}),
+        (
+            {"yield_per_unit": "-1", "max_per_day": True},
+            {
+                "yield_per_unit": ["yield_per_unit must be above 0 and at most 1000"],
+                "max_per_day": ["max_per_day must be a whole number of at least 1, got True"],
+            },
+        ),
+    ],
+)
+def test_a_bad_edit_names_each_field_and_saves_nothing(alice, values, errors):
+    item = _item()
+    before = catalogue_item_dict(item)
+
+    with pytest.raises(CatalogueItemInvalid) as caught:
+        catalogue_item_update(item_id=item.pk, values=values, actor=alice)
+
+    assert caught.value.errors == errors
+    assert catalogue_item_dict(_item()) == before
+    assert not AuditEvent.objects.filter(action="goals.catalogue_item_changed").exists()
+
+
+@pytest.mark.django_db
+def test_a_person_without_the_change_permission_is_refused(bob):
+    item = _item()
+    with pytest.raises(PermissionDenied):
+        catalogue_item_update(item_id=item.pk, values={"max_per_day": 10}, actor=bob)
+    assert _item().max_per_day == 50

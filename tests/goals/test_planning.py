@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from goals.catalogue import CatalogueEntry, catalogue_load
+from goals.catalogue import CATALOGUE_DIR, CatalogueEntry, catalogue_load
 from goals.planning import PlanError, RiskKind, money_major, plan_decompose
 from goals.vocabulary import Metric
 
@@ -246,7 +246,7 @@ def test_the_json_document_has_the_issues_shape_in_major_units():
 
 
 def test_the_shipped_catalogue_plans_the_headline_goal():
-    plan = _plan(catalogue=catalogue_load())
+    plan = _plan(catalogue=catalogue_load(CATALOGUE_DIR))
     assert plan.daily_target == 285_715
     assert plan.actions, "the shipped catalogue should drive revenue through customers"
     assert plan.expected_per_day >= plan.daily_target or RiskKind.CAPACITY in plan.risk_kinds()

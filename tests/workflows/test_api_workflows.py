@@ -165,6 +165,19 @@ def test_an_invalid_replacement_changes_nothing(alice, greeter):
     assert list(greeter.steps.values_list("name", flat=True)) == ["greet", "reply"]
 
 
+def test_a_badly_shaped_replacement_gets_every_problem_like_a_create(alice, greeter):
+    # Pydantic refuses the shape (name is not a string); the validator's problems with
+    # the blocks and edges must come in the same answer, as they do for a POST.
+    bad = document(name=7, steps=[{"name": "greet", "block": "nope"}], edges=[])
+
+    response = put_json(bearer(alice), f"/api/v1/workflows/{greeter.pk}", bad)
+
+    assert response.status_code == 400
+    codes = {error["code"] for error in response.json()["errors"]}
+    assert {"TYPE", "UNKNOWN_BLOCK"} <= codes
+    assert list(greeter.steps.values_list("name", flat=True)) == ["greet", "reply"]
+
+
 def test_bob_may_not_replace(bob, greeter):
     assert put_json(bearer(bob), f"/api/v1/workflows/{greeter.pk}", document()).status_code == 403
 

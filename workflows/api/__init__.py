@@ -28,7 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError
 
-from workflows.api import blocks, runs, workflows
+from workflows.api import blocks, copilot, runs, workflows
 from workflows.api.auth import ActiveSessionAuth, BearerTokenAuth
 from workflows.errors import Problem, RunInputInvalid, WorkflowInvalid, WorkflowStateError, problem
 
@@ -45,6 +45,7 @@ api = NinjaAPI(
 api.add_router("", blocks.router)
 api.add_router("", workflows.router)
 api.add_router("", runs.router)
+api.add_router("", copilot.router)
 
 #: Where ninja puts a request value in a pydantic location (stripped from paths).
 _SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}

@@ -8,6 +8,12 @@ bearer requests are not CSRF-prone (a browser never adds the header by itself).
 Whoever authenticates is ``request.auth``; every endpoint then asks ``permission_require``
 for the one permission it needs, so the answer is 401 without credentials and 403
 with credentials that lack the permission.
+
+A *scoped* internal token (the copilot's: ``InternalGrant.scope_workflow``) is narrowed
+here, centrally, before any endpoint runs: only the (method, route) pairs of
+``SCOPED_ROUTES`` (read blocks, read the workflow and its runs, edit its steps and
+edges, validate) and only on the versions of the workflow in focus; anything else is
+403. It still acts as the person who asked, so their permissions apply on top.
 """
 
 from __future__ import annotations
@@ -21,10 +27,38 @@ from ninja.security import HttpBearer, SessionAuth
 
 from workflows.internal_token import PREFIX as INTERNAL_PREFIX
 from workflows.internal_token import InternalTokenInvalid, internal_token_verify
-from workflows.models import Run
+from workflows.models import Run, Workflow
 from workflows.services.tokens import api_token_authenticate
 
-__all__ = ["ActiveSessionAuth", "BearerTokenAuth", "api_user", "permission_require"]
+__all__ = [
+    "SCOPED_ROUTES",
+    "ActiveSessionAuth",
+    "BearerTokenAuth",
+    "api_user",
+    "permission_require",
+    "request_intent",
+]
+
+#: What a scoped (copilot) token may call: (method, route below /api/v1/). No publish,
+#: retire or delete of a workflow, no runs started or cancelled, no tokens, no goals,
+#: no governance: those are not here, so they are refused whatever the endpoint.
+SCOPED_ROUTES = frozenset(
+    {
+        ("GET", "blocks"),
+        ("GET", "blocks/<slug>"),
+        ("GET", "workflows"),
+        ("GET", "workflows/<workflow_id>"),
+        ("GET", "workflows/<workflow_id>/runs"),
+        ("POST", "workflows/<workflow_id>/steps"),
+        ("PUT", "workflows/<workflow_id>/steps/<step_name>"),
+        ("DELETE", "workflows/<workflow_id>/steps/<step_name>"),
+        ("POST", "workflows/<workflow_id>/edges"),
+        ("DELETE", "workflows/<workflow_id>/edges/<edge_id>"),
+        ("POST", "workflows/<workflow_id>/validate"),
+    }
+)
+#: How long a recorded intent (the request that caused an edit) may be.
+INTENT_MAX = 1000
 
 
 class BearerTokenAuth(HttpBearer):
@@ -57,9 +91,45 @@ def _internal_user(request: HttpRequest, token: str) -> User | None:
     user = run.triggered_by
     if user is None or not user.is_active:
         return None
+    if grant.scope_workflow is not None:
+        refusal = _scope_refusal(request, grant.scope_workflow)
+        if refusal:
+            raise HttpError(403, refusal)
+        # The person's request, recorded as the intent of every edit this run makes.
+        message = (run.input or {}).get("message")
+        request.internal_intent = (  # type: ignore[attr-defined]
+            f"copilot run #{run.pk}: {message}"[:INTENT_MAX] if isinstance(message, str) else ""
+        )
     # Kept for endpoints and audit rows that want to know the call came from a run.
     request.internal_grant = grant  # type: ignore[attr-defined]
     return user
+
+
+def _scope_refusal(request: HttpRequest, focus_id: int) -> str | None:
+    """Why a scoped token may not make this request, or ``None`` when it may."""
+    match = request.resolver_match
+    route = match.route.removeprefix("api/v1/") if match else ""
+    if (request.method, route) not in SCOPED_ROUTES:
+        return "the copilot's token may only read blocks and edit the workflow in focus"
+    focus_key = Workflow.objects.filter(pk=focus_id).values_list("key", flat=True).first()
+    if focus_key is None:
+        return "the copilot's token names no workflow"
+    if route == "workflows":
+        # The list is narrowed to the focus's versions (the tool asks with ?key=).
+        if request.GET.get("key") != focus_key:
+            return "the copilot's token may only list the versions of the workflow in focus"
+        return None
+    if match is None or "workflow_id" not in match.kwargs:
+        return None  # the block catalogue
+    target = str(match.kwargs["workflow_id"])
+    if not target.isdigit() or not Workflow.objects.filter(pk=int(target), key=focus_key).exists():
+        return "the copilot's token may only reach the workflow in focus"
+    return None
+
+
+def request_intent(request: HttpRequest) -> str:
+    """The recorded intent of a write: the copilot user's request, or '' for anyone else."""
+    return str(getattr(request, "internal_intent", ""))
 
 
 class ActiveSessionAuth(SessionAuth):

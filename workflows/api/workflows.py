@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from workflows.api.auth import permission_require
+from workflows.api.auth import permission_require, request_intent
 from workflows.api.pagination import LIMIT_DEFAULT, LIMIT_MAX, page_of
 from workflows.api.schemas import (
     EdgeCreatedOut,
@@ -46,7 +46,8 @@ router = Router(tags=["workflows"])
 
 #: (method, route ending) of the operations whose body is a whole workflow document: a
 #: shape error there is answered with the validator's full list of problems too.
-DOCUMENT_OPERATIONS = {("POST", "workflows"), ("PUT", "workflows/<int:workflow_id>")}
+# Routes as Django resolves them (ninja registers path parameters without a converter).
+DOCUMENT_OPERATIONS = {("POST", "workflows"), ("PUT", "workflows/<workflow_id>")}
 WRITE_ERRORS: dict[int, Any] = {400: ErrorsOut, 409: ErrorsOut}
 
 
@@ -158,7 +159,12 @@ def workflows_delete(request: HttpRequest, workflow_id: int) -> Status:
 def steps_create(request: HttpRequest, workflow_id: int, payload: StepCreateIn) -> Status:
     user = permission_require(request, "workflows.change_workflow")
     _workflow(workflow_id)
-    workflow = step_add(workflow_id=workflow_id, step=document_dump(payload), actor=user)
+    workflow = step_add(
+        workflow_id=workflow_id,
+        step=document_dump(payload),
+        actor=user,
+        intent=request_intent(request),
+    )
     return Status(201, workflow_detail(workflow))
 
 
@@ -174,7 +180,11 @@ def steps_update(
     user = permission_require(request, "workflows.change_workflow")
     _step_exists(workflow_id, step_name)
     workflow = step_update(
-        workflow_id=workflow_id, step_name=step_name, step=document_dump(payload), actor=user
+        workflow_id=workflow_id,
+        step_name=step_name,
+        step=document_dump(payload),
+        actor=user,
+        intent=request_intent(request),
     )
     return workflow_detail(workflow)
 
@@ -188,7 +198,9 @@ def steps_update(
 def steps_delete(request: HttpRequest, workflow_id: int, step_name: str) -> dict[str, Any]:
     user = permission_require(request, "workflows.change_workflow")
     _step_exists(workflow_id, step_name)
-    workflow = step_delete(workflow_id=workflow_id, step_name=step_name, actor=user)
+    workflow = step_delete(
+        workflow_id=workflow_id, step_name=step_name, actor=user, intent=request_intent(request)
+    )
     return workflow_detail(workflow)
 
 
@@ -201,7 +213,12 @@ def steps_delete(request: HttpRequest, workflow_id: int, step_name: str) -> dict
 def edges_create(request: HttpRequest, workflow_id: int, payload: EdgeIn) -> Status:
     user = permission_require(request, "workflows.change_workflow")
     _workflow(workflow_id)
-    edge = edge_add(workflow_id=workflow_id, edge=document_dump(payload), actor=user)
+    edge = edge_add(
+        workflow_id=workflow_id,
+        edge=document_dump(payload),
+        actor=user,
+        intent=request_intent(request),
+    )
     return Status(201, _edge_out(edge))
 
 
@@ -214,7 +231,9 @@ def edges_create(request: HttpRequest, workflow_id: int, payload: EdgeIn) -> Sta
 def edges_delete(request: HttpRequest, workflow_id: int, edge_id: int) -> dict[str, Any]:
     user = permission_require(request, "workflows.change_workflow")
     Edge.objects.get(pk=edge_id, workflow_id=workflow_id)
-    workflow = edge_delete(workflow_id=workflow_id, edge_id=edge_id, actor=user)
+    workflow = edge_delete(
+        workflow_id=workflow_id, edge_id=edge_id, actor=user, intent=request_intent(request)
+    )
     return workflow_detail(workflow)
 
 

@@ -73,8 +73,13 @@ def _edit(
     what: str,
     data: dict[str, Any] | None = None,
     renames: dict[str, str] | None = None,
+    intent: str = "",
 ) -> Workflow:
-    """Apply ``change`` to the document of the draft an edit of ``workflow_id`` goes to."""
+    """Apply ``change`` to the document of the draft an edit of ``workflow_id`` goes to.
+
+    ``intent`` (the request that caused the edit, e.g. the copilot user's message) is
+    recorded in the audit row when given.
+    """
     _require(actor, "workflows.change_workflow")
     with transaction.atomic():
         workflow = _locked(workflow_id)
@@ -86,6 +91,11 @@ def _edit(
             action="workflows.workflow_updated",
             actor=actor,
             subject=draft,
-            data={"change": what, "version": draft.version, **(data or {})},
+            data={
+                "change": what,
+                "version": draft.version,
+                **(data or {}),
+                **({"intent": intent} if intent else {}),
+            },
         )
     return draft

@@ -22,7 +22,7 @@ def _step_index(document: dict[str, Any], name: str) -> int:
     raise Step.DoesNotExist(f"no step named {name!r}")
 
 
-def step_add(*, workflow_id: int, step: dict[str, Any], actor: Actor) -> Workflow:
+def step_add(*, workflow_id: int, step: dict[str, Any], actor: Actor, intent: str = "") -> Workflow:
     """Add a step (a step document: name and block at least). Returns the draft changed.
 
     The whole document must stay valid, and a step with no edge into it is a second
@@ -43,6 +43,7 @@ def step_add(*, workflow_id: int, step: dict[str, Any], actor: Actor) -> Workflo
     return _edit(
         workflow_id=workflow_id,
         actor=actor,
+        intent=intent,
         change=change,
         what="step_added",
         data={"step": step.get("name") if isinstance(step, dict) else None},
@@ -50,7 +51,7 @@ def step_add(*, workflow_id: int, step: dict[str, Any], actor: Actor) -> Workflo
 
 
 def step_update(
-    *, workflow_id: int, step_name: str, step: dict[str, Any], actor: Actor
+    *, workflow_id: int, step_name: str, step: dict[str, Any], actor: Actor, intent: str = ""
 ) -> Workflow:
     """Replace step ``step_name`` with ``step`` (its name may change: edges follow it).
 
@@ -71,6 +72,7 @@ def step_update(
     return _edit(
         workflow_id=workflow_id,
         actor=actor,
+        intent=intent,
         change=change,
         what="step_updated",
         data={"step": step_name, **({"renamed_to": new_name} if new_name != step_name else {})},
@@ -78,7 +80,7 @@ def step_update(
     )
 
 
-def step_delete(*, workflow_id: int, step_name: str, actor: Actor) -> Workflow:
+def step_delete(*, workflow_id: int, step_name: str, actor: Actor, intent: str = "") -> Workflow:
     """Remove a step and the edges into and out of it."""
 
     def change(document: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,7 @@ def step_delete(*, workflow_id: int, step_name: str, actor: Actor) -> Workflow:
     return _edit(
         workflow_id=workflow_id,
         actor=actor,
+        intent=intent,
         change=change,
         what="step_deleted",
         data={"step": step_name},
@@ -103,7 +106,7 @@ def _edge_triple(edge: dict[str, Any]) -> tuple[Any, str, Any]:
     return edge.get("from"), edge.get("port") or "out", edge.get("to")
 
 
-def edge_add(*, workflow_id: int, edge: dict[str, Any], actor: Actor) -> Edge:
+def edge_add(*, workflow_id: int, edge: dict[str, Any], actor: Actor, intent: str = "") -> Edge:
     """Add an edge ``{"from": step, "port": "out", "to": step}``; returns the new Edge."""
     triple = _edge_triple(edge)
 
@@ -125,6 +128,7 @@ def edge_add(*, workflow_id: int, edge: dict[str, Any], actor: Actor) -> Edge:
     draft = _edit(
         workflow_id=workflow_id,
         actor=actor,
+        intent=intent,
         change=change,
         what="edge_added",
         data={"edge": {"from": triple[0], "port": triple[1], "to": triple[2]}},
@@ -134,7 +138,7 @@ def edge_add(*, workflow_id: int, edge: dict[str, Any], actor: Actor) -> Edge:
     )
 
 
-def edge_delete(*, workflow_id: int, edge_id: int, actor: Actor) -> Workflow:
+def edge_delete(*, workflow_id: int, edge_id: int, actor: Actor, intent: str = "") -> Workflow:
     """Remove an edge of ``workflow_id`` (on a published version: from its new draft).
 
     ``Edge.DoesNotExist`` when the workflow has no such edge.
@@ -152,6 +156,7 @@ def edge_delete(*, workflow_id: int, edge_id: int, actor: Actor) -> Workflow:
     return _edit(
         workflow_id=workflow_id,
         actor=actor,
+        intent=intent,
         change=change,
         what="edge_deleted",
         data={"edge": {"from": triple[0], "port": triple[1], "to": triple[2]}},

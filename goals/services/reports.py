@@ -1,0 +1,601 @@
+"""Goal reports: daily, weekly and final, by email (text + HTML) and as Sheets rows.
+
+* ``goal_report_make`` writes one ``GoalReport`` (unique per goal, kind and period end;
+  a final report once per goal whatever its period) with its ``figures`` computed from
+  the snapshots, the goal's runs, its decisions and revisions, and the forecast
+  (``goals.forecast``). In the same transaction it queues the Sheets rows through the
+  outbox (``goals_tracker`` for the report, ``performance_metrics`` for each snapshot
+  day not yet mirrored) with deterministic uuids, so a retry never doubles a row, and
+  writes its audit row. Nothing is sent inside the transaction.
+* ``goal_report_send`` mails a report after it committed. The claim is a compare-and-set
+  on ``emailed_at`` (set before the SMTP exchange): of two senders one wins, and a report
+  marked is never sent again. A refused or failed send gives the claim back, so the next
+  tick retries it. **A crash between the SMTP server accepting the message and the
+  mark** leaves ``emailed_at`` set with ``recipients`` 0: the report is then treated as
+  sent (at most once), because a duplicate report is noise while a lost one is visible
+  (the admin shows the report with no recipients, the log says so) and the next report
+  carries the cumulative figures anyway.
+* ``goals_report_due`` is the tick: yesterday's daily report for each active goal, a
+  weekly report on every 7th day of a goal (days 1–7, 8–14, … of its own period, so a
+  one-week goal's week is its whole period, not two partial calendar weeks split at a
+  Monday), a final report for each achieved or missed goal without one, then the mails
+  still owed. Bounded per tick.
+
+No model analysis goes into a report and nothing secret: figures, the goal's own text
+(escaped in HTML) and counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid as uuid_lib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from bizagent.notify import email_send
+from decisions.mirror import GOALS_TRACKER, PERFORMANCE_METRICS, sheet_row_enqueue
+from decisions.models import AuditEvent, Decision, SheetRow
+from decisions.selectors import decision_mail_recipients
+from decisions.services.audit import audit_log
+from goals.admin_goals import goal_daily_actuals
+from goals.forecast import Trend, daily_series, forecast_compute
+from goals.models import Goal, GoalReport, GoalRun, MetricSnapshot, PlanRevision
+from goals.planning import money_major
+from goals.vocabulary import COUNT_METRICS, Metric, currency_exponent
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "REPORT_TEMPLATE",
+    "ReportTick",
+    "amount_text",
+    "goal_report_make",
+    "goal_report_send",
+    "goals_report_due",
+    "report_headline",
+    "report_recipients",
+]
+
+REPORT_TEMPLATE = "goals/mail/report"
+#: Reports made per tick, and mails tried per tick: a tick stays short with many goals.
+REPORTS_PER_TICK = 50
+MAILS_PER_TICK = 50
+#: A report not mailed within this long (nobody to mail, SMTP down for days) is given
+#: up: the next reports carry the cumulative figures.
+SEND_RETRY_WINDOW = dt.timedelta(days=3)
+#: A weekly report every this many days of a goal's own period.
+WEEK_DAYS = 7
+#: The namespace of the Sheets rows' uuids (uuid5), fixed so a retry finds its row.
+SHEETS_NAMESPACE = uuid_lib.UUID("5f0c1d7e-3b8a-4e36-9a51-2c7d0e6b4a10")
+
+SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
+TREND_WORDS: dict[str, str] = {
+    Trend.AHEAD: "ahead of plan",
+    Trend.ON_TRACK: "on track",
+    Trend.BEHIND: "behind plan",
+    Trend.NOT_ENOUGH_DATA: "not enough data for a trend yet",
+}
+CLOSED_WORDS: dict[str, str] = {
+    Goal.Status.ACHIEVED: "goal achieved",
+    Goal.Status.MISSED: "goal missed",
+    Goal.Status.CANCELLED: "goal cancelled",
+}
+SUBJECTS: dict[str, str] = {
+    GoalReport.Kind.DAILY: "Goal #{id} daily report {end}: {headline}",
+    GoalReport.Kind.WEEKLY: "Goal #{id} weekly report to {end}: {headline}",
+    GoalReport.Kind.FINAL: "Goal #{id} {status}: {headline}",
+}
+
+
+# --- words and amounts -----------------------------------------------------------------
+
+
+def _measure(goal: Goal) -> str:
+    """Growth goals are measured in revenue (as the goal page does)."""
+    return Metric.REVENUE if goal.metric == Metric.REVENUE_GROWTH else goal.metric
+
+
+def amount_text(amount: int, *, currency: str, metric: str, compact: bool = False) -> str:
+    """An amount in a goal's unit as a person reads it.
+
+    Money in its currency's major unit with its symbol (JPY has no decimals:
+    "¥1,234,567"; "$1,234.50"); ``compact`` rounds large money to "¥2.1M" / "¥850K" for a
+    headline. Counts read "1,234 people".
+    """
+    if metric in COUNT_METRICS:
+        return f"{amount:,} people"
+    symbol = SYMBOLS.get(currency, f"{currency} ")
+    major = Decimal(money_major(amount, currency))
+    if compact and abs(major) >= 1000:
+        for size, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(1000), "K")):
+            if abs(major) >= size:
+                short = (major / size).quantize(Decimal("0.1"), ROUND_HALF_UP).normalize()
+                return f"{symbol}{short:f}{suffix}"
+    exponent = currency_exponent(currency)
+    return f"{symbol}{major:,.{exponent}f}"
+
+
+def _day_text(day: dt.date) -> str:
+    return f"{day.month}/{day.day}"
+
+
+def report_headline(figures: dict[str, Any]) -> str:
+    """One line in business words:
+    "¥1,234,567 of ¥2,000,000 (62%) — on track, forecast ¥2.1M by 12/5"."""
+    cur, metric = figures["currency"], figures["metric"]
+    pct = Decimal(figures["progress_pct"]).quantize(Decimal(1), ROUND_HALF_UP)
+    text = (
+        f"{amount_text(figures['achieved'], currency=cur, metric=metric)} of "
+        f"{amount_text(figures['target'], currency=cur, metric=metric)} ({pct}%)"
+    )
+    if figures["status"] in CLOSED_WORDS:
+        # A closed goal has an outcome, not a forecast.
+        return f"{text} — {CLOSED_WORDS[figures['status']]}"
+    forecast = figures["forecast"]
+    text += f" — {TREND_WORDS.get(forecast['trend'], forecast['trend'])}"
+    if forecast["projected"] is not None:
+        projected = amount_text(forecast["projected"], currency=cur, metric=metric, compact=True)
+        text += f", forecast {projected} by {_day_text(dt.date.fromisoformat(figures['deadline']))}"
+    return text
+
+
+# --- figures ---------------------------------------------------------------------------
+
+
+def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The period's days as aware datetimes in the project's time zone, end exclusive."""
+    tz = timezone.get_current_timezone()
+    low = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    return low, dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+
+
+def _goal_decisions(goal: Goal) -> Q:
+    """Decisions about the goal: asked on it as subject, or on one of its revisions."""
+    revision_decisions = PlanRevision.objects.filter(goal=goal, decision_id__isnull=False).values(
+        "decision_id"
+    )
+    on_goal = Q(subject_type=ContentType.objects.get_for_model(Goal), subject_id=str(goal.pk))
+    return on_goal | Q(pk__in=revision_decisions)
+
+
+def report_figures(*, goal: Goal, period_start: dt.date, period_end: dt.date) -> dict[str, Any]:
+    """Everything a report shows, as of the end of ``period_end`` (JSON-ready)."""
+    actuals = goal_daily_actuals(goal)
+    as_of = period_end + dt.timedelta(days=1)
+    daily = daily_series(start=goal.period_start, today=as_of, readings=actuals)
+    forecast = forecast_compute(
+        target=goal.target_amount,
+        start=goal.period_start,
+        end=goal.period_end,
+        today=as_of,
+        daily=daily,
+    )
+    runs = GoalRun.objects.filter(goal=goal, day__gte=period_start, day__lte=period_end)
+    run_counts = runs.aggregate(
+        started=Count("id", filter=Q(started_at__isnull=False)),
+        succeeded=Count("id", filter=Q(status=GoalRun.Status.SUCCEEDED)),
+        failed=Count("id", filter=Q(status=GoalRun.Status.FAILED)),
+    )
+    low, high = _bounds(period_start, period_end)
+    decisions = Decision.objects.filter(_goal_decisions(goal)).aggregate(
+        asked=Count("id", filter=Q(requested_at__gte=low, requested_at__lt=high)),
+        answered=Count("id", filter=Q(decided_at__gte=low, decided_at__lt=high)),
+    )
+    adjustments = [
+        {
+            "number": revision.number,
+            "reason": revision.reason,
+            "author": revision.author,
+            "approved": revision.approved_at is not None,
+        }
+        for revision in PlanRevision.objects.filter(
+            goal=goal,
+            reason__in=(PlanRevision.Reason.ADJUSTMENT, PlanRevision.Reason.REPLAN),
+            created_at__gte=low,
+            created_at__lt=high,
+        ).order_by("number")
+    ]
+    period_achieved = sum(value for day, value in daily if period_start <= day <= period_end)
+    figures: dict[str, Any] = {
+        "metric": _measure(goal),
+        "currency": goal.currency,
+        "status": goal.status,
+        "target": goal.target_amount,
+        "deadline": goal.period_end.isoformat(),
+        "achieved": forecast.achieved,
+        "period_achieved": period_achieved,
+        "progress_pct": str(forecast.progress_pct),
+        "run_rate": None if forecast.run_rate is None else str(forecast.run_rate),
+        "required_daily": forecast.required_daily,
+        "days_elapsed": forecast.days_elapsed,
+        "days_remaining": forecast.days_remaining,
+        "forecast": {
+            "projected": forecast.projected_total,
+            "band_low": forecast.band_low,
+            "band_high": forecast.band_high,
+            "completion_date": (
+                None if forecast.completion_date is None else str(forecast.completion_date)
+            ),
+            "trend": forecast.trend,
+        },
+        "runs": {key: int(value) for key, value in run_counts.items()},
+        "decisions": {key: int(value) for key, value in decisions.items()},
+        "adjustments": adjustments,
+    }
+    figures["headline"] = report_headline(figures)
+    return figures
+
+
+# --- Sheets rows -----------------------------------------------------------------------
+
+
+def _row_uuid(*parts: object) -> uuid_lib.UUID:
+    return uuid_lib.uuid5(SHEETS_NAMESPACE, ":".join(str(part) for part in parts))
+
+
+def _metric_days(goal: Goal, *, until: dt.date) -> list[tuple[dt.date, int, str]]:
+    """(day, value, source) per snapshot day of the goal up to ``until``: the day's
+    largest reading counts (as ``goal_daily_actuals``), named by the source that read it."""
+    measure = _measure(goal)
+    rows = MetricSnapshot.objects.filter(
+        metric=measure, date__gte=goal.period_start, date__lte=min(until, goal.period_end)
+    )
+    if measure == Metric.REVENUE:
+        rows = rows.filter(currency=goal.currency)
+    best: dict[dt.date, tuple[int, str]] = {}
+    for day, value, source in rows.order_by("date", "source").values_list(
+        "date", "value", "source"
+    ):
+        if day not in best or value > best[day][0]:
+            best[day] = (value, source)
+    return [(day, value, source) for day, (value, source) in sorted(best.items())]
+
+
+def _value_cell(amount: int, *, goal: Goal) -> str:
+    if goal.metric in COUNT_METRICS:
+        return str(amount)
+    return money_major(amount, goal.currency)
+
+
+def _sheet_rows_enqueue(*, report: GoalReport, goal: Goal, now: dt.datetime) -> None:
+    """The report's ``goals_tracker`` row and a ``performance_metrics`` row per snapshot
+    day not mirrored yet; call inside the report's transaction.
+
+    Tracker uuids are per (goal, kind, period end), like the report; metric uuids per
+    (goal, metric, day), so a weekly report does not repeat the days its dailies sent.
+    """
+    figures = report.figures
+    forecast = figures["forecast"]["projected"]
+    sheet_row_enqueue(
+        tab=GOALS_TRACKER,
+        uuid=_row_uuid(GOALS_TRACKER, goal.pk, report.kind, report.period_end),
+        values=[
+            now,
+            goal.pk,
+            goal.text,
+            _value_cell(goal.target_amount, goal=goal),
+            "" if goal.metric in COUNT_METRICS else goal.currency,
+            goal.period_end.isoformat(),
+            _value_cell(figures["achieved"], goal=goal),
+            figures["progress_pct"],
+            goal.status,
+            "" if forecast is None else _value_cell(forecast, goal=goal),
+        ],
+        now=now,
+    )
+    measure = _measure(goal)
+    wanted = {
+        _row_uuid(PERFORMANCE_METRICS, goal.pk, measure, day): (day, value, source)
+        for day, value, source in _metric_days(goal, until=report.period_end)
+    }
+    done = set(SheetRow.objects.filter(uuid__in=list(wanted)).values_list("uuid", flat=True))
+    unit = "people" if goal.metric in COUNT_METRICS else goal.currency
+    for key, (day, value, source) in wanted.items():
+        if key in done:
+            continue
+        sheet_row_enqueue(
+            tab=PERFORMANCE_METRICS,
+            uuid=key,
+            values=[
+                now,
+                measure,
+                _value_cell(value, goal=goal),
+                unit,
+                day.isoformat(),
+                day.isoformat(),
+                goal.pk,
+                source,
+                figures["run_rate"] or "",
+            ],
+            now=now,
+        )
+
+
+# --- making a report -------------------------------------------------------------------
+
+
+def _period_start(*, goal: Goal, kind: str, period_end: dt.date) -> dt.date:
+    if kind == GoalReport.Kind.DAILY:
+        start = period_end
+    elif kind == GoalReport.Kind.WEEKLY:
+        start = period_end - dt.timedelta(days=WEEK_DAYS - 1)
+    else:
+        start = goal.period_start
+    return max(start, goal.period_start)
+
+
+def goal_report_make(
+    *, goal_id: int, kind: str, period_end: dt.date, now: dt.datetime | None = None
+) -> GoalReport:
+    """Write the goal's ``kind`` report for the period ending ``period_end``, once.
+
+    A second call returns the first report (nothing queued twice, no second mail); a
+    goal has one final report whatever its period end. The Sheets rows and the audit row
+    commit with the report. Raises ``ValueError`` naming what is wrong for an unknown
+    kind or a period end outside the goal's period.
+    """
+    now = now or timezone.now()
+    if kind not in GoalReport.Kind.values:
+        raise ValueError(f"unknown report kind {kind!r}; use one of {GoalReport.Kind.values}")
+    with transaction.atomic():
+        # The goal row's lock serialises the reports of one goal: two ticks racing make
+        # one report (the unique constraint would say so too, but a final report is
+        # once per goal, which no constraint on period_end expresses).
+        goal = Goal.objects.select_for_update().get(pk=goal_id)
+        existing = GoalReport.objects.filter(goal=goal, kind=kind)
+        if kind != GoalReport.Kind.FINAL:
+            existing = existing.filter(period_end=period_end)
+        found = existing.order_by("-period_end").first()
+        if found is not None:
+            return found
+        if not goal.period_start <= period_end <= max(goal.period_end, goal.period_start):
+            raise ValueError(
+                f"period_end {period_end} is outside goal #{goal.pk}'s period "
+                f"{goal.period_start}..{goal.period_end}"
+            )
+        start = _period_start(goal=goal, kind=kind, period_end=period_end)
+        report = GoalReport(
+            goal=goal,
+            kind=kind,
+            period_start=start,
+            period_end=period_end,
+            figures=report_figures(goal=goal, period_start=start, period_end=period_end),
+        )
+        report.full_clean(validate_unique=False, validate_constraints=False)
+        try:
+            with transaction.atomic():
+                report.save()
+        except IntegrityError:
+            # Only without the lock's protection (a goal row deleted and remade): the
+            # constraint has the last word.
+            return GoalReport.objects.get(goal=goal, kind=kind, period_end=period_end)
+        _sheet_rows_enqueue(report=report, goal=goal, now=now)
+        audit_log(
+            action="goals.report_made",
+            subject=goal,
+            data={
+                "report": report.pk,
+                "kind": kind,
+                "period_start": str(start),
+                "period_end": str(period_end),
+                "progress_pct": report.figures["progress_pct"],
+            },
+        )
+    return report
+
+
+# --- sending ---------------------------------------------------------------------------
+
+
+def report_recipients(*, goal: Goal) -> list[str]:
+    """Who receives a goal's reports: the person who asked (with an address) and the
+    staff who receive decision mails. The one place this is chosen (a person's own
+    preferences come later)."""
+    addresses: list[str] = []
+    asker = goal.requested_by
+    if asker is not None and asker.is_active and asker.email:
+        addresses.append(asker.email)
+    addresses.extend(decision_mail_recipients().order_by("pk").values_list("email", flat=True))
+    return list(dict.fromkeys(address for address in addresses if address))
+
+
+def _mail_context(report: GoalReport) -> dict[str, Any]:
+    goal = report.goal
+    figures = report.figures
+    cur, metric = figures["currency"], figures["metric"]
+
+    def money(value: int | None) -> str:
+        return "" if value is None else amount_text(value, currency=cur, metric=metric)
+
+    forecast = figures["forecast"]
+    run_rate = figures["run_rate"]
+    return {
+        "report": report,
+        "goal": goal,
+        "kind": report.get_kind_display(),
+        "headline": figures["headline"],
+        "figures": figures,
+        "target": money(figures["target"]),
+        "achieved": money(figures["achieved"]),
+        "period_achieved": money(figures["period_achieved"]),
+        "required_daily": money(figures["required_daily"]),
+        "run_rate": (
+            money(int(Decimal(run_rate).quantize(Decimal(1), ROUND_HALF_UP)))
+            if run_rate is not None
+            else "not enough data"
+        ),
+        "projected": money(forecast["projected"]),
+        "band_low": money(forecast["band_low"]),
+        "band_high": money(forecast["band_high"]),
+        "trend": TREND_WORDS.get(forecast["trend"], forecast["trend"]),
+        "status": goal.get_status_display(),
+        "admin_url": settings.SITE_URL + reverse("admin:goals_goal_change", args=[goal.pk]),
+    }
+
+
+def goal_report_send(*, report_id: int, now: dt.datetime | None = None) -> int:
+    """Mail one report to ``report_recipients``; returns how many addresses it went to.
+
+    Never inside a transaction. Claimed by a compare-and-set on ``emailed_at`` so a
+    report goes out at most once (see the module docstring for a crash mid-send); an
+    SMTP failure gives the claim back and propagates, the next tick retries. With
+    nobody to mail, the report stays unsent (retried while ``SEND_RETRY_WINDOW`` lasts)
+    and the audit log says why, once.
+    """
+    now = now or timezone.now()
+    report = GoalReport.objects.select_related("goal", "goal__requested_by").get(pk=report_id)
+    if report.emailed_at is not None:
+        return 0
+    to = report_recipients(goal=report.goal)
+    if not to:
+        _unsent_record(report=report)
+        return 0
+    if not GoalReport.objects.filter(pk=report.pk, emailed_at__isnull=True).update(emailed_at=now):
+        return 0  # another sender claimed it first
+    figures = report.figures
+    subject = SUBJECTS[report.kind].format(
+        id=report.goal_id,
+        end=report.period_end.isoformat(),
+        status=report.goal.get_status_display().lower(),
+        headline=figures["headline"],
+    )
+    try:
+        # One message to everyone: the SMTP server accepts it or not as a whole, so a
+        # retry never re-sends to some and not others.
+        email_send(to=to, subject=subject, template=REPORT_TEMPLATE, context=_mail_context(report))
+    except Exception as exc:
+        GoalReport.objects.filter(pk=report.pk, emailed_at=now, recipients=0).update(
+            emailed_at=None
+        )
+        logger.warning(
+            "goals: report %s of goal %s not sent (%s); the next tick retries",
+            report.pk,
+            report.goal_id,
+            type(exc).__name__,
+        )
+        raise
+    with transaction.atomic():
+        GoalReport.objects.filter(pk=report.pk, emailed_at=now).update(recipients=len(to))
+        audit_log(
+            action="goals.report_emailed",
+            subject=report.goal,
+            data={"report": report.pk, "kind": report.kind, "recipients": len(to)},
+        )
+    return len(to)
+
+
+def _unsent_record(*, report: GoalReport) -> None:
+    already = AuditEvent.objects.filter(
+        action="goals.report_not_emailed", data__report=report.pk
+    ).exists()
+    logger.warning("goals: report %s has nobody with an email address to go to", report.pk)
+    if already:
+        return
+    with transaction.atomic():
+        audit_log(
+            action="goals.report_not_emailed",
+            subject=report.goal,
+            data={
+                "report": report.pk,
+                "kind": report.kind,
+                "reason": "nobody with an email address: the person who asked has none "
+                "and no staff member receives decision mails",
+            },
+        )
+
+
+# --- the tick --------------------------------------------------------------------------
+
+
+@dataclass
+class ReportTick:
+    """What one ``goals_report_due`` did."""
+
+    made: list[int] = field(default_factory=list)
+    emailed: list[int] = field(default_factory=list)
+    unsent: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"reports made {len(self.made)}, emailed {len(self.emailed)}, "
+            f"not emailed {len(self.unsent)}, errors {len(self.errors)}"
+        )
+
+
+def _due(*, today: dt.date) -> Iterable[tuple[int, str, dt.date]]:
+    """(goal id, kind, period end) of the reports due, oldest goals first."""
+    yesterday = today - dt.timedelta(days=1)
+    active = Goal.objects.filter(
+        status=Goal.Status.ACTIVE, period_start__lte=yesterday, period_end__gte=yesterday
+    )
+    daily_done = GoalReport.objects.filter(kind=GoalReport.Kind.DAILY, period_end=yesterday)
+    for goal_id in (
+        active.exclude(pk__in=daily_done.values("goal_id"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    ):
+        yield goal_id, GoalReport.Kind.DAILY, yesterday
+    weekly_done = GoalReport.objects.filter(kind=GoalReport.Kind.WEEKLY, period_end=yesterday)
+    for goal_id, start in (
+        active.exclude(pk__in=weekly_done.values("goal_id"))
+        .order_by("pk")
+        .values_list("pk", "period_start")
+    ):
+        if ((yesterday - start).days + 1) % WEEK_DAYS == 0:
+            yield goal_id, GoalReport.Kind.WEEKLY, yesterday
+    final_done = GoalReport.objects.filter(kind=GoalReport.Kind.FINAL)
+    for goal_id, start, end in (
+        Goal.objects.filter(status__in=(Goal.Status.ACHIEVED, Goal.Status.MISSED))
+        .exclude(pk__in=final_done.values("goal_id"))
+        .order_by("pk")
+        .values_list("pk", "period_start", "period_end")
+    ):
+        # Up to the last whole day: the deadline, or yesterday for a goal reached early.
+        yield goal_id, GoalReport.Kind.FINAL, max(start, min(end, yesterday))
+
+
+def goals_report_due(
+    *, now: dt.datetime | None = None, limit: int = REPORTS_PER_TICK
+) -> ReportTick:
+    """One bounded tick: make the reports due, then mail those still owed.
+
+    Idempotent: a second tick the same day makes and sends nothing. A report whose mail
+    failed is sent by a later tick while ``SEND_RETRY_WINDOW`` lasts.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    tick = ReportTick()
+    for goal_id, kind, period_end in _due(today=today):
+        if len(tick.made) >= limit:
+            break
+        try:
+            report = goal_report_make(goal_id=goal_id, kind=kind, period_end=period_end, now=now)
+        except Exception as exc:  # one goal's trouble does not stop the others
+            logger.exception("goals: %s report of goal %s failed", kind, goal_id)
+            tick.errors.append(f"goal {goal_id} {kind}: {type(exc).__name__}")
+            continue
+        tick.made.append(report.pk)
+    owed = (
+        GoalReport.objects.filter(emailed_at__isnull=True, created_at__gte=now - SEND_RETRY_WINDOW)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:MAILS_PER_TICK]
+    )
+    for report_id in list(owed):
+        try:
+            sent = goal_report_send(report_id=report_id, now=now)
+        except Exception as exc:
+            tick.errors.append(f"report {report_id} mail: {type(exc).__name__}")
+            continue
+        (tick.emailed if sent else tick.unsent).append(report_id)
+    return tick

@@ -21,6 +21,7 @@ import uuid
 
 from goals.conf import conf
 from goals.services import wake
+from goals.services.executor import goals_execute_due
 from goals.services.iteration import IterationReport
 from goals.services.plans import plan_decisions_settle
 from goals.services.reports import goals_report_due
@@ -104,6 +105,23 @@ def loop_tick() -> str:
 def plan_decisions_settle_task() -> str:
     """Goals whose plan decision was rejected or lapsed go back to planned (bounded)."""
     return f"{plan_decisions_settle()} goal(s) back to planned"
+
+
+def goals_execute_task() -> str:
+    """The executor tick (``goals.services.executor.goals_execute_due``): bounded and
+    idempotent; the workflow runs it starts go to the engine's queue."""
+    report = goals_execute_due()
+    summary = report.summary()
+    logger.info("goals execute: %s", summary)
+    return summary
+
+
+def goals_monitor() -> int:
+    """The monitor tick (``goals.services.monitor.goals_monitor_due``); returns the goals
+    looked at. Idempotent per day: a goal monitored today is skipped."""
+    from goals.services.monitor import goals_monitor_due
+
+    return len(goals_monitor_due())
 
 
 def goals_report_tick() -> str:

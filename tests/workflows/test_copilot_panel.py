@@ -100,7 +100,8 @@ def test_asking_shows_the_answer_the_diff_and_the_validation_link(alice, interna
     assert "prepare —out→ notify_api" in html
     assert "https://hooks.example.com/orders" in html  # the new step's config, listed
     assert "The draft is valid." in html
-    assert f'href="{change_url(target)}#workflow-validation"' in html
+    validate = reverse("admin:workflows_workflow_validate", args=[target.pk])
+    assert f'action="{validate}" class="copilot-validate"' in html
     # The thread holds the exchange, in order.
     thread = html[html.index('id="copilot-thread"') : html.index("</ol>")]
     assert thread.index(ASK) < thread.index("Added")

@@ -27,6 +27,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed-app .env
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py copilot_docs
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py governance_schedules
@@ -56,6 +57,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/admin.py
 	$(BIN)/python benchmarks/workflow_engine.py
+	$(BIN)/python benchmarks/copilot_docs.py
 
 clean:
 	rm -rf $(VENV) var

@@ -21,6 +21,7 @@ import uuid
 
 from goals.conf import conf
 from goals.services import wake
+from goals.services.executor import goals_execute_due
 from goals.services.iteration import IterationReport
 from goals.services.reports import goals_report_due
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
@@ -98,6 +99,15 @@ def loop_tick() -> str:
             report.iteration.outcome,
         )
     return report.status
+
+
+def goals_execute_task() -> str:
+    """The executor tick (``goals.services.executor.goals_execute_due``): bounded and
+    idempotent; the workflow runs it starts go to the engine's queue."""
+    report = goals_execute_due()
+    summary = report.summary()
+    logger.info("goals execute: %s", summary)
+    return summary
 
 
 def goals_report_tick() -> str:

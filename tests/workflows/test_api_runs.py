@@ -116,6 +116,24 @@ def test_bob_lists_a_workflows_runs_in_cursor_pages(alice, bob, published):
     assert second["next_cursor"] is None
 
 
+def test_the_copilots_get_workflow_runs_filters_the_failed_ones(alice, bob, published):
+    # What the copilot's get_workflow_runs tool asks before a diagnosis.
+    made = _runs(published, alice, 3)
+    Run.objects.filter(pk=made[1].pk).update(
+        status="failed", error="step greet failed (upstream): 503"
+    )
+    url = f"/api/v1/workflows/{published.pk}/runs"
+
+    body = bearer(bob).get(f"{url}?status=failed").json()
+
+    assert [(r["id"], r["status"], r["error"]) for r in body["data"]] == [
+        (made[1].pk, "failed", "step greet failed (upstream): 503")
+    ]
+    refused = bearer(bob).get(f"{url}?status=broken")
+    assert refused.status_code == 400
+    assert "status" in refused.text
+
+
 def test_charlie_may_not_list_or_read_runs(alice, charlie, published):
     [run] = _runs(published, alice, 1)
     assert bearer(charlie).get(f"/api/v1/workflows/{published.pk}/runs").status_code == 403

@@ -130,6 +130,24 @@ def test_it_filters_the_list_by_status(alice, greeter):
     assert client.get("/api/v1/workflows?status=bogus").status_code == 400
 
 
+def test_it_searches_the_list_by_words_in_name_key_or_description(alice, greeter):
+    # What the copilot's list_workflows tool asks when a person names a workflow loosely.
+    other = workflow_create(
+        document=document(name="Invoice chaser", key="invoices", description="Reminds."),
+        actor=alice,
+    )
+    client = bearer(alice)
+
+    def found(search: str) -> list[int]:
+        return [w["id"] for w in client.get("/api/v1/workflows", {"search": search}).json()["data"]]
+
+    assert found("GREETER") == [greeter.pk]
+    assert found("invoices") == [other.pk]
+    assert found("says hello") == [greeter.pk]
+    assert found("hello invoice") == []
+    assert found("  ") == [other.pk, greeter.pk]
+
+
 def test_bob_reads_one_workflow_and_charlie_is_refused(bob, charlie, greeter):
     response = bearer(bob).get(f"/api/v1/workflows/{greeter.pk}")
     assert response.status_code == 200

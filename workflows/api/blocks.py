@@ -9,6 +9,7 @@ from workflows.api.auth import permission_require
 from workflows.api.pagination import LIMIT_DEFAULT, LIMIT_MAX, page_sequence
 from workflows.api.schemas import BlockDetailOut, BlockPage
 from workflows.blocks import Block, block_get, blocks_all
+from workflows.docs import block_search_text
 
 router = Router(tags=["blocks"])
 
@@ -17,7 +18,13 @@ router = Router(tags=["blocks"])
 def blocks_list(
     request: HttpRequest,
     category: str | None = None,
-    search: str | None = Query(None, description="In the slug, name or description."),
+    search: str | None = Query(
+        None,
+        description=(
+            "Words that must all appear (any order, case-blind) in the slug, name, "
+            "description or the catalogue's English and Japanese lines."
+        ),
+    ),
     cursor: str | None = None,
     limit: int = Query(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX),
 ) -> dict:
@@ -25,12 +32,11 @@ def blocks_list(
     blocks = list(blocks_all().values())
     if category:
         blocks = [block for block in blocks if block.category == category]
-    if search:
-        needle = search.casefold()
+    words = (search or "").casefold().split()
+    if words:
+        # Every word, not the phrase: a model searching "http header" means both.
         blocks = [
-            block
-            for block in blocks
-            if needle in f"{block.slug}\n{block.name}\n{block.description}".casefold()
+            block for block in blocks if all(word in block_search_text(block) for word in words)
         ]
     page, next_cursor = page_sequence(blocks, key=_slug, cursor=cursor, limit=limit)
     return {"data": [block.describe() for block in page], "next_cursor": next_cursor}

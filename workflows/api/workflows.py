@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
@@ -87,6 +88,9 @@ def workflows_list(
     request: HttpRequest,
     status: Workflow.Status | None = None,
     key: str | None = None,
+    search: str | None = Query(
+        None, description="Words that must all appear (case-blind) in the name, key or description."
+    ),
     cursor: str | None = None,
     limit: int = Query(LIMIT_DEFAULT, ge=1, le=LIMIT_MAX),
 ) -> dict[str, Any]:
@@ -96,6 +100,11 @@ def workflows_list(
         workflows = workflows.filter(status=status)
     if key:
         workflows = workflows.filter(key=key)
+    # Every word, not the phrase: "support bot" finds "Customer-support bot".
+    for word in (search or "").split():
+        workflows = workflows.filter(
+            Q(name__icontains=word) | Q(key__icontains=word) | Q(description__icontains=word)
+        )
     page, next_cursor = page_of(workflows, cursor=cursor, limit=limit)
     return {"data": page, "next_cursor": next_cursor}
 

@@ -87,13 +87,23 @@ class _Prepared:
     terms: list[list[str]]
 
 
+def document_checksum(text: str) -> str:
+    """The checksum a document's text is stored under (line ends normalised first), so a
+    caller can tell an unchanged text without segmenting it."""
+    return hashlib.sha256(_newlines_normalise(text).encode("utf-8")).hexdigest()
+
+
+def _newlines_normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _prepare(*, source: str, text: str | bytes, title: str) -> _Prepared:
     source = source.strip()
     if not source:
         raise RagInputError("a document needs a source (the file name it came from)")
     if isinstance(text, bytes):
         text = document_text_decode(data=text, source=source)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _newlines_normalise(text)
     if not text.strip():
         raise RagInputError(f"{source}: the file is empty; there is nothing to index")
     passages = chunks_cut(text)
@@ -104,7 +114,7 @@ def _prepare(*, source: str, text: str | bytes, title: str) -> _Prepared:
         source=source,
         title=(title.strip() or _title_from(source))[:300],
         text=text,
-        checksum=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        checksum=document_checksum(text),
         passages=passages,
         terms=terms,
     )

@@ -1,0 +1,53 @@
+"""``manage.py copilot_docs``: rebuild the copilot's documentation collection.
+
+    copilot_docs                     # sync the copilot-docs collection, print what changed
+    copilot_docs --write-catalogue   # also rewrite docs/blocks.md from the block registry
+
+``make run`` runs it after ``migrate``; when nothing changed it only compares checksums.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from workflows.docs import CATALOGUE_PATH, block_catalogue_markdown
+from workflows.rag.errors import RagInputError
+from workflows.services.docs import COPILOT_DOCS_COLLECTION, copilot_docs_rebuild
+
+
+class Command(BaseCommand):
+    help = "Rebuild the copilot-docs collection (README, block catalogue, example workflows)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--write-catalogue",
+            action="store_true",
+            help=f"also rewrite {CATALOGUE_PATH.name} from the block registry",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["write_catalogue"]:
+            text = block_catalogue_markdown()
+            if CATALOGUE_PATH.exists() and CATALOGUE_PATH.read_text(encoding="utf-8") == text:
+                self.stdout.write(f"unchanged: {CATALOGUE_PATH.name}")
+            else:
+                CATALOGUE_PATH.write_text(text, encoding="utf-8")
+                self.stdout.write(self.style.SUCCESS(f"wrote: {CATALOGUE_PATH.name}"))
+        try:
+            report = copilot_docs_rebuild(actor=None)
+        except RagInputError as exc:
+            raise CommandError(str(exc)) from exc
+        for label, sources in (
+            ("added", report.added),
+            ("replaced", report.replaced),
+            ("deleted", report.deleted),
+        ):
+            for source in sources:
+                self.stdout.write(f"{label}: {source}")
+        summary = (
+            f"{COPILOT_DOCS_COLLECTION}: {len(report.added)} added, {len(report.replaced)} "
+            f"replaced, {len(report.deleted)} deleted, {len(report.unchanged)} unchanged"
+        )
+        self.stdout.write(self.style.SUCCESS(summary) if report.changed else summary)

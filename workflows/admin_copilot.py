@@ -76,16 +76,18 @@ def memory_key(*, user_id: int, workflow_id: int, thread: str) -> str:
 
 def copilot_thread(*, user_id: int, workflow_id: int) -> list[dict[str, Any]]:
     """The panel thread's newest messages, oldest first, assistant text rendered."""
-    rows = list(
-        MemoryMessage.objects.filter(
-            key=memory_key(user_id=user_id, workflow_id=workflow_id, thread=PANEL_THREAD)
-        )
-        .order_by("-id")
-        .values("role", "content")[:THREAD_SHOWN]
-    )
+    newest = MemoryMessage.objects.filter(
+        key=memory_key(user_id=user_id, workflow_id=workflow_id, thread=PANEL_THREAD)
+    ).order_by("-id")[:THREAD_SHOWN]
+    rows: list[dict[str, Any]] = [
+        {
+            "role": message.role,
+            "content": message.content,
+            "html": answer_markdown(message.content) if message.role == "assistant" else None,
+        }
+        for message in newest
+    ]
     rows.reverse()
-    for row in rows:
-        row["html"] = answer_markdown(row["content"]) if row["role"] == "assistant" else None
     return rows
 
 
@@ -168,7 +170,8 @@ def copilot_panel_view(
     if request.method == "POST":
         form = CopilotForm(request.POST)
         if not form.is_valid():
-            result = {"error": "Message: " + " ".join(form.errors.get("message", ["invalid"]))}
+            errors = [str(error) for error in form.errors.get("message") or ["invalid"]]
+            result = {"error": "Message: " + " ".join(errors)}
             message = request.POST.get("message", "")[:MESSAGE_MAX]
         else:
             result = _ask(request, workflow, form.cleaned_data["message"])
@@ -211,7 +214,7 @@ def copilot_panel_context(
     """What ``workflows/copilot_panel.html`` renders (the change page includes it too)."""
     return {
         "workflow": workflow,
-        "thread": copilot_thread(user_id=request.user.pk, workflow_id=workflow.pk),
+        "thread": copilot_thread(user_id=int(request.user.pk or 0), workflow_id=workflow.pk),
         "result": result,
         "message": message,
         "message_max": MESSAGE_MAX,

@@ -193,7 +193,7 @@ def test_model_text_is_escaped_and_rendered_without_raw_html(alice, internal_api
 
 def test_a_model_that_is_down_shows_the_reason_not_a_500(alice, internal_api, fake):
     target = target_create()
-    fake.enqueue(*[FakeReply(failure="malformed_harmony") for _ in range(6)])
+    fake.enqueue(*[FakeReply(failure="unreachable") for _ in range(6)])
 
     response = logged_in(alice).post(panel_url(target), {"message": ASK}, **HTMX)
 

@@ -182,8 +182,10 @@ def test_model_text_is_escaped_and_rendered_without_raw_html(alice, internal_api
         )
     )
 
-    html = logged_in(alice).post(panel_url(target), {"message": "hi"}, **HTMX).content.decode()
+    said = "<b>hi</b>\nthere"
+    html = logged_in(alice).post(panel_url(target), {"message": said}, **HTMX).content.decode()
 
+    assert "&lt;b&gt;hi&lt;/b&gt;<br>there" in html  # the person's text: escaped, lines kept
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<strong>ok</strong>" in html

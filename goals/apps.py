@@ -28,6 +28,13 @@ AUDIT_ACTIONS = {
     "goals.goal_run_failed": "A goal's workflow run failed",
     "goals.goal_run_skipped": "A goal's action was skipped (no published workflow)",
     "goals.goal_run_gave_up": "A goal's action failed its last attempt and stops for the day",
+    "goals.goal_closed": "A goal closed as achieved or missed",
+    "goals.anomaly_asked": "A sustained anomaly in a goal's figures was put to a person",
+    "goals.anomaly_noted": "A sustained anomaly in a goal's figures was within policy",
+    "goals.plan_adjusted": "A goal's volumes were adjusted within the automatic mandate",
+    "goals.plan_adjustment_asked": "A volume adjustment beyond the mandate was put to a person",
+    "goals.plan_adjustment_approved": "A person approved a goal's volume adjustment",
+    "goals.plan_replanned": "A person re-planned or paused a goal",
     "goals.catalogue_item_changed": "A catalogue item's yield, cost, cap or enabled flag changed",
     "goals.report_made": "A goal report (daily, weekly or final) was made",
     "goals.report_emailed": "A goal report was emailed",
@@ -45,7 +52,7 @@ class GoalsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
-        from goals import actions, checks  # noqa: F401
+        from goals import actions, adjustments, checks  # noqa: F401
 
         # The goal endpoints join the one API from here, not from workflows: goals may
         # import workflows, never the reverse (tests/test_dependency_rules.py). ready()

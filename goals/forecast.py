@@ -10,6 +10,8 @@ the days already over; today is never counted, its figures are still coming in.
   the band is ± ``BAND_Z`` standard deviations of the daily values scaled by √remaining
   (independent days), clamped at the achieved total. Under ``MIN_POINTS`` elapsed days
   the trend says "not enough data" and no band is given: a band from 3 points is noise.
+* **Completion date**: the day the running total reached the target when it already has
+  (a goal met early), else today + the days the run rate needs; none at a zero rate.
 * **Anomalies** use a robust z-score, 0.6745 × (x − median) / MAD, against the points
   before the ones being judged, so a sustained shift does not hide itself by moving the
   median. Only a run of ``sustained`` consecutive points beyond ``sigma`` on the same
@@ -134,6 +136,16 @@ def _round(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_HALF_UP))
 
 
+def _day_reached(daily: Sequence[tuple[date, int]], *, target: int, before: int) -> date | None:
+    """The day the running total first reached ``target``: when a goal met early was met."""
+    total = before
+    for day, value in sorted(daily):
+        total += value
+        if total >= target:
+            return day
+    return None
+
+
 def forecast_compute(
     *,
     target: int,
@@ -190,7 +202,7 @@ def forecast_compute(
 
     completion: date | None
     if remaining == 0:
-        completion = min(today, end)
+        completion = _day_reached(daily, target=target, before=achieved_before) or min(today, end)
     elif run_rate > 0:
         completion = today + timedelta(days=_ceil(Decimal(remaining) / run_rate) - 1)
     else:

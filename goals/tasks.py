@@ -110,6 +110,14 @@ def goals_execute_task() -> str:
     return summary
 
 
+def goals_monitor() -> int:
+    """The monitor tick (``goals.services.monitor.goals_monitor_due``); returns the goals
+    looked at. Idempotent per day: a goal monitored today is skipped."""
+    from goals.services.monitor import goals_monitor_due
+
+    return len(goals_monitor_due())
+
+
 def goals_report_tick() -> str:
     """Make the goal reports due (daily, weekly, final) and mail those still owed;
     bounded per tick and idempotent (``goals.services.reports.goals_report_due``)."""

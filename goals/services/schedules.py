@@ -11,6 +11,7 @@ from bizagent.schedules import minute_schedules_ensure
 #: name -> (task function path, every N minutes)
 SCHEDULES: dict[str, tuple[str, int]] = {
     "goals.execute": ("goals.tasks.goals_execute_task", 1),
+    "goals.monitor": ("goals.tasks.goals_monitor", 60),
     # Reports are due once a day; hourly keeps a failed mail's retry within the hour.
     "goals.reports": ("goals.tasks.goals_report_tick", 60),
 }

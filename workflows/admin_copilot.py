@@ -28,10 +28,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
-from django_htmx.middleware import HtmxDetails
-from markdown_it import MarkdownIt
 
+from bizagent.rendering import HtmxHttpRequest, markdown_render
 from workflows.errors import RunInputInvalid, WorkflowStateError
 from workflows.models import MemoryMessage, Run, Workflow
 from workflows.services.copilot import MESSAGE_MAX, CopilotAnswer, copilot_ask
@@ -44,23 +42,9 @@ PANEL_THREAD = "panel"
 #: How many of the thread's newest messages the panel shows.
 THREAD_SHOWN = 50
 
-# Raw HTML off, images off; markdown-it refuses javascript:/vbscript:/data: links.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).disable("image")
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request as django-htmx's middleware (installed in settings) hands it over."""
-
-    htmx: HtmxDetails
-
 
 class CopilotForm(forms.Form):
     message = forms.CharField(max_length=MESSAGE_MAX, strip=True)
-
-
-def answer_markdown(text: str) -> SafeString:
-    """Model text as HTML: CommonMark without raw HTML, images or unsafe link schemes."""
-    return mark_safe(_MARKDOWN.render(text))  # noqa: S308 - html and images disabled above
 
 
 def copilot_can_use(user: Any, workflow: Workflow) -> bool:
@@ -83,7 +67,7 @@ def copilot_thread(*, user_id: int, workflow_id: int) -> list[dict[str, Any]]:
         {
             "role": message.role,
             "content": message.content,
-            "html": answer_markdown(message.content) if message.role == "assistant" else None,
+            "html": markdown_render(message.content) if message.role == "assistant" else None,
         }
         for message in newest
     ]
@@ -148,7 +132,7 @@ def edits_readable(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _result(answer: CopilotAnswer) -> dict[str, Any]:
     succeeded = answer.status == Run.Status.SUCCEEDED
     return {
-        "html": answer_markdown(answer.text) if succeeded else None,
+        "html": markdown_render(answer.text) if succeeded else None,
         "error": None if succeeded else answer.text,
         "run_id": answer.run_id,
         "edits": edits_readable(answer.edits),

@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
+from bizagent.rendering import markdown_render
 from decisions.models import Budget, Period
 from decisions.services import budget_create
 from goals.selectors import loop_status, status_lines
@@ -36,7 +37,6 @@ from goals.services import (
     loop_state_get,
     loop_stop,
 )
-from ideas.admin import markdown_render
 from ideas.models import Snapshot, Theme
 from ideas.selectors import snapshot_latest, theme_active
 from ideas.services import snapshot_create

@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
+from bizagent.admin_base import permission_refused
 from bizagent.rendering import markdown_render
 from decisions.models import Budget, Period
 from decisions.services import budget_create
@@ -114,15 +115,7 @@ def theme_budget(theme: Theme) -> ThemeBudget | None:
 
 
 def _refused(request: HttpRequest, admin: ModelAdmin, what: str, permission: str) -> HttpResponse:
-    """A 403 that says what was refused and which permission would allow it."""
-    context = {
-        **admin.admin_site.each_context(request),
-        "opts": admin.opts,
-        "title": gettext("Not allowed"),
-        "what": what,
-        "permission": permission,
-    }
-    return TemplateResponse(request, "admin/goals/studio/refused.html", context, status=403)
+    return permission_refused(request, admin=admin, what=what, permission=permission)
 
 
 def _back() -> HttpResponse:

@@ -27,6 +27,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
+from bizagent.admin_base import permission_refused
 from bizagent.bounded_json import MAX_BYTES
 from ideas.models import Theme
 from ideas.services import (
@@ -146,15 +147,7 @@ class ThemeUploadForm(forms.Form):
 
 
 def _refused(request: HttpRequest, admin: ModelAdmin, what: str, permission: str) -> HttpResponse:
-    """A 403 that says what was refused and which permission would allow it."""
-    context = {
-        **admin.admin_site.each_context(request),
-        "opts": admin.opts,
-        "title": gettext("Not allowed"),
-        "what": what,
-        "permission": permission,
-    }
-    return TemplateResponse(request, "admin/ideas/theme/refused.html", context, status=403)
+    return permission_refused(request, admin=admin, what=what, permission=permission)
 
 
 def _may(request: HttpRequest, permission: str) -> bool:

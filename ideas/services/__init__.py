@@ -29,6 +29,7 @@ from ideas.services.themes import (
     theme_activate_from_documents,
     theme_activate_from_files,
     theme_archive,
+    theme_draft_create,
 )
 from ideas.theme_files import ThemeFilesInvalid
 
@@ -59,4 +60,5 @@ __all__ = [
     "theme_activate_from_documents",
     "theme_activate_from_files",
     "theme_archive",
+    "theme_draft_create",
 ]

@@ -35,6 +35,7 @@ from ideas.services import (
     ThemeTransitionError,
     theme_activate,
     theme_draft_create,
+    theme_switching,
 )
 from ideas.theme_files import theme_uploads_validate
 
@@ -219,7 +220,9 @@ def theme_activate_view(admin: ModelAdmin, request: HttpRequest, theme_id: int) 
         return _refused(request, admin, gettext("activating a theme"), "ideas.change_theme")
     theme = get_object_or_404(Theme, pk=theme_id)
     try:
-        theme = theme_activate(theme=theme, actor=request.user)
+        # A working loop pauses for the switch and resumes after (goals' registered guard).
+        with theme_switching():
+            theme = theme_activate(theme=theme, actor=request.user)
     except ThemeTransitionError as exc:
         messages.error(request, gettext("The theme was not activated: %(why)s") % {"why": exc})
     else:

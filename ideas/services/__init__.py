@@ -30,6 +30,8 @@ from ideas.services.themes import (
     theme_activate_from_files,
     theme_archive,
     theme_draft_create,
+    theme_switch_guard_register,
+    theme_switching,
 )
 from ideas.theme_files import ThemeFilesInvalid
 
@@ -61,4 +63,6 @@ __all__ = [
     "theme_activate_from_files",
     "theme_archive",
     "theme_draft_create",
+    "theme_switch_guard_register",
+    "theme_switching",
 ]

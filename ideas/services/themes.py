@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,32 @@ def ip_profile_activate(*, profile: IPProfile, actor: Actor = None) -> IPProfile
                 data={"name": profile.name, "version": profile.version},
             )
     return profile
+
+
+#: Context managers entered around every theme switch, outside its transaction. The
+#: loop that works on the theme lives in goals, which depends on ideas: goals registers
+#: its pause-for-the-switch here at start-up (``GoalsConfig.ready``), so the admin's
+#: Activate button and ``newtheme`` pause a working loop alike without ideas importing it.
+ThemeSwitchGuard = Callable[[], AbstractContextManager[object]]
+_SWITCH_GUARDS: list[ThemeSwitchGuard] = []
+
+
+def theme_switch_guard_register(guard: ThemeSwitchGuard) -> None:
+    """Enter ``guard()`` around every theme switch (idempotent per guard)."""
+    if guard not in _SWITCH_GUARDS:
+        _SWITCH_GUARDS.append(guard)
+
+
+@contextmanager
+def theme_switching() -> Iterator[list[object]]:
+    """Enter every registered guard around a switch; yields what each guard yielded.
+
+    Call it outside any transaction: a guard's own writes (the loop's pause) must be
+    visible to the workers before the switch, and its exit (the resume) runs even when
+    the switch fails.
+    """
+    with ExitStack() as stack:
+        yield [stack.enter_context(guard()) for guard in _SWITCH_GUARDS]
 
 
 @transaction.atomic

@@ -8,8 +8,10 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # After 0008: main shipped 0008_budget_quarterly (on 0006) while this one was being
+    # written; depending on it keeps one leaf without editing a migration others applied.
     dependencies = [
-        ('decisions', '0006_telegram'),
+        ('decisions', '0008_budget_quarterly'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

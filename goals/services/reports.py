@@ -44,6 +44,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bizagent.notify import email_send
+from bizagent.telegram import telegram_enabled
 from decisions.mirror import GOALS_TRACKER, PERFORMANCE_METRICS, sheet_row_enqueue
 from decisions.models import AuditEvent, Decision, NotificationPreference, SheetRow
 from decisions.selectors import decision_mail_recipients
@@ -444,6 +445,8 @@ def goal_report_telegram(*, report_id: int) -> int:
     """Queue the report on Telegram for those who chose it for goal reports; how many
     new messages. Deduplicated per report and person (the outbox's key), so every tick
     may call it again for a report whose earlier call a crash cut short."""
+    if not telegram_enabled():
+        return 0  # the channel is off: not even the text is worth composing
     report = GoalReport.objects.select_related("goal", "goal__requested_by").get(pk=report_id)
     return len(
         telegram_notice_send(

@@ -238,8 +238,10 @@ def _plan_context(page: GoalPage) -> dict[str, Any]:
         }
         for a in document.get("actions", [])
     ]
-    if revision.approved_at is None:
+    if revision.approved_at is None and revision.decision_id is not None:
         approval = "waiting for a person's decision"
+    elif revision.approved_at is None:
+        approval = "not started yet"
     elif revision.approved_by is not None:
         approval = f"approved by {_person(revision.approved_by)} on {_when(revision.approved_at)}"
     else:

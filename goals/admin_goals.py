@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -348,7 +348,7 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         """The goal page (GET only: a goal changes through its services, never a form)."""
         goal = self.get_object(request, object_id)
         if goal is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            raise Http404(f"There is no goal #{object_id}.")
         if not self.has_view_or_change_permission(request, goal):
             raise PermissionDenied
         return self._page(request, goal)

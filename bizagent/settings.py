@@ -8,6 +8,7 @@ the variable.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from pathlib import Path
 
@@ -207,6 +208,22 @@ WHOP_WEBHOOK_SECRET = env_str("BIZAGENT_WHOP_WEBHOOK_SECRET")
 if WHOP_API_KEY and not WHOP_COMPANY_ID:
     raise ImproperlyConfigured(
         "BIZAGENT_WHOP_COMPANY_ID must be set (biz_…) when BIZAGENT_WHOP_API_KEY is set"
+    )
+
+# --- Telegram (decisions over a bot) ------------------------------------------------
+# Unset token: the channel is off (email and the admin only). The API root is replaced
+# by a loopback fake in tests. With a webhook secret set, updates arrive at the webhook
+# view (which needs public HTTPS); without it, a django-q2 task long-polls getUpdates.
+TELEGRAM_BOT_TOKEN = env_str("BIZAGENT_TELEGRAM_BOT_TOKEN")
+TELEGRAM_API_URL = env_url(
+    "BIZAGENT_TELEGRAM_API_URL", "https://api.telegram.org", schemes=("http", "https")
+).rstrip("/")
+TELEGRAM_WEBHOOK_SECRET = env_str("BIZAGENT_TELEGRAM_WEBHOOK_SECRET")
+if TELEGRAM_WEBHOOK_SECRET and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", TELEGRAM_WEBHOOK_SECRET):
+    # Telegram's setWebhook accepts only these characters; anything else it refuses.
+    raise ImproperlyConfigured(
+        "BIZAGENT_TELEGRAM_WEBHOOK_SECRET must be 1-256 letters, digits, _ or - "
+        "(what Telegram's setWebhook accepts)"
     )
 
 # --- Goals ---------------------------------------------------------------------------

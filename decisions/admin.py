@@ -16,7 +16,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from bizagent.admin_base import NoAddDeleteAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
-from decisions import admin_sheets  # noqa: F401 - registers the Sheets outbox admin
+from decisions import (
+    admin_sheets,  # noqa: F401 - registers the Sheets outbox admin
+    admin_telegram,  # noqa: F401 - registers the Telegram admin
+)
 from decisions.admin_queue import decide_view, queue_view, time_left
 from decisions.models import AuditEvent, Budget, BudgetSpend, Decision, Period, PolicySettings
 from decisions.selectors import (

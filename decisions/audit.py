@@ -47,5 +47,8 @@ audit_actions_register(
         "decisions.budget_updated": "A budget was changed",
         "decisions.budget_spent": "Spend was recorded against a budget",
         "decisions.policy_updated": "Policy thresholds were changed",
+        "decisions.telegram_linked": "A person linked their Telegram account",
+        "decisions.telegram_relinked": "A person linked a different Telegram account",
+        "decisions.telegram_unlinked": "A person unlinked their Telegram account",
     }
 )

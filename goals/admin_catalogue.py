@@ -58,6 +58,14 @@ class CatalogueItemForm(forms.ModelForm):
     )
     unit_cost = forms.CharField(max_length=40, help_text="In the item's currency, per unit.")
     max_per_day = forms.IntegerField(help_text="Units a day at most (the planner's cap).")
+    run_inputs = forms.JSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        help_text=(
+            'The workflow\'s other inputs as JSON, e.g. {"prospects_url": '
+            '"https://crm.example.com/prospects", "language": "ja"}. Never a password or key.'
+        ),
+    )
 
     class Meta:
         model = CatalogueItem
@@ -71,6 +79,8 @@ class CatalogueItemForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if "run_inputs" in data and data["run_inputs"] is None:
+            data["run_inputs"] = {}  # an emptied box means "no inputs", not an error
         values = {name: data[name] for name in EDITABLE_FIELDS if name in data}
         try:
             catalogue_item_check(item=self.instance, values=values)
@@ -96,6 +106,13 @@ class CatalogueItemAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             {
                 "fields": ("yield_per_unit", "unit_cost", "max_per_day", "enabled"),
                 "description": "Correct these with your own figures once you have them.",
+            },
+        ),
+        (
+            "What the workflow runs with",
+            {
+                "fields": ("run_inputs",),
+                "description": "Where its data comes from and goes to: your own services.",
             },
         ),
         ("Where the defaults come from", {"fields": ("yield_source_note",)}),

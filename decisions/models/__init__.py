@@ -6,6 +6,13 @@ from decisions.models.budget import Budget, BudgetSpend, Period
 from decisions.models.decision import Decision, DecisionKind, DecisionOption, Urgency
 from decisions.models.delivery import DecisionLink, DecisionMail, SheetRow
 from decisions.models.policy import PolicySettings
+from decisions.models.telegram import (
+    TelegramButton,
+    TelegramLink,
+    TelegramLinkToken,
+    TelegramMessage,
+    TelegramPollState,
+)
 
 __all__ = [
     "AuditEvent",
@@ -20,5 +27,10 @@ __all__ = [
     "Period",
     "PolicySettings",
     "SheetRow",
+    "TelegramButton",
+    "TelegramLink",
+    "TelegramLinkToken",
+    "TelegramMessage",
+    "TelegramPollState",
     "Urgency",
 ]

@@ -12,6 +12,8 @@ SCHEDULES = {
         "decisions.tasks.sheets_sync_task",
         lambda: settings.SHEETS_SYNC_MINUTES,
     ),
+    "decisions.telegram_outbox": ("decisions.tasks.telegram_outbox_task", lambda: 1),
+    "decisions.telegram_poll": ("decisions.tasks.telegram_poll_task", lambda: 1),
 }
 
 

@@ -26,7 +26,9 @@ class CatalogueItem(models.Model):
     figures exist. ``yield_per_unit`` is in the driven metric's unit per unit of volume
     (customers or trials per email sent; major currency units per unit for revenue);
     ``unit_cost`` is in major units of ``currency``; ``volume_param`` is the workflow
-    input the planner sets to the daily volume, capped at ``max_per_day``.
+    input the planner sets to the daily volume, capped at ``max_per_day``;
+    ``run_inputs`` are the workflow's other inputs a person configures once (where the
+    prospects come from, which email API sends), given to every run the executor starts.
     """
 
     key = models.SlugField(max_length=64, unique=True, help_text="Stable name used in plans.")
@@ -48,6 +50,15 @@ class CatalogueItem(models.Model):
     max_per_day = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     yield_source = models.TextField(help_text="Where the default yield and cost come from.")
     enabled = models.BooleanField(default=True, help_text="Offered to the planner.")
+    run_inputs = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "The workflow's other inputs, set once by a person: the addresses of your own "
+            "services (prospect list, email API, webhook), language, product, sender. Stored "
+            "with every run, so never a password or an API key."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -13,6 +13,7 @@ governance asks about the new hosts a published version calls).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -46,7 +47,12 @@ __all__ = [
 ]
 
 #: What a person may change; the rest (key, workflow, metric...) is the workflow's nature.
-EDITABLE_FIELDS = ("yield_per_unit", "unit_cost", "max_per_day", "enabled")
+EDITABLE_FIELDS = ("yield_per_unit", "unit_cost", "max_per_day", "enabled", "run_inputs")
+#: Run inputs are stored with every run and shown in the admin: a name that looks like a
+#: credential is refused rather than trusted to be harmless.
+_SECRET_NAME = re.compile(r"pass(word)?|secret|token|api[_-]?key|auth|credential|private", re.I)
+_MAX_RUN_INPUTS = 30
+_MAX_RUN_INPUT_CHARS = 2000
 CHANGE_PERMISSION = "goals.change_catalogueitem"
 #: The catalogue's workflow documents (one per catalogue entry's ``workflow`` key).
 WORKFLOWS_DIR = CATALOGUE_DIR / "workflows"
@@ -102,6 +108,35 @@ def _column_errors(values: dict[str, Any]) -> list[str]:
     return errors
 
 
+def run_inputs_problems(value: Any, *, volume_param: str) -> list[str]:
+    """What is wrong with a catalogue item's run inputs (every problem; [] when fine).
+
+    A flat JSON object of names to plain values (text, numbers, true/false). The volume
+    is the planner's to set, and a credential has no place in a value stored with every
+    run: both are refused by name.
+    """
+    if not isinstance(value, dict):
+        return ["run_inputs must be a JSON object of input names to values"]
+    problems = []
+    if len(value) > _MAX_RUN_INPUTS:
+        problems.append(f"run_inputs has {len(value)} entries; at most {_MAX_RUN_INPUTS}")
+    for name, item in value.items():
+        if not name.strip():
+            problems.append("run_inputs has an empty input name")
+        elif name == volume_param:
+            problems.append(f"run_inputs cannot set {name!r}: the planner sets the volume")
+        elif _SECRET_NAME.search(name):
+            problems.append(
+                f"run_inputs {name!r} looks like a credential: run inputs are stored with "
+                "every run, so keep passwords and API keys out of them"
+            )
+        if isinstance(item, dict | list) or item is None:
+            problems.append(f"run_inputs {name!r} must be text, a number or true/false")
+        elif isinstance(item, str) and len(item) > _MAX_RUN_INPUT_CHARS:
+            problems.append(f"run_inputs {name!r} is longer than {_MAX_RUN_INPUT_CHARS} characters")
+    return problems
+
+
 def catalogue_item_check(*, item: CatalogueItem, values: dict[str, Any]) -> CatalogueEntry:
     """The item as it would be with ``values`` applied, checked; saves nothing.
 
@@ -116,8 +151,13 @@ def catalogue_item_check(*, item: CatalogueItem, values: dict[str, Any]) -> Cata
             {"__all__": [f"these fields cannot be changed here: {', '.join(unknown)}"]}
         )
     current = catalogue_item_dict(item)
-    merged = {**current, **{k: _as_text(k, v) for k, v in values.items() if k != "enabled"}}
+    merged = {
+        **current,
+        **{k: _as_text(k, v) for k, v in values.items() if k not in ("enabled", "run_inputs")},
+    }
     messages: list[str] = []
+    if "run_inputs" in values:
+        messages.extend(run_inputs_problems(values["run_inputs"], volume_param=item.volume_param))
     enabled = values.get("enabled", item.enabled)
     if not isinstance(enabled, bool):
         messages.append(f"enabled must be true or false, got {enabled!r}")
@@ -137,7 +177,7 @@ def catalogue_item_check(*, item: CatalogueItem, values: dict[str, Any]) -> Cata
 
 @transaction.atomic
 def catalogue_item_update(*, item_id: int, values: dict[str, Any], actor: Actor) -> CatalogueItem:
-    """Change an item's yield, cost, cap or enabled flag, checked and audited.
+    """Change an item's yield, cost, cap, enabled flag or run inputs, checked and audited.
 
     ``values`` holds only the fields to change (decimals as strings or ``Decimal``).
     Raises ``CatalogueItemInvalid`` with every problem per field (nothing saved),
@@ -159,6 +199,7 @@ def catalogue_item_update(*, item_id: int, values: dict[str, Any], actor: Actor)
         "unit_cost": entry.unit_cost,
         "max_per_day": entry.max_per_day,
         "enabled": enabled,
+        "run_inputs": values.get("run_inputs", item.run_inputs),
     }
     changes: dict[str, list[Any]] = {}
     for name, value in new.items():

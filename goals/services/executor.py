@@ -227,8 +227,9 @@ def _plan_action(goal_run: GoalRun) -> dict[str, Any]:
 
 
 def run_input_build(*, workflow: Workflow, goal: Goal, goal_run: GoalRun) -> dict[str, Any]:
-    """The run's input: the action's parameters, plus what the workflow's input schema
-    declares and the goal knows (its id, text, metric, currency, the day, the action).
+    """The run's input: the action's parameters over the catalogue item's configured run
+    inputs, plus what the workflow's input schema declares and the goal knows (its id,
+    text, metric, currency, the day, the action).
 
     Only declared properties are added, so a schema that forbids extra properties still
     accepts the input; anything else it requires and nobody knows is the schema check's
@@ -244,7 +245,11 @@ def run_input_build(*, workflow: Workflow, goal: Goal, goal_run: GoalRun) -> dic
         "date": goal_run.day.isoformat(),
         "action": goal_run.action,
     }
-    value = dict(goal_run.params)
+    # What a person configured on the catalogue item (their services' addresses, the
+    # language, the product) comes next; the plan's own parameters (the volume) win.
+    item = CatalogueItem.objects.filter(key=goal_run.action).only("run_inputs").first()
+    configured = item.run_inputs if item is not None and isinstance(item.run_inputs, dict) else {}
+    value = {**configured, **goal_run.params}
     properties = (workflow.input_schema or {}).get("properties") or {}
     for name in properties:
         if name not in value and name in known:

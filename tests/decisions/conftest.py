@@ -17,6 +17,7 @@ import pytest
 from decisions.actions import ACTIONS, action_register
 from decisions.models import Decision
 from tests.decisions.factories import DecisionFactory
+from tests.decisions.telegram_fake import telegram  # noqa: F401 - the fake Bot API fixture
 
 RECORDED: list[dict[str, Any]] = []
 

@@ -131,5 +131,7 @@ def test_governance_schedules_command_is_idempotent():
     assert out.getvalue().splitlines() == [
         "decisions.governance_tick: already in place",
         "decisions.sheets_sync: already in place",
+        "decisions.telegram_outbox: already in place",
+        "decisions.telegram_poll: already in place",
     ]
-    assert Schedule.objects.filter(name__startswith="decisions.").count() == 2
+    assert Schedule.objects.filter(name__startswith="decisions.").count() == 4

@@ -156,6 +156,8 @@ def test_schedules_are_created_once_and_corrected(settings):
     assert sorted(governance_schedules_ensure()) == [
         "decisions.governance_tick",
         "decisions.sheets_sync",
+        "decisions.telegram_outbox",
+        "decisions.telegram_poll",
     ]
     assert governance_schedules_ensure() == []
     tick = Schedule.objects.get(name="decisions.governance_tick")
@@ -164,7 +166,7 @@ def test_schedules_are_created_once_and_corrected(settings):
     Schedule.objects.filter(name="decisions.sheets_sync").update(minutes=60)
     assert governance_schedules_ensure() == ["decisions.sheets_sync"]
     assert Schedule.objects.get(name="decisions.sheets_sync").minutes == 5
-    assert Schedule.objects.filter(name__startswith="decisions.").count() == 2
+    assert Schedule.objects.filter(name__startswith="decisions.").count() == 4
 
 
 def test_a_schedule_made_before_the_sheets_task_moved_is_pointed_at_its_new_home(settings):

@@ -27,7 +27,13 @@ def _change(item: CatalogueItem) -> str:
 
 
 def _form(**changes: str) -> dict[str, str]:
-    data = {"yield_per_unit": "0.002", "unit_cost": "3", "max_per_day": "50", "enabled": "on"}
+    data = {
+        "yield_per_unit": "0.002",
+        "unit_cost": "3",
+        "max_per_day": "50",
+        "enabled": "on",
+        "run_inputs": "{}",
+    }
     return {k: v for k, v in (data | changes).items() if v is not None}
 
 
@@ -92,6 +98,22 @@ def test_bad_figures_are_refused_with_a_message_per_field(client, alice):
     item.refresh_from_db()
     assert (item.yield_per_unit, item.unit_cost, item.max_per_day) == (Decimal("0.002"), 3, 50)
     assert not AuditEvent.objects.filter(action="goals.catalogue_item_changed").exists()
+
+
+def test_run_inputs_are_set_as_json_and_a_credential_is_refused_by_name(client, alice):
+    client.force_login(alice)
+    item = _item()
+
+    refused = client.post(_change(item), _form(run_inputs='{"smtp_password": "hunter2"}'))
+    saved = client.post(_change(item), _form(run_inputs='{"language": "ja", "sender": "Aiko"}'))
+
+    assert refused.status_code == 200
+    (message,) = refused.context["adminform"].form.errors["run_inputs"]
+    assert "'smtp_password' looks like a credential" in message
+    assert "hunter2" not in refused.content.decode().split("<textarea")[0]
+    assert saved.status_code == 302
+    item.refresh_from_db()
+    assert item.run_inputs == {"language": "ja", "sender": "Aiko"}
 
 
 def test_a_person_who_may_only_view_cannot_change_or_install(client, viewer):

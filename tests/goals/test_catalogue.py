@@ -199,6 +199,18 @@ def test_an_edit_is_saved_and_audited_old_to_new(alice):
 
 
 @pytest.mark.django_db
+def test_run_inputs_are_saved_and_audited_old_to_new(alice):
+    item = _item()
+    inputs = {"prospects_url": "https://crm.example.com/prospects", "language": "ja"}
+
+    catalogue_item_update(item_id=item.pk, values={"run_inputs": inputs}, actor=alice)
+
+    assert _item().run_inputs == inputs
+    (event,) = AuditEvent.objects.filter(action="goals.catalogue_item_changed")
+    assert event.data["changes"] == {"run_inputs": [{}, inputs]}
+
+
+@pytest.mark.django_db
 def test_disabling_is_audited_and_an_edit_that_changes_nothing_writes_nothing(alice):
     item = _item()
     catalogue_item_update(item_id=item.pk, values={"unit_cost": Decimal("3")}, actor=alice)
@@ -234,6 +246,24 @@ def test_disabling_is_audited_and_an_edit_that_changes_nothing_writes_nothing(al
         ),
         ({"enabled": "yes"}, {"enabled": ["enabled must be true or false, got 'yes'"]}),
         ({"title": "x"}, {"__all__": ["these fields cannot be changed here: title"]}),
+        (
+            {"run_inputs": ["https://crm.example.com"]},
+            {"run_inputs": ["run_inputs must be a JSON object of input names to values"]},
+        ),
+        (
+            {"run_inputs": {"sends_per_day": 10}},
+            {"run_inputs": ["run_inputs cannot set 'sends_per_day': the planner sets the volume"]},
+        ),
+        (
+            {"run_inputs": {"email_api_key": "sk-live-1", "language": {"a": 1}}},
+            {
+                "run_inputs": [
+                    "run_inputs 'email_api_key' looks like a credential: run inputs are stored "
+                    "with every run, so keep passwords and API keys out of them",
+                    "run_inputs 'language' must be text, a number or true/false",
+                ]
+            },
+        ),
         (
             {"yield_per_unit": "-1", "max_per_day": True},
             {

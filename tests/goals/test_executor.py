@@ -20,7 +20,7 @@ from django_q.models import OrmQ
 
 from decisions.models import AuditEvent, BudgetSpend
 from decisions.services import budget_create
-from goals.models import Goal, GoalRun
+from goals.models import CatalogueItem, Goal, GoalRun
 from goals.services import executor
 from goals.services.catalogue import WORKFLOWS_DIR
 from goals.services.executor import goal_run_due, goals_execute_due
@@ -390,3 +390,43 @@ def test_the_catalogue_outreach_workflow_runs_and_is_costed_by_what_it_sent(
     assert run.output["sends"] == len(PROSPECTS) == 3
     assert goal_run.spend == UNIT_COST * 3
     assert [s.amount for s in BudgetSpend.objects.filter(budget=budget)] == [Decimal(9)]
+
+
+def test_the_catalogue_items_run_inputs_reach_the_run_under_the_plans_params(
+    fake: FakeGptOss,
+    sink: Sink,  # noqa: F811
+    clock,
+):
+    """A person configures where prospects come from once, on the catalogue item; the plan
+    only says how many a day. The run gets both, and the plan's volume wins a clash."""
+    document = (WORKFLOWS_DIR / "cold-outreach.json").read_text(encoding="utf-8")
+    workflow_published(json.loads(document))
+    CatalogueItem.objects.filter(key=CATALOGUE_KEY).update(
+        run_inputs={
+            "prospects_url": sink.url("/prospects"),
+            "email_api_url": sink.url("/mail"),
+            "language": "en",
+            "product": "Invoice app",
+            "sender": "Aiko",
+        }
+    )
+    goal = goal_active(
+        actions=[
+            {
+                "workflow": "cold-outreach",
+                "catalogue": CATALOGUE_KEY,
+                "params": {"sends_per_day": 2},
+            }
+        ]
+    )
+    messages = [{"id": p["id"], "subject": "Invoices", "body": "Hi"} for p in PROSPECTS[:2]]
+    fake.enqueue(FakeReply(final=json.dumps({"messages": messages})))
+
+    goals_execute_due()
+    run = _drain(GoalRun.objects.get(goal=goal))
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.input["sends_per_day"] == 2
+    assert run.input["prospects_url"] == sink.url("/prospects")
+    assert run.input["sender"] == "Aiko"
+    assert run.output["sends"] == 2

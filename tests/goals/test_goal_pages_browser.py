@@ -32,7 +32,7 @@ def test_alice_states_a_goal_confirms_it_and_sees_its_plan(page, alice):
     expect(page).to_have_url(re.compile(rf"/admin/goals/goal/{goal.pk}/change/$"))
     expect(page.locator(".goal-sentence")).to_contain_text("1週間で200万作りたい")
     expect(page.locator(".goal-daily-target")).to_have_text("¥285,715")
-    expect(page.locator("#goal-plan-state")).to_contain_text("not started yet")
+    expect(page.locator("#goal-plan-state")).to_contain_text("started within policy")
     expect(page.locator(".goal-progress")).to_contain_text("not enough data")
     page.goto("/admin/")
     expect(page.locator("#active-goals")).to_contain_text("1週間で200万作りたい")

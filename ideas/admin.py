@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString
 
 from bizagent.admin_base import NoAddAdminMixin, NoAddDeleteAdminMixin, ReadOnlyAdminMixin
 from bizagent.rendering import markdown_render
+from ideas import admin_themes
 from ideas.models import SCORE_FIELDS, Idea, IdeaRefusal, IPProfile, Snapshot, Tag, Theme
 from ideas.selectors import idea_changes, theme_active
 from ideas.services import (
@@ -329,6 +330,10 @@ class ThemeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "config_pretty",
     )
     readonly_fields = fields
+
+    def get_urls(self) -> list:
+        # Upload, preview and activate (ideas/admin_themes.py) before the object URLs.
+        return [*admin_themes.theme_urls(self), *super().get_urls()]
 
     @admin.display(description="iteration policy (with defaults)")
     def policy_pretty(self, obj: Theme) -> SafeString:

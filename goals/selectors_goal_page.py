@@ -66,9 +66,16 @@ class GoalPage:
     figures: GoalFigures
 
 
-def goal_decisions_filter(*, goal: Goal, revisions: list[PlanRevision]) -> Q:
-    """Decisions about a goal: asked with the goal as subject, or on one of its revisions."""
+def goal_decisions_filter(*, goal: Goal, revisions: list[PlanRevision] | None = None) -> Q:
+    """Decisions about a goal: asked with the goal as subject, or on one of its revisions.
+
+    ``revisions`` already read spare a subquery; without them the revisions' decisions
+    are selected in the same query.
+    """
     on_goal = Q(subject_type=ContentType.objects.get_for_model(Goal), subject_id=str(goal.pk))
+    if revisions is None:
+        asked = PlanRevision.objects.filter(goal=goal, decision_id__isnull=False)
+        return on_goal | Q(pk__in=asked.values("decision_id"))
     ids = [r.decision_id for r in revisions if r.decision_id is not None]
     return on_goal | Q(pk__in=ids) if ids else on_goal
 

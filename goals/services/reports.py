@@ -36,7 +36,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -50,6 +49,7 @@ from decisions.services.audit import audit_log
 from goals.forecast import Trend
 from goals.models import Goal, GoalReport, GoalRun, PlanRevision
 from goals.planning import money_major
+from goals.selectors_goal_page import goal_decisions_filter
 from goals.selectors_progress import goal_forecast, goal_measure, goal_readings_sourced
 from goals.vocabulary import COUNT_METRICS, currency_exponent
 
@@ -154,15 +154,6 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return low, dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
 
-def _goal_decisions(goal: Goal) -> Q:
-    """Decisions about the goal: asked on it as subject, or on one of its revisions."""
-    revision_decisions = PlanRevision.objects.filter(goal=goal, decision_id__isnull=False).values(
-        "decision_id"
-    )
-    on_goal = Q(subject_type=ContentType.objects.get_for_model(Goal), subject_id=str(goal.pk))
-    return on_goal | Q(pk__in=revision_decisions)
-
-
 def report_figures(*, goal: Goal, period_start: dt.date, period_end: dt.date) -> dict[str, Any]:
     """Everything a report shows, as of the end of ``period_end`` (JSON-ready)."""
     # One source per day by the documented order, as the monitor and the goal page read it.
@@ -174,7 +165,7 @@ def report_figures(*, goal: Goal, period_start: dt.date, period_end: dt.date) ->
         failed=Count("id", filter=Q(status=GoalRun.Status.FAILED)),
     )
     low, high = _bounds(period_start, period_end)
-    decisions = Decision.objects.filter(_goal_decisions(goal)).aggregate(
+    decisions = Decision.objects.filter(goal_decisions_filter(goal=goal)).aggregate(
         asked=Count("id", filter=Q(requested_at__gte=low, requested_at__lt=high)),
         answered=Count("id", filter=Q(decided_at__gte=low, decided_at__lt=high)),
     )

@@ -45,6 +45,7 @@ class WorkflowsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
 
         from workflows import actions  # noqa: F401  (registers the decision handlers)
+        from workflows import presenters  # noqa: F401  (how its decisions read to people)
 
         self._context_providers_register()
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from decisions.models import Budget, Decision
@@ -37,6 +36,8 @@ class Framing:
 
     summary: str
     evidence: list[Row] = field(default_factory=list)
+    #: What approving changes, when the summary does not say it already.
+    impact: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Presentation:
     decision_id: int
     title: str
     summary: str
+    impact: str
     evidence: list[Row]
     options: list[OptionView]
     recommendation: str
@@ -102,12 +104,8 @@ def money_format(amount: Any, currency: str) -> str:
         return str(amount)
     code = (currency or "").upper()
     places = 0 if code in NO_DECIMALS else 2
-    text = number_format(
-        value.quantize(Decimal(1) if places == 0 else Decimal("0.01")),
-        decimal_pos=places,
-        use_l10n=False,
-        force_grouping=True,
-    )
+    # Grouped by thousands with a comma, as both English and Japanese readers write it.
+    text = f"{value:,.{places}f}"
     sign = "-" if text.startswith("-") else ""
     text = text.lstrip("-")
     symbol = CURRENCY_SYMBOLS.get(code)
@@ -119,7 +117,7 @@ def count_format(value: Any) -> str:
     number = _decimal(value)
     if number is None:
         return str(value)
-    return number_format(number.quantize(Decimal(1)), decimal_pos=0, force_grouping=True)
+    return f"{number:,.0f}"
 
 
 def percent_format(fraction: Any) -> str:
@@ -174,7 +172,11 @@ def args_rows(args: Mapping[str, Any]) -> list[Row]:
 
 def _fallback(decision: Decision) -> Framing:
     rows = [(_("About"), decision.subject_repr)] if decision.subject_repr else []
-    return Framing(summary=decision.situation, evidence=rows + args_rows(decision.action_args))
+    return Framing(
+        summary=decision.situation,
+        evidence=rows + args_rows(decision.action_args),
+        impact=decision.impact,
+    )
 
 
 def _options(decision: Decision) -> list[OptionView]:
@@ -208,6 +210,7 @@ def decision_present(*, decision: Decision) -> Presentation:
         decision_id=decision.pk,
         title=decision.title,
         summary=framing.summary,
+        impact=framing.impact,
         evidence=framing.evidence,
         options=options,
         recommendation=labels.get(decision.recommendation, decision.recommendation),
@@ -223,6 +226,8 @@ def presentation_text(decision: Decision) -> str:
     """The plain-text form (mails' text part, Telegram): summary, evidence, options."""
     shown = decision_present(decision=decision)
     lines = [shown.title, "", shown.summary]
+    if shown.impact:
+        lines.append(f"{_('Impact:')} {shown.impact}")
     if shown.evidence:
         lines += ["", *(f"  {label}: {value}" for label, value in shown.evidence)]
     if shown.options:

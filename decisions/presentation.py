@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -105,7 +105,7 @@ def money_format(amount: Any, currency: str) -> str:
     code = (currency or "").upper()
     places = 0 if code in NO_DECIMALS else 2
     # Grouped by thousands with a comma, as both English and Japanese readers write it.
-    text = f"{value:,.{places}f}"
+    text = f"{value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,.{places}f}"
     sign = "-" if text.startswith("-") else ""
     text = text.lstrip("-")
     symbol = CURRENCY_SYMBOLS.get(code)
@@ -117,7 +117,7 @@ def count_format(value: Any) -> str:
     number = _decimal(value)
     if number is None:
         return str(value)
-    return f"{number:,.0f}"
+    return f"{number.quantize(Decimal(1), ROUND_HALF_UP):,.0f}"
 
 
 def percent_format(fraction: Any) -> str:
@@ -125,7 +125,8 @@ def percent_format(fraction: Any) -> str:
     number = _decimal(fraction)
     if number is None:
         return str(fraction)
-    return f"{(number * 100).quantize(Decimal(1)):,}%"
+    # Half up, as people round: 30.5% reads 31%, not banker's 30%.
+    return f"{(number * 100).quantize(Decimal(1), ROUND_HALF_UP):,}%"
 
 
 def date_format(value: Any) -> str:
@@ -264,6 +265,7 @@ def _budget_limit(decision: Decision) -> Framing:
         "name": budget.name,
         "per_day": money_format(per_day, budget.currency),
     }
+    last_day = (status.period_end - dt.timedelta(microseconds=1)).date()  # the end is exclusive
     rows: list[Row] = [
         (_("Budget"), budget.name),
         (_("Spent so far"), money_format(status.spent, budget.currency)),
@@ -272,7 +274,7 @@ def _budget_limit(decision: Decision) -> Framing:
         (_("New limit if approved"), money_format(new_limit, budget.currency)),
         (
             _("Period"),
-            f"{date_format(status.period_start.date())} – {date_format(status.period_end.date())}",
+            f"{date_format(status.period_start.date())} – {date_format(last_day)}",
         ),
     ]
     return Framing(summary=summary, evidence=rows)

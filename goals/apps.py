@@ -56,8 +56,8 @@ class GoalsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
-        from goals import actions, adjustments, checks  # noqa: F401
-        from goals import presenters  # noqa: F401  (how its decisions read to people)
+        # ...and the presenters that word its decisions for people (goals.presenters).
+        from goals import actions, adjustments, checks, presenters  # noqa: F401
 
         # The goal endpoints join the one API from here, not from workflows: goals may
         # import workflows, never the reverse (tests/test_dependency_rules.py). ready()

@@ -106,7 +106,9 @@ def token_budget(decision: Decision) -> Framing:
 
 @presenter_register(PLAN_APPROVE_ACTION)
 def plan_approve(decision: Decision) -> Framing:
-    revision = PlanRevision.objects.select_related("goal").get(pk=decision.action_args["revision_id"])
+    revision = PlanRevision.objects.select_related("goal").get(
+        pk=decision.action_args["revision_id"]
+    )
     goal, document = revision.goal, revision.document
     workflows = [str(a.get("catalogue") or a.get("workflow")) for a in document.get("actions", [])]
     estimate = document.get("budget_estimate")
@@ -144,7 +146,9 @@ def plan_adjustment(decision: Decision) -> Framing:
     goal = Goal.objects.get(pk=args["goal_id"])
     revision = PlanRevision.objects.get(goal=goal, number=args["revision"])
     current = (
-        PlanRevision.objects.filter(goal=goal, number__lt=revision.number, approved_at__isnull=False)
+        PlanRevision.objects.filter(
+            goal=goal, number__lt=revision.number, approved_at__isnull=False
+        )
         .order_by("-number")
         .first()
     )

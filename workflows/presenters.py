@@ -21,7 +21,9 @@ def workflow_publish(decision: Decision) -> Framing:
     workflow = Workflow.objects.get(pk=decision.action_args["workflow_id"])
     steps = list(workflow.steps.values_list("name", "block"))
     new = decision.kind == DecisionKind.NEW_WORKFLOW
-    summary = _("Publish the workflow “%(name)s” (%(which)s): runs, schedules and goals may use it at once") % {
+    summary = _(
+        "Publish the workflow “%(name)s” (%(which)s): runs, schedules and goals may use it at once"
+    ) % {
         "name": workflow.name,
         "which": _("new") if new else _("version %(v)s") % {"v": workflow.version},
     }

@@ -36,7 +36,9 @@ def test_an_approver_reads_the_business_summary_and_approves(page, alice, q_sync
     evidence = row.locator("table.decision-evidence")
     expect(evidence.get_by_role("row", name="Spent so far ¥50,000")).to_be_visible()
     expect(evidence.get_by_role("row", name="Current limit ¥10,000")).to_be_visible()
-    expect(evidence.get_by_role("row", name=f"New limit if approved ¥{new_limit:,.0f}")).to_be_visible()
+    expect(
+        evidence.get_by_role("row", name=f"New limit if approved ¥{new_limit:,.0f}")
+    ).to_be_visible()
 
     digest = row.locator(".decision-technical").get_by_text(decision.action_digest)
     expect(digest).to_be_hidden()  # collapsed until asked for

@@ -75,9 +75,7 @@ def test_a_mass_send_says_how_many_people_get_it(
     shown = decision_present(decision=decision)
 
     workflow = decision.subject.run.workflow
-    assert shown.summary == (
-        f"Send to 500 people: step “notify” of the workflow “{workflow.name}”"
-    )
+    assert shown.summary == (f"Send to 500 people: step “notify” of the workflow “{workflow.name}”")
     evidence = dict(shown.evidence)
     assert evidence["Recipients"] == "500"
     assert evidence["Step"] == "notify" and evidence["Test run"] == "No"

@@ -8,6 +8,7 @@ evidence as (label, value) rows, and never show the model's analysis or a raw di
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -32,7 +33,9 @@ def _no_engineer_words(shown) -> None:
 
 def test_strategy_change_reads_as_effort_between_new_directions_and_the_best_ideas(theme):
     task_create(theme=theme, kind="meta_review", priority=99)
-    report = iteration_run(worker="w", scheduled=False, client=StudioClient(Studio(meta_ratio=0.31)))
+    report = iteration_run(
+        worker="w", scheduled=False, client=StudioClient(Studio(meta_ratio=0.31))
+    )
     decision = Decision.objects.get(pk=report.iteration.result["strategy"]["decision"])
 
     shown = decision_present(decision=decision)
@@ -91,7 +94,7 @@ def test_plan_approval_reads_as_money_and_the_end_date(catalogue):  # noqa: F811
 
 def test_goal_adjustment_reads_as_actions_a_day_before_and_after():
     goal = goal_active()
-    result = goal_adjust(goal_id=goal.pk, today=day(8), factor=__import__("decimal").Decimal("1.25"))
+    result = goal_adjust(goal_id=goal.pk, today=day(8), factor=Decimal("1.25"))
     assert result.outcome == "asked"
 
     shown = decision_present(decision=result.decision)

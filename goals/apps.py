@@ -59,6 +59,12 @@ class GoalsConfig(AppConfig):
         # ...and the presenters that word its decisions for people (goals.presenters).
         from goals import actions, adjustments, checks, presenters  # noqa: F401
 
+        # A theme switch pauses a working loop, wherever it is made (newtheme, the admin).
+        from goals.services.loop import loop_paused_for_theme_switch
+        from ideas.services import theme_switch_guard_register
+
+        theme_switch_guard_register(loop_paused_for_theme_switch)
+
         # The goal endpoints join the one API from here, not from workflows: goals may
         # import workflows, never the reverse (tests/test_dependency_rules.py). ready()
         # runs before the URLconf is first read, so the routes are in place when

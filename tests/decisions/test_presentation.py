@@ -137,3 +137,14 @@ def test_the_text_form_has_summary_evidence_and_options_and_no_model_analysis(ma
     assert "  - Connect it (recommended): Cards work" in text
     assert "  - Do not connect: Bank transfer only" in text
     assert SECRET not in text
+
+
+def test_telegram_sends_the_same_text_form(make_decision):
+    from decisions.services.telegram import _decision_text
+
+    decision = make_decision(title="Connect Stripe", action_args={"n": 1}, model_analysis=SECRET)
+
+    text = _decision_text(decision, event="requested")
+
+    assert text.startswith("Decision needed: " + presentation_text(decision))
+    assert "  N: 1" in text and SECRET not in text

@@ -38,6 +38,9 @@ class Framing:
     evidence: list[Row] = field(default_factory=list)
     #: What approving changes, when the summary does not say it already.
     impact: str = ""
+    #: The requester's own words, for actions whose requesters write for people (a
+    #: budget raise asked from the shell); never set where they carry the model's reasons.
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Presentation:
     decision_id: int
     title: str
     summary: str
+    note: str
     impact: str
     evidence: list[Row]
     options: list[OptionView]
@@ -211,6 +215,7 @@ def decision_present(*, decision: Decision) -> Presentation:
         decision_id=decision.pk,
         title=decision.title,
         summary=framing.summary,
+        note=framing.note,
         impact=framing.impact,
         evidence=framing.evidence,
         options=options,
@@ -227,6 +232,8 @@ def presentation_text(decision: Decision) -> str:
     """The plain-text form (mails' text part, Telegram): summary, evidence, options."""
     shown = decision_present(decision=decision)
     lines = [shown.title, "", shown.summary]
+    if shown.note:
+        lines.append(shown.note)
     if shown.impact:
         lines.append(f"{_('Impact:')} {shown.impact}")
     if shown.evidence:
@@ -277,7 +284,8 @@ def _budget_limit(decision: Decision) -> Framing:
             f"{date_format(status.period_start.date())} – {date_format(last_day)}",
         ),
     ]
-    return Framing(summary=summary, evidence=rows)
+    # The situation is the budget check's (or a person's) plain account of the spend.
+    return Framing(summary=summary, evidence=rows, note=decision.situation)
 
 
 def rows_from(pairs: Iterable[tuple[str, Any]]) -> list[Row]:

@@ -50,16 +50,17 @@ def strategy_change(decision: Decision) -> Framing:
     old = Decimal(str(args.get("from_explore_ratio", theme.explore_ratio)))
     new = Decimal(str(args["explore_ratio"]))
     change = {"old": percent_format(old), "new": percent_format(new)}
+    # Whole sentences, not pieces: a translation may order the words otherwise.
     if new < old:
         summary = (
-            _("Put more effort into improving the best ideas: new directions %(old)s → %(new)s")
+            _(
+                "Put more effort into improving the best ideas: "
+                "new directions %(old)s → %(new)s of the work"
+            )
             % change
         )
     else:
-        summary = (
-            _("Put more effort into new directions: new directions %(old)s → %(new)s") % change
-        )
-    summary += " " + _("of the work")
+        summary = _("Put more effort into new directions: %(old)s → %(new)s of the work") % change
     iteration = Iteration.objects.filter(pk=args.get("iteration_id")).first()
     return Framing(
         summary=summary,
@@ -169,11 +170,23 @@ def plan_adjustment(decision: Decision) -> Framing:
         for key, volume in new.items()
     ]
     before, after = sum(old.values()), sum(new.values())
-    summary = _(
-        "Work harder to catch up on the goal “%(goal)s”: %(before)s → %(after)s actions a day"
-    ) % {"goal": goal_name(goal), "before": count_format(before), "after": count_format(after)}
+    values = {"goal": goal_name(goal), "before": count_format(before), "after": count_format(after)}
     if args.get("strategic"):
-        summary += " " + _("(a change of strategy)")
+        summary = (
+            _(
+                "Change strategy to catch up on the goal “%(goal)s”: "
+                "%(before)s → %(after)s actions a day"
+            )
+            % values
+        )
+    else:
+        summary = (
+            _(
+                "Work harder to catch up on the goal “%(goal)s”: "
+                "%(before)s → %(after)s actions a day"
+            )
+            % values
+        )
     return Framing(
         summary=summary,
         evidence=[

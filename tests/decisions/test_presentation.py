@@ -69,6 +69,7 @@ def test_budget_overrun_reads_as_money_more_this_month_and_per_day():
         ("Period", "2026-05-01 – 2026-05-31"),
     ]
     assert shown.impact == ""  # the summary says what approving changes
+    assert shown.note.startswith("Spent 50000 JPY of 100000 this period")  # the check's account
     assert [o.key for o in shown.options] == ["raise", "reject"]
     assert shown.recommendation == "Keep the limit at 100000 JPY"
     technical = dict(shown.technical)

@@ -100,8 +100,8 @@ def test_goal_adjustment_reads_as_actions_a_day_before_and_after():
     shown = decision_present(decision=result.decision)
 
     name = goal.text
-    assert shown.summary.startswith(f"Work harder to catch up on the goal “{name}”: 25 → ")
-    assert shown.summary.endswith("actions a day (a change of strategy)")
+    assert shown.summary.startswith(f"Change strategy to catch up on the goal “{name}”: 25 → ")
+    assert shown.summary.endswith(" actions a day")
     per_day = [value for label, value in shown.evidence if label.endswith("per day")]
     assert per_day and per_day[0].startswith("25 → ")
     _no_engineer_words(shown)

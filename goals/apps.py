@@ -58,7 +58,8 @@ class GoalsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
-        from goals import actions, adjustments, checks  # noqa: F401
+        # ...and the presenters that word its decisions for people (goals.presenters).
+        from goals import actions, adjustments, checks, presenters  # noqa: F401
 
         # A theme switch pauses a working loop, wherever it is made (newtheme, the admin).
         from goals.services.loop import loop_paused_for_theme_switch

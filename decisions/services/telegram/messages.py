@@ -13,6 +13,7 @@ from django.utils import timezone
 from bizagent.telegram import telegram_enabled
 from decisions.actors import Person
 from decisions.models import Decision, TelegramButton, TelegramLink, TelegramMessage
+from decisions.presentation import presentation_text
 from decisions.selectors import decision_summary
 from decisions.services.mail import SUBJECTS
 from decisions.services.notify_prefs import notify_recipients
@@ -30,11 +31,8 @@ def _decision_text(decision: Decision, *, event: str) -> str:
     lines = []
     if event == "reminder":
         lines.append("Reminder: this decision is still open.")
-    lines += [f"Decision needed: {summary['title']}", "", summary["summary"], "", "Options:"]
-    for option in summary["options"]:
-        mark = " (recommended)" if option["recommended"] else ""
-        impact = f": {option['impact']}" if option["impact"] else ""
-        lines.append(f"• {option['label']}{mark}{impact}")
+    # The same business wording as the admin and the mails (decisions.presentation).
+    lines += ["Decision needed: " + presentation_text(decision)]
     if summary["recommendation"]:
         lines += ["", f"Recommendation: {summary['recommendation']}"]
     if summary["due_at"] is not None:

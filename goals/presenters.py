@@ -136,6 +136,7 @@ def plan_approve(decision: Decision) -> Framing:
                 (_("Daily target"), document.get("daily_target")),
                 (_("Days left"), document.get("days_remaining")),
                 (_("Workflows"), workflows),
+                (_("Services its runs call"), document.get("hosts") or None),
             ]
         ),
     )

@@ -48,11 +48,12 @@ from decisions.services.budgets import budget_create
 from decisions.services.decisions import decision_request
 from decisions.services.policy import policy_check
 from goals.catalogue import CatalogueEntry, catalogue_load
-from goals.models import Goal, MetricSnapshot, PlanRevision
+from goals.models import CatalogueItem, Goal, MetricSnapshot, PlanRevision
 from goals.planning import plan_decompose
 from goals.services.calls import role_call
 from goals.vocabulary import COUNT_METRICS, Metric
 from workflows.models import Workflow
+from workflows.selectors import hosts_published, url_host
 
 __all__ = [
     "ARPU_WINDOW_DAYS",
@@ -525,6 +526,17 @@ def _policy_lines(goal: Goal, document: dict[str, Any], now: dt.datetime) -> lis
     for key in keys:
         if key not in published:
             verdicts.append(policy_check(proposal=ActionProposal(kind="new_workflow", summary=key)))
+    new_hosts = plan_hosts_new(document)
+    if new_hosts:
+        verdicts.append(
+            policy_check(
+                proposal=ActionProposal(
+                    kind="new_integration",
+                    summary="the plan's runs call " + ", ".join(new_hosts),
+                    extra={"new_hosts": new_hosts},
+                )
+            )
+        )
     days = int(document.get("days_remaining") or 0)
     # Mass send: the plan's whole volume (per day × remaining days), since every
     # recipient of the plan is written to because of this one approval.
@@ -535,6 +547,41 @@ def _policy_lines(goal: Goal, document: dict[str, Any], now: dt.datetime) -> lis
         )
     verdicts.append(policy_check(proposal=ActionProposal(kind="run_workflow", summary="plan")))
     return [v for v in verdicts if v.requires_decision]
+
+
+def plan_hosts(document: dict[str, Any]) -> list[str]:
+    """The hosts the plan's runs will call: those in its catalogue items' run inputs.
+
+    The catalogue workflows take their addresses from their input (a person's own
+    services, set once on the item), so which services a plan integrates with is known
+    only here, not when the workflow was published (its steps' hosts are templates).
+    """
+    keys = [a.get("catalogue") for a in document.get("actions") or [] if a.get("catalogue")]
+    hosts: set[str] = set()
+    for inputs in CatalogueItem.objects.filter(key__in=keys).values_list("run_inputs", flat=True):
+        for value in (inputs or {}).values():
+            if isinstance(value, str) and "://" in value:
+                host = url_host(value)
+                if host is not None:
+                    hosts.add(host)
+    return sorted(hosts)
+
+
+def integration_hosts_approved() -> set[str]:
+    """Hosts a person already approved: fixed hosts of published workflow steps, and the
+    hosts of plans a person approved (recorded on the revision when it asked)."""
+    approved = set(hosts_published())
+    documents = PlanRevision.objects.filter(approved_by__isnull=False).values_list(
+        "document", flat=True
+    )
+    for document in documents:
+        approved.update(h for h in (document or {}).get("hosts", []) if isinstance(h, str))
+    return approved
+
+
+def plan_hosts_new(document: dict[str, Any]) -> list[str]:
+    """The plan's hosts no person has approved yet: a new integration asks first."""
+    return sorted(set(plan_hosts(document)) - integration_hosts_approved())
 
 
 def _goal_budget_ensure(goal: Goal, document: dict[str, Any], actor: Actor) -> None:
@@ -564,7 +611,8 @@ def goal_start(*, goal_id: int, actor: Actor, now: dt.datetime | None = None) ->
     """PLANNED → ACTIVE (within policy) or AWAITING_APPROVAL (one decision asked).
 
     Under the goal's row lock: the newest revision is checked against each policy line
-    (budget, unpublished workflow, mass send, automatic execution off); crossing any
+    (budget, unpublished workflow, a new integration — a host in the chosen items' run
+    inputs nobody approved — mass send, automatic execution off); crossing any
     asks ONE decision for the revision (``goals.plan_approve``), recorded on the revision
     and in its document's ``decisions``. Within policy the revision is approved by the
     system's mandate (no approver) and the goal is active at once, with a goal budget.
@@ -586,6 +634,8 @@ def goal_start(*, goal_id: int, actor: Actor, now: dt.datetime | None = None) ->
             revision.decision_id = decision.pk
             revision.document = {
                 **revision.document,
+                # What the person approves includes where the runs go.
+                "hosts": plan_hosts(revision.document),
                 "decisions": [
                     {"id": decision.pk, "kind": v.decision_kind, "rule": v.rule, "reason": v.reason}
                     for v in crossed
@@ -623,13 +673,15 @@ def _ask(
     unit = goal.currency
     reasons = "; ".join(dict.fromkeys(v.reason for v in crossed))
     period = f"{goal.period_start.isoformat()} to {goal.period_end.isoformat()}"
+    new_hosts = plan_hosts_new(document)
+    hosts_line = f"\nNew services its runs call: {', '.join(new_hosts)}." if new_hosts else ""
     return decision_request(
         kind=kind,
         title=f"Start the plan for goal #{goal.pk}?"[:200],
         situation=(
             f"Goal: {goal.text[:500]}\nPlan r{revision.number}: "
             f"{', '.join(a['workflow'] for a in document.get('actions', [])) or 'no workflow'}."
-            f"\nWhy a person is asked: {reasons}."
+            f"\nWhy a person is asked: {reasons}.{hosts_line}"
         ),
         options=[
             {

@@ -16,11 +16,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Budget, Decision, PolicySettings
+from decisions.presentation import presentation_text
 from decisions.services import decision_apply, decision_approve, decision_reject
 from decisions.services.budgets import budget_create
 from decisions.services.decisions import DecisionPremiseFailed
 from goals.catalogue import catalogue_entry_from_dict
-from goals.models import Goal, PlanRevision
+from goals.models import CatalogueItem, Goal, PlanRevision
 from goals.selectors import plan_current
 from goals.services.goals import goal_create, goal_plan, goal_understand
 from goals.services.plans import PlanStartError, goal_start, plan_approve, plan_decisions_settle
@@ -28,7 +29,7 @@ from goals.services.schedules import SCHEDULES
 from goals.tasks import plan_decisions_settle_task
 from tests.concurrency import run_together
 from tests.workflows.factories import WorkflowFactory
-from workflows.models import Workflow
+from workflows.models import Step, Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -331,3 +332,56 @@ def test_over_budget_can_start_at_the_volume_the_budget_allows(catalogue, alice)
     assert _goal_budget(goal).limit == Decimal("35000")
     plan_approve(revision_id=asked.pk, decision=Decision.objects.get())  # again: no change
     assert goal.revisions.count() == 2
+
+
+def _onboard_item(run_inputs: dict[str, object]) -> None:
+    CatalogueItem.objects.create(
+        key="onboard",
+        title="Onboard",
+        workflow="onboard-wf",
+        metric="revenue",
+        unit="email",
+        yield_per_unit=Decimal("1000"),
+        unit_cost=Decimal("100"),
+        currency="JPY",
+        volume_param="mails_per_day",
+        max_per_day=100,
+        yield_source="test",
+        run_inputs=run_inputs,
+    )
+
+
+def test_a_host_nobody_approved_in_the_run_inputs_is_a_new_integration(catalogue, alice):
+    _onboard_item({"email_api_url": "https://mail.example.net/send", "language": "ja"})
+    goal = _planned()
+
+    outcome = goal_start(goal_id=goal.pk, actor=None)
+
+    decision = Decision.objects.get()
+    revision = goal.revisions.get()
+    assert outcome.decision == decision and decision.kind == "new_integration"
+    assert "mail.example.net" in decision.situation
+    assert revision.document["hosts"] == ["mail.example.net"]
+    assert "mail.example.net" in presentation_text(decision)
+
+    # Once a person approved a plan calling it, the host is known: the next plan starts.
+    decision_approve(decision_id=decision.pk, user=alice, option_key="approve")
+    decision_apply(decision_id=decision.pk)
+    second = _planned()
+    assert goal_start(goal_id=second.pk, actor=None).decision is None
+    second.refresh_from_db()
+    assert second.status == Goal.Status.ACTIVE
+
+
+def test_a_host_a_published_workflow_already_calls_is_no_new_integration(catalogue):
+    WorkflowFactory(key="mailer", status=Workflow.Status.PUBLISHED)
+    mailer = Workflow.objects.get(key="mailer")
+    mailer.published_at = timezone.now()
+    mailer.save(update_fields=["published_at"])
+    Step.objects.create(
+        workflow=mailer, name="send", block="http", config={"url": "https://mail.example.net/x"}
+    )
+    _onboard_item({"email_api_url": "https://mail.example.net/send"})
+    goal = _planned()
+
+    assert goal_start(goal_id=goal.pk, actor=None).decision is None

@@ -168,7 +168,7 @@ def catalogue_update(*, language: str, root: Path = ROOT) -> list[Message]:
 
 def catalogue_compile(*, language: str, target: Path | None = None) -> Path:
     """Compile the language's ``.po`` into ``.mo`` (next to it unless ``target``)."""
-    import polib  # type: ignore[import-untyped]  # no stubs published
+    import polib
 
     path = po_path(language)
     target = target or path.with_suffix(".mo")

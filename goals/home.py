@@ -102,11 +102,21 @@ def _section_context(request: HttpRequest, name: str, **extra: Any) -> dict[str,
     }
 
 
+#: Rendered with the page itself: what a person came for, with or without JavaScript.
+#: The others arrive by htmx right after, each its own request, so no one request reads
+#: everything (each stays within the query budget; see benchmarks/admin.py).
+FIRST_SECTION = "needs-you"
+
+
 def home_view(request: HttpRequest) -> TemplateResponse:
-    """The whole page: the header, then each section rendered in place (it works
-    without JavaScript too; htmx then keeps each section fresh)."""
+    """The whole page: the header, "Needs you" rendered in place, and a box per other
+    section that htmx fills at once and then keeps fresh."""
     sections = [
-        render_to_string("home/section.html", _section_context(request, name), request=request)
+        render_to_string(
+            "home/section.html",
+            _section_context(request, name) if name == FIRST_SECTION else _lazy_context(name),
+            request=request,
+        )
         for name in _visible_sections(request)
     ]
     context = {
@@ -115,6 +125,11 @@ def home_view(request: HttpRequest) -> TemplateResponse:
         "sections": sections,
     }
     return TemplateResponse(request, "home/home.html", context)
+
+
+def _lazy_context(name: str) -> dict[str, Any]:
+    heading, _read = SECTIONS[name]
+    return {"section": name, "heading": heading, "lazy": True, "poll_seconds": POLL_SECONDS}
 
 
 def home_section_view(request: HttpRequest, section: str) -> TemplateResponse:

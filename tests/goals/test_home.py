@@ -31,6 +31,13 @@ def _page(client, user) -> str:
     return response.content.decode()
 
 
+def _section(client, user, name: str) -> str:
+    client.force_login(user)
+    response = client.get(reverse("home:section", args=[name]), **HX)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
 def _loop(client, action: str, **headers):
     return client.post(reverse("home:loop", args=[action]), **headers)
 
@@ -79,7 +86,7 @@ def test_it_shows_blocked_work_with_a_way_to_act_on_it(client, alice, theme):
 
 def test_it_says_in_words_that_a_goal_is_behind_with_its_forecast(client, alice):
     goal = goal_behind()
-    html = _page(client, alice)
+    html = _section(client, alice, "goals")
     row = html[html.index(f'id="home-goal-{goal.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "100,000 JPY of 1,000,000 JPY (10%)" in row
@@ -91,7 +98,7 @@ def test_it_says_in_words_that_a_goal_is_behind_with_its_forecast(client, alice)
 def test_it_shows_this_weeks_ideas_best_first(client, alice, theme):
     IdeaFactory(theme=theme, title="Quiet desk lamp", priority=2.0)
     IdeaFactory(theme=theme, title="Sleep-tracking pillow", priority=9.0)
-    html = _page(client, alice)
+    html = _section(client, alice, "studio")
     assert '<td id="home-ideas-week">2</td>' in html
     assert html.index("Sleep-tracking pillow") < html.index("Quiet desk lamp")
 
@@ -151,7 +158,7 @@ def test_a_loop_button_takes_only_a_post_and_a_known_action(client, bob, theme):
 def test_it_lists_todays_failed_runs_with_links_to_them(client, alice):
     failed = RunFactory(status=Run.Status.FAILED, error="the shop's API answered 503")
     RunFactory(status=Run.Status.SUCCEEDED)
-    html = _page(client, alice)
+    html = _section(client, alice, "workflows")
     assert "2 runs today" in html
     assert reverse("admin:workflows_run_change", args=[failed.pk]) in html
     assert "the shop&#x27;s API answered 503" in html
@@ -160,11 +167,18 @@ def test_it_lists_todays_failed_runs_with_links_to_them(client, alice):
 def test_system_is_for_superusers_only(client, alice, bob):
     html = _page(client, alice)
     assert 'id="home-system"' in html
-    assert reverse("admin:django_q_schedule_changelist") in html
+    assert reverse("admin:django_q_schedule_changelist") in _section(client, alice, "system")
     client.logout()
     html = _page(client, bob)
     assert 'id="home-system"' not in html
     assert client.get(reverse("home:section", args=["system"]), **HX).status_code == 403
+
+
+def test_the_page_renders_needs_you_and_loads_the_other_sections_at_once(client, alice):
+    html = _page(client, alice)
+    assert 'hx-get="/home/needs-you/" hx-trigger="every 15s"' in html
+    for section in ("goals", "studio", "workflows", "system"):
+        assert f'hx-get="/home/{section}/" hx-trigger="load"' in html
 
 
 @pytest.mark.parametrize("section", ["needs-you", "goals", "studio", "workflows", "system"])
@@ -174,7 +188,7 @@ def test_each_section_answers_alone_for_htmx_to_poll(client, alice, section):
     assert response.status_code == 200
     html = response.content.decode()
     assert html.lstrip().startswith(f'<section id="home-{section}"')
-    assert f'hx-get="/home/{section}/"' in html
+    assert f'hx-get="/home/{section}/" hx-trigger="every 15s"' in html
 
 
 def test_an_unknown_section_is_not_found(client, alice):

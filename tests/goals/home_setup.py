@@ -26,8 +26,13 @@ def decision_pending(*, title: str, urgency: str = Urgency.NORMAL) -> Decision:
     return DecisionFactory(title=title, urgency=urgency, action=HOME_ACTION)
 
 
-def goal_behind(*, text: str = "Reach 1,000,000 JPY of sales this month") -> Goal:
-    """Ten days into twenty, 100,000 of 1,000,000 JPY: the run rate reaches 200,000."""
+def goal_behind(
+    *, text: str = "Reach 1,000,000 JPY of sales this month", readings: bool = True
+) -> Goal:
+    """Ten days into twenty, 100,000 of 1,000,000 JPY: the run rate reaches 200,000.
+
+    Readings are per day, not per goal: a second goal on the same days takes
+    ``readings=False`` and counts the same sales."""
     today = timezone.localdate()
     goal = Goal.objects.create(
         text=text,
@@ -38,6 +43,8 @@ def goal_behind(*, text: str = "Reach 1,000,000 JPY of sales this month") -> Goa
         period_end=today + dt.timedelta(days=9),
         status=Goal.Status.ACTIVE,
     )
+    if not readings:
+        return goal
     MetricSnapshot.objects.bulk_create(
         MetricSnapshot(
             source=MetricSnapshot.Source.MANUAL,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from decisions.actions import action_register
 from goals.services import strategy_apply, token_budget_extend
 from goals.services.governance import strategy_change_premise_failure
+from goals.services.plans import PLAN_APPROVE_ACTION, plan_approve, plan_approve_premise
 from ideas.models import Theme
 
 if TYPE_CHECKING:
@@ -41,3 +42,10 @@ def extend_token_budget(*, args: dict[str, Any], decision: Decision) -> dict[str
         decision=decision,
     )
     return {"grant": grant.pk, "tokens": grant.tokens}
+
+
+# plan_approve finds an approved revision unchanged: safe to re-run.
+@action_register(PLAN_APPROVE_ACTION, idempotent=True, premise=plan_approve_premise)
+def approve_plan(*, args: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    revision = plan_approve(revision_id=int(args["revision_id"]), decision=decision)
+    return {"goal": revision.goal_id, "revision": revision.number}

@@ -1,8 +1,10 @@
-"""Admin: the goal pages. "New goal" (a sentence → a confirmation → saved and planned),
+"""Admin: the goal pages. "New goal" (a sentence → a confirmation → saved, planned and
+started; the confirmation carries what it showed, signed, so "Start" understands nothing
+again),
 the goal page (read-only: the sentence, what was understood, the plan, the progress
 chart, the revisions) and the admin index's active goals. Thin: services do the work.
 
-Nothing here writes a goal but ``goal_create`` and ``goal_plan``; the change view is
+Nothing here writes a goal but the goal services (``goal_save_and_start``); the change view is
 read-only for everyone because a goal's status moves only through its services.
 """
 
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
@@ -32,11 +35,13 @@ from goals.planning import PlanError, money_major
 from goals.services.goals import (
     GoalServiceError,
     Understanding,
-    goal_create,
-    goal_plan,
     goal_understand,
-    understanding_plan,
+    understanding_draft,
+    understanding_from_state,
+    understanding_state,
 )
+from goals.services.intake import goal_save_and_start
+from goals.services.plans import PlanDraft, PlanStartError
 from goals.vocabulary import COUNT_METRICS, FieldSource, Metric
 
 ADD_GOAL_PERMISSION = "goals.add_goal"
@@ -44,6 +49,10 @@ VIEW_GOAL_PERMISSION = "goals.view_goal"
 #: Longest sentence the form accepts before the parser even sees it (the parser has its
 #: own bound; this one keeps a 10 MB paste out of the page we render back).
 MAX_TEXT_CHARS = 2000
+#: The confirmation carries what was understood and planned, signed with this salt (a
+#: token signed for another purpose does not pass) and good for an hour.
+CONFIRM_SALT = "goals.admin.confirm"
+CONFIRM_MAX_AGE = 60 * 60
 #: Statuses shown on the admin index.
 INDEX_STATUSES = (Goal.Status.ACTIVE, Goal.Status.PLANNED)
 
@@ -277,6 +286,8 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         if request.method != "POST":
             return self._form(request, text="", error="")
+        if request.POST.get("confirm"):
+            return self._confirmed(request)
         text = request.POST.get("text", "")
         if len(text) > MAX_TEXT_CHARS:
             return self._form(
@@ -292,30 +303,58 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             understanding = goal_understand(
                 text=text, today=today, default_currency=settings.DEFAULT_CURRENCY
             )
-            plan = (
-                understanding_plan(
-                    understanding=understanding, today=today, achieved=None, arpu=None
-                )
+            # The model chooses the plan's workflows here, before any transaction; the
+            # confirmation carries this plan, so "Start" starts what the person saw.
+            draft = (
+                understanding_draft(understanding=understanding, today=today)
                 if understanding.ready
                 else None
             )
         except (GoalParseError, PlanError, GoalServiceError) as exc:
             return self._form(request, text=text, error=_message(exc))
-        if request.POST.get("confirm") and understanding.ready:
-            return self._save(request, understanding=understanding, today=today, text=text)
-        return self._confirmation(request, understanding=understanding, plan=plan)
+        return self._confirmation(request, understanding=understanding, draft=draft, today=today)
 
-    def _save(
-        self, request: HttpRequest, *, understanding: Understanding, today: dt.date, text: str
-    ) -> HttpResponse:
+    def _confirmed(self, request: HttpRequest) -> HttpResponse:
+        """ "Start" on the confirmation page: the signed understanding and plan, saved and
+        started; nothing is understood or planned again."""
         try:
-            # One transaction: a goal without its first plan is never left behind.
+            state = signing.loads(
+                request.POST.get("state", ""), salt=CONFIRM_SALT, max_age=CONFIRM_MAX_AGE
+            )
+            understanding, draft = understanding_from_state(state)
+            today = dt.date.fromisoformat(state["today"])
+        except signing.SignatureExpired:
+            return self._form(
+                request,
+                text="",
+                error="This confirmation is more than an hour old; type the goal again to "
+                "see a plan from today's figures.",
+            )
+        except (signing.BadSignature, GoalServiceError, KeyError, TypeError, ValueError):
+            return self._form(
+                request,
+                text="",
+                error="This confirmation was changed or damaged, so nothing was saved; type "
+                "the goal again.",
+            )
+        try:
+            # One transaction: a goal without its plan and start is never left behind.
             with transaction.atomic():
-                goal = goal_create(understanding=understanding, actor=request.user)
-                goal_plan(goal=goal, today=today, achieved=None, arpu=None, actor=request.user)
-        except (PlanError, GoalServiceError) as exc:
-            return self._form(request, text=text, error=_message(exc))
-        self.message_user(request, f"Goal #{goal.pk} saved and planned.")
+                saved = goal_save_and_start(
+                    understanding=understanding, draft=draft, today=today, actor=request.user
+                )
+        except (PlanError, GoalServiceError, PlanStartError) as exc:
+            return self._form(request, text=understanding.parsed.text, error=_message(exc))
+        goal = saved.goal
+        assert goal is not None
+        if saved.decision_id is not None:
+            self.message_user(
+                request,
+                f"Goal #{goal.pk} is planned and waits for decision #{saved.decision_id}.",
+                level=messages.WARNING,
+            )
+        else:
+            self.message_user(request, f"Goal #{goal.pk} is active: its plan started.")
         return HttpResponseRedirect(reverse("admin:goals_goal_change", args=[goal.pk]))
 
     def _base_context(self, request: HttpRequest, title: str) -> dict[str, Any]:
@@ -330,9 +369,19 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/goals/goal/new.html", context)
 
     def _confirmation(
-        self, request: HttpRequest, *, understanding: Understanding, plan: dict[str, Any] | None
+        self,
+        request: HttpRequest,
+        *,
+        understanding: Understanding,
+        draft: PlanDraft | None,
+        today: dt.date,
     ) -> HttpResponse:
         document = understanding.to_json()
+        plan = draft.document if draft is not None else None
+        state = ""
+        if draft is not None:
+            carried = {**understanding_state(understanding, draft), "today": today.isoformat()}
+            state = signing.dumps(carried, salt=CONFIRM_SALT, compress=True)
         currency = understanding.parsed.currency or understanding.default_currency
         unit = "people" if understanding.parsed.metric in COUNT_METRICS else currency
         context = {
@@ -343,6 +392,7 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             "confirm_fields": document["confirm"],
             "plan": render_plan(plan, unit=unit, currency=currency) if plan is not None else "",
             "ready": understanding.ready,
+            "state": state,
         }
         return TemplateResponse(request, "admin/goals/goal/confirm.html", context)
 

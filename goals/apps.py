@@ -22,6 +22,10 @@ AUDIT_ACTIONS = {
     "goals.goal_planned": "A goal's first plan (by the rules) was made",
     "goals.snapshot_recorded": "A metric reading was recorded",
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
+    "goals.plan_started": "A goal's plan started within the policy (no decision needed)",
+    "goals.plan_awaiting": "A goal's plan crossed a policy line and waits for a decision",
+    "goals.plan_approved": "A person approved a goal's plan: the goal is active",
+    "goals.plan_refused": "A goal's plan decision ended without approval: back to planned",
     "goals.goal_run_pending": "A goal's workflow run for the day was claimed (before its run)",
     "goals.goal_run_started": "A goal's workflow run was started",
     "goals.goal_run_succeeded": "A goal's workflow run succeeded (spend recorded)",
@@ -53,6 +57,12 @@ class GoalsConfig(AppConfig):
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
         from goals import actions, adjustments, checks  # noqa: F401
+
+        # A theme switch pauses a working loop, wherever it is made (newtheme, the admin).
+        from goals.services.loop import loop_paused_for_theme_switch
+        from ideas.services import theme_switch_guard_register
+
+        theme_switch_guard_register(loop_paused_for_theme_switch)
 
         # The goal endpoints join the one API from here, not from workflows: goals may
         # import workflows, never the reverse (tests/test_dependency_rules.py). ready()

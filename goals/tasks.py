@@ -23,6 +23,7 @@ from goals.conf import conf
 from goals.services import wake
 from goals.services.executor import goals_execute_due
 from goals.services.iteration import IterationReport
+from goals.services.plans import plan_decisions_settle
 from goals.services.reports import goals_report_due
 from goals.services.slots import iteration_run_in_slot, loop_slots_free
 
@@ -99,6 +100,11 @@ def loop_tick() -> str:
             report.iteration.outcome,
         )
     return report.status
+
+
+def plan_decisions_settle_task() -> str:
+    """Goals whose plan decision was rejected or lapsed go back to planned (bounded)."""
+    return f"{plan_decisions_settle()} goal(s) back to planned"
 
 
 def goals_execute_task() -> str:

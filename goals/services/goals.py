@@ -9,8 +9,8 @@ that fails or answers nonsense leaves the gap as a question: never a crash.
 
 ``goal_create`` and ``goal_plan`` are the only writers here, each atomic and audited.
 The model is never called inside their transactions (it is called before, by
-``goal_understand``). The first plan is the deterministic one: the shipped catalogue and
-``plan_decompose`` (revision 1, rationale "rules"); the model chooses nothing yet.
+``goal_understand`` and ``understanding_draft``, which chooses the plan's workflows
+through ``goals.services.plans``). A growth goal's baseline is read from snapshots.
 """
 
 from __future__ import annotations
@@ -27,14 +27,20 @@ from bizagent.llm.errors import LLMError
 from bizagent.llm.types import ChatClient, ChatRequest, ResponseFormat
 from decisions.actors import Actor
 from decisions.services import audit_log
-from goals.catalogue import catalogue_load
 from goals.models import Goal, PlanRevision
 from goals.parsing import GoalParseError, ParsedGoal, Question, goal_parse
 from goals.parsing.numbers import to_count, to_minor
 from goals.parsing.periods import MAX_PERIOD_DAYS
 from goals.parsing.result import DateWindow
-from goals.planning import plan_decompose
+from goals.planning import money_major
 from goals.services.calls import role_call
+from goals.services.plans import (
+    PlanDraft,
+    PlanFigures,
+    baseline_read,
+    growth_target,
+    plan_prepare,
+)
 from goals.vocabulary import COUNT_METRICS, FieldSource, Metric
 
 __all__ = [
@@ -44,7 +50,9 @@ __all__ = [
     "goal_create",
     "goal_plan",
     "goal_understand",
-    "plan_document",
+    "understanding_draft",
+    "understanding_from_state",
+    "understanding_state",
 ]
 
 #: The questions the model may answer: plain gaps. Every other question (ambiguous
@@ -73,6 +81,18 @@ class Understanding:
     model_called: bool = False
     model_note: str = ""
     extra_questions: tuple[Question, ...] = field(default=())
+    #: A growth goal's baseline revenue read from snapshots (minor units), when read.
+    baseline_amount: int | None = None
+
+    @property
+    def target_amount(self) -> int | None:
+        """The absolute target: as parsed, or a growth goal's baseline × (1 + pct)."""
+        parsed = self.parsed
+        if parsed.target_amount is not None:
+            return parsed.target_amount
+        if self.baseline_amount is not None and parsed.growth_pct is not None:
+            return growth_target(baseline=self.baseline_amount, growth_pct=parsed.growth_pct)
+        return None
 
     @property
     def questions(self) -> tuple[Question, ...]:
@@ -97,6 +117,11 @@ class Understanding:
         document = self.parsed.to_json()
         document["questions"] = [question.to_json() for question in self.questions]
         document["confirm"] = self.confirm
+        currency = self.parsed.currency or self.default_currency
+        if self.baseline_amount is not None and document.get("baseline"):
+            document["baseline"]["amount"] = money_major(self.baseline_amount, currency)
+            if self.target_amount is not None and document.get("target_amount") is None:
+                document["target_amount"] = money_major(self.target_amount, currency)
         return document
 
 
@@ -243,14 +268,24 @@ def goal_understand(
     parsed = understanding.parsed
     if parsed.metric == Metric.REVENUE_GROWTH and parsed.target_amount is None:
         # A growth target needs the baseline's revenue, which only a metric source (or a
-        # person) can give; none is read yet, so it is asked, never guessed.
-        ask = Question(
-            "baseline",
-            "no_baseline_amount",
-            "What was the revenue in the baseline window? No metric source is read yet; "
-            "give the target as an amount instead.",
-        )
-        understanding = replace(understanding, extra_questions=(ask,))
+        # person) can give: read from the snapshots, else asked, never guessed.
+        read = None
+        if parsed.baseline is not None:
+            read = baseline_read(
+                start=parsed.baseline.start,
+                end=parsed.baseline.end,
+                currency=parsed.currency or default_currency,
+            )
+        if read is not None and read[0] > 0:
+            understanding = replace(understanding, baseline_amount=read[0])
+        else:
+            ask = Question(
+                "baseline",
+                "no_baseline_amount",
+                "What was the revenue in the baseline window? No revenue snapshot covers "
+                "it; give the target as an amount instead.",
+            )
+            understanding = replace(understanding, extra_questions=(ask,))
     return understanding
 
 
@@ -292,68 +327,112 @@ def _model_fill(
 # --- plan ----------------------------------------------------------------------------
 
 
-def plan_document(
-    *,
-    metric: str,
-    target: int,
-    currency: str,
-    start: dt.date,
-    end: dt.date,
-    today: dt.date,
-    achieved: int | None,
-    arpu: int | None,
-) -> dict[str, Any]:
-    """The first plan by the rules (pure: no writes), in the issue's ``plan`` shape.
-
-    ``achieved`` None means no metric source was read: 0 is assumed, and said. An
-    unknown ARPU is said too. Governance is a later step: ``decisions`` is empty.
-    """
-    assumptions: list[str] = []
-    if achieved is None:
-        assumptions.append("achieved so far is assumed to be 0 (no metric source is read yet)")
-    if arpu is None and metric not in COUNT_METRICS:
-        assumptions.append("ARPU is unknown (no metric source is read yet; enter one)")
-    decomposition = plan_decompose(
-        target=target,
-        achieved=achieved or 0,
-        start=start,
-        end=end,
-        today=today,
-        arpu=arpu,
-        catalogue=catalogue_load(),
-        metric=metric,
-        currency=currency,
-    )
-    document = decomposition.to_json()
-    document["decisions"] = []
-    document["assumptions"] = assumptions
-    document["rationale"] = RULES_RATIONALE
-    return document
-
-
 def _budget_currency(parsed: ParsedGoal, default_currency: str) -> str:
     # Count goals have no currency of their own; budgets are in the default one.
     return parsed.currency or default_currency
 
 
-def understanding_plan(
-    *, understanding: Understanding, today: dt.date, achieved: int | None, arpu: int | None
-) -> dict[str, Any]:
-    """The plan a ready understanding would get (for ``--dry-run``), writing nothing."""
+def understanding_draft(
+    *,
+    understanding: Understanding,
+    today: dt.date,
+    client: ChatClient | None = None,
+    use_model: bool = True,
+) -> PlanDraft:
+    """The plan a ready understanding gets (``plan_prepare``), writing nothing.
+
+    Call it before any transaction: the model chooses the workflows here.
+    """
     parsed = understanding.parsed
     if not understanding.ready:
         raise GoalServiceError("the goal still has questions; answer them first")
-    assert parsed.metric is not None and parsed.target_amount is not None and parsed.period
-    return plan_document(
+    assert parsed.metric is not None and parsed.period
+    target = understanding.target_amount
+    assert target is not None
+    return plan_prepare(
+        text=parsed.text,
         metric=parsed.metric,
-        target=parsed.target_amount,
+        target=target,
         currency=_budget_currency(parsed, understanding.default_currency),
         start=parsed.period.start,
         end=parsed.period.end,
         today=today,
-        achieved=achieved,
-        arpu=arpu,
+        client=client,
+        use_model=use_model,
     )
+
+
+def understanding_plan(
+    *, understanding: Understanding, today: dt.date, client: ChatClient | None = None
+) -> dict[str, Any]:
+    """The plan document a ready understanding would get (for ``--dry-run``)."""
+    return understanding_draft(understanding=understanding, today=today, client=client).document
+
+
+def understanding_state(understanding: Understanding, draft: PlanDraft) -> dict[str, Any]:
+    """A ready understanding and its plan as plain JSON, to carry across a confirmation
+    (signed by the caller) instead of understanding and planning the sentence again."""
+    parsed = understanding.parsed
+    if not understanding.ready:
+        raise GoalServiceError("the goal still has questions; answer them first")
+    assert parsed.period is not None
+
+    def window(value: DateWindow | None) -> list[str] | None:
+        return None if value is None else [value.start.isoformat(), value.end.isoformat()]
+
+    return {
+        "text": parsed.text,
+        "metric": parsed.metric,
+        "target_amount": parsed.target_amount,
+        "currency": parsed.currency,
+        "growth_pct": None if parsed.growth_pct is None else str(parsed.growth_pct),
+        "baseline": window(parsed.baseline),
+        "period": window(parsed.period),
+        "fields_from": {name: str(how) for name, how in parsed.fields_from.items()},
+        "default_currency": understanding.default_currency,
+        "model_called": understanding.model_called,
+        "baseline_amount": understanding.baseline_amount,
+        "plan": {"document": draft.document, "author": draft.author, "rationale": draft.rationale},
+    }
+
+
+def understanding_from_state(state: dict[str, Any]) -> tuple[Understanding, PlanDraft]:
+    """The understanding and plan ``understanding_state`` carried (already verified)."""
+
+    def window(value: list[str] | None) -> DateWindow | None:
+        if value is None:
+            return None
+        return DateWindow(
+            start=dt.date.fromisoformat(value[0]), end=dt.date.fromisoformat(value[1])
+        )
+
+    try:
+        parsed = ParsedGoal(
+            text=str(state["text"]),
+            metric=Metric(state["metric"]),
+            target_amount=state["target_amount"],
+            currency=state["currency"],
+            growth_pct=None if state["growth_pct"] is None else Decimal(state["growth_pct"]),
+            baseline=window(state["baseline"]),
+            period=window(state["period"]),
+            fields_from={name: FieldSource(how) for name, how in state["fields_from"].items()},
+        )
+        plan = state["plan"]
+        understanding = Understanding(
+            parsed=parsed,
+            default_currency=str(state["default_currency"]),
+            model_called=bool(state["model_called"]),
+            baseline_amount=state["baseline_amount"],
+        )
+        draft = PlanDraft(
+            document=dict(plan["document"]),
+            author=str(plan["author"]),
+            rationale=str(plan["rationale"]),
+            figures=PlanFigures(achieved=None, arpu=None),
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+        raise GoalServiceError(f"the confirmation does not hold a goal ({exc})") from None
+    return understanding, draft
 
 
 @transaction.atomic
@@ -363,14 +442,16 @@ def goal_create(*, understanding: Understanding, actor: Actor) -> Goal:
         codes = ", ".join(q.code for q in understanding.questions)
         raise GoalServiceError(f"the goal still has questions ({codes}); answer them first")
     parsed = understanding.parsed
-    assert parsed.metric is not None and parsed.target_amount is not None and parsed.period
+    target = understanding.target_amount
+    assert parsed.metric is not None and target is not None and parsed.period
     fields_from = {name: str(source) for name, source in parsed.fields_from.items()}
     if parsed.currency is None:
         fields_from["currency"] = FieldSource.DEFAULT.value
     goal = Goal(
         text=parsed.text,
         metric=parsed.metric,
-        target_amount=parsed.target_amount,
+        target_amount=target,
+        baseline_amount=understanding.baseline_amount,
         currency=_budget_currency(parsed, understanding.default_currency),
         growth_pct=parsed.growth_pct,
         baseline_start=parsed.baseline.start if parsed.baseline else None,
@@ -398,9 +479,14 @@ def goal_create(*, understanding: Understanding, actor: Actor) -> Goal:
 
 
 def goal_plan(
-    *, goal: Goal, today: dt.date, achieved: int | None, arpu: int | None, actor: Actor
+    *,
+    goal: Goal,
+    today: dt.date,
+    actor: Actor,
+    draft: PlanDraft | None = None,
 ) -> PlanRevision:
-    """DRAFT → PLANNED with revision 1: the deterministic plan (rationale "rules").
+    """DRAFT → PLANNED with revision 1: ``draft`` (``plan_prepare``, made before the
+    transaction: it may call the model), or the deterministic fallback read here.
 
     Guarded by ``Goal.TRANSITIONS`` under a row lock; a goal that is no longer a draft
     (planned meanwhile, cancelled) is refused with a message naming its status.
@@ -411,23 +497,24 @@ def goal_plan(
             raise GoalServiceError(
                 f"goal #{locked.pk} is {locked.status}; only a draft goal gets its first plan"
             )
-        document = plan_document(
-            metric=locked.metric,
-            target=locked.target_amount,
-            currency=locked.currency,
-            start=locked.period_start,
-            end=locked.period_end,
-            today=today,
-            achieved=achieved,
-            arpu=arpu,
-        )
+        if draft is None:  # no model call inside the lock: the fallback plan
+            draft = plan_prepare(
+                text=locked.text,
+                metric=locked.metric,
+                target=locked.target_amount,
+                currency=locked.currency,
+                start=locked.period_start,
+                end=locked.period_end,
+                today=today,
+                use_model=False,
+            )
         revision = PlanRevision(
             goal=locked,
             number=(locked.revisions.count() + 1),
             reason=PlanRevision.Reason.INITIAL,
-            author=PlanRevision.Author.FALLBACK,
-            document=document,
-            rationale=RULES_RATIONALE,
+            author=draft.author,
+            document=draft.document,
+            rationale=draft.rationale,
         )
         revision.full_clean()
         revision.save()
@@ -439,7 +526,12 @@ def goal_plan(
             action="goals.goal_planned",
             actor=actor,
             subject=locked,
-            data={"from": previous, "to": locked.status, "revision": revision.number},
+            data={
+                "from": previous,
+                "to": locked.status,
+                "revision": revision.number,
+                "author": revision.author,
+            },
         )
     goal.status = locked.status
     return revision

@@ -32,14 +32,16 @@ from goals.services.goals import (
     goal_create,
     goal_plan,
     goal_understand,
-    understanding_plan,
+    understanding_draft,
 )
+from goals.services.plans import PlanDraft, goal_start
 
 __all__ = [
     "Delivery",
     "Submission",
     "goal_message_receive",
     "goal_reply_text",
+    "goal_save_and_start",
     "goal_submit",
 ]
 
@@ -62,6 +64,8 @@ class Submission:
     understanding: Understanding
     plan: dict[str, Any] | None
     goal: Goal | None
+    #: The decision the plan waits for, when it crossed a policy line.
+    decision_id: int | None = None
 
     def document(self) -> dict[str, Any]:
         """The command's ``--json`` document, with the saved goal's id when there is one."""
@@ -80,12 +84,21 @@ class Delivery:
     replayed: bool
 
 
-def _save(*, understanding: Understanding, today: dt.date, actor: Actor) -> Submission:
-    """Save a ready understanding and its first plan; call inside ``atomic()``."""
+def goal_save_and_start(
+    *, understanding: Understanding, draft: PlanDraft, today: dt.date, actor: Actor
+) -> Submission:
+    """Save a ready understanding and its plan, then start it (``goal_start``): active,
+    or waiting for one decision. Call inside ``atomic()``; ``draft`` was made before it
+    (``understanding_draft``: the model chose the workflows there)."""
     goal = goal_create(understanding=understanding, actor=actor)
-    # No metric source is read yet: achieved and ARPU are unknown; the plan says so.
-    revision = goal_plan(goal=goal, today=today, achieved=None, arpu=None, actor=actor)
-    return Submission(understanding=understanding, plan=revision.document, goal=goal)
+    goal_plan(goal=goal, today=today, actor=actor, draft=draft)
+    started = goal_start(goal_id=goal.pk, actor=actor)
+    return Submission(
+        understanding=understanding,
+        plan=started.revision.document,
+        goal=started.goal,
+        decision_id=started.decision.pk if started.decision else None,
+    )
 
 
 def goal_submit(
@@ -107,13 +120,20 @@ def goal_submit(
     )
     if not understanding.ready:
         return Submission(understanding=understanding, plan=None, goal=None)
+    draft = understanding_draft(understanding=understanding, today=today, client=client)
     if dry_run:
-        plan = understanding_plan(
-            understanding=understanding, today=today, achieved=None, arpu=None
-        )
-        return Submission(understanding=understanding, plan=plan, goal=None)
+        return Submission(understanding=understanding, plan=draft.document, goal=None)
     with transaction.atomic():
-        return _save(understanding=understanding, today=today, actor=actor)
+        return goal_save_and_start(
+            understanding=understanding, draft=draft, today=today, actor=actor
+        )
+
+
+def start_line(status: str, decision_id: int | None) -> str:
+    """Whether a saved goal runs or waits for a person (Japanese, then English)."""
+    if decision_id is not None:
+        return f"承認待ち: 判断 #{decision_id} / Waiting for decision #{decision_id}"
+    return f"状態: {status} / Status: {status}"
 
 
 def goal_reply_text(submission: Submission) -> str:
@@ -142,6 +162,7 @@ def goal_reply_text(submission: Submission) -> str:
         lines.append(
             f"目標 #{submission.goal.pk} を保存しました / Saved as goal #{submission.goal.pk}"
         )
+        lines.append(start_line(submission.goal.status, submission.decision_id))
     return "\n".join(lines)
 
 
@@ -187,8 +208,11 @@ def goal_message_receive(
         answer["questions"] = answer["goal"]["questions"]
         return _store(source, message_id, None, STATUS_ANSWERED, answer, actor)
     try:
+        draft = understanding_draft(understanding=understanding, today=today, client=client)
         with transaction.atomic():
-            saved = _save(understanding=understanding, today=today, actor=actor)
+            saved = goal_save_and_start(
+                understanding=understanding, draft=draft, today=today, actor=actor
+            )
             answer = {"reply": goal_reply_text(saved), **saved.document()}
             origin = _origin_create(source, message_id, saved.goal, STATUS_CREATED, answer, actor)
     except IntegrityError:

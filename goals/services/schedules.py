@@ -10,6 +10,7 @@ from bizagent.schedules import minute_schedules_ensure
 
 #: name -> (task function path, every N minutes)
 SCHEDULES: dict[str, tuple[str, int]] = {
+    "goals.plan_decisions_settle": ("goals.tasks.plan_decisions_settle_task", 1),
     "goals.execute": ("goals.tasks.goals_execute_task", 1),
     "goals.monitor": ("goals.tasks.goals_monitor", 60),
     # Reports are due once a day; hourly keeps a failed mail's retry within the hour.

@@ -1,4 +1,4 @@
-"""Admin goal pages with the test client: "New goal" → confirmation → saved and planned,
+"""Admin goal pages with the test client: "New goal" → confirmation → saved and started,
 the read-only goal page, and the active goals on the admin index.
 
 Personas (tests/personas.py): alice is a superuser, bob is staff who may view goals but
@@ -8,6 +8,8 @@ not add them, charlie is staff with no permission on goals.
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
+import re
 
 import pytest
 from django.urls import reverse
@@ -25,8 +27,20 @@ def _post(client, text: str, **extra):
     return client.post(reverse(ADD), {"text": text, **extra})
 
 
+def confirm_state(page: str) -> str:
+    """The signed understanding and plan the confirmation page carries to "Start"."""
+    match = re.search(r'name="state" value="([^"]*)"', page)
+    assert match, "the confirmation page carries no state"
+    return html_lib.unescape(match.group(1))
+
+
+def _start(client, text: str = WEEK):
+    state = confirm_state(_post(client, text).content.decode())
+    return client.post(reverse(ADD), {"state": state, "confirm": "1"})
+
+
 def _saved_goal(client, text: str = WEEK) -> Goal:
-    response = _post(client, text, confirm="1")
+    response = _start(client, text)
     assert response.status_code == 302, response.content.decode()[:500]
     return Goal.objects.get()
 
@@ -68,11 +82,12 @@ def test_the_confirmation_shows_what_was_understood_and_the_plan_without_saving(
 
 def test_confirm_saves_the_goal_and_its_plan_and_lands_on_its_page(client, alice):
     client.force_login(alice)
-    response = _post(client, WEEK, confirm="1")
+    response = _start(client)
     goal = Goal.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:goals_goal_change", args=[goal.pk])
-    assert goal.status == Goal.Status.PLANNED
+    # No workflow is chosen without an ARPU (nothing to run, nothing over a line).
+    assert goal.status == Goal.Status.ACTIVE
     assert goal.target_amount == 2_000_000
     assert goal.requested_by == alice
     revision = goal.revisions.get()
@@ -88,8 +103,9 @@ def test_a_question_offers_no_confirm_and_says_what_to_add(client, alice):
     assert "来期" in html and "start and an end date" in html
     assert 'id="goal-confirm"' not in html
     assert "add the answer to your sentence" in html
-    # A forged confirm changes nothing while the question stands.
-    _post(client, "来期に売上200万", confirm="1")
+    # A forged confirm (no signed state) changes nothing and says so.
+    forged = _post(client, "来期に売上200万", confirm="1").content.decode()
+    assert "changed or damaged" in forged
     assert Goal.objects.count() == 0
 
 
@@ -103,12 +119,46 @@ def test_a_question_offers_no_confirm_and_says_what_to_add(client, alice):
 )
 def test_bad_input_returns_the_form_with_one_clear_message(client, alice, text, message):
     client.force_login(alice)
-    response = _post(client, text, confirm="1")
+    response = _post(client, text)
     html = response.content.decode()
     assert response.status_code == 200
     assert 'id="goal-error"' in html
     assert message in html
     assert html.count("<li>") >= 1 and 'class="errorlist"' in html
+    assert Goal.objects.count() == 0
+
+
+def test_start_does_not_understand_the_sentence_again(client, alice, monkeypatch):
+    client.force_login(alice)
+    state = confirm_state(_post(client, WEEK).content.decode())
+
+    def no_second_look(**kwargs):
+        raise AssertionError("goal_understand ran again on Start")
+
+    monkeypatch.setattr("goals.admin_goals.goal_understand", no_second_look)
+    response = client.post(reverse(ADD), {"state": state, "confirm": "1"})
+    assert response.status_code == 302
+    assert Goal.objects.get().target_amount == 2_000_000
+
+
+def test_a_tampered_confirmation_is_refused_and_saves_nothing(client, alice):
+    client.force_login(alice)
+    state = confirm_state(_post(client, WEEK).content.decode())
+    tampered = state[:-3] + ("AAA" if not state.endswith("AAA") else "BBB")
+    html = client.post(reverse(ADD), {"state": tampered, "confirm": "1"}).content.decode()
+    assert 'id="goal-error"' in html and "changed or damaged" in html
+    assert Goal.objects.count() == 0
+
+
+def test_a_stale_confirmation_is_refused_and_saves_nothing(client, alice):
+    import time_machine
+
+    client.force_login(alice)
+    state = confirm_state(_post(client, WEEK).content.decode())
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=2)):
+        client.force_login(alice)
+        html = client.post(reverse(ADD), {"state": state, "confirm": "1"}).content.decode()
+    assert 'id="goal-error"' in html and "more than an hour old" in html
     assert Goal.objects.count() == 0
 
 
@@ -138,7 +188,7 @@ def test_the_goal_page_is_read_only_even_for_a_superuser(client, alice):
     assert 'name="status"' not in html
     client.post(url, {"status": Goal.Status.ACHIEVED, "text": "changed"})
     goal.refresh_from_db()
-    assert goal.status == Goal.Status.PLANNED and goal.text == WEEK
+    assert goal.status == Goal.Status.ACTIVE and goal.text == WEEK
 
 
 def test_charlie_cannot_see_a_goal(client, alice, charlie):
@@ -232,7 +282,7 @@ def test_the_index_reads_the_goals_progress_in_a_fixed_number_of_queries(client,
     with CaptureQueriesContext(connection) as one:
         client.get(reverse("admin:index"))
     for _ in range(2):
-        assert _post(client, WEEK, confirm="1").status_code == 302
+        assert _start(client).status_code == 302
     with CaptureQueriesContext(connection) as three:
         html = client.get(reverse("admin:index")).content.decode()
     assert html.count("of 2,000,000 JPY") == 3

@@ -51,10 +51,24 @@ def test_it_saves_the_goal_and_its_first_plan_and_answers_201(alice):
     assert response.status_code == 201
     document = response.json()
     goal = Goal.objects.get()
-    assert document["id"] == goal.pk and document["status"] == "planned"
-    assert goal.requested_by == alice and goal.status == Goal.Status.PLANNED
+    # Within every policy line: started at once, and the answer says so.
+    assert document["id"] == goal.pk and document["status"] == "active"
+    assert goal.requested_by == alice and goal.status == Goal.Status.ACTIVE
     assert goal.revisions.get().document == document["plan"]
+    assert document["plan"]["decisions"] == []
     assert AuditEvent.objects.filter(action="goals.goal_created", actor=alice).exists()
+
+
+def test_a_plan_over_a_policy_line_answers_awaiting_approval_with_its_decision(alice, settings):
+    settings.AUTO_EXECUTION_ENABLED = False
+
+    response = _post(bearer(alice), {"text": "1週間で200万作りたい", "today": TODAY})
+
+    assert response.status_code == 201
+    document = response.json()
+    revision = Goal.objects.get().revisions.get()
+    assert document["status"] == "awaiting_approval"
+    assert [d["id"] for d in document["plan"]["decisions"]] == [revision.decision_id]
 
 
 def test_questions_answer_422_and_save_nothing(alice):
@@ -155,15 +169,15 @@ def test_the_list_is_a_cursor_page_newest_first(alice, dana):
     row = first["data"][1]
     assert row["metric"] == "customers" and row["target_amount"] == "100"
     assert second["data"][0]["target_amount"] == "2000000"
-    assert second["data"][0]["status"] == "planned"
+    assert second["data"][0]["status"] == "active"
 
 
 def test_the_list_filters_by_status_and_refuses_a_forged_cursor(alice):
     client = bearer(alice)
     _goal_create(client)
 
-    assert client.get(URL, {"status": "active"}).json()["data"] == []
-    assert len(client.get(URL, {"status": "planned"}).json()["data"]) == 1
+    assert client.get(URL, {"status": "planned"}).json()["data"] == []
+    assert len(client.get(URL, {"status": "active"}).json()["data"]) == 1
     forged = client.get(URL, {"cursor": "not-a-cursor"})
     assert forged.status_code == 400
     assert forged.json()["errors"][0]["path"] == "cursor"

@@ -48,7 +48,8 @@ def test_it_prints_the_goal_and_plan_as_json_and_saves_nothing(fake_gptoss, sett
     assert any("achieved" in a for a in plan["assumptions"])
     assert any("ARPU" in a for a in plan["assumptions"])
     assert Goal.objects.count() == 0 and PlanRevision.objects.count() == 0
-    assert fake_gptoss.requests == []
+    # No gap to fill; the one call is the model choosing the workflows.
+    assert [r.prompt_text.count("plan_choice") > 0 for r in fake_gptoss.requests] == [True]
 
 
 def test_it_prints_a_readable_summary_in_japanese_and_english():
@@ -64,9 +65,24 @@ def test_without_dry_run_it_saves_the_goal_and_its_plan_and_prints_the_id():
     out = _run("1週間で200万作りたい", "--today", TODAY)
 
     goal = Goal.objects.get()
-    assert goal.status == Goal.Status.PLANNED
+    # Within every policy line (no workflow runs without an ARPU): active at once.
+    assert goal.status == Goal.Status.ACTIVE
     assert goal.revisions.get().number == 1
-    assert f"#{goal.pk}" in out
+    assert f"#{goal.pk}" in out and "Status: active" in out
+
+
+def test_a_plan_waiting_for_a_person_exits_3_and_names_the_decision(settings):
+    settings.AUTO_EXECUTION_ENABLED = False
+
+    out, error = _refused("1週間で200万作りたい", "--today", TODAY, "--json")
+
+    goal = Goal.objects.get()
+    decision_id = goal.revisions.get().decision_id
+    assert error.returncode == 3 and f"decision #{decision_id}" in str(error)
+    document = json.loads(out)
+    assert document["status"] == Goal.Status.AWAITING_APPROVAL
+    assert [d["id"] for d in document["plan"]["decisions"]] == [decision_id]
+    assert document["plan"]["decisions"][0]["rule"] == "auto_execution_disabled"
 
 
 def test_json_without_dry_run_carries_the_saved_id():
@@ -93,7 +109,7 @@ def test_a_gap_the_model_fills_is_listed_for_confirmation(fake_gptoss, settings)
 
     assert document["goal"]["fields_from"]["target_amount"] == "model"
     assert "target_amount" in document["goal"]["confirm"]
-    assert len(fake_gptoss.requests) == 1
+    assert len(fake_gptoss.requests) == 2  # the gap, then the choice of workflows
     assert Goal.objects.count() == 0
 
 

@@ -148,11 +148,12 @@ def test_it_refuses_to_create_a_goal_with_questions():
 def test_it_plans_a_draft_as_revision_one_by_the_rules():
     goal = goal_create(understanding=_understand("1週間で200万作りたい"), actor=None)
 
-    revision = goal_plan(goal=goal, today=TODAY, achieved=None, arpu=None, actor=None)
+    revision = goal_plan(goal=goal, today=TODAY, actor=None)
 
     goal.refresh_from_db()
     assert goal.status == Goal.Status.PLANNED
-    assert revision.number == 1 and revision.rationale == "rules"
+    # Without a draft made before the lock, no model is asked: the fallback plan.
+    assert revision.number == 1 and revision.rationale.startswith("Deterministic fallback")
     assert revision.author == PlanRevision.Author.FALLBACK
     assert revision.document["daily_target"] == "285715"
     assert len(revision.document["assumptions"]) == 2  # achieved 0 and ARPU unknown
@@ -160,25 +161,14 @@ def test_it_plans_a_draft_as_revision_one_by_the_rules():
 
 
 @pytest.mark.django_db
-def test_known_figures_are_not_assumptions():
-    goal = goal_create(understanding=_understand("1週間で200万作りたい"), actor=None)
-
-    revision = goal_plan(goal=goal, today=TODAY, achieved=600_000, arpu=10_000, actor=None)
-
-    assert revision.document["assumptions"] == []
-    assert revision.document["daily_target"] == "200000"
-    assert revision.document["customers_needed"] == 140
-
-
-@pytest.mark.django_db
 def test_it_refuses_to_plan_a_goal_that_is_not_a_draft():
     goal = goal_create(understanding=_understand("1週間で200万作りたい"), actor=None)
-    goal_plan(goal=goal, today=TODAY, achieved=None, arpu=None, actor=None)
+    goal_plan(goal=goal, today=TODAY, actor=None)
     stale = Goal.objects.get(pk=goal.pk)
     Goal.objects.filter(pk=goal.pk).update(status=Goal.Status.CANCELLED)
 
     with pytest.raises(GoalServiceError, match="cancelled"):
-        goal_plan(goal=stale, today=TODAY, achieved=None, arpu=None, actor=None)
+        goal_plan(goal=stale, today=TODAY, actor=None)
     assert PlanRevision.objects.filter(goal=goal).count() == 1
 
 

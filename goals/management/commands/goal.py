@@ -3,13 +3,16 @@
     manage.py goal "1週間で200万作りたい" [--today 2026-11-30] [--dry-run] [--json]
 
 ``--json`` prints ``{"goal": {...}, "plan": {...}}`` (amounts as major-unit strings,
-ISO dates); otherwise a short summary in Japanese and English. ``--dry-run`` saves
-nothing; without it the draft goal and its first plan (revision 1) are saved and the
-goal's id printed. With no metric source read yet, achieved = 0 and an unknown ARPU are
+ISO dates; ``plan.decisions`` lists what a person is asked); otherwise a short summary
+in Japanese and English. ``--dry-run`` saves nothing; without it the goal is saved,
+planned (the model chooses the workflows) and started: active at once within the
+policy, or waiting for a decision. Figures not read from a metric source are
 assumptions the output names.
 
 Exit code 2, with nothing saved, when the goal still has questions (来期, no amount)
 or the input cannot be a goal (empty, too long, negative): one line says what is wrong.
+Exit code 3 when the goal was saved but waits for a person's decision (as ``workflow
+run`` does).
 """
 
 from __future__ import annotations
@@ -29,14 +32,16 @@ from goals.planning import PlanError
 from goals.services.goals import (
     GoalServiceError,
     Understanding,
-    goal_create,
-    goal_plan,
     goal_understand,
-    understanding_plan,
+    understanding_draft,
 )
+from goals.services.intake import goal_save_and_start, start_line
+from goals.services.plans import PlanDraft, PlanStartError
 
 #: Exit code for input the command refuses or cannot act on yet (questions).
 EXIT_REFUSED = 2
+#: Exit code for a saved goal waiting for a person (the same as ``workflow run``).
+EXIT_WAITING = 3
 
 
 def _today(value: str | None) -> dt.date:
@@ -110,14 +115,14 @@ class Command(BaseCommand):
         except GoalParseError as exc:
             raise CommandError(exc.message, returncode=EXIT_REFUSED) from None
         plan: dict[str, Any] | None = None
+        draft: PlanDraft | None = None
         if understanding.ready:
             try:
-                # No metric source is read yet: achieved and ARPU are unknown (assumed).
-                plan = understanding_plan(
-                    understanding=understanding, today=today, achieved=None, arpu=None
-                )
+                # Before any transaction: the model chooses the workflows here.
+                draft = understanding_draft(understanding=understanding, today=today)
             except (PlanError, GoalServiceError) as exc:
                 raise CommandError(str(exc), returncode=EXIT_REFUSED) from None
+            plan = draft.document
         if not understanding.ready or options["dry_run"]:
             self._print(understanding, plan, as_json=options["json"], goal_id=None)
             if not understanding.ready:
@@ -127,13 +132,31 @@ class Command(BaseCommand):
                     returncode=EXIT_REFUSED,
                 )
             return
+        assert draft is not None
         try:
             with transaction.atomic():
-                goal = goal_create(understanding=understanding, actor=None)
-                revision = goal_plan(goal=goal, today=today, achieved=None, arpu=None, actor=None)
-        except (PlanError, GoalServiceError) as exc:
+                saved = goal_save_and_start(
+                    understanding=understanding, draft=draft, today=today, actor=None
+                )
+        except (PlanError, GoalServiceError, PlanStartError) as exc:
             raise CommandError(str(exc), returncode=EXIT_REFUSED) from None
-        self._print(understanding, revision.document, as_json=options["json"], goal_id=goal.pk)
+        assert saved.goal is not None
+        self._print(
+            understanding,
+            saved.plan,
+            as_json=options["json"],
+            goal_id=saved.goal.pk,
+            status=saved.goal.status,
+        )
+        if saved.decision_id is not None:
+            if not options["json"]:
+                self.stdout.write(start_line(saved.goal.status, saved.decision_id))
+            raise CommandError(
+                f"goal #{saved.goal.pk} waits for decision #{saved.decision_id}",
+                returncode=EXIT_WAITING,
+            )
+        if not options["json"]:
+            self.stdout.write(start_line(saved.goal.status, None))
 
     def _print(
         self,
@@ -142,12 +165,14 @@ class Command(BaseCommand):
         *,
         as_json: bool,
         goal_id: int | None,
+        status: str | None = None,
     ) -> None:
         """Print the goal and plan; ``goal_id`` is the saved goal's id (None: not saved)."""
         if as_json:
             document: dict[str, Any] = {"goal": understanding.to_json(), "plan": plan}
             if goal_id is not None:
                 document["id"] = goal_id
+                document["status"] = status
             self.stdout.write(json.dumps(document, ensure_ascii=False, indent=2))
             return
         for line in summary_lines(understanding, plan):

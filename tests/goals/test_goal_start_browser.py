@@ -1,0 +1,65 @@
+"""The confirmation page's "Start" in headless Chromium, as a person uses it: the goal
+starts at once within the policy, or waits for a named decision; a confirmation whose
+carried goal was altered in the page is refused and saves nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from goals.models import Goal
+from tests.browser import admin_log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WEEK = "1週間で200万作りたい"
+
+
+def _confirmation(page) -> None:
+    admin_log_in(page, "alice", "pw-alice-123")
+    page.click("#new-goal")
+    page.fill("#goal-text", WEEK)
+    page.get_by_role("button", name="Understand and plan").click()
+    expect(page.get_by_role("button", name="Start")).to_be_visible()
+
+
+def test_start_makes_the_goal_active_within_the_policy(page, alice):
+    _confirmation(page)
+
+    page.get_by_role("button", name="Start").click()
+
+    goal = Goal.objects.get()
+    expect(page).to_have_url(re.compile(rf"/admin/goals/goal/{goal.pk}/change/$"))
+    expect(page.locator(".messagelist")).to_contain_text(f"Goal #{goal.pk} is active")
+    assert goal.status == Goal.Status.ACTIVE
+    assert goal.revisions.get().approved_at is not None
+
+
+def test_start_over_a_policy_line_says_which_decision_it_waits_for(page, alice, settings):
+    settings.AUTO_EXECUTION_ENABLED = False
+    _confirmation(page)
+
+    page.get_by_role("button", name="Start").click()
+
+    goal = Goal.objects.get()
+    decision_id = goal.revisions.get().decision_id
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"Goal #{goal.pk} is planned and waits for decision #{decision_id}"
+    )
+    assert goal.status == Goal.Status.AWAITING_APPROVAL
+
+
+def test_a_confirmation_altered_in_the_page_is_refused(page, alice):
+    _confirmation(page)
+    # Someone edits the carried goal in the page (a bigger target, say) before Start.
+    page.evaluate(
+        "() => { const s = document.querySelector('input[name=state]');"
+        " s.value = s.value.replace(/.$/, c => c === 'A' ? 'B' : 'A'); }"
+    )
+
+    page.get_by_role("button", name="Start").click()
+
+    expect(page.locator("#goal-error")).to_contain_text("changed or damaged")
+    assert Goal.objects.count() == 0

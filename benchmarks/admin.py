@@ -63,8 +63,9 @@ def section_changelists(args: argparse.Namespace) -> None:
 
 
 def section_home(args: argparse.Namespace) -> None:
-    """The home page and each section it loads (htmx asks for them one request each)."""
-    setup_test_environment()
+    """The home page and each section it loads (htmx asks for them one request each).
+
+    Runs after the changelists, which set the test environment up (allowed host)."""
     user = User.objects.filter(username="bench").first() or User.objects.create_superuser(
         "bench", "bench@example.com", "pw-bench-123"
     )

@@ -27,6 +27,7 @@ from goals.conf import Conf, conf
 from goals.models import LoopState, Task
 from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
 from goals.services.wake import loop_wake_remove
+from goals.stats import prompt_ids_pack
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -340,7 +341,7 @@ def loop_iteration_count(
                 state.last_error_at = now
                 fields += ["last_error_class", "last_error", "last_error_at"]
         if prompt_ids:
-            state.last_prompt_ids = {**state.last_prompt_ids, role: list(prompt_ids)}
+            state.last_prompt_ids = {**state.last_prompt_ids, role: prompt_ids_pack(prompt_ids)}
             fields.append("last_prompt_ids")
         state.save(update_fields=fields)
 

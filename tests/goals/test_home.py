@@ -89,8 +89,8 @@ def test_it_says_in_words_that_a_goal_is_behind_with_its_forecast(client, alice)
     html = _section(client, alice, "goals")
     row = html[html.index(f'id="home-goal-{goal.pk}"') :]
     row = row[: row.index("</tr>")]
-    assert "100,000 JPY of 1,000,000 JPY (10%)" in row
-    assert "forecast: 200,000 JPY by the end" in row
+    assert "¥100,000 of ¥1,000,000 (10%)" in row
+    assert "forecast: ¥200,000 by the end" in row
     assert "<strong>behind</strong>" in row
     assert "home-goal-behind" in row
 

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # pip says only what went wrong (errors stay visible).
 PIP_QUIET := --quiet --disable-pip-version-check --no-warn-script-location
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "bizagent needs Python 3.11, found " + sys.version.split()[0]'
@@ -58,6 +58,12 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/admin.py
 	$(BIN)/python benchmarks/workflow_engine.py
 	$(BIN)/python benchmarks/copilot_docs.py
+
+# New marked strings into locale/*/django.po, then the .mo compiled (pure Python, no
+# gettext binaries): translate the new entries, run it again, commit both files.
+messages: $(VENV)/.installed-test
+	$(BIN)/python -m bizagent.i18n_messages update
+	$(BIN)/python -m bizagent.i18n_messages compile
 
 clean:
 	rm -rf $(VENV) var

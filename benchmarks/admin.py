@@ -1,7 +1,8 @@
 """Every admin changelist at 100,000 ideas, 10,000 decisions and 110,000 audit events.
 
 Prints, per changelist: queries and the median milliseconds of a page view (and of the
-audit log and decision list filtered to the past 7 days). The aim: under 15 queries and
+audit log and decision list filtered to the past 7 days); then the same for the home page
+and each of its sections. The aim: under 15 queries and
 200 ms each. The tables are filled in bulk in a throwaway SQLite file (a few minutes).
 
     .venv/bin/python benchmarks/admin.py [--ideas 100000] [--decisions 10000]
@@ -61,6 +62,33 @@ def section_changelists(args: argparse.Namespace) -> None:
         print(f"  {url[:62]:<62} {len(seen):>7} {elapsed:>8.1f}{flag}")
 
 
+def section_home(args: argparse.Namespace) -> None:
+    """The home page and each section it loads (htmx asks for them one request each).
+
+    Runs after the changelists, which set the test environment up (allowed host)."""
+    user = User.objects.filter(username="bench").first() or User.objects.create_superuser(
+        "bench", "bench@example.com", "pw-bench-123"
+    )
+    client = Client(HTTP_HX_REQUEST="true")
+    client.force_login(user)
+    sections = ("needs-you", "goals", "studio", "workflows", "system")
+    urls = ["/"] + [reverse("home:section", args=[name]) for name in sections]
+    print(f"\n== home page at {args.ideas:,} ideas (median of {args.repeat})")
+    print(f"  {'request':<62} {'queries':>7} {'ms':>8}")
+    total = 0.0
+    for url in urls:
+        client.get(url)  # warm caches
+        with harness.queries_counted() as seen:
+            status = client.get(url).status_code
+        elapsed, _ = harness.ms(lambda url=url: client.get(url), repeat=args.repeat)
+        total += elapsed
+        flag = "" if len(seen) <= 15 and elapsed < 200 else "  <- over the aim"
+        if status != 200:
+            raise SystemExit(f"{url} answered {status}")
+        print(f"  {url:<62} {len(seen):>7} {elapsed:>8.1f}{flag}")
+    print(f"  {'the page and all its sections':<62} {'':>7} {total:>8.1f}")
+
+
 def _days_ago(days: int) -> str:
     import datetime as dt
 
@@ -69,7 +97,7 @@ def _days_ago(days: int) -> str:
     return (timezone.localdate() - dt.timedelta(days=days)).isoformat()
 
 
-SECTIONS = [section_fill, section_changelists]
+SECTIONS = [section_fill, section_changelists, section_home]
 
 
 def main() -> None:

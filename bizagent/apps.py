@@ -11,5 +11,9 @@ class BizagentConfig(AppConfig):
         from bizagent.q_admin import q_admin_restrict
 
         q_admin_restrict()
+        # The product's name in the admin's header and titles (why not a custom site: there).
+        from bizagent.admin_site import admin_site_brand
+
+        admin_site_brand()
         # Rules between settings, checked at start-up (bizagent.E001…).
         from bizagent import checks  # noqa: F401

@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions (it reads the chosen language), before common (which may redirect).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -99,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
             ],
         },
     },
@@ -271,7 +274,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
-LANGUAGE_CODE = "en-us"
+# The language of a person who chose none (set_language) and whose browser asks for
+# neither: the users and the design documents are Japanese, so Japanese unless set.
+LANGUAGE_CODE = env_choice("BIZAGENT_LANGUAGE", "ja", ("ja", "en"))
+LANGUAGES = [("ja", "日本語"), ("en", "English")]
+# Compiled catalogues are committed (``make messages`` compiles them in pure Python), so a
+# clean clone needs no gettext binaries.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC").strip()
 if TIME_ZONE not in zoneinfo.available_timezones() and TIME_ZONE != "UTC":
     raise ImproperlyConfigured(

@@ -5,6 +5,8 @@ import os
 os.environ["BIZAGENT_SKIP_DOTENV"] = "1"
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("DJANGO_DEBUG", "false")
+# The suite's assertions read English; the i18n tests switch to Japanese themselves.
+os.environ.setdefault("BIZAGENT_LANGUAGE", "en")
 
 from bizagent.settings import *  # noqa: F403
 

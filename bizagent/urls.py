@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The home page and its sections (staff only: the admin's login otherwise).
+    path("", include("goals.home")),
+    # The language switch posts here (Django's set_language: session and cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("decisions/", include("decisions.urls")),
     path("api/v1/", include("workflows.api.urls")),

@@ -1,0 +1,190 @@
+"""What the home page reads: one function per section, each a bounded number of queries.
+
+The page answers "how is it going, what do you need from me" at any size: lists are
+cut to a few rows (the full lists are a link away) and counts are single aggregates,
+so 100,000 ideas or 10,000 decisions cost the same number of queries as ten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_q.models import OrmQ, Schedule
+
+from decisions.models import Decision, SheetRow
+from decisions.selectors import decision_queue
+from goals.admin_goals import INDEX_STATUSES, goal_amount_text
+from goals.forecast import Forecast, Trend
+from goals.models import Goal, LoopState, Task
+from goals.selectors import loop_state_get, tokens_granted_today, tokens_used_today
+from goals.services.monitor import goal_forecast
+from ideas.models import Idea, Theme
+from ideas.selectors import theme_active
+from workflows.models import Run
+
+#: Rows a section lists before "see all": enough to act on, few enough to stay fast.
+SECTION_ROWS = 5
+#: Goals the home page forecasts (one readings query each; the goals page has them all).
+GOALS_SHOWN = 6
+
+#: Each trend in words a person reads (the forecast's own vocabulary is for code).
+TREND_WORDS = {
+    Trend.AHEAD: _("ahead"),
+    Trend.ON_TRACK: _("on track"),
+    Trend.BEHIND: _("behind"),
+    Trend.NOT_ENOUGH_DATA: _("not enough data yet"),
+}
+
+
+@dataclass(frozen=True)
+class NeedsYou:
+    decisions: list[Decision]
+    decisions_count: int
+    blocked: list[Task]
+    blocked_count: int
+
+
+def home_needs_you() -> NeedsYou:
+    """Pending decisions, most urgent first, and blocked work, a few of each with counts."""
+    pending = decision_queue()
+    blocked = Task.objects.filter(status=Task.Status.BLOCKED).select_related("theme")
+    return NeedsYou(
+        decisions=list(pending[:SECTION_ROWS]),
+        decisions_count=pending.count(),
+        blocked=list(blocked.order_by("-finished_at", "-id")[:SECTION_ROWS]),
+        blocked_count=blocked.count(),
+    )
+
+
+@dataclass(frozen=True)
+class GoalRow:
+    goal: Goal
+    forecast: Forecast
+    percent: int
+    forecast_percent: int
+    achieved_text: str
+    target_text: str
+    projected_text: str
+    trend_words: str
+
+    @property
+    def behind(self) -> bool:
+        return self.forecast.trend == Trend.BEHIND
+
+
+def _percent(part: int | None, whole: int) -> int:
+    if part is None or whole <= 0:
+        return 0
+    return min(100, max(0, part * 100 // whole))
+
+
+def home_goals(*, today: dt.date | None = None) -> tuple[list[GoalRow], int]:
+    """Active and planned goals soonest-ending first, with the monitor's forecast; and
+    how many there are in all."""
+    today = today or timezone.localdate()
+    goals = Goal.objects.filter(status__in=INDEX_STATUSES).order_by("period_end", "pk")
+    rows = []
+    for goal in goals[:GOALS_SHOWN]:
+        forecast, _daily = goal_forecast(goal=goal, today=today)
+        projected = forecast.projected_total
+        rows.append(
+            GoalRow(
+                goal=goal,
+                forecast=forecast,
+                percent=_percent(forecast.achieved, forecast.target),
+                forecast_percent=_percent(projected, forecast.target),
+                achieved_text=goal_amount_text(goal, forecast.achieved),
+                target_text=goal_amount_text(goal, forecast.target),
+                projected_text="" if projected is None else goal_amount_text(goal, projected),
+                trend_words=str(TREND_WORDS.get(forecast.trend, forecast.trend)),
+            )
+        )
+    return rows, goals.count()
+
+
+@dataclass
+class Studio:
+    state: LoopState
+    theme: Theme | None
+    ideas_this_week: int = 0
+    best_new_ideas: list[Idea] = field(default_factory=list)
+    tokens_today: int = 0
+    token_budget: int | None = None
+    tokens_granted: int = 0
+
+    @property
+    def budget_total(self) -> int | None:
+        return None if self.token_budget is None else self.token_budget + self.tokens_granted
+
+    @property
+    def budget_percent(self) -> int:
+        total = self.budget_total
+        return _percent(self.tokens_today, total) if total else 0
+
+
+def home_studio(*, now: dt.datetime | None = None) -> Studio:
+    """The loop's state, this week's ideas (count and best few) and today's token spend
+    against the active theme's daily budget."""
+    now = now or timezone.now()
+    studio = Studio(state=loop_state_get(), theme=theme_active())
+    theme = studio.theme
+    if theme is None:
+        return studio
+    week = Idea.objects.filter(
+        theme=theme, status__in=Idea.VISIBLE_STATUSES, created_at__gte=now - dt.timedelta(days=7)
+    )
+    studio.ideas_this_week = week.count()
+    studio.best_new_ideas = list(week.order_by("-priority", "-id")[:SECTION_ROWS])
+    studio.tokens_today = tokens_used_today(theme=theme, now=now)
+    studio.tokens_granted = tokens_granted_today(theme=theme, now=now)
+    studio.token_budget = theme.daily_token_budget
+    return studio
+
+
+@dataclass(frozen=True)
+class WorkflowsToday:
+    runs_today: int
+    by_status: dict[str, int]
+    failures: list[Run]
+
+
+def home_workflows(*, now: dt.datetime | None = None) -> WorkflowsToday:
+    """Runs started today by status, and the last day's failures to look at."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    by_status = dict(
+        Run.objects.filter(created_at__gte=midnight, is_test=False)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    failures = list(
+        Run.objects.filter(
+            status=Run.Status.FAILED, created_at__gte=now - dt.timedelta(days=1), is_test=False
+        )
+        .select_related("workflow")
+        .order_by("-created_at", "-id")[:SECTION_ROWS]
+    )
+    return WorkflowsToday(
+        runs_today=sum(by_status.values()), by_status=by_status, failures=failures
+    )
+
+
+def home_system() -> dict[str, Any]:
+    """The internals a superuser looks after: django-q2, the Sheets outbox, people."""
+    sheet_rows = dict(SheetRow.objects.values_list("status").annotate(n=Count("id")))
+    return {
+        "queued_tasks": OrmQ.objects.count(),
+        "schedules": list(Schedule.objects.order_by("next_run", "id")[:SECTION_ROWS]),
+        "schedules_count": Schedule.objects.count(),
+        "sheet_pending": sheet_rows.get(SheetRow.Status.PENDING, 0),
+        "sheet_failed": sheet_rows.get(SheetRow.Status.FAILED, 0),
+        "users": User.objects.count(),
+        "groups": Group.objects.count(),
+    }

@@ -325,6 +325,8 @@ class Idea(models.Model):
         indexes = [
             models.Index(fields=["theme", "status", "-priority"], name="ideas_idea_priority"),
             models.Index(fields=["theme", "-updated_at"], name="ideas_idea_recent"),
+            # The home page's "ideas this week": a range of the theme's newest ideas.
+            models.Index(fields=["theme", "-created_at"], name="ideas_idea_created"),
             # The planner's ORDER BY (ideas.selectors.PRIORITY_ORDER) with the status at
             # the end: the database walks the theme's ideas best first, skips invisible
             # ones from the index itself and stops at the LIMIT. The index above cannot

@@ -136,7 +136,10 @@ def test_the_duty_cycle_rests_between_iterations(theme, studio, monkeypatch):
     naps = []
     monkeypatch.setattr("goals.services.wake.sleep", naps.append)
     config = dict(theme.config)
-    config["iteration_policy"] = {**config["iteration_policy"], "duty_cycle": 0.01}
+    # 0.5: the rest equals the time worked, so it stays a wait the tick sleeps out
+    # (under WAIT_IN_WORKER_SECONDS) however slow a loaded machine makes the iteration;
+    # at 0.01 a 0.4-second iteration asked a 40-second rest, which is scheduled instead.
+    config["iteration_policy"] = {**config["iteration_policy"], "duty_cycle": 0.5}
     theme.config = config
     theme.save()
     loop_start()

@@ -38,3 +38,17 @@ class TaskFactory(DjangoModelFactory):
     theme = factory.SubFactory(ThemeFactory)
     kind = "generate"
     priority = 50
+
+
+def catalogue_rows_seed() -> list:
+    """The catalogue rows migration 0010 seeds, again: a ``transaction=True`` test
+    (browser, qcluster) flushes them. Calls the migration's own seed function, so the rows
+    are the shipped ones; a row that is there is left alone."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from goals.models import CatalogueItem
+
+    import_module("goals.migrations.0010_catalogue_seed").catalogue_seed(django_apps, None)
+    return list(CatalogueItem.objects.order_by("key"))

@@ -197,7 +197,9 @@ def test_a_plan_with_no_action_does_not_start_the_goal_stays_planned_and_says_wh
     from goals.models import Goal
     from goals.services.plans import goal_start
 
-    understanding = goal_understand(text="1週間で200万作りたい", today=TODAY, default_currency="JPY")
+    understanding = goal_understand(
+        text="1週間で200万作りたい", today=TODAY, default_currency="JPY"
+    )
     draft = understanding_draft(understanding=understanding, today=TODAY, use_model=False)
     assert [n["code"] for n in draft.document["needs"]] == ["no_arpu"]
     goal = goal_create(understanding=understanding, actor=None)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext
 
 
 class NoAddAdminMixin:
@@ -43,3 +45,21 @@ class NoAddDeleteAdminMixin(NoAddAdminMixin, NoDeleteAdminMixin):
 class ReadOnlyAdminMixin(NoChangeAdminMixin, NoAddDeleteAdminMixin):
     """Rows written only by services: no add, change or delete for anyone (superusers
     included); viewing follows the model's view permission."""
+
+
+def permission_refused(
+    request: HttpRequest, *, admin: Any, what: str, permission: str
+) -> TemplateResponse:
+    """A 403 page that says what was refused and which permission would allow it.
+
+    ``admin`` is the ModelAdmin whose page refused (for the site's header and
+    breadcrumbs); ``what`` is the refused act in words ("uploading a theme").
+    """
+    context = {
+        **admin.admin_site.each_context(request),
+        "opts": admin.opts,
+        "title": gettext("Not allowed"),
+        "what": what,
+        "permission": permission,
+    }
+    return TemplateResponse(request, "admin/refused.html", context, status=403)

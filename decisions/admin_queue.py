@@ -20,8 +20,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.middleware import HtmxDetails
 
+from bizagent.rendering import HtmxHttpRequest
 from decisions.models import Decision
 from decisions.selectors import decision_queue, user_may_decide
 from decisions.services import (
@@ -48,12 +48,6 @@ def _back_url(admin_site: admin.AdminSite, request: HttpRequest, decision: Decis
     if request.POST.get("return_to") == "change":
         return reverse(f"{admin_site.name}:decisions_decision_change", args=[decision.pk])
     return reverse(f"{admin_site.name}:decisions_queue")
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request as django-htmx's middleware (installed in settings) hands it over."""
-
-    htmx: HtmxDetails
 
 
 def time_left(decision: Decision, now: datetime | None = None) -> str:

@@ -137,6 +137,14 @@ def period_bounds(period: str, now: datetime) -> tuple[datetime, datetime]:
         start_day = day.replace(day=1)
         days = calendar.monthrange(day.year, day.month)[1]
         end_day = start_day + timedelta(days=days)
+    elif period == Period.QUARTERLY:
+        first_month = 3 * ((day.month - 1) // 3) + 1
+        start_day = day.replace(month=first_month, day=1)
+        end_day = (
+            start_day.replace(year=day.year + 1, month=1)
+            if first_month == 10
+            else start_day.replace(month=first_month + 3)
+        )
     else:
         raise ValueError(f"unknown budget period {period!r}")
     zone = timezone.get_current_timezone()

@@ -19,12 +19,12 @@ from decisions.services.audit import audit_log
 from goals.catalogue import catalogue_load
 from goals.models import Goal, PlanRevision
 from goals.selectors import plan_current
+from goals.selectors_progress import goal_forecast
 from goals.services.monitor import (
     ADJUST_ACTION,
     ANOMALY_ACTION,
     MAX_REPLANS,
     MonitorError,
-    goal_forecast,
     plan_adjusted_document,
     replans_used,
     revision_add,

@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import NoAddDeleteAdminMixin, ReadOnlyAdminMixin
-from goals import admin_catalogue, admin_goals  # noqa: F401  (register the catalogue, goal pages)
+from goals import admin_catalogue, admin_goals, admin_studio  # noqa: F401  (register the catalogue, goal pages)
 from goals.models import PLAN, Iteration, LoopState, Task
 from goals.selectors import loop_status, status_lines, tasks_blocked
 from goals.services import (
@@ -253,6 +253,7 @@ class LoopPanelAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             path("panel/", wrap(self.panel_partial), name="goals_loopstate_panel"),
             path("pause/", wrap(require_POST(self.pause_view)), name="goals_loopstate_pause"),
             path("resume/", wrap(require_POST(self.resume_view)), name="goals_loopstate_resume"),
+            *admin_studio.studio_urls(self),  # the studio page (goals/admin_studio.py)
             *super().get_urls(),
         ]
 

@@ -2,16 +2,20 @@
 started; the confirmation carries what it showed, signed, so "Start" understands nothing
 again),
 the goal page (read-only: the sentence, what was understood, the plan, the progress
-chart, the revisions) and the admin index's active goals. Thin: services do the work.
+chart with its figures, the runs, decisions and reports, the monitoring figures, and
+"Cancel the goal") and the admin index's active goals. Thin: services do the work,
+``goals.selectors_goal_page`` and ``goals.selectors_progress`` do the reading.
 
-Nothing here writes a goal but the goal services (``goal_save_and_start``); the change view is
-read-only for everyone because a goal's status moves only through its services.
+Nothing here writes a goal but the goal services (``goal_save_and_start``,
+``goal_cancel``); the change view is read-only for everyone because a goal's status
+moves only through its services.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
@@ -19,19 +23,24 @@ from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from bizagent.admin_base import NoChangeAdminMixin, NoDeleteAdminMixin
+from decisions.models import Decision
 from goals.charts import progress_chart
-from goals.models import Goal, MetricSnapshot
+from goals.forecast import Forecast
+from goals.models import Goal, GoalRun
 from goals.parsing import GoalParseError
-from goals.planning import PlanError, money_major
+from goals.planning import PlanError
+from goals.selectors_goal_page import GoalPage, goal_page
+from goals.selectors_progress import goals_forecasts
+from goals.services.cancel import GoalCancelError, goal_cancel
 from goals.services.goals import (
     GoalServiceError,
     Understanding,
@@ -42,10 +51,13 @@ from goals.services.goals import (
 )
 from goals.services.intake import goal_save_and_start
 from goals.services.plans import PlanDraft, PlanStartError
-from goals.vocabulary import COUNT_METRICS, FieldSource, Metric
+from goals.services.reports import TREND_WORDS, amount_text
+from goals.vocabulary import COUNT_METRICS, FieldSource, currency_exponent
 
 ADD_GOAL_PERMISSION = "goals.add_goal"
 VIEW_GOAL_PERMISSION = "goals.view_goal"
+#: Cancelling a goal is changing it (no custom permission: no migration for one button).
+CANCEL_GOAL_PERMISSION = "goals.change_goal"
 #: Longest sentence the form accepts before the parser even sees it (the parser has its
 #: own bound; this one keeps a 10 MB paste out of the page we render back).
 MAX_TEXT_CHARS = 2000
@@ -54,65 +66,55 @@ MAX_TEXT_CHARS = 2000
 CONFIRM_SALT = "goals.admin.confirm"
 CONFIRM_MAX_AGE = 60 * 60
 #: Statuses shown on the admin index.
-INDEX_STATUSES = (Goal.Status.ACTIVE, Goal.Status.PLANNED)
+INDEX_STATUSES = (Goal.Status.ACTIVE, Goal.Status.PLANNED, Goal.Status.AWAITING_APPROVAL)
 
 
-# --- reads for the pages ---------------------------------------------------------------
-
-
-def _measure(goal: Goal) -> str:
-    """Growth goals are measured in revenue."""
-    return Metric.REVENUE if goal.metric == Metric.REVENUE_GROWTH else goal.metric
-
-
-def _daily_maxima(goals: list[Goal]) -> dict[tuple[str, str, dt.date], int]:
-    """The day's largest reading per (metric, currency, day) over the goals' periods, in
-    one query however many goals there are."""
-    if not goals:
-        return {}
-    rows = (
-        MetricSnapshot.objects.filter(
-            metric__in={_measure(goal) for goal in goals},
-            date__gte=min(goal.period_start for goal in goals),
-            date__lte=max(goal.period_end for goal in goals),
-        )
-        .values("metric", "currency", "date")
-        .annotate(value=Max("value"))
-    )
-    return {(row["metric"], row["currency"] or "", row["date"]): row["value"] for row in rows}
-
-
-def _goal_days(
-    goal: Goal, maxima: dict[tuple[str, str, dt.date], int]
-) -> list[tuple[dt.date, int]]:
-    measure = _measure(goal)
-    days: dict[dt.date, int] = {}
-    for (metric, currency, day), value in maxima.items():
-        if metric != measure or not goal.period_start <= day <= goal.period_end:
-            continue
-        if measure == Metric.REVENUE and currency != goal.currency:
-            continue
-        days[day] = max(value, days.get(day, value))
-    return sorted(days.items())
-
-
-def goal_daily_actuals(goal: Goal) -> list[tuple[dt.date, int]]:
-    """Per-day amounts of the goal's metric within its period, from its snapshots.
-
-    Several sources may read the same day (the Whop API and its webhooks both see a
-    payment): the day's largest reading counts, never their sum, so one sale is not
-    counted twice. Growth goals are measured in revenue; revenue only in their currency.
-    """
-    return _goal_days(goal, _daily_maxima([goal]))
+# --- words and amounts -----------------------------------------------------------------
 
 
 def goal_amount_text(goal: Goal, amount: int) -> str:
-    """An amount in the goal's unit as a person reads it: "2,000,000 JPY", "30 people"."""
-    if goal.metric in COUNT_METRICS:
-        return f"{amount:,} people"
-    major = money_major(amount, goal.currency)
-    whole, _, cents = major.partition(".")
-    return f"{int(whole):,}{'.' + cents if cents else ''} {goal.currency}"
+    """An amount in the goal's unit as a person reads it: "¥2,000,000", "30 people"."""
+    return amount_text(amount, currency=goal.currency, metric=goal.metric)
+
+
+def _major_text(goal: Goal, major: Any, *, money: bool | None = None) -> str:
+    """A plan document figure (a major-unit string) in the goal's words; costs are always
+    money (``money=True``), expected figures are in the goal's unit."""
+    if major in (None, ""):
+        return "-"
+    value = Decimal(str(major))
+    if money or (money is None and goal.metric not in COUNT_METRICS):
+        minor = int(value.scaleb(currency_exponent(goal.currency)).to_integral_value())
+        return amount_text(minor, currency=goal.currency, metric="revenue")
+    return f"{int(value.to_integral_value(ROUND_HALF_UP)):,} people"
+
+
+def _rate_text(goal: Goal, rate: Decimal | None) -> str:
+    if rate is None:
+        return "-"
+    return goal_amount_text(goal, int(rate.to_integral_value(ROUND_HALF_UP)))
+
+
+def _duration_text(value: dt.timedelta | None) -> str:
+    if value is None:
+        return "-"
+    hours = value.total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+
+
+def _pct_text(value: Decimal | None) -> str:
+    return "-" if value is None else f"{(value * 100).quantize(Decimal(1), ROUND_HALF_UP)}%"
+
+
+def _when(value: dt.datetime | None) -> str:
+    return "-" if value is None else timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _person(user: Any) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+# --- the admin index -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -122,23 +124,37 @@ class GoalProgress:
     percent: int
     achieved_text: str
     target_text: str
+    #: Where the forecast ends the period, as a percent of the target (None: no forecast).
+    forecast_percent: int | None
+    forecast_text: str
 
 
-def goals_progress() -> list[GoalProgress]:
-    """Active and planned goals with achieved / target (0 without snapshots)."""
-    result = []
+def _percent(amount: int, target: int) -> int:
+    return min(100, max(0, amount * 100 // target)) if target > 0 else 0
+
+
+def goals_progress(*, today: dt.date | None = None) -> list[GoalProgress]:
+    """Active (and planned, awaiting) goals with achieved / target and the forecast."""
+    today = today or _today()
     goals = list(Goal.objects.filter(status__in=INDEX_STATUSES).order_by("period_end", "pk"))
-    maxima = _daily_maxima(goals)  # one read for every goal on the index, not one each
+    forecasts = goals_forecasts(goals=goals, today=today)  # one read for every goal
+    result = []
     for goal in goals:
-        achieved = sum(value for _, value in _goal_days(goal, maxima))
-        percent = min(100, max(0, achieved * 100 // goal.target_amount))
+        forecast, _ = forecasts[goal.pk]
+        projected = forecast.projected_total if forecast.enough_data else None
         result.append(
             GoalProgress(
                 goal=goal,
-                achieved=achieved,
-                percent=percent,
-                achieved_text=goal_amount_text(goal, achieved),
+                achieved=forecast.achieved,
+                percent=_percent(forecast.achieved, goal.target_amount),
+                achieved_text=goal_amount_text(goal, forecast.achieved),
                 target_text=goal_amount_text(goal, goal.target_amount),
+                forecast_percent=None
+                if projected is None
+                else _percent(projected, goal.target_amount),
+                forecast_text="not enough data yet"
+                if projected is None
+                else f"forecast {goal_amount_text(goal, projected)}",
             )
         )
     return result
@@ -146,10 +162,11 @@ def goals_progress() -> list[GoalProgress]:
 
 def active_goals_context(request: HttpRequest) -> dict[str, Any]:
     """What the admin index's goals section shows."""
+    can_view = request.user.has_perm(VIEW_GOAL_PERMISSION)
     return {
-        "goals_progress": goals_progress(),
+        "goals_progress": goals_progress() if can_view else [],
         "can_add_goal": request.user.has_perm(ADD_GOAL_PERMISSION),
-        "can_view_goal": request.user.has_perm(VIEW_GOAL_PERMISSION),
+        "can_view_goal": can_view,
     }
 
 
@@ -181,101 +198,268 @@ def _today() -> dt.date:
     return timezone.localdate()
 
 
+def _trend_text(forecast: Forecast) -> str:
+    return TREND_WORDS.get(forecast.trend, forecast.trend)
+
+
+def progress_figures(goal: Goal, forecast: Forecast) -> list[tuple[str, str]]:
+    """The chart's figures in words (its text fallback), label → value."""
+    projected = "-"
+    if forecast.projected_total is not None:
+        projected = goal_amount_text(goal, forecast.projected_total)
+        if forecast.band_low is not None and forecast.band_high is not None:
+            projected += (
+                f" (between {goal_amount_text(goal, forecast.band_low)} and "
+                f"{goal_amount_text(goal, forecast.band_high)})"
+            )
+    completion = forecast.completion_date
+    return [
+        (
+            "achieved",
+            f"{goal_amount_text(goal, forecast.achieved)} of "
+            f"{goal_amount_text(goal, goal.target_amount)}",
+        ),
+        ("progress", f"{forecast.progress_pct}%"),
+        ("run rate", f"{_rate_text(goal, forecast.run_rate)} a day"),
+        ("required per day", f"{goal_amount_text(goal, forecast.required_daily)} a day"),
+        ("projected total", projected),
+        ("completion date", "-" if completion is None else completion.isoformat()),
+        ("trend", _trend_text(forecast)),
+        ("days", f"{forecast.days_elapsed} of {forecast.days_total} elapsed"),
+    ]
+
+
+def _plan_context(page: GoalPage) -> dict[str, Any]:
+    goal = page.goal
+    revision = page.current or page.waiting
+    if revision is None:
+        return {"plan": None}
+    document = revision.document
+    rows = [
+        {
+            "title": page.catalogue_titles.get(
+                str(a.get("catalogue") or a.get("workflow")), str(a.get("workflow"))
+            ),
+            "per_day": a.get("per_day"),
+            "expected": _major_text(goal, a.get("expected")),
+            "cost_per_day": _major_text(goal, a.get("cost_per_day"), money=True),
+            "total": _major_text(goal, a.get("cost"), money=True),
+        }
+        for a in document.get("actions", [])
+    ]
+    if revision.approved_at is None and revision.decision_id is not None:
+        approval = "waiting for a person's decision"
+    elif revision.approved_at is None:
+        approval = "not started yet"
+    elif revision.approved_by is not None:
+        approval = f"approved by {_person(revision.approved_by)} on {_when(revision.approved_at)}"
+    else:
+        approval = f"started within policy on {_when(revision.approved_at)}"
+    return {
+        "plan": {
+            "number": revision.number,
+            "current": revision is page.current,
+            "daily_target": _major_text(goal, document.get("daily_target")),
+            "budget": _major_text(goal, document.get("budget_estimate"), money=True),
+            "rows": rows,
+            "rationale": revision.rationale,
+            "approval": approval,
+            "decision_id": revision.decision_id,
+            "assumptions": [str(a) for a in document.get("assumptions", [])],
+            "risks": [str(r.get("message", r)) for r in document.get("risks", [])],
+        }
+    }
+
+
+def _revision_rows(page: GoalPage) -> list[dict[str, Any]]:
+    rows = []
+    for r in page.revisions:
+        facts = r.document.get("adjustment") or {}
+        change = facts.get("cumulative_change")
+        rows.append(
+            {
+                "number": r.number,
+                "reason": r.get_reason_display(),
+                "author": r.get_author_display(),
+                "when": _when(r.created_at),
+                "change": "-" if change is None else f"{Decimal(str(change)) * 100:+.1f}%",
+                "rationale": r.rationale or "-",
+                "approved": (
+                    _person(r.approved_by) or "within policy" if r.approved_at else "not yet"
+                ),
+            }
+        )
+    return rows
+
+
+def _figures_rows(page: GoalPage) -> list[tuple[str, str]]:
+    f = page.figures
+    goal = page.goal
+    overall = (
+        f"{_pct_text(f.achievement_rate)} ({f.goals_achieved} of {f.goals_closed} closed goals)"
+        if f.goals_closed
+        else "no goal closed yet"
+    )
+    if f.execution_time is not None:
+        execution = _duration_text(f.execution_time)
+    elif f.started_at is not None:
+        execution = f"running since {_when(f.started_at)}"
+    else:
+        execution = "not started"
+    return [
+        ("goal achievement rate (all goals)", overall),
+        ("execution time (start to close)", execution),
+        ("decisions asked", f"{f.decisions_asked} ({f.decisions_decided} decided)"),
+        ("decision time (median)", _duration_text(f.decision_time_median)),
+        (
+            "auto-execution rate",
+            f"{_pct_text(f.auto_execution_rate)} ({f.revisions_automatic} of "
+            f"{f.revisions_approved} plans started without a person)"
+            if f.revisions_approved
+            else "no plan started yet",
+        ),
+        ("adjustments", str(len(f.adjustments))),
+    ] + [
+        (
+            f"adjustment r{a.revision} on {a.day.isoformat()}",
+            f"{a.change * 100:+.1f}% ({'automatic' if a.automatic else 'approved'}); run rate "
+            f"{_rate_text(goal, a.run_rate_before)} before, "
+            f"{_rate_text(goal, a.run_rate_after)} after",
+        )
+        for a in f.adjustments
+    ]
+
+
 @admin.register(Goal)
 class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     # A goal changes only through its services: no raw form, no delete.
     list_display = ("id", "text", "metric", "target_amount", "currency", "period_end", "status")
     list_filter = ("status", "metric")
     search_fields = ("text",)
-    fields = (
-        "sentence",
-        "status",
-        "understood",
-        "plan_table",
-        "progress",
-        "revisions_table",
-        "requested_by",
-        ("created_at", "updated_at"),
-    )
-    readonly_fields = (*fields[:-1], "created_at", "updated_at")
+
+    def get_urls(self) -> list[Any]:
+        cancel = path(
+            "<int:goal_id>/cancel/",
+            self.admin_site.admin_view(self.cancel_view),
+            name="goals_goal_cancel",
+        )
+        return [cancel, *super().get_urls()]
 
     # --- the goal page ---------------------------------------------------------------
 
-    @admin.display(description="the goal as typed")
-    def sentence(self, obj: Goal) -> str:
-        return format_html('<p class="goal-sentence" style="font-size:1.2em">{}</p>', obj.text)
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """The goal page (GET only: a goal changes through its services, never a form)."""
+        goal = self.get_object(request, object_id)
+        if goal is None:
+            raise Http404(f"There is no goal #{object_id}.")
+        if not self.has_view_or_change_permission(request, goal):
+            raise PermissionDenied
+        return self._page(request, goal)
 
-    @admin.display(description="what was understood")
-    def understood(self, obj: Goal) -> str:
-        document = {
-            "metric": obj.metric,
-            "target_amount": goal_amount_text(obj, obj.target_amount),
-            "currency": obj.currency,
-            "growth_pct": obj.growth_pct,
-            "baseline": obj.baseline_start
-            and {"start": obj.baseline_start, "end": obj.baseline_end},
-            "period": {
-                "start": obj.period_start,
-                "end": obj.period_end,
-                "days": (obj.period_end - obj.period_start).days + 1,
-            },
-            "fields_from": obj.fields_from,
-        }
-        return render_understood(understood_rows(document))
-
-    @admin.display(description="latest plan")
-    def plan_table(self, obj: Goal) -> str:
-        revision = obj.revisions.order_by("-number").first()
-        if revision is None:
-            return "no plan yet"
-        unit = "people" if obj.metric in COUNT_METRICS else obj.currency
-        return render_plan(revision.document, unit=unit, currency=obj.currency)
-
-    @admin.display(description="progress")
-    def progress(self, obj: Goal) -> str:
+    def _page(self, request: HttpRequest, goal: Goal) -> HttpResponse:
+        page = goal_page(goal=goal, today=_today())
         chart = progress_chart(
-            start=obj.period_start,
-            end=obj.period_end,
-            target=obj.target_amount,
-            daily=goal_daily_actuals(obj),
-            label=f"{obj.get_metric_display()}: actual vs target",
+            start=goal.period_start,
+            end=goal.period_end,
+            target=goal.target_amount,
+            daily=page.daily,
+            forecast=page.forecast,
+            label=f"{goal.get_metric_display()}: actual vs target",
         )
-        return format_html(
-            '<div class="goal-progress"><p>achieved {} of {}</p>{}<p class="goal-forecast">{}'
-            "</p></div>",
-            goal_amount_text(obj, chart.achieved),
-            goal_amount_text(obj, obj.target_amount),
+        understood = {
+            "metric": goal.get_metric_display(),
+            "target_amount": goal_amount_text(goal, goal.target_amount),
+            "currency": goal.currency,
+            "growth_pct": goal.growth_pct,
+            "baseline": goal.baseline_start
+            and {"start": goal.baseline_start, "end": goal.baseline_end},
+            "period": {
+                "start": goal.period_start,
+                "end": goal.period_end,
+                "days": (goal.period_end - goal.period_start).days + 1,
+            },
+            "fields_from": goal.fields_from,
+        }
+        pending = [d for d in page.decisions if d.status == Decision.Status.PENDING]
+        context = {
+            **self._base_context(request, f"Goal #{goal.pk}"),
+            "original": goal,
+            "goal": goal,
+            "understood": render_understood(understood_rows(understood)),
+            **_plan_context(page),
+            "revisions": _revision_rows(page),
             # The chart escapes every text it draws (goals.charts).
-            mark_safe(chart.svg),  # noqa: S308
-            chart.note,
-        )
+            "chart": mark_safe(chart.svg),  # noqa: S308
+            "progress_figures": progress_figures(goal, page.forecast),
+            "runs": [
+                {
+                    "day": run.day,
+                    "title": page.catalogue_titles.get(run.action, run.action),
+                    "attempt": run.attempt,
+                    "status": run.get_status_display(),
+                    "spend": amount_text(run.spend, currency=goal.currency, metric="revenue"),
+                    "run_url": run.run_id
+                    and reverse("admin:workflows_run_change", args=[run.run_id]),
+                    "error": run.error,
+                }
+                for run in page.runs
+            ],
+            "decisions": [
+                {
+                    "title": d.title,
+                    "status": d.get_status_display(),
+                    "asked": _when(d.requested_at),
+                    "decided": _when(d.decided_at),
+                    "url": reverse("admin:decisions_decision_change", args=[d.pk]),
+                    "pending": d.status == Decision.Status.PENDING,
+                }
+                for d in page.decisions
+            ],
+            "pending_decisions": len(pending),
+            "queue_url": reverse("admin:decisions_queue"),
+            "reports": [
+                {
+                    "kind": r.get_kind_display(),
+                    "period": f"{r.period_start.isoformat()} – {r.period_end.isoformat()}",
+                    "emailed": (
+                        f"emailed {_when(r.emailed_at)} to {r.recipients}"
+                        if r.emailed_at
+                        else "not emailed"
+                    ),
+                    "summary": r.figures.get("headline", "-"),
+                }
+                for r in page.reports
+            ],
+            "monitoring": _figures_rows(page),
+            "can_cancel": request.user.has_perm(CANCEL_GOAL_PERMISSION)
+            and Goal.transition_allowed(goal.status, Goal.Status.CANCELLED),
+            "run_statuses": GoalRun.Status,
+        }
+        return TemplateResponse(request, "admin/goals/goal/page.html", context)
 
-    @admin.display(description="plan revisions")
-    def revisions_table(self, obj: Goal) -> str:
-        revisions = obj.revisions.order_by("number")
-        if not revisions:
-            return "-"
-        rows = format_html_join(
-            "",
-            "<tr><td>r{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    r.number,
-                    r.get_reason_display(),
-                    r.get_author_display(),
-                    r.rationale or "-",
-                    r.approved_by or ("system" if r.approved_at else "not yet"),
-                    r.created_at.strftime("%Y-%m-%d %H:%M"),
-                )
-                for r in revisions
-            ),
-        )
-        return format_html(
-            '<table class="goal-revisions"><thead><tr><th>#</th><th>why</th><th>by</th>'
-            "<th>rationale</th><th>approved</th><th>when</th></tr></thead><tbody>{}</tbody>"
-            "</table>",
-            rows,
-        )
+    def cancel_view(self, request: HttpRequest, goal_id: int) -> HttpResponse:
+        """POST: cancel the goal through ``goal_cancel``, then back to its page."""
+        goal = get_object_or_404(Goal, pk=goal_id)
+        if not request.user.has_perm(CANCEL_GOAL_PERMISSION):
+            raise PermissionDenied
+        page_url = reverse("admin:goals_goal_change", args=[goal.pk])
+        if request.method != "POST":
+            return HttpResponseRedirect(page_url)
+        try:
+            goal_cancel(
+                goal_id=goal.pk, actor=request.user, reason=request.POST.get("reason", "")[:500]
+            )
+        except GoalCancelError as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+        else:
+            self.message_user(request, f"Goal #{goal.pk} cancelled.")
+        return HttpResponseRedirect(page_url)
 
     # --- "New goal": a sentence, a confirmation, then the goal page ------------------
 

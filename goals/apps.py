@@ -34,6 +34,8 @@ AUDIT_ACTIONS = {
     "goals.goal_run_skipped": "A goal's action was skipped (no published workflow)",
     "goals.goal_run_gave_up": "A goal's action failed its last attempt and stops for the day",
     "goals.goal_closed": "A goal closed as achieved or missed",
+    "goals.goal_monitored": "The monitor read a goal's progress and forecast for the day",
+    "goals.goal_cancelled": "A person cancelled a goal",
     "goals.anomaly_asked": "A sustained anomaly in a goal's figures was put to a person",
     "goals.anomaly_noted": "A sustained anomaly in a goal's figures was within policy",
     "goals.plan_adjusted": "A goal's volumes were adjusted within the automatic mandate",
@@ -57,7 +59,14 @@ class GoalsConfig(AppConfig):
         audit_actions_register(AUDIT_ACTIONS)
         # Registers the handlers approved goals decisions run, and the start-up check of
         # the loop's settings (goals.E001).
-        from goals import actions, adjustments, checks  # noqa: F401
+        # ...and the presenters that word its decisions for people (goals.presenters).
+        from goals import actions, adjustments, checks, presenters  # noqa: F401
+
+        # A theme switch pauses a working loop, wherever it is made (newtheme, the admin).
+        from goals.services.loop import loop_paused_for_theme_switch
+        from ideas.services import theme_switch_guard_register
+
+        theme_switch_guard_register(loop_paused_for_theme_switch)
 
         # The goal endpoints join the one API from here, not from workflows: goals may
         # import workflows, never the reverse (tests/test_dependency_rules.py). ready()

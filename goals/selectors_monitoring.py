@@ -22,6 +22,7 @@ from django.db.models import Count
 
 from decisions.models import AuditEvent, Decision
 from goals.models import Goal, PlanRevision
+from goals.selectors_progress import goal_readings
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,6 @@ def _run_rate(daily: dict[date, int], start: date, end: date) -> Decimal | None:
 
 def adjustment_effects(*, today: date) -> list[AdjustmentEffect]:
     """Each approved adjustment with the run rate before it and on the days after it."""
-    from goals.services.monitor import goal_readings  # reads; the service owns precedence
-
     effects: list[AdjustmentEffect] = []
     revisions = (
         PlanRevision.objects.filter(

@@ -20,10 +20,11 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString, mark_safe
-from markdown_it import MarkdownIt
+from django.utils.safestring import SafeString
 
 from bizagent.admin_base import NoAddAdminMixin, NoAddDeleteAdminMixin, ReadOnlyAdminMixin
+from bizagent.rendering import markdown_render
+from ideas import admin_themes
 from ideas.models import SCORE_FIELDS, Idea, IdeaRefusal, IPProfile, Snapshot, Tag, Theme
 from ideas.selectors import idea_changes, theme_active
 from ideas.services import (
@@ -33,14 +34,6 @@ from ideas.services import (
     idea_mark_reviewed,
     ip_profile_update,
 )
-
-# CommonMark with raw HTML disabled: model-written text cannot inject markup, and
-# markdown-it refuses javascript:/vbscript:/data: links by default.
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
-
-
-def markdown_render(text: str) -> SafeString:
-    return mark_safe(_MARKDOWN.render(text))  # noqa: S308 - html disabled above
 
 
 def _pretty_json(value: Any) -> SafeString:
@@ -337,6 +330,10 @@ class ThemeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "config_pretty",
     )
     readonly_fields = fields
+
+    def get_urls(self) -> list:
+        # Upload, preview and activate (ideas/admin_themes.py) before the object URLs.
+        return [*admin_themes.theme_urls(self), *super().get_urls()]
 
     @admin.display(description="iteration policy (with defaults)")
     def policy_pretty(self, obj: Theme) -> SafeString:

@@ -13,6 +13,7 @@ AUDIT_ACTIONS = {
     "ideas.ip_profile_updated": "A draft IP profile was edited",
     "ideas.theme_activated": "A theme was activated",
     "ideas.theme_archived": "A theme was archived",
+    "ideas.theme_drafted": "A theme was uploaded as a draft to preview",
 }
 
 

@@ -70,18 +70,25 @@ def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:
     )
 
 
-def idea_context_candidates(*, theme: Theme, focus_ideas: Sequence[Idea], limit: int) -> list[Idea]:
+def idea_context_candidates(
+    *,
+    theme: Theme,
+    focus_ideas: Sequence[Idea],
+    limit: int,
+    exclude_ids: Sequence[int] = (),
+) -> list[Idea]:
     """Other ideas worth summarising next to ``focus_ideas``, most relevant first.
 
     At most six bounded queries, whatever the portfolio's size, merged in this order:
     ideas linked to the focus, ideas sharing the most tags with it (among the
-    ``OVERLAP_WINDOW`` best), then the highest-priority ideas. Focus ideas and
-    invisible ideas (archived, refused) are left out.
+    ``OVERLAP_WINDOW`` best), then the highest-priority ideas. Focus ideas, invisible
+    ideas (archived, refused) and ``exclude_ids`` (ideas the prompt shows already) are
+    left out.
     """
     if limit <= 0:
         return []
     focus_ids = [idea.pk for idea in focus_ideas]
-    visible = _visible(theme).exclude(pk__in=focus_ids)
+    visible = _visible(theme).exclude(pk__in=[*focus_ids, *exclude_ids])
     chosen: dict[int, None] = {}
     if focus_ids:
         # Read the few link targets first: with the ids spelled out the database looks

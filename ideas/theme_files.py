@@ -90,6 +90,17 @@ def document_errors(*, document: Any, schema_name: str, label: str) -> list[str]
     return messages
 
 
+def document_parse(*, data: bytes, label: str) -> tuple[Any, list[str]]:
+    """The parsed JSON of ``data`` (an uploaded file's bytes), or the error that stopped it.
+
+    Bounded as ``json_loads_bounded`` is (size, depth, NaN/Infinity, lone surrogates).
+    """
+    try:
+        return json_loads_bounded(data, what=label), []
+    except InputRefused as exc:
+        return None, [str(exc)]
+
+
 def document_read(*, path: str | Path, label: str) -> tuple[Any, list[str]]:
     """The parsed JSON of ``path``, or the one error that prevented reading it.
 
@@ -98,31 +109,47 @@ def document_read(*, path: str | Path, label: str) -> tuple[Any, list[str]]:
     """
     try:
         data = file_read_bounded(path, what=label)
-        return json_loads_bounded(data, what=label), []
     except InputRefused as exc:
         return None, [str(exc)]
+    return document_parse(data=data, label=label)
+
+
+def _documents_check(
+    ip_profile: tuple[Any, list[str]], config: tuple[Any, list[str]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both parsed documents against their schemas; every error at once, or the documents."""
+    errors: list[str] = []
+    for (document, read_errors), schema_name, label in (
+        (ip_profile, IP_PROFILE_SCHEMA, "ip_profile"),
+        (config, THEME_CONFIG_SCHEMA, "config"),
+    ):
+        errors.extend(read_errors)
+        if not read_errors:
+            errors.extend(document_errors(document=document, schema_name=schema_name, label=label))
+    if errors:
+        raise ThemeFilesInvalid(errors)
+    return ip_profile[0], config[0]
 
 
 def theme_files_validate(
     *, ip_profile_path: str | Path, config_path: str | Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Both documents, validated; raises ``ThemeFilesInvalid`` with every error found."""
-    errors: list[str] = []
-    ip_profile, read_errors = document_read(path=ip_profile_path, label="ip_profile")
-    errors.extend(read_errors)
-    if not read_errors:
-        errors.extend(
-            document_errors(document=ip_profile, schema_name=IP_PROFILE_SCHEMA, label="ip_profile")
-        )
-    config, read_errors = document_read(path=config_path, label="config")
-    errors.extend(read_errors)
-    if not read_errors:
-        errors.extend(
-            document_errors(document=config, schema_name=THEME_CONFIG_SCHEMA, label="config")
-        )
-    if errors:
-        raise ThemeFilesInvalid(errors)
-    return ip_profile, config
+    return _documents_check(
+        document_read(path=ip_profile_path, label="ip_profile"),
+        document_read(path=config_path, label="config"),
+    )
+
+
+def theme_uploads_validate(
+    *, ip_profile_data: bytes, config_data: bytes
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Uploaded files' bytes, validated exactly as ``theme_files_validate`` validates files
+    (the admin's upload and ``newtheme`` share every rule); raises ``ThemeFilesInvalid``."""
+    return _documents_check(
+        document_parse(data=ip_profile_data, label="ip_profile"),
+        document_parse(data=config_data, label="config"),
+    )
 
 
 def canonical_json(document: Any) -> str:

@@ -28,6 +28,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import ReadOnlyAdminMixin
+from workflows.admin_copilot import copilot_can_use, copilot_panel_context, copilot_panel_view
 from workflows.errors import RunInputInvalid, WorkflowInvalid, WorkflowStateError
 from workflows.graph_svg import workflow_graph_svg
 from workflows.models import RunTrigger, Workflow
@@ -88,6 +89,7 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         (None, {"fields": ("name", "key", "version", "status", "description", "is_system")}),
         ("Graph", {"fields": ("graph",)}),
         ("Steps and edges", {"fields": ("steps_table", "edges_table")}),
+        ("Validation", {"fields": ("validation",)}),
         ("Interface", {"fields": ("input_schema", "output", "timeout_seconds")}),
         ("History", {"fields": ("publish_decision", "created_by", "created_at", "published_at")}),
     )
@@ -101,6 +103,7 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "graph",
         "steps_table",
         "edges_table",
+        "validation",
         "input_schema",
         "output",
         "timeout_seconds",
@@ -162,6 +165,29 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description="validation")
+    def validation(self, obj: Workflow) -> SafeString:
+        # The validator's answer on this version (the copilot panel links here).
+        problems = document_problems(document=workflow_document(workflow=obj))
+        if not problems:
+            return format_html(
+                '<p id="workflow-validation" class="workflow-valid">{}</p>', "Valid."
+            )
+        rows = format_html_join(
+            "",
+            "<li><code>{}</code> {} {}: {}</li>",
+            (
+                (p["code"], p.get("step") or "-", p.get("path") or "-", p["message"])
+                for p in problems
+            ),
+        )
+        return format_html(
+            '<div id="workflow-validation" class="workflow-invalid"><p>{} problem(s):</p>'
+            "<ul>{}</ul></div>",
+            len(problems),
+            rows,
+        )
+
     @admin.display(description="publish decision")
     def publish_decision(self, obj: Workflow) -> SafeString | str:
         decision = publish_decisions(workflow=obj).first()
@@ -199,6 +225,11 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 name="workflows_workflow_validate",
             ),
             path(
+                "<int:workflow_id>/copilot/",
+                wrap(self.copilot_view),
+                name="workflows_workflow_copilot",
+            ),
+            path(
                 "<int:workflow_id>/run/",
                 wrap(self.run_view),
                 name="workflows_workflow_run",
@@ -219,6 +250,9 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "can_run": self.has_execute_permission(request),
             "runnable": RUNNABLE,
         }
+        workflow = Workflow.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if workflow is not None and copilot_can_use(request.user, workflow):
+            context["copilot"] = copilot_panel_context(request, workflow)
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def _back(self, workflow_id: int) -> HttpResponse:
@@ -282,6 +316,10 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def validate_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
         self._validate_one(request, self._one(request, workflow_id))
         return self._back(workflow_id)
+
+    def copilot_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
+        """The copilot's chat panel (``workflows.admin_copilot``)."""
+        return copilot_panel_view(request, workflow_id, admin_site=self.admin_site)  # type: ignore[arg-type]
 
     def run_view(self, request: HttpRequest, workflow_id: int) -> HttpResponse:
         """The test-run form (GET) and starting the run (POST): parse, call, render."""

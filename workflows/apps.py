@@ -44,7 +44,8 @@ class WorkflowsConfig(AppConfig):
 
         audit_actions_register(AUDIT_ACTIONS)
 
-        from workflows import actions  # noqa: F401  (registers the decision handlers)
+        # The decision handlers, and the presenters that word those decisions for people.
+        from workflows import actions, presenters  # noqa: F401
 
         self._context_providers_register()
 

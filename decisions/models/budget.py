@@ -34,6 +34,8 @@ class Period(models.TextChoices):
     DAILY = "daily", "Daily"
     WEEKLY = "weekly", "Weekly (from Monday)"
     MONTHLY = "monthly", "Monthly"
+    # Themes plan budgets per quarter (ideas/schemas: constraints.budget.period).
+    QUARTERLY = "quarterly", "Quarterly (Jan, Apr, Jul, Oct)"
 
 
 class Budget(models.Model):

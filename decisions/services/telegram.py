@@ -55,6 +55,7 @@ from decisions.models import (
     TelegramMessage,
     TelegramPollState,
 )
+from decisions.presentation import presentation_text
 from decisions.selectors import decision_approvers, decision_summary, user_may_decide
 from decisions.services.audit import audit_log
 from decisions.services.decisions import (
@@ -316,11 +317,8 @@ def _decision_text(decision: Decision, *, event: str) -> str:
     lines = []
     if event == "reminder":
         lines.append("Reminder: this decision is still open.")
-    lines += [f"Decision needed: {summary['title']}", "", summary["summary"], "", "Options:"]
-    for option in summary["options"]:
-        mark = " (recommended)" if option["recommended"] else ""
-        impact = f": {option['impact']}" if option["impact"] else ""
-        lines.append(f"• {option['label']}{mark}{impact}")
+    # The same business wording as the admin and the mails (decisions.presentation).
+    lines += ["Decision needed: " + presentation_text(decision)]
     if summary["recommendation"]:
         lines += ["", f"Recommendation: {summary['recommendation']}"]
     if summary["due_at"] is not None:

@@ -56,6 +56,7 @@ from goals.services.work import (
     work_pick,
     work_prepare,
 )
+from goals.stats import prompt_ids_unpack
 from ideas.context import ContextBudgetError, context_build
 from ideas.selectors import theme_active
 
@@ -273,7 +274,7 @@ def iteration_run(
         step = _model_step(
             work=work,
             client=client or llm_client(),
-            previous_ids=state.last_prompt_ids.get(work.role),
+            previous_ids=prompt_ids_unpack(state.last_prompt_ids.get(work.role)),
             lap=lap,
         )
     loop_after(work=work, iteration=step.iteration, call=step.call, started=started)

@@ -13,6 +13,8 @@ switch whatever state the loop is in, and a stopped loop must stay stopped throu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
@@ -25,6 +27,7 @@ from goals.conf import Conf, conf
 from goals.models import LoopState, Task
 from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
 from goals.services.wake import loop_wake_remove
+from goals.stats import prompt_ids_pack
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -338,7 +341,7 @@ def loop_iteration_count(
                 state.last_error_at = now
                 fields += ["last_error_class", "last_error", "last_error_at"]
         if prompt_ids:
-            state.last_prompt_ids = {**state.last_prompt_ids, role: list(prompt_ids)}
+            state.last_prompt_ids = {**state.last_prompt_ids, role: prompt_ids_pack(prompt_ids)}
             fields.append("last_prompt_ids")
         state.save(update_fields=fields)
 
@@ -397,3 +400,27 @@ def loop_strategy_set(
     state.full_clean()
     state.save()
     return previous
+
+
+#: Why the loop pauses while a theme is switched (shown in its status line meanwhile).
+THEME_SWITCH_REASON = "switching theme"
+#: States in which the loop is working and must be paused for a theme switch.
+THEME_SWITCH_WORKING = frozenset({LoopState.State.RUNNING, LoopState.State.BACKING_OFF})
+
+
+@contextmanager
+def loop_paused_for_theme_switch() -> Iterator[bool]:
+    """Pause a working loop for a theme switch and resume it after, even on failure.
+
+    Registered with ``ideas.services.theme_switch_guard_register`` at start-up, so every
+    switch (``newtheme``, the admin's Activate) goes through it. A paused or stopped loop
+    is left as it was. Yields whether it paused the loop.
+    """
+    was_working = loop_state_get().state in THEME_SWITCH_WORKING
+    if was_working:
+        loop_pause(reason=THEME_SWITCH_REASON)
+    try:
+        yield was_working
+    finally:
+        if was_working:
+            loop_resume()

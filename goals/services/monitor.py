@@ -6,17 +6,15 @@ one goal's failure does not stop the others.
 
 Where things are kept (no new table):
 
-* The latest forecast is ``document["monitor"]`` of the goal's current plan
-  (``plan_current``): ``{"as_of": ISO day, "forecast": Forecast.to_json()}``. It is an
-  observation written next to the plan the goal runs on, not a plan figure: the plan's
-  own numbers are never edited in place; an adjustment is a new revision.
+* The forecast is not kept: it is computed on read by ``goals.selectors_progress``
+  (``goal_forecast``), the one place a goal's daily values and forecast come from, with
+  its source order (manual > whop > whop_webhook > sheets > workflow_runs; never summed).
+* That a goal was monitored on a day is the audit row ``goals.goal_monitored`` (its data
+  carries the day and the forecast's headline figures). The once-a-day guard keys on it,
+  not on a cache: django-q workers do not share a local-memory cache, a restart empties
+  one, and the audit row is the durable record of what the monitor saw anyway. Plan
+  revisions are never edited in place; an adjustment is a new revision.
 * An adjustment's facts are ``document["adjustment"]`` of the revision it made.
-
-Which source wins: a goal's daily value is one source's reading per day, the first
-present in ``SOURCE_PRECEDENCE``: a person's manual entry (a deliberate correction), then
-the Whop API (the ledger), Whop webhooks (a live partial view of the same), the Sheets
-range, then workflow run outputs. Readings are never added across sources: two sources
-of one sale would count it twice.
 
 Closing: ``goal_close``. The final report is the reports part's: its tick finds achieved
 or missed goals without a final ``GoalReport`` (``goals.services.reports``), a pull, not
@@ -32,35 +30,27 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from decisions.models import Decision
+from decisions.models import AuditEvent, Decision
 from decisions.policy import ActionProposal
 from decisions.selectors import policy_thresholds
 from decisions.services import decision_request, policy_check
 from decisions.services.audit import audit_log
 from goals.catalogue import CatalogueEntry, catalogue_load
-from goals.forecast import Anomaly, Forecast, anomalies_detect, daily_series, forecast_compute
+from goals.forecast import Anomaly, Forecast, anomalies_detect
 from goals.models import Goal, MetricSnapshot, PlanRevision
 from goals.planning import plan_decompose
 from goals.selectors import plan_current
+from goals.selectors_progress import goal_forecast
 from goals.services.snapshots import snapshots_take
 from goals.sources import MetricSource, sources_all
-from goals.vocabulary import Metric, currency_exponent
+from goals.vocabulary import currency_exponent
 
 logger = logging.getLogger(__name__)
 
-Source = MetricSnapshot.Source
-
-#: First present wins, per day (see the module docstring).
-SOURCE_PRECEDENCE: tuple[str, ...] = (
-    Source.MANUAL,
-    Source.WHOP,
-    Source.WHOP_WEBHOOK,
-    Source.SHEETS,
-    Source.WORKFLOW_RUNS,
-)
 #: Adjustments and re-plans after the first plan, per goal: past this a person re-plans.
 MAX_REPLANS = 5
 #: Active goals one tick looks at; the rest wait for the next tick.
@@ -92,47 +82,6 @@ class MonitorReport:
     adjustment: AdjustResult | None = None
     anomaly_decision: Decision | None = None
     closed_as: str = ""
-
-
-# --- reading ---------------------------------------------------------------------------
-
-
-def _measure(goal: Goal) -> str:
-    # Growth is a revenue goal framed relatively; its absolute target is target_amount.
-    return Metric.REVENUE.value if goal.metric == Metric.REVENUE_GROWTH else goal.metric
-
-
-def goal_readings(*, goal: Goal, today: date) -> list[tuple[date, int]]:
-    """One reading per day of the goal's period before ``today``: the winning source's."""
-    rows = MetricSnapshot.objects.filter(
-        metric=_measure(goal), date__gte=goal.period_start, date__lt=today
-    )
-    if _measure(goal) == Metric.REVENUE:
-        rows = rows.filter(currency=goal.currency)
-    rank = {source: n for n, source in enumerate(SOURCE_PRECEDENCE)}
-    best: dict[date, tuple[int, int]] = {}
-    for source, day, value in rows.values_list("source", "date", "value"):
-        order = rank.get(source, len(rank))
-        if day not in best or order < best[day][0]:
-            best[day] = (order, value)
-    return sorted((day, value) for day, (_, value) in best.items())
-
-
-def goal_forecast(*, goal: Goal, today: date) -> tuple[Forecast, list[tuple[date, int]]]:
-    """The goal's forecast on ``today`` and the daily series it was computed from."""
-    daily = daily_series(
-        start=goal.period_start,
-        today=min(today, goal.period_end + timedelta(days=1)),
-        readings=goal_readings(goal=goal, today=today),
-    )
-    forecast = forecast_compute(
-        target=goal.target_amount,
-        start=goal.period_start,
-        end=goal.period_end,
-        today=today,
-        daily=daily,
-    )
-    return forecast, daily
 
 
 # --- closing ---------------------------------------------------------------------------
@@ -530,15 +479,36 @@ def _adjustment_ask(
 # --- the goal and the tick -------------------------------------------------------------
 
 
-def _forecast_store(*, goal_id: int, forecast: Forecast, today: date) -> None:
+MONITORED_ACTION = "goals.goal_monitored"
+
+
+def _monitored(goal_id: int, today: date) -> bool:
+    return AuditEvent.objects.filter(
+        action=MONITORED_ACTION,
+        subject_type=ContentType.objects.get_for_model(Goal),
+        subject_id=str(goal_id),
+        data__day=today.isoformat(),
+    ).exists()
+
+
+def _monitored_record(*, goal_id: int, forecast: Forecast, today: date) -> None:
+    """The day's audit row: what the monitor saw, and the once-a-day guard's key."""
     with transaction.atomic():
-        Goal.objects.select_for_update().get(pk=goal_id)
-        current = plan_current(goal_id=goal_id)
-        if current is None:
-            return
-        document = dict(current.document)
-        document["monitor"] = {"as_of": today.isoformat(), "forecast": forecast.to_json()}
-        PlanRevision.objects.filter(pk=current.pk).update(document=document)
+        goal = Goal.objects.select_for_update().get(pk=goal_id)
+        if _monitored(goal_id, today):
+            return  # a concurrent tick recorded the day first
+        audit_log(
+            action=MONITORED_ACTION,
+            subject=goal,
+            data={
+                "day": today.isoformat(),
+                "achieved": forecast.achieved,
+                "required_daily": forecast.required_daily,
+                "run_rate": None if forecast.run_rate is None else str(forecast.run_rate),
+                "projected_total": forecast.projected_total,
+                "trend": forecast.trend,
+            },
+        )
 
 
 def goal_monitor(*, goal_id: int, today: date) -> MonitorReport:
@@ -547,13 +517,11 @@ def goal_monitor(*, goal_id: int, today: date) -> MonitorReport:
     goal = Goal.objects.get(pk=goal_id)
     if goal.status != Goal.Status.ACTIVE:
         return MonitorReport(goal_id=goal_id, outcome="not_active")
-    current = plan_current(goal_id=goal_id)
-    if current is not None and current.document.get("monitor", {}).get("as_of") == str(today):
+    if _monitored(goal_id, today):
         return MonitorReport(goal_id=goal_id, outcome="already")
     forecast, daily = goal_forecast(goal=goal, today=today)
     if forecast.remaining == 0 or today > goal.period_end:
         status = Goal.Status.ACHIEVED if forecast.remaining == 0 else Goal.Status.MISSED
-        _forecast_store(goal_id=goal_id, forecast=forecast, today=today)
         closed = goal_close(goal_id=goal_id, status=status, forecast=forecast, today=today)
         return MonitorReport(
             goal_id=goal_id,
@@ -568,7 +536,7 @@ def goal_monitor(*, goal_id: int, today: date) -> MonitorReport:
             Decimal("0.0001"), ROUND_HALF_UP
         )
         adjustment = goal_adjust(goal_id=goal_id, today=today, factor=factor, forecast=forecast)
-    _forecast_store(goal_id=goal_id, forecast=forecast, today=today)
+    _monitored_record(goal_id=goal_id, forecast=forecast, today=today)
     return MonitorReport(
         goal_id=goal_id,
         outcome="monitored",

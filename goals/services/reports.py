@@ -36,7 +36,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -47,11 +46,12 @@ from decisions.mirror import GOALS_TRACKER, PERFORMANCE_METRICS, sheet_row_enque
 from decisions.models import AuditEvent, Decision, SheetRow
 from decisions.selectors import decision_mail_recipients
 from decisions.services.audit import audit_log
-from goals.admin_goals import goal_daily_actuals
-from goals.forecast import Trend, daily_series, forecast_compute
-from goals.models import Goal, GoalReport, GoalRun, MetricSnapshot, PlanRevision
+from goals.forecast import Trend
+from goals.models import Goal, GoalReport, GoalRun, PlanRevision
 from goals.planning import money_major
-from goals.vocabulary import COUNT_METRICS, Metric, currency_exponent
+from goals.selectors_goal_page import goal_decisions_filter
+from goals.selectors_progress import goal_forecast, goal_measure, goal_readings_sourced
+from goals.vocabulary import COUNT_METRICS, currency_exponent
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +98,6 @@ SUBJECTS: dict[str, str] = {
 
 
 # --- words and amounts -----------------------------------------------------------------
-
-
-def _measure(goal: Goal) -> str:
-    """Growth goals are measured in revenue (as the goal page does)."""
-    return Metric.REVENUE if goal.metric == Metric.REVENUE_GROWTH else goal.metric
 
 
 def amount_text(amount: int, *, currency: str, metric: str, compact: bool = False) -> str:
@@ -159,27 +154,10 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return low, dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
 
 
-def _goal_decisions(goal: Goal) -> Q:
-    """Decisions about the goal: asked on it as subject, or on one of its revisions."""
-    revision_decisions = PlanRevision.objects.filter(goal=goal, decision_id__isnull=False).values(
-        "decision_id"
-    )
-    on_goal = Q(subject_type=ContentType.objects.get_for_model(Goal), subject_id=str(goal.pk))
-    return on_goal | Q(pk__in=revision_decisions)
-
-
 def report_figures(*, goal: Goal, period_start: dt.date, period_end: dt.date) -> dict[str, Any]:
     """Everything a report shows, as of the end of ``period_end`` (JSON-ready)."""
-    actuals = goal_daily_actuals(goal)
-    as_of = period_end + dt.timedelta(days=1)
-    daily = daily_series(start=goal.period_start, today=as_of, readings=actuals)
-    forecast = forecast_compute(
-        target=goal.target_amount,
-        start=goal.period_start,
-        end=goal.period_end,
-        today=as_of,
-        daily=daily,
-    )
+    # One source per day by the documented order, as the monitor and the goal page read it.
+    forecast, daily = goal_forecast(goal=goal, today=period_end + dt.timedelta(days=1))
     runs = GoalRun.objects.filter(goal=goal, day__gte=period_start, day__lte=period_end)
     run_counts = runs.aggregate(
         started=Count("id", filter=Q(started_at__isnull=False)),
@@ -187,7 +165,7 @@ def report_figures(*, goal: Goal, period_start: dt.date, period_end: dt.date) ->
         failed=Count("id", filter=Q(status=GoalRun.Status.FAILED)),
     )
     low, high = _bounds(period_start, period_end)
-    decisions = Decision.objects.filter(_goal_decisions(goal)).aggregate(
+    decisions = Decision.objects.filter(goal_decisions_filter(goal=goal)).aggregate(
         asked=Count("id", filter=Q(requested_at__gte=low, requested_at__lt=high)),
         answered=Count("id", filter=Q(decided_at__gte=low, decided_at__lt=high)),
     )
@@ -207,7 +185,7 @@ def report_figures(*, goal: Goal, period_start: dt.date, period_end: dt.date) ->
     ]
     period_achieved = sum(value for day, value in daily if period_start <= day <= period_end)
     figures: dict[str, Any] = {
-        "metric": _measure(goal),
+        "metric": goal_measure(goal),
         "currency": goal.currency,
         "status": goal.status,
         "target": goal.target_amount,
@@ -244,21 +222,9 @@ def _row_uuid(*parts: object) -> uuid_lib.UUID:
 
 
 def _metric_days(goal: Goal, *, until: dt.date) -> list[tuple[dt.date, int, str]]:
-    """(day, value, source) per snapshot day of the goal up to ``until``: the day's
-    largest reading counts (as ``goal_daily_actuals``), named by the source that read it."""
-    measure = _measure(goal)
-    rows = MetricSnapshot.objects.filter(
-        metric=measure, date__gte=goal.period_start, date__lte=min(until, goal.period_end)
-    )
-    if measure == Metric.REVENUE:
-        rows = rows.filter(currency=goal.currency)
-    best: dict[dt.date, tuple[int, str]] = {}
-    for day, value, source in rows.order_by("date", "source").values_list(
-        "date", "value", "source"
-    ):
-        if day not in best or value > best[day][0]:
-            best[day] = (value, source)
-    return [(day, value, source) for day, (value, source) in sorted(best.items())]
+    """(day, value, source) per snapshot day of the goal up to ``until``: the winning
+    source's reading (``goals.selectors_progress``), named by that source."""
+    return goal_readings_sourced(goal=goal, today=until + dt.timedelta(days=1))
 
 
 def _value_cell(amount: int, *, goal: Goal) -> str:
@@ -293,7 +259,7 @@ def _sheet_rows_enqueue(*, report: GoalReport, goal: Goal, now: dt.datetime) -> 
         ],
         now=now,
     )
-    measure = _measure(goal)
+    measure = goal_measure(goal)
     wanted = {
         _row_uuid(PERFORMANCE_METRICS, goal.pk, measure, day): (day, value, source)
         for day, value, source in _metric_days(goal, until=report.period_end)

@@ -29,6 +29,9 @@ from ideas.services.themes import (
     theme_activate_from_documents,
     theme_activate_from_files,
     theme_archive,
+    theme_draft_create,
+    theme_switch_guard_register,
+    theme_switching,
 )
 from ideas.theme_files import ThemeFilesInvalid
 
@@ -59,4 +62,7 @@ __all__ = [
     "theme_activate_from_documents",
     "theme_activate_from_files",
     "theme_archive",
+    "theme_draft_create",
+    "theme_switch_guard_register",
+    "theme_switching",
 ]

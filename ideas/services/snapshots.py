@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from decisions.actors import Actor
 from decisions.services import audit_log
 from ideas.models import Idea, Snapshot, Theme
 from ideas.selectors import SNAPSHOT_TOP, portfolio_stats, priority_ideas
@@ -81,10 +82,11 @@ def snapshot_markdown(
     return "\n".join(lines) + "\n"
 
 
-def snapshot_create(*, theme: Theme, iteration_count: int) -> Snapshot:
+def snapshot_create(*, theme: Theme, iteration_count: int, actor: Actor = None) -> Snapshot:
     """The snapshot for ``iteration_count``, taken now or returned if already taken.
 
-    Idempotent, because the snapshot tick is delivered at least once.
+    Idempotent, because the snapshot tick is delivered at least once. ``actor`` is the
+    person who asked for it from the admin (none for the loop's own snapshots).
     """
     existing = Snapshot.objects.filter(theme=theme, iteration_count=iteration_count).first()
     if existing is not None:
@@ -105,7 +107,7 @@ def snapshot_create(*, theme: Theme, iteration_count: int) -> Snapshot:
             snapshot.save()
             audit_log(
                 action="ideas.snapshot_created",
-                actor=None,
+                actor=actor,
                 subject=snapshot,
                 data={"iteration_count": iteration_count, "ideas": stats["ideas"]},
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,32 @@ def ip_profile_activate(*, profile: IPProfile, actor: Actor = None) -> IPProfile
     return profile
 
 
+#: Context managers entered around every theme switch, outside its transaction. The
+#: loop that works on the theme lives in goals, which depends on ideas: goals registers
+#: its pause-for-the-switch here at start-up (``GoalsConfig.ready``), so the admin's
+#: Activate button and ``newtheme`` pause a working loop alike without ideas importing it.
+ThemeSwitchGuard = Callable[[], AbstractContextManager[object]]
+_SWITCH_GUARDS: list[ThemeSwitchGuard] = []
+
+
+def theme_switch_guard_register(guard: ThemeSwitchGuard) -> None:
+    """Enter ``guard()`` around every theme switch (idempotent per guard)."""
+    if guard not in _SWITCH_GUARDS:
+        _SWITCH_GUARDS.append(guard)
+
+
+@contextmanager
+def theme_switching() -> Iterator[list[object]]:
+    """Enter every registered guard around a switch; yields what each guard yielded.
+
+    Call it outside any transaction: a guard's own writes (the loop's pause) must be
+    visible to the workers before the switch, and its exit (the resume) runs even when
+    the switch fails.
+    """
+    with ExitStack() as stack:
+        yield [stack.enter_context(guard()) for guard in _SWITCH_GUARDS]
+
+
 @transaction.atomic
 def theme_activate(*, theme: Theme, actor: Actor = None) -> Theme:
     """draft → active, archiving the theme that was active (one active theme at a time).
@@ -170,6 +198,52 @@ def theme_archive(*, theme: Theme, actor: Actor = None) -> Theme:
 
 
 @transaction.atomic
+def theme_draft_create(
+    *, ip_profile: dict[str, Any], config: dict[str, Any], actor: Actor = None
+) -> Theme:
+    """A draft theme from already-validated documents, for a person to preview first.
+
+    The same content returns the same row: the active theme when these are its files,
+    else an identical draft already waiting, so uploading twice adds nothing. A model
+    rule the schema does not express raises ``ThemeFilesInvalid`` with nothing written.
+    """
+    try:
+        with transaction.atomic():
+            profile = ip_profile_get_or_create(document=ip_profile)
+            config_sha = document_sha256(config)
+            same = (
+                Theme.objects.filter(
+                    ip_profile=profile,
+                    config_sha256=config_sha,
+                    status__in=(Theme.Status.ACTIVE, Theme.Status.DRAFT),
+                )
+                .order_by("status")  # "active" sorts before "draft"
+                .first()
+            )
+            if same is not None:
+                return same
+            theme = Theme(
+                name=config["project_name"],
+                ip_profile=profile,
+                config=config,
+                config_sha256=config_sha,
+                status=Theme.Status.DRAFT,
+            )
+            theme.full_clean()
+            theme.save()
+            # A new theme has no ideas: its counters start at zero, and every write moves them.
+            PortfolioCounters.objects.create(theme=theme)
+            audit_log(
+                action="ideas.theme_drafted",
+                actor=actor,
+                subject=theme,
+                data={"name": theme.name, "ip_profile": str(profile)},
+            )
+            return theme
+    except ValidationError as exc:  # a model rule the schema does not express
+        raise ThemeFilesInvalid([f"{key}: {'; '.join(msgs)}" for key, msgs in _pairs(exc)]) from exc
+
+
 def theme_activate_from_documents(
     *, ip_profile: dict[str, Any], config: dict[str, Any], actor: Actor = None
 ) -> Theme:
@@ -177,27 +251,11 @@ def theme_activate_from_documents(
 
     Re-loading the files of the active theme changes nothing and returns it.
     """
-    profile = ip_profile_get_or_create(document=ip_profile)
-    config_sha = document_sha256(config)
-    current = Theme.objects.filter(status=Theme.Status.ACTIVE).first()
-    if (
-        current is not None
-        and current.ip_profile_id == profile.pk
-        and current.config_sha256 == config_sha
-    ):
-        return current
-    theme = Theme(
-        name=config["project_name"],
-        ip_profile=profile,
-        config=config,
-        config_sha256=config_sha,
-        status=Theme.Status.DRAFT,
-    )
-    theme.full_clean()
-    theme.save()
-    # A new theme has no ideas: its counters start at zero, and every write moves them.
-    PortfolioCounters.objects.create(theme=theme)
-    return theme_activate(theme=theme, actor=actor)
+    with transaction.atomic():
+        theme = theme_draft_create(ip_profile=ip_profile, config=config, actor=actor)
+        if theme.status == Theme.Status.ACTIVE:
+            return theme
+        return theme_activate(theme=theme, actor=actor)
 
 
 def theme_activate_from_files(
@@ -213,12 +271,9 @@ def theme_activate_from_files(
     ip_document, config_document = theme_files_validate(
         ip_profile_path=ip_profile_path, config_path=config_path
     )
-    try:
-        return theme_activate_from_documents(
-            ip_profile=ip_document, config=config_document, actor=actor
-        )
-    except ValidationError as exc:  # a model rule the schema does not express
-        raise ThemeFilesInvalid([f"{key}: {'; '.join(msgs)}" for key, msgs in _pairs(exc)]) from exc
+    return theme_activate_from_documents(
+        ip_profile=ip_document, config=config_document, actor=actor
+    )
 
 
 def _pairs(exc: ValidationError) -> list[tuple[str, list[str]]]:

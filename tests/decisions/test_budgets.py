@@ -77,6 +77,9 @@ def test_one_active_budget_per_scope_period_and_currency(ads):
         ("weekly", at(2026, 11, 23, 0, 0), at(2026, 11, 23), at(2026, 11, 30)),  # Monday
         ("monthly", at(2026, 2, 10), at(2026, 2, 1), at(2026, 3, 1)),
         ("monthly", at(2026, 12, 31, 23), at(2026, 12, 1), at(2027, 1, 1)),
+        ("quarterly", at(2026, 1, 1), at(2026, 1, 1), at(2026, 4, 1)),
+        ("quarterly", at(2026, 5, 31, 23), at(2026, 4, 1), at(2026, 7, 1)),
+        ("quarterly", at(2026, 12, 31, 23), at(2026, 10, 1), at(2027, 1, 1)),
     ],
 )
 def test_period_bounds(period, now, start, end):

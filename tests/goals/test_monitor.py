@@ -12,10 +12,10 @@ import time_machine
 from decisions.models import AuditEvent, Decision
 from goals.models import Goal, MetricSnapshot, PlanRevision
 from goals.selectors import plan_current
+from goals.selectors_progress import goal_forecast, goal_readings
 from goals.services.monitor import (
     ANOMALY_ACTION,
     goal_monitor,
-    goal_readings,
     goals_monitor_due,
     snapshots_take_once,
 )
@@ -64,16 +64,23 @@ def test_a_manual_entry_wins_over_whop_and_other_currencies_are_not_counted():
     assert goal_readings(goal=goal, today=day(5)) == [(day(0), 150), (day(1), 200)]
 
 
-def test_forecast_is_stored_on_the_current_plan_once_a_day():
+def test_the_monitor_records_its_day_in_the_audit_once_and_leaves_the_plan_untouched():
     goal = goal_active()
     readings(*[500_000] * 3)
+    document_before = plan_current(goal_id=goal.pk).document
     report = goal_monitor(goal_id=goal.pk, today=day(3))
     assert report.outcome == "monitored"
-    stored = plan_current(goal_id=goal.pk).document["monitor"]
-    assert stored["as_of"] == "2026-03-04"
-    assert stored["forecast"]["achieved"] == 1_500_000
-    assert stored["forecast"]["trend"] == "not_enough_data"
+    assert report.forecast is not None and report.forecast.achieved == 1_500_000
+    # The revision a goal runs on is never edited by the monitor.
+    assert plan_current(goal_id=goal.pk).document == document_before
+    rows = AuditEvent.objects.filter(action="goals.goal_monitored")
+    assert [row.data["day"] for row in rows] == ["2026-03-04"]
+    assert rows[0].data["achieved"] == 1_500_000
+    assert rows[0].data["trend"] == "not_enough_data"
     assert goal_monitor(goal_id=goal.pk, today=day(3)).outcome == "already"
+    assert AuditEvent.objects.filter(action="goals.goal_monitored").count() == 1
+    # The next day is monitored again.
+    assert goal_monitor(goal_id=goal.pk, today=day(4)).outcome == "monitored"
 
 
 def test_behind_by_a_little_adjusts_the_volumes_automatically():
@@ -86,7 +93,8 @@ def test_behind_by_a_little_adjusts_the_volumes_automatically():
     assert current.number == 2 and current.reason == PlanRevision.Reason.ADJUSTMENT
     assert current.document["actions"][0]["per_day"] == 26
     assert current.document["adjustment"]["factor"] == "1.0500"
-    assert current.document["monitor"]["forecast"]["required_daily"] == 105_000
+    assert "monitor" not in current.document
+    assert report.forecast is not None and report.forecast.required_daily == 105_000
 
 
 def test_not_enough_data_does_not_adjust():
@@ -172,7 +180,7 @@ def test_the_monitor_schedule_runs_the_tick_task():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_ticks_closing_one_goal_at_once_close_it_once():
-    from goals.services.monitor import goal_close, goal_forecast
+    from goals.services.monitor import goal_close
     from tests.concurrency import run_together
 
     goal = goal_active(target=1_000_000)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from goals.stats import ratio_change, shared_prefix_length
+from goals.stats import (
+    prompt_ids_pack,
+    prompt_ids_unpack,
+    ratio_change,
+    shared_prefix_length,
+)
 
 
 @pytest.mark.parametrize(
@@ -19,3 +24,17 @@ def test_shared_prefix_length():
     assert shared_prefix_length(None, [1, 2]) == 0
     assert shared_prefix_length([1, 2, 3], [1, 2, 4, 5]) == 2
     assert shared_prefix_length([1, 2], [1, 2, 3]) == 2
+
+
+def test_prompt_ids_pack_round_trips_and_reads_lists_written_before():
+    """The loop's state row keeps each role's last prompt ids packed as one string (a
+    JSON list of ~3,500 ints cost a parse at every read of the row); what was written
+    before, a list, still reads, and nothing reads as no previous prompt."""
+    ids = [0, 1, 200_018, 4_000_000_000, 7]
+    packed = prompt_ids_pack(ids)
+    assert isinstance(packed, str)
+    assert prompt_ids_unpack(packed) == ids
+    assert prompt_ids_unpack([3, 4]) == [3, 4]
+    assert prompt_ids_unpack(None) is None
+    assert prompt_ids_unpack("") is None
+    assert shared_prefix_length(prompt_ids_unpack(packed), [0, 1, 200_018, 9]) == 3

@@ -42,6 +42,19 @@ def test_candidates_are_limited_and_exclude_the_focus(theme):
     assert focus not in found
 
 
+def test_candidates_leave_out_the_ideas_shown_already_and_still_fill_the_limit(theme):
+    """The prompt's portfolio block shows its ideas already: left out in the query, the
+    next most relevant ideas take their places (tag overlap first, then priority)."""
+    focus = IdeaFactory(theme=theme, tags=["mug", "tea"])
+    shown = IdeaFactory(theme=theme, tags=["mug", "tea"], priority=9)
+    sharing = IdeaFactory(theme=theme, tags=["mug"], priority=1)
+    top = IdeaFactory(theme=theme, tags=["digital"], priority=10)
+    found = idea_context_candidates(
+        theme=theme, focus_ideas=[focus], limit=2, exclude_ids=[shown.pk]
+    )
+    assert found == [sharing, top]
+
+
 def test_candidates_rank_by_tag_overlap_before_priority(theme):
     focus = IdeaFactory(theme=theme, tags=["mug", "seasonal", "tea"])
     two = IdeaFactory(theme=theme, tags=["mug", "tea"], priority=1)

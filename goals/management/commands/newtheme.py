@@ -12,15 +12,13 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from goals.models import LoopState
-from goals.services import loop_pause, loop_resume, loop_state_get
-from ideas.services import ThemeFilesInvalid, ThemeTransitionError, theme_activate_from_files
+from ideas.services import (
+    ThemeFilesInvalid,
+    ThemeTransitionError,
+    theme_activate_from_files,
+    theme_switching,
+)
 from ideas.theme_files import theme_files_validate
-
-PAUSE_REASON = "newtheme: switching theme"
-
-#: States in which the loop is working and must be paused for the switch.
-WORKING_STATES = frozenset({LoopState.State.RUNNING, LoopState.State.BACKING_OFF})
 
 
 class Command(BaseCommand):
@@ -46,20 +44,20 @@ class Command(BaseCommand):
             self.stdout.write("both files are valid")
             return
 
-        was_running = loop_state_get().state in WORKING_STATES
-        if was_running:
-            loop_pause(reason=PAUSE_REASON)
-            self.stdout.write("loop paused")
-        try:
-            theme = theme_activate_from_files(
-                ip_profile_path=ip_profile_path, config_path=config_path
-            )
-        except (ThemeFilesInvalid, ThemeTransitionError) as exc:
-            raise CommandError(f"theme not switched, nothing changed: {exc}") from exc
-        finally:
-            if was_running:
-                loop_resume()
-                self.stdout.write("loop resumed")
+        # theme_switching pauses a working loop around the switch and resumes it after,
+        # even when the switch fails (goals registers that guard at start-up).
+        with theme_switching() as guards:
+            paused = any(guards)
+            if paused:
+                self.stdout.write("loop paused")
+            try:
+                theme = theme_activate_from_files(
+                    ip_profile_path=ip_profile_path, config_path=config_path
+                )
+            except (ThemeFilesInvalid, ThemeTransitionError) as exc:
+                raise CommandError(f"theme not switched, nothing changed: {exc}") from exc
+        if paused:
+            self.stdout.write("loop resumed")
         self.stdout.write(
             self.style.SUCCESS(
                 f"active theme: {theme.name} (#{theme.pk}), IP profile {theme.ip_profile}"

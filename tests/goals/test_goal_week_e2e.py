@@ -25,10 +25,8 @@ import pytest
 import time_machine
 
 from decisions.models import AuditEvent, Decision, SheetRow
-from decisions.services import decision_apply, decision_approve
 from goals.models import CatalogueItem, Goal, GoalReport, GoalRun, PlanRevision
 from goals.selectors import plan_current
-from goals.services.catalogue import catalogue_workflows_install
 from goals.services.executor import goals_execute_due
 from goals.services.goals import goal_create, goal_plan, goal_understand, understanding_draft
 from goals.services.monitor import ADJUST_ACTION, ANOMALY_ACTION, goals_monitor_due
@@ -36,12 +34,11 @@ from goals.services.plans import goal_start
 from goals.services.reports import goals_report_due
 from goals.services.snapshots import snapshot_record
 from tests.fake_gptoss import FakeGptOss, FakeReply
+from tests.goals.factories import catalogue_published
 from tests.goals.test_catalogue_workflows import SEQUENCE, TRIALS, Sink
 from tests.llm_backends import llm_settings_point
 from tests.workflows.factories import approver
 from workflows.models import Run, Workflow
-from workflows.selectors import publish_decision_pending
-from workflows.services.definitions import workflow_publish
 from workflows.services.execution import run_execute_here
 
 pytestmark = pytest.mark.django_db
@@ -73,14 +70,7 @@ def sink(settings: Any) -> Iterator[Sink]:
 
 
 def _publish_catalogue(alice: Any) -> None:
-    """Install the shipped workflows as drafts and publish each by approving its decision."""
-    catalogue_workflows_install(actor=alice)
-    for workflow in Workflow.objects.filter(status=Workflow.Status.DRAFT):
-        workflow = workflow_publish(workflow_id=workflow.pk, actor=alice)
-        pending = publish_decision_pending(workflow=workflow)
-        if pending is not None:
-            decision_approve(decision_id=pending.pk, user=approver())
-            assert decision_apply(decision_id=pending.pk).status == Decision.Status.APPLIED
+    catalogue_published(actor=alice)
     assert set(Workflow.objects.values_list("status", flat=True)) == {Workflow.Status.PUBLISHED}
 
 

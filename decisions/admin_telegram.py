@@ -10,6 +10,7 @@ from django.urls import path
 
 from bizagent.admin_base import ReadOnlyAdminMixin
 from decisions.models import TelegramLink, TelegramMessage
+from decisions.notify_views import notify_prefs_page
 from decisions.telegram_views import telegram_link_page
 
 
@@ -40,6 +41,11 @@ class TelegramLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "link/",
                 site.admin_view(lambda r: telegram_link_page(r, admin_site=site)),
                 name="decisions_telegramlink_link",
+            ),
+            path(
+                "notifications/",
+                site.admin_view(lambda r: notify_prefs_page(r, admin_site=site)),
+                name="decisions_notify_prefs",
             ),
             *super().get_urls(),
         ]

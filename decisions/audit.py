@@ -50,5 +50,6 @@ audit_actions_register(
         "decisions.telegram_linked": "A person linked their Telegram account",
         "decisions.telegram_relinked": "A person linked a different Telegram account",
         "decisions.telegram_unlinked": "A person unlinked their Telegram account",
+        "decisions.notify_prefs_changed": "A person changed which notifications reach them where",
     }
 )

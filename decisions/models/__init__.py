@@ -5,6 +5,7 @@ from decisions.models.audit import AuditEvent, AuditEventQuerySet
 from decisions.models.budget import Budget, BudgetSpend, Period
 from decisions.models.decision import Decision, DecisionKind, DecisionOption, Urgency
 from decisions.models.delivery import DecisionLink, DecisionMail, SheetRow
+from decisions.models.notify import NotificationPreference
 from decisions.models.policy import PolicySettings
 from decisions.models.telegram import (
     TelegramButton,
@@ -24,6 +25,7 @@ __all__ = [
     "DecisionLink",
     "DecisionMail",
     "DecisionOption",
+    "NotificationPreference",
     "Period",
     "PolicySettings",
     "SheetRow",

@@ -63,6 +63,7 @@ class TelegramMessage(models.Model):
     class Purpose(models.TextChoices):
         DECISION = "decision", "Decision"
         REPLY = "reply", "Reply to a person"
+        NOTICE = "notice", "Notice (decision expiry or outcome, goal report, anomaly)"
 
     chat_id = models.BigIntegerField(db_index=True)
     text = models.TextField()

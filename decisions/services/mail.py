@@ -29,6 +29,7 @@ from decisions.models import Decision, DecisionMail
 from decisions.selectors import decision_approvers, decision_mail_recipients, decision_summary
 from decisions.services.audit import audit_log
 from decisions.services.links import decision_link_issue, decision_link_token
+from decisions.services.notify_prefs import notify_recipients
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,8 @@ def _mail_context(*, mail: DecisionMail, decision: Decision) -> dict:
 
 
 def decision_notify(*, decision_id: int, event: str, now: datetime | None = None) -> int:
-    """Mail every approver about ``event`` for the decision; returns the number sent.
+    """Mail the approvers who chose email for ``event`` (``notify_recipients``; the
+    superseded notice goes to those mailed the decision); returns the number sent.
 
     Idempotent: recipients who already got this mail are skipped, so django-q2 may
     deliver the task again after a crash or an SMTP failure (which is re-raised).
@@ -122,13 +124,19 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if event in LINK_EVENTS and not decision_summary(decision)["is_open"]:
         logger.info("decisions: no %s mail for decision %s: no longer open", event, decision_id)
         return 0
-    people = decision_mail_recipients()
     if event == DecisionMail.Event.SUPERSEDED:
         # Only those who were asked about it need to hear it is off the table.
-        people = people.filter(
-            decision_mails__decision=decision, decision_mails__sent_at__isnull=False
-        ).distinct()
-    recipients = list(people)
+        recipients = list(
+            decision_mail_recipients()
+            .filter(decision_mails__decision=decision, decision_mails__sent_at__isnull=False)
+            .distinct()
+        )
+    else:
+        # Each person's preference: email, Telegram, both or nothing for this event.
+        audience = notify_recipients(event=event)
+        recipients = audience.email
+        if event in LINK_EVENTS and not recipients and audience.telegram:
+            return 0  # everyone asked for Telegram only: delivered there, not a failure
     if event in LINK_EVENTS and not recipients:
         _delivery_failed(decision=decision, event=event)
         return 0
@@ -192,6 +200,11 @@ def undelivered_reason() -> str:
         return (
             "Not delivered to anyone: no approver with an email address is in the group "
             f"“{settings.APPROVER_GROUP}” (BIZAGENT_APPROVER_GROUP)."
+        )
+    if decision_mail_recipients().exists():
+        return (
+            "Not delivered to anyone: every approver turned these notices off "
+            "(Notifications, in the admin's user menu)."
         )
     return "Not delivered to anyone: no approver has an email address."
 

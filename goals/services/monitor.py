@@ -34,17 +34,19 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from decisions.models import AuditEvent, Decision
+from decisions.models import AuditEvent, Decision, NotificationPreference
 from decisions.policy import ActionProposal
-from decisions.selectors import policy_thresholds
+from decisions.selectors import decision_mail_recipients, policy_thresholds
 from decisions.services import decision_request, policy_check
 from decisions.services.audit import audit_log
+from decisions.services.telegram import telegram_notice_send
 from goals.catalogue import CatalogueEntry, catalogue_load
 from goals.forecast import Anomaly, Forecast, anomalies_detect
 from goals.models import Goal, MetricSnapshot, PlanRevision
 from goals.planning import plan_decompose
 from goals.selectors import plan_current
-from goals.selectors_progress import goal_forecast
+from goals.selectors_progress import goal_forecast, goal_measure
+from goals.services.reports import amount_text
 from goals.services.snapshots import snapshots_take
 from goals.sources import MetricSource, sources_all
 from goals.vocabulary import currency_exponent
@@ -135,6 +137,47 @@ def _anomaly_asked(*, goal: Goal, anomaly: Anomaly) -> bool:
     return False
 
 
+def anomaly_telegram_text(*, goal: Goal, anomaly: Anomaly, asked: bool) -> str:
+    """An anomaly as a short Telegram message in business words, amounts formatted."""
+    metric, currency = goal_measure(goal), goal.currency
+
+    def amount(value: float) -> str:
+        whole = int(Decimal(str(value)).quantize(Decimal(1), ROUND_HALF_UP))
+        return amount_text(whole, currency=currency, metric=metric)
+
+    word = "dropped" if anomaly.direction == "down" else "jumped"
+    days = ", ".join(
+        f"{day:%b %d}: {amount(value)}"
+        for day, value in zip(anomaly.days, anomaly.values, strict=True)
+    )
+    lines = [
+        f"Goal #{goal.pk} ({goal.text[:80]}): daily {goal.get_metric_display().lower()} {word} "
+        f"for {len(anomaly.days)} days in a row.",
+        f"{days}. A usual day before was {amount(anomaly.median)}.",
+    ]
+    lines.append(
+        "A decision asks what to do (pause, re-plan or keep the plan)."
+        if asked
+        else "Within the policy's limits: noted, nothing to decide."
+    )
+    return "\n".join(lines)
+
+
+def anomaly_telegram(*, goal: Goal, anomaly: Anomaly, asked: bool) -> int:
+    """Tell those who chose Telegram for anomalies (the goal's asker and the decision
+    mail staff); once per anomaly (goal, direction, first day) and person."""
+    asker = goal.requested_by
+    people = [asker] if asker is not None and asker.is_active else []
+    return len(
+        telegram_notice_send(
+            event=NotificationPreference.Event.ANOMALY,
+            people=[*people, *decision_mail_recipients()],
+            text=anomaly_telegram_text(goal=goal, anomaly=anomaly, asked=asked),
+            key=f"anomaly:{goal.pk}:{anomaly.direction}:{anomaly.days[0].isoformat()}",
+        )
+    )
+
+
 def goal_anomaly_check(
     *, goal: Goal, daily: Sequence[tuple[date, int]], today: date
 ) -> Decision | None:
@@ -150,6 +193,7 @@ def goal_anomaly_check(
     )
     word = "dropped" if anomaly.direction == "down" else "jumped"
     median = Decimal(str(anomaly.median)).quantize(Decimal(1), ROUND_HALF_UP)
+    anomaly_telegram(goal=goal, anomaly=anomaly, asked=verdict.requires_decision)
     if not verdict.requires_decision:
         with transaction.atomic():
             audit_log(

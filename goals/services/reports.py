@@ -1,4 +1,5 @@
-"""Goal reports: daily, weekly and final, by email (text + HTML) and as Sheets rows.
+"""Goal reports: daily, weekly and final, by email (text + HTML), on Telegram (a short
+message, for those whose preference says so) and as Sheets rows.
 
 * ``goal_report_make`` writes one ``GoalReport`` (unique per goal, kind and period end;
   a final report once per goal whatever its period) with its ``figures`` computed from
@@ -42,10 +43,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bizagent.notify import email_send
+from bizagent.telegram import telegram_enabled
 from decisions.mirror import GOALS_TRACKER, PERFORMANCE_METRICS, sheet_row_enqueue
-from decisions.models import AuditEvent, Decision, SheetRow
+from decisions.models import AuditEvent, Decision, NotificationPreference, SheetRow
 from decisions.selectors import decision_mail_recipients
 from decisions.services.audit import audit_log
+from decisions.services.notify_prefs import notify_recipients
+from decisions.services.telegram import telegram_notice_send
 from goals.forecast import Trend
 from goals.models import Goal, GoalReport, GoalRun, PlanRevision
 from goals.planning import money_major
@@ -61,9 +65,11 @@ __all__ = [
     "amount_text",
     "goal_report_make",
     "goal_report_send",
+    "goal_report_telegram",
     "goals_report_due",
     "report_headline",
     "report_recipients",
+    "report_telegram_text",
 ]
 
 REPORT_TEMPLATE = "goals/mail/report"
@@ -77,6 +83,8 @@ SEND_RETRY_WINDOW = dt.timedelta(days=3)
 WEEK_DAYS = 7
 #: The namespace of the Sheets rows' uuids (uuid5), fixed so a retry finds its row.
 SHEETS_NAMESPACE = uuid_lib.UUID("5f0c1d7e-3b8a-4e36-9a51-2c7d0e6b4a10")
+
+GOAL_REPORT_EVENT = NotificationPreference.Event.GOAL_REPORT
 
 SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
 TREND_WORDS: dict[str, str] = {
@@ -363,16 +371,57 @@ def goal_report_make(
 # --- sending ---------------------------------------------------------------------------
 
 
-def report_recipients(*, goal: Goal) -> list[str]:
-    """Who receives a goal's reports: the person who asked (with an address) and the
-    staff who receive decision mails. The one place this is chosen (a person's own
-    preferences come later)."""
-    addresses: list[str] = []
+def _report_people(goal: Goal) -> list[Any]:
+    """Who may hear of a goal's reports: the person who asked, and the staff who receive
+    decision mails."""
     asker = goal.requested_by
-    if asker is not None and asker.is_active and asker.email:
-        addresses.append(asker.email)
-    addresses.extend(decision_mail_recipients().order_by("pk").values_list("email", flat=True))
-    return list(dict.fromkeys(address for address in addresses if address))
+    people = [asker] if asker is not None and asker.is_active else []
+    return [*people, *decision_mail_recipients().order_by("pk")]
+
+
+def report_recipients(*, goal: Goal) -> list[str]:
+    """The addresses a goal's report mail goes to: of ``_report_people``, those whose
+    preference for goal reports includes email (``notify_recipients``; email by default)."""
+    people = notify_recipients(event=GOAL_REPORT_EVENT, people=_report_people(goal)).email
+    return list(dict.fromkeys(person.email for person in people if person.email))
+
+
+def report_telegram_text(report: GoalReport) -> str:
+    """The report as a short Telegram message in business words: the headline, the
+    period's figures with amounts formatted, and where the full report is. No model
+    analysis exists in a report; nothing secret is in it."""
+    context = _mail_context(report)
+    goal = report.goal
+    if report.kind == GoalReport.Kind.FINAL:
+        title = f"Goal #{goal.pk} final report ({context['status'].lower()})"
+    elif report.kind == GoalReport.Kind.WEEKLY:
+        title = f"Goal #{goal.pk} weekly report to {report.period_end.isoformat()}"
+    else:
+        title = f"Goal #{goal.pk} daily report for {report.period_end.isoformat()}"
+    lines = [title, goal.text[:200], "", context["headline"], ""]
+    lines.append(f"This period: {context['period_achieved']}")
+    if report.kind != GoalReport.Kind.FINAL:
+        lines.append(f"Needed per day from now: {context['required_daily']}")
+        lines.append(f"Recent pace per day: {context['run_rate']}")
+    lines += ["", f"Full report: {context['admin_url']}"]
+    return "\n".join(lines)
+
+
+def goal_report_telegram(*, report_id: int) -> int:
+    """Queue the report on Telegram for those who chose it for goal reports; how many
+    new messages. Deduplicated per report and person (the outbox's key), so every tick
+    may call it again for a report whose earlier call a crash cut short."""
+    if not telegram_enabled():
+        return 0  # the channel is off: not even the text is worth composing
+    report = GoalReport.objects.select_related("goal", "goal__requested_by").get(pk=report_id)
+    return len(
+        telegram_notice_send(
+            event=GOAL_REPORT_EVENT,
+            people=_report_people(report.goal),
+            text=report_telegram_text(report),
+            key=f"goal_report:{report.pk}",
+        )
+    )
 
 
 def _mail_context(report: GoalReport) -> dict[str, Any]:
@@ -490,12 +539,15 @@ class ReportTick:
     made: list[int] = field(default_factory=list)
     emailed: list[int] = field(default_factory=list)
     unsent: list[int] = field(default_factory=list)
+    #: Telegram messages queued (goal reports for those who chose Telegram).
+    telegram: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"reports made {len(self.made)}, emailed {len(self.emailed)}, "
-            f"not emailed {len(self.unsent)}, errors {len(self.errors)}"
+            f"not emailed {len(self.unsent)}, on Telegram {self.telegram}, "
+            f"errors {len(self.errors)}"
         )
 
 
@@ -557,6 +609,19 @@ def goals_report_due(
         .order_by("created_at")
         .values_list("pk", flat=True)[:MAILS_PER_TICK]
     )
+    # Telegram: every report still within the retry window, so a crash between making
+    # and queueing is caught up; the outbox's dedupe key queues each person once.
+    recent = (
+        GoalReport.objects.filter(created_at__gte=now - SEND_RETRY_WINDOW)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[:MAILS_PER_TICK]
+    )
+    for report_id in list(recent):
+        try:
+            tick.telegram += goal_report_telegram(report_id=report_id)
+        except Exception as exc:
+            logger.exception("goals: report %s on Telegram failed", report_id)
+            tick.errors.append(f"report {report_id} telegram: {type(exc).__name__}")
     for report_id in list(owed):
         try:
             sent = goal_report_send(report_id=report_id, now=now)

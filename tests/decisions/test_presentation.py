@@ -141,7 +141,7 @@ def test_the_text_form_has_summary_evidence_and_options_and_no_model_analysis(ma
 
 
 def test_telegram_sends_the_same_text_form(make_decision):
-    from decisions.services.telegram import _decision_text
+    from decisions.services.telegram.messages import _decision_text
 
     decision = make_decision(title="Connect Stripe", action_args={"n": 1}, model_analysis=SECRET)
 

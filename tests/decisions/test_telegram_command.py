@@ -1,5 +1,6 @@
 """``manage.py telegram check``: the bot's @name, polling or webhook, and the exact reason
-when it fails, never the token."""
+when it fails, never the token. ``telegram webhook --url/--delete`` registers and removes
+the webhook with its secret."""
 
 from __future__ import annotations
 
@@ -47,3 +48,50 @@ def test_without_a_token_it_says_which_variable(settings):
     settings.TELEGRAM_BOT_TOKEN = None
     with pytest.raises(CommandError, match="BIZAGENT_TELEGRAM_BOT_TOKEN"):
         check()
+
+
+def webhook(*args: str) -> str:
+    out = StringIO()
+    call_command("telegram", "webhook", *args, stdout=out)
+    return out.getvalue()
+
+
+HOOK = "https://biz.example.com/decisions/telegram/webhook/"
+
+
+def test_webhook_registers_the_url_with_the_secret_then_deletes_it(telegram, settings):
+    settings.TELEGRAM_WEBHOOK_SECRET = "hook-s3cret"
+    assert webhook("--url", HOOK).strip() == f"webhook set: {HOOK}"
+    assert telegram.webhook_url == HOOK
+    [(_, body)] = [call for call in telegram.calls if call[0] == "setWebhook"]
+    assert body == {"url": HOOK, "secret_token": "hook-s3cret"}
+    assert "updates: webhook at " + HOOK in check()
+    assert "long polling again" in webhook("--delete")
+    assert telegram.webhook_url == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "secret", "message"),
+    [
+        (("--url", HOOK), None, "set BIZAGENT_TELEGRAM_WEBHOOK_SECRET first"),
+        (("--url", "http://biz.example.com/hook"), "s", "must be an https address"),
+        ((), "s", "give either --url https://<your host>/decisions/telegram/webhook/"),
+        (("--url", HOOK, "--delete"), "s", "give either --url"),
+    ],
+)
+def test_webhook_refuses_what_cannot_work_and_registers_nothing(
+    telegram, settings, args, secret, message
+):
+    settings.TELEGRAM_WEBHOOK_SECRET = secret
+    with pytest.raises(CommandError, match=message):
+        webhook(*args)
+    assert telegram.webhook_url == ""
+    assert not [call for call in telegram.calls if call[0] in ("setWebhook", "deleteWebhook")]
+
+
+def test_webhook_says_telegram_refused_without_the_token(telegram, settings):
+    settings.TELEGRAM_WEBHOOK_SECRET = "s"
+    telegram.fail_next("setWebhook", 400)
+    with pytest.raises(CommandError, match="Telegram webhook failed") as caught:
+        webhook("--url", HOOK)
+    assert TOKEN not in str(caught.value)

@@ -213,3 +213,27 @@ def test_two_presses_at_once_make_one_outcome_and_one_audit_row(telegram, alice,
     assert len(telegram.answers) == 2
     decision.refresh_from_db()
     assert decision.status != Decision.Status.PENDING
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_presses_at_once_on_postgresql_make_one_outcome_and_one_audit_row(
+    telegram, alice, make_decision
+):
+    """Real threads, each on its own PostgreSQL connection: the compare-and-set in
+    ``decision_approve``/``decision_reject`` lets one press decide; the others are told
+    it was already decided."""
+    link(alice, ALICE_TG)
+    decision, message = asked(telegram, make_decision)
+    labels = ["Connect it", "Reject", "Connect it", "Reject"]
+    results, errors = run_together(lambda i: press(telegram, message, labels[i]), 4)
+    assert errors == []
+    assert sorted(results) == ["closed", "closed", "closed", "decided"]
+    decided = AuditEvent.objects.filter(
+        action__in=["decisions.decision_approved", "decisions.decision_rejected"]
+    )
+    assert decided.count() == 1
+    assert decided.get().data.get("via") == "telegram"
+    assert len(telegram.answers) == 4
+    decision.refresh_from_db()
+    assert decision.status != Decision.Status.PENDING

@@ -5,25 +5,31 @@ and an outage of hours loses and doubles nothing."""
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.apps import apps
+from django.db import connection
 from django.utils import timezone
 
 from bizagent.retry import RetryPolicy
 from bizagent.telegram import TelegramClient
 from decisions.models import TelegramMessage
-from decisions.services import telegram as service
 from decisions.services.telegram import (
     MAX_BACKOFF,
     RESENT_NOTE,
     SEND_LEASE,
+    telegram_decision_notify,
     telegram_enqueue,
+    telegram_link_token_issue,
     telegram_outbox_deliver,
     telegram_outbox_drain,
+    telegram_update_handle,
 )
-from tests.decisions.telegram_fake import FakeTelegram
+from decisions.services.telegram import outbox as service
+from tests.decisions.telegram_fake import TOKEN, FakeTelegram
 
 pytestmark = pytest.mark.django_db
 
@@ -117,7 +123,7 @@ def test_a_crash_between_send_and_mark_resends_once_marked_as_a_repeat(telegram,
     assert row.status == TelegramMessage.Status.SENDING and len(telegram.sent) == 1
     # While the dead worker's lease lasts, nobody sends it again.
     assert (
-        telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=5)).sent == 0
+        telegram_outbox_deliver(client=client(telegram), now=now + timedelta(seconds=8)).sent == 0
     )
     later = now + SEND_LEASE + timedelta(seconds=1)
     assert telegram_outbox_deliver(client=client(telegram), now=later).sent == 1
@@ -180,3 +186,57 @@ def test_the_task_stops_when_telegram_is_down(telegram):
     report = telegram_outbox_drain(client=client(telegram), sleep=lambda s: None)
     assert report.sent == 0 and report.stopped
     assert telegram.count("sendMessage") == 1
+
+
+def _closed_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def test_no_stored_row_ever_holds_the_bot_token(telegram, alice, make_decision):
+    """After linking, a decision sent and pressed, a refused send, Telegram unreachable
+    and a refused token, no column of any row in the database holds the token."""
+    token_bind = telegram_link_token_issue(user=alice)
+    telegram_update_handle(
+        update={"update_id": 1, **telegram.start_message(user_id=77, text=f"/start {token_bind}")}
+    )
+    decision = make_decision(due_at=timezone.now() + timedelta(hours=4))
+    telegram_decision_notify(decision_id=decision.pk, event="requested")
+    telegram_outbox_deliver()  # "linked as alice"; the decision waits a second behind it
+    telegram_outbox_deliver(now=timezone.now() + timedelta(seconds=2))
+    [sent] = [m for m in telegram.sent if m.get("reply_markup")]
+    data = telegram.buttons(sent)[0][1]
+    telegram_update_handle(update=telegram.press(user_id=77, data=data, message=sent))
+    telegram.fail_next("sendMessage", 400)
+    telegram_enqueue(chat_id=77, text="refused", purpose="reply", dedupe_key="t:400")
+    telegram_outbox_deliver(client=client(telegram), now=timezone.now() + timedelta(seconds=5))
+    down = TelegramClient(
+        token=TOKEN, api_url=f"http://127.0.0.1:{_closed_port()}", policy=ONCE, sleep=lambda s: None
+    )
+    telegram_enqueue(chat_id=78, text="unreachable", purpose="reply", dedupe_key="t:down")
+    telegram_outbox_deliver(client=down, now=timezone.now() + timedelta(seconds=10))
+    # The outage's reason is recorded (a later try may overwrite it: checked now).
+    outage = TelegramMessage.objects.get(dedupe_key="t:down").last_error
+    assert "127.0.0.1" in outage and TOKEN.split(":", 1)[1] not in outage
+    wrong = TelegramClient(
+        token=TOKEN + "wrong", api_url=telegram.url, policy=ONCE, sleep=lambda s: None
+    )
+    telegram_outbox_deliver(client=wrong, now=timezone.now() + timedelta(hours=1))
+
+    errors = list(
+        TelegramMessage.objects.exclude(last_error="").values_list("last_error", flat=True)
+    )
+    assert len(errors) == 2  # the refusal and the bad token (over the outage's reason)
+    secret_part = TOKEN.split(":", 1)[1]
+    with connection.cursor() as cursor:
+        for model in apps.get_models():
+            table = model._meta.db_table
+            if table not in connection.introspection.table_names(cursor):
+                continue
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608 - table names from the models
+            for row in cursor.fetchall():
+                text = " ".join(str(value) for value in row)
+                assert secret_part not in text, f"the bot token is stored in {table}"

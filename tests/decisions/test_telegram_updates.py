@@ -8,8 +8,8 @@ import json
 import pytest
 
 from decisions.models import TelegramLink, TelegramPollState
-from decisions.services import telegram as service
 from decisions.services.telegram import telegram_link_token_issue, telegram_poll
+from decisions.services.telegram import updates as service
 
 pytestmark = pytest.mark.django_db
 

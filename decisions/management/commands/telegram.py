@@ -1,10 +1,15 @@
 """``manage.py telegram check``: is the bot reachable, what is it called, and how do
-updates arrive (long polling, or the webhook)."""
+updates arrive (long polling, or the webhook).
+
+``manage.py telegram webhook --url https://…/decisions/telegram/webhook/`` registers the
+webhook with Telegram, with ``BIZAGENT_TELEGRAM_WEBHOOK_SECRET`` as the secret Telegram
+echoes in every update; ``telegram webhook --delete`` removes it (back to polling)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.urls import reverse
 
 from bizagent.telegram import TelegramError, telegram_client
 
@@ -13,9 +18,18 @@ class Command(BaseCommand):
     help = "Check the Telegram bot: its @name and whether polling or the webhook is in use."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["check"])
+        parser.add_argument("action", choices=["check", "webhook"])
+        parser.add_argument(
+            "--url", help="webhook: the public https address of the webhook view to register"
+        )
+        parser.add_argument(
+            "--delete", action="store_true", help="webhook: remove the webhook (back to polling)"
+        )
 
     def handle(self, *args: object, **options: object) -> None:
+        if options["action"] == "webhook":
+            self._webhook(url=str(options.get("url") or ""), delete=bool(options.get("delete")))
+            return
         try:
             bot = telegram_client().get_me()
             webhook = telegram_client().get_webhook_info()
@@ -35,3 +49,26 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("updates: long polling (the decisions.telegram_poll schedule)")
+
+    def _webhook(self, *, url: str, delete: bool) -> None:
+        path = reverse("decisions:telegram_webhook")
+        if delete == bool(url):
+            raise CommandError(f"give either --url https://<your host>{path} or --delete")
+        try:
+            if delete:
+                telegram_client().delete_webhook()
+                self.stdout.write("webhook deleted: updates come by long polling again")
+                return
+            if not url.startswith("https://"):
+                raise CommandError(f"--url must be an https address (Telegram requires it): {url}")
+            secret = settings.TELEGRAM_WEBHOOK_SECRET
+            if not secret:
+                raise CommandError(
+                    "set BIZAGENT_TELEGRAM_WEBHOOK_SECRET first: the webhook view refuses "
+                    "every update without it"
+                )
+            telegram_client().set_webhook(url=url, secret_token=secret)
+        except TelegramError as exc:
+            raise CommandError(f"Telegram webhook failed: {exc}") from None
+        note = "" if url.endswith(path) else f" (the webhook view is at {path}: is this it?)"
+        self.stdout.write(f"webhook set: {url}{note}")

@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/v1/", include("workflows.api.urls")),
     path("api/v1/", include("goals.urls")),
 ]
+
+# A body too large to read gets a message naming the limit, not a bare 400.
+handler400 = "bizagent.http_errors.bad_request"

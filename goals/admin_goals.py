@@ -485,7 +485,10 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         today = _today()
         try:
             understanding = goal_understand(
-                text=text, today=today, default_currency=settings.DEFAULT_CURRENCY
+                text=text,
+                today=today,
+                default_currency=settings.DEFAULT_CURRENCY,
+                arpu=request.POST.get("arpu"),
             )
             # The model chooses the plan's workflows here, before any transaction; the
             # confirmation carries this plan, so "Start" starts what the person saw.

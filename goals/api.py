@@ -55,6 +55,12 @@ class GoalIn(_StrictIn):
         None, description="The day to plan from (YYYY-MM-DD); default: today on the server."
     )
     dry_run: bool = Field(False, description="Understand and plan; save nothing.")
+    arpu: str | None = Field(
+        None,
+        max_length=40,
+        description="What a paying customer pays a month, in major units of the goal's "
+        'currency (e.g. "5000"): a revenue goal needs it when no snapshots give it.',
+    )
 
     @field_validator("today")
     @classmethod
@@ -84,6 +90,7 @@ class GoalDocumentOut(Schema):
 class GoalCreatedOut(GoalDocumentOut):
     id: int
     status: Goal.Status
+    held: str = Field("", description="Why the goal did not start (its plan has no action).")
 
 
 class GoalQuestionsOut(GoalDocumentOut):
@@ -164,9 +171,11 @@ def goals_create(request: HttpRequest, payload: GoalIn) -> Status:
             dry_run=payload.dry_run,
             actor=user,
             default_currency=settings.DEFAULT_CURRENCY,
+            arpu=payload.arpu,
         )
     except GoalParseError as exc:
-        return _refused(exc.message, exc.code.upper())
+        path = "arpu" if exc.code == "bad_arpu" else "text"
+        return Status(400, {"errors": [problem(exc.code.upper(), exc.message, path=path)]})
     except (PlanError, GoalServiceError) as exc:
         return _refused(str(exc), "PLAN")
     document = submission.document()

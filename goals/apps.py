@@ -24,6 +24,7 @@ AUDIT_ACTIONS = {
     "goals.snapshot_changed": "A metric reading was corrected to a new value",
     "goals.plan_started": "A goal's plan started within the policy (no decision needed)",
     "goals.plan_awaiting": "A goal's plan crossed a policy line and waits for a decision",
+    "goals.plan_held": "A goal's plan has no action to run: the goal stays planned",
     "goals.plan_approved": "A person approved a goal's plan: the goal is active",
     "goals.plan_refused": "A goal's plan decision ended without approval: back to planned",
     "goals.goal_run_pending": "A goal's workflow run for the day was claimed (before its run)",

@@ -45,7 +45,7 @@ class Goal(models.Model):
     OPEN_STATUSES = (Status.DRAFT, Status.PLANNED, Status.AWAITING_APPROVAL, Status.ACTIVE)
 
     #: What ``fields_from`` may name.
-    FIELDS = ("metric", "target_amount", "currency", "growth_pct", "baseline", "period")
+    FIELDS = ("metric", "target_amount", "currency", "growth_pct", "baseline", "period", "arpu")
 
     text = models.TextField(help_text="The goal as typed.")
     metric = models.CharField(max_length=16, choices=Metric.choices)

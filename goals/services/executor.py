@@ -226,6 +226,11 @@ def _plan_action(goal_run: GoalRun) -> dict[str, Any]:
     return {}
 
 
+#: The inputs the executor itself fills from the goal and the day (when a workflow's
+#: input schema declares them); the planner counts them as supplied.
+GOAL_INPUT_NAMES = ("goal_id", "goal", "goal_text", "metric", "currency", "day", "date", "action")
+
+
 def run_input_build(*, workflow: Workflow, goal: Goal, goal_run: GoalRun) -> dict[str, Any]:
     """The run's input: the action's parameters over the catalogue item's configured run
     inputs, plus what the workflow's input schema declares and the goal knows (its id,

@@ -64,6 +64,34 @@ RULES_RATIONALE = "rules"
 
 _Q_MODEL_FAILED = "model_failed"
 
+#: The largest ARPU taken, in major units (a typo guard, like the target's).
+ARPU_MAX_MAJOR = Decimal("100000000")
+
+
+def arpu_parse(value: str | None, *, currency: str) -> int | None:
+    """A person's ARPU ("5000", "5,000", "¥5,000") in minor units of ``currency``, or
+    None for nothing given. Raises ``GoalParseError`` (code ``bad_arpu``) naming what is
+    wrong: not a number, zero or negative, too many decimals, absurdly large."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip().replace(",", "").lstrip("¥$€").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise GoalParseError(
+            "bad_arpu", f"ARPU must be an amount in {currency} such as 5000, got {value!s:.40}"
+        )
+    if amount <= 0:
+        raise GoalParseError("bad_arpu", f"ARPU must be above zero, got {amount}")
+    if amount > ARPU_MAX_MAJOR:
+        raise GoalParseError("bad_arpu", f"ARPU of {amount} {currency} is too large")
+    try:
+        return to_minor(amount, currency=currency)
+    except GoalParseError as exc:
+        raise GoalParseError("bad_arpu", f"ARPU: {exc.message}") from None
+
 
 class GoalServiceError(ValueError):
     """A goal service refused; the message names what is wrong and is safe to show."""
@@ -83,6 +111,8 @@ class Understanding:
     extra_questions: tuple[Question, ...] = field(default=())
     #: A growth goal's baseline revenue read from snapshots (minor units), when read.
     baseline_amount: int | None = None
+    #: The ARPU a person gave (minor units); the plan uses it instead of the snapshots'.
+    arpu: int | None = None
 
     @property
     def target_amount(self) -> int | None:
@@ -113,11 +143,13 @@ class Understanding:
         ]
 
     def to_json(self) -> dict[str, Any]:
-        """The issue's ``goal`` document, with what to confirm."""
+        """The issue's ``goal`` document, with what to confirm (and a person's ARPU)."""
         document = self.parsed.to_json()
         document["questions"] = [question.to_json() for question in self.questions]
         document["confirm"] = self.confirm
         currency = self.parsed.currency or self.default_currency
+        if self.arpu is not None:
+            document["arpu"] = money_major(self.arpu, currency)
         if self.baseline_amount is not None and document.get("baseline"):
             document["baseline"]["amount"] = money_major(self.baseline_amount, currency)
             if self.target_amount is not None and document.get("target_amount") is None:
@@ -249,12 +281,16 @@ def goal_understand(
     today: dt.date,
     default_currency: str,
     client: ChatClient | None = None,
+    arpu: str | None = None,
 ) -> Understanding:
     """Parse ``text``; ask the model only for plain gaps (amount, period, metric).
 
     Raises ``GoalParseError`` for input that cannot be a goal (empty, too long,
-    negative, ...). Writes nothing. ``client`` defaults to the configured model client,
-    built only when a call is needed.
+    negative, ...) or a bad ``arpu``. Writes nothing. ``client`` defaults to the
+    configured model client, built only when a call is needed. ``arpu`` is the person's
+    figure as typed (major units of the goal's currency; empty for none): recorded with
+    ``fields_from`` person and used by the plan (whose ``needs`` asks for it when
+    neither a person nor the snapshots give one).
     """
     parsed = goal_parse(text, today=today, default_currency=default_currency)
     fields = list(
@@ -286,7 +322,21 @@ def goal_understand(
                 "it; give the target as an amount instead.",
             )
             understanding = replace(understanding, extra_questions=(ask,))
-    return understanding
+    return _arpu_settle(understanding, arpu)
+
+
+def _arpu_settle(understanding: Understanding, arpu: str | None) -> Understanding:
+    parsed = understanding.parsed
+    if parsed.metric is None or parsed.metric in COUNT_METRICS:
+        if arpu is not None and str(arpu).strip():
+            raise GoalParseError("bad_arpu", "ARPU is for revenue goals; this goal counts people")
+        return understanding
+    currency = parsed.currency or understanding.default_currency
+    given = arpu_parse(arpu, currency=currency)
+    if given is None:
+        return understanding
+    fields_from = {**parsed.fields_from, "arpu": FieldSource.PERSON}
+    return replace(understanding, parsed=replace(parsed, fields_from=fields_from), arpu=given)
 
 
 def _model_fill(
@@ -359,6 +409,7 @@ def understanding_draft(
         today=today,
         client=client,
         use_model=use_model,
+        arpu=understanding.arpu,
     )
 
 
@@ -392,6 +443,7 @@ def understanding_state(understanding: Understanding, draft: PlanDraft) -> dict[
         "default_currency": understanding.default_currency,
         "model_called": understanding.model_called,
         "baseline_amount": understanding.baseline_amount,
+        "arpu": understanding.arpu,
         "plan": {"document": draft.document, "author": draft.author, "rationale": draft.rationale},
     }
 
@@ -423,6 +475,7 @@ def understanding_from_state(state: dict[str, Any]) -> tuple[Understanding, Plan
             default_currency=str(state["default_currency"]),
             model_called=bool(state["model_called"]),
             baseline_amount=state["baseline_amount"],
+            arpu=state.get("arpu"),
         )
         draft = PlanDraft(
             document=dict(plan["document"]),

@@ -66,6 +66,8 @@ class Submission:
     goal: Goal | None
     #: The decision the plan waits for, when it crossed a policy line.
     decision_id: int | None = None
+    #: Why a saved goal did not start (its plan has no action); it stays planned.
+    held: str = ""
 
     def document(self) -> dict[str, Any]:
         """The command's ``--json`` document, with the saved goal's id when there is one."""
@@ -73,6 +75,8 @@ class Submission:
         if self.goal is not None:
             document["id"] = self.goal.pk
             document["status"] = self.goal.status
+            if self.held:
+                document["held"] = self.held
         return document
 
 
@@ -98,6 +102,7 @@ def goal_save_and_start(
         plan=started.revision.document,
         goal=started.goal,
         decision_id=started.decision.pk if started.decision else None,
+        held=started.held,
     )
 
 
@@ -109,14 +114,16 @@ def goal_submit(
     actor: Actor,
     default_currency: str,
     client: ChatClient | None = None,
+    arpu: str | None = None,
 ) -> Submission:
     """Understand ``text`` and, unless ``dry_run`` or questions are left, save it planned.
 
-    Raises ``GoalParseError`` (the text cannot be a goal) or ``PlanError`` /
+    ``arpu`` is a person's ARPU as typed (see ``goal_understand``). Raises
+    ``GoalParseError`` (the text cannot be a goal, or the ARPU is bad) or ``PlanError`` /
     ``GoalServiceError`` (it cannot be planned); nothing is saved then.
     """
     understanding = goal_understand(
-        text=text, today=today, default_currency=default_currency, client=client
+        text=text, today=today, default_currency=default_currency, client=client, arpu=arpu
     )
     if not understanding.ready:
         return Submission(understanding=understanding, plan=None, goal=None)
@@ -129,8 +136,11 @@ def goal_submit(
         )
 
 
-def start_line(status: str, decision_id: int | None) -> str:
-    """Whether a saved goal runs or waits for a person (Japanese, then English)."""
+def start_line(status: str, decision_id: int | None, held: str = "") -> str:
+    """Whether a saved goal runs, waits for a person, or did not start (Japanese, then
+    English)."""
+    if held:
+        return f"開始していません（計画のまま） / Not started, still planned: {held}"
     if decision_id is not None:
         return f"承認待ち: 判断 #{decision_id} / Waiting for decision #{decision_id}"
     return f"状態: {status} / Status: {status}"
@@ -162,7 +172,7 @@ def goal_reply_text(submission: Submission) -> str:
         lines.append(
             f"目標 #{submission.goal.pk} を保存しました / Saved as goal #{submission.goal.pk}"
         )
-        lines.append(start_line(submission.goal.status, submission.decision_id))
+        lines.append(start_line(submission.goal.status, submission.decision_id, submission.held))
     return "\n".join(lines)
 
 

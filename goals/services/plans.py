@@ -51,6 +51,7 @@ from goals.catalogue import CatalogueEntry, catalogue_load
 from goals.models import CatalogueItem, Goal, MetricSnapshot, PlanRevision
 from goals.planning import plan_decompose
 from goals.services.calls import role_call
+from goals.services.executor import GOAL_INPUT_NAMES
 from goals.vocabulary import COUNT_METRICS, Metric
 from workflows.models import Workflow
 from workflows.selectors import hosts_published, url_host
@@ -164,11 +165,14 @@ def growth_target(*, baseline: int, growth_pct: Decimal) -> int:
     return int(value.to_integral_value(ROUND_CEILING))
 
 
-def plan_figures_read(*, metric: str, currency: str, start: dt.date, today: dt.date) -> PlanFigures:
+def plan_figures_read(
+    *, metric: str, currency: str, start: dt.date, today: dt.date, arpu: int | None = None
+) -> PlanFigures:
     """Achieved so far in the period and ARPU, from snapshots (see the module's rules).
 
     Reads only. Every figure not read is named in ``assumptions`` (the plan then assumes
-    0 achieved, or leaves ARPU unknown).
+    0 achieved, or leaves ARPU unknown). ``arpu`` (minor units) is a person's figure: it
+    wins over the snapshots, as a manual entry does, and its source is ``person``.
     """
     sources: dict[str, str] = {}
     assumptions: list[str] = []
@@ -200,19 +204,22 @@ def plan_figures_read(*, metric: str, currency: str, start: dt.date, today: dt.d
         else:
             achieved = max(0, now_count[0] - before[0])
             sources["achieved"] = now_count[1]
-    arpu: int | None = None
-    if metric not in COUNT_METRICS:
+    if arpu is not None and metric not in COUNT_METRICS:
+        sources["arpu"] = "person"
+    elif metric not in COUNT_METRICS:
         window_start = today - dt.timedelta(days=ARPU_WINDOW_DAYS)
         revenue = _flow_sum(Metric.REVENUE, window_start, yesterday, currency)
         customers = _stock_on(Metric.CUSTOMERS, before=today + dt.timedelta(days=1))
         if revenue is None or customers is None or customers[0] <= 0 or revenue[0] <= 0:
             assumptions.append(
                 f"ARPU is unknown (needs {currency} revenue of the last {ARPU_WINDOW_DAYS} "
-                "days and a customers snapshot; enter them)"
+                "days and a customers snapshot; enter them, or give the ARPU)"
             )
         else:
             arpu = int((Decimal(revenue[0]) / customers[0]).to_integral_value(ROUND_CEILING))
             sources["arpu"] = f"{revenue[1]}/{customers[1]}"
+    if metric in COUNT_METRICS:
+        arpu = None  # a count goal is not valued in money
     return PlanFigures(
         achieved=achieved, arpu=arpu, sources=sources, assumptions=tuple(assumptions)
     )
@@ -379,13 +386,21 @@ def plan_prepare(
     today: dt.date,
     client: ChatClient | None = None,
     use_model: bool = True,
+    arpu: int | None = None,
 ) -> PlanDraft:
     """Figures, the choice and the decomposition: a plan document, nothing written.
 
     Call it outside any transaction (it may call the model). ``use_model=False`` gives
-    the deterministic fallback without a call (for a re-plan inside a lock).
+    the deterministic fallback without a call (for a re-plan inside a lock). ``arpu``
+    (minor units) is a person's figure, used instead of the snapshots'.
+
+    Two gaps are said before anything runs, as risks: a plan with no action (nothing
+    would run: ``goal_start`` then keeps the goal planned) and a chosen workflow whose
+    required input neither the plan nor its catalogue item's run inputs supply.
     """
-    figures = plan_figures_read(metric=metric, currency=currency, start=start, today=today)
+    figures = plan_figures_read(
+        metric=metric, currency=currency, start=start, today=today, arpu=arpu
+    )
     entries = catalogue_load()
     figures_text = (
         f"target {target}, achieved {figures.achieved if figures.achieved is not None else '?'}"
@@ -422,9 +437,87 @@ def plan_prepare(
     document["sources"] = dict(figures.sources)
     document["rationale"] = choice.rationale
     document["author"] = choice.author
+    document["risks"] = [*document["risks"], *_inputs_missing_risks(document["actions"])]
+    # Asked, not blocking: the goal may be saved, but a plan without actions never starts.
+    document["needs"] = (
+        [dict(ARPU_NEED)] if metric not in COUNT_METRICS and figures.arpu is None else []
+    )
+    if not document["actions"] and decomposition.remaining > 0 and decomposition.days_remaining:
+        document["risks"].append(
+            {"kind": NO_ACTIONS_RISK, "message": no_actions_reason(document, metric=metric)}
+        )
     return PlanDraft(
         document=document, author=choice.author, rationale=choice.rationale, figures=figures
     )
+
+
+#: What a money plan asks for when no ARPU is known (``needs``): without it no
+#: customer-driven workflow can be valued, so the plan has nothing to run.
+ARPU_NEED = {
+    "field": "arpu",
+    "code": "no_arpu",
+    "text": "What does a paying customer pay a month (ARPU)? No revenue and customers "
+    "snapshots give it, so customer-driven workflows cannot be planned: give the ARPU (the "
+    'ARPU box on the confirm page, --arpu, or "arpu" in the API body) or connect Whop. '
+    "Without it the goal can be saved but does not start.",
+}
+#: The risk a plan carries when nothing in it would run (it does not start).
+NO_ACTIONS_RISK = "no_actions"
+#: The risk of a workflow input nobody supplies (its runs would fail).
+MISSING_INPUTS_RISK = "missing_inputs"
+
+
+def no_actions_reason(document: dict[str, Any], *, metric: str) -> str:
+    """Why a plan has no action, as a person can act on it."""
+    kinds = {risk.get("kind") for risk in document.get("risks") or []}
+    if "no_arpu" in kinds:
+        return (
+            "Nothing would run: no ARPU is known, so customer-driven workflows cannot be "
+            "valued. Give the ARPU (what a paying customer pays a month) or connect Whop; "
+            "the goal stays planned until its plan has an action."
+        )
+    return (
+        f"Nothing would run: no enabled catalogue workflow drives {metric} in this plan. "
+        "Enable or add one in the catalogue; the goal stays planned until its plan has an "
+        "action."
+    )
+
+
+def _inputs_missing_risks(actions: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One risk per chosen workflow whose required inputs nobody supplies: not the
+    plan's params, not the catalogue item's run inputs, not what the executor adds."""
+    risks: list[dict[str, str]] = []
+    keys = [str(a.get("catalogue") or "") for a in actions]
+    configured = dict(CatalogueItem.objects.filter(key__in=keys).values_list("key", "run_inputs"))
+    for action in actions:
+        workflow = (
+            Workflow.objects.filter(key=action["workflow"])
+            .order_by("-version")
+            .only("input_schema")
+            .first()
+        )
+        if workflow is None:
+            continue  # not installed: governance asks about an unpublished workflow
+        schema = workflow.input_schema or {}
+        required = [str(name) for name in schema.get("required") or []]
+        given = set(action.get("params") or {}) | set(GOAL_INPUT_NAMES)
+        run_inputs = configured.get(str(action.get("catalogue") or ""))
+        if isinstance(run_inputs, dict):
+            given |= set(run_inputs)
+        missing = [name for name in required if name not in given]
+        if missing:
+            risks.append(
+                {
+                    "kind": MISSING_INPUTS_RISK,
+                    "message": (
+                        f"{action['workflow']} needs {', '.join(missing)}, which neither the "
+                        f"plan nor the catalogue item {action.get('catalogue')!r} supplies: "
+                        "set them in its run inputs (admin → Catalogue items) or its runs "
+                        "will fail."
+                    ),
+                }
+            )
+    return risks
 
 
 # --- 3. governance and start ----------------------------------------------------------
@@ -435,6 +528,8 @@ class StartOutcome:
     goal: Goal
     revision: PlanRevision
     decision: Decision | None
+    #: Why the plan did not start (it has no action): the goal stays planned.
+    held: str = ""
 
     @property
     def waiting(self) -> bool:
@@ -616,6 +711,7 @@ def goal_start(*, goal_id: int, actor: Actor, now: dt.datetime | None = None) ->
     asks ONE decision for the revision (``goals.plan_approve``), recorded on the revision
     and in its document's ``decisions``. Within policy the revision is approved by the
     system's mandate (no approver) and the goal is active at once, with a goal budget.
+    A plan with no action never starts: the goal stays PLANNED and ``held`` says why.
     With no budget at all (neither the goal's nor a global one in its currency) the
     budget line has nothing to be over.
     """
@@ -627,6 +723,8 @@ def goal_start(*, goal_id: int, actor: Actor, now: dt.datetime | None = None) ->
         revision = goal.revisions.order_by("-number").first()
         if revision is None:
             raise PlanStartError(f"goal #{goal.pk} has no plan")
+        if not revision.document.get("actions"):
+            return _hold(goal, revision, actor=actor)
         crossed = _policy_lines(goal, revision.document, now)
         decision: Decision | None = None
         if crossed:
@@ -659,6 +757,26 @@ def goal_start(*, goal_id: int, actor: Actor, now: dt.datetime | None = None) ->
             },
         )
     return StartOutcome(goal=goal, revision=revision, decision=decision)
+
+
+def _hold(goal: Goal, revision: PlanRevision, *, actor: Actor) -> StartOutcome:
+    """A plan with nothing to run does not start: the goal stays PLANNED and the plan
+    says why (a ``no_actions`` risk the goal page shows), audited. Not a decision: there
+    is nothing to approve; what is missing is a figure (the ARPU) or a workflow."""
+    reason = no_actions_reason(revision.document, metric=goal.metric)
+    risks = [r for r in revision.document.get("risks") or [] if r.get("kind") != NO_ACTIONS_RISK]
+    revision.document = {
+        **revision.document,
+        "risks": [*risks, {"kind": NO_ACTIONS_RISK, "message": reason}],
+    }
+    revision.save(update_fields=["document"])
+    audit_log(
+        action="goals.plan_held",
+        actor=actor,
+        subject=goal,
+        data={"status": goal.status, "revision": revision.number, "reason": reason},
+    )
+    return StartOutcome(goal=goal, revision=revision, decision=None, held=reason)
 
 
 _KIND_ORDER = ("budget_overrun", "new_workflow", "new_integration", "mass_send")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.goals.factories import ThemeFactory
+from tests.goals.factories import ThemeFactory, catalogue_rows_seed
 
 
 @pytest.fixture(autouse=True)
@@ -21,3 +21,9 @@ def _loop_settings(settings):
 @pytest.fixture
 def theme(db):
     return ThemeFactory()
+
+
+@pytest.fixture
+def catalogue_seeded(db):
+    """The catalogue rows migration 0010 seeds, again (see ``catalogue_rows_seed``)."""
+    return catalogue_rows_seed()

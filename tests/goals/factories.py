@@ -38,3 +38,41 @@ class TaskFactory(DjangoModelFactory):
     theme = factory.SubFactory(ThemeFactory)
     kind = "generate"
     priority = 50
+
+
+def catalogue_rows_seed() -> list:
+    """The catalogue rows migration 0010 seeds, again: a ``transaction=True`` test
+    (browser, qcluster) flushes them. Calls the migration's own seed function, so the rows
+    are the shipped ones; a row that is there is left alone."""
+    from importlib import import_module
+
+    from django.apps import apps as django_apps
+
+    from goals.models import CatalogueItem
+
+    import_module("goals.migrations.0010_catalogue_seed").catalogue_seed(django_apps, None)
+    return list(CatalogueItem.objects.order_by("key"))
+
+
+def catalogue_published(*, actor, run_inputs: dict | None = None) -> None:
+    """The shipped catalogue workflows installed and each published the way a person
+    does it (its publishing decision approved and applied); ``run_inputs`` maps a
+    catalogue key to the run inputs configured on its item."""
+    from decisions.models import Decision
+    from decisions.services import decision_apply, decision_approve
+    from goals.models import CatalogueItem
+    from goals.services.catalogue import catalogue_workflows_install
+    from tests.workflows.factories import approver
+    from workflows.models import Workflow
+    from workflows.selectors import publish_decision_pending
+    from workflows.services.definitions import workflow_publish
+
+    catalogue_workflows_install(actor=actor)
+    for workflow in Workflow.objects.filter(status=Workflow.Status.DRAFT):
+        workflow = workflow_publish(workflow_id=workflow.pk, actor=actor)
+        pending = publish_decision_pending(workflow=workflow)
+        if pending is not None:
+            decision_approve(decision_id=pending.pk, user=approver())
+            assert decision_apply(decision_id=pending.pk).status == Decision.Status.APPLIED
+    for key, inputs in (run_inputs or {}).items():
+        CatalogueItem.objects.filter(key=key).update(run_inputs=inputs)

@@ -10,8 +10,9 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from goals.catalogue import CATALOGUE_DIR, catalogue_load
-from goals.models import CatalogueItem, Goal, MetricSnapshot, PlanRevision
+from goals.models import Goal, MetricSnapshot, PlanRevision
 from goals.planning import plan_decompose
+from tests.goals.factories import catalogue_rows_seed
 
 START = date(2026, 3, 1)
 END = START + timedelta(19)
@@ -30,24 +31,7 @@ def goal_active(*, target: int = 10_000_000, per_day: int = 25) -> Goal:
     )
     cold = next(e for e in catalogue_load(CATALOGUE_DIR) if e.key == "cold_outreach")
     # Migration 0010 seeds the row; a flush by a transaction=True test removes it.
-    CatalogueItem.objects.get_or_create(
-        key=cold.key,
-        defaults={
-            name: getattr(cold, name)
-            for name in (
-                "title",
-                "workflow",
-                "metric",
-                "unit",
-                "yield_per_unit",
-                "unit_cost",
-                "currency",
-                "volume_param",
-                "max_per_day",
-                "yield_source",
-            )
-        },
-    )
+    catalogue_rows_seed()
     document = plan_decompose(
         target=10**12,  # so large that the cap alone sets the volume
         achieved=0,

@@ -46,8 +46,8 @@ def confirm_state(page: str) -> str:
     return html_lib.unescape(match.group(1))
 
 
-def _start(client, text: str = WEEK):
-    state = confirm_state(_post(client, text).content.decode())
+def _start(client, text: str = WEEK, **extra):
+    state = confirm_state(_post(client, text, **extra).content.decode())
     return client.post(reverse(ADD), {"state": state, "confirm": "1"})
 
 
@@ -98,13 +98,38 @@ def test_confirm_saves_the_goal_and_its_plan_and_lands_on_its_page(client, alice
     goal = Goal.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:goals_goal_change", args=[goal.pk])
-    # No workflow is chosen without an ARPU (nothing to run, nothing over a line).
-    assert goal.status == Goal.Status.ACTIVE
+    # No workflow can be valued without an ARPU: nothing to run, so it does not start.
+    assert goal.status == Goal.Status.PLANNED
     assert goal.target_amount == 2_000_000
     assert goal.requested_by == alice
     revision = goal.revisions.get()
     assert revision.number == 1
     assert revision.document["daily_target"] == "285715"
+
+
+def test_the_confirmation_asks_for_the_arpu_and_plans_with_the_one_given(client, alice):
+    client.force_login(alice)
+    asked = _post(client, WEEK).content.decode()
+    assert 'id="goal-arpu"' in asked and "No ARPU is known" in asked
+
+    planned = _post(client, WEEK, arpu="5,000").content.decode()
+
+    assert 'id="goal-arpu"' not in planned  # known now: not asked again
+    assert "trial-onboarding" in planned and "cold-outreach" in planned
+    response = _start(client, WEEK, arpu="5000")
+    goal = Goal.objects.get()
+    assert response.status_code == 302 and goal.fields_from["arpu"] == "person"
+    plan = goal.revisions.get().document
+    assert plan["arpu"] == "5000" and plan["sources"]["arpu"] == "person" and plan["actions"]
+    # The shipped workflows are unpublished: the plan waits for a person, it is not held.
+    assert goal.status == Goal.Status.AWAITING_APPROVAL
+
+
+def test_a_bad_arpu_on_the_confirmation_names_it_and_saves_nothing(client, alice):
+    client.force_login(alice)
+    html = _post(client, WEEK, arpu="-3").content.decode()
+    assert "ARPU must be above zero" in html
+    assert not Goal.objects.exists()
 
 
 def test_a_question_offers_no_confirm_and_says_what_to_add(client, alice):
@@ -352,7 +377,7 @@ def test_the_goal_page_is_read_only_even_for_a_superuser(client, alice):
     assert 'name="status"' not in html
     client.post(url, {"status": Goal.Status.ACHIEVED, "text": "changed"})
     goal.refresh_from_db()
-    assert goal.status == Goal.Status.ACTIVE and goal.text == WEEK
+    assert goal.status == Goal.Status.PLANNED and goal.text == WEEK
 
 
 def test_charlie_cannot_see_a_goal(client, alice, charlie):

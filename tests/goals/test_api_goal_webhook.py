@@ -32,8 +32,9 @@ def test_it_saves_the_goal_and_answers_a_chat_reply_with_the_document(alice):
     assert response.status_code == 201
     answer = response.json()
     goal = Goal.objects.get()
-    assert answer["id"] == goal.pk and answer["status"] == "active"
-    assert "Status: active" in answer["reply"]
+    # No ARPU is known on a fresh install: saved, but its plan has nothing to run.
+    assert answer["id"] == goal.pk and answer["status"] == "planned"
+    assert "Not started, still planned" in answer["reply"] and "ARPU" in answer["reply"]
     assert answer["replayed"] is False
     assert answer["goal"]["target_amount"] == "2000000" and answer["plan"]["daily_target"]
     assert "2000000" in answer["reply"] and f"#{goal.pk}" in answer["reply"]

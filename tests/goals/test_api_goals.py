@@ -46,29 +46,67 @@ def test_a_dry_run_answers_the_commands_document_and_saves_nothing(alice):
 
 
 def test_it_saves_the_goal_and_its_first_plan_and_answers_201(alice):
-    response = _post(bearer(alice), {"text": "1週間で200万作りたい", "today": TODAY})
+    response = _post(bearer(alice), {"text": "今月100人の顧客を獲得したい", "today": TODAY})
 
     assert response.status_code == 201
     document = response.json()
     goal = Goal.objects.get()
-    # Within every policy line: started at once, and the answer says so.
-    assert document["id"] == goal.pk and document["status"] == "active"
-    assert goal.requested_by == alice and goal.status == Goal.Status.ACTIVE
+    # The shipped workflows are not published yet: the plan waits for a person.
+    assert document["id"] == goal.pk and document["status"] == "awaiting_approval"
+    assert goal.requested_by == alice and goal.status == Goal.Status.AWAITING_APPROVAL
     assert goal.revisions.get().document == document["plan"]
-    assert document["plan"]["decisions"] == []
+    assert {d["kind"] for d in document["plan"]["decisions"]} == {"new_workflow"}
     assert AuditEvent.objects.filter(action="goals.goal_created", actor=alice).exists()
+
+
+def test_a_revenue_goal_without_an_arpu_says_it_is_needed_and_stays_planned(alice):
+    response = _post(bearer(alice), {"text": "1週間で200万作りたい", "today": TODAY})
+
+    assert response.status_code == 201
+    document = response.json()
+    assert [n["code"] for n in document["plan"]["needs"]] == ["no_arpu"]
+    assert document["status"] == "planned" and "no ARPU is known" in document["held"]
+    assert document["plan"]["actions"] == []
+    assert Goal.objects.get().status == Goal.Status.PLANNED
+
+
+def test_arpu_in_the_body_is_the_persons_and_the_plan_uses_it(alice):
+    body = {"text": "1週間で200万作りたい", "today": TODAY, "arpu": "5000", "dry_run": True}
+    response = _post(bearer(alice), body)
+
+    assert response.status_code == 200
+    document = response.json()
+    assert document["goal"]["arpu"] == "5000" and document["plan"]["needs"] == []
+    assert document["goal"]["fields_from"]["arpu"] == "person"
+    assert document["plan"]["sources"]["arpu"] == "person"
+    assert document["plan"]["customers_needed"] == 400  # 2,000,000 / 5,000
+    assert document["plan"]["actions"]
+    assert Goal.objects.count() == 0
+
+
+def test_a_bad_arpu_is_a_400_naming_it_and_saves_nothing(alice):
+    client = bearer(alice)
+    audits = AuditEvent.objects.count()
+
+    response = _post(client, {"text": "1週間で200万作りたい", "today": TODAY, "arpu": "abc"})
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["path"] == "arpu" and "ARPU must be an amount in JPY" in error["message"]
+    assert Goal.objects.count() == 0 and AuditEvent.objects.count() == audits
 
 
 def test_a_plan_over_a_policy_line_answers_awaiting_approval_with_its_decision(alice, settings):
     settings.AUTO_EXECUTION_ENABLED = False
 
-    response = _post(bearer(alice), {"text": "1週間で200万作りたい", "today": TODAY})
+    body = {"text": "1週間で200万作りたい", "today": TODAY, "arpu": "5000"}
+    response = _post(bearer(alice), body)
 
     assert response.status_code == 201
     document = response.json()
     revision = Goal.objects.get().revisions.get()
     assert document["status"] == "awaiting_approval"
-    assert [d["id"] for d in document["plan"]["decisions"]] == [revision.decision_id]
+    assert {d["id"] for d in document["plan"]["decisions"]} == {revision.decision_id}
 
 
 def test_questions_answer_422_and_save_nothing(alice):
@@ -169,15 +207,15 @@ def test_the_list_is_a_cursor_page_newest_first(alice, dana):
     row = first["data"][1]
     assert row["metric"] == "customers" and row["target_amount"] == "100"
     assert second["data"][0]["target_amount"] == "2000000"
-    assert second["data"][0]["status"] == "active"
+    assert second["data"][0]["status"] == "planned"  # no ARPU: nothing to run
 
 
 def test_the_list_filters_by_status_and_refuses_a_forged_cursor(alice):
     client = bearer(alice)
     _goal_create(client)
 
-    assert client.get(URL, {"status": "planned"}).json()["data"] == []
-    assert len(client.get(URL, {"status": "active"}).json()["data"]) == 1
+    assert client.get(URL, {"status": "active"}).json()["data"] == []
+    assert len(client.get(URL, {"status": "planned"}).json()["data"]) == 1
     forged = client.get(URL, {"cursor": "not-a-cursor"})
     assert forged.status_code == 400
     assert forged.json()["errors"][0]["path"] == "cursor"

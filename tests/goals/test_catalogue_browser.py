@@ -4,11 +4,9 @@ saved figure in the list (and the change audited)."""
 
 from __future__ import annotations
 
-import importlib
 import re
 
 import pytest
-from django.apps import apps as django_apps
 from playwright.sync_api import expect
 
 from decisions.models import AuditEvent
@@ -18,15 +16,7 @@ from tests.browser import admin_log_in
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def seeded() -> None:
-    # A transactional test database is flushed between tests, migration data included:
-    # seed the rows again the way migration 0010 does.
-    seed = importlib.import_module("goals.migrations.0010_catalogue_seed")
-    seed.catalogue_seed(django_apps, None)
-
-
-def test_alice_edits_a_yield_in_the_admin_and_sees_it_saved(page, alice, seeded):
+def test_alice_edits_a_yield_in_the_admin_and_sees_it_saved(page, alice, catalogue_seeded):
     admin_log_in(page, "alice", "pw-alice-123")
     page.get_by_role("link", name="Catalogue items").click()
     expect(page).to_have_url(re.compile(r"/admin/goals/catalogueitem/$"))

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from decisions.models import AuditEvent
 from goals.models import Goal, PlanRevision
 from tests.fake_gptoss import FakeReply
 from tests.llm_backends import llm_settings_point
@@ -41,6 +42,7 @@ def test_it_prints_the_goal_and_plan_as_json_and_saves_nothing(fake_gptoss, sett
     assert goal["currency"] == "JPY"
     assert goal["period"] == {"start": "2026-11-30", "end": "2026-12-06", "days": 7}
     assert goal["fields_from"]["currency"] == "default" and goal["questions"] == []
+    assert [n["code"] for n in plan["needs"]] == ["no_arpu"]  # asked, not blocking
     assert plan["daily_target"] == "285715"
     assert {"customers_needed", "arpu", "actions", "budget_estimate", "risks", "decisions"} <= set(
         plan
@@ -61,32 +63,60 @@ def test_it_prints_a_readable_summary_in_japanese_and_english():
     assert Goal.objects.count() == 0
 
 
-def test_without_dry_run_it_saves_the_goal_and_its_plan_and_prints_the_id():
-    out = _run("1週間で200万作りたい", "--today", TODAY)
+def test_without_an_arpu_a_revenue_goal_is_saved_but_stays_planned_and_says_why():
+    out, error = _refused("1週間で200万作りたい", "--today", TODAY)
 
     goal = Goal.objects.get()
-    # Within every policy line (no workflow runs without an ARPU): active at once.
-    assert goal.status == Goal.Status.ACTIVE
-    assert goal.revisions.get().number == 1
-    assert f"#{goal.pk}" in out and "Status: active" in out
+    # No ARPU: no customer-driven workflow can be valued, so nothing would run.
+    assert goal.status == Goal.Status.PLANNED
+    revision = goal.revisions.get()
+    assert revision.number == 1 and revision.document["actions"] == []
+    assert "no_actions" in {r["kind"] for r in revision.document["risks"]}
+    assert error.returncode == 3 and "not started" in str(error) and "ARPU" in str(error)
+    assert f"#{goal.pk}" in out and "Needed: What does a paying customer pay" in out
+    assert "Not started, still planned" in out
+    assert AuditEvent.objects.filter(action="goals.plan_held").count() == 1
+
+
+def test_arpu_given_on_the_command_line_is_the_persons_and_plans_the_actions():
+    out, error = _refused("1週間で200万作りたい", "--today", TODAY, "--arpu", "5,000", "--json")
+
+    goal = Goal.objects.get()
+    assert goal.fields_from["arpu"] == "person"
+    document = json.loads(out)
+    assert document["goal"]["arpu"] == "5000" and document["plan"]["needs"] == []
+    plan = document["plan"]
+    assert plan["arpu"] == "5000" and plan["sources"]["arpu"] == "person"
+    assert [a["catalogue"] for a in plan["actions"]] == ["trial_onboarding", "cold_outreach"]
+    assert not any("ARPU is unknown" in a for a in plan["assumptions"])
+    # The shipped workflows are not published yet: a person is asked before they run.
+    assert goal.status == Goal.Status.AWAITING_APPROVAL and error.returncode == 3
+
+
+def test_a_bad_arpu_is_refused_and_saves_nothing():
+    _, error = _refused("1週間で200万作りたい", "--today", TODAY, "--arpu", "-5")
+
+    assert error.returncode == 2 and "ARPU must be above zero" in str(error)
+    assert Goal.objects.count() == 0 and AuditEvent.objects.count() == 0
 
 
 def test_a_plan_waiting_for_a_person_exits_3_and_names_the_decision(settings):
     settings.AUTO_EXECUTION_ENABLED = False
 
-    out, error = _refused("1週間で200万作りたい", "--today", TODAY, "--json")
+    out, error = _refused("1週間で200万作りたい", "--today", TODAY, "--arpu", "5000", "--json")
 
     goal = Goal.objects.get()
     decision_id = goal.revisions.get().decision_id
     assert error.returncode == 3 and f"decision #{decision_id}" in str(error)
     document = json.loads(out)
     assert document["status"] == Goal.Status.AWAITING_APPROVAL
-    assert [d["id"] for d in document["plan"]["decisions"]] == [decision_id]
+    assert {d["id"] for d in document["plan"]["decisions"]} == {decision_id}
     assert document["plan"]["decisions"][0]["rule"] == "auto_execution_disabled"
 
 
 def test_json_without_dry_run_carries_the_saved_id():
-    document = json.loads(_run("1週間で200万作りたい", "--today", TODAY, "--json"))
+    out, _ = _refused("1週間で200万作りたい", "--today", TODAY, "--json")
+    document = json.loads(out)
 
     assert document["id"] == Goal.objects.get().pk
 

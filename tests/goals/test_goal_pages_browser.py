@@ -27,15 +27,38 @@ def test_alice_states_a_goal_confirms_it_and_sees_its_plan(page, alice):
     expect(page.locator(".goal-daily-target")).to_have_text("285,715")
     expect(page.locator(".goal-understood")).to_contain_text("Read by the rules")
     expect(page.locator(".goal-actions")).to_be_visible()
+    # No ARPU is known on a fresh install: the page asks for it.
+    expect(page.locator("#goal-arpu")).to_be_visible()
     page.click("#goal-confirm")
     goal = Goal.objects.get()
     expect(page).to_have_url(re.compile(rf"/admin/goals/goal/{goal.pk}/change/$"))
     expect(page.locator(".goal-sentence")).to_contain_text("1週間で200万作りたい")
     expect(page.locator(".goal-daily-target")).to_have_text("¥285,715")
-    expect(page.locator("#goal-plan-state")).to_contain_text("started within policy")
-    expect(page.locator(".goal-progress")).to_contain_text("not enough data")
-    page.goto("/admin/")
-    expect(page.locator("#active-goals")).to_contain_text("1週間で200万作りたい")
+    # Saved without one, its plan has nothing to run: it stays planned and says why.
+    expect(page.locator("body")).to_contain_text("Nothing would run: no ARPU is known")
+    expect(page.locator("#goal-plan-state")).to_contain_text("not started")
+    goal.refresh_from_db()
+    assert goal.status == Goal.Status.PLANNED
+
+
+def test_alice_gives_the_arpu_on_the_confirmation_and_the_plan_gets_its_workflows(
+    page, alice, catalogue_seeded
+):
+    admin_log_in(page, "alice", "pw-alice-123")
+    page.click("#new-goal")
+    page.fill("#goal-text", "1週間で200万作りたい")
+    page.get_by_role("button", name="Understand and plan").click()
+    page.fill("#goal-arpu", "5,000")
+    page.get_by_role("button", name="Plan with this ARPU").click()
+    expect(page.locator(".goal-actions")).to_contain_text("trial-onboarding")
+    expect(page.locator("#goal-arpu")).to_have_count(0)
+    page.click("#goal-confirm")
+    goal = Goal.objects.get()
+    expect(page).to_have_url(re.compile(rf"/admin/goals/goal/{goal.pk}/change/$"))
+    goal.refresh_from_db()
+    assert goal.fields_from["arpu"] == "person"
+    # The shipped workflows are not published here: the plan waits for a decision.
+    assert goal.status == Goal.Status.AWAITING_APPROVAL
 
 
 def test_a_next_term_goal_asks_and_offers_no_confirm(page, alice):

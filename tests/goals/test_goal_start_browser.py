@@ -11,22 +11,36 @@ from playwright.sync_api import expect
 
 from goals.models import Goal
 from tests.browser import admin_log_in
+from tests.goals.factories import catalogue_published
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WEEK = "1週間で200万作りたい"
 
 
-def _confirmation(page) -> None:
+def _confirmation(page, *, arpu: str = "") -> None:
     admin_log_in(page, "alice", "pw-alice-123")
     page.click("#new-goal")
     page.fill("#goal-text", WEEK)
     page.get_by_role("button", name="Understand and plan").click()
+    if arpu:  # without one, a revenue plan has nothing to run and does not start
+        page.fill("#goal-arpu", arpu)
+        page.get_by_role("button", name="Plan with this ARPU").click()
     expect(page.get_by_role("button", name="Start")).to_be_visible()
 
 
-def test_start_makes_the_goal_active_within_the_policy(page, alice):
-    _confirmation(page)
+#: The trial onboarding workflow's inputs besides its volume (loopback: nothing runs here).
+TRIAL_INPUTS = {
+    "trials_url": "http://127.0.0.1:9/trials",
+    "email_api_url": "http://127.0.0.1:9/mail",
+    "language": "ja",
+    "product": "App",
+}
+
+
+def test_start_makes_the_goal_active_within_the_policy(page, alice, catalogue_seeded):
+    catalogue_published(actor=alice, run_inputs={"trial_onboarding": TRIAL_INPUTS})
+    _confirmation(page, arpu="5000")
 
     page.get_by_role("button", name="Start").click()
 
@@ -37,9 +51,11 @@ def test_start_makes_the_goal_active_within_the_policy(page, alice):
     assert goal.revisions.get().approved_at is not None
 
 
-def test_start_over_a_policy_line_says_which_decision_it_waits_for(page, alice, settings):
+def test_start_over_a_policy_line_says_which_decision_it_waits_for(
+    page, alice, settings, catalogue_seeded
+):
     settings.AUTO_EXECUTION_ENABLED = False
-    _confirmation(page)
+    _confirmation(page, arpu="5000")
 
     page.get_by_role("button", name="Start").click()
 

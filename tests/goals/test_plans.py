@@ -147,3 +147,71 @@ def test_a_growth_goal_without_a_baseline_reading_asks():
 
     assert not understanding.ready
     assert [q.code for q in understanding.questions] == ["no_baseline_amount"]
+
+
+# --- a plan that cannot run is said before it runs ------------------------------------
+
+
+def _customers_plan():
+    from goals.services.plans import plan_prepare
+
+    return plan_prepare(
+        text="今月100人の顧客を獲得したい",
+        metric="customers",
+        target=100,
+        currency="JPY",
+        start=START,
+        end=dt.date(2026, 12, 1),  # 50 a day: more than trial onboarding alone gives
+        today=TODAY,
+        use_model=False,
+    ).document
+
+
+def test_a_chosen_workflow_needing_inputs_nobody_supplies_is_a_risk_naming_them(alice):
+    from goals.models import CatalogueItem
+    from goals.services.catalogue import catalogue_workflows_install
+
+    catalogue_workflows_install(actor=alice)
+
+    risks = [r for r in _customers_plan()["risks"] if r["kind"] == "missing_inputs"]
+
+    assert len(risks) == 2  # both chosen workflows: nothing is configured yet
+    outreach = next(r["message"] for r in risks if r["message"].startswith("cold-outreach"))
+    assert "prospects_url, email_api_url, language, product, sender" in outreach
+    assert "sends_per_day" not in outreach  # the plan's own volume is supplied
+    CatalogueItem.objects.filter(key="cold_outreach").update(
+        run_inputs={
+            "prospects_url": "http://127.0.0.1/p",
+            "email_api_url": "http://127.0.0.1/m",
+            "language": "ja",
+            "product": "App",
+            "sender": "Aiko",
+        }
+    )
+    after = [r["message"] for r in _customers_plan()["risks"] if r["kind"] == "missing_inputs"]
+    assert [m.split(" ")[0] for m in after] == ["trial-onboarding"]
+
+
+def test_a_plan_with_no_action_does_not_start_the_goal_stays_planned_and_says_why():
+    from decisions.models import AuditEvent, Decision
+    from goals.models import Goal
+    from goals.services.plans import goal_start
+
+    understanding = goal_understand(
+        text="1週間で200万作りたい", today=TODAY, default_currency="JPY"
+    )
+    draft = understanding_draft(understanding=understanding, today=TODAY, use_model=False)
+    assert [n["code"] for n in draft.document["needs"]] == ["no_arpu"]
+    goal = goal_create(understanding=understanding, actor=None)
+    goal_plan(goal=goal, today=TODAY, actor=None, draft=draft)
+
+    outcome = goal_start(goal_id=goal.pk, actor=None)
+
+    goal.refresh_from_db()
+    assert goal.status == Goal.Status.PLANNED and outcome.decision is None
+    assert "no ARPU is known" in outcome.held
+    revision = goal.revisions.get()
+    assert revision.approved_at is None
+    assert [r["kind"] for r in revision.document["risks"]][-1] == "no_actions"
+    assert AuditEvent.objects.filter(action="goals.plan_held", subject_id=goal.pk).exists()
+    assert not Decision.objects.exists()

@@ -1,17 +1,20 @@
 """State a goal in a sentence: see what was understood and its plan, or save both.
 
-    manage.py goal "1週間で200万作りたい" [--today 2026-11-30] [--dry-run] [--json]
+    manage.py goal "1週間で200万作りたい" [--today 2026-11-30] [--arpu 5000] [--dry-run] [--json]
 
 ``--json`` prints ``{"goal": {...}, "plan": {...}}`` (amounts as major-unit strings,
 ISO dates; ``plan.decisions`` lists what a person is asked); otherwise a short summary
 in Japanese and English. ``--dry-run`` saves nothing; without it the goal is saved,
 planned (the model chooses the workflows) and started: active at once within the
 policy, or waiting for a decision. Figures not read from a metric source are
-assumptions the output names.
+assumptions the output names. A revenue goal with no known ARPU asks for it (question
+``no_arpu``): ``--arpu`` gives it (major units); without one its plan has nothing to run,
+so the goal is saved but stays planned, and the output says why.
 
 Exit code 2, with nothing saved, when the goal still has questions (来期, no amount)
 or the input cannot be a goal (empty, too long, negative): one line says what is wrong.
-Exit code 3 when the goal was saved but waits for a person's decision (as ``workflow
+Exit code 3 when the goal was saved but waits for a person (a decision, or the ARPU its
+plan needs to have anything to run; it stays planned), as ``workflow
 run`` does).
 """
 
@@ -89,6 +92,10 @@ def summary_lines(understanding: Understanding, plan: dict[str, Any] | None) -> 
             lines += [f"リスク: {risk['kind']}", f"Risk: {risk['message']}"]
         for assumption in plan["assumptions"]:
             lines += [f"仮定: {assumption}", f"Assumption: {assumption}"]
+        for need in plan.get("needs") or []:
+            lines += [f"必要: {need['field']} ({need['code']})", f"Needed: {need['text']}"]
+    if goal.get("arpu"):
+        lines += [f"ARPU（入力値）: {goal['arpu']}", f"ARPU (given): {goal['arpu']}"]
     for question in goal["questions"]:
         lines += [f"質問: {question['code']}", f"Question: {question['text']}"]
     return lines
@@ -100,6 +107,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("text", help='The goal, such as "1週間で200万作りたい".')
         parser.add_argument("--today", help="The day to plan from (YYYY-MM-DD); default today.")
+        parser.add_argument(
+            "--arpu",
+            help="What a paying customer pays a month, in the goal's currency (e.g. 5000): "
+            "needed by a revenue goal when no snapshots give it.",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Print; save nothing.")
         parser.add_argument("--json", action="store_true", help="Print the goal and plan as JSON.")
 
@@ -110,7 +122,10 @@ class Command(BaseCommand):
         today = _today(options["today"])
         try:
             understanding = goal_understand(
-                text=options["text"], today=today, default_currency=settings.DEFAULT_CURRENCY
+                text=options["text"],
+                today=today,
+                default_currency=settings.DEFAULT_CURRENCY,
+                arpu=options["arpu"],
             )
         except GoalParseError as exc:
             raise CommandError(exc.message, returncode=EXIT_REFUSED) from None
@@ -153,6 +168,13 @@ class Command(BaseCommand):
                 self.stdout.write(start_line(saved.goal.status, saved.decision_id))
             raise CommandError(
                 f"goal #{saved.goal.pk} waits for decision #{saved.decision_id}",
+                returncode=EXIT_WAITING,
+            )
+        if saved.held:
+            if not options["json"]:
+                self.stdout.write(start_line(saved.goal.status, None, saved.held))
+            raise CommandError(
+                f"goal #{saved.goal.pk} is saved but not started: {saved.held}",
                 returncode=EXIT_WAITING,
             )
         if not options["json"]:

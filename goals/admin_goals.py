@@ -540,6 +540,12 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
                 f"Goal #{goal.pk} is planned and waits for decision #{saved.decision_id}.",
                 level=messages.WARNING,
             )
+        elif saved.held:
+            self.message_user(
+                request,
+                f"Goal #{goal.pk} is saved but not started: {saved.held}",
+                level=messages.WARNING,
+            )
         else:
             self.message_user(request, f"Goal #{goal.pk} is active: its plan started.")
         return HttpResponseRedirect(reverse("admin:goals_goal_change", args=[goal.pk]))

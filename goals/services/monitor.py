@@ -32,6 +32,8 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Decision, NotificationPreference
@@ -610,7 +612,21 @@ def goals_monitor_due(*, now: datetime | None = None) -> list[MonitorReport]:
     today = timezone.localdate(now)
     snapshots_take_once(day=today - timedelta(days=1))
     reports: list[MonitorReport] = []
-    ids = Goal.objects.filter(status=Goal.Status.ACTIVE).order_by("id").values_list("id", flat=True)
+    # Goals already monitored today are left out in the query, so each tick takes the
+    # next batch: every active goal is reached however many there are.
+    done = AuditEvent.objects.filter(
+        action=MONITORED_ACTION,
+        subject_type=ContentType.objects.get_for_model(Goal),
+        data__day=today.isoformat(),
+    ).values("subject_id")
+    ids = (
+        Goal.objects.filter(status=Goal.Status.ACTIVE)
+        # The audit row's subject id is text: compare the goal's id as text too.
+        .annotate(subject_key=Cast("pk", output_field=CharField()))
+        .exclude(subject_key__in=done)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
     for goal_id in list(ids[:MONITOR_BATCH]):
         try:
             reports.append(goal_monitor(goal_id=goal_id, today=today))

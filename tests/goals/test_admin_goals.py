@@ -105,6 +105,10 @@ def test_confirm_saves_the_goal_and_its_plan_and_lands_on_its_page(client, alice
     revision = goal.revisions.get()
     assert revision.number == 1
     assert revision.document["daily_target"] == "285715"
+    # The message says so too: saved, not started, and why.
+    page = client.get(response["Location"]).content.decode()
+    assert f"Goal #{goal.pk} is saved but not started" in page
+    assert "is active: its plan started" not in page
 
 
 def test_the_confirmation_asks_for_the_arpu_and_plans_with_the_one_given(client, alice):

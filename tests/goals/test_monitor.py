@@ -160,6 +160,20 @@ def test_the_tick_monitors_every_active_goal_and_skips_the_rest():
     assert Decimal(reports[0].forecast.progress_pct) == Decimal("120.0")
 
 
+def test_each_tick_takes_the_goals_not_yet_monitored_today(monkeypatch):
+    """A batch smaller than the active goals: the next tick takes the ones left, so every
+    goal is reached (the first batch is not taken again and again)."""
+    monkeypatch.setattr("goals.services.monitor.MONITOR_BATCH", 2)
+    goals = [goal_active() for _ in range(3)]
+    with time_machine.travel(dt.datetime(2026, 3, 3, 9, 0, tzinfo=dt.UTC), tick=False):
+        first = [r.goal_id for r in goals_monitor_due()]
+        second = [r.goal_id for r in goals_monitor_due()]
+        third = goals_monitor_due()
+    assert first == [goals[0].pk, goals[1].pk]
+    assert second == [goals[2].pk]
+    assert third == []
+
+
 def test_the_monitor_schedule_runs_the_tick_task():
     from importlib import import_module
 

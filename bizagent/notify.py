@@ -19,6 +19,17 @@ from django.template.loader import render_to_string
 logger = logging.getLogger(__name__)
 
 
+def message_language() -> str:
+    """The language mails and Telegram messages to a person are written in.
+
+    ``BIZAGENT_LANGUAGE`` (``LANGUAGE_CODE``) for everyone: nobody has a language of their
+    own yet (a per-person language is a later slice; this is where it will be looked up).
+    Senders render under ``translation.override(message_language())`` because a task or a
+    command has no request whose language could be followed.
+    """
+    return settings.LANGUAGE_CODE
+
+
 def email_build(
     *,
     to: Sequence[str],

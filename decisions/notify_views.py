@@ -9,6 +9,7 @@ from django.contrib.admin import AdminSite
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -40,9 +41,9 @@ def notify_prefs_page(request: HttpRequest, *, admin_site: AdminSite) -> HttpRes
         else:
             messages.success(
                 request,
-                "Your notification preferences are saved."
+                _("Your notification preferences are saved.")
                 if changed
-                else "Nothing changed: your notification preferences are as they were.",
+                else _("Nothing changed: your notification preferences are as they were."),
             )
             return redirect("admin:decisions_notify_prefs")
     rows = [
@@ -67,7 +68,7 @@ def notify_prefs_page(request: HttpRequest, *, admin_site: AdminSite) -> HttpRes
     ]
     context = {
         **admin_site.each_context(request),
-        "title": "Notifications",
+        "title": _("Notifications"),
         "rows": rows,
         "linked": linked,
         "errors": errors,

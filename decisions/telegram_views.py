@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -61,20 +62,20 @@ def telegram_link_page(request: HttpRequest, *, admin_site: AdminSite) -> HttpRe
     """
     context: dict = {
         **admin_site.each_context(request),
-        "title": "Link Telegram",
+        "title": _("Link Telegram"),
         "link": TelegramLink.objects.filter(user_id=request.user.pk or 0).first(),
         "enabled": telegram_enabled(),
         "ttl_minutes": int(LINK_TOKEN_TTL.total_seconds() // 60),
     }
     if request.method == "POST" and request.POST.get("action") == "unlink":
         if telegram_unlink(user=request.user):  # type: ignore[arg-type]
-            messages.success(request, "Your Telegram account is unlinked.")
+            messages.success(request, _("Your Telegram account is unlinked."))
         return redirect("admin:decisions_telegramlink_link")
     if request.method == "POST" and context["enabled"]:
         try:
             bot = telegram_client().get_me()
         except TelegramError as exc:
-            context["error"] = f"Telegram cannot be reached: {exc}"
+            context["error"] = _("Telegram cannot be reached: %(error)s") % {"error": exc}
         else:
             token = telegram_link_token_issue(user=request.user)  # type: ignore[arg-type]
             context["start_url"] = f"https://t.me/{bot.username}?start={token}"

@@ -53,7 +53,7 @@ from goals.services.goals import (
 )
 from goals.services.intake import goal_save_and_start
 from goals.services.plans import PlanDraft, PlanStartError
-from goals.services.reports import TREND_WORDS, amount_text
+from goals.services.reports import amount_text, trend_text
 from goals.vocabulary import COUNT_METRICS, FieldSource, currency_exponent
 
 _ = gettext_lazy
@@ -97,7 +97,9 @@ def _major_text(goal: Goal, major: Any, *, money: bool | None = None) -> str:
     if money or (money is None and goal.metric not in COUNT_METRICS):
         minor = int(value.scaleb(currency_exponent(goal.currency)).to_integral_value())
         return amount_text(minor, currency=goal.currency, metric="revenue")
-    return f"{int(value.to_integral_value(ROUND_HALF_UP)):,} people"
+    return gettext("%(count)s people") % {
+        "count": f"{int(value.to_integral_value(ROUND_HALF_UP)):,}"
+    }
 
 
 def _rate_text(goal: Goal, rate: Decimal | None) -> str:
@@ -110,7 +112,9 @@ def _duration_text(value: dt.timedelta | None) -> str:
     if value is None:
         return "-"
     hours = value.total_seconds() / 3600
-    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
+    if hours >= 48:
+        return gettext("%(days)s days") % {"days": f"{hours / 24:.1f}"}
+    return gettext("%(hours)s hours") % {"hours": f"{hours:.1f}"}
 
 
 def _pct_text(value: Decimal | None) -> str:
@@ -163,9 +167,9 @@ def goals_progress(*, today: dt.date | None = None) -> list[GoalProgress]:
                 forecast_percent=None
                 if projected is None
                 else _percent(projected, goal.target_amount),
-                forecast_text="not enough data yet"
+                forecast_text=gettext("not enough data yet")
                 if projected is None
-                else f"forecast {goal_amount_text(goal, projected)}",
+                else gettext("forecast %(amount)s") % {"amount": goal_amount_text(goal, projected)},
             )
         )
     return result
@@ -195,7 +199,9 @@ def understood_rows(document: dict[str, Any]) -> list[tuple[str, str, str]]:
         "currency": document.get("currency"),
         "growth_pct": document.get("growth_pct"),
         "baseline": baseline and f"{baseline['start']} – {baseline['end']}",
-        "period": period and f"{period['start']} – {period['end']} ({period['days']} days)",
+        "period": period
+        and gettext("%(start)s – %(end)s (%(days)s days)")
+        % {"start": period["start"], "end": period["end"], "days": period["days"]},
     }
     labels = dict(FieldSource.choices)
     return [
@@ -210,7 +216,7 @@ def _today() -> dt.date:
 
 
 def _trend_text(forecast: Forecast) -> str:
-    return TREND_WORDS.get(forecast.trend, forecast.trend)
+    return trend_text(forecast.trend)
 
 
 def progress_figures(goal: Goal, forecast: Forecast) -> list[tuple[str, str]]:
@@ -219,24 +225,35 @@ def progress_figures(goal: Goal, forecast: Forecast) -> list[tuple[str, str]]:
     if forecast.projected_total is not None:
         projected = goal_amount_text(goal, forecast.projected_total)
         if forecast.band_low is not None and forecast.band_high is not None:
-            projected += (
-                f" (between {goal_amount_text(goal, forecast.band_low)} and "
-                f"{goal_amount_text(goal, forecast.band_high)})"
-            )
+            projected += " " + gettext("(between %(low)s and %(high)s)") % {
+                "low": goal_amount_text(goal, forecast.band_low),
+                "high": goal_amount_text(goal, forecast.band_high),
+            }
     completion = forecast.completion_date
+    a_day = gettext("%(amount)s a day")
     return [
         (
-            "achieved",
-            f"{goal_amount_text(goal, forecast.achieved)} of "
-            f"{goal_amount_text(goal, goal.target_amount)}",
+            gettext("achieved"),
+            gettext("%(achieved)s of %(target)s")
+            % {
+                "achieved": goal_amount_text(goal, forecast.achieved),
+                "target": goal_amount_text(goal, goal.target_amount),
+            },
         ),
-        ("progress", f"{forecast.progress_pct}%"),
-        ("run rate", f"{_rate_text(goal, forecast.run_rate)} a day"),
-        ("required per day", f"{goal_amount_text(goal, forecast.required_daily)} a day"),
-        ("projected total", projected),
-        ("completion date", "-" if completion is None else completion.isoformat()),
-        ("trend", _trend_text(forecast)),
-        ("days", f"{forecast.days_elapsed} of {forecast.days_total} elapsed"),
+        (gettext("progress"), f"{forecast.progress_pct}%"),
+        (gettext("run rate"), a_day % {"amount": _rate_text(goal, forecast.run_rate)}),
+        (
+            gettext("required per day"),
+            a_day % {"amount": goal_amount_text(goal, forecast.required_daily)},
+        ),
+        (gettext("projected total"), projected),
+        (gettext("completion date"), "-" if completion is None else completion.isoformat()),
+        (gettext("trend"), _trend_text(forecast)),
+        (
+            gettext("days"),
+            gettext("%(elapsed)s of %(total)s elapsed")
+            % {"elapsed": forecast.days_elapsed, "total": forecast.days_total},
+        ),
     ]
 
 
@@ -259,13 +276,18 @@ def _plan_context(page: GoalPage) -> dict[str, Any]:
         for a in document.get("actions", [])
     ]
     if revision.approved_at is None and revision.decision_id is not None:
-        approval = "waiting for a person's decision"
+        approval = gettext("waiting for a person's decision")
     elif revision.approved_at is None:
-        approval = "not started yet"
+        approval = gettext("not started yet")
     elif revision.approved_by is not None:
-        approval = f"approved by {_person(revision.approved_by)} on {_when(revision.approved_at)}"
+        approval = gettext("approved by %(person)s on %(when)s") % {
+            "person": _person(revision.approved_by),
+            "when": _when(revision.approved_at),
+        }
     else:
-        approval = f"started within policy on {_when(revision.approved_at)}"
+        approval = gettext("started within policy on %(when)s") % {
+            "when": _when(revision.approved_at)
+        }
     return {
         "plan": {
             "number": revision.number,
@@ -296,7 +318,9 @@ def _revision_rows(page: GoalPage) -> list[dict[str, Any]]:
                 "change": "-" if change is None else f"{Decimal(str(change)) * 100:+.1f}%",
                 "rationale": r.rationale or "-",
                 "approved": (
-                    _person(r.approved_by) or "within policy" if r.approved_at else "not yet"
+                    _person(r.approved_by) or gettext("within policy")
+                    if r.approved_at
+                    else gettext("not yet")
                 ),
             }
         )
@@ -307,35 +331,53 @@ def _figures_rows(page: GoalPage) -> list[tuple[str, str]]:
     f = page.figures
     goal = page.goal
     overall = (
-        f"{_pct_text(f.achievement_rate)} ({f.goals_achieved} of {f.goals_closed} closed goals)"
+        gettext("%(rate)s (%(achieved)s of %(closed)s closed goals)")
+        % {
+            "rate": _pct_text(f.achievement_rate),
+            "achieved": f.goals_achieved,
+            "closed": f.goals_closed,
+        }
         if f.goals_closed
-        else "no goal closed yet"
+        else gettext("no goal closed yet")
     )
     if f.execution_time is not None:
         execution = _duration_text(f.execution_time)
     elif f.started_at is not None:
-        execution = f"running since {_when(f.started_at)}"
+        execution = gettext("running since %(when)s") % {"when": _when(f.started_at)}
     else:
-        execution = "not started"
+        execution = gettext("not started")
     return [
-        ("goal achievement rate (all goals)", overall),
-        ("execution time (start to close)", execution),
-        ("decisions asked", f"{f.decisions_asked} ({f.decisions_decided} decided)"),
-        ("decision time (median)", _duration_text(f.decision_time_median)),
+        (gettext("goal achievement rate (all goals)"), overall),
+        (gettext("execution time (start to close)"), execution),
         (
-            "auto-execution rate",
-            f"{_pct_text(f.auto_execution_rate)} ({f.revisions_automatic} of "
-            f"{f.revisions_approved} plans started without a person)"
-            if f.revisions_approved
-            else "no plan started yet",
+            gettext("decisions asked"),
+            gettext("%(asked)s (%(decided)s decided)")
+            % {"asked": f.decisions_asked, "decided": f.decisions_decided},
         ),
-        ("adjustments", str(len(f.adjustments))),
+        (gettext("decision time (median)"), _duration_text(f.decision_time_median)),
+        (
+            gettext("auto-execution rate"),
+            gettext("%(rate)s (%(automatic)s of %(approved)s plans started without a person)")
+            % {
+                "rate": _pct_text(f.auto_execution_rate),
+                "automatic": f.revisions_automatic,
+                "approved": f.revisions_approved,
+            }
+            if f.revisions_approved
+            else gettext("no plan started yet"),
+        ),
+        (gettext("adjustments"), str(len(f.adjustments))),
     ] + [
         (
-            f"adjustment r{a.revision} on {a.day.isoformat()}",
-            f"{a.change * 100:+.1f}% ({'automatic' if a.automatic else 'approved'}); run rate "
-            f"{_rate_text(goal, a.run_rate_before)} before, "
-            f"{_rate_text(goal, a.run_rate_after)} after",
+            gettext("adjustment r%(revision)s on %(day)s")
+            % {"revision": a.revision, "day": a.day.isoformat()},
+            gettext("%(change)s (%(how)s); run rate %(before)s before, %(after)s after")
+            % {
+                "change": f"{a.change * 100:+.1f}%",
+                "how": gettext("automatic") if a.automatic else gettext("approved"),
+                "before": _rate_text(goal, a.run_rate_before),
+                "after": _rate_text(goal, a.run_rate_after),
+            },
         )
         for a in f.adjustments
     ]
@@ -435,7 +477,7 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             target=goal.target_amount,
             daily=page.daily,
             forecast=page.forecast,
-            label=f"{goal.get_metric_display()}: actual vs target",
+            label=gettext("%(metric)s: actual vs target") % {"metric": goal.get_metric_display()},
         )
         understood = {
             "metric": goal.get_metric_display(),
@@ -453,7 +495,7 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         }
         pending = [d for d in page.decisions if d.status == Decision.Status.PENDING]
         context = {
-            **self._base_context(request, f"Goal #{goal.pk}"),
+            **self._base_context(request, gettext("Goal #%(id)s") % {"id": goal.pk}),
             "original": goal,
             "goal": goal,
             "understood": render_understood(understood_rows(understood)),
@@ -493,9 +535,10 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
                     "kind": r.get_kind_display(),
                     "period": f"{r.period_start.isoformat()} – {r.period_end.isoformat()}",
                     "emailed": (
-                        f"emailed {_when(r.emailed_at)} to {r.recipients}"
+                        gettext("emailed %(when)s to %(count)s")
+                        % {"when": _when(r.emailed_at), "count": r.recipients}
                         if r.emailed_at
-                        else "not emailed"
+                        else gettext("not emailed")
                     ),
                     "summary": r.figures.get("headline", "-"),
                 }
@@ -523,7 +566,7 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         except GoalCancelError as exc:
             self.message_user(request, str(exc), level=messages.ERROR)
         else:
-            self.message_user(request, f"Goal #{goal.pk} cancelled.")
+            self.message_user(request, gettext("Goal #%(id)s cancelled.") % {"id": goal.pk})
         return HttpResponseRedirect(page_url)
 
     # --- "New goal": a sentence, a confirmation, then the goal page ------------------
@@ -542,11 +585,16 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             return self._form(
                 request,
                 text="",
-                error=f"The goal is {len(text):,} characters long; keep it under "
-                f"{MAX_TEXT_CHARS:,} (one sentence is enough).",
+                error=gettext(
+                    "The goal is %(length)s characters long; keep it under %(limit)s "
+                    "(one sentence is enough)."
+                )
+                % {"length": f"{len(text):,}", "limit": f"{MAX_TEXT_CHARS:,}"},
             )
         if not text.strip():
-            return self._form(request, text="", error="Type a goal, such as 1週間で200万作りたい.")
+            return self._form(
+                request, text="", error=gettext("Type a goal, such as 1週間で200万作りたい.")
+            )
         today = _today()
         try:
             understanding = goal_understand(
@@ -579,15 +627,19 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             return self._form(
                 request,
                 text="",
-                error="This confirmation is more than an hour old; type the goal again to "
-                "see a plan from today's figures.",
+                error=gettext(
+                    "This confirmation is more than an hour old; type the goal again to "
+                    "see a plan from today's figures."
+                ),
             )
         except (signing.BadSignature, GoalServiceError, KeyError, TypeError, ValueError):
             return self._form(
                 request,
                 text="",
-                error="This confirmation was changed or damaged, so nothing was saved; type "
-                "the goal again.",
+                error=gettext(
+                    "This confirmation was changed or damaged, so nothing was saved; type "
+                    "the goal again."
+                ),
             )
         try:
             # One transaction: a goal without its plan and start is never left behind.
@@ -602,17 +654,21 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         if saved.decision_id is not None:
             self.message_user(
                 request,
-                f"Goal #{goal.pk} is planned and waits for decision #{saved.decision_id}.",
+                gettext("Goal #%(id)s is planned and waits for decision #%(decision)s.")
+                % {"id": goal.pk, "decision": saved.decision_id},
                 level=messages.WARNING,
             )
         elif saved.held:
             self.message_user(
                 request,
-                f"Goal #{goal.pk} is saved but not started: {saved.held}",
+                gettext("Goal #%(id)s is saved but not started: %(why)s")
+                % {"id": goal.pk, "why": saved.held},
                 level=messages.WARNING,
             )
         else:
-            self.message_user(request, f"Goal #{goal.pk} is active: its plan started.")
+            self.message_user(
+                request, gettext("Goal #%(id)s is active: its plan started.") % {"id": goal.pk}
+            )
         return HttpResponseRedirect(reverse("admin:goals_goal_change", args=[goal.pk]))
 
     def _base_context(self, request: HttpRequest, title: str) -> dict[str, Any]:
@@ -623,7 +679,7 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
         }
 
     def _form(self, request: HttpRequest, *, text: str, error: str) -> HttpResponse:
-        context = {**self._base_context(request, "New goal"), "text": text, "error": error}
+        context = {**self._base_context(request, gettext("New goal")), "text": text, "error": error}
         return TemplateResponse(request, "admin/goals/goal/new.html", context)
 
     def _confirmation(
@@ -641,9 +697,9 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
             carried = {**understanding_state(understanding, draft), "today": today.isoformat()}
             state = signing.dumps(carried, salt=CONFIRM_SALT, compress=True)
         currency = understanding.parsed.currency or understanding.default_currency
-        unit = "people" if understanding.parsed.metric in COUNT_METRICS else currency
+        unit = gettext("people") if understanding.parsed.metric in COUNT_METRICS else currency
         context = {
-            **self._base_context(request, "Confirm the goal"),
+            **self._base_context(request, gettext("Confirm the goal")),
             "text": understanding.parsed.text,
             "understood": render_understood(understood_rows(document)),
             "questions": document["questions"],
@@ -664,8 +720,11 @@ def render_understood(rows: list[tuple[str, str, str]]) -> SafeString:
         "", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>", ((n, v, s) for n, v, s in rows)
     )
     return format_html(
-        '<table class="goal-understood"><thead><tr><th>field</th><th>value</th>'
-        "<th>where it came from</th></tr></thead><tbody>{}</tbody></table>",
+        '<table class="goal-understood"><thead><tr><th>{}</th><th>{}</th>'
+        "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
+        gettext("field"),
+        gettext("value"),
+        gettext("where it came from"),
         body,
     )
 
@@ -691,20 +750,29 @@ def render_plan(plan: dict[str, Any], *, unit: str, currency: str) -> SafeString
     assumptions = format_html_join("", "<li>{}</li>", ((a,) for a in plan.get("assumptions", [])))
     return format_html(
         '<div class="goal-plan">'
-        '<p>Daily target: <strong class="goal-daily-target">{}</strong> {}</p>'
-        '<table class="goal-actions"><thead><tr><th>workflow</th><th>parameters</th>'
-        "<th>per day</th><th>expected per day</th><th>cost</th></tr></thead><tbody>{}</tbody>"
+        '<p>{} <strong class="goal-daily-target">{}</strong> {}</p>'
+        '<table class="goal-actions"><thead><tr><th>{}</th><th>{}</th>'
+        "<th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody>"
         "</table>"
-        '<p>Budget estimate: <span class="goal-budget">{} {}</span></p>'
-        '<h4>Risks</h4><ul class="goal-risks">{}</ul>'
-        '<h4>Assumptions</h4><ul class="goal-assumptions">{}</ul></div>',
+        '<p>{} <span class="goal-budget">{} {}</span></p>'
+        '<h4>{}</h4><ul class="goal-risks">{}</ul>'
+        '<h4>{}</h4><ul class="goal-assumptions">{}</ul></div>',
+        gettext("Daily target:"),
         _grouped(plan.get("daily_target")),
         unit,
+        gettext("workflow"),
+        gettext("parameters"),
+        gettext("per day"),
+        gettext("expected per day"),
+        gettext("cost"),
         actions,
+        gettext("Budget estimate:"),
         _grouped(plan.get("budget_estimate")),
         currency,
-        risks or format_html("<li>{}</li>", "none"),
-        assumptions or format_html("<li>{}</li>", "none"),
+        gettext("Risks"),
+        risks or format_html("<li>{}</li>", gettext("none")),
+        gettext("Assumptions"),
+        assumptions or format_html("<li>{}</li>", gettext("none")),
     )
 
 

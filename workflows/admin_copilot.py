@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 
 from bizagent.rendering import HtmxHttpRequest, markdown_render
 from workflows.errors import RunInputInvalid, WorkflowStateError
@@ -95,6 +96,16 @@ def step_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str
     ]
 
 
+# What an edit did, in words (the template keys its styling on the untranslated verb).
+_EDIT_LABELS = {
+    ("step", "added"): gettext_lazy("step added"),
+    ("step", "removed"): gettext_lazy("step removed"),
+    ("step", "changed"): gettext_lazy("step changed"),
+    ("edge", "added"): gettext_lazy("edge added"),
+    ("edge", "removed"): gettext_lazy("edge removed"),
+}
+
+
 def edits_readable(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The handler's edit records as the panel lists them: what, which, and how."""
     rows: list[dict[str, Any]] = []
@@ -109,6 +120,7 @@ def edits_readable(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "verb": "added" if op == "edge_added" else "removed",
                     "name": f"{edge['from']} —{edge['port']}→ {edge['to']}",
                     "changes": [],
+                    "label": _EDIT_LABELS[("edge", "added" if op == "edge_added" else "removed")],
                 }
             )
             continue
@@ -124,6 +136,7 @@ def edits_readable(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "verb": verb,
                 "name": f"{edit['step']} ({document.get('block', '?')})",
                 "changes": changes,
+                "label": _EDIT_LABELS[("step", verb)],
             }
         )
     return rows
@@ -155,7 +168,7 @@ def copilot_panel_view(
         form = CopilotForm(request.POST)
         if not form.is_valid():
             errors = [str(error) for error in form.errors.get("message") or ["invalid"]]
-            result = {"error": "Message: " + " ".join(errors)}
+            result = {"error": gettext("Message: %(errors)s") % {"errors": " ".join(errors)}}
             message = request.POST.get("message", "")[:MESSAGE_MAX]
         else:
             result = _ask(request, workflow, form.cleaned_data["message"])
@@ -164,7 +177,9 @@ def copilot_panel_view(
         if not request.htmx:
             # The plain form POST (no JavaScript): the outcome as a message on the page.
             level = messages.ERROR if result.get("error") else messages.SUCCESS
-            messages.add_message(request, level, result.get("error") or "The copilot answered.")
+            messages.add_message(
+                request, level, result.get("error") or gettext("The copilot answered.")
+            )
             return HttpResponseRedirect(
                 reverse(f"{admin_site.name}:workflows_workflow_change", args=[workflow.pk])
                 + "#copilot-panel"
@@ -184,7 +199,7 @@ def _ask(request: HttpRequest, workflow: Workflow, message: str) -> dict[str, An
     except RunInputInvalid as exc:
         return {"error": "; ".join(p["message"] for p in exc.problems)}
     except (WorkflowStateError, PermissionDenied) as exc:
-        return {"error": str(exc) or "You may not use the copilot on this workflow."}
+        return {"error": str(exc) or gettext("You may not use the copilot on this workflow.")}
     return _result(answer)
 
 

@@ -15,21 +15,26 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy
 
 from bizagent.leases import lease_claim, lease_release
-from bizagent.notify import email_send
+from bizagent.notify import email_send, message_language
 from decisions.actors import Person
 from decisions.models import Decision, DecisionMail
 from decisions.selectors import decision_approvers, decision_mail_recipients, decision_summary
 from decisions.services.audit import audit_log
 from decisions.services.links import decision_link_issue, decision_link_token
 from decisions.services.notify_prefs import notify_recipients
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise as StrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +46,13 @@ LINK_EVENTS = (DecisionMail.Event.REQUESTED, DecisionMail.Event.REMINDER)
 MAIL_LEASE = timedelta(minutes=10)
 # A reminder task delivered twice within this window mails once.
 REMINDER_DEDUPE_WINDOW = timedelta(minutes=30)
-SUBJECTS: dict[str, str] = {
-    DecisionMail.Event.REQUESTED: "Decision needed: {title}",
-    DecisionMail.Event.REMINDER: "Reminder, decision still open: {title}",
-    DecisionMail.Event.EXPIRED: "Decision expired without an answer: {title}",
-    DecisionMail.Event.OUTCOME: "Decision {outcome}: {title}",
-    DecisionMail.Event.SUPERSEDED: "Decision superseded by a newer proposal: {title}",
+# Lazy: each is read in the language of the mail or message it heads (``message_language``).
+SUBJECTS: dict[str, StrPromise] = {
+    DecisionMail.Event.REQUESTED: gettext_lazy("Decision needed: {title}"),
+    DecisionMail.Event.REMINDER: gettext_lazy("Reminder, decision still open: {title}"),
+    DecisionMail.Event.EXPIRED: gettext_lazy("Decision expired without an answer: {title}"),
+    DecisionMail.Event.OUTCOME: gettext_lazy("Decision {outcome}: {title}"),
+    DecisionMail.Event.SUPERSEDED: gettext_lazy("Decision superseded by a newer proposal: {title}"),
 }
 
 
@@ -114,9 +120,15 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     """Mail the approvers who chose email for ``event`` (``notify_recipients``; the
     superseded notice goes to those mailed the decision); returns the number sent.
 
+    Written in ``message_language()`` (BIZAGENT_LANGUAGE: no per-person language yet).
     Idempotent: recipients who already got this mail are skipped, so django-q2 may
     deliver the task again after a crash or an SMTP failure (which is re-raised).
     """
+    with translation.override(message_language()):
+        return _decision_notify(decision_id=decision_id, event=event, now=now)
+
+
+def _decision_notify(*, decision_id: int, event: str, now: datetime | None) -> int:
     if event not in EVENTS:
         raise ValueError(f"unknown decision mail event {event!r}; known: {', '.join(EVENTS)}")
     now = now or timezone.now()
@@ -153,7 +165,7 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     if not mails:
         return 0
     summary = decision_summary(decision)
-    subject = SUBJECTS[event].format(title=summary["title"], outcome=summary["outcome_label"])
+    subject = str(SUBJECTS[event]).format(title=summary["title"], outcome=summary["outcome_label"])
     sent = 0
     failures: list[Exception] = []
     with get_connection() as connection:

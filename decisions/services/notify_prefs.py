@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from decisions.actors import Person
 from decisions.models import NotificationPreference, TelegramLink
@@ -112,15 +113,22 @@ def notify_prefs_update(
     before = notify_prefs_get(user=user)
     for event, channel in choices.items():
         if event not in Event.values:
-            errors.append(f"“{event}” is not a notification event.")
+            errors.append(_("“%(event)s” is not a notification event.") % {"event": event})
         elif channel not in Channel.values:
-            errors.append(f"{Event(event).label}: “{channel}” is not a channel.")
+            errors.append(
+                _("%(event)s: “%(channel)s” is not a channel.")
+                % {"event": Event(event).label, "channel": channel}
+            )
         elif channel not in ALLOWED[event]:
             offered = ", ".join(Channel(c).label for c in ALLOWED[event])
-            errors.append(f"{Event(event).label}: choose one of {offered}.")
+            errors.append(
+                _("%(event)s: choose one of %(offered)s.")
+                % {"event": Event(event).label, "offered": offered}
+            )
         elif channel in TELEGRAM_CHANNELS and not linked and channel != before[event]:
             errors.append(
-                f"{Event(event).label}: Telegram needs a linked account (Link Telegram first)."
+                _("%(event)s: Telegram needs a linked account (Link Telegram first).")
+                % {"event": Event(event).label}
             )
     if errors:
         raise ValidationError(errors)

@@ -40,9 +40,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from bizagent.notify import email_send
+from bizagent.notify import email_send, message_language
 from bizagent.telegram import telegram_enabled
 from decisions.mirror import GOALS_TRACKER, PERFORMANCE_METRICS, sheet_row_enqueue
 from decisions.models import AuditEvent, Decision, NotificationPreference, SheetRow
@@ -88,20 +90,21 @@ GOAL_REPORT_EVENT = NotificationPreference.Event.GOAL_REPORT
 
 SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
 TREND_WORDS: dict[str, str] = {
-    Trend.AHEAD: "ahead of plan",
-    Trend.ON_TRACK: "on track",
-    Trend.BEHIND: "behind plan",
-    Trend.NOT_ENOUGH_DATA: "not enough data for a trend yet",
+    Trend.AHEAD: gettext_noop("ahead of plan"),
+    Trend.ON_TRACK: gettext_noop("on track"),
+    Trend.BEHIND: gettext_noop("behind plan"),
+    Trend.NOT_ENOUGH_DATA: gettext_noop("not enough data for a trend yet"),
 }
 CLOSED_WORDS: dict[str, str] = {
-    Goal.Status.ACHIEVED: "goal achieved",
-    Goal.Status.MISSED: "goal missed",
-    Goal.Status.CANCELLED: "goal cancelled",
+    Goal.Status.ACHIEVED: gettext_noop("goal achieved"),
+    Goal.Status.MISSED: gettext_noop("goal missed"),
+    Goal.Status.CANCELLED: gettext_noop("goal cancelled"),
 }
+# Words as msgids (gettext_noop): translated where read, in the reader's language.
 SUBJECTS: dict[str, str] = {
-    GoalReport.Kind.DAILY: "Goal #{id} daily report {end}: {headline}",
-    GoalReport.Kind.WEEKLY: "Goal #{id} weekly report to {end}: {headline}",
-    GoalReport.Kind.FINAL: "Goal #{id} {status}: {headline}",
+    GoalReport.Kind.DAILY: gettext_noop("Goal #{id} daily report {end}: {headline}"),
+    GoalReport.Kind.WEEKLY: gettext_noop("Goal #{id} weekly report to {end}: {headline}"),
+    GoalReport.Kind.FINAL: gettext_noop("Goal #{id} {status}: {headline}"),
 }
 
 
@@ -116,7 +119,7 @@ def amount_text(amount: int, *, currency: str, metric: str, compact: bool = Fals
     headline. Counts read "1,234 people".
     """
     if metric in COUNT_METRICS:
-        return f"{amount:,} people"
+        return _("%(count)s people") % {"count": f"{amount:,}"}
     symbol = SYMBOLS.get(currency, f"{currency} ")
     major = Decimal(money_major(amount, currency))
     if compact and abs(major) >= 1000:
@@ -132,23 +135,30 @@ def _day_text(day: dt.date) -> str:
     return f"{day.month}/{day.day}"
 
 
+def trend_text(trend: str) -> str:
+    """A forecast's trend in words, in the active language."""
+    return _(TREND_WORDS[trend]) if trend in TREND_WORDS else trend
+
+
 def report_headline(figures: dict[str, Any]) -> str:
     """One line in business words:
     "¥1,234,567 of ¥2,000,000 (62%) — on track, forecast ¥2.1M by 12/5"."""
     cur, metric = figures["currency"], figures["metric"]
     pct = Decimal(figures["progress_pct"]).quantize(Decimal(1), ROUND_HALF_UP)
-    text = (
-        f"{amount_text(figures['achieved'], currency=cur, metric=metric)} of "
-        f"{amount_text(figures['target'], currency=cur, metric=metric)} ({pct}%)"
-    )
+    text = _("%(achieved)s of %(target)s (%(percent)s%%)") % {
+        "achieved": amount_text(figures["achieved"], currency=cur, metric=metric),
+        "target": amount_text(figures["target"], currency=cur, metric=metric),
+        "percent": pct,
+    }
     if figures["status"] in CLOSED_WORDS:
         # A closed goal has an outcome, not a forecast.
-        return f"{text} — {CLOSED_WORDS[figures['status']]}"
+        return f"{text} — {_(CLOSED_WORDS[figures['status']])}"
     forecast = figures["forecast"]
-    text += f" — {TREND_WORDS.get(forecast['trend'], forecast['trend'])}"
+    text += f" — {trend_text(forecast['trend'])}"
     if forecast["projected"] is not None:
         projected = amount_text(forecast["projected"], currency=cur, metric=metric, compact=True)
-        text += f", forecast {projected} by {_day_text(dt.date.fromisoformat(figures['deadline']))}"
+        by = _day_text(dt.date.fromisoformat(figures["deadline"]))
+        text += ", " + _("forecast %(projected)s by %(day)s") % {"projected": projected, "day": by}
     return text
 
 
@@ -392,18 +402,22 @@ def report_telegram_text(report: GoalReport) -> str:
     analysis exists in a report; nothing secret is in it."""
     context = _mail_context(report)
     goal = report.goal
+    words = {"id": goal.pk, "status": context["status"].lower()}
+    words["end"] = report.period_end.isoformat()
     if report.kind == GoalReport.Kind.FINAL:
-        title = f"Goal #{goal.pk} final report ({context['status'].lower()})"
+        title = _("Goal #%(id)s final report (%(status)s)") % words
     elif report.kind == GoalReport.Kind.WEEKLY:
-        title = f"Goal #{goal.pk} weekly report to {report.period_end.isoformat()}"
+        title = _("Goal #%(id)s weekly report to %(end)s") % words
     else:
-        title = f"Goal #{goal.pk} daily report for {report.period_end.isoformat()}"
+        title = _("Goal #%(id)s daily report for %(end)s") % words
     lines = [title, goal.text[:200], "", context["headline"], ""]
-    lines.append(f"This period: {context['period_achieved']}")
+    lines.append(_("This period: %(amount)s") % {"amount": context["period_achieved"]})
     if report.kind != GoalReport.Kind.FINAL:
-        lines.append(f"Needed per day from now: {context['required_daily']}")
-        lines.append(f"Recent pace per day: {context['run_rate']}")
-    lines += ["", f"Full report: {context['admin_url']}"]
+        lines.append(
+            _("Needed per day from now: %(amount)s") % {"amount": context["required_daily"]}
+        )
+        lines.append(_("Recent pace per day: %(amount)s") % {"amount": context["run_rate"]})
+    lines += ["", _("Full report: %(url)s") % {"url": context["admin_url"]}]
     return "\n".join(lines)
 
 
@@ -414,11 +428,13 @@ def goal_report_telegram(*, report_id: int) -> int:
     if not telegram_enabled():
         return 0  # the channel is off: not even the text is worth composing
     report = GoalReport.objects.select_related("goal", "goal__requested_by").get(pk=report_id)
+    with translation.override(message_language()):  # no per-person language yet
+        text = report_telegram_text(report)
     return len(
         telegram_notice_send(
             event=GOAL_REPORT_EVENT,
             people=_report_people(report.goal),
-            text=report_telegram_text(report),
+            text=text,
             key=f"goal_report:{report.pk}",
         )
     )
@@ -438,7 +454,8 @@ def _mail_context(report: GoalReport) -> dict[str, Any]:
         "report": report,
         "goal": goal,
         "kind": report.get_kind_display(),
-        "headline": figures["headline"],
+        # Recomputed, not the stored line: in the language the mail is written in.
+        "headline": report_headline(figures),
         "figures": figures,
         "target": money(figures["target"]),
         "achieved": money(figures["achieved"]),
@@ -447,12 +464,12 @@ def _mail_context(report: GoalReport) -> dict[str, Any]:
         "run_rate": (
             money(int(Decimal(run_rate).quantize(Decimal(1), ROUND_HALF_UP)))
             if run_rate is not None
-            else "not enough data"
+            else _("not enough data")
         ),
         "projected": money(forecast["projected"]),
         "band_low": money(forecast["band_low"]),
         "band_high": money(forecast["band_high"]),
-        "trend": TREND_WORDS.get(forecast["trend"], forecast["trend"]),
+        "trend": trend_text(forecast["trend"]),
         "status": goal.get_status_display(),
         "admin_url": settings.SITE_URL + reverse("admin:goals_goal_change", args=[goal.pk]),
     }
@@ -478,16 +495,20 @@ def goal_report_send(*, report_id: int, now: dt.datetime | None = None) -> int:
     if not GoalReport.objects.filter(pk=report.pk, emailed_at__isnull=True).update(emailed_at=now):
         return 0  # another sender claimed it first
     figures = report.figures
-    subject = SUBJECTS[report.kind].format(
-        id=report.goal_id,
-        end=report.period_end.isoformat(),
-        status=report.goal.get_status_display().lower(),
-        headline=figures["headline"],
-    )
+    # Written in message_language() (BIZAGENT_LANGUAGE: no per-person language yet).
+    with translation.override(message_language()):
+        subject = _(SUBJECTS[report.kind]).format(
+            id=report.goal_id,
+            end=report.period_end.isoformat(),
+            status=report.goal.get_status_display().lower(),
+            headline=report_headline(figures),
+        )
+        context = _mail_context(report)
     try:
         # One message to everyone: the SMTP server accepts it or not as a whole, so a
         # retry never re-sends to some and not others.
-        email_send(to=to, subject=subject, template=REPORT_TEMPLATE, context=_mail_context(report))
+        with translation.override(message_language()):
+            email_send(to=to, subject=subject, template=REPORT_TEMPLATE, context=context)
     except Exception as exc:
         GoalReport.objects.filter(pk=report.pk, emailed_at=now, recipients=0).update(
             emailed_at=None

@@ -8,8 +8,10 @@ import secrets
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from bizagent.notify import message_language
 from bizagent.telegram import telegram_enabled
 from decisions.actors import Person
 from decisions.models import Decision, TelegramButton, TelegramLink, TelegramMessage
@@ -30,14 +32,14 @@ def _decision_text(decision: Decision, *, event: str) -> str:
     summary = decision_summary(decision)
     lines = []
     if event == "reminder":
-        lines.append("Reminder: this decision is still open.")
+        lines.append(_("Reminder: this decision is still open."))
     # The same business wording as the admin and the mails (decisions.presentation).
-    lines += ["Decision needed: " + presentation_text(decision)]
+    lines += [_("Decision needed: %(summary)s") % {"summary": presentation_text(decision)}]
     if summary["recommendation"]:
-        lines += ["", f"Recommendation: {summary['recommendation']}"]
+        lines += ["", _("Recommendation: %(option)s") % {"option": summary["recommendation"]}]
     if summary["due_at"] is not None:
         due = timezone.localtime(summary["due_at"]).strftime("%Y-%m-%d %H:%M %Z")
-        lines += ["", f"Decide by {due}."]
+        lines += ["", _("Decide by %(due)s.") % {"due": due}]
     return "\n".join(lines)
 
 
@@ -48,17 +50,23 @@ def telegram_decision_notify(*, decision_id: int, event: str) -> int:
     New decisions and reminders carry buttons (and go only while the decision is open);
     expiry and outcome are a plain notice. Idempotent: the dedupe key is the decision,
     the event (a reminder's number) and the person, so a redelivered notify task queues
-    nothing twice.
+    nothing twice. Written in ``message_language()`` (BIZAGENT_LANGUAGE: no per-person
+    language yet).
     """
+    with translation.override(message_language()):
+        return _decision_notify(decision_id=decision_id, event=event)
+
+
+def _decision_notify(*, decision_id: int, event: str) -> int:
     if event not in (*DECISION_EVENTS, *NOTICE_EVENTS) or not telegram_enabled():
         return 0
     decision = Decision.objects.get(pk=decision_id)
     links = notify_recipients(event=event).telegram
     if event in NOTICE_EVENTS:
         summary = decision_summary(decision)
-        text = SUBJECTS[event].format(title=summary["title"], outcome=summary["outcome_label"])
+        text = str(SUBJECTS[event]).format(title=summary["title"], outcome=summary["outcome_label"])
         if event == "expired":
-            text += "\n\nNothing was done: it waited past its due time without an answer."
+            text += "\n\n" + _("Nothing was done: it waited past its due time without an answer.")
         return len(
             telegram_notice_send(links=links, text=text, key=f"decision:{decision.pk}:{event}:0")
         )
@@ -90,7 +98,7 @@ def telegram_decision_notify(*, decision_id: int, event: str) -> int:
                     recipient=link.user,
                     message=message,
                 )
-                label = labels[key] if key else "Reject"
+                label = labels[key] if key else _("Reject")
                 rows.append([{"text": label[:64], "callback_data": button.handle}])
             message.reply_markup = {"inline_keyboard": rows}
             message.save(update_fields=["reply_markup"])

@@ -2,9 +2,10 @@
 over the last ``WEEKS`` weeks, as a server-side SVG (``bizagent.svg``) with its rows for
 the table under it.
 
-One query: the database picks the weeks' decided rows (``TruncWeek``) and only their two
-times come back; the median is taken here because SQLite and PostgreSQL share no median
-aggregate (and an average would let one forgotten decision hide how fast the rest were).
+One query: the database picks the weeks' decided rows and only their two times come back
+(a few hundred rows for two months of decisions); they are put in local weeks and the
+median taken here, because SQLite and PostgreSQL share no median aggregate (and an average
+would let one forgotten decision hide how fast the rest were).
 Only decisions a person answered count (``decided_by`` set): an expired one was not
 decided by anybody.
 """
@@ -16,7 +17,6 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -47,16 +47,15 @@ def decide_hours_by_week(*, today: dt.date | None = None, weeks: int = WEEKS) ->
     monday = today - dt.timedelta(days=today.weekday())
     first = monday - dt.timedelta(weeks=weeks - 1)
     since = timezone.make_aware(dt.datetime.combine(first, dt.time()))
-    rows = (
-        Decision.objects.filter(decided_at__gte=since, decided_by__isnull=False)
-        .annotate(week=TruncWeek("decided_at"))
-        .values_list("week", "requested_at", "decided_at")
+    rows = Decision.objects.filter(decided_at__gte=since, decided_by__isnull=False).values_list(
+        "requested_at", "decided_at"
     )
     hours: dict[dt.date, list[float]] = defaultdict(list)
-    for week, requested_at, decided_at in rows:
+    for requested_at, decided_at in rows:
         assert decided_at is not None  # filtered on above
-        day = week.date() if isinstance(week, dt.datetime) else week
-        hours[day].append(max((decided_at - requested_at).total_seconds(), 0) / 3600)
+        day = timezone.localdate(decided_at)
+        week = day - dt.timedelta(days=day.weekday())
+        hours[week].append(max((decided_at - requested_at).total_seconds(), 0) / 3600)
     result = []
     for n in range(weeks):
         week = first + dt.timedelta(weeks=n)

@@ -144,3 +144,28 @@ def test_the_window_follows_the_local_day():
     ideas_on(timezone.localdate(), theme=theme, scores=[4.0])
     assert ideas_by_day(theme=theme)[-1].created == 1
     assert noon(timezone.localdate()).date() == timezone.localdate()
+
+
+def test_ideas_this_week_are_counted_up_to_the_cap_and_the_best_still_found(monkeypatch):
+    from goals import selectors_home
+
+    theme = ThemeFactory()
+    monkeypatch.setattr(selectors_home, "IDEAS_COUNT_CAP", 4)
+    today = timezone.localdate()
+    ideas = ideas_on(today, theme=theme, scores=[5.0] * 4)
+    old = ideas_on(today - dt.timedelta(days=10), theme=theme, scores=[9.0])
+    Idea.objects.filter(pk=old[0].pk).update(priority=99.0)  # the best, but not this week
+    for n, idea in enumerate(ideas):
+        Idea.objects.filter(pk=idea.pk).update(priority=float(n))
+
+    studio = selectors_home.home_studio()
+    assert (studio.ideas_this_week, studio.ideas_this_week_over_cap) == (4, False)
+    few = [idea.pk for idea in studio.best_new_ideas]
+
+    ideas_on(today, theme=theme, scores=[1.0])  # a fifth: over the cap
+    Idea.objects.filter(theme=theme, priority=5.0).update(priority=-1.0)
+    studio = selectors_home.home_studio()
+    assert studio.ideas_this_week_over_cap
+    many = [idea.pk for idea in studio.best_new_ideas]
+    expected = [idea.pk for idea in reversed(ideas)]
+    assert few == expected and many[:4] == expected and old[0].pk not in many

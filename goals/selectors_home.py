@@ -21,7 +21,6 @@ from django_q.models import OrmQ, Schedule
 from decisions.models import Decision, SheetRow
 from decisions.selectors import decision_queue
 from goals.admin_goals import INDEX_STATUSES, goal_amount_text
-from goals.charts_studio import StudioCharts, studio_charts
 from goals.forecast import Forecast, Trend
 from goals.models import Goal, LoopState, Task
 from goals.selectors import loop_state_get, tokens_granted_today, tokens_used_today
@@ -121,7 +120,6 @@ class Studio:
     tokens_today: int = 0
     token_budget: int | None = None
     tokens_granted: int = 0
-    charts: StudioCharts | None = None
 
     @property
     def ideas_this_week_over_cap(self) -> bool:
@@ -142,8 +140,9 @@ class Studio:
 
 
 def home_studio(*, now: dt.datetime | None = None) -> Studio:
-    """The loop's state, this week's ideas (count and best few), today's token spend
-    against the active theme's daily budget, and the two weeks' charts."""
+    """The loop's state, this week's ideas (count and best few) and today's token spend
+    against the active theme's daily budget (the charts load on their own:
+    ``goals.charts_studio``)."""
     now = now or timezone.now()
     studio = Studio(state=loop_state_get(), theme=theme_active())
     theme = studio.theme
@@ -168,7 +167,6 @@ def home_studio(*, now: dt.datetime | None = None) -> Studio:
     studio.tokens_today = tokens_used_today(theme=theme, now=now)
     studio.tokens_granted = tokens_granted_today(theme=theme, now=now)
     studio.token_budget = theme.daily_token_budget
-    studio.charts = studio_charts(theme=theme, today=timezone.localdate(now))
     return studio
 
 

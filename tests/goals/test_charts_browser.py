@@ -49,6 +49,13 @@ def test_a_person_reads_the_studio_charts_and_their_tables(page: Page, alice, th
     expect(tokens_row.locator("td.tokens-spent")).to_have_text("1234")
     expect(tokens_row.locator("td").nth(1)).to_have_text(str(theme.daily_token_budget))
 
+    # The section swaps itself (a button here, the poll every 15 s): the charts and the
+    # tables the person opened stay as they were.
+    studio.get_by_role("button", name="Start").click()
+    expect(studio.get_by_role("button", name="Pause")).to_be_visible()
+    expect(table).to_be_visible()
+    expect(row.locator("td.ideas-created")).to_have_text("3")
+
 
 def test_a_person_reads_how_long_decisions_took_on_the_approval_queue(page: Page, alice):
     today = timezone.localdate()

@@ -196,6 +196,18 @@ def _options(decision: Decision) -> list[OptionView]:
     ]
 
 
+def decision_summary(*, decision: Decision) -> str:
+    """Only the plain summary of ``decision`` (the lists): no options read, the same
+    presenter and fallback as ``decision_present``."""
+    presenter = PRESENTERS.get(decision.action)
+    if presenter is not None:
+        try:
+            return presenter(decision).summary
+        except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError):
+            pass
+    return _fallback(decision).summary
+
+
 def decision_present(*, decision: Decision) -> Presentation:
     """The business presentation of ``decision``: its presenter's, or the fallback.
 

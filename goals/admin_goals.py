@@ -28,8 +28,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, gettext_lazy
 
 from bizagent.admin_base import NoChangeAdminMixin, NoDeleteAdminMixin
 from decisions.models import Decision
@@ -54,6 +56,8 @@ from goals.services.plans import PlanDraft, PlanStartError
 from goals.services.reports import TREND_WORDS, amount_text
 from goals.vocabulary import COUNT_METRICS, FieldSource, currency_exponent
 
+_ = gettext_lazy
+
 ADD_GOAL_PERMISSION = "goals.add_goal"
 VIEW_GOAL_PERMISSION = "goals.view_goal"
 #: Cancelling a goal is changing it (no custom permission: no migration for one button).
@@ -70,6 +74,13 @@ INDEX_STATUSES = (Goal.Status.ACTIVE, Goal.Status.PLANNED, Goal.Status.AWAITING_
 
 
 # --- words and amounts -----------------------------------------------------------------
+
+
+def _list_percent(part: int, whole: int) -> int:
+    """Progress in whole percent, 0–100 (a bar cannot overflow)."""
+    if whole <= 0:
+        return 0
+    return min(100, max(0, part * 100 // whole))
 
 
 def goal_amount_text(goal: Goal, amount: int) -> str:
@@ -333,9 +344,63 @@ def _figures_rows(page: GoalPage) -> list[tuple[str, str]]:
 @admin.register(Goal)
 class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     # A goal changes only through its services: no raw form, no delete.
-    list_display = ("id", "text", "metric", "target_amount", "currency", "period_end", "status")
+    list_display = ("sentence", "progress", "status_words", "deadline")
+    list_display_links = ("sentence",)
     list_filter = ("status", "metric")
     search_fields = ("text",)
+    list_per_page = 50
+    ordering = ("-pk",)
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        # The page's forecasts in one readings query (goals_forecasts), not one per row.
+        changelist = super().get_changelist_instance(request)
+        goals = list(changelist.result_list)
+        forecasts = goals_forecasts(goals=goals, today=_today())
+        for goal in goals:
+            goal.list_forecast = forecasts.get(goal.pk, (None, []))[0]
+        return changelist
+
+    @admin.display(description=_("goal"), ordering="text")
+    def sentence(self, goal: Goal) -> str:
+        return goal.text
+
+    @admin.display(description=_("progress"))
+    def progress(self, goal: Goal) -> SafeString:
+        forecast: Forecast | None = getattr(goal, "list_forecast", None)
+        if forecast is None:
+            return format_html("<span class='goal-progress-none'>{}</span>", _("no figures yet"))
+        percent = _list_percent(forecast.achieved, forecast.target)
+        return format_html(
+            "<progress class='goal-progress' max='100' value='{}' aria-label='{}'></progress>"
+            " <b>{}%</b><br><small>{}</small>",
+            percent,
+            gettext("progress"),
+            percent,
+            gettext("%(achieved)s of %(target)s")
+            % {
+                "achieved": goal_amount_text(goal, forecast.achieved),
+                "target": goal_amount_text(goal, forecast.target),
+            },
+        )
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_words(self, goal: Goal) -> str:
+        # The home page's translated trend words (imported here: selectors_home imports
+        # this module).
+        from goals.selectors_home import TREND_WORDS as LIST_TREND_WORDS
+
+        forecast: Forecast | None = getattr(goal, "list_forecast", None)
+        status = goal.get_status_display()
+        if goal.status != Goal.Status.ACTIVE or forecast is None:
+            return str(status)
+        return gettext("%(status)s, %(trend)s") % {
+            "status": status,
+            "trend": LIST_TREND_WORDS.get(forecast.trend, forecast.trend),
+        }
+
+    @admin.display(description=_("deadline"), ordering="period_end")
+    def deadline(self, goal: Goal) -> str:
+        return date_format(goal.period_end, "DATE_FORMAT")
 
     def get_urls(self) -> list[Any]:
         cancel = path(

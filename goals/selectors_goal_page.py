@@ -19,7 +19,12 @@ from django.db.models import Count, Q
 from decisions.models import AuditEvent, Decision
 from goals.forecast import Forecast
 from goals.models import CatalogueItem, Goal, GoalReport, GoalRun, PlanRevision
-from goals.selectors_monitoring import AdjustmentEffect, _median, _ratio, _run_rate
+from goals.selectors_monitoring import (
+    AdjustmentEffect,
+    _median,
+    _ratio,
+    goal_adjustment_effects,
+)
 from goals.selectors_progress import goal_forecast
 
 #: Rows shown per section; older ones stay in their own admin lists.
@@ -83,34 +88,10 @@ def goal_decisions_filter(*, goal: Goal, revisions: list[PlanRevision] | None = 
 def _adjustments(
     goal: Goal, revisions: list[PlanRevision], daily: list[tuple[date, int]], today: date
 ) -> tuple[AdjustmentEffect, ...]:
-    """Approved adjustments with the run rate they were made at and the one after them
-    (as ``selectors_monitoring.adjustment_effects``, from rows already read)."""
-    made = [
-        r
-        for r in revisions
-        if r.reason == PlanRevision.Reason.ADJUSTMENT
-        and r.approved_at is not None
-        and isinstance(r.document.get("adjustment"), dict)
-    ]
-    values = dict(daily)
-    days = [date.fromisoformat(r.document["adjustment"]["day"]) for r in made]
-    effects = []
-    for n, revision in enumerate(made):
-        facts = revision.document["adjustment"]
-        after_end = days[n + 1] if n + 1 < len(days) else min(today, goal.period_end)
-        before = facts.get("run_rate")
-        effects.append(
-            AdjustmentEffect(
-                goal_id=goal.pk,
-                revision=revision.number,
-                day=days[n],
-                change=Decimal(str(facts.get("cumulative_change", "0"))),
-                automatic=revision.approved_by_id is None,
-                run_rate_before=None if before is None else Decimal(before),
-                run_rate_after=_run_rate(values, days[n], after_end),
-            )
-        )
-    return tuple(effects)
+    """Approved adjustments with their effect, from rows already read."""
+    return tuple(
+        goal_adjustment_effects(goal=goal, revisions=revisions, daily=dict(daily), today=today)
+    )
 
 
 def _figures(

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -74,6 +75,38 @@ def _run_rate(daily: dict[date, int], start: date, end: date) -> Decimal | None:
     return (Decimal(total) / days).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
+def goal_adjustment_effects(
+    *, goal: Goal, revisions: Iterable[PlanRevision], daily: dict[date, int], today: date
+) -> list[AdjustmentEffect]:
+    """A goal's approved adjustments (among ``revisions``, in number order) with the run
+    rate each was made at and the run rate on the days after it, from rows already read."""
+    made = [
+        r
+        for r in revisions
+        if r.reason == PlanRevision.Reason.ADJUSTMENT
+        and r.approved_at is not None
+        and isinstance(r.document.get("adjustment"), dict)
+    ]
+    days = [date.fromisoformat(r.document["adjustment"]["day"]) for r in made]
+    effects = []
+    for n, revision in enumerate(made):
+        facts = revision.document["adjustment"]
+        after_end = days[n + 1] if n + 1 < len(days) else min(today, goal.period_end)
+        before = facts.get("run_rate")
+        effects.append(
+            AdjustmentEffect(
+                goal_id=goal.pk,
+                revision=revision.number,
+                day=days[n],
+                change=Decimal(str(facts.get("cumulative_change", "0"))),
+                automatic=revision.approved_by_id is None,
+                run_rate_before=None if before is None else Decimal(before),
+                run_rate_after=_run_rate(daily, days[n], after_end),
+            )
+        )
+    return effects
+
+
 def adjustment_effects(*, today: date) -> list[AdjustmentEffect]:
     """Each approved adjustment with the run rate before it and on the days after it."""
     effects: list[AdjustmentEffect] = []
@@ -90,22 +123,9 @@ def adjustment_effects(*, today: date) -> list[AdjustmentEffect]:
     for goal_revisions in by_goal.values():
         goal = goal_revisions[0].goal
         daily = dict(goal_readings(goal=goal, today=today))
-        days = [date.fromisoformat(r.document["adjustment"]["day"]) for r in goal_revisions]
-        for n, revision in enumerate(goal_revisions):
-            facts = revision.document["adjustment"]
-            after_end = days[n + 1] if n + 1 < len(days) else min(today, goal.period_end)
-            before = facts.get("run_rate")
-            effects.append(
-                AdjustmentEffect(
-                    goal_id=goal.pk,
-                    revision=revision.number,
-                    day=days[n],
-                    change=Decimal(facts["cumulative_change"]),
-                    automatic=revision.approved_by_id is None,
-                    run_rate_before=None if before is None else Decimal(before),
-                    run_rate_after=_run_rate(daily, days[n], after_end),
-                )
-            )
+        effects.extend(
+            goal_adjustment_effects(goal=goal, revisions=goal_revisions, daily=daily, today=today)
+        )
     return effects
 
 

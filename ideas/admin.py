@@ -14,17 +14,24 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from bizagent.admin_base import NoAddAdminMixin, NoAddDeleteAdminMixin, ReadOnlyAdminMixin
 from bizagent.rendering import markdown_render
 from ideas import admin_themes
+from ideas.admin_idea_list import (
+    idea_row_buttons,
+    idea_row_urls,
+    idea_score_badges,
+    idea_title_cell,
+)
 from ideas.models import SCORE_FIELDS, Idea, IdeaRefusal, IPProfile, Snapshot, Tag, Theme
 from ideas.selectors import idea_changes, theme_active
 from ideas.services import (
@@ -103,33 +110,20 @@ class ReviewedFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _score_column(name: str):
-    def column(_admin: admin.ModelAdmin[Idea], obj: Idea) -> str:
-        model, human = getattr(obj, name), getattr(obj, f"human_{name}")
-        if human is not None:
-            return f"{human:g} ✎" + (f" ({model:g})" if model is not None else "")
-        return "—" if model is None else f"{model:g}"
-
-    column.short_description = name.replace("_", " ")  # type: ignore[attr-defined]
-    column.admin_order_field = name  # type: ignore[attr-defined]
-    return column
-
-
 @admin.register(Idea)
 class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     # Ideas come from the loop; archive instead of deleting, so the change log and the
     # loop's history stay intact.
     list_display = (
-        "title",
+        "title_summary",
+        "scores",
         "status",
-        "score_brand_fit",
-        "score_novelty",
-        "score_feasibility",
         "priority",
         "tag_list",
         "reviewed_at",
         "updated_at",
     )
+    list_display_links = ("title_summary",)
     list_filter = ("status", ReviewedFilter, TagFilter, "theme")
     search_fields = ("title", "summary", "=tags__name")
     list_select_related = ("theme",)
@@ -187,12 +181,36 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         "change_log",
     )
 
-    score_brand_fit = _score_column("brand_fit")
-    score_novelty = _score_column("novelty")
-    score_feasibility = _score_column("feasibility")
-
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related("tags")
+        # Refusals newest first, for "refused: …" on the page's rows (one query a page).
+        refusals = Prefetch(
+            "refusals",
+            queryset=IdeaRefusal.objects.order_by("-created_at", "-pk").only(
+                "pk", "idea_id", "reasons", "created_at"
+            ),
+        )
+        return super().get_queryset(request).prefetch_related("tags", refusals)
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # The row buttons only for people who may use them (the services check again).
+        may_change = self.has_change_permission(request)
+
+        def row_actions(obj: Idea) -> SafeString:
+            return idea_row_buttons(obj, may_change=may_change)
+
+        row_actions.short_description = _("actions")  # type: ignore[attr-defined]
+        return (*self.list_display, row_actions) if may_change else self.list_display
+
+    def get_urls(self) -> list:
+        return [*idea_row_urls(self), *super().get_urls()]
+
+    @admin.display(description=_("idea"), ordering="title")
+    def title_summary(self, obj: Idea) -> SafeString:
+        return idea_title_cell(obj)
+
+    @admin.display(description=_("scores"), ordering="-priority")
+    def scores(self, obj: Idea) -> SafeString:
+        return idea_score_badges(obj)
 
     @admin.display(description="tags")
     def tag_list(self, obj: Idea) -> str:

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import ReadOnlyAdminMixin
@@ -28,21 +29,63 @@ CANCEL_PERMISSION = "workflows.change_run"
 RETRY_PERMISSION = "workflows.execute_workflow"
 
 
+_ = gettext_lazy
+#: How much of a failed run's error the list shows (the run's page has all of it).
+REASON_CHARS = 140
+
+
 def _duration(run: Run) -> str:
     if run.started_at is None:
         return "—"
     if run.finished_at is None:
-        return "running"
+        return gettext("running")
     seconds = (run.finished_at - run.started_at).total_seconds()
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+    if seconds < 120:
+        return gettext("%(n).1f s") % {"n": seconds}
+    return gettext("%(n).1f min") % {"n": seconds / 60}
+
+
+def run_started_by(run: Run) -> str:
+    """What started ``run`` in words: the trigger, the person, what it was about."""
+    words = run.get_trigger_display()
+    if run.triggered_by is not None:
+        words = gettext("%(trigger)s, by %(person)s") % {
+            "trigger": words,
+            "person": run.triggered_by.get_username(),
+        }
+    if run.subject:
+        words = gettext("%(who)s (%(subject)s)") % {"who": words, "subject": run.subject}
+    return str(words)
+
+
+def run_status_words(run: Run) -> str:
+    """The status; for a failed run, the first line of its reason after it."""
+    status = str(run.get_status_display())
+    if run.status != Run.Status.FAILED or not run.error.strip():
+        return status
+    reason = run.error.strip().splitlines()[0]
+    if len(reason) > REASON_CHARS:
+        reason = reason[: REASON_CHARS - 1] + "…"
+    return gettext("%(status)s: %(reason)s") % {"status": status, "reason": reason}
 
 
 @admin.register(Run)
 class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "workflow", "status", "trigger", "started_at", "duration", "tokens")
+    list_display = (
+        "id",
+        "workflow_version",
+        "started_by",
+        "status_reason",
+        "created_at",
+        "duration",
+        "cost_shown",
+        "tokens",
+    )
+    list_display_links = ("id", "workflow_version")
     list_filter = ("status", "trigger", "is_test")
     search_fields = ("workflow__key", "workflow__name", "subject")
-    list_select_related = ("workflow",)
+    list_select_related = ("workflow", "triggered_by")
+    # Newest first: the run a person is looking for is almost always a recent one.
     ordering = ("-created_at",)
     actions = ["cancel_runs"]
     fields = (
@@ -69,11 +112,30 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     change_form_template = "admin/workflows/run/change_form.html"
 
-    @admin.display(description="duration")
+    @admin.display(description=_("workflow"), ordering="workflow__name")
+    def workflow_version(self, obj: Run) -> str:
+        return gettext("%(name)s v%(version)s") % {
+            "name": obj.workflow.name,
+            "version": obj.workflow.version,
+        }
+
+    @admin.display(description=_("started by"), ordering="trigger")
+    def started_by(self, obj: Run) -> str:
+        return run_started_by(obj)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_reason(self, obj: Run) -> str:
+        return run_status_words(obj)
+
+    @admin.display(description=_("cost"), ordering="cost")
+    def cost_shown(self, obj: Run) -> str:
+        return f"{obj.cost.normalize():f}" if obj.cost else "0"
+
+    @admin.display(description=_("duration"))
     def duration(self, obj: Run) -> str:
         return _duration(obj)
 
-    @admin.display(description="tokens")
+    @admin.display(description=_("tokens"))
     def tokens(self, obj: Run) -> int:
         return obj.prompt_tokens + obj.completion_tokens
 

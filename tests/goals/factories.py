@@ -76,3 +76,30 @@ def catalogue_published(*, actor, run_inputs: dict | None = None) -> None:
             assert decision_apply(decision_id=pending.pk).status == Decision.Status.APPLIED
     for key, inputs in (run_inputs or {}).items():
         CatalogueItem.objects.filter(key=key).update(run_inputs=inputs)
+
+
+def services_approved_before(*, hosts: list[str], actor) -> None:
+    """History: an earlier goal's plan calling ``hosts`` was approved by ``actor``, so a
+    plan calling them now is no new integration (``goals.services.plans``)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from goals.models import Goal, PlanRevision
+
+    earlier = Goal.objects.create(
+        text="先月の目標",
+        metric="revenue",
+        target_amount=1_000_000,
+        currency="JPY",
+        period_start=dt.date(2026, 1, 1),
+        period_end=dt.date(2026, 1, 31),
+        status=Goal.Status.ACHIEVED,
+    )
+    PlanRevision.objects.create(
+        goal=earlier,
+        number=1,
+        document={"actions": [], "hosts": sorted(hosts)},
+        approved_by=actor,
+        approved_at=timezone.now(),
+    )

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from goals.models import Goal
 from tests.browser import admin_log_in
-from tests.goals.factories import catalogue_published
+from tests.goals.factories import catalogue_published, services_approved_before
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,11 +40,12 @@ TRIAL_INPUTS = {
 
 def test_start_makes_the_goal_active_within_the_policy(page, alice, catalogue_seeded):
     catalogue_published(actor=alice, run_inputs={"trial_onboarding": TRIAL_INPUTS})
+    services_approved_before(hosts=["127.0.0.1"], actor=alice)  # no new integration
     _confirmation(page, arpu="5000")
 
     page.get_by_role("button", name="Start").click()
 
-    goal = Goal.objects.get()
+    goal = Goal.objects.get(text=WEEK)
     expect(page).to_have_url(re.compile(rf"/admin/goals/goal/{goal.pk}/change/$"))
     expect(page.locator(".messagelist")).to_contain_text(f"Goal #{goal.pk} is active")
     assert goal.status == Goal.Status.ACTIVE

@@ -25,6 +25,7 @@ import pytest
 import time_machine
 
 from decisions.models import AuditEvent, Decision, SheetRow
+from decisions.services import decision_apply, decision_approve
 from goals.models import CatalogueItem, Goal, GoalReport, GoalRun, PlanRevision
 from goals.selectors import plan_current
 from goals.services.executor import goals_execute_due
@@ -95,7 +96,12 @@ def _goal_enter(alice: Any, model: FakeGptOss) -> Goal:
     goal = goal_create(understanding=understanding, actor=alice)
     goal_plan(goal=goal, today=START, actor=alice, draft=draft)
     outcome = goal_start(goal_id=goal.pk, actor=alice, now=at(START))
-    assert outcome.decision is None and not outcome.held, outcome
+    # The first plan to call the person's own services (the run inputs' host) asks: a
+    # new integration. Approved, the plan starts.
+    assert outcome.decision is not None and not outcome.held, outcome
+    assert outcome.decision.kind == "new_integration"
+    decision_approve(decision_id=outcome.decision.pk, user=approver())
+    assert decision_apply(decision_id=outcome.decision.pk).status == Decision.Status.APPLIED
     goal.refresh_from_db()
     return goal
 

@@ -72,7 +72,11 @@ def section_home(args: argparse.Namespace) -> None:
     client = Client(HTTP_HX_REQUEST="true")
     client.force_login(user)
     sections = ("needs-you", "goals", "studio", "workflows", "system")
-    urls = ["/"] + [reverse("home:section", args=[name]) for name in sections]
+    urls = (
+        ["/"]
+        + [reverse("home:section", args=[name]) for name in sections]
+        + [reverse("home:studio-charts")]
+    )
     print(f"\n== home page at {args.ideas:,} ideas (median of {args.repeat})")
     print(f"  {'request':<62} {'queries':>7} {'ms':>8}")
     total = 0.0

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bizagent.rendering import HtmxHttpRequest
+from decisions.charts import decide_chart
 from decisions.models import Decision
 from decisions.selectors import decision_queue, user_may_decide
 from decisions.services import (
@@ -84,6 +85,9 @@ def queue_view(request: HtmxHttpRequest, *, admin_site: admin.AdminSite) -> Temp
         "can_approve": user_may_decide(request.user),
         "partial": request.htmx and request.GET.get("partial") == "1",
     }
+    if not context["partial"]:
+        # The chart changes by the day, not by the poll: only the whole page draws it.
+        context["decide_chart"] = decide_chart()
     template = (
         "admin/decisions/queue_partial.html" if context["partial"] else "admin/decisions/queue.html"
     )

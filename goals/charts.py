@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from bizagent.svg import HEIGHT, PAD, WIDTH, svg_open
 from goals.forecast import Forecast
 
 __all__ = ["ProgressChart", "progress_chart"]
-
-WIDTH, HEIGHT, PAD = 640, 240, 40
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,7 @@ def progress_chart(
 
     x0, y0 = PAD, HEIGHT - PAD
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="goal-chart" viewBox="0 0 {WIDTH} '
-        f'{HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(label)}">',
-        f"<title>{escape(label)}</title>",
+        *svg_open(width=WIDTH, height=HEIGHT, label=label, css_class="goal-chart"),
         f'<line class="axis" x1="{x0}" y1="{y0}" x2="{WIDTH - PAD}" y2="{y0}" stroke="#888"/>',
         f'<line class="target" x1="{x0}" y1="{y0}" x2="{x(end):.1f}" y2="{y(target):.1f}" '
         f'stroke="#c33" stroke-dasharray="6 4"/>',

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from decisions.selectors import user_may_decide
+from goals.charts_studio import studio_charts
 from goals.selectors_home import (
     home_goals,
     home_needs_you,
@@ -38,6 +39,7 @@ from goals.services.loop import (
     loop_start,
     loop_stop,
 )
+from ideas.selectors import theme_active
 
 #: Who may press the studio's buttons: the loop panel's own permission.
 LOOP_CHANGE_PERMISSION = "goals.change_loopstate"
@@ -139,6 +141,16 @@ def home_section_view(request: HttpRequest, section: str) -> TemplateResponse:
     return TemplateResponse(request, "home/section.html", _section_context(request, section))
 
 
+def home_studio_charts_view(request: HttpRequest) -> HttpResponse:
+    """The studio's charts for the active theme, asked once by the studio section."""
+    theme = theme_active()
+    if theme is None:
+        return HttpResponse("")
+    return TemplateResponse(
+        request, "home/studio_charts.html", {"charts": studio_charts(theme=theme)}
+    )
+
+
 _LOOP_ACTIONS = {"start", "stop", "pause", "resume"}
 
 
@@ -180,5 +192,6 @@ app_name = "home"
 urlpatterns = [
     path("", _staff(home_view), name="home"),
     path("home/<slug:section>/", _staff(home_section_view), name="section"),
+    path("home/studio/charts/", _staff(home_studio_charts_view), name="studio-charts"),
     path("home/studio/loop/<slug:action>/", _staff(home_loop_view), name="loop"),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db.models import Count
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_q.models import OrmQ, Schedule
@@ -32,6 +33,8 @@ from workflows.models import Run
 SECTION_ROWS = 5
 #: Goals the home page forecasts (one readings query each; the goals page has them all).
 GOALS_SHOWN = 6
+#: Ideas this week are counted up to this many; more show as "1,000+".
+IDEAS_COUNT_CAP = 1000
 
 #: Each trend in words a person reads (the forecast's own vocabulary is for code).
 TREND_WORDS = {
@@ -112,11 +115,19 @@ def home_goals(*, today: dt.date | None = None) -> tuple[list[GoalRow], int]:
 class Studio:
     state: LoopState
     theme: Theme | None
-    ideas_this_week: int = 0
+    ideas_this_week: int = 0  # up to IDEAS_COUNT_CAP + 1 (then shown as "1,000+")
     best_new_ideas: list[Idea] = field(default_factory=list)
     tokens_today: int = 0
     token_budget: int | None = None
     tokens_granted: int = 0
+
+    @property
+    def ideas_this_week_over_cap(self) -> bool:
+        return self.ideas_this_week > IDEAS_COUNT_CAP
+
+    @property
+    def ideas_count_cap(self) -> str:
+        return f"{IDEAS_COUNT_CAP:,}"
 
     @property
     def budget_total(self) -> int | None:
@@ -130,17 +141,29 @@ class Studio:
 
 def home_studio(*, now: dt.datetime | None = None) -> Studio:
     """The loop's state, this week's ideas (count and best few) and today's token spend
-    against the active theme's daily budget."""
+    against the active theme's daily budget (the charts load on their own:
+    ``goals.charts_studio``)."""
     now = now or timezone.now()
     studio = Studio(state=loop_state_get(), theme=theme_active())
     theme = studio.theme
     if theme is None:
         return studio
-    week = Idea.objects.filter(
-        theme=theme, status__in=Idea.VISIBLE_STATUSES, created_at__gte=now - dt.timedelta(days=7)
-    )
-    studio.ideas_this_week = week.count()
-    studio.best_new_ideas = list(week.order_by("-priority", "-id")[:SECTION_ROWS])
+    since = now - dt.timedelta(days=7)
+    visible = Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+    week = visible.filter(created_at__gte=since)
+    # Counting 100,000 rows costs ~200 ms on SQLite: count up to the cap, say "1,000+".
+    studio.ideas_this_week = week.values("pk")[: IDEAS_COUNT_CAP + 1].count()
+    if studio.ideas_this_week <= IDEAS_COUNT_CAP:
+        # Few this week: the (theme, -created_at) index finds them, sorting them is cheap.
+        best = week
+    else:
+        # Many this week: walk the theme's ideas best first (ideas_idea_priority_order)
+        # until five are this week's. The date goes through Coalesce so the planner
+        # cannot take the created_at index instead and sort the whole week by priority.
+        best = visible.alias(created=Coalesce("created_at", "created_at")).filter(
+            created__gte=since
+        )
+    studio.best_new_ideas = list(best.order_by("-priority", "-id")[:SECTION_ROWS])
     studio.tokens_today = tokens_used_today(theme=theme, now=now)
     studio.tokens_granted = tokens_granted_today(theme=theme, now=now)
     studio.token_budget = theme.daily_token_budget

@@ -55,6 +55,7 @@ from goals.services.intake import goal_save_and_start
 from goals.services.plans import PlanDraft, PlanStartError
 from goals.services.reports import amount_text, trend_text
 from goals.vocabulary import COUNT_METRICS, FieldSource, currency_exponent
+from goals.wording import INDEX_STATUSES, TREND_WORDS, goal_amount_text
 
 _ = gettext_lazy
 
@@ -70,7 +71,6 @@ MAX_TEXT_CHARS = 2000
 CONFIRM_SALT = "goals.admin.confirm"
 CONFIRM_MAX_AGE = 60 * 60
 #: Statuses shown on the admin index.
-INDEX_STATUSES = (Goal.Status.ACTIVE, Goal.Status.PLANNED, Goal.Status.AWAITING_APPROVAL)
 
 
 # --- words and amounts -----------------------------------------------------------------
@@ -81,11 +81,6 @@ def _list_percent(part: int, whole: int) -> int:
     if whole <= 0:
         return 0
     return min(100, max(0, part * 100 // whole))
-
-
-def goal_amount_text(goal: Goal, amount: int) -> str:
-    """An amount in the goal's unit as a person reads it: "¥2,000,000", "30 people"."""
-    return amount_text(amount, currency=goal.currency, metric=goal.metric)
 
 
 def _major_text(goal: Goal, major: Any, *, money: bool | None = None) -> str:
@@ -427,17 +422,13 @@ class GoalAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_words(self, goal: Goal) -> str:
-        # The home page's translated trend words (imported here: selectors_home imports
-        # this module).
-        from goals.selectors_home import TREND_WORDS as LIST_TREND_WORDS
-
         forecast: Forecast | None = getattr(goal, "list_forecast", None)
         status = goal.get_status_display()
         if goal.status != Goal.Status.ACTIVE or forecast is None:
             return str(status)
         return gettext("%(status)s, %(trend)s") % {
             "status": status,
-            "trend": LIST_TREND_WORDS.get(forecast.trend, forecast.trend),
+            "trend": TREND_WORDS.get(forecast.trend, forecast.trend),
         }
 
     @admin.display(description=_("deadline"), ordering="period_end")

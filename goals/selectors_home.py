@@ -15,16 +15,15 @@ from django.contrib.auth.models import Group, User
 from django.db.models import Count
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from django_q.models import OrmQ, Schedule
 
 from decisions.models import Decision, SheetRow
 from decisions.selectors import decision_queue
-from goals.admin_goals import INDEX_STATUSES, goal_amount_text
 from goals.forecast import Forecast, Trend
 from goals.models import Goal, LoopState, Task
 from goals.selectors import loop_state_get, tokens_granted_today, tokens_used_today
 from goals.services.monitor import goal_forecast
+from goals.wording import INDEX_STATUSES, TREND_WORDS, goal_amount_text
 from ideas.models import Idea, Theme
 from ideas.selectors import theme_active
 from workflows.models import Run
@@ -36,15 +35,8 @@ GOALS_SHOWN = 6
 #: Ideas this week are counted up to this many; more show as "1,000+".
 IDEAS_COUNT_CAP = 1000
 
+
 #: Each trend in words a person reads (the forecast's own vocabulary is for code).
-TREND_WORDS = {
-    Trend.AHEAD: _("ahead"),
-    Trend.ON_TRACK: _("on track"),
-    Trend.BEHIND: _("behind"),
-    Trend.NOT_ENOUGH_DATA: _("not enough data yet"),
-}
-
-
 @dataclass(frozen=True)
 class NeedsYou:
     decisions: list[Decision]

@@ -27,7 +27,7 @@ from ideas.models import SCORE_FIELDS, Idea
 from ideas.services import idea_archive, idea_mark_reviewed
 
 if TYPE_CHECKING:
-    from ideas.admin import IdeaAdmin
+    from django.contrib.admin import ModelAdmin
 
 _ = gettext_lazy
 
@@ -120,7 +120,7 @@ def _back(request: HttpRequest) -> HttpResponseRedirect:
 
 
 def _row_action(
-    model_admin: IdeaAdmin, request: HttpRequest, idea_id: int, *, archive: bool
+    model_admin: ModelAdmin[Idea], request: HttpRequest, idea_id: int, *, archive: bool
 ) -> HttpResponse:
     idea = get_object_or_404(Idea, pk=idea_id)
     if not model_admin.has_change_permission(request, idea):
@@ -147,7 +147,7 @@ def _row_action(
     return _back(request)
 
 
-def idea_row_urls(model_admin: IdeaAdmin) -> list[Any]:
+def idea_row_urls(model_admin: ModelAdmin[Idea]) -> list[Any]:
     """The two POST-only row actions, wrapped by the admin site (login, CSRF)."""
     site = model_admin.admin_site
 

@@ -133,6 +133,7 @@ def test_the_workflow_list_and_page_in_japanese(client, staff):
     assert pseudo("workflows") in html
     assert pseudo("Publish selected workflows") in html
     assert pseudo("Draft") in html  # the status column shows its label
+    assert pseudo("Workflows") in html  # the app's name in the breadcrumbs
 
     html = _page(client, reverse("admin:workflows_workflow_change", args=[workflow.pk]))
     for words in ("Graph", "Steps and edges", "Publish", "Retire", "Validate", "Test run"):

@@ -111,8 +111,8 @@ class CatalogueItem(models.Model):
             known = ", ".join(sorted(CURRENCY_EXPONENTS))
             raise ValidationError(
                 {
-                    "currency": _("Unknown currency %(currency)r: use one of %(known)s.")
-                    % {"currency": self.currency, "known": known}
+                    "currency": _("Unknown currency %(currency)s: use one of %(known)s.")
+                    % {"currency": repr(self.currency), "known": known}
                 }
             )
 

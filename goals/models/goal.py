@@ -123,8 +123,8 @@ class Goal(models.Model):
         errors: dict[str, str] = {}
         if self.currency not in CURRENCY_EXPONENTS:
             known = ", ".join(sorted(CURRENCY_EXPONENTS))
-            errors["currency"] = _("Unknown currency %(currency)r: use one of %(known)s.") % {
-                "currency": self.currency,
+            errors["currency"] = _("Unknown currency %(currency)s: use one of %(known)s.") % {
+                "currency": repr(self.currency),
                 "known": known,
             }
         if not isinstance(self.fields_from, dict):

@@ -39,6 +39,9 @@ from tests.bizagent.test_i18n_pages import _file_messages, unmarked_words
 from tests.goals.factories import IdeaFactory, TaskFactory
 from tests.ideas.factories import EXAMPLE_CONFIG, EXAMPLE_IP_PROFILE, SnapshotFactory
 
+#: Every test here reads the pseudo-Japanese catalogue (〔msgid〕) for ja.
+pytestmark = pytest.mark.usefixtures("pseudo_ja")
+
 TEMPLATES = (
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "templates/admin/ideas").rglob("*.html")),
     *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "templates/admin/goals").rglob("*.html")),
@@ -86,7 +89,7 @@ def rows(theme, catalogue_seeded):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
-def test_the_changelist_renders_in_japanese(client, pseudo_ja, rows, model):
+def test_the_changelist_renders_in_japanese(client, rows, model):
     admin = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin)
     opts = model._meta
@@ -103,7 +106,7 @@ def test_the_changelist_renders_in_japanese(client, pseudo_ja, rows, model):
 
 
 @pytest.mark.django_db
-def test_choice_and_field_labels_come_from_the_catalogue(client, pseudo_ja, rows):
+def test_choice_and_field_labels_come_from_the_catalogue(client, rows):
     admin = User.objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin)
     page = client.get(
@@ -135,7 +138,7 @@ def _ja(msgid: str) -> str:
 
 @pytest.mark.django_db
 @override_settings(LANGUAGE_CODE="ja")
-def test_newtheme_speaks_the_configured_language_whatever_is_active(pseudo_ja):
+def test_newtheme_speaks_the_configured_language_whatever_is_active():
     # The caller had English active (a shell, a test, a request): the command still
     # answers in BIZAGENT_LANGUAGE.
     with translation.override("en"):
@@ -146,7 +149,7 @@ def test_newtheme_speaks_the_configured_language_whatever_is_active(pseudo_ja):
 
 @pytest.mark.django_db
 @override_settings(LANGUAGE_CODE="ja")
-def test_newtheme_switch_reports_in_japanese(pseudo_ja):
+def test_newtheme_switch_reports_in_japanese():
     with translation.override("en"):
         output = _newtheme(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG)
     theme = Theme.objects.get(status=Theme.Status.ACTIVE)
@@ -159,7 +162,7 @@ def test_newtheme_switch_reports_in_japanese(pseudo_ja):
 
 @pytest.mark.django_db
 @override_settings(LANGUAGE_CODE="ja")
-def test_newtheme_errors_are_in_japanese_and_change_nothing(pseudo_ja, tmp_path):
+def test_newtheme_errors_are_in_japanese_and_change_nothing(tmp_path):
     config = json.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
     del config["goal_type"]
     config["surprise"] = 1
@@ -170,15 +173,62 @@ def test_newtheme_errors_are_in_japanese_and_change_nothing(pseudo_ja, tmp_path)
     lines = str(caught.value).splitlines()
     assert lines[0] == _ja("invalid theme files, nothing changed:")
     assert f"  {_ja('%(field)s: is required') % {'field': 'config.goal_type'}}" in lines
-    assert (
-        f"  {_ja('%(field)s: is not an allowed field') % {'field': 'config.surprise'}}" in lines
-    )
+    assert f"  {_ja('%(field)s: is not an allowed field') % {'field': 'config.surprise'}}" in lines
     assert Theme.objects.count() == 0
 
 
 @pytest.mark.django_db
 @override_settings(LANGUAGE_CODE="en")
-def test_newtheme_speaks_english_when_configured(pseudo_ja):
+def test_newtheme_speaks_english_when_configured():
     with translation.override("ja"):
         output = _newtheme(EXAMPLE_IP_PROFILE, EXAMPLE_CONFIG, "--check")
     assert output == "both files are valid"
+
+
+# --- the other commands staff read -------------------------------------------------------
+
+
+@pytest.mark.django_db
+@override_settings(LANGUAGE_CODE="ja")
+def test_goal_schedules_speaks_the_configured_language():
+    call_command("goal_schedules", stdout=StringIO())  # the first run creates them
+    out = StringIO()
+    with translation.override("en"):
+        call_command("goal_schedules", stdout=out)
+    assert out.getvalue().strip() == pseudo("schedules up to date")
+
+
+@pytest.mark.django_db
+@override_settings(LANGUAGE_CODE="ja")
+def test_runloop_control_speaks_the_configured_language(theme):
+    out = StringIO()
+    with translation.override("en"):
+        call_command("runloop", "resume", stdout=out)
+    assert out.getvalue().strip() == pseudo("loop is stopped; `runloop start` starts it")
+    with translation.override("en"), pytest.raises(CommandError) as caught:
+        call_command("runloop", "--iterations", "0")
+    assert str(caught.value) == pseudo("--iterations must be at least 1")
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "goals.management.commands.newtheme",
+        "goals.management.commands.goal_catalogue",
+        "goals.management.commands.goal_schedules",
+        "goals.management.commands.runloop",
+        "bizagent.management.commands.ensure_admin",
+        "bizagent.management.commands.llmcheck",
+        "bizagent.management.commands.serve",
+        "bizagent.management.commands.qcluster",
+    ],
+)
+def test_each_staff_command_pins_the_configured_language(module):
+    # The behaviour is shown above for three commands; the others (servers, the model
+    # check) cannot run in a unit test, so this holds them to the same wrapper.
+    from importlib import import_module
+
+    handle = import_module(module).Command.handle
+    assert getattr(handle, "__wrapped__", None) is not None, f"{module}: handle not wrapped"
+    assert handle.__qualname__.endswith("Command.handle")
+    assert handle.__module__ == module

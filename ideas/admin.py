@@ -21,8 +21,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from bizagent.admin_base import NoAddAdminMixin, NoAddDeleteAdminMixin, ReadOnlyAdminMixin
 from bizagent.rendering import markdown_render
@@ -96,9 +96,9 @@ class ReviewedFilter(admin.SimpleListFilter):
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
         return [
-            ("yes", _("Reviewed")),
-            ("no", _("Not reviewed")),
-            ("corrected", _("Human-corrected")),
+            ("yes", gettext("Reviewed")),
+            ("no", gettext("Not reviewed")),
+            ("corrected", gettext("Human-corrected")),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:

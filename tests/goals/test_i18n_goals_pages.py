@@ -232,3 +232,13 @@ def test_each_staff_command_pins_the_configured_language(module):
     assert getattr(handle, "__wrapped__", None) is not None, f"{module}: handle not wrapped"
     assert handle.__qualname__.endswith("Command.handle")
     assert handle.__module__ == module
+
+
+@pytest.mark.django_db
+@override_settings(LANGUAGE_CODE="ja")
+def test_goal_command_errors_speak_the_configured_language():
+    with translation.override("en"), pytest.raises(CommandError) as caught:
+        call_command("goal", "1週間で200万作りたい", "--today", "soon", stdout=StringIO())
+    assert str(caught.value) == pseudo("--today must be a date as YYYY-MM-DD, got %(value)s") % {
+        "value": repr("soon")
+    }

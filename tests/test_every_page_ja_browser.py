@@ -35,7 +35,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 NOT_YET_JAPANESE: dict[str, str] = {
     "/admin/decisions/decision/queue/": "the decisions pages are being translated this round",
     "/admin/decisions/sheetrow/": "the decisions pages (Sheets mirror) are being translated",
-    "/admin/goals/loopstate/": "the goals pages (the agent loop) are being translated",
 }
 
 #: Pages whose ``<h1>`` is the row's own text (a theme's name, a snapshot's label: shown

@@ -221,6 +221,12 @@ def test_runloop_control_speaks_the_configured_language(theme):
         "bizagent.management.commands.llmcheck",
         "bizagent.management.commands.serve",
         "bizagent.management.commands.qcluster",
+        "workflows.management.commands.api_token",
+        "workflows.management.commands.copilot",
+        "workflows.management.commands.copilot_docs",
+        "workflows.management.commands.rag",
+        "workflows.management.commands.workflow",
+        "workflows.management.commands.workflow_schedules",
     ],
 )
 def test_each_staff_command_pins_the_configured_language(module):

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from workflows.management.commands._language import StaffCommand
+from bizagent.command_language import staff_language
 from workflows.services.tokens import api_token_create
 
 
-class Command(StaffCommand):
+class Command(BaseCommand):
     help = "Create a REST API token for a user; it is printed once and stored only as a hash."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,6 +24,7 @@ class Command(StaffCommand):
         create.add_argument("--user", required=True, help="the username the token acts as")
         create.add_argument("--name", default="command line", help="what the token is for")
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         username = options["user"]
         user_model = get_user_model()

@@ -13,17 +13,17 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from bizagent.command_language import staff_language
 from workflows.errors import RunInputInvalid, WorkflowStateError
-from workflows.management.commands._language import StaffCommand
 from workflows.models import Run, Workflow
 from workflows.services.copilot import copilot_ask
 
 
-class Command(StaffCommand):
+class Command(BaseCommand):
     help = "Ask the copilot to read, fix or extend a workflow (it edits the draft only)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -33,6 +33,7 @@ class Command(StaffCommand):
         parser.add_argument("--thread", help="Go on with this thread (printed by each answer).")
         parser.add_argument("--json", action="store_true", help="Print the answer as JSON.")
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         user = _person(options.get("user"))
         try:

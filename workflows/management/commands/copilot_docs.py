@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from bizagent.command_language import staff_language
 from workflows.docs import CATALOGUE_PATH, block_catalogue_markdown
-from workflows.management.commands._language import StaffCommand
 from workflows.rag.errors import RagInputError
 from workflows.services.docs import COPILOT_DOCS_COLLECTION, copilot_docs_rebuild
 
 
-class Command(StaffCommand):
+class Command(BaseCommand):
     help = "Rebuild the copilot-docs collection (README, block catalogue, example workflows)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,6 +29,7 @@ class Command(StaffCommand):
             help=f"also rewrite {CATALOGUE_PATH.name} from the block registry",
         )
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         if options["write_catalogue"]:
             text = block_catalogue_markdown()

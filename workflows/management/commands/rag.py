@@ -14,17 +14,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from workflows.management.commands._language import StaffCommand
+from bizagent.command_language import staff_language
 from workflows.rag.errors import RagInputError
 from workflows.rag.ingest import collection_create, documents_add
 from workflows.rag.search import rag_search
 
 
-class Command(StaffCommand):
+class Command(BaseCommand):
     help = "Create document collections, add .txt/.md files to them, and search them."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -42,6 +42,7 @@ class Command(StaffCommand):
         search.add_argument("--limit", type=int, default=5)
         search.add_argument("--json", action="store_true", help="print the results as JSON")
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             getattr(self, f"_{options['action']}")(options)

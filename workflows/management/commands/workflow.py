@@ -13,12 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from bizagent.command_language import staff_language
 from workflows.errors import Problem, RunInputInvalid, WorkflowInvalid, WorkflowStateError
-from workflows.management.commands._language import StaffCommand
 from workflows.models import Run, RunTrigger, Workflow
 from workflows.selectors import (
     document_problems,
@@ -41,7 +41,7 @@ def problem_line(p: Problem) -> str:
     return f"{p['code']} {p.get('step') or '-'} {p.get('path') or '-'}: {p['message']}"
 
 
-class Command(StaffCommand):
+class Command(BaseCommand):
     help = "Import, export, validate and run workflows."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -61,6 +61,7 @@ class Command(StaffCommand):
             "--timeout", type=float, default=None, help="Seconds to wait (default: its timeout)."
         )
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "import":

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
-from workflows.management.commands._language import StaffCommand
+from bizagent.command_language import staff_language
 from workflows.services.schedules import workflows_schedules_ensure
 
 
-class Command(StaffCommand):
+class Command(BaseCommand):
     help = "Create or correct the workflow engine's django-q2 schedule (the catch-up sweep)."
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         changed = workflows_schedules_ensure()
         self.stdout.write(

@@ -126,7 +126,7 @@ class BudgetSpend(models.Model):
     )
     amount = models.DecimalField(max_digits=18, decimal_places=2, verbose_name=_("amount"))
     source = models.CharField(
-        max_length=100, help_text=_("What spent it, e.g. workflow.run.", verbose_name=_("source"))
+        max_length=100, help_text=_("What spent it, e.g. workflow.run."), verbose_name=_("source")
     )
     reference = models.CharField(
         max_length=200, blank=True, default="", verbose_name=_("reference")

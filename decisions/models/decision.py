@@ -97,7 +97,7 @@ class Decision(models.Model):
     )
     title = models.CharField(max_length=300, verbose_name=_("title"))
     situation = models.TextField(
-        help_text=_("The situation analysis shown to approvers.", verbose_name=_("situation"))
+        help_text=_("The situation analysis shown to approvers."), verbose_name=_("situation")
     )
     impact = models.TextField(blank=True, default="", verbose_name=_("impact"))
     urgency = models.CharField(
@@ -190,7 +190,7 @@ class Decision(models.Model):
     apply_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("apply attempts"))
     applied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("applied at"))
     outcome = models.TextField(
-        blank=True, default="", help_text=_("What happened in the end.", verbose_name=_("outcome"))
+        blank=True, default="", help_text=_("What happened in the end."), verbose_name=_("outcome")
     )
     result = models.JSONField(default=dict, blank=True, verbose_name=_("result"))
 

@@ -34,10 +34,14 @@ TEMPLATES = sorted(
         *(ROOT / "templates/decisions").glob("*.html"),
     ]
 )
-PYTHON = [
-    ROOT / "decisions" / name
-    for name in ("admin.py", "admin_queue.py", "admin_sheets.py", "admin_telegram.py")
-] + sorted((ROOT / "decisions/management/commands").glob("[!_]*.py"))
+PYTHON = (
+    [ROOT / "decisions" / "link_views.py", ROOT / "decisions/services/links.py"]
+    + [
+        ROOT / "decisions" / name
+        for name in ("admin.py", "admin_queue.py", "admin_sheets.py", "admin_telegram.py")
+    ]
+    + sorted((ROOT / "decisions/management/commands").glob("[!_]*.py"))
+)
 
 # Text a person never reads as words: brand, code and markup left after the tags go.
 NOT_WORDS = re.compile(r"bizagent|&\w+;|[#·—:(),.“”%\s\d-]")
@@ -79,7 +83,7 @@ def _unmarked_literals(source: str) -> list[str]:
             values = [k.value for k in node.keywords if k.arg == "description"]
         elif name in ("message_user", "success", "error", "warning", "info"):
             values = list(node.args[1:2])
-        elif name in ("write", "CommandError"):
+        elif name in ("write", "CommandError", "ValidationError"):
             values = list(node.args[:1])
         elif name == "ChoiceField":
             choices = [k.value for k in node.keywords if k.arg == "choices"]
@@ -198,6 +202,17 @@ def test_a_mailed_link_page_renders_in_japanese(client, alice, make_decision):
     html = page.content.decode()
     assert '<html lang="ja">' in html
     assert _ja("Your decision is needed") in html and "Connect Stripe" in html
+
+
+@pytest.mark.django_db
+def test_a_refused_link_says_why_in_japanese(client, make_decision):
+    decision = make_decision()
+    url = reverse("decisions:link", kwargs={"decision_id": decision.pk, "token": "cut-off"})
+    page = client.get(url, **JA)
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert _ja("This link cannot be used") in html
+    assert _ja("This link is not valid. It may have been cut off or altered.") in html
 
 
 @pytest.mark.django_db

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince, timeuntil
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from bizagent.admin_base import NoAddDeleteAdminMixin, NoDeleteAdminMixin, ReadOnlyAdminMixin
 from decisions import (
@@ -134,7 +134,7 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def due_in_words(self, obj: Decision) -> str:
         return due_words(obj)
 
-    @admin.display(description="mail to approvers")
+    @admin.display(description=_("mail to approvers"))
     def delivery(self, obj: Decision) -> str:
         if obj.undelivered_reason:
             return format_html(
@@ -142,23 +142,29 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 obj.undelivered_reason,
             )
         sent = obj.mails.filter(sent_at__isnull=False).values("recipient").distinct().count()
-        return f"mailed to {sent} approver(s)" if sent else "—"
+        return (
+            ngettext("mailed to %(count)d approver", "mailed to %(count)d approvers", sent)
+            % {"count": sent}
+            if sent
+            else "—"
+        )
 
-    @admin.display(description="options")
+    @admin.display(description=_("options"))
     def option_list(self, obj: Decision) -> str:
+        recommended = f" ({gettext('recommended')})"
         return format_html(
             "<ul>{}</ul>",
             format_html_join(
                 "",
                 "<li><strong>{}</strong>{} — {}</li>",
                 (
-                    (o.label, " (recommended)" if o.recommended else "", o.impact)
+                    (o.label, recommended if o.recommended else "", o.impact)
                     for o in obj.options.all()
                 ),
             ),
         )
 
-    @admin.display(description="audit trail")
+    @admin.display(description=_("audit trail"))
     def audit_trail(self, obj: Decision) -> str:
         rows = format_html_join(
             "",
@@ -166,7 +172,7 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             (
                 (
                     timezone.localtime(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.actor.get_username() if e.actor is not None else "system",
+                    e.actor.get_username() if e.actor is not None else gettext("system"),
                     e.action,
                     e.data,
                 )
@@ -174,8 +180,12 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
         )
         return format_html(
-            "<table><thead><tr><th>when</th><th>who</th><th>what</th><th>data</th></tr>"
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
             "</thead><tbody>{}</tbody></table>",
+            gettext("when"),
+            gettext("who"),
+            gettext("what"),
+            gettext("data"),
             rows,
         )
 
@@ -196,9 +206,9 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("actor",)
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
-    @admin.display(description="actor", ordering="actor__username")
+    @admin.display(description=_("actor"), ordering="actor__username")
     def who(self, obj: AuditEvent) -> str:
-        return obj.actor.get_username() if obj.actor is not None else "system"
+        return obj.actor.get_username() if obj.actor is not None else gettext("system")
 
 
 def budget_bar(budget: Budget) -> str:
@@ -215,22 +225,22 @@ def budget_bar(budget: Budget) -> str:
         if status.over_limit
         else ("#e5a50a" if status.forecast > status.limit else "#417690")
     )
+    amounts = {
+        "spent": status.spent,
+        "limit": status.limit,
+        "currency": status.currency,
+        "forecast": status.forecast,
+    }
     return format_html(
-        '<div class="budget-bar" title="{} of {} {}; forecast {}" '
+        '<div class="budget-bar" title="{}" '
         'style="width:14em;background:#eee;border-radius:3px">'
         '<div style="width:{}%;background:{};height:0.9em;border-radius:3px"></div></div>'
-        "<small>{} / {} {} ({}%), forecast {}</small>",
-        status.spent,
-        status.limit,
-        status.currency,
-        status.forecast,
+        "<small>{}</small>",
+        gettext("%(spent)s of %(limit)s %(currency)s; forecast %(forecast)s") % amounts,
         f"{used * 100:.1f}",
         colour,
-        status.spent,
-        status.limit,
-        status.currency,
-        f"{status.used_fraction * 100:.0f}",
-        status.forecast,
+        gettext("%(spent)s / %(limit)s %(currency)s (%(percent)s%%), forecast %(forecast)s")
+        % {**amounts, "percent": f"{status.used_fraction * 100:.0f}"},
     )
 
 
@@ -270,7 +280,7 @@ class BudgetAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             .annotate(period_spent=Sum("spends__amount", filter=in_period), period_now=Value(now))
         )
 
-    @admin.display(description="spend this period")
+    @admin.display(description=_("spend this period"))
     def spend(self, obj: Budget) -> str:
         return budget_bar(obj) if obj.pk else "—"
 
@@ -318,4 +328,6 @@ class PolicySettingsAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
                 actor=request.user, **{name: form.cleaned_data[name] for name in form.changed_data}
             )
         except (PermissionDenied, ValidationError) as exc:
-            self.message_user(request, f"Not saved: {exc}", messages.ERROR)
+            self.message_user(
+                request, gettext("Not saved: %(error)s") % {"error": exc}, messages.ERROR
+            )

@@ -19,6 +19,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from bizagent.rendering import HtmxHttpRequest
@@ -33,13 +35,13 @@ from decisions.services import (
 
 
 class DecideForm(forms.Form):
-    verdict = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    verdict = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     option_key = forms.CharField(required=False, max_length=100)
     comment = forms.CharField(required=False, max_length=5000)
     digest = forms.CharField(required=False, max_length=64)
     # Where a plain (non-htmx) POST returns: a fixed choice, never a URL (no open redirect).
     return_to = forms.ChoiceField(
-        choices=[("queue", "The approval queue"), ("change", "The decision's page")],
+        choices=[("queue", _("The approval queue")), ("change", _("The decision's page"))],
         required=False,
     )
 
@@ -57,9 +59,14 @@ def time_left(decision: Decision, now: datetime | None = None) -> str:
         return "—"
     seconds = int((decision.due_at - (now or timezone.now())).total_seconds())
     if seconds <= 0:
-        return "overdue"
+        return gettext("overdue")
     hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60:02d} min left" if hours else f"{max(rest // 60, 1)} min left"
+    if hours:
+        return gettext("%(hours)d h %(minutes)02d min left") % {
+            "hours": hours,
+            "minutes": rest // 60,
+        }
+    return gettext("%(minutes)d min left") % {"minutes": max(rest // 60, 1)}
 
 
 def _row_context(request: HtmxHttpRequest, decision: Decision, **extra: Any) -> dict[str, Any]:
@@ -80,7 +87,7 @@ def queue_view(request: HtmxHttpRequest, *, admin_site: admin.AdminSite) -> Temp
         decision.time_left = time_left(decision, now)
     context = {
         **admin_site.each_context(request),
-        "title": "Approval queue",
+        "title": gettext("Approval queue"),
         "decisions": decisions,
         "can_approve": user_may_decide(request.user),
         "partial": request.htmx and request.GET.get("partial") == "1",
@@ -103,7 +110,10 @@ def decide_view(
     form = DecideForm(request.POST)
     if not form.is_valid():
         return _row_error(
-            admin_site, request, decision, "The form was incomplete: " + form.errors.as_text()
+            admin_site,
+            request,
+            decision,
+            gettext("The form was incomplete: %(errors)s") % {"errors": form.errors.as_text()},
         )
     data = form.cleaned_data
     try:
@@ -125,7 +135,7 @@ def decide_view(
             admin_site,
             request,
             decision,
-            "You may not decide: you lack the approve permission.",
+            gettext("You may not decide: you lack the approve permission."),
             403,
         )
     except ValidationError as exc:
@@ -134,7 +144,11 @@ def decide_view(
         status = 409 if isinstance(exc, DecisionNotPending) else 400
         return _row_error(admin_site, request, decision, " ".join(exc.messages), status)
     if not request.htmx:
-        messages.success(request, f"“{decided.title}” {decided.get_status_display().lower()}.")
+        messages.success(
+            request,
+            gettext("“%(title)s” %(status)s.")
+            % {"title": decided.title, "status": decided.get_status_display().lower()},
+        )
         return HttpResponseRedirect(_back_url(admin_site, request, decided))
     # The count in the queue's heading follows (an out-of-band swap).
     context = _row_context(request, decided, pending_count=decision_queue().count())
@@ -150,7 +164,10 @@ def _row_error(
 ) -> HttpResponse:
     if not request.htmx:
         # The plain form POST (no JavaScript): the message on the queue page, not a 500.
-        messages.error(request, f"“{decision.title}”: {message}")
+        messages.error(
+            request,
+            gettext("“%(title)s”: %(message)s") % {"title": decision.title, "message": message},
+        )
         return HttpResponseRedirect(_back_url(admin_site, request, decision))
     response = TemplateResponse(
         request,

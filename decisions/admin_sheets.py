@@ -9,6 +9,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import Count, Min
 from django.http import HttpRequest
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from bizagent.admin_base import ReadOnlyAdminMixin
 from decisions.mirror import sheet_rows_resubmit, sheets_mirroring_blocked_reason
@@ -34,14 +36,23 @@ class SheetRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["resubmit"]
     readonly_fields = [field.name for field in SheetRow._meta.fields]
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def short_error(self, obj: SheetRow) -> str:
         return obj.last_error[:120]
 
-    @admin.action(description="Resubmit failed rows to Google Sheets")
+    @admin.action(description=_("Resubmit failed rows to Google Sheets"))
     def resubmit(self, request: HttpRequest, queryset) -> None:
         count = sheet_rows_resubmit(row_ids=queryset.values_list("id", flat=True))
-        self.message_user(request, f"{count} failed rows are pending again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d failed row is pending again.",
+                "%(count)d failed rows are pending again.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         counts = dict(
@@ -58,23 +69,34 @@ class SheetRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if blocked:
             self.message_user(
                 request,
-                f"{blocked}. {pending} rows are waiting and will be mirrored once it is set.",
+                gettext(
+                    "%(reason)s. %(pending)d rows are waiting and will be mirrored once it is set."
+                )
+                % {"reason": blocked, "pending": pending},
                 messages.WARNING,
             )
         elif pending:
-            since = f" (oldest from {oldest:%Y-%m-%d %H:%M})" if oldest else ""
-            self.message_user(
-                request, f"{pending} rows are waiting to be mirrored{since}.", messages.INFO
+            text = (
+                gettext("%(pending)d rows are waiting to be mirrored (oldest from %(oldest)s).")
+                % {"pending": pending, "oldest": f"{oldest:%Y-%m-%d %H:%M}"}
+                if oldest
+                else gettext("%(pending)d rows are waiting to be mirrored.") % {"pending": pending}
             )
+            self.message_user(request, text, messages.INFO)
         if failed:
             self.message_user(
                 request,
-                f"{failed} rows failed: Google rejected them. Fix the cause, then resubmit.",
+                gettext(
+                    "%(failed)d rows failed: Google rejected them. Fix the cause, then resubmit."
+                )
+                % {"failed": failed},
                 messages.ERROR,
             )
         extra_context = {
             **(extra_context or {}),
-            "title": f"Sheets mirror: {pending} pending, {failed} failed, "
-            f"{counts.get(SheetRow.Status.SENT, 0)} mirrored",
+            "title": gettext(
+                "Sheets mirror: %(pending)d pending, %(failed)d failed, %(sent)d mirrored"
+            )
+            % {"pending": pending, "failed": failed, "sent": counts.get(SheetRow.Status.SENT, 0)},
         }
         return super().changelist_view(request, extra_context=extra_context)

@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -31,7 +32,7 @@ REFUSED_STATUS = {"invalid": 400, "wrong_decision": 400, "wrong_user": 403, "not
 
 
 class DecisionLinkForm(forms.Form):
-    action = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    action = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     option_key = forms.CharField(required=False, max_length=100)
     comment = forms.CharField(required=False, max_length=2000, widget=forms.Textarea)
 
@@ -44,7 +45,7 @@ class DecisionLinkForm(forms.Form):
         assert data is not None  # Form.clean returns cleaned_data
         approving = data.get("action") == "approve" and self.option_keys
         if approving and data.get("option_key") not in self.option_keys:
-            raise ValidationError("Choose one of the options to approve.")
+            raise ValidationError(_("Choose one of the options to approve."))
         return data
 
 

@@ -10,6 +10,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditLogIsAppendOnly(Exception):
@@ -39,8 +40,8 @@ class AuditEvent(models.Model):
     change it records, together with its Sheets outbox row. Never edited or deleted.
     """
 
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    action = models.CharField(max_length=100, db_index=True)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("uuid"))
+    action = models.CharField(max_length=100, db_index=True, verbose_name=_("action"))
     # PROTECT: people who acted are deactivated, never deleted, so the trail stays whole.
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -48,18 +49,34 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="audit_events",
+        verbose_name=_("actor"),
     )
     subject_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("subject type"),
     )
-    subject_id = models.CharField(max_length=64, blank=True, default="")
-    subject_repr = models.CharField(max_length=200, blank=True, default="")
-    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    subject_id = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("subject id")
+    )
+    subject_repr = models.CharField(
+        max_length=200, blank=True, default="", verbose_name=_("subject repr")
+    )
+    data = models.JSONField(
+        default=dict, blank=True, encoder=DjangoJSONEncoder, verbose_name=_("data")
+    )
+    created_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("created at")
+    )
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
         ordering = ["-id"]
         indexes = [models.Index(fields=["subject_type", "subject_id"], name="audit_subject_idx")]
 

@@ -12,6 +12,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # ISO 4217 currencies without a minor unit: amounts must be whole numbers.
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
@@ -21,7 +22,12 @@ def currency_amount_check(amount: Decimal | None, currency: str, field: str) -> 
     if amount is None or not currency:
         return
     if currency in ZERO_DECIMAL_CURRENCIES and amount != amount.to_integral_value():
-        raise ValidationError({field: f"{currency} has no minor unit: use a whole amount."})
+        raise ValidationError(
+            {
+                field: _("%(currency)s has no minor unit: use a whole amount.")
+                % {"currency": currency}
+            }
+        )
 
 
 def money_quantise(amount: Decimal, currency: str) -> Decimal:
@@ -31,36 +37,51 @@ def money_quantise(amount: Decimal, currency: str) -> Decimal:
 
 
 class Period(models.TextChoices):
-    DAILY = "daily", "Daily"
-    WEEKLY = "weekly", "Weekly (from Monday)"
-    MONTHLY = "monthly", "Monthly"
+    DAILY = "daily", _("Daily")
+    WEEKLY = "weekly", _("Weekly (from Monday)")
+    MONTHLY = "monthly", _("Monthly")
     # Themes plan budgets per quarter (ideas/schemas: constraints.budget.period).
-    QUARTERLY = "quarterly", "Quarterly (Jan, Apr, Jul, Oct)"
+    QUARTERLY = "quarterly", _("Quarterly (Jan, Apr, Jul, Oct)")
 
 
 class Budget(models.Model):
     """A spending limit per period for a scope: global (no scope) or any object (a goal)."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, verbose_name=_("name"))
     scope_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("scope type"),
     )
-    scope_id = models.PositiveBigIntegerField(null=True, blank=True)
+    scope_id = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("scope id"))
     scope = GenericForeignKey("scope_type", "scope_id")
-    period = models.CharField(max_length=10, choices=Period.choices, default=Period.MONTHLY)
+    period = models.CharField(
+        max_length=10, choices=Period.choices, default=Period.MONTHLY, verbose_name=_("period")
+    )
     limit = models.DecimalField(
-        max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+        max_digits=18,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+        verbose_name=_("limit"),
     )
     currency = models.CharField(
         max_length=3,
         default="JPY",
-        validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. JPY.")],
+        validators=[
+            RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code, e.g. JPY."))
+        ],
+        verbose_name=_("currency"),
     )
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=True, verbose_name=_("active"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("budget")
+        verbose_name_plural = _("budgets")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(limit__gte=0), name="decisions_budget_limit_gte_0"),
@@ -88,7 +109,7 @@ class Budget(models.Model):
     def clean(self) -> None:
         currency_amount_check(self.limit, self.currency, "limit")
         if (self.scope_type_id is None) != (self.scope_id is None):
-            raise ValidationError("A scope needs both its type and its id (or neither: global).")
+            raise ValidationError(_("A scope needs both its type and its id (or neither: global)."))
 
     @property
     def scope_label(self) -> str:
@@ -100,14 +121,22 @@ class Budget(models.Model):
 class BudgetSpend(models.Model):
     """One entry of a budget's ledger. Idempotent per (budget, source, reference)."""
 
-    budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="spends")
-    amount = models.DecimalField(max_digits=18, decimal_places=2)
-    source = models.CharField(max_length=100, help_text="What spent it, e.g. workflow.run.")
-    reference = models.CharField(max_length=200, blank=True, default="")
-    spent_at = models.DateTimeField(default=timezone.now, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    budget = models.ForeignKey(
+        Budget, on_delete=models.PROTECT, related_name="spends", verbose_name=_("budget")
+    )
+    amount = models.DecimalField(max_digits=18, decimal_places=2, verbose_name=_("amount"))
+    source = models.CharField(
+        max_length=100, help_text=_("What spent it, e.g. workflow.run."), verbose_name=_("source")
+    )
+    reference = models.CharField(
+        max_length=200, blank=True, default="", verbose_name=_("reference")
+    )
+    spent_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("spent at"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("budget spend")
+        verbose_name_plural = _("budget spends")
         ordering = ["-spent_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=~Q(amount=0), name="decisions_spend_nonzero"),
@@ -123,6 +152,6 @@ class BudgetSpend(models.Model):
 
     def clean(self) -> None:
         if self.amount == 0:
-            raise ValidationError({"amount": "A spend of zero records nothing."})
+            raise ValidationError({"amount": _("A spend of zero records nothing.")})
         if self.budget_id:
             currency_amount_check(self.amount, self.budget.currency, "amount")

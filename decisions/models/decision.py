@@ -9,25 +9,26 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class DecisionKind(models.TextChoices):
-    BUDGET_OVERRUN = "budget_overrun", "Budget overrun"
-    NEW_INTEGRATION = "new_integration", "New integration"
-    NEW_WORKFLOW = "new_workflow", "New workflow"
-    STRATEGY_CHANGE = "strategy_change", "Strategy change"
-    ANOMALY = "anomaly", "Anomaly"
-    SECURITY_CHANGE = "security_change", "Security change"
-    MASS_DELETION = "mass_deletion", "Mass deletion"
-    MASS_SEND = "mass_send", "Mass send"
-    OTHER = "other", "Other"
+    BUDGET_OVERRUN = "budget_overrun", _("Budget overrun")
+    NEW_INTEGRATION = "new_integration", _("New integration")
+    NEW_WORKFLOW = "new_workflow", _("New workflow")
+    STRATEGY_CHANGE = "strategy_change", _("Strategy change")
+    ANOMALY = "anomaly", _("Anomaly")
+    SECURITY_CHANGE = "security_change", _("Security change")
+    MASS_DELETION = "mass_deletion", _("Mass deletion")
+    MASS_SEND = "mass_send", _("Mass send")
+    OTHER = "other", _("Other")
 
 
 class Urgency(models.TextChoices):
-    LOW = "low", "Low"
-    NORMAL = "normal", "Normal"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    CRITICAL = "critical", _("Critical")
 
 
 URGENCY_RANK: dict[str, int] = {
@@ -56,14 +57,14 @@ class Decision(models.Model):
     time_left: str
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        EXPIRED = "expired", "Expired"
-        CANCELLED = "cancelled", "Cancelled"
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Failed"
-        SUPERSEDED = "superseded", "Superseded"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+        APPLIED = "applied", _("Applied")
+        FAILED = "failed", _("Failed")
+        SUPERSEDED = "superseded", _("Superseded")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.PENDING: (
@@ -84,30 +85,49 @@ class Decision(models.Model):
 
     class OnTimeout(models.TextChoices):
         # Holding is the only default: an unanswered decision never proceeds.
-        HOLD = "hold", "Hold (do not run the action)"
+        HOLD = "hold", _("Hold (do not run the action)")
 
-    kind = models.CharField(max_length=30, choices=DecisionKind.choices)
+    kind = models.CharField(max_length=30, choices=DecisionKind.choices, verbose_name=_("kind"))
     status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+        max_length=20,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_index=True,
+        verbose_name=_("status"),
     )
-    title = models.CharField(max_length=300)
-    situation = models.TextField(help_text="The situation analysis shown to approvers.")
-    impact = models.TextField(blank=True, default="")
-    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.NORMAL)
-    recommendation = models.CharField(max_length=100, blank=True, default="")
+    title = models.CharField(max_length=300, verbose_name=_("title"))
+    situation = models.TextField(
+        help_text=_("The situation analysis shown to approvers."), verbose_name=_("situation")
+    )
+    impact = models.TextField(blank=True, default="", verbose_name=_("impact"))
+    urgency = models.CharField(
+        max_length=10, choices=Urgency.choices, default=Urgency.NORMAL, verbose_name=_("urgency")
+    )
+    recommendation = models.CharField(
+        max_length=100, blank=True, default="", verbose_name=_("recommendation")
+    )
     # The model's analysis channel: kept for audit and the critic, never shown to approvers.
-    model_analysis = models.TextField(blank=True, default="")
+    model_analysis = models.TextField(blank=True, default="", verbose_name=_("model analysis"))
 
     subject_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("subject type"),
     )
-    subject_id = models.CharField(max_length=64, blank=True, default="")
+    subject_id = models.CharField(
+        max_length=64, blank=True, default="", verbose_name=_("subject id")
+    )
     subject = GenericForeignKey("subject_type", "subject_id")
-    subject_repr = models.CharField(max_length=200, blank=True, default="")
+    subject_repr = models.CharField(
+        max_length=200, blank=True, default="", verbose_name=_("subject repr")
+    )
 
-    action = models.CharField(max_length=100)
-    action_args = models.JSONField(default=dict, blank=True)
-    action_digest = models.CharField(max_length=64, db_index=True)
+    action = models.CharField(max_length=100, verbose_name=_("action"))
+    action_args = models.JSONField(default=dict, blank=True, verbose_name=_("action args"))
+    action_digest = models.CharField(max_length=64, db_index=True, verbose_name=_("action digest"))
 
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -115,26 +135,39 @@ class Decision(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="decisions_requested",
+        verbose_name=_("requested by"),
     )
-    requested_at = models.DateTimeField(default=timezone.now)
-    due_at = models.DateTimeField(db_index=True)
-    on_timeout = models.CharField(max_length=10, choices=OnTimeout.choices, default=OnTimeout.HOLD)
-    reminders_sent = models.PositiveSmallIntegerField(default=0)
-    last_reminder_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now, verbose_name=_("requested at"))
+    due_at = models.DateTimeField(db_index=True, verbose_name=_("due at"))
+    on_timeout = models.CharField(
+        max_length=10,
+        choices=OnTimeout.choices,
+        default=OnTimeout.HOLD,
+        verbose_name=_("on timeout"),
+    )
+    reminders_sent = models.PositiveSmallIntegerField(default=0, verbose_name=_("reminders sent"))
+    last_reminder_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last reminder at")
+    )
     # Why the last decide-by-mail delivery reached nobody ("" once someone was mailed);
     # shown in the admin so an unmailed decision is not silently waiting.
-    undelivered_reason = models.CharField(max_length=300, blank=True, default="")
+    undelivered_reason = models.CharField(
+        max_length=300, blank=True, default="", verbose_name=_("undelivered reason")
+    )
 
-    chosen_option = models.CharField(max_length=100, blank=True, default="")
-    comment = models.TextField(blank=True, default="")
+    chosen_option = models.CharField(
+        max_length=100, blank=True, default="", verbose_name=_("chosen option")
+    )
+    comment = models.TextField(blank=True, default="", verbose_name=_("comment"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="decisions_decided",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
 
     superseded_by = models.ForeignKey(
         "self",
@@ -142,19 +175,28 @@ class Decision(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="supersedes",
-        help_text="The newer proposal on the same subject and action that replaced this one.",
+        help_text=_("The newer proposal on the same subject and action that replaced this one."),
+        verbose_name=_("superseded by"),
     )
 
     # The claim on running the approved action: a lease, never a bare flag, so a worker
     # that dies mid-action leaves a row the governance tick can take over.
-    apply_lease_owner = models.CharField(max_length=100, blank=True, default="")
-    apply_lease_expires_at = models.DateTimeField(null=True, blank=True)
-    apply_attempts = models.PositiveSmallIntegerField(default=0)
-    applied_at = models.DateTimeField(null=True, blank=True)
-    outcome = models.TextField(blank=True, default="", help_text="What happened in the end.")
-    result = models.JSONField(default=dict, blank=True)
+    apply_lease_owner = models.CharField(
+        max_length=100, blank=True, default="", verbose_name=_("apply lease owner")
+    )
+    apply_lease_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("apply lease expires at")
+    )
+    apply_attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("apply attempts"))
+    applied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("applied at"))
+    outcome = models.TextField(
+        blank=True, default="", help_text=_("What happened in the end."), verbose_name=_("outcome")
+    )
+    result = models.JSONField(default=dict, blank=True, verbose_name=_("result"))
 
     class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
         ordering = ["due_at", "id"]
         permissions = [("approve_decision", "Can approve or reject decisions")]
         indexes = [models.Index(fields=["status", "due_at"], name="decision_status_due_idx")]
@@ -185,7 +227,7 @@ class Decision(models.Model):
 
     def clean(self) -> None:
         if self.due_at and self.requested_at and self.due_at <= self.requested_at:
-            raise ValidationError({"due_at": "The due time must be after the request time."})
+            raise ValidationError({"due_at": _("The due time must be after the request time.")})
 
     @property
     def is_open(self) -> bool:
@@ -199,13 +241,17 @@ class Decision(models.Model):
 class DecisionOption(models.Model):
     """One answer an approver may choose, with its impact."""
 
-    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="options")
-    key = models.SlugField(max_length=100)
-    label = models.CharField(max_length=300)
-    impact = models.TextField(blank=True, default="")
-    recommended = models.BooleanField(default=False)
+    decision = models.ForeignKey(
+        Decision, on_delete=models.CASCADE, related_name="options", verbose_name=_("decision")
+    )
+    key = models.SlugField(max_length=100, verbose_name=_("key"))
+    label = models.CharField(max_length=300, verbose_name=_("label"))
+    impact = models.TextField(blank=True, default="", verbose_name=_("impact"))
+    recommended = models.BooleanField(default=False, verbose_name=_("recommended"))
 
     class Meta:
+        verbose_name = _("decision option")
+        verbose_name_plural = _("decision options")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["decision", "key"], name="decisions_option_key_unique"),

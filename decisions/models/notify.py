@@ -10,24 +10,25 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class NotificationPreference(models.Model):
     """One person's channel for one event."""
 
     class Event(models.TextChoices):
-        REQUESTED = "requested", "New decision"
-        REMINDER = "reminder", "Reminder of an open decision"
-        EXPIRED = "expired", "Decision expired unanswered"
-        OUTCOME = "outcome", "Decision outcome"
-        GOAL_REPORT = "goal_report", "Goal reports"
-        ANOMALY = "anomaly", "Goal anomalies"
+        REQUESTED = "requested", _("New decision")
+        REMINDER = "reminder", _("Reminder of an open decision")
+        EXPIRED = "expired", _("Decision expired unanswered")
+        OUTCOME = "outcome", _("Decision outcome")
+        GOAL_REPORT = "goal_report", _("Goal reports")
+        ANOMALY = "anomaly", _("Goal anomalies")
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        TELEGRAM = "telegram", "Telegram"
-        BOTH = "both", "Email and Telegram"
-        NONE = "none", "Nothing"
+        EMAIL = "email", _("Email")
+        TELEGRAM = "telegram", _("Telegram")
+        BOTH = "both", _("Email and Telegram")
+        NONE = "none", _("Nothing")
 
     #: Today's behaviour before anyone chooses: decision mails as ever, and decisions
     #: with buttons on Telegram for those who linked an account (the first half of the
@@ -43,13 +44,18 @@ class NotificationPreference(models.Model):
     }
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        verbose_name=_("user"),
     )
-    event = models.CharField(max_length=20, choices=Event.choices)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    updated_at = models.DateTimeField(default=timezone.now)
+    event = models.CharField(max_length=20, choices=Event.choices, verbose_name=_("event"))
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["user", "event"], name="notifypref_user_event_uniq")

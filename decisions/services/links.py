@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from decisions.actors import Actor, Person
 from decisions.models import Decision, DecisionLink
@@ -37,17 +38,18 @@ SALT = "decisions.link.v1"
 class LinkRefused(Exception):
     """The link cannot be used.
 
-    ``code`` is stable (templates and tests); ``message`` is for people.
+    ``code`` is stable (templates and tests); ``message`` is for people, in the language
+    active where it is shown (lazy: the page renders it in the reader's language).
     """
 
     MESSAGES = {
-        "invalid": "This link is not valid. It may have been cut off or altered.",
-        "expired": "This link has expired. Open the decision in the admin instead.",
-        "used": "This link has already been used. Each link works once.",
-        "wrong_decision": "This link belongs to a different decision.",
-        "wrong_user": "This link was sent to someone else. Sign out, or use your own link.",
-        "not_permitted": "You are no longer allowed to decide on approvals.",
-        "closed": "This decision was already decided, or is no longer waiting for an answer.",
+        "invalid": _("This link is not valid. It may have been cut off or altered."),
+        "expired": _("This link has expired. Open the decision in the admin instead."),
+        "used": _("This link has already been used. Each link works once."),
+        "wrong_decision": _("This link belongs to a different decision."),
+        "wrong_user": _("This link was sent to someone else. Sign out, or use your own link."),
+        "not_permitted": _("You are no longer allowed to decide on approvals."),
+        "closed": _("This decision was already decided, or is no longer waiting for an answer."),
     }
 
     def __init__(self, code: str, decision: Decision | None = None) -> None:

@@ -120,7 +120,7 @@ def notify_prefs_update(
                 % {"event": Event(event).label, "channel": channel}
             )
         elif channel not in ALLOWED[event]:
-            offered = ", ".join(Channel(c).label for c in ALLOWED[event])
+            offered = ", ".join(str(Channel(c).label) for c in ALLOWED[event])
             errors.append(
                 _("%(event)s: choose one of %(offered)s.")
                 % {"event": Event(event).label, "offered": offered}

@@ -6,10 +6,12 @@ import math
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
 from bizagent.bounded_json import InputRefused, json_loads_bounded, text_checked
 from bizagent.env import value_shown
+from decisions.management.commands._language import StaffLanguageCommand
 from decisions.models import DecisionKind, Urgency
 from decisions.services import decision_request
 
@@ -38,7 +40,7 @@ def _describe(exc: ValidationError) -> str:
     )
 
 
-class Command(BaseCommand):
+class Command(StaffLanguageCommand):
     help = (
         "Request a decision. Example: manage.py decision_request --kind budget_overrun "
         '--title "Raise the ads budget" --situation "..." '
@@ -83,19 +85,29 @@ class Command(BaseCommand):
             math.isfinite(due_hours) and DUE_HOURS_MIN <= due_hours <= DUE_HOURS_MAX
         ):
             raise CommandError(
-                f"--due-hours: expected a number of hours between {DUE_HOURS_MIN:g} and "
-                f"{DUE_HOURS_MAX:g}, got {due_hours!r}"
+                _(
+                    "--due-hours: expected a number of hours between %(low)s and %(high)s, "
+                    "got %(got)s"
+                )
+                % {
+                    "low": f"{DUE_HOURS_MIN:g}",
+                    "high": f"{DUE_HOURS_MAX:g}",
+                    "got": repr(due_hours),
+                }
             )
         options = []
         for raw in o["option"] or ["approve=Approve"]:
             key, sep, label = raw.partition("=")
             if not sep or not key or not label:
-                raise CommandError(f"--option {value_shown(raw)}: use KEY=LABEL")
+                raise CommandError(
+                    _("--option %(value)s: use KEY=LABEL") % {"value": value_shown(raw)}
+                )
             options.append({"key": key, "label": label})
         recommend = o["recommend"] or options[0]["key"]
         if recommend not in {option["key"] for option in options}:
             raise CommandError(
-                f"--recommend {value_shown(recommend)} is not one of the option keys"
+                _("--recommend %(value)s is not one of the option keys")
+                % {"value": value_shown(recommend)}
             )
         for option in options:
             option["recommended"] = option["key"] == recommend
@@ -103,7 +115,10 @@ class Command(BaseCommand):
         if o["requested_by"]:
             requester = get_user_model().objects.filter(username=o["requested_by"]).first()
             if requester is None:
-                raise CommandError(f"--requested-by: no user {value_shown(o['requested_by'])}")
+                raise CommandError(
+                    _("--requested-by: no user %(value)s")
+                    % {"value": value_shown(o["requested_by"])}
+                )
         due_at = None
         if due_hours is not None:
             from datetime import timedelta
@@ -127,6 +142,11 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(_describe(exc)) from None
         self.stdout.write(
-            f"Decision #{decision.pk} ({decision.get_kind_display()}) is {decision.status}, "
-            f"due {decision.due_at:%Y-%m-%d %H:%M %Z}."
+            _("Decision #%(number)s (%(kind)s) is %(status)s, due %(due)s.")
+            % {
+                "number": decision.pk,
+                "kind": decision.get_kind_display(),
+                "status": decision.get_status_display().lower(),
+                "due": f"{decision.due_at:%Y-%m-%d %H:%M %Z}",
+            }
         )

@@ -1,16 +1,17 @@
 """``manage.py governance_schedules``: create the django-q2 schedules governance runs on."""
 
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
+from decisions.management.commands._language import StaffLanguageCommand
 from decisions.services import governance_schedules_ensure
 from decisions.services.schedules import SCHEDULES
 
 
-class Command(BaseCommand):
+class Command(StaffLanguageCommand):
     help = "Create or correct the schedules for decision expiry/reminders and the Sheets mirror."
 
     def handle(self, *args, **options) -> None:
         changed = governance_schedules_ensure()
         for name in SCHEDULES:
-            state = "created or updated" if name in changed else "already in place"
+            state = _("created or updated") if name in changed else _("already in place")
             self.stdout.write(f"{name}: {state}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 
+from decisions.management.commands._language import StaffLanguageCommand
 from decisions.mirror import sheets_sync
 
 
-class Command(BaseCommand):
+class Command(StaffLanguageCommand):
     help = (
         "Mirror pending audit and report rows to Google Sheets now (creating missing tabs) "
         "and print how many were mirrored, are pending and failed."
@@ -17,18 +19,34 @@ class Command(BaseCommand):
         report = sheets_sync(ensure_tabs=True)
         if report.blocked:
             raise CommandError(
-                f"{report.blocked}.\nNothing was mirrored; {report.pending} rows are pending "
-                f"and {report.failed} failed. They are kept and mirrored once this is fixed."
+                _(
+                    "%(reason)s.\nNothing was mirrored; %(pending)d rows are pending and "
+                    "%(failed)d failed. They are kept and mirrored once this is fixed."
+                )
+                % {"reason": report.blocked, "pending": report.pending, "failed": report.failed}
             )
         if report.tabs_created:
-            self.stdout.write(f"Created tabs: {', '.join(report.tabs_created)}")
+            self.stdout.write(
+                _("Created tabs: %(tabs)s") % {"tabs": ", ".join(report.tabs_created)}
+            )
         self.stdout.write(
-            f"Mirrored {report.mirrored} rows ({report.already_present} were already in the "
-            f"sheet). Pending: {report.pending}. Failed: {report.failed}."
+            _(
+                "Mirrored %(mirrored)d rows (%(present)d were already in the sheet). "
+                "Pending: %(pending)d. Failed: %(failed)d."
+            )
+            % {
+                "mirrored": report.mirrored,
+                "present": report.already_present,
+                "pending": report.pending,
+                "failed": report.failed,
+            }
         )
         if report.error:
             raise CommandError(
-                f"Some rows could not be mirrored: {report.error}\n"
-                "Pending rows are retried by the schedule; "
-                "failed rows need a resubmit in the admin."
+                _(
+                    "Some rows could not be mirrored: %(error)s\n"
+                    "Pending rows are retried by the schedule; "
+                    "failed rows need a resubmit in the admin."
+                )
+                % {"error": report.error}
             )

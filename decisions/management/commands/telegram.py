@@ -8,13 +8,15 @@ echoes in every update; ``telegram webhook --delete`` removes it (back to pollin
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from bizagent.telegram import TelegramError, telegram_client
+from decisions.management.commands._language import StaffLanguageCommand
 
 
-class Command(BaseCommand):
+class Command(StaffLanguageCommand):
     help = "Check the Telegram bot: its @name and whether polling or the webhook is in use."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,40 +37,62 @@ class Command(BaseCommand):
             webhook = telegram_client().get_webhook_info()
         except TelegramError as exc:
             # The client's messages never hold the token.
-            raise CommandError(f"Telegram check failed: {exc}") from None
-        self.stdout.write(f"bot: @{bot.username} ({bot.first_name})")
+            raise CommandError(_("Telegram check failed: %(error)s") % {"error": exc}) from None
+        self.stdout.write(
+            _("bot: @%(username)s (%(name)s)") % {"username": bot.username, "name": bot.first_name}
+        )
         url = str(webhook.get("url") or "")
         if settings.TELEGRAM_WEBHOOK_SECRET:
-            where = f"webhook at {url}" if url else "webhook (not registered with Telegram yet)"
-            self.stdout.write(f"updates: {where} (BIZAGENT_TELEGRAM_WEBHOOK_SECRET is set)")
+            where = (
+                _("webhook at %(url)s") % {"url": url}
+                if url
+                else _("webhook (not registered with Telegram yet)")
+            )
+            self.stdout.write(
+                _("updates: %(where)s (BIZAGENT_TELEGRAM_WEBHOOK_SECRET is set)") % {"where": where}
+            )
         elif url:
             raise CommandError(
-                f"updates: Telegram has a webhook set ({url}) but "
-                "BIZAGENT_TELEGRAM_WEBHOOK_SECRET is unset, so polling cannot read updates; "
-                "delete the webhook or set the secret"
+                _(
+                    "updates: Telegram has a webhook set (%(url)s) but "
+                    "BIZAGENT_TELEGRAM_WEBHOOK_SECRET is unset, so polling cannot read updates; "
+                    "delete the webhook or set the secret"
+                )
+                % {"url": url}
             )
         else:
-            self.stdout.write("updates: long polling (the decisions.telegram_poll schedule)")
+            self.stdout.write(_("updates: long polling (the decisions.telegram_poll schedule)"))
 
     def _webhook(self, *, url: str, delete: bool) -> None:
         path = reverse("decisions:telegram_webhook")
         if delete == bool(url):
-            raise CommandError(f"give either --url https://<your host>{path} or --delete")
+            raise CommandError(
+                _("give either --url https://<your host>%(path)s or --delete") % {"path": path}
+            )
         try:
             if delete:
                 telegram_client().delete_webhook()
-                self.stdout.write("webhook deleted: updates come by long polling again")
+                self.stdout.write(_("webhook deleted: updates come by long polling again"))
                 return
             if not url.startswith("https://"):
-                raise CommandError(f"--url must be an https address (Telegram requires it): {url}")
+                raise CommandError(
+                    _("--url must be an https address (Telegram requires it): %(url)s")
+                    % {"url": url}
+                )
             secret = settings.TELEGRAM_WEBHOOK_SECRET
             if not secret:
                 raise CommandError(
-                    "set BIZAGENT_TELEGRAM_WEBHOOK_SECRET first: the webhook view refuses "
-                    "every update without it"
+                    _(
+                        "set BIZAGENT_TELEGRAM_WEBHOOK_SECRET first: the webhook view refuses "
+                        "every update without it"
+                    )
                 )
             telegram_client().set_webhook(url=url, secret_token=secret)
         except TelegramError as exc:
-            raise CommandError(f"Telegram webhook failed: {exc}") from None
-        note = "" if url.endswith(path) else f" (the webhook view is at {path}: is this it?)"
-        self.stdout.write(f"webhook set: {url}{note}")
+            raise CommandError(_("Telegram webhook failed: %(error)s") % {"error": exc}) from None
+        note = (
+            ""
+            if url.endswith(path)
+            else _(" (the webhook view is at %(path)s: is this it?)") % {"path": path}
+        )
+        self.stdout.write(_("webhook set: %(url)s%(note)s") % {"url": url, "note": note})

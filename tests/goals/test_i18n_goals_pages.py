@@ -227,6 +227,10 @@ def test_runloop_control_speaks_the_configured_language(theme):
         "workflows.management.commands.rag",
         "workflows.management.commands.workflow",
         "workflows.management.commands.workflow_schedules",
+        "decisions.management.commands.decision_request",
+        "decisions.management.commands.governance_schedules",
+        "decisions.management.commands.sync_sheets",
+        "decisions.management.commands.telegram",
     ],
 )
 def test_each_staff_command_pins_the_configured_language(module):

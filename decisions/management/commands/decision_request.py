@@ -6,12 +6,12 @@ import math
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from bizagent.bounded_json import InputRefused, json_loads_bounded, text_checked
+from bizagent.command_language import staff_language
 from bizagent.env import value_shown
-from decisions.management.commands._language import StaffLanguageCommand
 from decisions.models import DecisionKind, Urgency
 from decisions.services import decision_request
 
@@ -40,7 +40,7 @@ def _describe(exc: ValidationError) -> str:
     )
 
 
-class Command(StaffLanguageCommand):
+class Command(BaseCommand):
     help = (
         "Request a decision. Example: manage.py decision_request --kind budget_overrun "
         '--title "Raise the ads budget" --situation "..." '
@@ -71,6 +71,7 @@ class Command(StaffLanguageCommand):
         parser.add_argument("--due-hours", type=float, default=None)
         parser.add_argument("--requested-by", default="", help="username of the requester")
 
+    @staff_language
     def handle(self, *args, **o) -> None:
         try:
             for name in TEXT_FLAGS:

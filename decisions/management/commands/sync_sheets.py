@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from decisions.management.commands._language import StaffLanguageCommand
+from bizagent.command_language import staff_language
 from decisions.mirror import sheets_sync
 
 
-class Command(StaffLanguageCommand):
+class Command(BaseCommand):
     help = (
         "Mirror pending audit and report rows to Google Sheets now (creating missing tabs) "
         "and print how many were mirrored, are pending and failed."
     )
 
+    @staff_language
     def handle(self, *args, **options) -> None:
         report = sheets_sync(ensure_tabs=True)
         if report.blocked:

@@ -8,15 +8,15 @@ echoes in every update; ``telegram webhook --delete`` removes it (back to pollin
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from bizagent.command_language import staff_language
 from bizagent.telegram import TelegramError, telegram_client
-from decisions.management.commands._language import StaffLanguageCommand
 
 
-class Command(StaffLanguageCommand):
+class Command(BaseCommand):
     help = "Check the Telegram bot: its @name and whether polling or the webhook is in use."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,6 +28,7 @@ class Command(StaffLanguageCommand):
             "--delete", action="store_true", help="webhook: remove the webhook (back to polling)"
         )
 
+    @staff_language
     def handle(self, *args: object, **options: object) -> None:
         if options["action"] == "webhook":
             self._webhook(url=str(options.get("url") or ""), delete=bool(options.get("delete")))

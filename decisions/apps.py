@@ -8,3 +8,9 @@ class DecisionsConfig(AppConfig):
     def ready(self) -> None:
         # Registers decisions' own approved-action handlers.
         from decisions import handlers  # noqa: F401
+
+        # Mails and Telegram messages go out in each recipient's own language.
+        from bizagent.notify import message_language_lookup_set
+        from decisions.services.person import person_language
+
+        message_language_lookup_set(lambda user_id: person_language(user_id=user_id))

@@ -108,3 +108,18 @@ def test_telegram_messages_and_buttons_are_in_each_readers_language(
     texts = {m["chat"]["id"]: m["text"] for m in reminders}
     assert said("Reminder: this decision is still open.", "ja") in texts[ALICE_TG]
     assert said("Reminder: this decision is still open.", "en") in texts[BOB_TG]
+
+
+@pytest.mark.usefixtures("alice_ja_bob_en")
+def test_a_notice_composed_per_reader_goes_out_in_each_language(telegram, alice, bob):
+    from decisions.models import TelegramLink
+    from decisions.services.telegram import telegram_notice_send
+
+    link(alice, ALICE_TG)
+    link(bob, BOB_TG)
+    links = TelegramLink.objects.select_related("user")
+    msgid = "Nothing was done: it waited past its due time without an answer."
+    assert len(telegram_notice_send(links=links, text=lambda: gettext(msgid), key="test:1")) == 2
+    telegram_outbox_deliver()
+    texts = {m["chat"]["id"]: m["text"] for m in telegram.sent}
+    assert texts == {ALICE_TG: said(msgid, "ja"), BOB_TG: said(msgid, "en")}

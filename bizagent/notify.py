@@ -8,7 +8,7 @@ and the recipient count, nothing else.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -19,14 +19,30 @@ from django.template.loader import render_to_string
 logger = logging.getLogger(__name__)
 
 
-def message_language() -> str:
-    """The language mails and Telegram messages to a person are written in.
+#: How a person's own language is found (``decisions`` sets it at start: bizagent imports
+#: no app). Takes a user id, returns ``ja``/``en`` or ``""`` when the person chose none.
+_person_language_lookup: Callable[[int], str] | None = None
 
-    ``BIZAGENT_LANGUAGE`` (``LANGUAGE_CODE``) for everyone: nobody has a language of their
-    own yet (a per-person language is a later slice; this is where it will be looked up).
-    Senders render under ``translation.override(message_language())`` because a task or a
-    command has no request whose language could be followed.
+
+def message_language_lookup_set(lookup: Callable[[int], str] | None) -> None:
+    """Tell ``message_language`` where a person's stored language is looked up."""
+    global _person_language_lookup
+    _person_language_lookup = lookup
+
+
+def message_language(user: Any = None) -> str:
+    """The language mails and Telegram messages to ``user`` are written in: the one the
+    person chose (their Profile), else ``BIZAGENT_LANGUAGE`` (``LANGUAGE_CODE``).
+
+    Senders render each recipient's message under
+    ``translation.override(message_language(recipient))`` because a task or a command has
+    no request whose language could be followed. Without a user: ``BIZAGENT_LANGUAGE``.
     """
+    user_id = getattr(user, "pk", None)
+    if user_id and _person_language_lookup is not None:
+        chosen = _person_language_lookup(user_id)
+        if chosen in {code for code, _name in settings.LANGUAGES}:
+            return chosen
     return settings.LANGUAGE_CODE
 
 

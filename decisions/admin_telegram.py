@@ -11,6 +11,7 @@ from django.urls import path
 from bizagent.admin_base import ReadOnlyAdminMixin
 from decisions.models import TelegramLink, TelegramMessage
 from decisions.notify_views import notify_prefs_page
+from decisions.profile_views import profile_page
 from decisions.telegram_views import telegram_link_page
 
 
@@ -46,6 +47,11 @@ class TelegramLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "notifications/",
                 site.admin_view(lambda r: notify_prefs_page(r, admin_site=site)),
                 name="decisions_notify_prefs",
+            ),
+            path(
+                "profile/",
+                site.admin_view(lambda r: profile_page(r, admin_site=site)),
+                name="decisions_profile",
             ),
             *super().get_urls(),
         ]

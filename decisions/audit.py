@@ -51,5 +51,6 @@ audit_actions_register(
         "decisions.telegram_relinked": "A person linked a different Telegram account",
         "decisions.telegram_unlinked": "A person unlinked their Telegram account",
         "decisions.notify_prefs_changed": "A person changed which notifications reach them where",
+        "decisions.person_language_changed": "A person chose the language they read bizagent in",
     }
 )

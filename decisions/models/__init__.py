@@ -6,6 +6,7 @@ from decisions.models.budget import Budget, BudgetSpend, Period
 from decisions.models.decision import Decision, DecisionKind, DecisionOption, Urgency
 from decisions.models.delivery import DecisionLink, DecisionMail, SheetRow
 from decisions.models.notify import NotificationPreference
+from decisions.models.person import PersonSettings
 from decisions.models.policy import PolicySettings
 from decisions.models.telegram import (
     TelegramButton,
@@ -27,6 +28,7 @@ __all__ = [
     "DecisionOption",
     "NotificationPreference",
     "Period",
+    "PersonSettings",
     "PolicySettings",
     "SheetRow",
     "TelegramButton",

@@ -120,7 +120,8 @@ def decision_notify(*, decision_id: int, event: str, now: datetime | None = None
     """Mail the approvers who chose email for ``event`` (``notify_recipients``; the
     superseded notice goes to those mailed the decision); returns the number sent.
 
-    Written in ``message_language()`` (BIZAGENT_LANGUAGE: no per-person language yet).
+    Each mail is written in its recipient's ``message_language`` (their Profile, else
+    BIZAGENT_LANGUAGE).
     Idempotent: recipients who already got this mail are skipped, so django-q2 may
     deliver the task again after a crash or an SMTP failure (which is re-raised).
     """
@@ -164,20 +165,24 @@ def _decision_notify(*, decision_id: int, event: str, now: datetime | None) -> i
     ]
     if not mails:
         return 0
-    summary = decision_summary(decision)
-    subject = str(SUBJECTS[event]).format(title=summary["title"], outcome=summary["outcome_label"])
     sent = 0
     failures: list[Exception] = []
     with get_connection() as connection:
         for mail in mails:
             try:
-                email_send(
-                    to=[mail.recipient.email],
-                    subject=subject,
-                    template=f"decisions/email/{event}",
-                    context=_mail_context(mail=mail, decision=decision),
-                    connection=connection,
-                )
+                # Each recipient reads it in their own language (their Profile).
+                with translation.override(message_language(mail.recipient)):
+                    summary = decision_summary(decision)
+                    subject = str(SUBJECTS[event]).format(
+                        title=summary["title"], outcome=summary["outcome_label"]
+                    )
+                    email_send(
+                        to=[mail.recipient.email],
+                        subject=subject,
+                        template=f"decisions/email/{event}",
+                        context=_mail_context(mail=mail, decision=decision),
+                        connection=connection,
+                    )
             except Exception as exc:
                 failures.append(exc)
                 # Not sent: give it back so the retried task sends it at once.

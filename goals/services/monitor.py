@@ -174,7 +174,8 @@ def anomaly_telegram(*, goal: Goal, anomaly: Anomaly, asked: bool) -> int:
         telegram_notice_send(
             event=NotificationPreference.Event.ANOMALY,
             people=[*people, *decision_mail_recipients()],
-            text=anomaly_telegram_text(goal=goal, anomaly=anomaly, asked=asked),
+            # Composed for each reader in their own language (message_language).
+            text=lambda: anomaly_telegram_text(goal=goal, anomaly=anomaly, asked=asked),
             key=f"anomaly:{goal.pk}:{anomaly.direction}:{anomaly.days[0].isoformat()}",
         )
     )

@@ -392,8 +392,20 @@ def _report_people(goal: Goal) -> list[Any]:
 def report_recipients(*, goal: Goal) -> list[str]:
     """The addresses a goal's report mail goes to: of ``_report_people``, those whose
     preference for goal reports includes email (``notify_recipients``; email by default)."""
+    return [address for group in _recipients_by_language(goal).values() for address in group]
+
+
+def _recipients_by_language(goal: Goal) -> dict[str, list[str]]:
+    """``report_recipients`` grouped by the language each reads (``message_language``:
+    their Profile, else BIZAGENT_LANGUAGE); an address at most once."""
     people = notify_recipients(event=GOAL_REPORT_EVENT, people=_report_people(goal)).email
-    return list(dict.fromkeys(person.email for person in people if person.email))
+    groups: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for person in people:
+        if person.email and person.email not in seen:
+            seen.add(person.email)
+            groups.setdefault(message_language(person), []).append(person.email)
+    return groups
 
 
 def report_telegram_text(report: GoalReport) -> str:
@@ -428,13 +440,12 @@ def goal_report_telegram(*, report_id: int) -> int:
     if not telegram_enabled():
         return 0  # the channel is off: not even the text is worth composing
     report = GoalReport.objects.select_related("goal", "goal__requested_by").get(pk=report_id)
-    with translation.override(message_language()):  # no per-person language yet
-        text = report_telegram_text(report)
     return len(
         telegram_notice_send(
             event=GOAL_REPORT_EVENT,
             people=_report_people(report.goal),
-            text=text,
+            # Composed for each reader in their own language (message_language).
+            text=lambda: report_telegram_text(report),
             key=f"goal_report:{report.pk}",
         )
     )
@@ -488,27 +499,32 @@ def goal_report_send(*, report_id: int, now: dt.datetime | None = None) -> int:
     report = GoalReport.objects.select_related("goal", "goal__requested_by").get(pk=report_id)
     if report.emailed_at is not None:
         return 0
-    to = report_recipients(goal=report.goal)
+    groups = _recipients_by_language(report.goal)
+    to = [address for group in groups.values() for address in group]
     if not to:
         _unsent_record(report=report)
         return 0
     if not GoalReport.objects.filter(pk=report.pk, emailed_at__isnull=True).update(emailed_at=now):
         return 0  # another sender claimed it first
     figures = report.figures
-    # Written in message_language() (BIZAGENT_LANGUAGE: no per-person language yet).
-    with translation.override(message_language()):
-        subject = _(SUBJECTS[report.kind]).format(
-            id=report.goal_id,
-            end=report.period_end.isoformat(),
-            status=report.goal.get_status_display().lower(),
-            headline=report_headline(figures),
-        )
-        context = _mail_context(report)
     try:
-        # One message to everyone: the SMTP server accepts it or not as a whole, so a
-        # retry never re-sends to some and not others.
-        with translation.override(message_language()):
-            email_send(to=to, subject=subject, template=REPORT_TEMPLATE, context=context)
+        # One message per language, to everyone who reads it: the SMTP server accepts each
+        # or not as a whole. A failure after an earlier language went out gives the claim
+        # back, so the retry re-sends that language too (a duplicate over a lost report).
+        for language, addresses in groups.items():
+            with translation.override(language):
+                subject = _(SUBJECTS[report.kind]).format(
+                    id=report.goal_id,
+                    end=report.period_end.isoformat(),
+                    status=report.goal.get_status_display().lower(),
+                    headline=report_headline(figures),
+                )
+                email_send(
+                    to=addresses,
+                    subject=subject,
+                    template=REPORT_TEMPLATE,
+                    context=_mail_context(report),
+                )
     except Exception as exc:
         GoalReport.objects.filter(pk=report.pk, emailed_at=now, recipients=0).update(
             emailed_at=None

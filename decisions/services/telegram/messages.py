@@ -5,7 +5,7 @@ anomalies), each to the people whose preference (``notify_recipients``) says Tel
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.utils import timezone, translation
@@ -50,8 +50,8 @@ def telegram_decision_notify(*, decision_id: int, event: str) -> int:
     New decisions and reminders carry buttons (and go only while the decision is open);
     expiry and outcome are a plain notice. Idempotent: the dedupe key is the decision,
     the event (a reminder's number) and the person, so a redelivered notify task queues
-    nothing twice. Written in ``message_language()`` (BIZAGENT_LANGUAGE: no per-person
-    language yet).
+    nothing twice. Each message is written in its reader's ``message_language`` (their
+    Profile, else BIZAGENT_LANGUAGE).
     """
     with translation.override(message_language()):
         return _decision_notify(decision_id=decision_id, event=event)
@@ -63,20 +63,31 @@ def _decision_notify(*, decision_id: int, event: str) -> int:
     decision = Decision.objects.get(pk=decision_id)
     links = notify_recipients(event=event).telegram
     if event in NOTICE_EVENTS:
-        summary = decision_summary(decision)
-        text = str(SUBJECTS[event]).format(title=summary["title"], outcome=summary["outcome_label"])
-        if event == "expired":
-            text += "\n\n" + _("Nothing was done: it waited past its due time without an answer.")
+
+        def notice() -> str:
+            summary = decision_summary(decision)
+            text = str(SUBJECTS[event]).format(
+                title=summary["title"], outcome=summary["outcome_label"]
+            )
+            if event == "expired":
+                text += "\n\n" + _(
+                    "Nothing was done: it waited past its due time without an answer."
+                )
+            return text
+
         return len(
-            telegram_notice_send(links=links, text=text, key=f"decision:{decision.pk}:{event}:0")
+            telegram_notice_send(links=links, text=notice, key=f"decision:{decision.pk}:{event}:0")
         )
     if not decision_summary(decision)["is_open"]:
         return 0
     round_ = decision.reminders_sent if event == "reminder" else 0
     queued = 0
-    text = _decision_text(decision, event=event)
     option_keys = [o["key"] for o in decision_summary(decision)["options"]]
     for link in links:
+        language = message_language(link.user)
+        with translation.override(language):
+            text = _decision_text(decision, event=event)
+            reject = _("Reject")
         with transaction.atomic():
             message = telegram_enqueue(
                 chat_id=link.chat_id,
@@ -98,7 +109,7 @@ def _decision_notify(*, decision_id: int, event: str) -> int:
                     recipient=link.user,
                     message=message,
                 )
-                label = labels[key] if key else _("Reject")
+                label = labels[key] if key else reject
                 rows.append([{"text": label[:64], "callback_data": button.handle}])
             message.reply_markup = {"inline_keyboard": rows}
             message.save(update_fields=["reply_markup"])
@@ -108,7 +119,7 @@ def _decision_notify(*, decision_id: int, event: str) -> int:
 
 def telegram_notice_send(
     *,
-    text: str,
+    text: str | Callable[[], str],
     key: str,
     event: str | None = None,
     people: Iterable[Person] = (),
@@ -118,7 +129,9 @@ def telegram_notice_send(
     ``people`` (or for the given ``links``); returns the new outbox rows.
 
     Deduplicated per ``key`` (one report, one anomaly, one decision event) and person by
-    the outbox's unique ``dedupe_key``: calling again queues nothing twice.
+    the outbox's unique ``dedupe_key``: calling again queues nothing twice. ``text`` may
+    be a function composing it: then each person's copy is composed in their own
+    ``message_language``.
     """
     if not telegram_enabled():
         return []
@@ -131,9 +144,14 @@ def telegram_notice_send(
         dedupe_key = f"{key}:user:{link.user_id}"
         if TelegramMessage.objects.filter(dedupe_key=dedupe_key).exists():
             continue  # sent (or waiting) already: the common case of a repeated tick
+        if callable(text):
+            with translation.override(message_language(link.user)):
+                body = text()
+        else:
+            body = text
         message = telegram_enqueue(
             chat_id=link.chat_id,
-            text=text,
+            text=body,
             purpose=TelegramMessage.Purpose.NOTICE,
             dedupe_key=dedupe_key,
         )

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("decisions", "0007_notification_preferences"),
+        ("decisions", "0009_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

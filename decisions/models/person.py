@@ -19,13 +19,16 @@ class PersonSettings(models.Model):
         EN = "en", "English"
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="person_settings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="person_settings",
+        verbose_name=_("person"),
     )
     #: Blank: follow the browser (pages) and BIZAGENT_LANGUAGE (mails, Telegram).
     language = models.CharField(
         _("language"), max_length=8, choices=Language.choices, blank=True, default=""
     )
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("person's settings")

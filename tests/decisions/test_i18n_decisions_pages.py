@@ -132,9 +132,16 @@ def _model_labels() -> list[tuple[str, object]]:
             labels.append((f"{name}.{field.name}", field.verbose_name))
             if field.help_text:
                 labels.append((f"{name}.{field.name} help_text", field.help_text))
+            if f"{name}.{field.name}" in IN_THEIR_OWN_NAME:
+                continue
             for _value, label in field.flatchoices or ():
                 labels.append((f"{name}.{field.name} choice", label))
     return labels
+
+
+#: Choices deliberately not translated: each language is named in itself (日本語,
+#: English), so someone who cannot read the page still finds theirs.
+IN_THEIR_OWN_NAME = {"PersonSettings.language"}
 
 
 def test_every_model_label_is_marked_and_extracted():

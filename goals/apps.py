@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 AUDIT_ACTIONS = {
     "goals.loop_started": "The agent loop was started",
@@ -51,7 +52,7 @@ AUDIT_ACTIONS = {
 
 class GoalsConfig(AppConfig):
     name = "goals"
-    verbose_name = "Goals and the agent loop"
+    verbose_name = _("Goals and the agent loop")
 
     def ready(self) -> None:
         from decisions.audit import audit_actions_register

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 AUDIT_ACTIONS = {
     "ideas.idea_created": "An idea was added to the portfolio",
@@ -19,7 +20,7 @@ AUDIT_ACTIONS = {
 
 class IdeasConfig(AppConfig):
     name = "ideas"
-    verbose_name = "Idea portfolio"
+    verbose_name = _("Idea portfolio")
 
     def ready(self) -> None:
         from decisions.audit import audit_actions_register

@@ -129,26 +129,41 @@ def idea_summary_render(idea: Idea, *, tags: Sequence[str]) -> str:
     return f"- [#{idea.pk}] {idea.title} — {summary}{tag_text} ({_scores_line(idea)})"
 
 
-def _focus_details(ideas: Sequence[Idea]) -> tuple[dict[int, list[str]], dict[int, list[int]]]:
-    """Tags and links of the focus ideas in two queries, whatever the caller prefetched."""
+@dataclass
+class _FocusDetails:
+    """The focus ideas' tag names and link targets, per idea, and their tag ids."""
+
+    tags: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
+    related: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    tag_ids: list[int] = field(default_factory=list)
+
+    @property
+    def links(self) -> list[int]:
+        return [target for targets in self.related.values() for target in targets]
+
+
+def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
+    """Tags and links of the focus ideas in two queries, whatever the caller prefetched
+    (the related ideas' choice reuses them: ``idea_context_candidates``)."""
     ids = [idea.pk for idea in ideas]
-    tags: dict[int, list[str]] = defaultdict(list)
-    related: dict[int, list[int]] = defaultdict(list)
+    details = _FocusDetails()
+    tags, related = details.tags, details.related
     if not ids:
-        return tags, related
-    for idea_id, name in (
+        return details
+    for idea_id, tag_id, name in (
         Idea.tags.through.objects.filter(idea_id__in=ids)
-        .values_list("idea_id", "tag__name")
+        .values_list("idea_id", "tag_id", "tag__name")
         .order_by("idea_id", "tag__name")
     ):
         tags[idea_id].append(name)
+        details.tag_ids.append(tag_id)
     for from_id, to_id in (
         Idea.related.through.objects.filter(from_idea_id__in=ids)
         .values_list("from_idea_id", "to_idea_id")
         .order_by("from_idea_id", "to_idea_id")[:2000]
     ):
         related[from_id].append(to_id)
-    return tags, related
+    return details
 
 
 def idea_line_render(idea: Idea, *, tags: Sequence[str]) -> str:
@@ -315,7 +330,8 @@ def _task_parts(
 ) -> tuple[_Parts, PortfolioBlock]:
     """The task's ideas within ``remaining`` tokens, and the portfolio block kept (or
     dropped, when the focus ideas would not all fit in full beside it)."""
-    tags, related = _focus_details(focus)
+    details = _focus_details(focus)
+    tags, related = details.tags, details.related
     parts = _Parts(remaining=remaining - (block.token_count + 1 if block.text else 0))
     parts.focus_add(focus, tags, related)
     if block.text and len(parts.full_ids) < len(focus):
@@ -323,13 +339,24 @@ def _task_parts(
         parts = _Parts(remaining=remaining)
         parts.focus_add(focus, tags, related)
     if epoch is None:
-        candidates = idea_context_candidates(theme=theme, focus_ideas=focus, limit=CANDIDATE_LIMIT)
+        candidates = idea_context_candidates(
+            theme=theme,
+            focus_ideas=focus,
+            limit=CANDIDATE_LIMIT,
+            focus_links=details.links,
+            focus_tag_ids=details.tag_ids,
+        )
         parts.summaries_add(OTHER_IDEAS_HEADING, candidates)
     elif focus:
         # The block's ideas are left out in the query: fetching RELATED_LIMIT plus the
         # block's 80 ideas with their tags to keep 6 cost most of the context's time.
         nearby = idea_context_candidates(
-            theme=theme, focus_ideas=focus, limit=RELATED_LIMIT, exclude_ids=block.idea_ids
+            theme=theme,
+            focus_ideas=focus,
+            limit=RELATED_LIMIT,
+            exclude_ids=block.idea_ids,
+            focus_links=details.links,
+            focus_tag_ids=details.tag_ids,
         )
         parts.summaries_add(RELATED_HEADING, nearby)
     return parts, block

@@ -81,6 +81,8 @@ def idea_context_candidates(
     focus_ideas: Sequence[Idea],
     limit: int,
     exclude_ids: Sequence[int] = (),
+    focus_links: Sequence[int] | None = None,
+    focus_tag_ids: Sequence[int] | None = None,
 ) -> list[Idea]:
     """Other ideas worth summarising next to ``focus_ideas``, most relevant first.
 
@@ -88,29 +90,37 @@ def idea_context_candidates(
     ideas linked to the focus, ideas sharing the most tags with it (among the
     ``OVERLAP_WINDOW`` best), then the highest-priority ideas. Focus ideas, invisible
     ideas (archived, refused) and ``exclude_ids`` (ideas the prompt shows already) are
-    left out.
+    left out. ``focus_links`` and ``focus_tag_ids``: the focus ideas' link targets and tag
+    ids when the caller read them already (the loop's context does), two queries less.
     """
     if limit <= 0:
         return []
     focus_ids = [idea.pk for idea in focus_ideas]
     visible = _visible(theme).exclude(pk__in=[*focus_ids, *exclude_ids])
     chosen: dict[int, None] = {}
+    window: list[int] | None = None
     if focus_ids:
         # Read the few link targets first: with the ids spelled out the database looks
         # them up by key instead of walking the priority index in search of links.
-        link_targets = list(
-            Idea.related.through.objects.filter(from_idea_id__in=focus_ids)
-            .values_list("to_idea_id", flat=True)
-            .distinct()[:500]
-        )
+        if focus_links is not None:
+            link_targets = list(dict.fromkeys(focus_links))[:500]
+        else:
+            link_targets = list(
+                Idea.related.through.objects.filter(from_idea_id__in=focus_ids)
+                .values_list("to_idea_id", flat=True)
+                .distinct()[:500]
+            )
         if link_targets:
             linked = visible.filter(pk__in=link_targets).order_by(*PRIORITY_ORDER)
             chosen.update(dict.fromkeys(linked.values_list("pk", flat=True)[:limit]))
-        tag_ids = list(
-            Idea.tags.through.objects.filter(idea_id__in=focus_ids)
-            .values_list("tag_id", flat=True)
-            .distinct()[:50]
-        )
+        if focus_tag_ids is not None:
+            tag_ids = list(dict.fromkeys(focus_tag_ids))[:50]
+        else:
+            tag_ids = list(
+                Idea.tags.through.objects.filter(idea_id__in=focus_ids)
+                .values_list("tag_id", flat=True)
+                .distinct()[:50]
+            )
         if tag_ids and len(chosen) < limit:
             # Overlap is counted within the best OVERLAP_WINDOW ideas only: a tag shared
             # by a third of 100,000 ideas would otherwise group ~30,000 rows per call,
@@ -134,7 +144,12 @@ def idea_context_candidates(
             ]
             chosen.update(dict.fromkeys(sharing))
     if len(chosen) < limit:
-        top = visible.order_by(*PRIORITY_ORDER).values_list("pk", flat=True)[:limit]
+        # The overlap window, when read, starts with these very ideas: no second read.
+        top = (
+            window[:limit]
+            if window is not None
+            else visible.order_by(*PRIORITY_ORDER).values_list("pk", flat=True)[:limit]
+        )
         chosen.update(dict.fromkeys(top))
     ids = list(chosen)[:limit]
     by_pk = {idea.pk: idea for idea in Idea.objects.filter(pk__in=ids).prefetch_related("tags")}

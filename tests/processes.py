@@ -105,6 +105,9 @@ def clean_env(var_dir: Path, **extra: str | None) -> dict[str, str]:
         BIZAGENT_SKIP_DOTENV="true",
         DJANGO_SECRET_KEY="k" * 50,
         BIZAGENT_VAR_DIR=str(var_dir),
+        # The suite reads English, as under the test settings; a test of the Japanese
+        # default (a fresh install speaks Japanese) passes BIZAGENT_LANGUAGE=None.
+        BIZAGENT_LANGUAGE="en",
     )
     env.update(extra)
     return {key: value for key, value in env.items() if value is not None}

@@ -7,6 +7,9 @@ target on the last), and the **forecast band** of ``goals.forecast.forecast_comp
 last elapsed day to the period's end, with the projected total as a dotted line. Without
 enough data (``Forecast.enough_data``) no band is drawn: a band from 3 points is noise.
 
+``progress_chart_small`` draws the same lines as a thumbnail without axis texts (the home
+page's Goals section, one per goal, linking to the goal page's chart).
+
 Why SVG on the server: no JavaScript library to vendor or load, the page works without
 scripts, and every text in it goes through ``html.escape`` so a goal's words cannot
 inject markup. The figures under the chart (the text fallback) are the page's.

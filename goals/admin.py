@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import NoAddDeleteAdminMixin, ReadOnlyAdminMixin
@@ -90,11 +92,14 @@ class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         task = Task.objects.filter(pk=task_id).first()
         if task is None:
-            notice, level = f"task {task_id} no longer exists", messages.WARNING
+            notice, level = (
+                gettext("task %(id)s no longer exists") % {"id": task_id},
+                messages.WARNING,
+            )
         else:
             try:
                 service(task=task, actor=request.user)
-                notice, level = f"task {task_id} {done}", messages.SUCCESS
+                notice, level = done % {"id": task_id}, messages.SUCCESS
             except TaskTransitionError as exc:
                 notice, level = str(exc), messages.WARNING
         if getattr(request, "htmx", False):
@@ -104,16 +109,18 @@ class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:index"))
 
     def retry_view(self, request: HttpRequest, task_id: int) -> HttpResponse:
-        return self._blocked_act(request, task_id, task_retry, "is back in the queue")
+        return self._blocked_act(
+            request, task_id, task_retry, gettext("task %(id)s is back in the queue")
+        )
 
     def drop_view(self, request: HttpRequest, task_id: int) -> HttpResponse:
-        return self._blocked_act(request, task_id, task_drop, "was dropped")
+        return self._blocked_act(request, task_id, task_drop, gettext("task %(id)s was dropped"))
 
-    @admin.display(description="ideas")
+    @admin.display(description=_("ideas"))
     def related_ideas(self, obj: Task) -> str:
         return ", ".join(f"#{i.pk} {i.title}" for i in obj.ideas.all()) or "-"
 
-    @admin.action(description="Put back in the queue (blocked or failed tasks)")
+    @admin.action(description=_("Put back in the queue (blocked or failed tasks)"))
     def requeue(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
         if not request.user.has_perm("goals.change_task"):
             raise PermissionDenied
@@ -125,7 +132,14 @@ class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             except TaskTransitionError as exc:
                 refused.append(str(exc))
         if done:
-            self.message_user(request, f"{done} task(s) back in the queue.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s task back in the queue.", "%(count)s tasks back in the queue.", done
+                )
+                % {"count": done},
+                messages.SUCCESS,
+            )
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
@@ -180,14 +194,14 @@ class IterationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "result",
     )
 
-    @admin.display(description="task")
+    @admin.display(description=_("task"))
     def task_link(self, obj: Iteration) -> str:
         if obj.task_id is None:
             return obj.task_kind or PLAN
         url = reverse("admin:goals_task_change", args=[obj.task_id])
         return format_html('<a href="{}">#{} {}</a>', url, obj.task_id, obj.task_kind)
 
-    @admin.display(description="analysis (the model's reasoning)")
+    @admin.display(description=_("analysis (the model's reasoning)"))
     def analysis_collapsed(self, obj: Iteration) -> str:
         if not obj.analysis:
             return "-"
@@ -198,7 +212,7 @@ class IterationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             obj.analysis,
         )
 
-    @admin.display(description="model calls (tokens billed per call)")
+    @admin.display(description=_("model calls (tokens billed per call)"))
     def calls_table(self, obj: Iteration) -> str:
         if not obj.calls:
             return "-"
@@ -224,7 +238,7 @@ class IterationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             rows,
         )
 
-    @admin.display(description="normalised instead of a repair call")
+    @admin.display(description=_("normalised instead of a repair call"))
     def normalisations_list(self, obj: Iteration) -> str:
         if not obj.normalisations:
             return "-"
@@ -232,7 +246,7 @@ class IterationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((n,) for n in obj.normalisations))
         )
 
-    @admin.display(description="final")
+    @admin.display(description=_("final"))
     def final_text(self, obj: Iteration) -> str:
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.final or "-")
 
@@ -274,7 +288,7 @@ class LoopPanelAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             **self._context(request),
-            "title": "Agent loop",
+            "title": _("Agent loop"),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "goals/loop_panel.html", context)

@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import NoAddDeleteAdminMixin
@@ -54,16 +56,18 @@ class CatalogueItemForm(forms.ModelForm):
     """
 
     yield_per_unit = forms.CharField(
-        max_length=40, help_text="Of the metric, per unit of volume (e.g. 0.15 customers)."
+        max_length=40, help_text=_("Of the metric, per unit of volume (e.g. 0.15 customers).")
     )
-    unit_cost = forms.CharField(max_length=40, help_text="In the item's currency, per unit.")
-    max_per_day = forms.IntegerField(help_text="Units a day at most (the planner's cap).")
+    unit_cost = forms.CharField(max_length=40, help_text=_("In the item's currency, per unit."))
+    max_per_day = forms.IntegerField(help_text=_("Units a day at most (the planner's cap)."))
     run_inputs = forms.JSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
         help_text=(
-            'The workflow\'s other inputs as JSON, e.g. {"prospects_url": '
-            '"https://crm.example.com/prospects", "language": "ja"}. Never a password or key.'
+            _(
+                'The workflow\'s other inputs as JSON, e.g. {"prospects_url": '
+                '"https://crm.example.com/prospects", "language": "ja"}. Never a password or key.'
+            )
         ),
     )
 
@@ -102,24 +106,24 @@ class CatalogueItemAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     readonly_fields = ("yield_source_note", *FIXED_FIELDS)
     fieldsets = (
         (
-            "Figures the planner multiplies",
+            _("Figures the planner multiplies"),
             {
                 "fields": ("yield_per_unit", "unit_cost", "max_per_day", "enabled"),
-                "description": "Correct these with your own figures once you have them.",
+                "description": _("Correct these with your own figures once you have them."),
             },
         ),
         (
-            "What the workflow runs with",
+            _("What the workflow runs with"),
             {
                 "fields": ("run_inputs",),
-                "description": "Where its data comes from and goes to: your own services.",
+                "description": _("Where its data comes from and goes to: your own services."),
             },
         ),
-        ("Where the defaults come from", {"fields": ("yield_source_note",)}),
-        ("The workflow (fixed)", {"fields": FIXED_FIELDS}),
+        (_("Where the defaults come from"), {"fields": ("yield_source_note",)}),
+        (_("The workflow (fixed)"), {"fields": FIXED_FIELDS}),
     )
 
-    @admin.display(description="Source of the default figures")
+    @admin.display(description=_("Source of the default figures"))
     def yield_source_note(self, obj: CatalogueItem) -> str:
         return format_html('<p class="catalogue-yield-source">{}</p>', obj.yield_source)
 
@@ -164,10 +168,17 @@ class CatalogueItemAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         if created:
             self.message_user(
                 request,
-                f"Imported as drafts: {', '.join(created)}. Publish each on its workflow page "
-                "to let goals run it.",
+                gettext(
+                    "Imported as drafts: %(keys)s. Publish each on its workflow page "
+                    "to let goals run it."
+                )
+                % {"keys": ", ".join(created)},
                 messages.SUCCESS,
             )
         if there:
-            self.message_user(request, f"Already there: {', '.join(there)}.", messages.INFO)
+            self.message_user(
+                request,
+                gettext("Already there: %(keys)s.") % {"keys": ", ".join(there)},
+                messages.INFO,
+            )
         return HttpResponseRedirect(reverse("admin:goals_catalogueitem_changelist"))

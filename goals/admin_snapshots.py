@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from bizagent.admin_base import NoChangeAdminMixin, NoDeleteAdminMixin
 from goals.models import MetricSnapshot
@@ -27,16 +28,16 @@ class ManualReadingForm(forms.ModelForm):
     """What a person types: metric, day, the value in major units, and a currency for revenue."""
 
     amount = forms.DecimalField(
-        label="Value",
+        label=_("Value"),
         min_value=Decimal(0),
         max_digits=18,
         decimal_places=3,
-        help_text="Money in major units (2000000 JPY, 19.99 USD); a count otherwise.",
+        help_text=_("Money in major units (2000000 JPY, 19.99 USD); a count otherwise."),
     )
     currency = forms.ChoiceField(
         choices=[("", "—")] + [(code, code) for code in sorted(CURRENCY_EXPONENTS)],
         required=False,
-        help_text="For revenue only.",
+        help_text=_("For revenue only."),
     )
 
     class Meta:
@@ -50,7 +51,7 @@ class ManualReadingForm(forms.ModelForm):
             return data
         if metric == Measure.REVENUE:
             if not currency:
-                self.add_error("currency", "Revenue needs a currency.")
+                self.add_error("currency", _("Revenue needs a currency."))
                 return data
             scaled = amount.scaleb(currency_exponent(currency))
         else:
@@ -59,7 +60,7 @@ class ManualReadingForm(forms.ModelForm):
                 return data
             scaled = amount
         if scaled != scaled.to_integral_value():
-            self.add_error("amount", "Too many decimal places for this metric or currency.")
+            self.add_error("amount", _("Too many decimal places for this metric or currency."))
             return data
         data["value_minor"] = int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
         return data
@@ -72,7 +73,7 @@ class MetricSnapshotAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdm
     date_hierarchy = "date"
     form = ManualReadingForm
 
-    @admin.display(description="Value")
+    @admin.display(description=_("Value"))
     def value_shown(self, obj: MetricSnapshot) -> str:
         if obj.metric == Measure.REVENUE and obj.currency:
             exponent = CURRENCY_EXPONENTS.get(obj.currency, 2)

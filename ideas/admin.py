@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from bizagent.admin_base import NoAddAdminMixin, NoAddDeleteAdminMixin, ReadOnlyAdminMixin
@@ -53,7 +54,7 @@ def _pretty_json(value: Any) -> SafeString:
 class TagFilter(admin.SimpleListFilter):
     """The 25 most used tags of the active theme (not every tag ever created)."""
 
-    title = "tag"
+    title = _("tag")
     parameter_name = "tag"
 
     def lookups(
@@ -88,13 +89,17 @@ class TagFilter(admin.SimpleListFilter):
 
 
 class ReviewedFilter(admin.SimpleListFilter):
-    title = "reviewed"
+    title = _("reviewed")
     parameter_name = "reviewed"
 
     def lookups(
         self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
     ) -> list[tuple[str, str]]:
-        return [("yes", "Reviewed"), ("no", "Not reviewed"), ("corrected", "Human-corrected")]
+        return [
+            ("yes", gettext("Reviewed")),
+            ("no", gettext("Not reviewed")),
+            ("corrected", gettext("Human-corrected")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == "yes":
@@ -134,17 +139,17 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     actions = ("mark_reviewed", "archive")
     fieldsets = (
         (None, {"fields": ("theme", "title", "summary", "status", "tag_list", "related_list")}),
-        ("Pitch", {"fields": ("target_audience", "value_proposition", "revenue_model")}),
+        (_("Pitch"), {"fields": ("target_audience", "value_proposition", "revenue_model")}),
         (
-            "Scores (model)",
+            _("Scores (model)"),
             {"fields": ("brand_fit", "novelty", "feasibility", "priority")},
         ),
         (
-            "Your corrections (0–10; empty = use the model's score)",
+            _("Your corrections (0–10; empty = use the model's score)"),
             {"fields": ("human_brand_fit", "human_novelty", "human_feasibility")},
         ),
         (
-            "History",
+            _("History"),
             {
                 "fields": (
                     "created_by_iteration_id",
@@ -212,11 +217,11 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     def scores(self, obj: Idea) -> SafeString:
         return idea_score_badges(obj)
 
-    @admin.display(description="tags")
+    @admin.display(description=_("tags"))
     def tag_list(self, obj: Idea) -> str:
         return ", ".join(obj.tag_names)
 
-    @admin.display(description="related")
+    @admin.display(description=_("related"))
     def related_list(self, obj: Idea) -> SafeString:
         related = obj.related.order_by("-priority")[:20]
         return format_html_join(
@@ -225,7 +230,7 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
             ((reverse("admin:ideas_idea_change", args=[r.pk]), r.pk, r.title) for r in related),
         )
 
-    @admin.display(description="change log (latest 50)")
+    @admin.display(description=_("change log (latest 50)"))
     def change_log(self, obj: Idea) -> SafeString:
         rows = format_html_join(
             "",
@@ -264,7 +269,7 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
     ) -> None:
         """Nothing: tags and links are the loop's, and there are no inlines."""
 
-    @admin.action(description="Mark selected ideas reviewed")
+    @admin.action(description=_("Mark selected ideas reviewed"))
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
             count = idea_mark_reviewed(
@@ -273,9 +278,13 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         except PermissionDenied as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"{count} idea(s) marked reviewed.")
+        self.message_user(
+            request,
+            ngettext("%(count)s idea marked reviewed.", "%(count)s ideas marked reviewed.", count)
+            % {"count": count},
+        )
 
-    @admin.action(description="Archive selected ideas")
+    @admin.action(description=_("Archive selected ideas"))
     def archive(self, request: HttpRequest, queryset: QuerySet) -> None:
         try:
             count = idea_archive(
@@ -284,7 +293,11 @@ class IdeaAdmin(NoAddDeleteAdminMixin, admin.ModelAdmin):
         except PermissionDenied as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return
-        self.message_user(request, f"{count} idea(s) archived.")
+        self.message_user(
+            request,
+            ngettext("%(count)s idea archived.", "%(count)s ideas archived.", count)
+            % {"count": count},
+        )
 
 
 @admin.register(IdeaRefusal)
@@ -296,11 +309,11 @@ class IdeaRefusalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ("theme", "idea", "title", "reason_list", "data_pretty", "iteration_id")
     exclude = ("data", "reasons", "fingerprint")
 
-    @admin.display(description="reasons")
+    @admin.display(description=_("reasons"))
     def reason_list(self, obj: IdeaRefusal) -> str:
         return "; ".join(obj.reasons)
 
-    @admin.display(description="proposal")
+    @admin.display(description=_("proposal"))
     def data_pretty(self, obj: IdeaRefusal) -> SafeString:
         return _pretty_json(obj.data)
 
@@ -353,11 +366,11 @@ class ThemeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Upload, preview and activate (ideas/admin_themes.py) before the object URLs.
         return [*admin_themes.theme_urls(self), *super().get_urls()]
 
-    @admin.display(description="iteration policy (with defaults)")
+    @admin.display(description=_("iteration policy (with defaults)"))
     def policy_pretty(self, obj: Theme) -> SafeString:
         return _pretty_json(obj.iteration_policy)
 
-    @admin.display(description="config")
+    @admin.display(description=_("config"))
     def config_pretty(self, obj: Theme) -> SafeString:
         return _pretty_json(obj.config)
 
@@ -369,7 +382,7 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("theme", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("theme",)
 
-    @admin.display(description="ideas")
+    @admin.display(description=_("ideas"))
     def idea_count(self, obj: Snapshot) -> Any:
         return obj.stats.get("ideas")
 

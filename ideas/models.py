@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 SCORE_MIN = 0.0
 SCORE_MAX = 10.0
@@ -22,9 +23,9 @@ SCORE_MAX = 10.0
 class ScoreName(models.TextChoices):
     """The three scores every idea carries (model and human), in display order."""
 
-    BRAND_FIT = "brand_fit", "Brand fit"
-    NOVELTY = "novelty", "Novelty"
-    FEASIBILITY = "feasibility", "Feasibility"
+    BRAND_FIT = "brand_fit", _("Brand fit")
+    NOVELTY = "novelty", _("Novelty")
+    FEASIBILITY = "feasibility", _("Feasibility")
 
 
 #: The score names as plain strings, in display order (field names derive from them).
@@ -34,8 +35,8 @@ SCORE_FIELDS: tuple[str, ...] = tuple(ScoreName.values)
 class Mode(models.TextChoices):
     """How the studio works on the portfolio: new directions, or the best ideas better."""
 
-    EXPLORE = "explore", "Explore"
-    DEEPEN = "deepen", "Deepen"
+    EXPLORE = "explore", _("Explore")
+    DEEPEN = "deepen", _("Deepen")
 
 
 # Iteration-policy defaults, used when a theme's config leaves a value out. The JSON
@@ -74,27 +75,34 @@ class IPProfile(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active (frozen)"
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active (frozen)")
 
-    name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    essence = models.TextField()
-    visual_motifs = models.JSONField(default=list)
-    core_personality = models.JSONField(default=list)
-    taboos = models.JSONField(
-        default=list, help_text="List of {topic, keywords}; keywords are matched literally."
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    version = models.PositiveIntegerField(default=1, verbose_name=_("version"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status")
     )
-    target_audience = models.TextField()
-    brand_promise = models.TextField()
-    canon_examples = models.JSONField(default=list)
-    content_sha256 = models.CharField(max_length=64, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    activated_at = models.DateTimeField(null=True, blank=True)
+    essence = models.TextField(verbose_name=_("essence"))
+    visual_motifs = models.JSONField(default=list, verbose_name=_("visual motifs"))
+    core_personality = models.JSONField(default=list, verbose_name=_("core personality"))
+    taboos = models.JSONField(
+        default=list,
+        help_text=_("List of {topic, keywords}; keywords are matched literally."),
+        verbose_name=_("taboos"),
+    )
+    target_audience = models.TextField(verbose_name=_("target audience"))
+    brand_promise = models.TextField(verbose_name=_("brand promise"))
+    canon_examples = models.JSONField(default=list, verbose_name=_("canon examples"))
+    content_sha256 = models.CharField(
+        max_length=64, db_index=True, verbose_name=_("content sha256")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    activated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("activated at"))
 
     class Meta:
-        verbose_name = "IP profile"
+        verbose_name_plural = _("IP profiles")
+        verbose_name = _("IP profile")
         constraints = [
             models.UniqueConstraint(
                 fields=["name", "version"], name="ideas_ipprofile_name_version"
@@ -134,9 +142,9 @@ class Theme(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        ACTIVE = "active", "Active"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Active")
+        ARCHIVED = "archived", _("Archived")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.DRAFT: (Status.ACTIVE,),
@@ -144,16 +152,26 @@ class Theme(models.Model):
         Status.ARCHIVED: (),
     }
 
-    name = models.CharField(max_length=200, help_text="The project name from the config.")
-    ip_profile = models.ForeignKey(IPProfile, on_delete=models.PROTECT, related_name="themes")
-    config = models.JSONField(help_text="Validated against theme_config.schema.json.")
-    config_sha256 = models.CharField(max_length=64)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
-    created_at = models.DateTimeField(auto_now_add=True)
-    activated_at = models.DateTimeField(null=True, blank=True)
-    archived_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(
+        max_length=200, help_text=_("The project name from the config."), verbose_name=_("name")
+    )
+    ip_profile = models.ForeignKey(
+        IPProfile, on_delete=models.PROTECT, related_name="themes", verbose_name=_("ip profile")
+    )
+    config = models.JSONField(
+        help_text=_("Validated against theme_config.schema.json."), verbose_name=_("config")
+    )
+    config_sha256 = models.CharField(max_length=64, verbose_name=_("config sha256"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    activated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("activated at"))
+    archived_at = models.DateTimeField(null=True, blank=True, verbose_name=_("archived at"))
 
     class Meta:
+        verbose_name = _("theme")
+        verbose_name_plural = _("themes")
         constraints = [
             models.UniqueConstraint(
                 fields=["status"], condition=Q(status="active"), name="ideas_theme_one_active"
@@ -165,9 +183,9 @@ class Theme(models.Model):
 
     def clean(self) -> None:
         if not isinstance(self.config, dict):
-            raise ValidationError({"config": "The config must be a JSON object."})
+            raise ValidationError({"config": _("The config must be a JSON object.")})
         if self.status == self.Status.ACTIVE and self.activated_at is None:
-            raise ValidationError({"activated_at": "An active theme needs its activation time."})
+            raise ValidationError({"activated_at": _("An active theme needs its activation time.")})
 
     # --- config accessors: the loop reads these, never the raw dict -----------------
     @property
@@ -233,13 +251,17 @@ class Tag(models.Model):
     indexed join on both SQLite and PostgreSQL (SQLite has no JSON containment).
     """
 
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="tags")
-    name = models.CharField(max_length=64)
+    theme = models.ForeignKey(
+        Theme, on_delete=models.CASCADE, related_name="tags", verbose_name=_("theme")
+    )
+    name = models.CharField(max_length=64, verbose_name=_("name"))
     #: How many visible ideas carry this tag: a portfolio counter (``PortfolioCounters``),
     #: kept by ``ideas.services`` in the transaction of each idea write.
-    visible_ideas = models.IntegerField(default=0, editable=False)
+    visible_ideas = models.IntegerField(default=0, editable=False, verbose_name=_("visible ideas"))
 
     class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
         constraints = [
             models.UniqueConstraint(fields=["theme", "name"], name="ideas_tag_theme_name"),
         ]
@@ -263,11 +285,11 @@ class Idea(models.Model):
     """
 
     class Status(models.TextChoices):
-        CANDIDATE = "candidate", "Candidate"
-        ACTIVE = "active", "Active"
-        REVIEWED = "reviewed", "Reviewed"
-        ARCHIVED = "archived", "Archived"
-        REFUSED = "refused", "Refused"
+        CANDIDATE = "candidate", _("Candidate")
+        ACTIVE = "active", _("Active")
+        REVIEWED = "reviewed", _("Reviewed")
+        ARCHIVED = "archived", _("Archived")
+        REFUSED = "refused", _("Refused")
 
     # Statuses the loop may show to the model or pick as work.
     VISIBLE_STATUSES = (Status.CANDIDATE, Status.ACTIVE, Status.REVIEWED)
@@ -279,42 +301,72 @@ class Idea(models.Model):
         Status.REFUSED: (),
     }
 
-    theme = models.ForeignKey(Theme, on_delete=models.PROTECT, related_name="ideas")
-    title = models.CharField(max_length=200)
-    summary = models.CharField(max_length=300, blank=True, help_text="One line.")
-    target_audience = models.TextField(blank=True)
-    value_proposition = models.TextField(blank=True)
-    revenue_model = models.TextField(blank=True)
+    theme = models.ForeignKey(
+        Theme, on_delete=models.PROTECT, related_name="ideas", verbose_name=_("theme")
+    )
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    summary = models.CharField(
+        max_length=300, blank=True, help_text=_("One line."), verbose_name=_("summary")
+    )
+    target_audience = models.TextField(blank=True, verbose_name=_("target audience"))
+    value_proposition = models.TextField(blank=True, verbose_name=_("value proposition"))
+    revenue_model = models.TextField(blank=True, verbose_name=_("revenue model"))
 
-    brand_fit = models.FloatField(null=True, blank=True, validators=_score_validators())
-    novelty = models.FloatField(null=True, blank=True, validators=_score_validators())
-    feasibility = models.FloatField(null=True, blank=True, validators=_score_validators())
-    human_brand_fit = models.FloatField(null=True, blank=True, validators=_score_validators())
-    human_novelty = models.FloatField(null=True, blank=True, validators=_score_validators())
-    human_feasibility = models.FloatField(null=True, blank=True, validators=_score_validators())
-    priority = models.FloatField(default=0.0, editable=False)
+    brand_fit = models.FloatField(
+        null=True, blank=True, validators=_score_validators(), verbose_name=_("brand fit")
+    )
+    novelty = models.FloatField(
+        null=True, blank=True, validators=_score_validators(), verbose_name=_("novelty")
+    )
+    feasibility = models.FloatField(
+        null=True, blank=True, validators=_score_validators(), verbose_name=_("feasibility")
+    )
+    human_brand_fit = models.FloatField(
+        null=True, blank=True, validators=_score_validators(), verbose_name=_("human brand fit")
+    )
+    human_novelty = models.FloatField(
+        null=True, blank=True, validators=_score_validators(), verbose_name=_("human novelty")
+    )
+    human_feasibility = models.FloatField(
+        null=True, blank=True, validators=_score_validators(), verbose_name=_("human feasibility")
+    )
+    priority = models.FloatField(default=0.0, editable=False, verbose_name=_("priority"))
 
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CANDIDATE)
-    tags = models.ManyToManyField(Tag, related_name="ideas", blank=True)
-    related = models.ManyToManyField("self", blank=True, symmetrical=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.CANDIDATE, verbose_name=_("status")
+    )
+    tags = models.ManyToManyField(Tag, related_name="ideas", blank=True, verbose_name=_("tags"))
+    related = models.ManyToManyField(
+        "self", blank=True, symmetrical=True, verbose_name=_("related")
+    )
 
     fingerprint = models.CharField(
-        max_length=64, editable=False, help_text="SHA-256 of the normalised title."
+        max_length=64,
+        editable=False,
+        help_text=_("SHA-256 of the normalised title."),
+        verbose_name=_("fingerprint"),
     )
-    created_by_iteration_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    updated_by_iteration_id = models.BigIntegerField(null=True, blank=True)
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_by_iteration_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("created by iteration ID")
+    )
+    updated_by_iteration_id = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("updated by iteration ID")
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("idea")
+        verbose_name_plural = _("ideas")
         constraints = [
             # A repeated delivery of the same model output finds this row instead of
             # inserting a twin: the dedupe is the database's, not a read-then-write.
@@ -406,33 +458,40 @@ class PortfolioCounters(models.Model):
     """
 
     theme = models.OneToOneField(
-        Theme, on_delete=models.CASCADE, primary_key=True, related_name="counters"
+        Theme,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="counters",
+        verbose_name=_("theme"),
     )
-    candidate = models.IntegerField(default=0)
-    active = models.IntegerField(default=0)
-    reviewed = models.IntegerField(default=0)
-    archived = models.IntegerField(default=0)
-    refused = models.IntegerField(default=0)
+    candidate = models.IntegerField(default=0, verbose_name=_("candidate"))
+    active = models.IntegerField(default=0, verbose_name=_("active"))
+    reviewed = models.IntegerField(default=0, verbose_name=_("reviewed"))
+    archived = models.IntegerField(default=0, verbose_name=_("archived"))
+    refused = models.IntegerField(default=0, verbose_name=_("refused"))
     #: Visible ideas with any human score, and visible ideas a person reviewed.
-    visible_human_corrected = models.IntegerField(default=0)
-    visible_reviewed_at = models.IntegerField(default=0)
+    visible_human_corrected = models.IntegerField(
+        default=0, verbose_name=_("visible human corrected")
+    )
+    visible_reviewed_at = models.IntegerField(default=0, verbose_name=_("visible reviewed at"))
     #: ``IdeaRefusal`` rows of the theme.
-    refusals = models.IntegerField(default=0)
-    brand_fit_n = models.IntegerField(default=0)
-    brand_fit_sum = models.FloatField(default=0.0)
-    brand_fit_sq = models.FloatField(default=0.0)
-    novelty_n = models.IntegerField(default=0)
-    novelty_sum = models.FloatField(default=0.0)
-    novelty_sq = models.FloatField(default=0.0)
-    feasibility_n = models.IntegerField(default=0)
-    feasibility_sum = models.FloatField(default=0.0)
-    feasibility_sq = models.FloatField(default=0.0)
+    refusals = models.IntegerField(default=0, verbose_name=_("refusals"))
+    brand_fit_n = models.IntegerField(default=0, verbose_name=_("brand fit n"))
+    brand_fit_sum = models.FloatField(default=0.0, verbose_name=_("brand fit sum"))
+    brand_fit_sq = models.FloatField(default=0.0, verbose_name=_("brand fit sq"))
+    novelty_n = models.IntegerField(default=0, verbose_name=_("novelty n"))
+    novelty_sum = models.FloatField(default=0.0, verbose_name=_("novelty sum"))
+    novelty_sq = models.FloatField(default=0.0, verbose_name=_("novelty sq"))
+    feasibility_n = models.IntegerField(default=0, verbose_name=_("feasibility n"))
+    feasibility_sum = models.FloatField(default=0.0, verbose_name=_("feasibility sum"))
+    feasibility_sq = models.FloatField(default=0.0, verbose_name=_("feasibility sq"))
     #: How many writes moved the row since its last recount (``rebuilt_at``).
-    writes = models.BigIntegerField(default=0)
-    rebuilt_at = models.DateTimeField(null=True, blank=True)
+    writes = models.BigIntegerField(default=0, verbose_name=_("writes"))
+    rebuilt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("rebuilt at"))
 
     class Meta:
-        verbose_name_plural = "portfolio counters"
+        verbose_name = _("portfolio counters")
+        verbose_name_plural = _("portfolio counters")
 
     def __str__(self) -> str:
         return f"counters of theme {self.theme_id}"
@@ -441,22 +500,29 @@ class PortfolioCounters(models.Model):
 class IdeaChange(models.Model):
     """A field-level diff of an Idea, with the iteration (or person) that made it."""
 
-    idea = models.ForeignKey(Idea, on_delete=models.CASCADE, related_name="changes")
-    field = models.CharField(max_length=64)
-    old = models.JSONField(null=True, blank=True)
-    new = models.JSONField(null=True, blank=True)
-    iteration_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    idea = models.ForeignKey(
+        Idea, on_delete=models.CASCADE, related_name="changes", verbose_name=_("idea")
+    )
+    field = models.CharField(max_length=64, verbose_name=_("field"))
+    old = models.JSONField(null=True, blank=True, verbose_name=_("old"))
+    new = models.JSONField(null=True, blank=True, verbose_name=_("new"))
+    iteration_id = models.BigIntegerField(
+        null=True, blank=True, db_index=True, verbose_name=_("iteration ID")
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("actor"),
     )
-    reason = models.CharField(max_length=600, blank=True)
-    at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=600, blank=True, verbose_name=_("reason"))
+    at = models.DateTimeField(auto_now_add=True, verbose_name=_("at"))
 
     class Meta:
+        verbose_name = _("idea change")
+        verbose_name_plural = _("idea changes")
         indexes = [models.Index(fields=["idea", "at"], name="ideas_change_idea_at")]
         ordering = ["-at", "-id"]
 
@@ -470,23 +536,28 @@ class IdeaRefusal(models.Model):
     Kept apart from Idea so a refused proposal can never surface as a candidate.
     """
 
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="refusals")
+    theme = models.ForeignKey(
+        Theme, on_delete=models.CASCADE, related_name="refusals", verbose_name=_("theme")
+    )
     idea = models.ForeignKey(
         Idea,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="refusals",
-        help_text="Set when the refused content was an update of an existing idea.",
+        help_text=_("Set when the refused content was an update of an existing idea."),
+        verbose_name=_("idea"),
     )
-    title = models.CharField(max_length=200)
-    fingerprint = models.CharField(max_length=64)
-    data = models.JSONField()
-    reasons = models.JSONField()
-    iteration_id = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    fingerprint = models.CharField(max_length=64, verbose_name=_("fingerprint"))
+    data = models.JSONField(verbose_name=_("data"))
+    reasons = models.JSONField(verbose_name=_("reasons"))
+    iteration_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("iteration ID"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("idea refusal")
+        verbose_name_plural = _("idea refusals")
         indexes = [models.Index(fields=["theme", "-created_at"], name="ideas_refusal_recent")]
 
     def __str__(self) -> str:
@@ -496,13 +567,17 @@ class IdeaRefusal(models.Model):
 class Snapshot(models.Model):
     """The portfolio as Markdown at a point in time, with its statistics."""
 
-    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="snapshots")
-    iteration_count = models.PositiveIntegerField()
-    markdown = models.TextField()
-    stats = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
+    theme = models.ForeignKey(
+        Theme, on_delete=models.CASCADE, related_name="snapshots", verbose_name=_("theme")
+    )
+    iteration_count = models.PositiveIntegerField(verbose_name=_("iteration count"))
+    markdown = models.TextField(verbose_name=_("markdown"))
+    stats = models.JSONField(default=dict, verbose_name=_("stats"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("snapshot")
+        verbose_name_plural = _("snapshots")
         constraints = [
             # At-least-once delivery of the snapshot tick must not write two snapshots.
             models.UniqueConstraint(

@@ -45,15 +45,20 @@ def _visible(theme: Theme):
     return Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
 
 
-def priority_ideas(*, theme: Theme, limit: int) -> list[Idea]:
+def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[Idea]:
     """The visible ideas the planner should work on first, best first.
 
     ``priority`` already folds in human corrections (they replace the model's scores)
     and the review bonus; ties go to the most recently updated idea. Served by the
     ``ideas_idea_priority_order`` index, whose key is this ORDER BY: the database walks it
     and stops after ``limit`` visible rows instead of sorting every visible idea.
+    ``with_tags=False`` leaves the tags out (one query less) for a caller that reads them
+    its own way, as the loop's context does for the ideas it shows in full.
     """
-    return list(_visible(theme).order_by(*PRIORITY_ORDER).prefetch_related("tags")[:limit])
+    ideas = _visible(theme).order_by(*PRIORITY_ORDER)
+    if with_tags:
+        ideas = ideas.prefetch_related("tags")
+    return list(ideas[:limit])
 
 
 def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:

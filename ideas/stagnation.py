@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Hiragana, Katakana (incl. the long-vowel mark ー and phonetic extensions), CJK
 # ideographs and extension A, and the iteration mark 々.
@@ -28,11 +29,16 @@ _STOP_WORDS = frozenset({
 # fmt: on
 
 
+@lru_cache(maxsize=1024)
 def text_tokens(text: str) -> frozenset[str]:
     """The word set of ``text``: lower-cased words, plus character bigrams for CJK runs.
 
     NFKC folds full-width Latin (ＡＢＣ) and half-width kana to their usual forms first,
     so the same words typed on a Japanese keyboard compare equal.
+
+    Cached: every iteration compares its update with the role's recent updates, which
+    are the same texts iteration after iteration (a frozenset result cannot be changed
+    by a caller, so sharing it is safe).
     """
     normalised = unicodedata.normalize("NFKC", text).casefold()
     tokens: set[str] = set()

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from django.utils.translation import gettext as _
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
@@ -64,13 +65,16 @@ def _messages(label: str, error: SchemaError) -> list[str]:
     if error.validator == "required":
         match = _REQUIRED_RE.match(error.message)
         if match:
-            return [f"{where}.{match['name']}: is required"]
+            return [_("%(field)s: is required") % {"field": f"{where}.{match['name']}"}]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         # additionalProperties only runs on an object schema (a mapping, not True/False).
         known = set(cast("Mapping[str, Any]", error.schema).get("properties", {}))
         extra = sorted(key for key in error.instance if key not in known)
         if extra:
-            return [f"{where}.{key}: is not an allowed field" for key in extra]
+            return [
+                _("%(field)s: is not an allowed field") % {"field": f"{where}.{key}"}
+                for key in extra
+            ]
     message = error.message
     if len(message) > MESSAGE_CHARS:
         # jsonschema quotes the whole offending value; a 10 MB string is not a message.

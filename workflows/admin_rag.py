@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from bizagent.admin_base import NoChangeAdminMixin, NoDeleteAdminMixin
 from workflows.models import Collection, Document
@@ -45,10 +47,17 @@ class MultipleFileField(forms.FileField):
 
 
 class DocumentUploadForm(forms.Form):
-    collection = forms.ModelChoiceField(queryset=Collection.objects.all(), to_field_name="slug")
-    upload = MultipleFileField(label="Files", help_text="One or more .txt or .md files (UTF-8).")
+    collection = forms.ModelChoiceField(
+        queryset=Collection.objects.all(), to_field_name="slug", label=_("Collection")
+    )
+    upload = MultipleFileField(
+        label=_("Files"), help_text=_("One or more .txt or .md files (UTF-8).")
+    )
     title = forms.CharField(
-        required=False, max_length=300, help_text="Only for a single file; else the file name."
+        required=False,
+        max_length=300,
+        label=_("Title"),
+        help_text=_("Only for a single file; else the file name."),
     )
 
     def clean_upload(self) -> list[Any]:
@@ -56,7 +65,8 @@ class DocumentUploadForm(forms.Form):
         wrong = [f.name for f in files if not f.name.lower().endswith(UPLOAD_SUFFIXES)]
         if wrong:
             raise forms.ValidationError(
-                f"only .txt and .md files can be added, not: {', '.join(wrong)}"
+                gettext("only .txt and .md files can be added, not: %(files)s")
+                % {"files": ", ".join(wrong)}
             )
         return files
 
@@ -71,7 +81,7 @@ class CollectionAdmin(NoChangeAdminMixin, NoDeleteAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Collection]:
         return super().get_queryset(request).annotate(document_total=Count("documents"))
 
-    @admin.display(description="documents", ordering="document_total")
+    @admin.display(description=_("documents"), ordering="document_total")
     def document_count(self, obj: Collection) -> int:
         return getattr(obj, "document_total", 0)
 
@@ -97,16 +107,24 @@ class DocumentAdmin(NoChangeAdminMixin, admin.ModelAdmin):
             .annotate(chunk_total=Count("chunks"))
         )
 
-    @admin.display(description="chunks", ordering="chunk_total")
+    @admin.display(description=_("passages"), ordering="chunk_total")
     def chunk_count(self, obj: Document) -> int:
         return getattr(obj, "chunk_total", 0)
 
-    @admin.display(description="passages")
+    @admin.display(description=_("passages"))
     def chunk_list(self, obj: Document) -> str:
         return format_html_join(
             "",
-            "<p><strong>#{}</strong> ({} terms) {}</p>",
-            ((c.ordinal, c.token_count, c.text[:300]) for c in obj.chunks.order_by("ordinal")),
+            "<p><strong>#{}</strong> ({}) {}</p>",
+            (
+                (
+                    c.ordinal,
+                    ngettext("%(count)s term", "%(count)s terms", c.token_count)
+                    % {"count": c.token_count},
+                    c.text[:300],
+                )
+                for c in obj.chunks.order_by("ordinal")
+            ),
         )
 
     def add_view(
@@ -130,16 +148,22 @@ class DocumentAdmin(NoChangeAdminMixin, admin.ModelAdmin):
                 for result in results:
                     doc = result.document
                     if result.created:
-                        self.message_user(request, f"Added {doc.source}.", messages.SUCCESS)
+                        self.message_user(
+                            request,
+                            gettext("Added %(file)s.") % {"file": doc.source},
+                            messages.SUCCESS,
+                        )
                     else:
                         self.message_user(
-                            request, f"Unchanged, already in the collection: {doc.source}"
+                            request,
+                            gettext("Unchanged, already in the collection: %(file)s")
+                            % {"file": doc.source},
                         )
                 return HttpResponseRedirect(reverse("admin:workflows_document_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Upload documents",
+            "title": gettext("Upload documents"),
             "form": form,
             **(extra_context or {}),
         }

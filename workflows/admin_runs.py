@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import ReadOnlyAdminMixin
@@ -139,7 +139,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def tokens(self, obj: Run) -> int:
         return obj.prompt_tokens + obj.completion_tokens
 
-    @admin.action(description="Cancel the selected runs")
+    @admin.action(description=_("Cancel the selected runs"))
     def cancel_runs(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         if not request.user.has_perm(CANCEL_PERMISSION):
             raise PermissionDenied
@@ -150,7 +150,15 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 done += 1
             except WorkflowStateError:
                 skipped += 1  # it finished meanwhile
-        self.message_user(request, f"Cancelled {done} run(s); {skipped} had already finished.")
+        self.message_user(
+            request,
+            ngettext(
+                "Cancelled %(done)s run; %(skipped)s had already finished.",
+                "Cancelled %(done)s runs; %(skipped)s had already finished.",
+                done,
+            )
+            % {"done": done, "skipped": skipped},
+        )
 
     def change_view(
         self,
@@ -193,7 +201,7 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         try:
             run_cancel(run_id=run_id, actor=request.user)
-            self.message_user(request, "The run was cancelled.")
+            self.message_user(request, gettext("The run was cancelled."))
         except WorkflowStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return self._back(run_id)
@@ -205,7 +213,9 @@ class RunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             step_run = step_run_retry(step_run_id=step_run_id, actor=request.user)
             if step_run.run_id != run_id:
                 raise WorkflowStateError("that step belongs to another run")
-            self.message_user(request, f"Step {step_run.step.name} is queued again.")
+            self.message_user(
+                request, gettext("Step %(step)s is queued again.") % {"step": step_run.step.name}
+            )
         except WorkflowStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return self._back(run_id)

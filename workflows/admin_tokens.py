@@ -11,6 +11,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from bizagent.admin_base import NoDeleteAdminMixin
 from workflows.errors import WorkflowStateError
@@ -77,7 +79,7 @@ class ApiTokenAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             return super().response_add(request, obj, post_url_continue)
         context = {
             **self.admin_site.each_context(request),
-            "title": "API token created",
+            "title": gettext("API token created"),
             "opts": self.opts,
             "token": obj,
             "raw": raw,
@@ -87,7 +89,7 @@ class ApiTokenAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    @admin.action(description=_("Revoke the selected tokens"), permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         revoked = 0
         for token in queryset:
@@ -98,4 +100,9 @@ class ApiTokenAdmin(NoDeleteAdminMixin, admin.ModelAdmin):
             else:
                 revoked += 1
         if revoked:
-            self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Revoked %(count)s token.", "Revoked %(count)s tokens.", revoked)
+                % {"count": revoked},
+                messages.SUCCESS,
+            )

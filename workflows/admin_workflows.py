@@ -25,6 +25,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from bizagent.admin_base import ReadOnlyAdminMixin
@@ -50,9 +52,9 @@ RUNNABLE = (Workflow.Status.DRAFT, Workflow.Status.PUBLISHED)
 
 class RunInputForm(forms.Form):
     input = forms.CharField(
-        label="Input (JSON)",
+        label=_("Input (JSON)"),
         widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "spellcheck": "false"}),
-        help_text="A JSON object matching the workflow's input schema.",
+        help_text=_("A JSON object matching the workflow's input schema."),
     )
 
     def clean_input(self) -> dict[str, Any]:
@@ -61,11 +63,13 @@ class RunInputForm(forms.Form):
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(
-                f"Not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+                gettext("Not JSON: %(reason)s at line %(line)s, column %(column)s.")
+                % {"reason": exc.msg, "line": exc.lineno, "column": exc.colno}
             ) from None
         if not isinstance(value, dict):
             raise forms.ValidationError(
-                f"The input must be a JSON object, not {type(value).__name__}."
+                gettext("The input must be a JSON object, not %(type)s.")
+                % {"type": type(value).__name__}
             )
         return value
 
@@ -87,11 +91,14 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ("publish_selected", "retire_selected", "validate_selected")
     fieldsets = (
         (None, {"fields": ("name", "key", "version", "status", "description", "is_system")}),
-        ("Graph", {"fields": ("graph",)}),
-        ("Steps and edges", {"fields": ("steps_table", "edges_table")}),
-        ("Validation", {"fields": ("validation",)}),
-        ("Interface", {"fields": ("input_schema", "output", "timeout_seconds")}),
-        ("History", {"fields": ("publish_decision", "created_by", "created_at", "published_at")}),
+        (_("Graph"), {"fields": ("graph",)}),
+        (_("Steps and edges"), {"fields": ("steps_table", "edges_table")}),
+        (_("Validation"), {"fields": ("validation",)}),
+        (_("Interface"), {"fields": ("input_schema", "output", "timeout_seconds")}),
+        (
+            _("History"),
+            {"fields": ("publish_decision", "created_by", "created_at", "published_at")},
+        ),
     )
     readonly_fields = (
         "name",
@@ -116,18 +123,18 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workflow]:
         return super().get_queryset(request).annotate(steps_total=Count("steps"))
 
-    @admin.display(description="steps", ordering="steps_total")
+    @admin.display(description=_("steps"), ordering="steps_total")
     def steps_count(self, obj: Workflow) -> int:
         return getattr(obj, "steps_total", None) or obj.steps.count()
 
     # -- the document, read-only --------------------------------------------------------
 
-    @admin.display(description="graph")
+    @admin.display(description=_("graph"))
     def graph(self, obj: Workflow) -> SafeString:
         # workflow_graph_svg escapes every piece of text it draws.
         return mark_safe(workflow_graph_svg(workflow_document(workflow=obj)))  # noqa: S308
 
-    @admin.display(description="steps")
+    @admin.display(description=_("steps"))
     def steps_table(self, obj: Workflow) -> SafeString:
         rows = format_html_join(
             "",
@@ -136,7 +143,7 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 (
                     s.name,
                     s.block,
-                    "tool only" if s.tool_only else "",
+                    gettext("tool only") if s.tool_only else "",
                     s.get_on_error_display(),
                     s.config,
                 )
@@ -144,12 +151,16 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<table class="workflow-steps"><thead><tr><th>name</th><th>block</th><th></th>'
-            "<th>on error</th><th>config</th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="workflow-steps"><thead><tr><th>{}</th><th>{}</th><th></th>'
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            gettext("name"),
+            gettext("block"),
+            gettext("on error"),
+            gettext("config"),
             rows,
         )
 
-    @admin.display(description="edges")
+    @admin.display(description=_("edges"))
     def edges_table(self, obj: Workflow) -> SafeString:
         rows = format_html_join(
             "",
@@ -160,18 +171,21 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<table class="workflow-edges"><thead><tr><th>from</th><th>port</th><th>to</th>'
+            '<table class="workflow-edges"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
             "</tr></thead><tbody>{}</tbody></table>",
+            gettext("from"),
+            gettext("port"),
+            gettext("to"),
             rows,
         )
 
-    @admin.display(description="validation")
+    @admin.display(description=_("validation"))
     def validation(self, obj: Workflow) -> SafeString:
         # The validator's answer on this version (the copilot panel links here).
         problems = document_problems(document=workflow_document(workflow=obj))
         if not problems:
             return format_html(
-                '<p id="workflow-validation" class="workflow-valid">{}</p>', "Valid."
+                '<p id="workflow-validation" class="workflow-valid">{}</p>', gettext("Valid.")
             )
         rows = format_html_join(
             "",
@@ -182,13 +196,13 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<div id="workflow-validation" class="workflow-invalid"><p>{} problem(s):</p>'
-            "<ul>{}</ul></div>",
-            len(problems),
+            '<div id="workflow-validation" class="workflow-invalid"><p>{}</p><ul>{}</ul></div>',
+            ngettext("%(count)s problem:", "%(count)s problems:", len(problems))
+            % {"count": len(problems)},
             rows,
         )
 
-    @admin.display(description="publish decision")
+    @admin.display(description=_("publish decision"))
     def publish_decision(self, obj: Workflow) -> SafeString | str:
         decision = publish_decisions(workflow=obj).first()
         if decision is None:
@@ -264,40 +278,68 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except WorkflowInvalid as exc:
             self.message_user(
                 request,
-                f"{workflow} not published: {_problems_text(exc.problems)}",
+                gettext("%(workflow)s not published: %(problems)s")
+                % {"workflow": workflow, "problems": _problems_text(exc.problems)},
                 messages.ERROR,
             )
             return
         except (WorkflowStateError, PermissionDenied) as exc:
-            self.message_user(request, f"{workflow} not published: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("%(workflow)s not published: %(reason)s")
+                % {"workflow": workflow, "reason": exc},
+                messages.ERROR,
+            )
             return
         if result.status == Workflow.Status.PUBLISHED:
-            self.message_user(request, f"{result} is published.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(workflow)s is published.") % {"workflow": result},
+                messages.SUCCESS,
+            )
             return
         decision = publish_decision_pending(workflow=result)
-        number = f" #{decision.pk}" if decision is not None else ""
-        self.message_user(
-            request,
-            f"{result} is waiting for approval: decision{number} decides whether it is published.",
-            messages.WARNING,
-        )
+        if decision is not None:
+            text = gettext(
+                "%(workflow)s is waiting for approval: decision #%(decision)s decides whether"
+                " it is published."
+            ) % {"workflow": result, "decision": decision.pk}
+        else:
+            text = gettext(
+                "%(workflow)s is waiting for approval: a decision decides whether it is published."
+            ) % {"workflow": result}
+        self.message_user(request, text, messages.WARNING)
 
     def _retire_one(self, request: HttpRequest, workflow: Workflow) -> None:
         try:
             result = workflow_retire(workflow_id=workflow.pk, actor=request.user)
         except (WorkflowStateError, PermissionDenied) as exc:
-            self.message_user(request, f"{workflow} not retired: {exc}", messages.ERROR)
+            self.message_user(
+                request,
+                gettext("%(workflow)s not retired: %(reason)s")
+                % {"workflow": workflow, "reason": exc},
+                messages.ERROR,
+            )
             return
-        self.message_user(request, f"{result} is retired.", messages.SUCCESS)
+        self.message_user(
+            request, gettext("%(workflow)s is retired.") % {"workflow": result}, messages.SUCCESS
+        )
 
     def _validate_one(self, request: HttpRequest, workflow: Workflow) -> None:
         problems = document_problems(document=workflow_document(workflow=workflow))
         if problems:
             self.message_user(
-                request, f"{workflow} is not valid: {_problems_text(problems)}", messages.ERROR
+                request,
+                gettext("%(workflow)s is not valid: %(problems)s")
+                % {"workflow": workflow, "problems": _problems_text(problems)},
+                messages.ERROR,
             )
         else:
-            self.message_user(request, f"{workflow} is valid.", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(workflow)s is valid.") % {"workflow": workflow},
+                messages.SUCCESS,
+            )
 
     def _one(self, request: HttpRequest, workflow_id: int) -> Workflow:
         workflow = Workflow.objects.filter(pk=workflow_id).first()
@@ -343,8 +385,12 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 except WorkflowStateError as exc:
                     problems = [str(exc)]
                 else:
-                    kind = "Test run" if run.is_test else "Run"
-                    self.message_user(request, f"{kind} #{run.pk} of {workflow} started.")
+                    started = (
+                        gettext("Test run #%(run)s of %(workflow)s started.")
+                        if run.is_test
+                        else gettext("Run #%(run)s of %(workflow)s started.")
+                    )
+                    self.message_user(request, started % {"run": run.pk, "workflow": workflow})
                     return HttpResponseRedirect(
                         reverse("admin:workflows_run_change", args=[run.pk])
                     )
@@ -355,8 +401,12 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{'Run' if workflow.status == Workflow.Status.PUBLISHED else 'Test run'}"
-            f" {workflow}",
+            "title": (
+                gettext("Run %(workflow)s")
+                if workflow.status == Workflow.Status.PUBLISHED
+                else gettext("Test run %(workflow)s")
+            )
+            % {"workflow": workflow},
             "opts": self.model._meta,
             "original": workflow,
             "form": form,
@@ -368,17 +418,17 @@ class WorkflowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     # -- the same, on the list ------------------------------------------------------------
 
-    @admin.action(description="Publish selected workflows", permissions=["publish"])
+    @admin.action(description=_("Publish selected workflows"), permissions=["publish"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
         for workflow in queryset:
             self._publish_one(request, workflow)
 
-    @admin.action(description="Retire selected workflows", permissions=["publish"])
+    @admin.action(description=_("Retire selected workflows"), permissions=["publish"])
     def retire_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
         for workflow in queryset:
             self._retire_one(request, workflow)
 
-    @admin.action(description="Validate selected workflows", permissions=["view"])
+    @admin.action(description=_("Validate selected workflows"), permissions=["view"])
     def validate_selected(self, request: HttpRequest, queryset: QuerySet[Workflow]) -> None:
         for workflow in queryset:
             self._validate_one(request, workflow)

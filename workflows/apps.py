@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 AUDIT_ACTIONS = {
     "workflows.workflow_created": "A workflow draft was created",
@@ -37,7 +38,7 @@ AUDIT_ACTIONS = {
 
 class WorkflowsConfig(AppConfig):
     name = "workflows"
-    verbose_name = "Workflows"
+    verbose_name = _("Workflows")
 
     def ready(self) -> None:
         from decisions.audit import audit_actions_register

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from goals.models.goal import Goal, PlanRevision
 from goals.vocabulary import CURRENCY_EXPONENTS, Metric
@@ -31,40 +32,68 @@ class CatalogueItem(models.Model):
     prospects come from, which email API sends), given to every run the executor starts.
     """
 
-    key = models.SlugField(max_length=64, unique=True, help_text="Stable name used in plans.")
-    title = models.CharField(max_length=200)
-    workflow = models.SlugField(
-        max_length=100, help_text="Key of the workflow this item runs (its published version)."
+    key = models.SlugField(
+        max_length=64, unique=True, help_text=_("Stable name used in plans."), verbose_name=_("key")
     )
-    description = models.TextField(blank=True)
-    metric = models.CharField(max_length=16, choices=Metric.choices)
-    unit = models.CharField(max_length=100, help_text="What one unit of volume is.")
+    title = models.CharField(max_length=200, verbose_name=_("title"))
+    workflow = models.SlugField(
+        max_length=100,
+        help_text=_("Key of the workflow this item runs (its published version)."),
+        verbose_name=_("workflow"),
+    )
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    metric = models.CharField(max_length=16, choices=Metric.choices, verbose_name=_("metric"))
+    unit = models.CharField(
+        max_length=100, help_text=_("What one unit of volume is."), verbose_name=_("unit")
+    )
     yield_per_unit = models.DecimalField(
-        max_digits=14, decimal_places=6, validators=[MinValueValidator(Decimal(0))]
+        max_digits=14,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name=_("yield per unit"),
     )
     unit_cost = models.DecimalField(
-        max_digits=14, decimal_places=4, validators=[MinValueValidator(Decimal(0))]
+        max_digits=14,
+        decimal_places=4,
+        validators=[MinValueValidator(Decimal(0))],
+        verbose_name=_("unit cost"),
     )
-    currency = models.CharField(max_length=3)
-    volume_param = models.CharField(max_length=64)
-    max_per_day = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    yield_source = models.TextField(help_text="Where the default yield and cost come from.")
-    enabled = models.BooleanField(default=True, help_text="Offered to the planner.")
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    volume_param = models.CharField(max_length=64, verbose_name=_("volume param"))
+    max_per_day = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], verbose_name=_("max per day")
+    )
+    yield_source = models.TextField(
+        help_text=_("Where the default yield and cost come from."), verbose_name=_("yield source")
+    )
+    enabled = models.BooleanField(
+        default=True, help_text=_("Offered to the planner."), verbose_name=_("enabled")
+    )
     run_inputs = models.JSONField(
         default=dict,
         blank=True,
         help_text=(
-            "The workflow's other inputs, set once by a person: the addresses of your own "
-            "services (prospect list, email API, webhook), language, product, sender. Stored "
-            "with every run, so never a password or an API key."
+            _(
+                "The workflow's other inputs, set once by a person: the addresses of your own "
+                "services (prospect list, email API, webhook), language, product, sender. Stored "
+                "with every run, so never a password or an API key."
+            )
         ),
+        verbose_name=_("run inputs"),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("updated by"),
     )
 
     class Meta:
+        verbose_name = _("catalogue item")
+        verbose_name_plural = _("catalogue items")
         ordering = ["key"]
         constraints = [
             models.CheckConstraint(condition=Q(max_per_day__gte=1), name="goals_catalogue_cap"),
@@ -81,7 +110,10 @@ class CatalogueItem(models.Model):
         if self.currency not in CURRENCY_EXPONENTS:
             known = ", ".join(sorted(CURRENCY_EXPONENTS))
             raise ValidationError(
-                {"currency": f"Unknown currency {self.currency!r}: use one of {known}."}
+                {
+                    "currency": _("Unknown currency %(currency)s: use one of %(known)s.")
+                    % {"currency": repr(self.currency), "known": known}
+                }
             )
 
 
@@ -97,11 +129,11 @@ class GoalRun(models.Model):
     MAX_ATTEMPTS = 3
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        STARTED = "started", "Started"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        PENDING = "pending", _("Pending")
+        STARTED = "started", _("Started")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.PENDING: (Status.STARTED, Status.FAILED, Status.SKIPPED),
@@ -111,25 +143,44 @@ class GoalRun(models.Model):
         Status.SKIPPED: (),
     }
 
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="goal_runs")
-    revision = models.ForeignKey(PlanRevision, on_delete=models.PROTECT, related_name="goal_runs")
-    action = models.SlugField(max_length=64, help_text="The catalogue item's key.")
-    day = models.DateField(help_text="The plan day this run works for.")
-    attempt = models.PositiveSmallIntegerField(default=1)
-    params = models.JSONField(default=dict, blank=True, help_text="The run's input.")
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="goal_runs", verbose_name=_("goal")
+    )
+    revision = models.ForeignKey(
+        PlanRevision, on_delete=models.PROTECT, related_name="goal_runs", verbose_name=_("revision")
+    )
+    action = models.SlugField(
+        max_length=64, help_text=_("The catalogue item's key."), verbose_name=_("action")
+    )
+    day = models.DateField(help_text=_("The plan day this run works for."), verbose_name=_("day"))
+    attempt = models.PositiveSmallIntegerField(default=1, verbose_name=_("attempt"))
+    params = models.JSONField(
+        default=dict, blank=True, help_text=_("The run's input."), verbose_name=_("params")
+    )
     run = models.ForeignKey(
-        "workflows.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "workflows.Run",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("run"),
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
     spend = models.BigIntegerField(
-        default=0, help_text="What it cost, in minor units of the goal's budget currency."
+        default=0,
+        help_text=_("What it cost, in minor units of the goal's budget currency."),
+        verbose_name=_("spend"),
     )
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("goal run")
+        verbose_name_plural = _("goal runs")
         ordering = ["goal", "day", "action", "attempt"]
         constraints = [
             models.UniqueConstraint(
@@ -158,20 +209,24 @@ class GoalReport(models.Model):
     """
 
     class Kind(models.TextChoices):
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
-        FINAL = "final", "Final"
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly")
+        FINAL = "final", _("Final")
 
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="reports")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    period_start = models.DateField()
-    period_end = models.DateField()
-    figures = models.JSONField(default=dict)
-    emailed_at = models.DateTimeField(null=True, blank=True)
-    recipients = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="reports", verbose_name=_("goal")
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    period_start = models.DateField(verbose_name=_("period start"))
+    period_end = models.DateField(verbose_name=_("period end"))
+    figures = models.JSONField(default=dict, verbose_name=_("figures"))
+    emailed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("emailed at"))
+    recipients = models.PositiveIntegerField(default=0, verbose_name=_("recipients"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("goal report")
+        verbose_name_plural = _("goal reports")
         ordering = ["goal", "-period_end", "kind"]
         constraints = [
             models.UniqueConstraint(

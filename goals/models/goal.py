@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from goals.vocabulary import CURRENCY_EXPONENTS, FieldSource, Metric
 
@@ -22,13 +23,13 @@ class Goal(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PLANNED = "planned", "Planned"
-        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-        ACTIVE = "active", "Active"
-        ACHIEVED = "achieved", "Achieved"
-        MISSED = "missed", "Missed"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        PLANNED = "planned", _("Planned")
+        AWAITING_APPROVAL = "awaiting_approval", _("Awaiting approval")
+        ACTIVE = "active", _("Active")
+        ACHIEVED = "achieved", _("Achieved")
+        MISSED = "missed", _("Missed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.DRAFT: (Status.PLANNED, Status.CANCELLED),
@@ -47,33 +48,45 @@ class Goal(models.Model):
     #: What ``fields_from`` may name.
     FIELDS = ("metric", "target_amount", "currency", "growth_pct", "baseline", "period", "arpu")
 
-    text = models.TextField(help_text="The goal as typed.")
-    metric = models.CharField(max_length=16, choices=Metric.choices)
+    text = models.TextField(help_text=_("The goal as typed."), verbose_name=_("text"))
+    metric = models.CharField(max_length=16, choices=Metric.choices, verbose_name=_("metric"))
     target_amount = models.BigIntegerField(
-        help_text="In the currency's minor unit for revenue (JPY has none); a count otherwise."
+        help_text=_("In the currency's minor unit for revenue (JPY has none); a count otherwise."),
+        verbose_name=_("target amount"),
     )
-    currency = models.CharField(max_length=3, help_text="ISO 4217 code, such as JPY.")
-    growth_pct = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
-    baseline_start = models.DateField(null=True, blank=True)
-    baseline_end = models.DateField(null=True, blank=True)
-    baseline_amount = models.BigIntegerField(null=True, blank=True)
+    currency = models.CharField(
+        max_length=3, help_text=_("ISO 4217 code, such as JPY."), verbose_name=_("currency")
+    )
+    growth_pct = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True, verbose_name=_("growth pct")
+    )
+    baseline_start = models.DateField(null=True, blank=True, verbose_name=_("baseline start"))
+    baseline_end = models.DateField(null=True, blank=True, verbose_name=_("baseline end"))
+    baseline_amount = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("baseline amount")
+    )
     #: Both ends included: "1週間" from today is today..today+6.
-    period_start = models.DateField()
-    period_end = models.DateField()
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.DRAFT)
+    period_start = models.DateField(verbose_name=_("period start"))
+    period_end = models.DateField(verbose_name=_("period end"))
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status")
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Empty when it came from a webhook or the command line without a user.",
+        help_text=_("Empty when it came from a webhook or the command line without a user."),
+        verbose_name=_("requested by"),
     )
-    fields_from = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    fields_from = models.JSONField(default=dict, blank=True, verbose_name=_("fields from"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
         constraints = [
             models.CheckConstraint(
                 condition=Q(target_amount__gt=0), name="goals_goal_target_positive"
@@ -110,7 +123,10 @@ class Goal(models.Model):
         errors: dict[str, str] = {}
         if self.currency not in CURRENCY_EXPONENTS:
             known = ", ".join(sorted(CURRENCY_EXPONENTS))
-            errors["currency"] = f"Unknown currency {self.currency!r}: use one of {known}."
+            errors["currency"] = _("Unknown currency %(currency)s: use one of %(known)s.") % {
+                "currency": repr(self.currency),
+                "known": known,
+            }
         if not isinstance(self.fields_from, dict):
             errors["fields_from"] = "Must map a field name to how it was obtained."
         else:
@@ -146,35 +162,49 @@ class PlanRevision(models.Model):
     """
 
     class Reason(models.TextChoices):
-        INITIAL = "initial", "First plan"
-        ADJUSTMENT = "adjustment", "Volume adjustment"
-        REPLAN = "replan", "Re-plan"
+        INITIAL = "initial", _("First plan")
+        ADJUSTMENT = "adjustment", _("Volume adjustment")
+        REPLAN = "replan", _("Re-plan")
 
     class Author(models.TextChoices):
-        MODEL = "model", "The model chose the workflows"
-        FALLBACK = "fallback", "Deterministic fallback"
-        PERSON = "person", "A person"
+        MODEL = "model", _("The model chose the workflows")
+        FALLBACK = "fallback", _("Deterministic fallback")
+        PERSON = "person", _("A person")
 
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="revisions")
-    number = models.PositiveIntegerField(help_text="1 for the first plan, then 2, 3, ...")
-    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.INITIAL)
-    author = models.CharField(max_length=16, choices=Author.choices, default=Author.FALLBACK)
-    document = models.JSONField(default=dict)
-    rationale = models.TextField(blank=True)
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="revisions", verbose_name=_("goal")
+    )
+    number = models.PositiveIntegerField(
+        help_text=_("1 for the first plan, then 2, 3, ..."), verbose_name=_("number")
+    )
+    reason = models.CharField(
+        max_length=16, choices=Reason.choices, default=Reason.INITIAL, verbose_name=_("reason")
+    )
+    author = models.CharField(
+        max_length=16, choices=Author.choices, default=Author.FALLBACK, verbose_name=_("author")
+    )
+    document = models.JSONField(default=dict, verbose_name=_("document"))
+    rationale = models.TextField(blank=True, verbose_name=_("rationale"))
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("approved by"),
     )
-    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("approved at"))
     decision_id = models.BigIntegerField(
-        null=True, blank=True, help_text="The decision that asked a person, when one did."
+        null=True,
+        blank=True,
+        help_text=_("The decision that asked a person, when one did."),
+        verbose_name=_("decision ID"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("plan revision")
+        verbose_name_plural = _("plan revisions")
         ordering = ["goal", "number"]
         constraints = [
             models.UniqueConstraint(fields=["goal", "number"], name="goals_planrevision_number"),
@@ -198,29 +228,35 @@ class MetricSnapshot(models.Model):
     """
 
     class Source(models.TextChoices):
-        WHOP = "whop", "Whop API"
-        WHOP_WEBHOOK = "whop_webhook", "Whop webhooks"
-        SHEETS = "sheets", "Google Sheets"
-        WORKFLOW_RUNS = "workflow_runs", "Workflow run outputs"
-        MANUAL = "manual", "Entered by a person"
+        WHOP = "whop", _("Whop API")
+        WHOP_WEBHOOK = "whop_webhook", _("Whop webhooks")
+        SHEETS = "sheets", _("Google Sheets")
+        WORKFLOW_RUNS = "workflow_runs", _("Workflow run outputs")
+        MANUAL = "manual", _("Entered by a person")
 
     class Measure(models.TextChoices):
         """What a source reads: growth is derived from revenue, never read."""
 
-        REVENUE = Metric.REVENUE.value, "Revenue"
-        CUSTOMERS = Metric.CUSTOMERS.value, "Paying customers"
-        TRIALS = Metric.TRIALS.value, "Trials"
-        SENDS = "sends", "Sends"
+        REVENUE = Metric.REVENUE.value, _("Revenue")
+        CUSTOMERS = Metric.CUSTOMERS.value, _("Paying customers")
+        TRIALS = Metric.TRIALS.value, _("Trials")
+        SENDS = "sends", _("Sends")
 
-    source = models.CharField(max_length=16, choices=Source.choices)
-    metric = models.CharField(max_length=16, choices=Measure.choices)
-    date = models.DateField()
-    value = models.BigIntegerField()
-    currency = models.CharField(max_length=3, blank=True, help_text="For revenue only.")
-    detail = models.JSONField(default=dict, blank=True, help_text="What the source returned.")
-    recorded_at = models.DateTimeField(auto_now=True)
+    source = models.CharField(max_length=16, choices=Source.choices, verbose_name=_("source"))
+    metric = models.CharField(max_length=16, choices=Measure.choices, verbose_name=_("metric"))
+    date = models.DateField(verbose_name=_("date"))
+    value = models.BigIntegerField(verbose_name=_("value"))
+    currency = models.CharField(
+        max_length=3, blank=True, help_text=_("For revenue only."), verbose_name=_("currency")
+    )
+    detail = models.JSONField(
+        default=dict, blank=True, help_text=_("What the source returned."), verbose_name=_("detail")
+    )
+    recorded_at = models.DateTimeField(auto_now=True, verbose_name=_("recorded at"))
 
     class Meta:
+        verbose_name = _("metric snapshot")
+        verbose_name_plural = _("metric snapshots")
         ordering = ["-date", "metric"]
         constraints = [
             models.UniqueConstraint(
@@ -246,12 +282,13 @@ class WebhookDelivery(models.Model):
     count.
     """
 
-    id = models.CharField(primary_key=True, max_length=255)
-    received_at = models.DateTimeField(auto_now_add=True)
+    id = models.CharField(primary_key=True, max_length=255, verbose_name=_("id"))
+    received_at = models.DateTimeField(auto_now_add=True, verbose_name=_("received at"))
 
     class Meta:
+        verbose_name = _("webhook delivery")
         ordering = ["-received_at"]
-        verbose_name_plural = "webhook deliveries"
+        verbose_name_plural = _("webhook deliveries")
 
     def __str__(self) -> str:
         return self.id
@@ -267,24 +304,40 @@ class GoalOrigin(models.Model):
     answers differently. ``goal`` is the goal the message created, when it created one.
     """
 
-    source = models.CharField(max_length=32, help_text="The chat tool: slack, telegram, ...")
-    message_id = models.CharField(max_length=200, help_text="The tool's id of the message.")
-    goal = models.ForeignKey(
-        Goal, null=True, blank=True, on_delete=models.SET_NULL, related_name="origins"
+    source = models.CharField(
+        max_length=32, help_text=_("The chat tool: slack, telegram, ..."), verbose_name=_("source")
     )
-    status_code = models.PositiveSmallIntegerField(help_text="The HTTP status first answered.")
-    answer = models.JSONField(default=dict, help_text="The body first answered.")
+    message_id = models.CharField(
+        max_length=200, help_text=_("The tool's id of the message."), verbose_name=_("message ID")
+    )
+    goal = models.ForeignKey(
+        Goal,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="origins",
+        verbose_name=_("goal"),
+    )
+    status_code = models.PositiveSmallIntegerField(
+        help_text=_("The HTTP status first answered."), verbose_name=_("status code")
+    )
+    answer = models.JSONField(
+        default=dict, help_text=_("The body first answered."), verbose_name=_("answer")
+    )
     received_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        help_text="Whose API token delivered it.",
+        help_text=_("Whose API token delivered it."),
+        verbose_name=_("received by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("goal origin")
+        verbose_name_plural = _("goal origins")
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "message_id"], name="goals_goalorigin_once_per_message"

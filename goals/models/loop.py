@@ -6,19 +6,20 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from ideas.models import Mode, Theme
 
 
 class TaskKind(models.TextChoices):
-    GENERATE = "generate", "Generate"
-    REFINE = "refine", "Refine"
-    COMPARE = "compare", "Compare"
-    CRITIQUE = "critique", "Critique"
-    EDIT = "edit", "Edit"
-    SNAPSHOT = "snapshot", "Snapshot"
-    META_REVIEW = "meta_review", "Meta review"
-    SHAKE_UP = "shake_up", "Shake-up"
+    GENERATE = "generate", _("Generate")
+    REFINE = "refine", _("Refine")
+    COMPARE = "compare", _("Compare")
+    CRITIQUE = "critique", _("Critique")
+    EDIT = "edit", _("Edit")
+    SNAPSHOT = "snapshot", _("Snapshot")
+    META_REVIEW = "meta_review", _("Meta review")
+    SHAKE_UP = "shake_up", _("Shake-up")
 
 
 #: The ``task_kind`` of an iteration with no task: the planner's turn on an empty queue.
@@ -26,12 +27,12 @@ PLAN = "plan"
 
 
 class Role(models.TextChoices):
-    PLANNER = "planner", "Planner"
-    IDEATOR = "ideator", "Ideator"
-    CRITIC = "critic", "Critic"
-    EDITOR = "editor", "Editor"
+    PLANNER = "planner", _("Planner")
+    IDEATOR = "ideator", _("Ideator")
+    CRITIC = "critic", _("Critic")
+    EDITOR = "editor", _("Editor")
     #: Work done without the model (a snapshot).
-    SYSTEM = "system", "System"
+    SYSTEM = "system", _("System")
 
 
 class Task(models.Model):
@@ -47,12 +48,12 @@ class Task(models.Model):
     """
 
     class Status(models.TextChoices):
-        READY = "ready", "Ready"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        BLOCKED = "blocked", "Blocked (needs a person)"
-        FAILED = "failed", "Failed"
-        DROPPED = "dropped", "Dropped by a person"
+        READY = "ready", _("Ready")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        BLOCKED = "blocked", _("Blocked (needs a person)")
+        FAILED = "failed", _("Failed")
+        DROPPED = "dropped", _("Dropped by a person")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.READY: (Status.RUNNING,),
@@ -64,39 +65,59 @@ class Task(models.Model):
     }
     OPEN_STATUSES = (Status.READY, Status.RUNNING)
 
-    theme = models.ForeignKey("ideas.Theme", on_delete=models.CASCADE, related_name="tasks")
-    kind = models.CharField(max_length=16, choices=TaskKind.choices)
-    priority = models.IntegerField(default=50, help_text="Higher runs first (1–100 by convention).")
-    ideas = models.ManyToManyField("ideas.Idea", blank=True, related_name="tasks")
-    brief = models.TextField(blank=True, help_text="What the worker should achieve.")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
-    attempts = models.PositiveIntegerField(default=0)
-    max_attempts = models.PositiveIntegerField(default=3)
+    theme = models.ForeignKey(
+        "ideas.Theme", on_delete=models.CASCADE, related_name="tasks", verbose_name=_("theme")
+    )
+    kind = models.CharField(max_length=16, choices=TaskKind.choices, verbose_name=_("kind"))
+    priority = models.IntegerField(
+        default=50,
+        help_text=_("Higher runs first (1–100 by convention)."),
+        verbose_name=_("priority"),
+    )
+    ideas = models.ManyToManyField(
+        "ideas.Idea", blank=True, related_name="tasks", verbose_name=_("ideas")
+    )
+    brief = models.TextField(
+        blank=True, help_text=_("What the worker should achieve."), verbose_name=_("brief")
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.READY, verbose_name=_("status")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    max_attempts = models.PositiveIntegerField(default=3, verbose_name=_("max attempts"))
     #: Times the task's worker died under it (its lease lapsed): not attempts, since the
     #: task did not fail, but capped too (``GOALS_MAX_LEASE_LOSSES``) so a task that
     #: kills its worker every time (out of memory) cannot take the loop down forever.
-    lease_losses = models.PositiveIntegerField(default=0)
+    lease_losses = models.PositiveIntegerField(default=0, verbose_name=_("lease losses"))
     run_after = models.DateTimeField(
-        null=True, blank=True, help_text="Not claimed before this time (retry delay)."
+        null=True,
+        blank=True,
+        help_text=_("Not claimed before this time (retry delay)."),
+        verbose_name=_("run after"),
     )
-    lease_owner = models.CharField(max_length=120, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=120, blank=True, verbose_name=_("lease owner"))
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("lease expires at")
+    )
     #: Open tasks with the same key are the same work: queuing one again is a no-op.
-    dedupe_key = models.CharField(max_length=120, blank=True)
-    last_error = models.TextField(blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=120, blank=True, verbose_name=_("dedupe key"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
     created_by_iteration = models.ForeignKey(
         "goals.Iteration",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="created_tasks",
+        verbose_name=_("created by iteration"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_run_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_run_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last run at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("task")
+        verbose_name_plural = _("tasks")
         constraints = [
             models.UniqueConstraint(
                 fields=["theme", "dedupe_key"],
@@ -121,9 +142,9 @@ class Task(models.Model):
 
     def clean(self) -> None:
         if self.attempts > self.max_attempts + 1:
-            raise ValidationError({"attempts": "More attempts than allowed."})
+            raise ValidationError({"attempts": _("More attempts than allowed.")})
         if self.status == self.Status.RUNNING and not self.lease_owner:
-            raise ValidationError({"lease_owner": "A running task needs a lease holder."})
+            raise ValidationError({"lease_owner": _("A running task needs a lease holder.")})
 
 
 class Iteration(models.Model):
@@ -139,51 +160,79 @@ class Iteration(models.Model):
     """
 
     class Outcome(models.TextChoices):
-        OK = "ok", "OK"
-        REPAIRED = "repaired", "OK after a repair call"
-        FAILED = "failed", "Failed"
-        LEASE_LOST = "lease_lost", "Discarded: lease lost"
+        OK = "ok", _("OK")
+        REPAIRED = "repaired", _("OK after a repair call")
+        FAILED = "failed", _("Failed")
+        LEASE_LOST = "lease_lost", _("Discarded: lease lost")
 
-    theme = models.ForeignKey("ideas.Theme", on_delete=models.CASCADE, related_name="iterations")
-    task = models.ForeignKey(
-        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="iterations"
+    theme = models.ForeignKey(
+        "ideas.Theme", on_delete=models.CASCADE, related_name="iterations", verbose_name=_("theme")
     )
-    task_kind = models.CharField(max_length=16, blank=True, help_text="'plan' without a task.")
-    number = models.PositiveIntegerField(help_text="Position in the theme's loop.")
-    worker = models.CharField(max_length=120, blank=True)
-    role = models.CharField(max_length=16, choices=Role.choices)
-    mode = models.CharField(max_length=16, choices=Mode.choices)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    cached_tokens = models.PositiveIntegerField(null=True, blank=True)
-    prefix_shared_tokens = models.PositiveIntegerField(default=0)
+    task = models.ForeignKey(
+        Task,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="iterations",
+        verbose_name=_("task"),
+    )
+    task_kind = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text=_("'plan' without a task."),
+        verbose_name=_("task kind"),
+    )
+    number = models.PositiveIntegerField(
+        help_text=_("Position in the theme's loop."), verbose_name=_("number")
+    )
+    worker = models.CharField(max_length=120, blank=True, verbose_name=_("worker"))
+    role = models.CharField(max_length=16, choices=Role.choices, verbose_name=_("role"))
+    mode = models.CharField(max_length=16, choices=Mode.choices, verbose_name=_("mode"))
+    prompt_tokens = models.PositiveIntegerField(default=0, verbose_name=_("prompt tokens"))
+    completion_tokens = models.PositiveIntegerField(default=0, verbose_name=_("completion tokens"))
+    cached_tokens = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("cached tokens")
+    )
+    prefix_shared_tokens = models.PositiveIntegerField(
+        default=0, verbose_name=_("prefix shared tokens")
+    )
     model_calls = models.PositiveSmallIntegerField(
-        default=0, help_text="HTTP calls to the model server, repair call and retries included."
+        default=0,
+        help_text=_("HTTP calls to the model server, repair call and retries included."),
+        verbose_name=_("model calls"),
     )
     calls = models.JSONField(
         default=list,
         blank=True,
-        help_text="Each model call: purpose (main, repair), tokens, attempts, error class.",
+        help_text=_("Each model call: purpose (main, repair), tokens, attempts, error class."),
+        verbose_name=_("calls"),
     )
     normalisations = models.JSONField(
         default=list,
         blank=True,
-        help_text="What was normalised in the answer instead of a repair call.",
+        help_text=_("What was normalised in the answer instead of a repair call."),
+        verbose_name=_("normalisations"),
     )
-    analysis = models.TextField(blank=True)
-    final = models.TextField(blank=True)
-    tool_calls = models.JSONField(default=list, blank=True)
-    parsed = models.JSONField(null=True, blank=True)
-    result = models.JSONField(default=dict, blank=True, help_text="What was persisted.")
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    error_class = models.CharField(max_length=40, blank=True)
-    error_detail = models.TextField(blank=True)
-    similarity = models.FloatField(null=True, blank=True, help_text="Stagnation measure.")
-    duration_ms = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
+    analysis = models.TextField(blank=True, verbose_name=_("analysis"))
+    final = models.TextField(blank=True, verbose_name=_("final"))
+    tool_calls = models.JSONField(default=list, blank=True, verbose_name=_("tool calls"))
+    parsed = models.JSONField(null=True, blank=True, verbose_name=_("parsed"))
+    result = models.JSONField(
+        default=dict, blank=True, help_text=_("What was persisted."), verbose_name=_("result")
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, verbose_name=_("outcome"))
+    error_class = models.CharField(max_length=40, blank=True, verbose_name=_("error class"))
+    error_detail = models.TextField(blank=True, verbose_name=_("error detail"))
+    similarity = models.FloatField(
+        null=True, blank=True, help_text=_("Stagnation measure."), verbose_name=_("similarity")
+    )
+    duration_ms = models.PositiveIntegerField(default=0, verbose_name=_("duration ms"))
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name = _("iteration")
+        verbose_name_plural = _("iterations")
         indexes = [
             models.Index(fields=["theme", "-started_at"], name="goals_iteration_recent"),
             models.Index(fields=["theme", "role", "-id"], name="goals_iteration_role"),
@@ -209,10 +258,10 @@ class LoopState(models.Model):
     """
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
-        PAUSED = "paused", "Paused"
-        STOPPED = "stopped", "Stopped"
-        BACKING_OFF = "backing_off", "Backing off (model server down)"
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        STOPPED = "stopped", _("Stopped")
+        BACKING_OFF = "backing_off", _("Backing off (model server down)")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         State.STOPPED: (State.RUNNING,),
@@ -222,43 +271,70 @@ class LoopState(models.Model):
     }
     SINGLETON_ID = 1
 
-    state = models.CharField(max_length=16, choices=State.choices, default=State.STOPPED)
-    reason = models.TextField(blank=True, help_text="Why it is paused, stopped or backing off.")
-    state_changed_at = models.DateTimeField(null=True, blank=True)
-    current_task = models.ForeignKey(
-        Task, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.STOPPED, verbose_name=_("state")
     )
-    current_role = models.CharField(max_length=16, blank=True)
-    current_worker = models.CharField(max_length=120, blank=True)
-    current_started_at = models.DateTimeField(null=True, blank=True)
-    last_error_class = models.CharField(max_length=40, blank=True)
-    last_error = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    backoff_failures = models.PositiveIntegerField(default=0)
-    backoff_until = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(
+        blank=True,
+        help_text=_("Why it is paused, stopped or backing off."),
+        verbose_name=_("reason"),
+    )
+    state_changed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("state changed at")
+    )
+    current_task = models.ForeignKey(
+        Task,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("current task"),
+    )
+    current_role = models.CharField(max_length=16, blank=True, verbose_name=_("current role"))
+    current_worker = models.CharField(max_length=120, blank=True, verbose_name=_("current worker"))
+    current_started_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("current started at")
+    )
+    last_error_class = models.CharField(
+        max_length=40, blank=True, verbose_name=_("last error class")
+    )
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    last_error_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last error at"))
+    backoff_failures = models.PositiveIntegerField(default=0, verbose_name=_("backoff failures"))
+    backoff_until = models.DateTimeField(null=True, blank=True, verbose_name=_("backoff until"))
     #: Duty cycle: after an iteration the loop rests in proportion to the time it worked.
-    rest_until = models.DateTimeField(null=True, blank=True)
-    last_iteration_at = models.DateTimeField(null=True, blank=True)
-    iterations_total = models.PositiveIntegerField(default=0)
-    iterations_failed = models.PositiveIntegerField(default=0)
-    tokens_total = models.PositiveBigIntegerField(default=0)
+    rest_until = models.DateTimeField(null=True, blank=True, verbose_name=_("rest until"))
+    last_iteration_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("last iteration at")
+    )
+    iterations_total = models.PositiveIntegerField(default=0, verbose_name=_("iterations total"))
+    iterations_failed = models.PositiveIntegerField(default=0, verbose_name=_("iterations failed"))
+    tokens_total = models.PositiveBigIntegerField(default=0, verbose_name=_("tokens total"))
     stalled_since = models.DateTimeField(
-        null=True, blank=True, help_text="Set when stagnation queued a shake-up."
+        null=True,
+        blank=True,
+        help_text=_("Set when stagnation queued a shake-up."),
+        verbose_name=_("stalled since"),
     )
     #: Strategy set by a meta review (small changes) or an approved decision (large ones);
     #: it belongs to ``strategy_theme`` and is ignored for any other theme.
     strategy_theme = models.ForeignKey(
-        "ideas.Theme", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ideas.Theme",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("strategy theme"),
     )
-    explore_ratio = models.FloatField(null=True, blank=True)
-    strategy_focus = models.TextField(blank=True)
+    explore_ratio = models.FloatField(null=True, blank=True, verbose_name=_("explore ratio"))
+    strategy_focus = models.TextField(blank=True, verbose_name=_("strategy focus"))
     #: The prompt token ids of the last call per role, for prefix-sharing figures.
-    last_prompt_ids = models.JSONField(default=dict, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_prompt_ids = models.JSONField(default=dict, blank=True, verbose_name=_("last prompt ids"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = "loop"
-        verbose_name_plural = "loop"
+        verbose_name = _("loop")
+        verbose_name_plural = _("loop")
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="goals_loopstate_singleton"),
         ]
@@ -276,13 +352,17 @@ class LoopState(models.Model):
 class TokenGrant(models.Model):
     """Extra tokens a person approved for one theme on one day, past the daily budget."""
 
-    theme = models.ForeignKey("ideas.Theme", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    tokens = models.PositiveBigIntegerField()
-    decision_id = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    theme = models.ForeignKey(
+        "ideas.Theme", on_delete=models.CASCADE, related_name="+", verbose_name=_("theme")
+    )
+    day = models.DateField(verbose_name=_("day"))
+    tokens = models.PositiveBigIntegerField(verbose_name=_("tokens"))
+    decision_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("decision ID"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("token grant")
+        verbose_name_plural = _("token grants")
         constraints = [
             # One grant per approved decision: a re-run handler cannot grant twice.
             models.UniqueConstraint(
@@ -305,19 +385,21 @@ class LoopSlot(models.Model):
     many clusters tick, at most as many iterations run at once as there are slots.
     """
 
-    number = models.PositiveSmallIntegerField(primary_key=True)
-    owner = models.CharField(max_length=120, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    number = models.PositiveSmallIntegerField(primary_key=True, verbose_name=_("number"))
+    owner = models.CharField(max_length=120, blank=True, verbose_name=_("owner"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     #: The duty cycle's rest after this slot's last iteration: no iteration starts in it
     #: before then. Kept per slot, so K slots each work their share of the wall time.
-    rest_until = models.DateTimeField(null=True, blank=True)
+    rest_until = models.DateTimeField(null=True, blank=True, verbose_name=_("rest until"))
     #: Tokens reserved by the iteration admitted in this slot, until it is recorded: the
     #: budget check counts what is in flight, so K slots cannot all start on the last
     #: tokens of the day.
-    reserved_tokens = models.PositiveIntegerField(default=0)
+    reserved_tokens = models.PositiveIntegerField(default=0, verbose_name=_("reserved tokens"))
 
     class Meta:
+        verbose_name = _("loop slot")
+        verbose_name_plural = _("loop slots")
         constraints = [
             models.CheckConstraint(
                 condition=Q(owner="", expires_at__isnull=True)

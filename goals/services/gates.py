@@ -40,10 +40,15 @@ def loop_gate(*, state: LoopState, scheduled: bool, now: dt.datetime) -> Gate | 
     return None
 
 
-def budget_gate(*, theme: Theme, now: dt.datetime) -> Gate | None:
+def budget_gate(*, theme: Theme, now: dt.datetime, used: int | None = None) -> Gate | None:
     """None while today's tokens are within the budget plus approved grants; past it, a
-    decision is requested (once: the request is idempotent) and the loop spends nothing."""
-    used = tokens_used_today(theme=theme, now=now)
+    decision is requested (once: the request is idempotent) and the loop spends nothing.
+
+    ``used``: today's tokens when the caller read them already (with the theme)."""
+    if used is None:
+        used = tokens_used_today(theme=theme, now=now)
+    if used < theme.daily_token_budget:
+        return None  # within the budget alone: grants only add to it, no need to read them
     allowed = theme.daily_token_budget + tokens_granted_today(theme=theme, now=now)
     if used < allowed:
         return None

@@ -27,10 +27,10 @@ from goals.conf import conf
 from goals.models import Iteration
 from goals.roles import HANDLERS, request_build
 from goals.selectors import failures_in_a_row, loop_state_get
+from goals.selectors_iteration import iteration_start_read
 from goals.services.calls import ANSWER_ERRORS, CallOutcome, role_call
 from goals.services.gates import NO_THEME, Gate, budget_gate, loop_gate
 from goals.services.loop import (
-    loop_backoff_clear,
     loop_backoff_enter,
     loop_current_set,
     loop_iteration_count,
@@ -58,7 +58,6 @@ from goals.services.work import (
 )
 from goals.stats import prompt_ids_unpack
 from ideas.context import ContextBudgetError, context_build
-from ideas.selectors import theme_active
 
 logger = logging.getLogger(__name__)
 
@@ -208,8 +207,6 @@ def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: 
         loop_backoff_enter(error_class=call.error_class, detail=str(call.error), now=now)
     elif call.error is not None and call.answer_failure:
         _bad_answers_backoff(work=work, call=call, now=now)
-    elif call.model_calls and call.error is None:
-        loop_backoff_clear(now=now)
     failed = iteration.outcome == Iteration.Outcome.FAILED
     loop_iteration_count(
         role=work.role,
@@ -219,6 +216,8 @@ def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: 
         error_class="" if call.infrastructure_failure else iteration.error_class,
         error_detail=iteration.error_detail,
         prompt_ids=call.prompt_ids if work.role in HANDLERS else None,
+        # The server answered: a backoff ends, under the counters' lock.
+        answered=bool(call.model_calls) and call.error is None,
         now=now,
     )
 
@@ -254,15 +253,22 @@ def iteration_run(
     now = now or timezone.now()
     state = loop_state_get()
     gate = loop_gate(state=state, scheduled=scheduled, now=now)
-    theme = theme_active() if gate is None else None
-    if gate is None and theme is None:
+    start = iteration_start_read(now=now) if gate is None else None
+    if gate is None and start is None:
         gate = NO_THEME
-    if gate is None and theme is not None:
-        gate = budget_gate(theme=theme, now=now)
-    if gate is not None or theme is None:
+    if gate is None and start is not None:
+        gate = budget_gate(theme=start.theme, now=now, used=start.tokens_used_today)
+    if gate is not None or start is None:
         return _gate_report(gate or NO_THEME)
     task_leases_expire(now=now)
-    work = work_pick(theme=theme, worker=worker, state=state, now=now)
+    work = work_pick(
+        theme=start.theme,
+        worker=worker,
+        state=state,
+        now=now,
+        last_number=start.last_number,
+        shake_up_open=start.shake_up_open,
+    )
     handler = KIND_HANDLERS[work.kind]
     if not handler.model:
         step = _system_step(work=work)

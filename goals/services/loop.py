@@ -226,27 +226,34 @@ def loop_backoff_clear(*, now: dt.datetime | None = None) -> LoopState:
         return state
     with transaction.atomic():
         state = _locked()
-        if state.backoff_until is None and state.backoff_failures == 0:
-            return state
-        previous = state.state
-        failures = state.backoff_failures
-        state.backoff_failures = 0
-        state.backoff_until = None
-        if previous == State.BACKING_OFF:
-            _check(previous, State.RUNNING)
-            state.state = State.RUNNING
-            state.state_changed_at = now
-            state.reason = ""
-        elif state.reason.startswith("model server:"):
-            state.reason = ""
-        state.full_clean()
-        state.save()
-        audit_log(
-            action="goals.loop_recovered",
-            subject=state,
-            data={"from": previous, "failures": failures},
-        )
+        if _backoff_clear_locked(state, now=now):
+            state.save()
     return state
+
+
+def _backoff_clear_locked(state: LoopState, *, now: dt.datetime) -> bool:
+    """Clear the backoff of ``state`` (locked by the caller, who saves it), audited;
+    False when there was nothing to clear."""
+    if state.backoff_until is None and state.backoff_failures == 0:
+        return False
+    previous = state.state
+    failures = state.backoff_failures
+    state.backoff_failures = 0
+    state.backoff_until = None
+    if previous == State.BACKING_OFF:
+        _check(previous, State.RUNNING)
+        state.state = State.RUNNING
+        state.state_changed_at = now
+        state.reason = ""
+    elif state.reason.startswith("model server:"):
+        state.reason = ""
+    state.full_clean()
+    audit_log(
+        action="goals.loop_recovered",
+        subject=state,
+        data={"from": previous, "failures": failures},
+    )
+    return True
 
 
 def loop_current_set(
@@ -299,18 +306,23 @@ def loop_iteration_count(
     error_class: str = "",
     error_detail: str = "",
     prompt_ids: list[int] | None = None,
+    answered: bool = False,
     now: dt.datetime | None = None,
 ) -> None:
     """Book-keeping after an iteration: counters, the last error,
     what the loop works on (nothing now), and the role's prompt ids for prefix figures.
+    ``answered``: the model server answered, so a backoff is over (``loop_backoff_clear``,
+    done here under the same lock instead of with a read and a lock of its own).
 
     Under the row lock, so concurrent iterations neither lose a count nor each other's
     prompt ids. Not audited: the Iteration row is the record of what happened; this only
-    sums it up for ``status``.
+    sums it up for ``status`` (a cleared backoff is audited, as ever).
     """
     now = now or timezone.now()
     with transaction.atomic():
         state = _locked()
+        if answered and _backoff_clear_locked(state, now=now):
+            state.save()
         state.iterations_total = F("iterations_total") + 1
         state.tokens_total = F("tokens_total") + tokens
         state.last_iteration_at = now

@@ -32,12 +32,16 @@ SCATTER_SAMPLE = 50
 CONTEXT_EPOCH_ITERATIONS = 10
 
 
+# The focus ideas' tags are read by the context in one query (``ideas.context``), so
+# the picks below leave them out.
 def _focus_planner(theme: Theme, mode: str) -> list[Idea]:
-    return list(priority_ideas(theme=theme, limit=12))
+    return list(priority_ideas(theme=theme, limit=12, with_tags=False))
 
 
 def _focus_generate(theme: Theme, mode: str) -> list[Idea]:
-    return list(priority_ideas(theme=theme, limit=5)) if mode == Mode.DEEPEN else []
+    if mode != Mode.DEEPEN:
+        return []
+    return list(priority_ideas(theme=theme, limit=5, with_tags=False))
 
 
 def _focus_none(theme: Theme, mode: str) -> list[Idea]:
@@ -48,12 +52,12 @@ def _focus_critique(theme: Theme, mode: str) -> list[Idea]:
     unscored = Idea.objects.filter(
         theme=theme, status__in=Idea.VISIBLE_STATUSES, brand_fit__isnull=True
     ).order_by("-pk")[:3]  # newest first, by the primary key's index
-    return list(unscored) or list(priority_ideas(theme=theme, limit=3))
+    return list(unscored) or list(priority_ideas(theme=theme, limit=3, with_tags=False))
 
 
 def _focus_top(limit: int) -> Callable[[Theme, str], list[Idea]]:
     def pick(theme: Theme, mode: str) -> list[Idea]:
-        return list(priority_ideas(theme=theme, limit=limit))
+        return list(priority_ideas(theme=theme, limit=limit, with_tags=False))
 
     return pick
 
@@ -146,26 +150,42 @@ def focus_ideas_pick(*, theme: Theme, task: Task | None, mode: str) -> list[Idea
     if not handler.model:
         return []
     if task is not None:
-        own = list(
-            task.ideas.filter(status__in=Idea.VISIBLE_STATUSES)
-            .order_by("pk")
-            .prefetch_related("tags")
-        )
+        # No tags prefetched: the context reads the shown ideas' tags and links itself
+        # (``ideas.context``), in one query for all of them.
+        own = list(task.ideas.filter(status__in=Idea.VISIBLE_STATUSES).order_by("pk"))
         if own:
             return own
     return handler.focus(theme, mode)
 
 
-def work_pick(*, theme: Theme, worker: str, state: LoopState, now: dt.datetime) -> Work:
-    """Claim the next task (or none: the planner's turn) and decide role, mode and focus."""
+def work_pick(
+    *,
+    theme: Theme,
+    worker: str,
+    state: LoopState,
+    now: dt.datetime,
+    last_number: int | None = None,
+    shake_up_open: bool | None = None,
+) -> Work:
+    """Claim the next task (or none: the planner's turn) and decide role, mode and focus.
+
+    ``last_number`` and ``shake_up_open``: the theme's last iteration number and whether a
+    shake-up is open, when the caller read them already (``iteration_start_read``).
+    """
     task = task_claim_next(theme=theme, worker=worker, now=now)
-    number = iteration_number_last(theme=theme) + 1
+    if last_number is None:
+        last_number = iteration_number_last(theme=theme)
+    number = last_number + 1
     ratio, focus = strategy_effective(theme=theme, state=state)
     # Stalled while a shake-up is open for this theme: derived from the queue, so a
     # theme switch or a completed shake-up needs no flag to be reset.
-    stalled = Task.objects.filter(
-        theme=theme, kind=TaskKind.SHAKE_UP, status__in=Task.OPEN_STATUSES
-    ).exists()
+    stalled = (
+        shake_up_open
+        if shake_up_open is not None
+        else Task.objects.filter(
+            theme=theme, kind=TaskKind.SHAKE_UP, status__in=Task.OPEN_STATUSES
+        ).exists()
+    )
     mode = mode_choose(
         iteration_number=number,
         explore_ratio=ratio,

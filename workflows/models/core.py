@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 __all__ = [
     "Edge",
@@ -37,10 +38,10 @@ class Workflow(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PENDING_APPROVAL = "pending_approval", "Waiting for approval"
-        PUBLISHED = "published", "Published"
-        RETIRED = "retired", "Retired"
+        DRAFT = "draft", _("Draft")
+        PENDING_APPROVAL = "pending_approval", _("Waiting for approval")
+        PUBLISHED = "published", _("Published")
+        RETIRED = "retired", _("Retired")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.DRAFT: (Status.PENDING_APPROVAL, Status.PUBLISHED, Status.RETIRED),
@@ -49,24 +50,38 @@ class Workflow(models.Model):
         Status.RETIRED: (),
     }
 
-    key = models.SlugField(max_length=80, help_text="Shared by every version of the same workflow.")
-    version = models.PositiveIntegerField(default=1)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    key = models.SlugField(
+        max_length=80,
+        help_text=_("Shared by every version of the same workflow."),
+        verbose_name=_("key"),
+    )
+    version = models.PositiveIntegerField(default=1, verbose_name=_("version"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     input_schema = models.JSONField(
-        default=dict, blank=True, help_text="JSON Schema a run's input must satisfy."
+        default=dict,
+        blank=True,
+        help_text=_("JSON Schema a run's input must satisfy."),
+        verbose_name=_("input schema"),
     )
     output = models.JSONField(
         default=dict,
         blank=True,
-        help_text="What a run returns: a JSON of templates such as {{ steps.reply.output }}.",
+        help_text=_("What a run returns: a JSON of templates such as {{ steps.reply.output }}."),
+        verbose_name=_("output"),
     )
     is_system = models.BooleanField(
-        default=False, help_text="System workflows may call the internal API."
+        default=False,
+        help_text=_("System workflows may call the internal API."),
+        verbose_name=_("system workflow"),
     )
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT, verbose_name=_("status")
+    )
     timeout_seconds = models.PositiveIntegerField(
-        default=3600, help_text="A run still going after this long fails with a reason."
+        default=3600,
+        help_text=_("A run still going after this long fails with a reason."),
+        verbose_name=_("timeout (seconds)"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -74,12 +89,15 @@ class Workflow(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    published_at = models.DateTimeField(null=True, blank=True, verbose_name=_("published at"))
 
     class Meta:
+        verbose_name = _("workflow")
+        verbose_name_plural = _("workflows")
         permissions = [("execute_workflow", "Can run workflows")]
         constraints = [
             models.UniqueConstraint(fields=["key", "version"], name="workflows_key_version"),
@@ -98,10 +116,10 @@ class Workflow(models.Model):
 class OnError(models.TextChoices):
     """What a step's failure (after its retries) does to the run."""
 
-    FAIL = "fail", "Fail the run"
-    CONTINUE = "continue", "Continue (the step's output is null)"
-    ERROR_BRANCH = "error_branch", "Follow the step's error port"
-    DEFAULT_OUTPUT = "default_output", "Continue with the step's default output"
+    FAIL = "fail", _("Fail the run")
+    CONTINUE = "continue", _("Continue (the step's output is null)")
+    ERROR_BRANCH = "error_branch", _("Follow the step's error port")
+    DEFAULT_OUTPUT = "default_output", _("Continue with the step's default output")
 
 
 class Step(models.Model):
@@ -111,33 +129,47 @@ class Step(models.Model):
     (``steps.<name>.output``) and the tool name an agent sees.
     """
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
-    name = models.CharField(max_length=64)
-    block = models.CharField(max_length=64, help_text="The block's slug.")
-    description = models.TextField(
-        blank=True, help_text="What the step does; an agent reads it when the step is a tool."
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="steps", verbose_name=_("workflow")
     )
-    config = models.JSONField(default=dict, blank=True)
+    name = models.CharField(max_length=64, verbose_name=_("name"))
+    block = models.CharField(
+        max_length=64, help_text=_("The block's slug."), verbose_name=_("block")
+    )
+    description = models.TextField(
+        blank=True,
+        help_text=_("What the step does; an agent reads it when the step is a tool."),
+        verbose_name=_("description"),
+    )
+    config = models.JSONField(default=dict, blank=True, verbose_name=_("config"))
     input_schema = models.JSONField(
         null=True,
         blank=True,
-        help_text="Arguments the step takes when an agent calls it (default: the block's).",
+        help_text=_("Arguments the step takes when an agent calls it (default: the block's)."),
+        verbose_name=_("input schema"),
     )
     #: ``{"attempts": 3, "backoff": "exponential", "delay_seconds": 1.0, "on": ["timeout"]}``
-    retry = models.JSONField(default=dict, blank=True)
-    on_error = models.CharField(max_length=20, choices=OnError.choices, default=OnError.FAIL)
-    default_output = models.JSONField(null=True, blank=True)
-    timeout_seconds = models.PositiveIntegerField(default=300)
+    retry = models.JSONField(default=dict, blank=True, verbose_name=_("retry"))
+    on_error = models.CharField(
+        max_length=20, choices=OnError.choices, default=OnError.FAIL, verbose_name=_("on error")
+    )
+    default_output = models.JSONField(null=True, blank=True, verbose_name=_("default output"))
+    timeout_seconds = models.PositiveIntegerField(default=300, verbose_name=_("timeout (seconds)"))
     tool_only = models.BooleanField(
-        default=False, help_text="Reachable only when an agent calls it (executeStep)."
+        default=False,
+        help_text=_("Reachable only when an agent calls it (executeStep)."),
+        verbose_name=_("tool only"),
     )
     idempotent = models.BooleanField(
         default=False,
-        help_text="Running it twice does no harm: a step with side effects retries only then.",
+        help_text=_("Running it twice does no harm: a step with side effects retries only then."),
+        verbose_name=_("idempotent"),
     )
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("step")
+        verbose_name_plural = _("steps")
         constraints = [
             models.UniqueConstraint(fields=["workflow", "name"], name="workflows_step_name"),
         ]
@@ -153,12 +185,20 @@ class Edge(models.Model):
     Ports: ``out``, ``error``, ``true``/``false`` (condition), ``case:<key>`` (switch).
     """
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="edges")
-    source = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="out_edges")
-    port = models.CharField(max_length=80, default="out")
-    target = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="in_edges")
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="edges", verbose_name=_("workflow")
+    )
+    source = models.ForeignKey(
+        Step, on_delete=models.CASCADE, related_name="out_edges", verbose_name=_("source")
+    )
+    port = models.CharField(max_length=80, default="out", verbose_name=_("port"))
+    target = models.ForeignKey(
+        Step, on_delete=models.CASCADE, related_name="in_edges", verbose_name=_("target")
+    )
 
     class Meta:
+        verbose_name = _("edge")
+        verbose_name_plural = _("edges")
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "port", "target"], name="workflows_edge_unique"
@@ -170,26 +210,26 @@ class Edge(models.Model):
 
 
 class RunTrigger(models.TextChoices):
-    API = "api", "API"
-    ADMIN = "admin", "Admin"
-    COMMAND = "command", "Command"
-    SCHEDULE = "schedule", "Schedule"
-    GOAL = "goal", "Goal"
-    SUBFLOW = "subflow", "Subflow"
-    COPILOT = "copilot", "Copilot"
+    API = "api", _("API")
+    ADMIN = "admin", _("Admin")
+    COMMAND = "command", _("Command")
+    SCHEDULE = "schedule", _("Schedule")
+    GOAL = "goal", _("Goal")
+    SUBFLOW = "subflow", _("Subflow")
+    COPILOT = "copilot", _("Copilot")
 
 
 class Run(models.Model):
     """One execution of one workflow version."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        WAITING = "waiting", "Waiting"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        PARTIALLY_SUCCEEDED = "partially_succeeded", "Partially succeeded"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        WAITING = "waiting", _("Waiting")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        PARTIALLY_SUCCEEDED = "partially_succeeded", _("Partially succeeded")
+        CANCELLED = "cancelled", _("Cancelled")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.QUEUED: (Status.RUNNING, Status.CANCELLED, Status.FAILED),
@@ -209,24 +249,33 @@ class Run(models.Model):
     }
     OPEN_STATUSES = (Status.QUEUED, Status.RUNNING, Status.WAITING)
 
-    workflow = models.ForeignKey(Workflow, on_delete=models.PROTECT, related_name="runs")
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.QUEUED)
-    trigger = models.CharField(max_length=16, choices=RunTrigger.choices, default=RunTrigger.API)
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.PROTECT, related_name="runs", verbose_name=_("workflow")
+    )
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status")
+    )
+    trigger = models.CharField(
+        max_length=16, choices=RunTrigger.choices, default=RunTrigger.API, verbose_name=_("trigger")
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("triggered by"),
     )
     #: What the run is about, e.g. ``goals.goal:12`` (free text, for people and reports).
-    subject = models.CharField(max_length=120, blank=True)
-    is_test = models.BooleanField(default=False, help_text="A test run of a draft version.")
-    input = models.JSONField(default=dict, blank=True)
-    output = models.JSONField(null=True, blank=True)
+    subject = models.CharField(max_length=120, blank=True, verbose_name=_("subject"))
+    is_test = models.BooleanField(
+        default=False, help_text=_("A test run of a draft version."), verbose_name=_("test run")
+    )
+    input = models.JSONField(default=dict, blank=True, verbose_name=_("input"))
+    output = models.JSONField(null=True, blank=True, verbose_name=_("output"))
     #: Variables set by set-variables steps (``{{ vars.<name> }}``).
-    vars = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+    vars = models.JSONField(default=dict, blank=True, verbose_name=_("variables"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
     #: The subflow or agent-tool step that started this run, if any.
     parent_step_run = models.ForeignKey(
         "workflows.StepRun",
@@ -234,17 +283,20 @@ class Run(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="child_runs",
+        verbose_name=_("parent step run"),
     )
-    depth = models.PositiveSmallIntegerField(default=0)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=14, decimal_places=4, default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    deadline_at = models.DateTimeField(null=True, blank=True)
+    depth = models.PositiveSmallIntegerField(default=0, verbose_name=_("depth"))
+    prompt_tokens = models.PositiveIntegerField(default=0, verbose_name=_("prompt tokens"))
+    completion_tokens = models.PositiveIntegerField(default=0, verbose_name=_("completion tokens"))
+    cost = models.DecimalField(max_digits=14, decimal_places=4, default=0, verbose_name=_("cost"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    deadline_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deadline at"))
 
     class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         indexes = [
             models.Index(fields=["status", "created_at"], name="workflows_run_status"),
             models.Index(fields=["workflow", "-created_at"], name="workflows_run_by_workflow"),
@@ -264,14 +316,14 @@ class StepRun(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        HANDLED_ERROR = "handled_error", "Failed (handled)"
-        SKIPPED = "skipped", "Skipped"
-        WAITING = "waiting", "Waiting"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        HANDLED_ERROR = "handled_error", _("Failed (handled)")
+        SKIPPED = "skipped", _("Skipped")
+        WAITING = "waiting", _("Waiting")
+        CANCELLED = "cancelled", _("Cancelled")
 
     TRANSITIONS: dict[str, tuple[str, ...]] = {
         Status.PENDING: (Status.RUNNING, Status.SKIPPED, Status.CANCELLED),
@@ -309,38 +361,59 @@ class StepRun(models.Model):
         Status.CANCELLED,
     )
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="step_runs")
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="step_runs", verbose_name=_("run")
+    )
+    step = models.ForeignKey(
+        Step, on_delete=models.PROTECT, related_name="step_runs", verbose_name=_("step")
+    )
     #: The agent step whose tool call this is (``executeStep``); null for graph steps.
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="tool_calls"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tool_calls",
+        verbose_name=_("parent"),
     )
     #: Digest of the tool name and canonical arguments: the same call twice is one row.
-    call_key = models.CharField(max_length=64, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    input = models.JSONField(default=dict, blank=True)
-    output = models.JSONField(null=True, blank=True)
+    call_key = models.CharField(max_length=64, blank=True, verbose_name=_("call key"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    input = models.JSONField(default=dict, blank=True, verbose_name=_("input"))
+    output = models.JSONField(null=True, blank=True, verbose_name=_("output"))
     #: The port the step left by (``out``, ``true``, ``case:…``, ``error``).
-    port = models.CharField(max_length=80, blank=True)
-    error_class = models.CharField(max_length=64, blank=True)
-    error_message = models.TextField(blank=True)
-    attempt = models.PositiveIntegerField(default=0)
-    run_after = models.DateTimeField(null=True, blank=True, help_text="Retry backoff.")
-    lease_owner = models.CharField(max_length=120, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=80, unique=True)
+    port = models.CharField(max_length=80, blank=True, verbose_name=_("port"))
+    error_class = models.CharField(max_length=64, blank=True, verbose_name=_("error class"))
+    error_message = models.TextField(blank=True, verbose_name=_("error message"))
+    attempt = models.PositiveIntegerField(default=0, verbose_name=_("attempt"))
+    run_after = models.DateTimeField(
+        null=True, blank=True, help_text=_("Retry backoff."), verbose_name=_("run after")
+    )
+    lease_owner = models.CharField(max_length=120, blank=True, verbose_name=_("lease owner"))
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("lease expires at")
+    )
+    idempotency_key = models.CharField(
+        max_length=80, unique=True, verbose_name=_("idempotency key")
+    )
     #: What is left of the agent budgets (iterations, tool calls, tokens, depth):
     #: kept here so they survive retries and shrink through nesting.
-    budget = models.JSONField(default=dict, blank=True)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=14, decimal_places=4, default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    budget = models.JSONField(default=dict, blank=True, verbose_name=_("budget"))
+    prompt_tokens = models.PositiveIntegerField(default=0, verbose_name=_("prompt tokens"))
+    completion_tokens = models.PositiveIntegerField(default=0, verbose_name=_("completion tokens"))
+    cost = models.DecimalField(max_digits=14, decimal_places=4, default=0, verbose_name=_("cost"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    duration_ms = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("duration (ms)")
+    )
 
     class Meta:
+        verbose_name = _("step run")
+        verbose_name_plural = _("step runs")
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "step"],

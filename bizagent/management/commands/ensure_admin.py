@@ -15,7 +15,9 @@ import secrets
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils.translation import gettext as _
 
+from bizagent.command_language import staff_language
 from bizagent.env import env_str
 
 
@@ -30,6 +32,7 @@ class Command(BaseCommand):
             "for `make run` to hand over to serve.",
         )
 
+    @staff_language
     def handle(self, *args: object, **options: object) -> None:
         hand_over = bool(options["hand_over"])
 
@@ -45,21 +48,29 @@ class Command(BaseCommand):
         User = get_user_model()
         with transaction.atomic():
             if User.objects.filter(username=username).exists():
-                say(f"Admin account {username!r} exists; left unchanged.")
+                say(_("Admin account %(user)s exists; left unchanged.") % {"user": repr(username)})
                 return
             generated = password is None
             if password is None:
                 password = secrets.token_urlsafe(16)
             User.objects.create_superuser(username=username, email="", password=password)
         if generated and hand_over:
-            say(f"Created admin account {username!r}; its password is shown once the app is up.")
+            say(
+                _("Created admin account %(user)s; its password is shown once the app is up.")
+                % {"user": repr(username)}
+            )
             self.stdout.write(password)
         elif generated:
             self.stdout.write(
                 self.style.WARNING(
-                    f"Created admin account {username!r} with password: {password}\n"
-                    "This password is shown only once; change it in the admin."
+                    _("Created admin account %(user)s with password: %(password)s")
+                    % {"user": repr(username), "password": password}
+                    + "\n"
+                    + _("This password is shown only once; change it in the admin.")
                 )
             )
         else:
-            say(f"Created admin account {username!r} from BIZAGENT_ADMIN_PASSWORD.")
+            say(
+                _("Created admin account %(user)s from BIZAGENT_ADMIN_PASSWORD.")
+                % {"user": repr(username)}
+            )

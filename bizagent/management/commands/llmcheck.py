@@ -7,10 +7,19 @@ from dataclasses import replace
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
+from bizagent.command_language import staff_language
 from bizagent.llm.client import llm_client
 from bizagent.llm.errors import LLMError
 from bizagent.llm.types import ChatRequest
+
+#: What the check measured, one field a line (a person reads it; the labels line up).
+LLMCHECK_RESULT = gettext_noop(
+    "latency: %(latency)s ms\ntokens:  %(prompt)s prompt + %(completion)s completion\n"
+    "answer:  %(answer)s"
+)
 
 
 class Command(BaseCommand):
@@ -27,6 +36,7 @@ class Command(BaseCommand):
             help="retries on a transient failure (default 0: report the first failure as is)",
         )
 
+    @staff_language
     def handle(self, *args: object, **options: Any) -> None:
         try:
             client = llm_client()
@@ -34,7 +44,8 @@ class Command(BaseCommand):
         except LLMError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            f"backend: {client.backend_name}\nmodel:   {client.model}\nserver:  {client.base_url}"
+            _("backend: %(backend)s\nmodel:   %(model)s\nserver:  %(server)s")
+            % {"backend": client.backend_name, "model": client.model, "server": client.base_url}
         )
         request = ChatRequest(
             instructions="You are a health check. Answer with the single word: pong",
@@ -48,9 +59,12 @@ class Command(BaseCommand):
         except LLMError as exc:
             raise CommandError(f"[{exc.error_class}] {exc}") from exc
         self.stdout.write(
-            f"latency: {result.latency_ms:.0f} ms\n"
-            f"tokens:  {result.usage.prompt_tokens} prompt + "
-            f"{result.usage.completion_tokens} completion\n"
-            f"answer:  {result.final.strip()[:200]}"
+            _(LLMCHECK_RESULT)
+            % {
+                "latency": f"{result.latency_ms:.0f}",
+                "prompt": result.usage.prompt_tokens,
+                "completion": result.usage.completion_tokens,
+                "answer": result.final.strip()[:200],
+            }
         )
-        self.stdout.write(self.style.SUCCESS("OK: the model server answered in Harmony."))
+        self.stdout.write(self.style.SUCCESS(_("OK: the model server answered in Harmony.")))

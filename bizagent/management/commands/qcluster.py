@@ -26,9 +26,11 @@ import time
 
 from django.conf import settings
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
 from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
+from bizagent.command_language import staff_language
 from bizagent.process_lifetime import forked_children_die_with_parent
 
 # Inside serve's own grace (30 s), so serve sees a clean stop. A task still running after
@@ -39,10 +41,11 @@ STOP_GRACE_SECONDS = 20
 class Command(DjangoQCommand):
     help = "Start the django-q2 cluster; SIGTERM or Ctrl-C stops it within a bounded time."
 
+    @staff_language
     def handle(self, *args: object, **options: object) -> None:
         # django-q2 signs tasks with SECRET_KEY: fail now rather than in a worker.
         if not settings.SECRET_KEY:
-            raise CommandError("DJANGO_SECRET_KEY is not set; django-q2 signs tasks with it.")
+            raise CommandError(_("DJANGO_SECRET_KEY is not set; django-q2 signs tasks with it."))
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = str(options["cluster_name"])
         forked_children_die_with_parent(own_process_group=True)
@@ -64,15 +67,17 @@ class Command(DjangoQCommand):
         forced = cluster_stop(cluster=cluster, grace=STOP_GRACE_SECONDS)
         if crashed:
             self.stderr.write(
-                f"qcluster: the cluster's sentinel exited with code {cluster.sentinel.exitcode}"
+                _("qcluster: the cluster's sentinel exited with code %(code)s")
+                % {"code": cluster.sentinel.exitcode}
             )
             sys.exit(1)
         if forced:
             self.stderr.write(
-                f"qcluster: the cluster did not stop within {STOP_GRACE_SECONDS}s; killed it."
+                _("qcluster: the cluster did not stop within %(seconds)ss; killed it.")
+                % {"seconds": STOP_GRACE_SECONDS}
             )
             sys.exit(1)
-        self.stdout.write("qcluster: cluster stopped cleanly.")
+        self.stdout.write(_("qcluster: cluster stopped cleanly."))
 
 
 def cluster_stop(*, cluster: Cluster, grace: float) -> bool:

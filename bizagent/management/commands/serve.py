@@ -25,7 +25,9 @@ import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext
 
+from bizagent.command_language import staff_language
 from bizagent.env import env_int, env_str
 from bizagent.process_lifetime import die_with_parent
 from bizagent.serve_lock import serve_lock_acquire
@@ -39,6 +41,7 @@ ONE_TIME_PASSWORD_ENV = "BIZAGENT_ONE_TIME_ADMIN_PASSWORD"  # noqa: S105 (a vari
 class Command(BaseCommand):
     help = "Serve the admin on BIZAGENT_BIND (127.0.0.1:8080) and run the django-q2 cluster."
 
+    @staff_language
     def handle(self, *args: object, **options: object) -> None:
         bind = env_str("BIZAGENT_BIND", "127.0.0.1:8080")
         web_workers = env_int("BIZAGENT_WEB_WORKERS", 2, minimum=1, maximum=64)
@@ -94,7 +97,10 @@ class Command(BaseCommand):
         while not stopping:
             for name, child in children.items():
                 if child.poll() is not None:
-                    failed = f"{name} exited with code {child.returncode}"
+                    failed = gettext("%(name)s exited with code %(code)s") % {
+                        "name": name,
+                        "code": child.returncode,
+                    }
                     stopping = True
             if not stopping and not announced:
                 ready = web_answers(bind=bind) and cluster_runs(pid=children["qcluster"].pid)
@@ -114,22 +120,26 @@ class Command(BaseCommand):
                 child.kill()
                 child.wait()
         if failed:
-            self.stderr.write(f"bizagent stopped: {failed}")
+            self.stderr.write(gettext("bizagent stopped: %(why)s") % {"why": failed})
             sys.exit(1)
-        self.stdout.write("bizagent stopped cleanly.")
+        self.stdout.write(gettext("bizagent stopped cleanly."))
 
     def announce(self, *, bind: str, password: str | None) -> None:
         """The admin URL, and a handed-over password last, after the children's start-up."""
         url = f"http://{bind}/admin/"
         self.stdout.write(
-            f"bizagent: admin at {url} ; django-q2 cluster running. Ctrl-C stops both."
+            gettext("bizagent: admin at %(url)s ; django-q2 cluster running. Ctrl-C stops both.")
+            % {"url": url}
         )
         if password:
             user = env_str("BIZAGENT_ADMIN_USER", "admin")
             self.stdout.write(
                 self.style.WARNING(
-                    f"Admin: {url}  user {user}  password {password} "
-                    "(shown once; change it in the admin)"
+                    gettext(
+                        "Admin: %(url)s  user %(user)s  password %(password)s "
+                        "(shown once; change it in the admin)"
+                    )
+                    % {"url": url, "user": user, "password": password}
                 )
             )
         self.stdout.flush()

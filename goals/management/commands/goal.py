@@ -27,7 +27,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from goals.checks import default_currency_problem
 from goals.parsing import GoalParseError
@@ -54,7 +55,8 @@ def _today(value: str | None) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise CommandError(
-            f"--today must be a date as YYYY-MM-DD, got {value[:40]!r}", returncode=EXIT_REFUSED
+            _("--today must be a date as YYYY-MM-DD, got %(value)s") % {"value": repr(value[:40])},
+            returncode=EXIT_REFUSED,
         ) from None
 
 
@@ -116,6 +118,16 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the goal and plan as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # People read the lines and the errors: BIZAGENT_LANGUAGE (see
+        # bizagent.command_language). Machines read --json: its text is left as it is.
+        if options["json"]:
+            self.handle_goal(**options)
+            return
+        with translation.override(settings.LANGUAGE_CODE):
+            self.handle_goal(**options)
+
+    def handle_goal(self, **options: Any) -> None:
+        """Understand, plan, and (unless a dry run) save and start the goal."""
         problem = default_currency_problem()
         if problem:
             raise CommandError(problem, returncode=EXIT_REFUSED)
@@ -143,7 +155,7 @@ class Command(BaseCommand):
             if not understanding.ready:
                 codes = ", ".join(q.code for q in understanding.questions)
                 raise CommandError(
-                    f"the goal has questions ({codes}); nothing was saved",
+                    _("the goal has questions (%(codes)s); nothing was saved") % {"codes": codes},
                     returncode=EXIT_REFUSED,
                 )
             return
@@ -167,14 +179,16 @@ class Command(BaseCommand):
             if not options["json"]:
                 self.stdout.write(start_line(saved.goal.status, saved.decision_id))
             raise CommandError(
-                f"goal #{saved.goal.pk} waits for decision #{saved.decision_id}",
+                _("goal #%(goal)s waits for decision #%(decision)s")
+                % {"goal": saved.goal.pk, "decision": saved.decision_id},
                 returncode=EXIT_WAITING,
             )
         if saved.held:
             if not options["json"]:
                 self.stdout.write(start_line(saved.goal.status, None, saved.held))
             raise CommandError(
-                f"goal #{saved.goal.pk} is saved but not started: {saved.held}",
+                _("goal #%(goal)s is saved but not started: %(why)s")
+                % {"goal": saved.goal.pk, "why": saved.held},
                 returncode=EXIT_WAITING,
             )
         if not options["json"]:

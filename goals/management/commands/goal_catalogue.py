@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
 
+from bizagent.command_language import staff_language
 from goals.services.catalogue import catalogue_workflows_install
 
 
@@ -21,12 +23,17 @@ class Command(BaseCommand):
         actions = parser.add_subparsers(dest="action", required=True)
         actions.add_parser("install", help="Import each catalogue workflow not there yet.")
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         for result in catalogue_workflows_install(actor=None):
             if result.outcome == "created":
-                line = (
-                    f"{result.key}: imported as draft #{result.workflow_id} (publish it to use it)"
-                )
+                line = _("%(key)s: imported as draft #%(id)s (publish it to use it)") % {
+                    "key": result.key,
+                    "id": result.workflow_id,
+                }
             else:
-                line = f"{result.key}: already there (#{result.workflow_id}), left alone"
+                line = _("%(key)s: already there (#%(id)s), left alone") % {
+                    "key": result.key,
+                    "id": result.workflow_id,
+                }
             self.stdout.write(line)

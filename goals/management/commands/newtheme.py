@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
+from bizagent.command_language import staff_language
 from ideas.services import (
     ThemeFilesInvalid,
     ThemeTransitionError,
@@ -31,6 +33,7 @@ class Command(BaseCommand):
             "--check", action="store_true", help="validate the files only; change nothing"
         )
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         ip_profile_path, config_path = options["ip_profile"], options["config"]
         # Validate before touching the loop: a typo in a file must not pause anything.
@@ -38,10 +41,12 @@ class Command(BaseCommand):
             theme_files_validate(ip_profile_path=ip_profile_path, config_path=config_path)
         except ThemeFilesInvalid as exc:
             raise CommandError(
-                "invalid theme files, nothing changed:\n" + "\n".join(f"  {e}" for e in exc.errors)
+                _("invalid theme files, nothing changed:")
+                + "\n"
+                + "\n".join(f"  {e}" for e in exc.errors)
             ) from exc
         if options["check"]:
-            self.stdout.write("both files are valid")
+            self.stdout.write(_("both files are valid"))
             return
 
         # theme_switching pauses a working loop around the switch and resumes it after,
@@ -49,17 +54,20 @@ class Command(BaseCommand):
         with theme_switching() as guards:
             paused = any(guards)
             if paused:
-                self.stdout.write("loop paused")
+                self.stdout.write(_("loop paused"))
             try:
                 theme = theme_activate_from_files(
                     ip_profile_path=ip_profile_path, config_path=config_path
                 )
             except (ThemeFilesInvalid, ThemeTransitionError) as exc:
-                raise CommandError(f"theme not switched, nothing changed: {exc}") from exc
+                raise CommandError(
+                    _("theme not switched, nothing changed: %(error)s") % {"error": exc}
+                ) from exc
         if paused:
-            self.stdout.write("loop resumed")
+            self.stdout.write(_("loop resumed"))
         self.stdout.write(
             self.style.SUCCESS(
-                f"active theme: {theme.name} (#{theme.pk}), IP profile {theme.ip_profile}"
+                _("active theme: %(name)s (#%(id)s), IP profile %(profile)s")
+                % {"name": theme.name, "id": theme.pk, "profile": theme.ip_profile}
             )
         )

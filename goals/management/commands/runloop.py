@@ -18,7 +18,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from bizagent.command_language import staff_language
 from goals.selectors import loop_status, status_lines
 from goals.services import (
     IterationReport,
@@ -37,6 +40,15 @@ from ideas.selectors import snapshot_latest
 ACTIONS = ("start", "stop", "pause", "resume", "status", "review")
 #: Longest single sleep while waiting (paused, backing off), so Ctrl-C is prompt.
 POLL_SECONDS = 1.0
+#: The foreground loop's last line (marked here: the sentence is longer than a code line).
+_FOREGROUND_DONE = gettext_lazy(
+    "ran %(done)s iteration(s), %(errors)s failed; loop state saved (%(state)s, %(total)s total)"
+)
+
+
+def _state(state: Any) -> str:
+    """The loop's state as a person reads it inside a sentence (its label, lower case)."""
+    return str(state.get_state_display()).lower()
 
 
 class Command(BaseCommand):
@@ -49,16 +61,17 @@ class Command(BaseCommand):
         group.add_argument("--iterations", type=int, metavar="N", help="run N iterations")
         parser.add_argument("--reason", default="", help="why (for pause and stop)")
 
+    @staff_language
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action:
             if options["once"] or options["iterations"] is not None:
-                raise CommandError("--once and --iterations run the foreground loop; no action")
+                raise CommandError(_("--once and --iterations run the foreground loop; no action"))
             getattr(self, f"do_{action}")(options)
             return
         limit = 1 if options["once"] else options["iterations"]
         if limit is not None and limit < 1:
-            raise CommandError("--iterations must be at least 1")
+            raise CommandError(_("--iterations must be at least 1"))
         self.run_foreground(limit=limit, once=options["once"])
 
     # --- control ------------------------------------------------------------------------
@@ -69,25 +82,25 @@ class Command(BaseCommand):
         except (LoopStartRefused, ImproperlyConfigured) as exc:
             # One line naming what is wrong; the service wrote nothing.
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"loop {state.get_state_display().lower()}; scheduled under qcluster")
+        self.stdout.write(_("loop %(state)s; scheduled under qcluster") % {"state": _state(state)})
 
     def do_stop(self, options: dict[str, Any]) -> None:
         state = loop_stop(reason=options["reason"] or "stopped from the command line")
         self.stdout.write(
-            f"loop {state.get_state_display().lower()}; state saved "
-            f"({state.iterations_total} iterations so far)"
+            _("loop %(state)s; state saved (%(count)s iterations so far)")
+            % {"state": _state(state), "count": state.iterations_total}
         )
 
     def do_pause(self, options: dict[str, Any]) -> None:
         state = loop_pause(reason=options["reason"] or "paused from the command line")
-        self.stdout.write(f"loop {state.get_state_display().lower()}")
+        self.stdout.write(_("loop %(state)s") % {"state": _state(state)})
 
     def do_resume(self, options: dict[str, Any]) -> None:
         state = loop_resume()
         if state.state == state.State.STOPPED:
-            self.stdout.write("loop is stopped; `runloop start` starts it")
+            self.stdout.write(_("loop is stopped; `runloop start` starts it"))
             return
-        self.stdout.write(f"loop {state.get_state_display().lower()}")
+        self.stdout.write(_("loop %(state)s") % {"state": _state(state)})
 
     def do_status(self, options: dict[str, Any]) -> None:
         for line in status_lines(loop_status()):
@@ -96,7 +109,7 @@ class Command(BaseCommand):
     def do_review(self, options: dict[str, Any]) -> None:
         snapshot = snapshot_latest()
         if snapshot is None:
-            raise CommandError("no snapshot yet: the loop writes one every few iterations")
+            raise CommandError(_("no snapshot yet: the loop writes one every few iterations"))
         self.stdout.write(snapshot.markdown)
 
     # --- foreground -----------------------------------------------------------------------
@@ -108,7 +121,7 @@ class Command(BaseCommand):
             if stop["requested"]:
                 raise KeyboardInterrupt
             stop["requested"] = True
-            self.stderr.write("\nstopping after the current iteration (again to abort)")
+            self.stderr.write("\n" + _("stopping after the current iteration (again to abort)"))
 
         previous = {
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
@@ -139,8 +152,14 @@ class Command(BaseCommand):
                 self.stdout.write("")
         state = loop_state_get()
         self.stdout.write(
-            f"ran {done} iteration(s), {errors} failed; loop state saved "
-            f"({state.get_state_display().lower()}, {state.iterations_total} total)"
+            # One message, so a translation can order the parts as its language does.
+            _FOREGROUND_DONE
+            % {
+                "done": done,
+                "errors": errors,
+                "state": _state(state),
+                "total": state.iterations_total,
+            }
         )
         if once and done == 0:
             sys.exit(2)
@@ -173,5 +192,9 @@ class Command(BaseCommand):
         )
 
     def status_wait(self, report: IterationReport, *, tty: bool) -> None:
-        wait = f", next try in {report.wait_seconds:.0f}s" if report.wait_seconds else ""
+        wait = (
+            _(", next try in %(seconds)ss") % {"seconds": f"{report.wait_seconds:.0f}"}
+            if report.wait_seconds
+            else ""
+        )
         self.write_status(f"{report.status}: {report.detail}{wait}", tty=tty)

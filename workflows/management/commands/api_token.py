@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
+from workflows.management.commands._language import StaffCommand
 from workflows.services.tokens import api_token_create
 
 
-class Command(BaseCommand):
+class Command(StaffCommand):
     help = "Create a REST API token for a user; it is printed once and stored only as a hash."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,13 +30,16 @@ class Command(BaseCommand):
         try:
             user = user_model.objects.get(**{user_model.USERNAME_FIELD: username})
         except user_model.DoesNotExist:
-            raise CommandError(f"no user named {username!r}") from None
+            raise CommandError(_("no user named %(name)r") % {"name": username}) from None
         try:
             token, raw = api_token_create(user=user, name=options["name"], actor=None)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         self.stderr.write(
-            f"Token {token.name!r} for {username} (prefix {token.prefix}). "
-            "It is shown once, now; only its hash is kept."
+            _(
+                "Token %(name)r for %(user)s (prefix %(prefix)s). "
+                "It is shown once, now; only its hash is kept."
+            )
+            % {"name": token.name, "user": username, "prefix": token.prefix}
         )
         self.stdout.write(raw)

@@ -13,14 +13,17 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from workflows.errors import RunInputInvalid, WorkflowStateError
+from workflows.management.commands._language import StaffCommand
 from workflows.models import Run, Workflow
 from workflows.services.copilot import copilot_ask
 
 
-class Command(BaseCommand):
+class Command(StaffCommand):
     help = "Ask the copilot to read, fix or extend a workflow (it edits the draft only)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -40,7 +43,7 @@ class Command(BaseCommand):
                 thread=options.get("thread"),
             )
         except Workflow.DoesNotExist:
-            raise CommandError(f"no workflow #{options['workflow']}") from None
+            raise CommandError(_("no workflow #%(id)s") % {"id": options["workflow"]}) from None
         except RunInputInvalid as invalid:
             raise CommandError("; ".join(p["message"] for p in invalid.problems)) from None
         except (PermissionDenied, WorkflowStateError) as refused:
@@ -50,19 +53,29 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2))
         else:
             self.stdout.write(answer.text)
-            self.stdout.write(f"\nthread {answer.thread} · run #{answer.run_id} {answer.status}")
-            self.stdout.write("Edits:" if answer.edits else "Edits: none")
+            self.stdout.write("")  # a blank line between the answer and its summary
+            self.stdout.write(
+                _("thread %(thread)s · run #%(run)s %(status)s")
+                % {"thread": answer.thread, "run": answer.run_id, "status": answer.status}
+            )
+            self.stdout.write(_("Edits:") if answer.edits else _("Edits: none"))
             for edit in answer.edits:
                 what = edit.get("step") or _edge(edit["edge"])
                 self.stdout.write(f"  {edit['op']} {what}")
             if answer.rolled_back:
-                self.stdout.write("The run's edits were undone: the draft is as it was.")
+                self.stdout.write(_("The run's edits were undone: the draft is as it was."))
             if answer.validation:
-                self.stdout.write(f"Validation: {len(answer.validation)} problem(s)")
+                count = len(answer.validation)
+                self.stdout.write(
+                    ngettext(
+                        "Validation: %(count)s problem", "Validation: %(count)s problems", count
+                    )
+                    % {"count": count}
+                )
                 for problem in answer.validation:
                     self.stdout.write(f"  {problem['code']} {problem['message']}")
             else:
-                self.stdout.write("Validation: valid")
+                self.stdout.write(_("Validation: valid"))
         if answer.status != Run.Status.SUCCEEDED:
             raise SystemExit(1)
 
@@ -76,8 +89,8 @@ def _person(username: str | None) -> User:
         try:
             return User.objects.get(username=username, is_active=True)
         except User.DoesNotExist:
-            raise CommandError(f"no active user named {username!r}") from None
+            raise CommandError(_("no active user named %(name)r") % {"name": username}) from None
     superusers = list(User.objects.filter(is_superuser=True, is_active=True)[:2])
     if len(superusers) != 1:
-        raise CommandError("name the person the copilot acts as with --user")
+        raise CommandError(_("name the person the copilot acts as with --user"))
     return superusers[0]

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from workflows.docs import CATALOGUE_PATH, block_catalogue_markdown
+from workflows.management.commands._language import StaffCommand
 from workflows.rag.errors import RagInputError
 from workflows.services.docs import COPILOT_DOCS_COLLECTION, copilot_docs_rebuild
 
 
-class Command(BaseCommand):
+class Command(StaffCommand):
     help = "Rebuild the copilot-docs collection (README, block catalogue, example workflows)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,23 +33,31 @@ class Command(BaseCommand):
         if options["write_catalogue"]:
             text = block_catalogue_markdown()
             if CATALOGUE_PATH.exists() and CATALOGUE_PATH.read_text(encoding="utf-8") == text:
-                self.stdout.write(f"unchanged: {CATALOGUE_PATH.name}")
+                self.stdout.write(_("unchanged: %(file)s") % {"file": CATALOGUE_PATH.name})
             else:
                 CATALOGUE_PATH.write_text(text, encoding="utf-8")
-                self.stdout.write(self.style.SUCCESS(f"wrote: {CATALOGUE_PATH.name}"))
+                self.stdout.write(
+                    self.style.SUCCESS(_("wrote: %(file)s") % {"file": CATALOGUE_PATH.name})
+                )
         try:
             report = copilot_docs_rebuild(actor=None)
         except RagInputError as exc:
             raise CommandError(str(exc)) from exc
         for label, sources in (
-            ("added", report.added),
-            ("replaced", report.replaced),
-            ("deleted", report.deleted),
+            (_("added"), report.added),
+            (_("replaced"), report.replaced),
+            (_("deleted"), report.deleted),
         ):
             for source in sources:
                 self.stdout.write(f"{label}: {source}")
-        summary = (
-            f"{COPILOT_DOCS_COLLECTION}: {len(report.added)} added, {len(report.replaced)} "
-            f"replaced, {len(report.deleted)} deleted, {len(report.unchanged)} unchanged"
-        )
+        summary = _(
+            "%(collection)s: %(added)s added, %(replaced)s replaced, %(deleted)s deleted, "
+            "%(unchanged)s unchanged"
+        ) % {
+            "collection": COPILOT_DOCS_COLLECTION,
+            "added": len(report.added),
+            "replaced": len(report.replaced),
+            "deleted": len(report.deleted),
+            "unchanged": len(report.unchanged),
+        }
         self.stdout.write(self.style.SUCCESS(summary) if report.changed else summary)

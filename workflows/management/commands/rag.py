@@ -14,14 +14,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from workflows.management.commands._language import StaffCommand
 from workflows.rag.errors import RagInputError
 from workflows.rag.ingest import collection_create, documents_add
 from workflows.rag.search import rag_search
 
 
-class Command(BaseCommand):
+class Command(StaffCommand):
     help = "Create document collections, add .txt/.md files to them, and search them."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -47,7 +50,9 @@ class Command(BaseCommand):
 
     def _create(self, options: dict[str, Any]) -> None:
         collection = collection_create(slug=options["slug"], name=options["name"], actor=None)
-        self.stdout.write(self.style.SUCCESS(f"created collection {collection.slug}"))
+        self.stdout.write(
+            self.style.SUCCESS(_("created collection %(slug)s") % {"slug": collection.slug})
+        )
 
     def _add(self, options: dict[str, Any]) -> None:
         files = []
@@ -57,23 +62,37 @@ class Command(BaseCommand):
                 files.append((path.name, path.read_bytes()))
             except OSError as exc:
                 raise CommandError(
-                    f"{name}: cannot read it ({exc.strerror}); nothing added"
+                    _("%(file)s: cannot read it (%(reason)s); nothing added")
+                    % {"file": name, "reason": exc.strerror}
                 ) from exc
         for result in documents_add(
             collection=options["collection"], files=files, title=options["title"], actor=None
         ):
             document = result.document
             if not result.created:
-                self.stdout.write(f"unchanged: {document.source} (already document #{document.pk})")
+                self.stdout.write(
+                    _("unchanged: %(file)s (already document #%(id)s)")
+                    % {"file": document.source, "id": document.pk}
+                )
                 continue
             chunks = document.chunks.count()
-            replaced = f", replacing #{result.replaced_id}" if result.replaced_id else ""
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"added: {document.source} as document #{document.pk} "
-                    f"({chunks} chunk{'s' if chunks != 1 else ''}{replaced})"
+            words = {"file": document.source, "id": document.pk, "count": chunks}
+            if result.replaced_id:
+                text = ngettext(
+                    "added: %(file)s as document #%(id)s (%(count)s chunk, replacing #%(old)s)",
+                    "added: %(file)s as document #%(id)s (%(count)s chunks, replacing #%(old)s)",
+                    chunks,
+                ) % {**words, "old": result.replaced_id}
+            else:
+                text = (
+                    ngettext(
+                        "added: %(file)s as document #%(id)s (%(count)s chunk)",
+                        "added: %(file)s as document #%(id)s (%(count)s chunks)",
+                        chunks,
+                    )
+                    % words
                 )
-            )
+            self.stdout.write(self.style.SUCCESS(text))
 
     def _search(self, options: dict[str, Any]) -> None:
         results = rag_search(
@@ -83,7 +102,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(results, ensure_ascii=False, indent=2))
             return
         if not results:
-            self.stdout.write("no matches")
+            self.stdout.write(_("no matches"))
         for rank, result in enumerate(results, start=1):
             excerpt = " ".join(result["text"].split())[:160]
             self.stdout.write(

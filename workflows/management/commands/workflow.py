@@ -13,9 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from workflows.errors import Problem, RunInputInvalid, WorkflowInvalid, WorkflowStateError
+from workflows.management.commands._language import StaffCommand
 from workflows.models import Run, RunTrigger, Workflow
 from workflows.selectors import (
     document_problems,
@@ -38,7 +41,7 @@ def problem_line(p: Problem) -> str:
     return f"{p['code']} {p.get('step') or '-'} {p.get('path') or '-'}: {p['message']}"
 
 
-class Command(BaseCommand):
+class Command(StaffCommand):
     help = "Import, export, validate and run workflows."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -76,13 +79,19 @@ class Command(BaseCommand):
     def _invalid(self, problems: list[Problem], what: str) -> CommandError:
         for p in problems:
             self.stderr.write(problem_line(p))
-        return CommandError(f"{what}: {len(problems)} problem(s)", returncode=INVALID)
+        return CommandError(
+            ngettext("%(what)s: %(count)s problem", "%(what)s: %(count)s problems", len(problems))
+            % {"what": what, "count": len(problems)},
+            returncode=INVALID,
+        )
 
     def _read(self, path: Path) -> Any:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+            raise CommandError(
+                _("cannot read %(path)s: %(reason)s") % {"path": path, "reason": exc.strerror}
+            ) from None
         except json.JSONDecodeError as exc:
             raise self._invalid(
                 [
@@ -93,7 +102,7 @@ class Command(BaseCommand):
                         path=f"line {exc.lineno} column {exc.colno}",
                     )
                 ],
-                f"{path} not read",
+                _("%(path)s not read") % {"path": path},
             ) from None
 
     def _import(self, path: Path, *, publish: bool) -> None:
@@ -101,23 +110,39 @@ class Command(BaseCommand):
         try:
             workflow = workflow_create(document=document, actor=None)
         except WorkflowInvalid as exc:
-            raise self._invalid(exc.problems, "not imported, nothing saved") from None
+            raise self._invalid(exc.problems, _("not imported, nothing saved")) from None
         self.stdout.write(str(workflow.pk))
         if not publish:
             return
         try:
             workflow = workflow_publish(workflow_id=workflow.pk, actor=None)
         except (WorkflowInvalid, WorkflowStateError) as exc:
-            raise CommandError(f"imported as draft #{workflow.pk}; not published: {exc}") from None
+            raise CommandError(
+                _("imported as draft #%(id)s; not published: %(reason)s")
+                % {"id": workflow.pk, "reason": exc}
+            ) from None
         if workflow.status == Workflow.Status.PUBLISHED:
-            self.stdout.write(f"published {workflow.key} v{workflow.version}")
+            self.stdout.write(
+                _("published %(key)s v%(version)s")
+                % {"key": workflow.key, "version": workflow.version}
+            )
         else:
             decision = publish_decision_pending(workflow=workflow)
-            number = f" #{decision.pk}" if decision is not None else ""
-            self.stdout.write(
-                f"waiting for approval: decision{number} decides whether "
-                f"{workflow.key} v{workflow.version} is published"
-            )
+            words = {"key": workflow.key, "version": workflow.version}
+            if decision is not None:
+                text = _(
+                    "waiting for approval: decision #%(decision)s decides whether "
+                    "%(key)s v%(version)s is published"
+                ) % {**words, "decision": decision.pk}
+            else:
+                text = (
+                    _(
+                        "waiting for approval: a decision decides whether %(key)s v%(version)s"
+                        " is published"
+                    )
+                    % words
+                )
+            self.stdout.write(text)
 
     def _export(self, workflow_id: int) -> None:
         workflow = Workflow.objects.filter(pk=workflow_id).first()
@@ -129,8 +154,8 @@ class Command(BaseCommand):
     def _validate(self, path: Path) -> None:
         problems = document_problems(document=self._read(path))
         if problems:
-            raise self._invalid(problems, "not valid")
-        self.stdout.write("valid")
+            raise self._invalid(problems, _("not valid"))
+        self.stdout.write(_("valid"))
 
     def _run(self, workflow_id: int, raw: str, *, wait: bool, timeout: float | None) -> None:
         workflow = Workflow.objects.filter(pk=workflow_id).first()
@@ -139,7 +164,9 @@ class Command(BaseCommand):
         try:
             run_input = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise CommandError(f"--input is not JSON: {exc.msg}", returncode=INVALID) from None
+            raise CommandError(
+                _("--input is not JSON: %(reason)s") % {"reason": exc.msg}, returncode=INVALID
+            ) from None
         try:
             run = run_start(
                 workflow=workflow,
@@ -149,9 +176,9 @@ class Command(BaseCommand):
                 subject="command",
             )
         except RunInputInvalid as exc:
-            raise self._invalid(exc.problems, "not started") from None
+            raise self._invalid(exc.problems, _("not started")) from None
         except WorkflowStateError as exc:
-            raise CommandError(f"not started: {exc}") from None
+            raise CommandError(_("not started: %(reason)s") % {"reason": exc}) from None
         if not wait:
             self.stdout.write(str(run.pk))
             return
@@ -162,11 +189,20 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(run.output, indent=2, ensure_ascii=False))
             return
         if run.status == Run.Status.WAITING:
-            waiting = ", ".join(f"decision #{pk}" for pk in run_waiting_decisions(run=run))
+            waiting = ", ".join(
+                _("decision #%(id)s") % {"id": pk} for pk in run_waiting_decisions(run=run)
+            )
             raise CommandError(
-                f"run #{run.pk} waits for a person to decide ({waiting or 'a decision'}); "
-                "it goes on once approved",
+                _(
+                    "run #%(id)s waits for a person to decide (%(decisions)s); "
+                    "it goes on once approved"
+                )
+                % {"id": run.pk, "decisions": waiting or _("a decision")},
                 returncode=WAITING,
             )
-        reason = run.error or f"it is {run.status}"
-        raise CommandError(f"run #{run.pk} {run.status}: {reason}", returncode=FAILED)
+        reason = run.error or _("it is %(status)s") % {"status": run.status}
+        raise CommandError(
+            _("run #%(id)s %(status)s: %(reason)s")
+            % {"id": run.pk, "status": run.status, "reason": reason},
+            returncode=FAILED,
+        )

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
+from workflows.management.commands._language import StaffCommand
 from workflows.services.schedules import workflows_schedules_ensure
 
 
-class Command(BaseCommand):
+class Command(StaffCommand):
     help = "Create or correct the workflow engine's django-q2 schedule (the catch-up sweep)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         changed = workflows_schedules_ensure()
-        self.stdout.write(", ".join(changed) + " updated" if changed else "schedules up to date")
+        self.stdout.write(
+            _("%(names)s updated") % {"names": ", ".join(changed)}
+            if changed
+            else _("schedules up to date")
+        )

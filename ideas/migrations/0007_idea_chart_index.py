@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ideas', '0006_idea_created_index'),
+        ('ideas', '0007_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

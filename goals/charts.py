@@ -7,6 +7,9 @@ target on the last), and the **forecast band** of ``goals.forecast.forecast_comp
 last elapsed day to the period's end, with the projected total as a dotted line. Without
 enough data (``Forecast.enough_data``) no band is drawn: a band from 3 points is noise.
 
+``progress_chart_small`` draws the same lines as a thumbnail without axis texts (the home
+page's Goals section, one per goal, linking to the goal page's chart).
+
 Why SVG on the server: no JavaScript library to vendor or load, the page works without
 scripts, and every text in it goes through ``html.escape`` so a goal's words cannot
 inject markup. The figures under the chart (the text fallback) are the page's.
@@ -22,7 +25,7 @@ from html import escape
 from bizagent.svg import HEIGHT, PAD, WIDTH, svg_open
 from goals.forecast import Forecast
 
-__all__ = ["ProgressChart", "progress_chart"]
+__all__ = ["ProgressChart", "progress_chart", "progress_chart_small"]
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,66 @@ def progress_chart(
     """The chart for a period ``start``..``end`` (inclusive), the elapsed days' values
     ``daily`` (``goals.selectors_progress.goal_forecast``; days outside the period are
     ignored) and their ``forecast``. ``label`` is the chart's title (escaped)."""
+    return _progress_svg(
+        start=start,
+        end=end,
+        target=target,
+        daily=daily,
+        forecast=forecast,
+        label=label,
+        size=(WIDTH, HEIGHT, PAD),
+        css_class="goal-chart",
+        axes=True,
+    )
+
+
+#: The home page's small chart: a thumbnail of the goal page's chart (same lines, same
+#: band) without axis texts, which would be unreadable at this size.
+SMALL_WIDTH, SMALL_HEIGHT, SMALL_PAD = 160, 48, 4
+
+
+def progress_chart_small(
+    *,
+    start: dt.date,
+    end: dt.date,
+    target: int,
+    daily: Sequence[tuple[dt.date, int]],
+    forecast: Forecast,
+    label: str,
+) -> ProgressChart:
+    """``progress_chart`` drawn small and without axis texts (the home page's Goals
+    section); still ``role="img"`` with ``label`` as its title, the figures being the
+    page's text beside it."""
+    return _progress_svg(
+        start=start,
+        end=end,
+        target=target,
+        daily=daily,
+        forecast=forecast,
+        label=label,
+        size=(SMALL_WIDTH, SMALL_HEIGHT, SMALL_PAD),
+        css_class="goal-chart goal-chart-small",
+        axes=False,
+    )
+
+
+def _progress_svg(
+    *,
+    start: dt.date,
+    end: dt.date,
+    target: int,
+    daily: Sequence[tuple[dt.date, int]],
+    forecast: Forecast,
+    label: str,
+    size: tuple[int, int, int],
+    css_class: str,
+    axes: bool,
+) -> ProgressChart:
     if end < start:
         raise ValueError(f"the period ends ({end}) before it starts ({start})")
     if target <= 0:
         raise ValueError(f"the target must be positive, got {target}")
+    width, height, pad = size
     readings = sorted((day, value) for day, value in daily if start <= day <= end)
     points: list[tuple[dt.date, int]] = []
     total = 0
@@ -59,22 +118,25 @@ def progress_chart(
 
     def x(day: dt.date) -> float:
         # Day i is drawn at the end of that day: the first reading sits one step in.
-        return PAD + (WIDTH - 2 * PAD) * ((day - start).days + 1) / days_total
+        return pad + (width - 2 * pad) * ((day - start).days + 1) / days_total
 
     def y(value: float) -> float:
-        return HEIGHT - PAD - (HEIGHT - 2 * PAD) * value / top
+        return height - pad - (height - 2 * pad) * value / top
 
-    x0, y0 = PAD, HEIGHT - PAD
+    x0, y0 = pad, height - pad
     parts = [
-        *svg_open(width=WIDTH, height=HEIGHT, label=label, css_class="goal-chart"),
-        f'<line class="axis" x1="{x0}" y1="{y0}" x2="{WIDTH - PAD}" y2="{y0}" stroke="#888"/>',
+        *svg_open(width=width, height=height, label=label, css_class=css_class),
+        f'<line class="axis" x1="{x0}" y1="{y0}" x2="{width - pad}" y2="{y0}" stroke="#888"/>',
         f'<line class="target" x1="{x0}" y1="{y0}" x2="{x(end):.1f}" y2="{y(target):.1f}" '
         f'stroke="#c33" stroke-dasharray="6 4"/>',
-        f'<text x="{x0}" y="{HEIGHT - 10}" font-size="11">{escape(start.isoformat())}</text>',
-        f'<text x="{WIDTH - PAD - 70}" y="{HEIGHT - 10}" font-size="11">'
-        f"{escape(end.isoformat())}</text>",
-        f'<text x="{x0}" y="{PAD - 10}" font-size="11">target {target:,}</text>',
     ]
+    if axes:
+        parts += [
+            f'<text x="{x0}" y="{height - 10}" font-size="11">{escape(start.isoformat())}</text>',
+            f'<text x="{width - pad - 70}" y="{height - 10}" font-size="11">'
+            f"{escape(end.isoformat())}</text>",
+            f'<text x="{x0}" y="{pad - 10}" font-size="11">target {target:,}</text>',
+        ]
     if band and forecast.band_low is not None and forecast.projected_total is not None:
         lx, ly = x(points[-1][0]), y(total)
         parts.append(

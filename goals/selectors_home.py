@@ -15,14 +15,17 @@ from django.contrib.auth.models import Group, User
 from django.db.models import Count
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 from django_q.models import OrmQ, Schedule
 
 from decisions.models import Decision, SheetRow
 from decisions.selectors import decision_queue
+from goals.charts import progress_chart_small
 from goals.forecast import Forecast, Trend
 from goals.models import Goal, LoopState, Task
 from goals.selectors import loop_state_get, tokens_granted_today, tokens_used_today
-from goals.services.monitor import goal_forecast
+from goals.selectors_progress import goals_forecasts
 from goals.wording import INDEX_STATUSES, TREND_WORDS, goal_amount_text
 from ideas.models import Idea, Theme
 from ideas.selectors import theme_active
@@ -30,7 +33,8 @@ from workflows.models import Run
 
 #: Rows a section lists before "see all": enough to act on, few enough to stay fast.
 SECTION_ROWS = 5
-#: Goals the home page forecasts (one readings query each; the goals page has them all).
+#: Goals the home page forecasts and draws (their readings in one query; the goals page
+#: has them all).
 GOALS_SHOWN = 6
 #: Ideas this week are counted up to this many; more show as "1,000+".
 IDEAS_COUNT_CAP = 1000
@@ -67,6 +71,9 @@ class GoalRow:
     target_text: str
     projected_text: str
     trend_words: str
+    #: The small progress chart (``goals.charts.progress_chart_small``, which escapes
+    #: every text it draws).
+    chart_svg: SafeString
 
     @property
     def behind(self) -> bool:
@@ -80,14 +87,26 @@ def _percent(part: int | None, whole: int) -> int:
 
 
 def home_goals(*, today: dt.date | None = None) -> tuple[list[GoalRow], int]:
-    """Active and planned goals soonest-ending first, with the monitor's forecast; and
-    how many there are in all."""
+    """Active and planned goals soonest-ending first, with the monitor's forecast and a
+    small chart of each; and how many there are in all. Three queries at any number of
+    goals: the goals, their count, and the readings of all the shown goals at once."""
     today = today or timezone.localdate()
     goals = Goal.objects.filter(status__in=INDEX_STATUSES).order_by("period_end", "pk")
+    shown = list(goals[:GOALS_SHOWN])
+    forecasts = goals_forecasts(goals=shown, today=today)
     rows = []
-    for goal in goals[:GOALS_SHOWN]:
-        forecast, _daily = goal_forecast(goal=goal, today=today)
+    for goal in shown:
+        forecast, daily = forecasts[goal.pk]
         projected = forecast.projected_total
+        chart = progress_chart_small(
+            start=goal.period_start,
+            end=goal.period_end,
+            target=goal.target_amount,
+            daily=daily,
+            forecast=forecast,
+            label=_("%(goal)s: actual so far against the target line and the forecast to %(end)s")
+            % {"goal": goal.text[:80], "end": goal.period_end.isoformat()},
+        )
         rows.append(
             GoalRow(
                 goal=goal,
@@ -98,6 +117,7 @@ def home_goals(*, today: dt.date | None = None) -> tuple[list[GoalRow], int]:
                 target_text=goal_amount_text(goal, forecast.target),
                 projected_text="" if projected is None else goal_amount_text(goal, projected),
                 trend_words=str(TREND_WORDS.get(forecast.trend, forecast.trend)),
+                chart_svg=mark_safe(chart.svg),  # noqa: S308 (escaped by goals.charts)
             )
         )
     return rows, goals.count()

@@ -379,6 +379,23 @@ class Idea(models.Model):
             models.Index(fields=["theme", "-updated_at"], name="ideas_idea_recent"),
             # The home page's "ideas this week": a range of the theme's newest ideas.
             models.Index(fields=["theme", "-created_at"], name="ideas_idea_created"),
+            # The studio chart's per-day counts and average scores (goals.selectors_charts
+            # ideas_by_day): every column it reads, so each day is a range of this index
+            # alone, never a visit to the 100,000 wide rows.
+            models.Index(
+                fields=[
+                    "theme",
+                    "created_at",
+                    "status",
+                    "brand_fit",
+                    "human_brand_fit",
+                    "novelty",
+                    "human_novelty",
+                    "feasibility",
+                    "human_feasibility",
+                ],
+                name="ideas_idea_chart",
+            ),
             # The planner's ORDER BY (ideas.selectors.PRIORITY_ORDER) with the status at
             # the end: the database walks the theme's ideas best first, skips invisible
             # ones from the index itself and stops at the LIMIT. The index above cannot

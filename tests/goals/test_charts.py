@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from goals.charts import progress_chart
+from goals.charts import progress_chart, progress_chart_small
 from goals.forecast import daily_series, forecast_compute
 
 START = dt.date(2026, 12, 1)
@@ -73,3 +73,26 @@ def test_bad_periods_and_targets_are_refused():
         )
     with pytest.raises(ValueError, match="positive"):
         progress_chart(start=START, end=START, target=0, daily=[], forecast=forecast, label="")
+
+
+def test_the_small_chart_draws_the_same_lines_without_axis_texts():
+    values = [100, 90, 110, 100, 95, 105, 100]
+    big, forecast = _chart(values)
+    today = START + dt.timedelta(days=len(values))
+    daily = daily_series(
+        start=START,
+        today=today,
+        readings=[(START + dt.timedelta(days=i), v) for i, v in enumerate(values)],
+    )
+    small = progress_chart_small(
+        start=START, end=END, target=3000, daily=daily, forecast=forecast, label="<b>sales</b>"
+    )
+    assert small.achieved == big.achieved == 700
+    for part in ("actual", "target", "forecast", "projected"):
+        assert f'class="{part}"' in small.svg, part
+    assert 'role="img"' in small.svg and "<title>&lt;b&gt;sales&lt;/b&gt;</title>" in small.svg
+    assert 'width="160" height="48"' in small.svg
+    assert "<text" not in small.svg and "<text" in big.svg
+    # The same shape scaled down: the actual line has a point per elapsed day.
+    points = re.search(r'class="actual" points="([^"]+)"', small.svg).group(1).split()
+    assert len(points) == len(values) + 1

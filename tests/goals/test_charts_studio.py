@@ -169,3 +169,67 @@ def test_ideas_this_week_are_counted_up_to_the_cap_and_the_best_still_found(monk
     many = [idea.pk for idea in studio.best_new_ideas]
     expected = [idea.pk for idea in reversed(ideas)]
     assert few == expected and many[:4] == expected and old[0].pk not in many
+
+
+def _python_ideas_by_day(theme, today: dt.date) -> list[tuple]:
+    """The straightforward computation: every idea in Python, its local day, the mean of
+    its effective scores (a person's winning), visible ideas of the theme only."""
+    days = [today - dt.timedelta(days=13 - n) for n in range(14)]
+    per_day: dict[dt.date, list[Idea]] = {day: [] for day in days}
+    for idea in Idea.objects.all():
+        day = timezone.localtime(idea.created_at).date()
+        if idea.theme_id == theme.pk and idea.status in Idea.VISIBLE_STATUSES and day in per_day:
+            per_day[day].append(idea)
+
+    def mean(ideas: list[Idea], score: str) -> float | None:
+        values = [
+            v
+            for v in (
+                getattr(i, f"human_{score}")
+                if getattr(i, f"human_{score}") is not None
+                else getattr(i, score)
+                for i in ideas
+            )
+            if v is not None
+        ]
+        return sum(values) / len(values) if values else None
+
+    return [
+        (day, len(ideas), *(mean(ideas, s) for s in ("brand_fit", "novelty", "feasibility")))
+        for day, ideas in per_day.items()
+    ]
+
+
+def test_the_ideas_figures_match_a_straightforward_python_computation():
+    theme = ThemeFactory()
+    other = ThemeFactory(status="archived")
+    statuses = [*Idea.VISIBLE_STATUSES, Idea.Status.ARCHIVED]
+    midnight = timezone.make_aware(dt.datetime.combine(TODAY, dt.time(0)))
+    for n in range(60):
+        score = float(n % 11)
+        (idea,) = ideas_on(
+            TODAY - dt.timedelta(days=n % 17),
+            theme=other if n % 13 == 0 else theme,
+            scores=[score],
+            status=statuses[n % len(statuses)],
+        )
+        changes: dict = {}
+        if n % 5 == 0:
+            changes["human_novelty"] = 10.0 - score
+        if n % 7 == 0:
+            changes["feasibility"] = None
+        if n % 9 == 0:  # on either side of a local midnight
+            changes["created_at"] = midnight - dt.timedelta(days=n % 4, seconds=n % 2)
+        if changes:
+            Idea.objects.filter(pk=idea.pk).update(**changes)
+
+    got = [
+        (row.day, row.created, row.brand_fit, row.novelty, row.feasibility)
+        for row in ideas_by_day(theme=theme, today=TODAY)
+    ]
+
+    expected = _python_ideas_by_day(theme, TODAY)
+    assert [row[:2] for row in got] == [row[:2] for row in expected]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine[2:] == pytest.approx(theirs[2:]), mine[0]
+    assert sum(row[1] for row in got) > 20  # the portfolio really is in the window

@@ -25,6 +25,7 @@ def step_run_view(step_run: StepRun) -> dict[str, Any]:
         "step": step_run.step.name,
         "block": step_run.step.block,
         "status": step_run.status,
+        "status_label": step_run.get_status_display(),
         "attempt": step_run.attempt,
         "port": step_run.port,
         "input": step_run.input,

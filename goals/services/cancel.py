@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from decisions.actors import Actor
 from decisions.models import Decision
@@ -30,8 +31,10 @@ def goal_cancel(*, goal_id: int, actor: Actor, reason: str = "") -> Goal:
         goal = Goal.objects.select_for_update().get(pk=goal_id)
         if not Goal.transition_allowed(goal.status, Goal.Status.CANCELLED):
             raise GoalCancelError(
-                f"Goal #{goal.pk} is {goal.get_status_display().lower()}; "
-                "only a goal that is not closed can be cancelled."
+                gettext(
+                    "Goal #%(id)s is %(status)s; only a goal that is not closed can be cancelled."
+                )
+                % {"id": goal.pk, "status": goal.get_status_display().lower()}
             )
         previous = goal.status
         goal.status = Goal.Status.CANCELLED

@@ -33,6 +33,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from bizagent.leases import lease_claim, lease_release, lease_renew
 from decisions.actors import Actor
@@ -474,8 +475,10 @@ def _blocked_transition(*, task: Task, actor: Actor, action: str, **fields: Any)
         task.refresh_from_db()
         if not changed:
             raise TaskTransitionError(
-                f"task {task.pk} is {task.get_status_display().lower()}, not blocked: "
-                "someone else has already dealt with it"
+                gettext(
+                    "task %(id)s is %(status)s, not blocked: someone else has already dealt with it"
+                )
+                % {"id": task.pk, "status": task.get_status_display().lower()}
             )
         audit_log(action=action, actor=actor, subject=task, data={"to": task.status})
     return task

@@ -149,10 +149,10 @@ def test_a_person_retries_a_failed_step_in_the_browser(page, alice, enqueued):
     expect(page).to_have_url(re.compile(rf"/admin/workflows/run/{run.pk}/change/$"))
     bad = run.step_runs.get(step__name="bad")
     row = page.locator(f"#step-run-{bad.pk}")
-    expect(row.locator(".step-status")).to_have_text("failed")
+    expect(row.locator(".step-status")).to_have_text("Failed")
     row.get_by_role("button", name="Retry step").click()
     expect(page.locator(".messagelist")).to_contain_text("Step bad is queued again.")
-    expect(page.locator(f"#step-run-{bad.pk} .step-status")).to_have_text("pending")
+    expect(page.locator(f"#step-run-{bad.pk} .step-status")).to_have_text("Pending")
     assert enqueued[-1] == bad.pk  # (the first entry: the run's own start)
 
 

@@ -21,9 +21,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
 
-from bizagent.i18n_messages import ROOT, Message, _calls
+from bizagent.i18n_messages import ROOT
 from tests.bizagent.i18n_pseudo import all_marked, pseudo, pseudo_ja  # noqa: F401  (a fixture)
-from tests.bizagent.test_i18n_pages import unmarked_words
+from tests.bizagent.test_i18n_pages import _file_messages, unmarked_words
 from tests.workflows.factories import blocks_stand_in, document
 from workflows.models import ApiToken, Run, StepRun, Workflow
 from workflows.rag.ingest import collection_create, document_add
@@ -58,16 +58,6 @@ CODE = (
 @pytest.mark.parametrize("path", TEMPLATES)
 def test_every_word_of_the_template_is_marked(path):
     assert unmarked_words((ROOT / path).read_text(encoding="utf-8")) == []
-
-
-def _file_messages(path: str) -> list[Message]:
-    from django.utils.translation.template import templatize
-
-    text = (ROOT / path).read_text(encoding="utf-8")
-    if path.endswith(".py"):
-        return list(_calls(text, path))
-    lines = templatize(text, origin=path).splitlines()
-    return [m for line in lines if "gettext(" in line for m in _calls(line.strip(), path)]
 
 
 @pytest.mark.parametrize("path", TEMPLATES + CODE)

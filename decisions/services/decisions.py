@@ -279,7 +279,7 @@ def _locked_pending(decision_id: int, now: datetime) -> Decision:
         )
     if decision.status != Decision.Status.PENDING:
         raise DecisionNotPending(
-            f"Decision #{decision_id} is {decision.get_status_display().lower()}, not pending."
+            f"Decision #{decision_id} is {decision.status}, not pending."
         )
     if now >= decision.due_at:
         raise DecisionNotPending(f"Decision #{decision_id} is past its due time.")
@@ -414,7 +414,7 @@ def decision_cancel(
             _require_approver(user)
         if decision.status != Decision.Status.PENDING:
             raise DecisionNotPending(
-                f"Decision #{decision_id} is {decision.get_status_display().lower()}, not pending."
+                f"Decision #{decision_id} is {decision.status}, not pending."
             )
         _compare_and_set(
             decision,

@@ -12,7 +12,13 @@ from decisions.services import audit_log
 from workflows.errors import WorkflowInvalid, WorkflowStateError, problem
 from workflows.models import Workflow
 from workflows.services.definitions.editing import _edit
-from workflows.services.definitions.guards import Status, _locked, _person, _require
+from workflows.services.definitions.guards import (
+    Status,
+    _locked,
+    _person,
+    _require,
+    status_words,
+)
 from workflows.services.definitions.rows import _key_new, _rows_write, _validated
 
 # Deriving a key from a name races with another create of the same name; try again.
@@ -82,8 +88,7 @@ def workflow_delete(*, workflow_id: int, actor: Actor) -> None:
         if workflow.status != Status.DRAFT:
             hint = " (retire it instead)" if workflow.status == Status.PUBLISHED else ""
             raise WorkflowStateError(
-                f"{workflow} is {workflow.get_status_display().lower()}: only a draft can "
-                f"be deleted{hint}"
+                f"{workflow} is {status_words(workflow.status)}: only a draft can be deleted{hint}"
             )
         if workflow.runs.exists():
             raise WorkflowStateError(f"{workflow} has runs: it cannot be deleted")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from decisions.actors import Actor
 from decisions.services import audit_log
@@ -24,6 +24,17 @@ Status = Workflow.Status
 
 
 # -- guards -----------------------------------------------------------------------------
+
+
+def status_words(status: str) -> str:
+    """A workflow status as the English words of its label ("waiting for approval").
+
+    The services' errors are read by the API's clients and the copilot in English; the
+    label itself follows the reader's language, which would mix two languages in one
+    sentence.
+    """
+    with translation.override("en"):
+        return str(Workflow.Status(status).label).lower()
 
 
 def _require(actor: Actor, permission: str) -> None:
@@ -62,8 +73,7 @@ def _transition(
     source = workflow.status
     if to not in Workflow.TRANSITIONS[source]:
         raise WorkflowStateError(
-            f"{workflow} is {workflow.get_status_display().lower()}: it cannot become "
-            f"{Status(to).label.lower()}"
+            f"{workflow} is {status_words(workflow.status)}: it cannot become {status_words(to)}"
         )
     now = timezone.now()
     changed = transitions.status_move(

@@ -29,7 +29,14 @@ from workflows.selectors import (
     publish_decision_pending,
     workflow_document,
 )
-from workflows.services.definitions.guards import Status, _locked, _person, _require, _transition
+from workflows.services.definitions.guards import (
+    Status,
+    _locked,
+    _person,
+    _require,
+    _transition,
+    status_words,
+)
 
 PUBLISH_ACTION = "workflows.workflow_publish"
 
@@ -126,8 +133,7 @@ def workflow_publish(*, workflow_id: int, actor: Actor) -> Workflow:
                 return workflow
         elif workflow.status != Status.DRAFT:
             raise WorkflowStateError(
-                f"{workflow} is {workflow.get_status_display().lower()}: only a draft can be "
-                "published"
+                f"{workflow} is {status_words(workflow.status)}: only a draft can be published"
             )
         document = workflow_document(workflow=workflow)
         problems = document_problems(document=document)
@@ -204,7 +210,7 @@ def workflow_publish_premise_failure(args: dict[str, Any]) -> str | None:
     if workflow is None:
         return f"workflow #{args.get('workflow_id')} no longer exists"
     if workflow.status != Status.PENDING_APPROVAL:
-        return f"{workflow} is {workflow.get_status_display().lower()}, no longer waiting"
+        return f"{workflow} is {status_words(workflow.status)}, no longer waiting"
     if document_digest(workflow_document(workflow=workflow)) != args.get("digest"):
         return f"{workflow} changed since the decision was asked"
     return None

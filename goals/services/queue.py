@@ -265,12 +265,23 @@ def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None
         task.refresh_from_db()
         return task
     for _ in range(_CLAIM_CANDIDATES):
-        candidate = _ready(theme, now).values_list("pk", flat=True).first()
+        candidate = _ready(theme, now).first()
         if candidate is None:
             return None
-        claimed = _lease_take(Task.objects.filter(pk=candidate), worker=worker, now=now)
+        # Compare-and-set on the attempts read as well: a claim that succeeds leaves the
+        # row as read plus what the claim wrote, so it needs no second read.
+        claimed = _lease_take(
+            Task.objects.filter(pk=candidate.pk, attempts=candidate.attempts),
+            worker=worker,
+            now=now,
+        )
         if claimed:
-            return Task.objects.get(pk=candidate)
+            candidate.status = Task.Status.RUNNING
+            candidate.lease_owner = worker
+            candidate.lease_expires_at = now + _lease_duration()
+            candidate.attempts += 1
+            candidate.last_run_at = now
+            return candidate
     return None
 
 

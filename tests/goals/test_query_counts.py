@@ -33,11 +33,13 @@ EXPECTED = [
     # Then 56, 47, 36, 43, 38: the related ideas' choice reuses the focus ideas' tags and
     # links the context read (two queries less) and the overlap window's first ideas as the
     # top of the portfolio (one less, when the window was read).
-    ("planner", "meta_review", 54),
-    ("ideator", "generate", 45),
-    ("critic", "critique", 34),
-    ("critic", "critique", 40),
-    ("editor", "refine", 35),
+    # Then 54, 45, 34, 40, 35: a claimed task is the row read plus what the claim wrote
+    # (compare-and-set on its attempts), not read a second time.
+    ("planner", "meta_review", 53),
+    ("ideator", "generate", 44),
+    ("critic", "critique", 33),
+    ("critic", "critique", 39),
+    ("editor", "refine", 34),
 ]
 
 

@@ -42,6 +42,39 @@ def test_it_claims_the_highest_priority_ready_task(theme):
     assert task.attempts == 1
 
 
+def test_the_claimed_task_is_the_row_as_written(theme):
+    TaskFactory(theme=theme, attempts=1)
+    now = timezone.now()
+    task = task_claim_next(theme=theme, worker="w", now=now)
+    stored = Task.objects.get(pk=task.pk)
+    fields = ("status", "lease_owner", "lease_expires_at", "attempts", "last_run_at")
+    assert {f: getattr(task, f) for f in fields} == {f: getattr(stored, f) for f in fields}
+    assert (task.attempts, task.last_run_at) == (2, now)
+
+
+def test_a_task_claimed_and_given_back_meanwhile_is_not_taken_with_stale_attempts(
+    theme, monkeypatch
+):
+    """Between the read and the claim another worker claimed the task and gave it back
+    (its attempts went up): the compare-and-set refuses the stale row, the next read
+    takes it with its true count (PostgreSQL claims under the row lock and reads after)."""
+    import goals.services.queue as queue
+
+    TaskFactory(theme=theme)
+    real_take = queue._lease_take
+    meddled = []
+
+    def take(rows, **kwargs):
+        if not meddled:
+            meddled.append(True)
+            Task.objects.filter(theme=theme).update(attempts=5)
+        return real_take(rows, **kwargs)
+
+    monkeypatch.setattr(queue, "_lease_take", take)
+    task = task_claim_next(theme=theme, worker="w")
+    assert task.attempts == 6 == Task.objects.get(pk=task.pk).attempts
+
+
 def test_it_returns_none_when_nothing_is_ready(theme):
     TaskFactory(theme=theme, status=Task.Status.DONE)
     TaskFactory(theme=theme, run_after=timezone.now() + dt.timedelta(minutes=5))

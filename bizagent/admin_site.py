@@ -9,6 +9,7 @@ strings. The texts are lazy, so each request reads them in its own language.
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -24,3 +25,7 @@ def admin_site_brand(site: admin.AdminSite | None = None) -> None:
     site.index_title = _("Administration")
     # The header's "View site" link leads to the home page, not the admin index.
     site.site_url = "/"
+    # django-q2 names its app after Q_CLUSTER's "label", a plain string in the settings
+    # (which must stay serialisable): give the admin the same name, translatable.
+    if apps.is_installed("django_q"):
+        apps.get_app_config("django_q").verbose_name = _("Task queue")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.translation import gettext_lazy
 from dotenv import load_dotenv
 
 from bizagent.env import (
@@ -157,9 +156,9 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
-    # The django-q2 app's name in the admin (its only use): lazy, so it reads in the
-    # person's language like every other app name.
-    "label": gettext_lazy("Task queue"),
+    # The django-q2 app's name in the admin (its only use); bizagent's start-up gives
+    # it in the reader's language (``bizagent.admin_site.admin_site_brand``).
+    "label": "Task queue",
     # How long the ORM broker's pusher sleeps when it found the queue empty: every task
     # queued while it sleeps waits that long (django-q2's own default; at 1 s, a workflow's
     # parallel branches each lost up to a second per hop). An idle poll is one SELECT.

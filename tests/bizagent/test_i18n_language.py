@@ -85,7 +85,8 @@ def test_the_login_page_has_the_switch_too(client, settings):
 
 
 def test_the_default_comes_from_bizagent_language(tmp_path):
-    done = python_run("-c", PROBE, env=clean_env(tmp_path), timeout=60)
+    # A fresh install: no BIZAGENT_LANGUAGE at all (the suite's children read English).
+    done = python_run("-c", PROBE, env=clean_env(tmp_path, BIZAGENT_LANGUAGE=None), timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "ja"
     done = python_run("-c", PROBE, env=clean_env(tmp_path, BIZAGENT_LANGUAGE="EN"), timeout=60)

@@ -278,9 +278,7 @@ def _locked_pending(decision_id: int, now: datetime) -> Decision:
             f"#{decision.superseded_by_id}, a newer proposal on the same subject."
         )
     if decision.status != Decision.Status.PENDING:
-        raise DecisionNotPending(
-            f"Decision #{decision_id} is {decision.status}, not pending."
-        )
+        raise DecisionNotPending(f"Decision #{decision_id} is {decision.status}, not pending.")
     if now >= decision.due_at:
         raise DecisionNotPending(f"Decision #{decision_id} is past its due time.")
     return decision
@@ -413,9 +411,7 @@ def decision_cancel(
         if user is not None and user.pk != decision.requested_by_id:
             _require_approver(user)
         if decision.status != Decision.Status.PENDING:
-            raise DecisionNotPending(
-                f"Decision #{decision_id} is {decision.status}, not pending."
-            )
+            raise DecisionNotPending(f"Decision #{decision_id} is {decision.status}, not pending.")
         _compare_and_set(
             decision,
             status=Decision.Status.CANCELLED,

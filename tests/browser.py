@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import pytest
@@ -30,9 +31,12 @@ def browser(monkeypatch) -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url)
+@contextmanager
+def page_open(browser: Browser, base_url: str, *, locale: str | None = None) -> Iterator[Page]:
+    """A page in a fresh browser context (no cookie, no session) on ``base_url``, asking
+    for ``locale``'s language first when given; a request beyond loopback is refused and
+    fails the test when the context closes."""
+    context = browser.new_context(base_url=base_url, locale=locale)
     context.set_default_timeout(15_000)
     outside: list[str] = []
 
@@ -47,6 +51,19 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
     yield context.new_page()
     context.close()
     assert outside == [], "the admin tried to reach beyond loopback"
+
+
+@pytest.fixture
+def page(browser: Browser, live_server) -> Iterator[Page]:
+    with page_open(browser, live_server.url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def page_ja(browser: Browser, live_server) -> Iterator[Page]:
+    """A browser that asks for Japanese first, as the users' browsers do."""
+    with page_open(browser, live_server.url, locale="ja-JP") as opened:
+        yield opened
 
 
 def admin_log_in(page: Page, username: str, password: str) -> None:

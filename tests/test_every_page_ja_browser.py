@@ -14,18 +14,17 @@ only shrink (and when a listed page is no longer found, so it does not go stale)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import urldefrag, urlparse
 
 import pytest
 from django.contrib.auth.models import Group, User
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from goals.services.loop import loop_start
 from tests.admin_population import admin_population_grow
 from tests.goals.factories import catalogue_rows_seed
 from tests.goals.home_setup import decision_pending, goal_behind
-from tests.walk_ja import is_japanese, page_ja_open
+from tests.walk_ja import is_japanese
 from tests.workflows.factories import RunFactory
 from workflows.models import Collection
 
@@ -67,11 +66,6 @@ SKIP = re.compile(
 #: Ids in paths: a number, a uuid, or a key made of words and digits after a model.
 _ID = re.compile(r"/(\d+|[0-9a-f]{8}-[0-9a-f-]{27}|[0-9a-f]{32,})(?=/)")
 SERVER_ERROR = re.compile(r"Server Error|Traceback|Internal Server Error|Page not found")
-
-
-@pytest.fixture
-def page_ja(browser: Browser, live_server) -> Iterator[Page]:
-    yield from page_ja_open(browser, live_server.url)
 
 
 def kind_of(path: str) -> str:

@@ -12,19 +12,18 @@ English (``ja_translated``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.utils import translation
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from decisions.models import Decision
 from goals.models import Goal, LoopState
 from ideas.models import Theme
 from ideas.theme_files import EXAMPLE_DIR
 from tests.goals.home_setup import decision_pending, goal_behind
-from tests.walk_ja import is_japanese, ja, ja_translated, page_ja_open
+from tests.walk_ja import is_japanese, ja, ja_translated
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,11 +41,6 @@ STAFF_PERMISSIONS = (
     ("decisions", "view_decision"),
     ("decisions", "approve_decision"),
 )
-
-
-@pytest.fixture
-def page_ja(browser: Browser, live_server) -> Iterator[Page]:
-    yield from page_ja_open(browser, live_server.url)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ absent."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from django.utils import translation
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,23 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def _ja(msgid: str) -> str:
     with translation.override("ja"):
         return translation.gettext(msgid)
-
-
-@pytest.fixture
-def page_ja(browser: Browser, live_server) -> Iterator[Page]:
-    """A browser that asks for Japanese first, as the users' browsers do."""
-    context = browser.new_context(base_url=live_server.url, locale="ja-JP")
-    context.set_default_timeout(15_000)
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if re.match(r"https?://(127\.0\.0\.1|localhost)[:/]", route.request.url)
-            else route.abort()
-        ),
-    )
-    yield context.new_page()
-    context.close()
 
 
 def _expect_japanese(locator, msgid: str) -> None:

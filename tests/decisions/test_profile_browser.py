@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 from django.utils import translation
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from decisions.models import AuditEvent
 from decisions.services.person import person_language
-from tests.browser import admin_log_in
+from tests.browser import admin_log_in, page_open
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,25 +32,8 @@ def said(msgid: str, language: str) -> str:
 @pytest.fixture
 def japanese_browser(browser: Browser, live_server) -> Iterator[Callable[[], Page]]:
     """Fresh browser contexts (no cookie, no session) asking for Japanese first."""
-    contexts = []
-
-    def open_page() -> Page:
-        context = browser.new_context(base_url=live_server.url, locale="ja-JP")
-        context.set_default_timeout(15_000)
-        context.route(
-            "**/*",
-            lambda route: (
-                route.continue_()
-                if re.match(r"https?://(127\.0\.0\.1|localhost)[:/]", route.request.url)
-                else route.abort()
-            ),
-        )
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_page
-    for context in contexts:
-        context.close()
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(page_open(browser, live_server.url, locale="ja-JP"))
 
 
 @pytest.fixture(autouse=True)

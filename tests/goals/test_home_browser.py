@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from decisions.models import Decision
 from goals.models import LoopState
@@ -19,23 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 JA_HEADINGS = ["あなたの対応待ち", "目標", "スタジオ", "ワークフロー", "システム"]
 EN_HEADINGS = ["Needs you", "Goals", "Studio", "Workflows", "System"]
-
-
-@pytest.fixture
-def page_ja(browser: Browser, live_server) -> Page:
-    """A browser that asks for Japanese first, as the users' browsers do."""
-    context = browser.new_context(base_url=live_server.url, locale="ja-JP")
-    context.set_default_timeout(15_000)
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if re.match(r"https?://(127\.0\.0\.1|localhost)[:/]", route.request.url)
-            else route.abort()
-        ),
-    )
-    yield context.new_page()
-    context.close()
 
 
 def _log_in(page: Page, username: str, password: str) -> None:

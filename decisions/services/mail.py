@@ -15,7 +15,7 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -97,9 +97,9 @@ def _mail_lease(*, mail: DecisionMail, owner: str, now: datetime) -> bool:
     )
 
 
-def _mail_context(*, mail: DecisionMail, decision: Decision) -> dict:
+def _mail_context(*, mail: DecisionMail, decision: Decision, summary: Any) -> dict:
     context = {
-        "decision": decision_summary(decision),
+        "decision": summary,
         "recipient": mail.recipient,
         "event": mail.event,
         "site_url": settings.SITE_URL,
@@ -167,12 +167,17 @@ def _decision_notify(*, decision_id: int, event: str, now: datetime | None) -> i
         return 0
     sent = 0
     failures: list[Exception] = []
+    # The decision as worded in each language, read once per language, not per mail.
+    summaries: dict[str, Any] = {}
     with get_connection() as connection:
         for mail in mails:
             try:
                 # Each recipient reads it in their own language (their Profile).
-                with translation.override(message_language(mail.recipient)):
-                    summary = decision_summary(decision)
+                language = message_language(mail.recipient)
+                with translation.override(language):
+                    if language not in summaries:
+                        summaries[language] = decision_summary(decision)
+                    summary = summaries[language]
                     subject = str(SUBJECTS[event]).format(
                         title=summary["title"], outcome=summary["outcome_label"]
                     )
@@ -180,7 +185,7 @@ def _decision_notify(*, decision_id: int, event: str, now: datetime | None) -> i
                         to=[mail.recipient.email],
                         subject=subject,
                         template=f"decisions/email/{event}",
-                        context=_mail_context(mail=mail, decision=decision),
+                        context=_mail_context(mail=mail, decision=decision, summary=summary),
                         connection=connection,
                     )
             except Exception as exc:

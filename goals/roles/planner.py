@@ -145,9 +145,7 @@ def planner_message(
     may move between two calls (the latest figures, new scores and ideas since), then the
     recent work, oldest first from the epoch's anchor (it always grows, by the earlier
     plan itself at least, so the earlier call's lines stay a prefix), the queue, and last
-    the request, its
-    kind's ask and a meta review's statistics: a plan and a meta review share everything
-    before the request."""
+    the request, its kind's ask and a meta review's statistics."""
     ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:

@@ -363,13 +363,17 @@ def _task_parts(
     block: PortfolioBlock,
     remaining: int,
     epoch: int | None,
+    compact: bool = True,
 ) -> tuple[_Parts, PortfolioBlock]:
     """The task's ideas within ``remaining`` tokens, and the portfolio block kept (or
     dropped, when the focus ideas would not all fit in full beside it)."""
     details = _focus_details(focus)
     tags, related = details.tags, details.related
     parts = _Parts(remaining=remaining - (block.token_count + 1 if block.text else 0))
-    parts.focus_add(focus, tags, related, block)
+    # ``compact``: focus ideas the block shows as they are now point there. Not for a
+    # ``focus_per_epoch`` role: its ideas are rendered once per epoch, inside the shared
+    # prefix, where a shorter text saves nothing per call.
+    parts.focus_add(focus, tags, related, block if compact else None)
     if block.text and len(parts.full_ids) < len(focus):
         block = PortfolioBlock(text="", idea_ids=(), token_count=0)
         parts = _Parts(remaining=remaining)
@@ -461,7 +465,12 @@ def context_build(
                 parts.remaining -= cost
     else:
         parts, block = _task_parts(
-            theme=theme, focus=focus, block=block, remaining=remaining, epoch=epoch
+            theme=theme,
+            focus=focus,
+            block=block,
+            remaining=remaining,
+            epoch=epoch,
+            compact=not focus_per_epoch,
         )
         if key:
             rendered = TaskBlock(

@@ -397,6 +397,7 @@ def _task_parts(
             exclude_ids=block.idea_ids,
             focus_links=details.links,
             focus_tag_ids=details.tag_ids,
+            epoch=epoch,
         )
         parts.summaries_add(RELATED_HEADING, nearby)
     return parts, block

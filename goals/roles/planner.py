@@ -16,6 +16,7 @@ from goals.roles.base import (
     RoleSpec,
     TaskView,
     changes_split,
+    epoch_start,
     header,
     ideas_split,
     join,
@@ -117,6 +118,10 @@ SPEC = RoleSpec(
 )
 
 
+#: The recent work opens this many iterations before the context epoch, so the epoch's
+#: first plan sees as much history as the last 8 iterations gave (and later plans more).
+RECENT_WORK_BEFORE_EPOCH = 8
+
 #: What every planner call asks, a plan or a meta review: first in the user message.
 ASK = "Queue the next 2 to 6 tasks from the ideas, figures and recent work below."
 
@@ -137,9 +142,10 @@ def planner_message(
     """The planner's user message, most shared first: what every planner call asks, the
     slowly changing portfolio (the epoch's portfolio block, people's corrections, the
     explore ratio, the best ideas in full as the epoch's first call saw them), then what
-    changes between calls (new scores and ideas since, the latest figures, the queue, the
-    recent work), and last the request, its kind's ask and a meta review's statistics:
-    a plan and a meta review share everything before the request."""
+    may move between two calls (the latest figures, new scores and ideas since), then the
+    recent work, oldest first from the epoch's anchor (it always grows, by the earlier
+    plan itself at least, so the earlier call's lines stay a prefix), the queue, and last
+    the request, its kind's ask and a meta review's statistics."""
     ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
@@ -159,10 +165,12 @@ def planner_message(
         ),
         f"current explore ratio: {explore_ratio:.2f}",
         section("Ideas by priority", focus_ideas),
-        changes.strip(),
         section("Portfolio", stats_text),
-        section("Queue", queue_text),
+        changes.strip(),
+        # Oldest first from the epoch's anchor: the earlier call's lines, then the new ones
+        # (at least the earlier plan's own), so it comes after the parts that may not move.
         section("Recent work", "\n".join(f"- {w}" for w in recent_work)),
+        section("Queue", queue_text),
         header(task, mode, focus),
         ask,
         section(
@@ -198,7 +206,9 @@ def message_build(*, work: Work, ideas_text: str) -> str:
         ideas_text=ideas_text,
         stats=work.portfolio_stats or portfolio_stats(theme=work.theme),
         queue=queue_counts(theme=work.theme),
-        recent_work=recent_work(theme=work.theme),
+        recent_work=recent_work(
+            theme=work.theme, since=epoch_start(work.number) - RECENT_WORK_BEFORE_EPOCH
+        ),
         corrections=corrections(work.theme),
         explore_ratio=work.explore_ratio,
         focus=work.focus,

@@ -128,15 +128,6 @@ def task_view(work: Work) -> TaskView:
     )
 
 
-def epoch_start(number: int) -> int:
-    """The number of the first iteration of iteration ``number``'s context epoch: the
-    anchor of the lists a prompt lets grow within an epoch (``recent_work(since=)``)."""
-    # Imported here: goals.services.work imports the roles (the kind table).
-    from goals.services.work import CONTEXT_EPOCH_ITERATIONS, context_epoch
-
-    return context_epoch(number) * CONTEXT_EPOCH_ITERATIONS + 1
-
-
 def ids_text(ids: Sequence[int]) -> str:
     return ", ".join(f"#{i}" for i in ids) or "none"
 

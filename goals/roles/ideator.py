@@ -17,7 +17,6 @@ from goals.roles.base import (
     RoleHandler,
     RoleSpec,
     TaskView,
-    epoch_start,
     header,
     ideas_split,
     ids_text,
@@ -28,7 +27,7 @@ from goals.roles.base import (
 from goals.selectors import ideator_text, recent_directions, recent_directions_since
 from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
 from goals.services.queue import task_create
-from goals.work import Work
+from goals.work import Work, epoch_start
 from ideas.models import Idea
 from ideas.services import IdeaDataInvalid, IdeaRefused, ideas_upsert
 

@@ -36,7 +36,7 @@ from django.conf import settings
 import bizagent.llm.backends.vllm as vllm_backend
 from goals.models import Iteration
 from goals.services import iteration_run
-from goals.services.work import context_epoch
+from goals.work import context_epoch
 from ideas.models import Idea, Theme
 from ideas.services import portfolio_counters_rebuild, theme_activate_from_files
 from tests.fake_gptoss import FakeGptOss, FakeReply

@@ -15,6 +15,10 @@ from goals.models import PLAN, Iteration, LoopState, PlanRevision, Role, Task, T
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
+#: ``since`` lists read at most this many rows past their anchor: an anchor is a context
+#: epoch (ten iterations) plus the few lines before it, so this only bounds a bad anchor.
+RECENT_SINCE_CAP = 100
+
 #: The django-q2 schedule that ticks the 24/7 loop (written by ``goals.services.loop``).
 LOOP_SCHEDULE_NAME = "goals.loop_tick"
 
@@ -113,9 +117,33 @@ def recent_directions(*, theme: Theme, limit: int) -> list[str]:
     for parsed in rows:
         if not isinstance(parsed, dict):
             continue
-        titles = "; ".join(i.get("title", "") for i in parsed.get("ideas", [])[:3])
-        directions.append(f"{parsed.get('direction', '').strip()} ({titles})")
+        directions.append(_direction_line(parsed))
     return directions
+
+
+def recent_directions_since(*, theme: Theme, limit: int, since: int) -> list[str]:
+    """The directions of the last ``limit`` ideator batches before iteration ``since``,
+    then of every batch since, oldest first: a list that only grows while ``since``
+    stays put (``recent_directions`` is the newest-first view stagnation stores)."""
+    rows = list(
+        Iteration.objects.filter(
+            theme=theme,
+            role=Role.IDEATOR,
+            outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
+        )
+        .order_by("-number")
+        .values_list("number", "parsed")[: limit + RECENT_SINCE_CAP]
+    )
+    after = [parsed for number, parsed in rows if number >= since]
+    before = [parsed for number, parsed in rows if number < since][:limit]
+    return [
+        _direction_line(parsed) for parsed in reversed(after + before) if isinstance(parsed, dict)
+    ]
+
+
+def _direction_line(parsed: dict[str, Any]) -> str:
+    titles = "; ".join(i.get("title", "") for i in parsed.get("ideas", [])[:3])
+    return f"{parsed.get('direction', '').strip()} ({titles})"
 
 
 def ideator_text(parsed: Any) -> str:
@@ -128,8 +156,19 @@ def ideator_text(parsed: Any) -> str:
     return "\n".join(parts)
 
 
-def recent_work(*, theme: Theme, limit: int = 8) -> list[str]:
-    rows = Iteration.objects.filter(theme=theme).order_by("-id")[:limit]
+def recent_work(*, theme: Theme, limit: int = 8, since: int | None = None) -> list[str]:
+    """One line per recent iteration: the last ``limit``, newest first.
+
+    ``since`` (an iteration number): every iteration numbered from it on, oldest first,
+    instead, a list that only grows while ``since`` stays put (a prompt that anchors it
+    per context epoch shares the earlier call's lines byte for byte).
+    """
+    if since is None:
+        rows = Iteration.objects.filter(theme=theme).order_by("-id")[:limit]
+    else:
+        rows = Iteration.objects.filter(theme=theme, number__gte=since).order_by("number")[
+            :RECENT_SINCE_CAP
+        ]
     lines = []
     for it in rows:
         summary = ", ".join(

@@ -12,6 +12,26 @@ from typing import Any
 from goals.models import Task
 from ideas.models import Idea, Theme
 
+#: The portfolio block of the prompts (``ideas.context.portfolio_block_get``) is rebuilt
+#: once every this many iterations and reused byte for byte in between, so the server's
+#: prefix cache holds it; the task's own ideas still come with their current scores.
+CONTEXT_EPOCH_ITERATIONS = 10
+
+
+def context_epoch(number: int) -> int:
+    """The portfolio epoch of iteration ``number`` (1-based): ten iterations each.
+
+    Derived from the iteration number alone, so every worker of every process agrees on
+    it without asking anyone, and with it on the cached block it names.
+    """
+    return max(number - 1, 0) // CONTEXT_EPOCH_ITERATIONS
+
+
+def epoch_start(number: int) -> int:
+    """The number of the first iteration of iteration ``number``'s context epoch: the
+    anchor of the lists a prompt lets grow within an epoch (``recent_work(since=)``)."""
+    return context_epoch(number) * CONTEXT_EPOCH_ITERATIONS + 1
+
 
 @dataclass
 class Work:

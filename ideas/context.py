@@ -107,11 +107,25 @@ def _scores_line(idea: Idea) -> str:
     return ", ".join(parts)
 
 
-def idea_full_render(idea: Idea, *, tags: Sequence[str], related: Sequence[int]) -> str:
-    lines = [
-        f"### [#{idea.pk}] {idea.title}",
-        f"status: {idea.status}; tags: {', '.join(tags) or '-'}; scores: {_scores_line(idea)}",
-        f"summary: {idea.summary}",
+def idea_full_render(
+    idea: Idea, *, tags: Sequence[str], related: Sequence[int], in_block: bool = False
+) -> str:
+    """An idea in full. ``in_block``: the portfolio block above shows the idea's line as it
+    is now (``idea_line_render``: title, whole summary, tags), so the entry points there
+    instead of repeating them: the model reads them once, and what the entry adds (status,
+    scores, audience, value, revenue, links) is all that differs between calls."""
+    if in_block:
+        lines = [
+            f"### [#{idea.pk}] (title, summary, tags: as in the portfolio above)",
+            f"status: {idea.status}; scores: {_scores_line(idea)}",
+        ]
+    else:
+        lines = [
+            f"### [#{idea.pk}] {idea.title}",
+            f"status: {idea.status}; tags: {', '.join(tags) or '-'}; scores: {_scores_line(idea)}",
+            f"summary: {idea.summary}",
+        ]
+    lines += [
         f"target audience: {idea.target_audience}",
         f"value proposition: {idea.value_proposition}",
         f"revenue model: {idea.revenue_model}",
@@ -220,6 +234,16 @@ def portfolio_block_get(*, theme: Theme, epoch: int, token_cap: int) -> Portfoli
     return block if isinstance(block, PortfolioBlock) else rendered
 
 
+@functools.lru_cache(maxsize=8)
+def _block_line_set(text: str) -> frozenset[str]:
+    return frozenset(text.split("\n")[1:])
+
+
+def _block_lines(block: PortfolioBlock | None) -> frozenset[str]:
+    """The block's idea lines, split once per block (the same text all epoch long)."""
+    return _block_line_set(block.text) if block is not None and block.text else frozenset()
+
+
 @dataclass(frozen=True)
 class TaskBlock:
     """The task's ideas as rendered at the first call of an epoch (``focus_per_epoch``)."""
@@ -296,12 +320,24 @@ class _Parts:
         return True
 
     def focus_add(
-        self, focus: Sequence[Idea], tags: dict[int, list[str]], related: dict[int, list[int]]
+        self,
+        focus: Sequence[Idea],
+        tags: dict[int, list[str]],
+        related: dict[int, list[int]],
+        block: PortfolioBlock | None = None,
     ) -> None:
         if not focus or not self.fits(FOCUS_HEADING):
             return
+        listed = _block_lines(block)
         for idea in focus:
-            if self.fits(idea_full_render(idea, tags=tags[idea.pk], related=related[idea.pk])):
+            in_block = (
+                len(idea.summary) <= SUMMARY_CHARS
+                and idea_line_render(idea, tags=tags[idea.pk]) in listed
+            )
+            full = idea_full_render(
+                idea, tags=tags[idea.pk], related=related[idea.pk], in_block=in_block
+            )
+            if self.fits(full):
                 self.full_ids.append(idea.pk)
                 self.shown.append(idea)
             elif self.fits(idea_summary_render(idea, tags=tags[idea.pk])):
@@ -327,13 +363,17 @@ def _task_parts(
     block: PortfolioBlock,
     remaining: int,
     epoch: int | None,
+    compact: bool = True,
 ) -> tuple[_Parts, PortfolioBlock]:
     """The task's ideas within ``remaining`` tokens, and the portfolio block kept (or
     dropped, when the focus ideas would not all fit in full beside it)."""
     details = _focus_details(focus)
     tags, related = details.tags, details.related
     parts = _Parts(remaining=remaining - (block.token_count + 1 if block.text else 0))
-    parts.focus_add(focus, tags, related)
+    # ``compact``: focus ideas the block shows as they are now point there. Not for a
+    # ``focus_per_epoch`` role: its ideas are rendered once per epoch, inside the shared
+    # prefix, where a shorter text saves nothing per call.
+    parts.focus_add(focus, tags, related, block if compact else None)
     if block.text and len(parts.full_ids) < len(focus):
         block = PortfolioBlock(text="", idea_ids=(), token_count=0)
         parts = _Parts(remaining=remaining)
@@ -357,6 +397,7 @@ def _task_parts(
             exclude_ids=block.idea_ids,
             focus_links=details.links,
             focus_tag_ids=details.tag_ids,
+            epoch=epoch,
         )
         parts.summaries_add(RELATED_HEADING, nearby)
     return parts, block
@@ -425,7 +466,12 @@ def context_build(
                 parts.remaining -= cost
     else:
         parts, block = _task_parts(
-            theme=theme, focus=focus, block=block, remaining=remaining, epoch=epoch
+            theme=theme,
+            focus=focus,
+            block=block,
+            remaining=remaining,
+            epoch=epoch,
+            compact=not focus_per_epoch,
         )
         if key:
             rendered = TaskBlock(

@@ -6,10 +6,9 @@ never the whole portfolio.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 
-from ideas.stagnation import jaccard, text_tokens
+from ideas.stagnation import text_tokens
 
 # Two ideas this similar (Jaccard of word sets) count as repeating each other.
 REPETITION_THRESHOLD = 0.5
@@ -25,12 +24,50 @@ def score_moments(values: Iterable[float | None]) -> dict[str, float | int | Non
     return {"n": len(present), "mean": round(mean, 3), "variance": round(variance, 3)}
 
 
+def _bitsets(texts: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Each text's word set as one integer (a bit per word of the sample) and its size.
+
+    Comparing two sets is then one ``&`` and one ``bit_count``, instead of building the
+    intersection and union sets: the pairwise measures below compare every pair of a
+    sample of up to 200 ideas (19,900 pairs), on every snapshot, planner prompt and
+    meta review, and this is about ten times faster with the same results.
+    """
+    index: dict[str, int] = {}
+    bits: list[int] = []
+    sizes: list[int] = []
+    for text in texts:
+        tokens = text_tokens(text)
+        value = 0
+        for token in tokens:
+            value |= 1 << index.setdefault(token, len(index))
+        bits.append(value)
+        sizes.append(len(tokens))
+    return bits, sizes
+
+
+def _jaccard_bits(a: int, size_a: int, b: int, size_b: int) -> float:
+    """``jaccard`` of two sets given as bitsets and their sizes (two empty sets: 1.0)."""
+    common = (a & b).bit_count()
+    union = size_a + size_b - common
+    return common / union if union else 1.0
+
+
 def mean_pairwise_similarity(texts: Sequence[str]) -> float | None:
-    token_sets = [text_tokens(t) for t in texts]
-    pairs = list(itertools.combinations(token_sets, 2))
-    if not pairs:
+    """Mean Jaccard similarity over all pairs of ``texts`` (None below two texts)."""
+    bits, sizes = _bitsets(texts)
+    count = len(bits)
+    if count < 2:
         return None
-    return sum(jaccard(a, b) for a, b in pairs) / len(pairs)
+    # The pairs in ``itertools.combinations`` order, so the float sum is the same.
+    total = 0.0
+    for i in range(count - 1):
+        a, size_a = bits[i], sizes[i]
+        for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True):
+            # ``_jaccard_bits`` written out: this loop runs 19,900 times per sample.
+            common = (a & b).bit_count()
+            union = size_a + size_b - common
+            total += common / union if union else 1.0
+    return total / (count * (count - 1) // 2)
 
 
 def diversity(texts: Sequence[str]) -> float | None:
@@ -41,15 +78,18 @@ def diversity(texts: Sequence[str]) -> float | None:
 
 def repetition(texts: Sequence[str], threshold: float = REPETITION_THRESHOLD) -> float | None:
     """Share of texts (after the first) that nearly repeat an earlier one."""
-    token_sets = [text_tokens(t) for t in texts]
-    if len(token_sets) < 2:
+    bits, sizes = _bitsets(texts)
+    if len(bits) < 2:
         return None
     repeats = sum(
         1
-        for index in range(1, len(token_sets))
-        if max(jaccard(token_sets[index], earlier) for earlier in token_sets[:index]) > threshold
+        for index in range(1, len(bits))
+        if any(
+            _jaccard_bits(bits[index], sizes[index], bits[earlier], sizes[earlier]) > threshold
+            for earlier in range(index)
+        )
     )
-    return round(repeats / (len(token_sets) - 1), 3)
+    return round(repeats / (len(bits) - 1), 3)
 
 
 def brand_affinity(text: str, *, brand_tokens: frozenset[str]) -> float:

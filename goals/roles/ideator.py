@@ -24,10 +24,10 @@ from goals.roles.base import (
     section,
     task_view,
 )
-from goals.selectors import ideator_text, recent_directions
+from goals.selectors import ideator_text, recent_directions, recent_directions_since
 from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
 from goals.services.queue import task_create
-from goals.work import Work
+from goals.work import Work, epoch_start
 from ideas.models import Idea
 from ideas.services import IdeaDataInvalid, IdeaRefused, ideas_upsert
 
@@ -133,14 +133,14 @@ def ideator_message(
             "know what to avoid; leave `builds_on` empty."
         )
     recent = "\n".join(f"- {d}" for d in recent_directions)
-    # What differs every call goes last: the recent directions, then the request's
-    # header (the task's id, the mode), so the ask and the ideas in focus stay shared.
+    # The recent directions, oldest first from the epoch's anchor, only grow within an
+    # epoch: right after the portfolio block, the earlier call's lines stay shared; the
+    # mode's ask, the ideas in focus and the request (the task's id) differ per call.
     return join(
         section("Ideas", portfolio),
+        section("Recent directions (oldest first)", recent),
         ask,
         section("Ideas in focus", focus_ideas),
-        # Newest first: the first line changes with every answer.
-        section("Recent directions", recent),
         header(task, mode, focus),
         "Propose 3 ideas.",
     )
@@ -148,15 +148,22 @@ def ideator_message(
 
 def message_build(*, work: Work, ideas_text: str) -> str:
     limit = conf().recent_directions
-    directions = recent_directions(theme=work.theme, limit=limit)
     if work.kind == TaskKind.SHAKE_UP and work.task is not None:
         # Stored with the task when stagnation queued it: the directions it must avoid.
-        directions = list(work.task.metadata.get("avoid", [])) + directions
+        directions = list(work.task.metadata.get("avoid", [])) + recent_directions(
+            theme=work.theme, limit=limit
+        )
+        directions = directions[: limit * 2]
+    else:
+        # The last ``limit`` before the epoch and every one since: a list that only grows.
+        directions = recent_directions_since(
+            theme=work.theme, limit=limit, since=epoch_start(work.number)
+        )
     return ideator_message(
         task=task_view(work),
         mode=work.mode,
         ideas_text=ideas_text,
-        recent_directions=directions[: limit * 2],
+        recent_directions=directions,
         focus=work.focus,
     )
 

@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.cache import cache
+
 from bizagent.llm.types import ResponseFormat
 from goals.models import PLAN, Iteration, Role, Task, TaskKind
 from goals.roles.base import (
@@ -26,7 +28,7 @@ from goals.selectors import queue_counts, recent_work
 from goals.services.governance import strategy_propose
 from goals.services.persist import PRIORITY_FALLBACK_GENERATE, ideas_visible
 from goals.services.queue import TaskSpec, task_create, tasks_create
-from goals.work import Work
+from goals.work import Work, context_epoch, epoch_start
 from ideas.models import Theme
 from ideas.selectors import ideas_corrected, portfolio_stats
 
@@ -117,6 +119,14 @@ SPEC = RoleSpec(
 )
 
 
+#: The recent work opens this many iterations before the context epoch, so the epoch's
+#: first plan sees as much history as the last 8 iterations gave (and later plans more).
+RECENT_WORK_BEFORE_EPOCH = 8
+
+#: The epoch's first figures outlive the epoch only by this much (an epoch is ten
+#: iterations).
+EPOCH_STATS_SECONDS = 24 * 3600
+
 #: What every planner call asks, a plan or a meta review: first in the user message.
 ASK = "Queue the next 2 to 6 tasks from the ideas, figures and recent work below."
 
@@ -133,13 +143,19 @@ def planner_message(
     explore_ratio: float,
     focus: str = "",
     meta_stats: dict[str, Any] | None = None,
+    stats_now: dict[str, Any] | None = None,
 ) -> str:
     """The planner's user message, most shared first: what every planner call asks, the
     slowly changing portfolio (the epoch's portfolio block, people's corrections, the
     explore ratio, the best ideas in full as the epoch's first call saw them), then what
-    changes between calls (new scores and ideas since, the latest figures, the queue, the
-    recent work), and last the request, its kind's ask and a meta review's statistics:
-    a plan and a meta review share everything before the request."""
+    may move between two calls (the latest figures, new scores and ideas since), then the
+    recent work, oldest first from the epoch's anchor (it always grows, by the earlier
+    plan itself at least, so the earlier call's lines stay a prefix), the queue, and last
+    the request, its kind's ask and a meta review's statistics.
+
+    ``stats_now``: the figures now, when ``stats`` are those of the epoch's first plan
+    (``epoch_stats_get``): the figures that moved since follow the recent work, on one line,
+    so the figures' block stays the same for every plan of the epoch."""
     ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if meta_stats is not None:
@@ -150,6 +166,7 @@ def planner_message(
     else:
         ask = "PLAN. The queue is empty. Set `strategy` to null."
     stats_text = json.dumps(stats, ensure_ascii=False, sort_keys=True, default=str)
+    moved = stats_moved(stats, stats_now) if stats_now is not None else ""
     queue_text = ", ".join(f"{k}: {v}" for k, v in sorted(queue.items())) or "empty"
     return join(
         ASK,
@@ -159,10 +176,13 @@ def planner_message(
         ),
         f"current explore ratio: {explore_ratio:.2f}",
         section("Ideas by priority", focus_ideas),
-        changes.strip(),
         section("Portfolio", stats_text),
-        section("Queue", queue_text),
+        # Oldest first from the epoch's anchor: the earlier call's lines, then the new ones
+        # (at least the earlier plan's own), so it comes after the parts that may not move.
         section("Recent work", "\n".join(f"- {w}" for w in recent_work)),
+        changes.strip(),
+        section("Portfolio figures that moved since, now", moved),
+        section("Queue", queue_text),
         header(task, mode, focus),
         ask,
         section(
@@ -170,6 +190,50 @@ def planner_message(
             json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
         ),
     )
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, str]:
+    if isinstance(value, dict):
+        flat: dict[str, str] = {}
+        for key in sorted(value):
+            flat.update(_flat(value[key], f"{prefix}{key}."))
+        return flat
+    return {prefix[:-1]: json.dumps(value, ensure_ascii=False, default=str)}
+
+
+def stats_moved(then: dict[str, Any], now: dict[str, Any]) -> str:
+    """The figures of ``now`` that differ from ``then`` (two ``portfolio_stats``), by
+    dotted name, on one line: ``ideas 43; scores.novelty.mean 5.3``. The earlier values
+    stand in the figures above it; a figure ``now`` lacks shows as ``none``."""
+    before, after = _flat(then), _flat(now)
+    return "; ".join(
+        f"{name} {after.get(name, 'none')}"
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    )
+
+
+def epoch_stats_get(*, work: Work, current: dict[str, Any]) -> dict[str, Any]:
+    """The portfolio figures as the first plan of ``work``'s context epoch saw them.
+
+    Kept in the shared cache like the epoch's portfolio block, so every plan of the epoch
+    opens with the same figures (what the model server's prefix cache reuses) and lists
+    what moved since after its recent work (``stats_moved``). The epoch's first plan with
+    ideas in the portfolio stores ``current``.
+    """
+    if not current.get("ideas"):
+        # An empty portfolio is no baseline: every figure would be listed as moved.
+        return current
+    theme = work.theme
+    stamp = f"{theme.created_at.timestamp():.6f}"
+    key = f"goals:planner-stats:{theme.pk}:{stamp}:{context_epoch(work.number)}"
+    kept = cache.get(key)
+    if isinstance(kept, dict):
+        return kept
+    if cache.add(key, current, EPOCH_STATS_SECONDS):
+        return current
+    kept = cache.get(key)  # another worker's plan came first: use its figures
+    return kept if isinstance(kept, dict) else current
 
 
 def corrections(theme: Theme, limit: int = 8) -> list[str]:
@@ -192,13 +256,17 @@ def corrections(theme: Theme, limit: int = 8) -> list[str]:
 
 
 def message_build(*, work: Work, ideas_text: str) -> str:
+    current = work.portfolio_stats or portfolio_stats(theme=work.theme)
     return planner_message(
         task=task_view(work),
         mode=work.mode,
         ideas_text=ideas_text,
-        stats=work.portfolio_stats or portfolio_stats(theme=work.theme),
+        stats=epoch_stats_get(work=work, current=current),
+        stats_now=current,
         queue=queue_counts(theme=work.theme),
-        recent_work=recent_work(theme=work.theme),
+        recent_work=recent_work(
+            theme=work.theme, since=epoch_start(work.number) - RECENT_WORK_BEFORE_EPOCH
+        ),
         corrections=corrections(work.theme),
         explore_ratio=work.explore_ratio,
         focus=work.focus,

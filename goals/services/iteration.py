@@ -52,11 +52,11 @@ from goals.services.work import (
     IDEA_KINDS,
     KIND_HANDLERS,
     Work,
-    context_epoch,
     work_pick,
     work_prepare,
 )
 from goals.stats import prompt_ids_unpack
+from goals.work import context_epoch
 from ideas.context import ContextBudgetError, context_build
 
 logger = logging.getLogger(__name__)

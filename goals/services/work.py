@@ -26,10 +26,6 @@ from ideas.selectors import portfolio_stats, priority_ideas
 from ideas.stats import diversity
 
 SCATTER_SAMPLE = 50
-#: The portfolio block of the prompts (``ideas.context.portfolio_block_get``) is rebuilt
-#: once every this many iterations and reused byte for byte in between, so the server's
-#: prefix cache holds it; the task's own ideas still come with their current scores.
-CONTEXT_EPOCH_ITERATIONS = 10
 
 
 # The focus ideas' tags are read by the context in one query (``ideas.context``), so
@@ -129,15 +125,6 @@ def scatter_measure(*, theme: Theme) -> float:
     ]
     value = diversity(sample)
     return 0.0 if value is None else value
-
-
-def context_epoch(number: int) -> int:
-    """The portfolio epoch of iteration ``number`` (1-based): ten iterations each.
-
-    Derived from the iteration number alone, so every worker of every process agrees on
-    it without asking anyone, and with it on the cached block it names.
-    """
-    return max(number - 1, 0) // CONTEXT_EPOCH_ITERATIONS
 
 
 def role_for(kind: str) -> str:

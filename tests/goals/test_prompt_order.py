@@ -11,8 +11,8 @@ import pytest
 
 from goals.models import Iteration
 from goals.services import iteration_run
-from goals.services.work import context_epoch
 from goals.stats import shared_prefix_length
+from goals.work import context_epoch
 from tests.goals.factories import IdeaFactory
 from tests.goals.studio import Studio
 from tests.goals.test_loop_e2e import fake, studio_responder  # noqa: F401 (fixture)

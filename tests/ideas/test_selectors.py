@@ -16,6 +16,10 @@ from tests.ideas.factories import IdeaFactory, SnapshotFactory, ThemeFactory
 
 pytestmark = pytest.mark.django_db
 
+#: Each choice of related ideas holds with the overlap counted in the database (no
+#: epoch) and on the epoch's cached window (``overlap_window_get``).
+EPOCHS = pytest.mark.parametrize("epoch", [None, 0], ids=["per-call", "epoch-window"])
+
 
 def test_theme_active(theme):
     ThemeFactory(status="archived")
@@ -34,15 +38,17 @@ def test_priority_ideas_skip_archived_and_refused(theme):
     assert priority_ideas(theme=theme, limit=10) == [keep]
 
 
-def test_candidates_are_limited_and_exclude_the_focus(theme):
+@EPOCHS
+def test_candidates_are_limited_and_exclude_the_focus(theme, epoch):
     focus = IdeaFactory(theme=theme, tags=["mug"])
     IdeaFactory.create_batch(10, theme=theme, tags=["mug"])
-    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=4)
+    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=4, epoch=epoch)
     assert len(found) == 4
     assert focus not in found
 
 
-def test_candidates_leave_out_the_ideas_shown_already_and_still_fill_the_limit(theme):
+@EPOCHS
+def test_candidates_leave_out_the_ideas_shown_already_and_still_fill_the_limit(theme, epoch):
     """The prompt's portfolio block shows its ideas already: left out in the query, the
     next most relevant ideas take their places (tag overlap first, then priority)."""
     focus = IdeaFactory(theme=theme, tags=["mug", "tea"])
@@ -50,24 +56,48 @@ def test_candidates_leave_out_the_ideas_shown_already_and_still_fill_the_limit(t
     sharing = IdeaFactory(theme=theme, tags=["mug"], priority=1)
     top = IdeaFactory(theme=theme, tags=["digital"], priority=10)
     found = idea_context_candidates(
-        theme=theme, focus_ideas=[focus], limit=2, exclude_ids=[shown.pk]
+        theme=theme, focus_ideas=[focus], limit=2, exclude_ids=[shown.pk], epoch=epoch
     )
     assert found == [sharing, top]
 
 
-def test_candidates_rank_by_tag_overlap_before_priority(theme):
+@EPOCHS
+def test_candidates_rank_by_tag_overlap_before_priority(theme, epoch):
     focus = IdeaFactory(theme=theme, tags=["mug", "seasonal", "tea"])
     two = IdeaFactory(theme=theme, tags=["mug", "tea"], priority=1)
     one = IdeaFactory(theme=theme, tags=["mug"], priority=9)
     none = IdeaFactory(theme=theme, tags=["digital"], priority=10)
-    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=3)
+    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=3, epoch=epoch)
     assert found == [two, one, none]
 
 
-def test_candidates_without_focus_are_the_top_of_the_portfolio(theme):
+@EPOCHS
+def test_candidates_without_focus_are_the_top_of_the_portfolio(theme, epoch):
     low = IdeaFactory(theme=theme, priority=1)
     high = IdeaFactory(theme=theme, priority=8)
-    assert idea_context_candidates(theme=theme, focus_ideas=[], limit=5) == [high, low]
+    assert idea_context_candidates(theme=theme, focus_ideas=[], limit=5, epoch=epoch) == [high, low]
+
+
+def test_an_epoch_reads_its_overlap_window_once_and_keeps_it(theme, django_assert_max_num_queries):
+    """The window of an epoch is read by its first call; later calls count the overlap
+    on it without the window's queries. An idea archived since is still left out; an
+    idea new since is a candidate from the next epoch on (the portfolio block's rhythm)."""
+    focus = IdeaFactory(theme=theme, tags=["mug", "tea"])
+    sharing = IdeaFactory(theme=theme, tags=["mug", "tea"], priority=1)
+    archived_later = IdeaFactory(theme=theme, tags=["mug"], priority=2)
+    idea_context_candidates(theme=theme, focus_ideas=[focus], limit=3, epoch=4)
+    archived_later.status = Idea.Status.ARCHIVED
+    archived_later.save()
+    newcomer = IdeaFactory(theme=theme, tags=["mug", "tea"], priority=9)
+    details = {"focus_links": [], "focus_tag_ids": list(focus.tags.values_list("pk", flat=True))}
+    # The cache read, the still-visible check and the chosen ideas' tags.
+    with django_assert_max_num_queries(3):
+        found = idea_context_candidates(
+            theme=theme, focus_ideas=[focus], limit=3, epoch=4, **details
+        )
+    assert found == [sharing]
+    found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=3, epoch=5, **details)
+    assert found == [newcomer, sharing]
 
 
 def test_portfolio_stats(theme):

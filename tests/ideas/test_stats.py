@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
-from ideas.stats import brand_drift, diversity, repetition, score_moments
+from ideas.stagnation import jaccard, text_tokens
+from ideas.stats import (
+    brand_drift,
+    diversity,
+    mean_pairwise_similarity,
+    repetition,
+    score_moments,
+)
 
 
 def test_score_moments():
@@ -34,3 +44,37 @@ def test_brand_drift_is_positive_when_newer_ideas_leave_the_brand_words():
     assert result["drift"] > 0.5
     assert 0 < result["affinity"] < 1
     assert brand_drift([], brand_text=brand) == {"affinity": None, "drift": None}
+
+
+def test_pairwise_measures_equal_the_jaccard_definition_on_a_mixed_sample():
+    """The bitset comparison gives exactly what pairwise ``jaccard`` of the word sets
+    gives: English, Japanese bigrams, stop words only and empty texts included."""
+    words = [
+        "moon",
+        "mug",
+        "sakura",
+        "plush",
+        "tea",
+        "the",
+        "of",
+        "抹茶",
+        "ギフト",
+        "夜の",
+        "猫",
+        "desk",
+        "lamp",
+        "candle",
+        "gift",
+    ]
+    rng = random.Random(8)
+    texts = [" ".join(rng.sample(words, rng.randint(0, 7))) for _ in range(60)]
+    texts[5] = texts[9] = ""
+    texts[11] = "the of"
+    sets = [text_tokens(t) for t in texts]
+    pairs = list(itertools.combinations(sets, 2))
+    assert mean_pairwise_similarity(texts) == sum(jaccard(a, b) for a, b in pairs) / len(pairs)
+    expected_repeats = sum(
+        1 for i in range(1, len(sets)) if max(jaccard(sets[i], e) for e in sets[:i]) > 0.5
+    )
+    assert repetition(texts) == round(expected_repeats / (len(sets) - 1), 3)
+    assert 0 < expected_repeats < len(sets) - 1  # the sample has both kinds

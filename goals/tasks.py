@@ -37,10 +37,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+#: How long a tick queued by a tick keeps its slot, running one iteration after another
+#: (``iteration_run_in_slot``), before it frees the slot and queues its successor. A
+#: tick per iteration cost five write transactions of the ORM broker and the slot each
+#: time, the larger part of all writes at K = 8; a minute keeps a tick bounded (plus one
+#: iteration, well inside ``Q_CLUSTER["timeout"]``) and a cluster's shutdown prompt.
+TICK_KEEP_SECONDS = 60.0
+
+
 def _tick_enqueue(name: str) -> None:
     from django_q.tasks import async_task
 
-    async_task(TICK_FUNC, task_name=name)
+    async_task(TICK_FUNC, task_name=name, keep_seconds=TICK_KEEP_SECONDS)
 
 
 #: Waits a tick serves itself (sleep or wake schedule); any other status ends the tick
@@ -48,13 +56,28 @@ def _tick_enqueue(name: str) -> None:
 WAITS = ("resting", "backing_off")
 
 
-def _tick_run(*, worker: str) -> IterationReport:
+def _fan_out(report: IterationReport) -> None:
+    """After an iteration that ran, the slot still held: one more tick for another free
+    slot. Only an iteration that ran queues one, and a tick finding every slot held
+    queues nothing, so the ticks in flight stay bounded by the slots and the iterations."""
+    settings = conf()
+    if settings.tick_chain and settings.loop_concurrency > 1 and loop_slots_free() > 0:
+        _tick_enqueue("goals.loop_tick.fan_out")
+
+
+def _tick_run(*, worker: str, keep_seconds: float = 0.0) -> IterationReport:
     """Run in a slot, sleeping out waits of at most ``WAIT_IN_WORKER_SECONDS`` in all;
     a longer wait leaves a wake schedule due that much before its end."""
     deadline = time.monotonic() + wake.WAIT_IN_WORKER_SECONDS
     while True:
         budget = max(0.0, deadline - time.monotonic())
-        report = iteration_run_in_slot(worker=worker, scheduled=True, rest_wait_max=budget)
+        report = iteration_run_in_slot(
+            worker=worker,
+            scheduled=True,
+            rest_wait_max=budget,
+            keep_seconds=keep_seconds,
+            on_ran=_fan_out,
+        )
         if report.status not in WAITS:
             return report
         plan = wake.wake_plan(wait_seconds=report.wait_seconds, sleep_max=budget)
@@ -71,26 +94,24 @@ def _tick_run(*, worker: str) -> IterationReport:
         wake.sleep(plan.sleep_seconds)
 
 
-def loop_tick() -> str:
-    """One bounded iteration of the scheduled loop; returns what happened.
+def loop_tick(*, keep_seconds: float = 0.0) -> str:
+    """One bounded iteration of the scheduled loop (more in the same slot for up to
+    ``keep_seconds``, as the ticks queued by ticks ask); returns what happened.
 
     Obeys stop, pause, backoff, the duty cycle and the token budget (checked by
     ``iteration_run`` and the slot's admission). After a tick that did work, the next
-    tick is queued at once so the loop runs continuously; with more than one slot, a tick
-    that did work and finds another slot free queues one more tick to fill it. A rest or
+    tick is queued at once so the loop runs continuously; with more than one slot, each
+    iteration that ran and finds another slot free queues one more tick to fill it. A rest or
     backoff is waited out to its end (``_tick_run``); the every-minute schedule is the
     heartbeat that restarts the loop after a resume or a restart of the cluster.
     """
     worker = worker_name()
     settings = conf()
-    report = _tick_run(worker=worker)
+    report = _tick_run(worker=worker, keep_seconds=keep_seconds)
     if report.ran and settings.tick_chain:
+        # The next tick at once, so the loop runs continuously (the fan-out to other
+        # free slots happened after each iteration, in ``_fan_out``).
         _tick_enqueue("goals.loop_tick.chain")
-        if settings.loop_concurrency > 1 and loop_slots_free() > 1:
-            # One more tick for another free slot (the chained one takes the first).
-            # Only a tick that ran queues more, and a tick that finds every slot held
-            # queues nothing, so the ticks in flight stay bounded by the slots.
-            _tick_enqueue("goals.loop_tick.fan_out")
     if report.iteration is not None:
         logger.info(
             "loop tick: iteration %s %s/%s %s",

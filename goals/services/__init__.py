@@ -10,6 +10,7 @@ from goals.services.governance import (
 )
 from goals.services.iteration import IterationReport, iteration_run
 from goals.services.loop import (
+    LoopControlBusy,
     LoopStartRefused,
     loop_backoff_clear,
     loop_backoff_enter,
@@ -54,6 +55,7 @@ __all__ = [
     "IterationReport",
     "LeaseHeartbeat",
     "LeaseLost",
+    "LoopControlBusy",
     "LoopStartRefused",
     "TaskSpec",
     "TaskTransitionError",

@@ -13,11 +13,13 @@ switch whatever state the loop is in, and a stopped loop must stay stopped throu
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
     from django_q.models import Schedule
 
 State = LoopState.State
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 __all__ = ["LOOP_SCHEDULE_NAME", "loop_state_get"]  # re-exported: read from selectors
 LOOP_TICK_FUNC = "goals.tasks.loop_tick"
@@ -51,6 +55,61 @@ class LoopStartRefused(Exception):
 
 class LoopTransitionRefused(Exception):
     """A transition ``LoopState.TRANSITIONS`` does not allow; nothing was written."""
+
+
+class LoopControlBusy(Exception):
+    """The database stayed write-locked by others for the whole bounded wait of a
+    control transition; nothing was written."""
+
+
+#: How long a control transition (start, stop, pause, resume) keeps asking for SQLite's
+#: write lock before it gives up with ``LoopControlBusy``.
+CONTROL_WAIT_SECONDS = 120.0
+#: How often it asks meanwhile.
+CONTROL_POLL_SECONDS = 0.002
+
+
+def _control_write(write: Callable[[], T]) -> T:
+    """Run ``write`` (one transaction of its own) so that it gets through however many
+    writers keep SQLite's one write lock busy, or raise ``LoopControlBusy`` after
+    ``CONTROL_WAIT_SECONDS``.
+
+    SQLite's busy handler sleeps ever longer between tries (up to 100 ms each) and is not
+    a queue: a waiter among K busy writers loses the lock to every writer that asks in
+    between, and at K = 8 ``runloop stop`` timed out behind them after its 30 s. Here
+    the connection's own busy wait is switched off and the lock asked for every
+    ``CONTROL_POLL_SECONDS``, so the first free moment is the person's. PostgreSQL's row
+    locks queue fairly: there (or inside an outer transaction) ``write`` just runs.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return write()
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        busy_timeout_ms = cursor.fetchone()[0]
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                result = write()
+                break
+            except OperationalError as exc:
+                if "database is locked" not in str(exc):
+                    raise
+                waited = time.monotonic() - started
+                if waited >= CONTROL_WAIT_SECONDS:
+                    raise LoopControlBusy(
+                        f"the database stayed locked by other writers for {waited:.0f} s; "
+                        "the loop was not changed, try again"
+                    ) from None
+            time.sleep(CONTROL_POLL_SECONDS)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    waited = time.monotonic() - started
+    if waited >= 1.0:
+        logger.warning("loop control: waited %.1f s for the database's write lock", waited)
+    return result
 
 
 def _ensure() -> None:
@@ -89,26 +148,29 @@ def _transition(
     actor: Actor = None,
     extra: dict[str, Any] | None = None,
 ) -> LoopState:
-    with transaction.atomic():
-        state = _locked()
-        if state.state not in allowed_from:
+    def write() -> LoopState:
+        with transaction.atomic():
+            state = _locked()
+            if state.state not in allowed_from:
+                return state
+            previous = state.state
+            _check(previous, to)
+            state.state = to
+            state.reason = reason
+            state.state_changed_at = timezone.now()
+            for name, value in (extra or {}).items():
+                setattr(state, name, value)
+            state.full_clean()
+            state.save()
+            audit_log(
+                action=action,
+                actor=actor,
+                subject=state,
+                data={"from": previous, "to": to, "reason": reason},
+            )
             return state
-        previous = state.state
-        _check(previous, to)
-        state.state = to
-        state.reason = reason
-        state.state_changed_at = timezone.now()
-        for name, value in (extra or {}).items():
-            setattr(state, name, value)
-        state.full_clean()
-        state.save()
-        audit_log(
-            action=action,
-            actor=actor,
-            subject=state,
-            data={"from": previous, "to": to, "reason": reason},
-        )
-    return state
+
+    return _control_write(write)
 
 
 def loop_start(*, actor: Actor = None) -> LoopState:
@@ -122,18 +184,22 @@ def loop_start(*, actor: Actor = None) -> LoopState:
     it, and the loop is never "running" without its tick.
     """
     settings = conf()
-    with transaction.atomic():
-        if theme_active() is None:
-            raise LoopStartRefused(NO_THEME_MESSAGE)
-        state = _transition(
-            to=State.RUNNING,
-            allowed_from=(State.STOPPED, State.PAUSED),
-            action="goals.loop_started",
-            reason="",
-            actor=actor,
-        )
-        loop_schedule_ensure(settings=settings)
-    return state
+
+    def write() -> LoopState:
+        with transaction.atomic():
+            if theme_active() is None:
+                raise LoopStartRefused(NO_THEME_MESSAGE)
+            state = _transition(
+                to=State.RUNNING,
+                allowed_from=(State.STOPPED, State.PAUSED),
+                action="goals.loop_started",
+                reason="",
+                actor=actor,
+            )
+            loop_schedule_ensure(settings=settings)
+        return state
+
+    return _control_write(write)
 
 
 def loop_stop(*, actor: Actor = None, reason: str = "stopped") -> LoopState:
@@ -148,7 +214,7 @@ def loop_stop(*, actor: Actor = None, reason: str = "stopped") -> LoopState:
     )
     # No schedule, no idle ticks; the tick checks the state anyway, since a tick that
     # was already queued may still arrive.
-    transaction.on_commit(loop_schedule_remove)
+    transaction.on_commit(lambda: _control_write(loop_schedule_remove))
     return state
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -22,9 +23,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from bizagent.command_language import staff_language
+from goals.models import LoopState
 from goals.selectors import loop_status, status_lines
 from goals.services import (
     IterationReport,
+    LoopControlBusy,
     LoopStartRefused,
     iteration_run_in_slot,
     loop_current_set,
@@ -79,28 +82,38 @@ class Command(BaseCommand):
     def do_start(self, options: dict[str, Any]) -> None:
         try:
             state = loop_start()
-        except (LoopStartRefused, ImproperlyConfigured) as exc:
+        except (LoopStartRefused, LoopControlBusy, ImproperlyConfigured) as exc:
             # One line naming what is wrong; the service wrote nothing.
             raise CommandError(str(exc)) from None
         self.stdout.write(_("loop %(state)s; scheduled under qcluster") % {"state": _state(state)})
 
     def do_stop(self, options: dict[str, Any]) -> None:
-        state = loop_stop(reason=options["reason"] or "stopped from the command line")
+        reason = options["reason"] or "stopped from the command line"
+        state = self.control(lambda: loop_stop(reason=reason))
         self.stdout.write(
             _("loop %(state)s; state saved (%(count)s iterations so far)")
             % {"state": _state(state), "count": state.iterations_total}
         )
 
     def do_pause(self, options: dict[str, Any]) -> None:
-        state = loop_pause(reason=options["reason"] or "paused from the command line")
+        reason = options["reason"] or "paused from the command line"
+        state = self.control(lambda: loop_pause(reason=reason))
         self.stdout.write(_("loop %(state)s") % {"state": _state(state)})
 
     def do_resume(self, options: dict[str, Any]) -> None:
-        state = loop_resume()
+        state = self.control(lambda: loop_resume())
         if state.state == state.State.STOPPED:
             self.stdout.write(_("loop is stopped; `runloop start` starts it"))
             return
         self.stdout.write(_("loop %(state)s") % {"state": _state(state)})
+
+    def control(self, transition: Callable[[], LoopState]) -> LoopState:
+        """Run a control transition; a database that stayed locked past the bounded wait
+        is one line saying so (nothing was changed), not a traceback."""
+        try:
+            return transition()
+        except LoopControlBusy as exc:
+            raise CommandError(str(exc)) from None
 
     def do_status(self, options: dict[str, Any]) -> None:
         for line in status_lines(loop_status()):

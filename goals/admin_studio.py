@@ -31,6 +31,7 @@ from decisions.models import Budget, Period
 from decisions.services import budget_create
 from goals.selectors import loop_status, status_lines
 from goals.services import (
+    LoopControlBusy,
     LoopStartRefused,
     loop_pause,
     loop_resume,
@@ -38,6 +39,7 @@ from goals.services import (
     loop_state_get,
     loop_stop,
 )
+from goals.wording import LOOP_BUSY_NOTICE
 from ideas.models import Snapshot, Theme
 from ideas.selectors import snapshot_latest, theme_active
 from ideas.services import snapshot_create
@@ -159,18 +161,22 @@ def studio_loop_view(admin: ModelAdmin, request: HttpRequest, action: str) -> Ht
             request, admin, gettext("starting or stopping the studio"), "goals.change_loopstate"
         )
     who = request.user.get_username()
-    if action == "start":
-        try:
-            loop_start(actor=request.user)
-        except (LoopStartRefused, ImproperlyConfigured) as exc:
-            messages.error(request, gettext("The studio did not start: %(why)s") % {"why": exc})
-            return _back()
-    elif action == "stop":
-        loop_stop(actor=request.user, reason=f"stopped in the studio page by {who}")
-    elif action == "pause":
-        loop_pause(actor=request.user, reason=f"paused in the studio page by {who}")
-    else:
-        loop_resume(actor=request.user)
+    try:
+        if action == "start":
+            try:
+                loop_start(actor=request.user)
+            except (LoopStartRefused, ImproperlyConfigured) as exc:
+                messages.error(request, gettext("The studio did not start: %(why)s") % {"why": exc})
+                return _back()
+        elif action == "stop":
+            loop_stop(actor=request.user, reason=f"stopped in the studio page by {who}")
+        elif action == "pause":
+            loop_pause(actor=request.user, reason=f"paused in the studio page by {who}")
+        else:
+            loop_resume(actor=request.user)
+    except LoopControlBusy:
+        messages.error(request, str(LOOP_BUSY_NOTICE))
+        return _back()
     state = loop_state_get()
     messages.success(
         request, gettext("The studio is %(state)s.") % {"state": state.get_state_display().lower()}

@@ -32,6 +32,7 @@ from goals.selectors_home import (
     home_workflows,
 )
 from goals.services.loop import (
+    LoopControlBusy,
     LoopStartRefused,
     LoopTransitionRefused,
     loop_pause,
@@ -39,6 +40,7 @@ from goals.services.loop import (
     loop_start,
     loop_stop,
 )
+from goals.wording import LOOP_BUSY_NOTICE
 from ideas.selectors import theme_active
 
 #: Who may press the studio's buttons: the loop panel's own permission.
@@ -176,6 +178,8 @@ def home_loop_view(request: HttpRequest, action: str) -> HttpResponse:
         notice = _("The studio cannot start: no theme is loaded yet.")
     except LoopTransitionRefused as exc:
         notice = str(exc)
+    except LoopControlBusy:
+        notice = str(LOOP_BUSY_NOTICE)
     if not getattr(request, "htmx", False):
         return HttpResponseRedirect(reverse("home:home"))
     return TemplateResponse(

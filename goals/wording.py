@@ -24,3 +24,11 @@ TREND_WORDS = {
 def goal_amount_text(goal: Goal, amount: int) -> str:
     """An amount in the goal's unit as a person reads it: "¥2,000,000", "30 people"."""
     return amount_text(amount, currency=goal.currency, metric=goal.metric)
+
+
+#: A studio button whose change waited out the whole bounded wait for the database's
+#: write lock (``LoopControlBusy``): nothing was changed.
+LOOP_BUSY_NOTICE = _(
+    "The studio was not changed: the database stayed busy with other writers for two "
+    "minutes. Try again."
+)

@@ -9,8 +9,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from decisions.models import AuditEvent, Budget
+from goals import admin_studio
 from goals.models import LoopState
 from goals.services import loop_state_get
+from goals.services.loop import LoopControlBusy
 from ideas.models import Snapshot, Theme
 from tests.ideas.factories import IdeaFactory
 
@@ -139,3 +141,17 @@ def test_the_actions_refuse_a_get(client, alice, theme):
     for action in ("start", "stop", "pause", "resume", "snapshot", "budget"):
         assert client.get(reverse(f"admin:goals_studio_{action}")).status_code == 405
     assert loop_state_get().state == LoopState.State.STOPPED
+
+
+def test_a_change_the_busy_database_refused_is_reported_not_claimed(
+    client, alice, theme, monkeypatch
+):
+    def busy(**_):
+        raise LoopControlBusy("the database stayed locked by other writers for 120 s")
+
+    monkeypatch.setattr(admin_studio, "loop_start", busy)
+    client.force_login(alice)
+    page = client.post(reverse("admin:goals_studio_start"), follow=True).content.decode()
+    assert "The studio was not changed: the database stayed busy" in page
+    assert "The studio is" not in page
+    assert loop_state_get().state != LoopState.State.RUNNING

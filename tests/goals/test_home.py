@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from decisions.models import AuditEvent, Urgency
+from goals import home
 from goals.models import LoopState, Task
+from goals.services.loop import LoopControlBusy
 from tests.goals.factories import IdeaFactory, TaskFactory
 from tests.goals.home_setup import decision_pending, goal_behind
 from tests.personas import persona_create
@@ -194,3 +196,17 @@ def test_each_section_answers_alone_for_htmx_to_poll(client, alice, section):
 def test_an_unknown_section_is_not_found(client, alice):
     client.force_login(alice)
     assert client.get(reverse("home:section", args=["nothing"]), **HX).status_code == 404
+
+
+def test_a_button_whose_change_the_busy_database_refused_says_so(client, bob, theme, monkeypatch):
+    """``LoopControlBusy`` (the write lock stayed taken for the whole bounded wait): the
+    section says nothing changed and to try again; the loop is as it was."""
+
+    def busy(**_):
+        raise LoopControlBusy("the database stayed locked by other writers for 120 s")
+
+    monkeypatch.setattr(home, "loop_start", busy)
+    client.force_login(bob)
+    html = _loop(client, "start", **HX).content.decode()
+    assert "The studio was not changed: the database stayed busy" in html
+    assert _state() != LoopState.State.RUNNING

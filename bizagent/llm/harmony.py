@@ -200,6 +200,13 @@ def harmony_text_encode(text: str) -> list[int]:
     return encoding.encode(text, allowed_special=set(), disallowed_special=())
 
 
+@functools.lru_cache(maxsize=4096)
 def harmony_token_count(text: str) -> int:
-    """Tokens of plain text in the o200k vocab, for context budgets."""
+    """Tokens of plain text in the o200k vocab, for context budgets.
+
+    Remembered for the last 4,096 texts: a context counts the same idea renderings
+    (titles, summaries, full ideas) call after call while the ideas do not change, and a
+    count depends on the text alone. Text that spells a special token still raises each
+    time (an exception is not remembered).
+    """
     return len(harmony_text_encode(text))

@@ -49,3 +49,19 @@ def test_it_does_not_rebuild_the_special_token_pattern_per_call(monkeypatch):
     for n in range(5):
         assert harmony_token_count(f"idea {n}: a calm product for tired workers") > 0
     assert built == []
+
+
+def test_a_text_counted_again_is_not_encoded_again_and_a_refusal_is_not_remembered(
+    monkeypatch,
+):
+    text = "a summary the context counts on every call: 月見だんご"
+    first = harmony_token_count(text)
+    encodes = []
+    monkeypatch.setattr(
+        "bizagent.llm.harmony.harmony_text_encode", lambda t: encodes.append(t) or []
+    )
+    assert harmony_token_count(text) == first and encodes == []
+    monkeypatch.undo()
+    for _ in range(2):
+        with pytest.raises(HarmonyError):
+            harmony_token_count("twice refused <|start|>")

@@ -52,7 +52,13 @@ lint: $(VENV)/.installed-test
 format:
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-bench: $(VENV)/.installed-test
+# The bench extra (LangGraph, the yardstick of benchmarks/loop.py) only here: the app does not
+# depend on it.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install $(PIP_QUIET) -e '.[test,bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-app
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/llm_roundtrip.py
 	$(BIN)/python benchmarks/loop.py
 	$(BIN)/python benchmarks/admin.py

@@ -11,8 +11,12 @@ cycle 0.75 (each K measured for ``--window`` seconds and extrapolated), beside t
 foreground ``runloop``. Each part of the report is a section function listed in
 ``SECTIONS``; ``main()`` prints them in order.
 
-    .venv/bin/python benchmarks/loop.py [--iterations 100] [--sizes 0,1000,100000]
-        [--concurrency 1,2,4,8] [--window 60]
+    .venv/bin/python benchmarks/loop.py [--iterations 100] [--blocks 5] [--sizes 0,1000,100000]
+        [--concurrency 1,2,4,8] [--window 60] [--langgraph]
+
+Beside our overhead at each size it prints a LangGraph + SqliteSaver loop's
+(``langgraph_loop.py``: the same iteration the plain LangGraph way, same fake server and
+wire path), measured in alternating blocks with ours; ``--langgraph`` runs it alone.
 
 Everything happens in a throwaway SQLite database under a temporary BIZAGENT_VAR_DIR;
 the model server is the fake from tests/ on loopback, answering like a well-behaved
@@ -42,6 +46,18 @@ from ideas.services import portfolio_counters_rebuild, theme_activate_from_files
 from tests.fake_gptoss import FakeGptOss, FakeReply
 from tests.goals.scheduled_run import RunResult, loop_run
 from tests.goals.studio import Studio
+
+try:
+    from langgraph_loop import LangGraphLoop
+except ImportError as missing:
+    # The yardstick only: without the bench extra the rest of the benchmark still runs.
+    if not (missing.name or "").startswith("langgraph"):
+        raise
+    LangGraphLoop = None  # type: ignore[assignment,misc]
+LANGGRAPH_MISSING = (
+    "LangGraph + SqliteSaver: not installed, so no comparison; `make bench` installs it "
+    "(pip install -e '.[bench]')"
+)
 
 ROOT = harness.ROOT
 VAR_DIR = harness.VAR_DIR
@@ -205,23 +221,97 @@ def fake_server_use(fake: FakeGptOss) -> None:
     settings.LLM_MAX_RETRIES = 0
 
 
+def langgraph_block(loop: LangGraphLoop, iterations: int) -> float:
+    """Wall milliseconds per iteration of ``iterations`` more LangGraph iterations."""
+    started = time.perf_counter()
+    state = loop.run(iterations)
+    if not state["ideas"]:
+        raise SystemExit("the LangGraph loop produced no ideas")
+    return (time.perf_counter() - started) * 1000 / iterations
+
+
+def _median_block(blocks: list[dict]) -> dict:
+    """The block whose mean is the median one (its breakdown is shown), with the median
+    of all block means as ``ms_median``: the figure compared and reported."""
+    ordered = sorted(blocks, key=lambda block: block["ms_mean"])
+    middle = dict(ordered[len(ordered) // 2])
+    middle["ms_block_means"] = [block["ms_mean"] for block in blocks]
+    middle["ms_median"] = statistics.median(middle["ms_block_means"])
+    return middle
+
+
 def section_overhead(args: argparse.Namespace, theme: Theme) -> list[dict]:
-    """Our own overhead per iteration at each portfolio size, its parts, queries, prefix."""
-    print("\n# Overhead per iteration (zero-latency model)")
+    """Our own overhead per iteration at each portfolio size, its parts, queries, prefix,
+    beside a LangGraph + SqliteSaver loop's (``benchmarks/langgraph_loop.py``).
+
+    Both loops call the same zero-latency fake server over the same wire path (HTTP,
+    Harmony rendered and parsed client-side), so both figures include HTTP and Harmony.
+    They run in alternating blocks (``--blocks`` of ``--iterations`` each: ours, then
+    LangGraph's, ...) so machine noise hits both alike; each figure is the median of its
+    block means. LangGraph starts a fresh thread on a fresh SQLite file at each size.
+    """
+    print(
+        f"\n# Overhead per iteration (zero-latency model; {args.blocks} alternating blocks "
+        f"of {args.iterations}, median of block means; breakdown of the median block)"
+    )
+    if LangGraphLoop is None:
+        print(f"  {LANGGRAPH_MISSING}")
     results = []
     with FakeGptOss() as fake:
         fake_server_use(fake)
         for size in (int(s) for s in args.sizes.split(",") if s.strip()):
             portfolio_fill(theme, size)
             label = "fresh portfolio" if size == 0 else f"{size:,} ideas"
-            result = phase(label, args.iterations)
+            yardstick = LangGraphLoop() if LangGraphLoop is not None else None
+            blocks, langgraph = [], []
+            for _ in range(args.blocks):
+                blocks.append(phase(label, args.iterations))
+                if yardstick is not None:
+                    langgraph.append(langgraph_block(yardstick, args.iterations))
+            result = _median_block(blocks)
             show(result)
+            means = ", ".join(f"{mean:.1f}" for mean in result["ms_block_means"])
+            print(f"  ours: {result['ms_median']:.1f} ms/iteration, median of blocks {means}")
+            if yardstick is not None:
+                result["langgraph_ms"] = statistics.median(langgraph)
+                result["langgraph_block_means"] = langgraph
+                result["langgraph_checkpoints"] = yardstick.checkpoints()
+                yardstick.close()
+                ratio = result["ms_median"] / result["langgraph_ms"]
+                print(
+                    f"  LangGraph + SqliteSaver: {result['langgraph_ms']:.1f} ms/iteration; "
+                    f"ours {result['ms_median']:.1f} ms ({label}) = {ratio:.1f}x (aim: <= 2x)"
+                )
             results.append(result)
-    by_size = {r["label"]: r["ms_mean"] for r in results}
+    by_size = {r["label"]: r["ms_median"] for r in results}
     if "1,000 ideas" in by_size and "100,000 ideas" in by_size:
         ratio = by_size["100,000 ideas"] / by_size["1,000 ideas"]
         print(f"\n  100,000 ideas cost {ratio:.2f}x what 1,000 cost per iteration (aim: <= 1.2x)")
     return results
+
+
+def section_langgraph(args: argparse.Namespace, theme: Theme | None = None) -> list[dict]:
+    """The LangGraph + SqliteSaver yardstick alone (``--langgraph``): its wall milliseconds
+    per iteration against the zero-latency fake server, median of ``--blocks`` blocks."""
+    print(
+        f"\n# LangGraph + SqliteSaver loop alone (zero-latency model; {args.blocks} blocks "
+        f"of {args.iterations}, median of block means)"
+    )
+    if LangGraphLoop is None:
+        print(f"  {LANGGRAPH_MISSING}")
+        return []
+    with FakeGptOss() as fake:
+        fake_server_use(fake)
+        yardstick = LangGraphLoop()
+        means = [langgraph_block(yardstick, args.iterations) for _ in range(args.blocks)]
+        state, checkpoints = yardstick.state() or {}, yardstick.checkpoints()
+        yardstick.close()
+    print(
+        f"  LangGraph + SqliteSaver: {statistics.median(means):.1f} ms/iteration "
+        f"(blocks: {', '.join(f'{m:.1f}' for m in means)}); {len(state.get('ideas', [])):,} "
+        f"ideas in its state, {checkpoints:,} checkpoints"
+    )
+    return [{"langgraph_ms": statistics.median(means), "langgraph_block_means": means}]
 
 
 def _concurrency_row(label: str, result: RunResult, base: float | None) -> None:
@@ -293,7 +383,13 @@ SECTIONS = [section_overhead, section_concurrency]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--iterations", type=int, default=100, help="iterations per block")
+    parser.add_argument(
+        "--blocks", type=int, default=5, help="alternating blocks of ours and LangGraph's"
+    )
+    parser.add_argument(
+        "--langgraph", action="store_true", help="only the LangGraph + SqliteSaver yardstick"
+    )
     parser.add_argument("--sizes", default="0,1000,100000", help="portfolio sizes to fill")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument("--concurrency", default="1,2,4,8", help="K values (empty: skip)")
@@ -303,9 +399,11 @@ def main() -> None:
     args = parser.parse_args()
     theme = theme_ready()
     print(f"bizagent loop benchmark (SQLite in {VAR_DIR})")
+    # --langgraph runs the yardstick alone; otherwise it runs inside section_overhead.
+    sections = [section_langgraph] if args.langgraph else SECTIONS
     results = {
         section.__name__: section(args, theme)
-        for section in SECTIONS
+        for section in sections
         # An empty --concurrency skips the scheduled-path section.
         if section is not section_concurrency or args.concurrency.strip()
     }

@@ -7,11 +7,11 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
-from goals.models import PLAN, Iteration, LoopState, PlanRevision, Role, Task, TokenGrant
+from goals.models import PLAN, Iteration, LoopState, PlanRevision, Role, Task, TokenDay, TokenGrant
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -30,10 +30,13 @@ def day_start(now: dt.datetime) -> dt.datetime:
 
 
 def tokens_used_today(*, theme: Theme, now: dt.datetime | None = None) -> int:
+    """The tokens the theme's iterations spent today (its ``TokenDay`` row)."""
     now = now or timezone.now()
-    total = Iteration.objects.filter(theme=theme, started_at__gte=day_start(now)).aggregate(
-        total=Sum(F("prompt_tokens") + F("completion_tokens"))
-    )["total"]
+    total = (
+        TokenDay.objects.filter(theme=theme, day=day_start(now).date())
+        .values_list("tokens", flat=True)
+        .first()
+    )
     return int(total or 0)
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, F, IntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models import Exists, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from goals.models import Iteration, Task, TaskKind
+from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.selectors import day_start
 from ideas.models import Theme
 
@@ -33,13 +33,9 @@ class IterationStart:
 def iteration_start_read(*, now: dt.datetime) -> IterationStart | None:
     """The active theme with today's tokens, its last iteration number and whether a
     shake-up is open; None when no theme is active."""
-    tokens = (
-        Iteration.objects.filter(theme=OuterRef("pk"), started_at__gte=day_start(now))
-        .order_by()
-        .values("theme")
-        .annotate(total=Sum(F("prompt_tokens") + F("completion_tokens")))
-        .values("total")
-    )
+    tokens = TokenDay.objects.filter(theme=OuterRef("pk"), day=day_start(now).date()).values(
+        "tokens"
+    )[:1]
     last = Iteration.objects.filter(theme=OuterRef("pk")).order_by("-number").values("number")[:1]
     shake_up = Task.objects.filter(
         theme=OuterRef("pk"), kind=TaskKind.SHAKE_UP, status__in=Task.OPEN_STATUSES

@@ -12,7 +12,17 @@ race-safe service that checks the table, and a test checks the table against the
 
 from goals.models.execution import CatalogueItem, GoalReport, GoalRun
 from goals.models.goal import Goal, GoalOrigin, MetricSnapshot, PlanRevision, WebhookDelivery
-from goals.models.loop import PLAN, Iteration, LoopSlot, LoopState, Role, Task, TaskKind, TokenGrant
+from goals.models.loop import (
+    PLAN,
+    Iteration,
+    LoopSlot,
+    LoopState,
+    Role,
+    Task,
+    TaskKind,
+    TokenDay,
+    TokenGrant,
+)
 from goals.vocabulary import FieldSource, Metric
 from ideas.models import Mode
 
@@ -34,6 +44,7 @@ __all__ = [
     "Role",
     "Task",
     "TaskKind",
+    "TokenDay",
     "TokenGrant",
     "WebhookDelivery",
 ]

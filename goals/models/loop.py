@@ -376,6 +376,33 @@ class TokenGrant(models.Model):
         return f"+{self.tokens} tokens on {self.day}"
 
 
+class TokenDay(models.Model):
+    """The tokens a theme's iterations spent on one day: what the daily budget reads.
+
+    Kept by ``goals.services.record.iteration_new`` in the transaction that inserts each
+    ``Iteration``, so it is the sum of the day's iterations' ``prompt_tokens`` and
+    ``completion_tokens`` (the day of ``started_at`` in the project's time zone). Summing
+    the rows instead read every iteration of the day on every iteration: at eight at
+    once that is hundreds of thousands of rows by the evening.
+    """
+
+    theme = models.ForeignKey(
+        "ideas.Theme", on_delete=models.CASCADE, related_name="+", verbose_name=_("theme")
+    )
+    day = models.DateField(verbose_name=_("day"))
+    tokens = models.PositiveBigIntegerField(default=0, verbose_name=_("tokens"))
+
+    class Meta:
+        verbose_name = _("tokens of a day")
+        verbose_name_plural = _("tokens of each day")
+        constraints = [
+            models.UniqueConstraint(fields=["theme", "day"], name="goals_tokenday_one_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tokens} tokens on {self.day}"
+
+
 class LoopSlot(models.Model):
     """One of the ``BIZAGENT_LOOP_CONCURRENCY`` places an iteration may run in.
 

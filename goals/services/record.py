@@ -14,11 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from goals.conf import conf
-from goals.models import Iteration, Task, TaskKind
+from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.roles import HANDLERS
 from goals.selectors import recent_answers, recent_directions
 from goals.services.calls import CallOutcome
@@ -107,8 +108,35 @@ def iteration_new(
     # The theme and the task are rows this iteration holds: validating the foreign keys
     # would read both again (the database still enforces them on insert).
     iteration.full_clean(exclude=["theme", "task"])
-    iteration.save()
+    # One transaction with the counter (no savepoint inside the caller's: two statements
+    # fewer per iteration; an error here fails the caller's transaction all the same).
+    with transaction.atomic(savepoint=False):
+        iteration.save()
+        tokens_day_add(
+            theme_id=work.theme.pk,
+            day=timezone.localtime(started_at).date(),
+            tokens=iteration.prompt_tokens + iteration.completion_tokens,
+        )
     return iteration
+
+
+def tokens_day_add(*, theme_id: int, day: dt.date, tokens: int) -> None:
+    """Add ``tokens`` to the theme's ``TokenDay`` row of ``day`` (created at the day's
+    first iteration), in the caller's transaction with the ``Iteration`` row it counts.
+
+    An update first (the row nearly always exists); two first iterations of a day racing
+    to create it meet the unique constraint, and the loser adds to the winner's row.
+    """
+    if not tokens:
+        return
+    counted = TokenDay.objects.filter(theme_id=theme_id, day=day)
+    if counted.update(tokens=F("tokens") + tokens):
+        return
+    try:
+        with transaction.atomic():
+            TokenDay.objects.create(theme_id=theme_id, day=day, tokens=tokens)
+    except IntegrityError:
+        counted.update(tokens=F("tokens") + tokens)
 
 
 def reviews_schedule(*, work: Work, iteration: Iteration) -> list[int]:

@@ -40,11 +40,14 @@ EXPECTED = [
     # and the cache's insert), and the later calls count the overlap on it.
     # Then 66 for the planner: the epoch's first plan keeps its portfolio figures in the
     # cache (a read and an insert); the epoch's later plans read them back (one query).
-    ("planner", "meta_review", 66),
-    ("ideator", "generate", 44),
-    ("critic", "critique", 33),
-    ("critic", "critique", 38),
-    ("editor", "refine", 33),
+    # Then 70, 45, 34, 39, 34: each iteration adds its tokens to the day's counter where
+    # it is inserted (one UPDATE; the day's first creates the row: three more), and the
+    # budget reads that one row instead of summing every iteration of the day.
+    ("planner", "meta_review", 70),
+    ("ideator", "generate", 45),
+    ("critic", "critique", 34),
+    ("critic", "critique", 39),
+    ("editor", "refine", 34),
 ]
 
 

@@ -19,6 +19,7 @@ from ideas.services import (
     ideas_scores_set,
     ideas_upsert,
 )
+from ideas.services.scores import ROW_UPDATES_MAX
 from tests.concurrency import run_together
 from tests.ideas.factories import IdeaFactory, ThemeFactory
 
@@ -94,7 +95,10 @@ def test_the_batch_costs_the_same_queries_for_two_ideas_and_five(theme):
     assert counts[0] == counts[1]
 
 
-def test_scores_of_several_ideas_cost_the_same_queries_as_of_one(theme):
+def test_scores_of_several_ideas_cost_one_update_more_each_then_a_fixed_number(theme):
+    """A review's few ideas: one plain UPDATE each (cheaper than Django's bulk update's
+    CASE per column and idea); past ``ROW_UPDATES_MAX`` one bulk update whatever the
+    count."""
     ideas = IdeaFactory.create_batch(4, theme=theme)
     with CaptureQueriesContext(connection) as one:
         ideas_scores_set(scores={ideas[0]: {"brand_fit": 7}}, iteration_id=1)
@@ -102,7 +106,7 @@ def test_scores_of_several_ideas_cost_the_same_queries_as_of_one(theme):
         changed = ideas_scores_set(
             scores={idea: {"brand_fit": 8, "novelty": 3} for idea in ideas[1:]}, iteration_id=2
         )
-    assert len(one) == len(three)
+    assert len(three) == len(one) + 2
     assert changed == {idea.pk: ["brand_fit", "novelty"] for idea in ideas[1:]}
     for idea in ideas[1:]:
         stored = Idea.objects.get(pk=idea.pk)
@@ -110,6 +114,17 @@ def test_scores_of_several_ideas_cost_the_same_queries_as_of_one(theme):
         assert stored.updated_by_iteration_id == 2
     assert IdeaChange.objects.filter(iteration_id=2).count() == 6
     assert AuditEvent.objects.filter(action="ideas.idea_scored").count() == 4
+    many = IdeaFactory.create_batch(2 * ROW_UPDATES_MAX + 3, theme=theme)
+    with CaptureQueriesContext(connection) as past:
+        ideas_scores_set(
+            scores={i: {"brand_fit": 5} for i in many[: ROW_UPDATES_MAX + 1]}, iteration_id=3
+        )
+    with CaptureQueriesContext(connection) as further:
+        changed = ideas_scores_set(
+            scores={i: {"brand_fit": 5} for i in many[ROW_UPDATES_MAX + 1 :]}, iteration_id=4
+        )
+    assert len(past) == len(further)
+    assert all(Idea.objects.get(pk=i.pk).brand_fit == 5.0 for i in many)
 
 
 def test_unchanged_scores_write_nothing(theme):

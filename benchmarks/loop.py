@@ -404,8 +404,10 @@ def main() -> None:
     results = {
         section.__name__: section(args, theme)
         for section in sections
-        # An empty --concurrency skips the scheduled-path section.
-        if section is not section_concurrency or args.concurrency.strip()
+        # An empty --concurrency skips the scheduled-path section; empty --sizes or no
+        # --iterations the overhead section.
+        if (section is not section_concurrency or args.concurrency.strip())
+        and (section is not section_overhead or (args.sizes.strip() and args.iterations > 0))
     }
     if args.json:
         print(json.dumps(results, indent=2))

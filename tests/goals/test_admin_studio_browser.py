@@ -8,11 +8,14 @@ import json
 import re
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from decisions.models import Budget
+from goals import admin_studio
 from goals.models import LoopState
-from goals.services import loop_state_get
+from goals.services import loop_start, loop_state_get
+from goals.services.loop import LoopControlBusy
 from ideas.models import Theme
 from ideas.theme_files import EXAMPLE_DIR
 from tests.browser import admin_log_in
@@ -95,3 +98,23 @@ def test_a_new_staff_member_loads_a_theme_and_steers_the_studio(page):
     expect(page.locator(".messagelist")).to_contain_text("Budget created")
     expect(page.locator("#studio-budget-existing")).to_contain_text("quarterly")
     assert Budget.objects.get().period == "quarterly"
+
+
+def test_a_studio_button_the_busy_database_refused_is_reported(page, theme, monkeypatch):
+    """``LoopControlBusy`` (raised here by the service): the studio page says nothing
+    changed and to try again, and still shows the loop running."""
+
+    def busy(**_):
+        raise LoopControlBusy("the database stayed locked by other writers for 120 s")
+
+    person_create("dana", permissions=STEERING)
+    loop_start()
+    monkeypatch.setattr(admin_studio, "loop_pause", busy)
+    admin_log_in(page, "dana", "pw-dana-123")
+    page.goto(reverse("admin:goals_studio"))
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator(".messagelist")).to_contain_text(
+        "The studio was not changed: the database stayed busy"
+    )
+    expect(page.locator("#studio-state")).to_contain_text("Running")
+    assert loop_state_get().state == LoopState.State.RUNNING

@@ -11,8 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from decisions.models import Decision
+from goals import home
 from goals.models import LoopState
-from goals.services.loop import loop_start
+from goals.services.loop import LoopControlBusy, loop_start
 from tests.goals.home_setup import decision_pending
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -75,3 +76,23 @@ def test_a_staff_member_who_is_not_a_superuser_sees_no_system(page_ja, bob):
     expect(page_ja.locator("#home-studio > h2")).to_have_text("スタジオ")
     expect(page_ja.locator("#home-system")).to_have_count(0)
     assert "システム" not in _headings(page_ja)
+
+
+def test_a_studio_button_the_busy_database_refused_says_so_in_place(
+    page_ja, alice, theme, monkeypatch
+):
+    """The database stayed write-locked for the whole bounded wait (``LoopControlBusy``,
+    raised here by the service): the section says, in Japanese, that nothing changed and
+    to try again, and the studio runs on."""
+
+    def busy(**_):
+        raise LoopControlBusy("the database stayed locked by other writers for 120 s")
+
+    loop_start()
+    monkeypatch.setattr(home, "loop_pause", busy)
+    _log_in(page_ja, "alice", "pw-alice-123")
+    studio = page_ja.locator("#home-studio")
+    studio.get_by_role("button", name="一時停止").click()
+    expect(studio).to_contain_text("スタジオは変更されていません")
+    expect(studio.get_by_role("button", name="一時停止")).to_be_visible()
+    assert LoopState.objects.get().state == LoopState.State.RUNNING

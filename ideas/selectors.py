@@ -97,82 +97,79 @@ def idea_context_candidates(
     ideas (archived, refused) and ``exclude_ids`` (ideas the prompt shows already) are
     left out. ``focus_links`` and ``focus_tag_ids``: the focus ideas' link targets and tag
     ids when the caller read them already (the loop's context does), two queries less.
-    ``epoch`` (the loop's portfolio epoch): the overlap window and its ideas' tags are
-    read once per epoch (``overlap_window_get``) and the overlap is counted here, instead
-    of sending the window's 2,000 ids to the database on every call.
+    The overlap is counted here on the window's ideas and their tags
+    (``OverlapWindow``). ``epoch`` (the loop's portfolio epoch): the window is read once
+    per epoch and kept in the cache (``overlap_window_get``); without it, read per call.
     """
     if limit <= 0:
         return []
-    if epoch is not None:
-        return _candidates_in_window(
-            theme=theme,
-            focus_ideas=focus_ideas,
-            limit=limit,
-            exclude_ids=exclude_ids,
-            focus_links=focus_links,
-            focus_tag_ids=focus_tag_ids,
-            window=overlap_window_get(theme=theme, epoch=epoch),
-        )
     focus_ids = [idea.pk for idea in focus_ideas]
     left_out = {*focus_ids, *exclude_ids}
-    visible = _visible(theme).exclude(pk__in=left_out)
+    read: list[OverlapWindow] = []
+
+    def window() -> OverlapWindow:
+        # Read when first needed: the epoch's, from the cache; otherwise read now.
+        if not read:
+            read.append(
+                overlap_window_get(theme=theme, epoch=epoch)
+                if epoch is not None
+                else _overlap_window_read(theme)
+            )
+        return read[0]
+
     chosen: dict[int, None] = {}
-    window: list[int] | None = None
     if focus_ids:
         # Read the few link targets first: with the ids spelled out the database looks
         # them up by key instead of walking the priority index in search of links.
-        if focus_links is not None:
-            link_targets = list(dict.fromkeys(focus_links))[:500]
-        else:
-            link_targets = list(
+        if focus_links is None:
+            focus_links = list(
                 Idea.related.through.objects.filter(from_idea_id__in=focus_ids)
                 .values_list("to_idea_id", flat=True)
                 .distinct()[:500]
             )
+        link_targets = list(dict.fromkeys(focus_links))[:500]
         if link_targets:
             chosen.update(
                 dict.fromkeys(_linked_best(theme, link_targets, left_out=left_out, limit=limit))
             )
-        if focus_tag_ids is not None:
-            tag_ids = list(dict.fromkeys(focus_tag_ids))[:50]
-        else:
-            tag_ids = list(
+        if focus_tag_ids is None:
+            focus_tag_ids = list(
                 Idea.tags.through.objects.filter(idea_id__in=focus_ids)
                 .values_list("tag_id", flat=True)
                 .distinct()[:50]
             )
-        if tag_ids and len(chosen) < limit:
+        wanted = frozenset(list(dict.fromkeys(focus_tag_ids))[:50])
+        if wanted and len(chosen) < limit:
             # Overlap is counted within the best OVERLAP_WINDOW ideas only: a tag shared
             # by a third of 100,000 ideas would otherwise group ~30,000 rows per call,
             # and a weak idea that shares a tag is not worth the model's tokens anyway.
-            # The window is read first, as plain ids (the priority index, 2,000 keys);
-            # a subquery here let PostgreSQL pick a plan that walked every idea's tags
-            # on a freshly loaded table. Overlap is then counted on the link table.
-            window = list(
-                visible.order_by(*PRIORITY_ORDER).values_list("pk", flat=True)[:OVERLAP_WINDOW]
-            )
-            rank = {pk: position for position, pk in enumerate(window)}
-            # django-stubs does not see annotations on an auto-created through model.
-            overlaps = (
-                Idea.tags.through.objects.filter(idea_id__in=window, tag_id__in=tag_ids)  # type: ignore[misc]
-                .values("idea_id")
-                .annotate(overlap=Count("tag_id"))
-                .values_list("idea_id", "overlap")
-            )
-            sharing = [
-                pk for pk, _ in sorted(overlaps, key=lambda row: (-row[1], rank[row[0]]))[:limit]
+            # Sorted by overlap, then by the window's order (a stable sort keeps it).
+            tags = window().tags
+            overlaps = [
+                (len(tags[pk] & wanted), pk)
+                for pk in window().ids
+                if pk in tags and pk not in left_out
             ]
-            chosen.update(dict.fromkeys(sharing))
+            overlaps = [row for row in overlaps if row[0]]
+            overlaps.sort(key=lambda row: -row[0])
+            chosen.update(dict.fromkeys(pk for _, pk in overlaps[:limit]))
     if len(chosen) < limit:
-        # The overlap window, when read, starts with these very ideas: no second read.
+        # The window, when read, starts with these very ideas: no second read.
         top = (
-            window[:limit]
-            if window is not None
-            else visible.order_by(*PRIORITY_ORDER).values_list("pk", flat=True)[:limit]
+            [pk for pk in window().ids if pk not in left_out][:limit]
+            if read or epoch is not None
+            else _visible(theme)
+            .exclude(pk__in=left_out)
+            .order_by(*PRIORITY_ORDER)
+            .values_list("pk", flat=True)[:limit]
         )
         chosen.update(dict.fromkeys(top))
     ids = list(chosen)[:limit]
-    by_pk = {idea.pk: idea for idea in Idea.objects.filter(pk__in=ids).prefetch_related("tags")}
+    # Still visible now (an epoch's window is as of the epoch's start), with their tags.
+    # Looked up by key only: with the theme's filter and the exclusions, SQLite walked
+    # the theme's ideas instead (40 ms at 100,000 ideas).
+    shown = Idea.objects.filter(pk__in=ids, status__in=Idea.VISIBLE_STATUSES)
+    by_pk = {idea.pk: idea for idea in shown.prefetch_related("tags")}
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
@@ -229,60 +226,6 @@ def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
         return window
     kept = cache.get(key)  # another worker read it first: use theirs
     return kept if isinstance(kept, OverlapWindow) else window
-
-
-def _candidates_in_window(
-    *,
-    theme: Theme,
-    focus_ideas: Sequence[Idea],
-    limit: int,
-    exclude_ids: Sequence[int],
-    focus_links: Sequence[int] | None,
-    focus_tag_ids: Sequence[int] | None,
-    window: OverlapWindow,
-) -> list[Idea]:
-    """``idea_context_candidates`` with the overlap counted on an epoch's window."""
-    focus_ids = [idea.pk for idea in focus_ideas]
-    left_out = {*focus_ids, *exclude_ids}
-    chosen: dict[int, None] = {}
-    if focus_ids:
-        if focus_links is None:
-            focus_links = list(
-                Idea.related.through.objects.filter(from_idea_id__in=focus_ids).values_list(
-                    "to_idea_id", flat=True
-                )[:500]
-            )
-        link_targets = list(dict.fromkeys(focus_links))[:500]
-        if link_targets:
-            chosen.update(
-                dict.fromkeys(_linked_best(theme, link_targets, left_out=left_out, limit=limit))
-            )
-        if focus_tag_ids is None:
-            focus_tag_ids = list(
-                Idea.tags.through.objects.filter(idea_id__in=focus_ids).values_list(
-                    "tag_id", flat=True
-                )
-            )
-        wanted = frozenset(list(dict.fromkeys(focus_tag_ids))[:50])
-        if wanted and len(chosen) < limit:
-            # Sorted by overlap, then by the window's order (a stable sort keeps it).
-            overlaps = [
-                (len(window.tags[pk] & wanted), pk)
-                for pk in window.ids
-                if pk in window.tags and pk not in left_out
-            ]
-            overlaps = [row for row in overlaps if row[0]]
-            overlaps.sort(key=lambda row: -row[0])
-            chosen.update(dict.fromkeys(pk for _, pk in overlaps[:limit]))
-    if len(chosen) < limit:
-        chosen.update(dict.fromkeys([pk for pk in window.ids if pk not in left_out][:limit]))
-    ids = list(chosen)[:limit]
-    # Still visible now (the window is as of the epoch's start), with their tags. Looked
-    # up by key only: with the theme's filter and the exclusions, SQLite walked the
-    # theme's ideas instead (40 ms at 100,000 ideas).
-    shown = Idea.objects.filter(pk__in=ids, status__in=Idea.VISIBLE_STATUSES)
-    by_pk = {idea.pk: idea for idea in shown.prefetch_related("tags")}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def _effective(name: str):

@@ -378,28 +378,20 @@ def _task_parts(
         block = PortfolioBlock(text="", idea_ids=(), token_count=0)
         parts = _Parts(remaining=remaining)
         parts.focus_add(focus, tags, related)
-    if epoch is None:
-        candidates = idea_context_candidates(
+    if epoch is None or focus:
+        # Without an epoch, other ideas fill what is left; with one, the ideas related to
+        # the focus, leaving out the block's (in the query: fetching RELATED_LIMIT plus
+        # the block's 80 ideas with their tags to keep 6 cost most of the context's time).
+        others = idea_context_candidates(
             theme=theme,
             focus_ideas=focus,
-            limit=CANDIDATE_LIMIT,
-            focus_links=details.links,
-            focus_tag_ids=details.tag_ids,
-        )
-        parts.summaries_add(OTHER_IDEAS_HEADING, candidates)
-    elif focus:
-        # The block's ideas are left out in the query: fetching RELATED_LIMIT plus the
-        # block's 80 ideas with their tags to keep 6 cost most of the context's time.
-        nearby = idea_context_candidates(
-            theme=theme,
-            focus_ideas=focus,
-            limit=RELATED_LIMIT,
+            limit=CANDIDATE_LIMIT if epoch is None else RELATED_LIMIT,
             exclude_ids=block.idea_ids,
             focus_links=details.links,
             focus_tag_ids=details.tag_ids,
             epoch=epoch,
         )
-        parts.summaries_add(RELATED_HEADING, nearby)
+        parts.summaries_add(OTHER_IDEAS_HEADING if epoch is None else RELATED_HEADING, others)
     return parts, block
 
 

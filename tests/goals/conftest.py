@@ -1,10 +1,12 @@
-"""Fixtures for the loop: an active theme, quick retries, no chained ticks."""
+"""Fixtures for the loop: an active theme, quick retries, no chained ticks, the studio
+answering the loop's model calls in process."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.goals.factories import ThemeFactory, catalogue_rows_seed
+from tests.goals.studio import StudioClient
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +29,11 @@ def theme(db):
 def catalogue_seeded(db):
     """The catalogue rows migration 0010 seeds, again (see ``catalogue_rows_seed``)."""
     return catalogue_rows_seed()
+
+
+@pytest.fixture
+def studio(monkeypatch):
+    """The scripted studio as the loop's model client (a module may define its own)."""
+    client = StudioClient()
+    monkeypatch.setattr("goals.services.iteration.llm_client", lambda: client)
+    return client

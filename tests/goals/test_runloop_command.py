@@ -14,16 +14,8 @@ from goals.models import Iteration, LoopState
 from goals.services import loop_backoff_enter, loop_start
 from goals.services.loop import LOOP_SCHEDULE_NAME, loop_state_get
 from ideas.services import snapshot_create
-from tests.goals.studio import StudioClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def studio(monkeypatch):
-    client = StudioClient()
-    monkeypatch.setattr("goals.services.iteration.llm_client", lambda: client)
-    return client
 
 
 def runloop(*args: str) -> str:

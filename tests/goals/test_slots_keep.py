@@ -10,16 +10,8 @@ import pytest
 
 from goals.models import Iteration, LoopSlot
 from goals.services import iteration_run_in_slot, loop_start, loop_stop
-from tests.goals.studio import StudioClient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def studio(monkeypatch):
-    client = StudioClient()
-    monkeypatch.setattr("goals.services.iteration.llm_client", lambda: client)
-    return client
 
 
 @pytest.fixture

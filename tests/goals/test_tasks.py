@@ -36,13 +36,6 @@ from tests.goals.studio import StudioClient
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def studio(monkeypatch):
-    client = StudioClient()
-    monkeypatch.setattr("goals.services.iteration.llm_client", lambda: client)
-    return client
-
-
 def test_a_stopped_loop_ticks_idle(theme, studio):
     assert loop_tick() == "stopped"
     assert not Iteration.objects.exists()

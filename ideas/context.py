@@ -28,8 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
+from django.db import connection
 
-from bizagent.llm.harmony import harmony_token_count
+from bizagent.llm.harmony import harmony_token_count, harmony_token_count_lines
 from ideas.models import SCORE_FIELDS, Idea, Theme
 from ideas.selectors import idea_context_candidates, priority_ideas
 
@@ -43,6 +44,8 @@ PORTFOLIO_IDEAS = 80
 PORTFOLIO_BUDGET_SHARE = 0.6
 #: With a portfolio block, this many related ideas are summarised next to the focus.
 RELATED_LIMIT = 6
+#: At most this many links of the focus ideas are read (their targets are only listed).
+FOCUS_LINKS_LIMIT = 2000
 #: A block outlives its epoch only by this much: an epoch is a few iterations long.
 PORTFOLIO_CACHE_SECONDS = 24 * 3600
 
@@ -156,27 +159,55 @@ class _FocusDetails:
         return [target for targets in self.related.values() for target in targets]
 
 
+@functools.lru_cache(maxsize=1)
+def _focus_details_sql(vendor: str) -> str:
+    """The one statement of ``_focus_details`` with an ``{ids}`` slot for the placeholders.
+
+    Built from the models' table and column names once per process (per vendor)."""
+    del vendor  # part of the cache key only: quoting may differ per database
+    qn = connection.ops.quote_name
+    tags = Idea.tags.through._meta
+    tag = Idea.tags.field.related_model._meta
+    links = Idea.related.through._meta
+    t_idea = qn(tags.get_field("idea").column)
+    t_tag = qn(tags.get_field("tag").column)
+    r_from = qn(links.get_field("from_idea").column)
+    r_to = qn(links.get_field("to_idea").column)
+    # Tags (kind 0) by idea and name, then links (kind 1) by idea and target, at most
+    # ``FOCUS_LINKS_LIMIT`` of them, as the two ORM queries it replaces returned them.
+    return (
+        f"SELECT 0, it.{t_idea}, it.{t_tag}, t.{qn(tag.get_field('name').column)} "
+        f"FROM {qn(tags.db_table)} it JOIN {qn(tag.db_table)} t "
+        f"ON t.{qn(tag.pk.column)} = it.{t_tag} WHERE it.{t_idea} IN ({{ids}}) "
+        "UNION ALL SELECT * FROM ("
+        f"SELECT 1, r.{r_from}, r.{r_to}, NULL FROM {qn(links.db_table)} r "
+        f"WHERE r.{r_from} IN ({{ids}}) ORDER BY r.{r_from}, r.{r_to} "
+        f"LIMIT {FOCUS_LINKS_LIMIT}) links ORDER BY 1, 2, 4, 3"
+    )
+
+
 def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
-    """Tags and links of the focus ideas in two queries, whatever the caller prefetched
-    (the related ideas' choice reuses them: ``idea_context_candidates``)."""
+    """Tags and links of the focus ideas in one statement, whatever the caller prefetched
+    (the related ideas' choice reuses them: ``idea_context_candidates``).
+
+    Plain SQL on purpose: it runs on every model call, and building and compiling the
+    two ORM queries it replaces cost more than reading their few rows (issue 8)."""
     ids = [idea.pk for idea in ideas]
     details = _FocusDetails()
     tags, related = details.tags, details.related
     if not ids:
         return details
-    for idea_id, tag_id, name in (
-        Idea.tags.through.objects.filter(idea_id__in=ids)
-        .values_list("idea_id", "tag_id", "tag__name")
-        .order_by("idea_id", "tag__name")
-    ):
-        tags[idea_id].append(name)
-        details.tag_ids.append(tag_id)
-    for from_id, to_id in (
-        Idea.related.through.objects.filter(from_idea_id__in=ids)
-        .values_list("from_idea_id", "to_idea_id")
-        .order_by("from_idea_id", "to_idea_id")[:2000]
-    ):
-        related[from_id].append(to_id)
+    slots = ", ".join(["%s"] * len(ids))
+    sql = _focus_details_sql(connection.vendor).format(ids=slots)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, *ids])
+        rows = cursor.fetchall()
+    for kind, idea_id, other_id, name in rows:
+        if kind == 0:
+            tags[idea_id].append(name)
+            details.tag_ids.append(other_id)
+        else:
+            related[idea_id].append(other_id)
     return details
 
 
@@ -395,6 +426,15 @@ def _task_parts(
     return parts, block
 
 
+def _ideas_token_count(block: PortfolioBlock, texts: Sequence[str]) -> int:
+    """The exact tokens of ``ideas_text``: the block's count (with the newline after it)
+    is remembered for the epoch, so only the task's own parts are encoded per call."""
+    task_text = "\n".join(texts)
+    if not block.text:
+        return harmony_token_count(task_text) if task_text else 0
+    return harmony_token_count_lines([block.text, task_text] if texts else [block.text])
+
+
 def context_build(
     *,
     theme: Theme,
@@ -480,7 +520,7 @@ def context_build(
             cache.add(key, rendered, PORTFOLIO_CACHE_SECONDS)
     texts = ([block.text] if block.text else []) + parts.texts
     ideas_text = "\n".join(texts)
-    ideas_tokens = harmony_token_count(ideas_text) if ideas_text else 0
+    ideas_tokens = _ideas_token_count(block, parts.texts)
     if changes_text:
         ideas_tokens += harmony_token_count(changes_text) + 1
     while texts and developer_tokens + ideas_tokens > token_budget:  # pragma: no cover

@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import json
 import re
+from collections.abc import Sequence
 
 from django.conf import settings
 from openai_harmony import (
@@ -210,3 +211,33 @@ def harmony_token_count(text: str) -> int:
     time (an exception is not remembered).
     """
     return len(harmony_text_encode(text))
+
+
+def harmony_token_count_lines(texts: Sequence[str]) -> int:
+    """Tokens of ``"\\n".join(texts)``, exactly, from counts remembered per part.
+
+    The o200k pre-tokenizer never lets a piece run from a newline into a following
+    character that is neither whitespace nor ``/`` (no pattern starts with a newline
+    and goes on, and the punctuation pattern's trailing ``[\\r\\n/]*`` stops there), and
+    what precedes the newline does not look ahead past it. So the joined text's tokens
+    are each ``part + "\\n"``'s tokens and the last part's, and each of those counts is
+    remembered (``harmony_token_count``): a context repeats the same portfolio block and
+    idea renderings call after call, and only the new parts are encoded. A part that
+    starts with whitespace or ``/`` is counted with the one before it.
+    """
+    total = 0
+    pending: list[str] = []
+    for index, text in enumerate(texts):
+        pending.append(text)
+        if index + 1 == len(texts):
+            total += harmony_token_count("\n".join(pending))
+        elif _splits_after_newline(texts[index + 1]):
+            total += harmony_token_count("\n".join(pending) + "\n")
+            pending = []
+    return total
+
+
+def _splits_after_newline(following: str) -> bool:
+    """Whether a piece always ends at a newline followed by ``following``."""
+    first = following[:1]
+    return bool(first) and not first.isspace() and first != "/"

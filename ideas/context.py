@@ -138,12 +138,30 @@ def idea_full_render(
     return "\n".join(lines)
 
 
+def _scores_short(idea: Idea) -> str:
+    """``8/6/7``: the scores in ``SCORE_FIELDS`` order, ``?`` for none, ``9 human`` for a
+    person's, as the role's ground rules describe summaries
+    (``(brand_fit/novelty/feasibility)``)."""
+    parts = []
+    for name in SCORE_FIELDS:
+        value = getattr(idea, f"effective_{name}")
+        text = "?" if value is None else f"{value:g}"
+        if getattr(idea, f"human_{name}") is not None:
+            text += " human"
+        parts.append(text)
+    return "/".join(parts)
+
+
 def idea_summary_render(idea: Idea, *, tags: Sequence[str]) -> str:
+    """One summary line, scores in the short form the ground rules name: the related
+    ideas are the per-call tail of the critic's and the editor's prompts, so each token
+    saved there (about eight per line against the named form) is one less token that no
+    call shares with the one before."""
     summary = (
         idea.summary if len(idea.summary) <= SUMMARY_CHARS else idea.summary[:SUMMARY_CHARS] + "…"
     )
     tag_text = f" [{', '.join(tags)}]" if tags else ""
-    return f"- [#{idea.pk}] {idea.title} — {summary}{tag_text} ({_scores_line(idea)})"
+    return f"- [#{idea.pk}] {idea.title} — {summary}{tag_text} ({_scores_short(idea)})"
 
 
 @dataclass

@@ -228,3 +228,37 @@ def test_the_task_ideas_per_epoch_stay_the_same_bytes_and_changes_come_apart(the
     assert any(f"[#{ideas[3].pk}] new: {ideas[3].title}" in line for line in lines)
     assert later_queries < first_queries
     assert later.token_count <= BUDGET
+
+
+def test_summaries_show_the_scores_in_the_short_form_the_ground_rules_name(theme):
+    """Summaries end with ``(brand_fit/novelty/feasibility)``, the form the roles' ground
+    rules describe, about eight tokens less per line than the named form: the related
+    ideas are the per-call tail of the critic's and the editor's prompts."""
+    from goals.roles.base import COMMON_RULES
+
+    focus = IdeaFactory(theme=theme, title="Moon mug", tags=["mug"])
+    scored = IdeaFactory(theme=theme, title="Sakura mug", tags=["mug"])
+    corrected = IdeaFactory(theme=theme, title="Tea mug", tags=["mug"])
+    Idea.objects.filter(pk=scored.pk).update(brand_fit=8.0, novelty=6.5, feasibility=7.0)
+    Idea.objects.filter(pk=corrected.pk).update(
+        brand_fit=4.0, human_brand_fit=9.0, novelty=None, feasibility=5.0
+    )
+    context = context_build(theme=theme, role="critic", focus_ideas=[focus], token_budget=BUDGET)
+    lines = context.ideas_text.splitlines()
+    assert "`[#ID] Title — summary (brand_fit/novelty/feasibility)`" in COMMON_RULES
+    assert next(line for line in lines if f"[#{scored.pk}]" in line).endswith("(8/6.5/7)")
+    assert next(line for line in lines if f"[#{corrected.pk}]" in line).endswith("(9 human/?/5)")
+
+
+def test_the_token_count_is_exact_beside_the_portfolio_block(theme):
+    """With an epoch the count is the block's remembered count plus the task's part
+    (``harmony_token_count_lines``): the same number as counting the whole text."""
+    _portfolio(theme, 120)
+    for epoch, role in ((1, "critic"), (1, "editor"), (2, "ideator")):
+        context = context_build(
+            theme=theme, role=role, focus_ideas=_focus(theme), token_budget=BUDGET, epoch=epoch
+        )
+        assert context.portfolio_idea_ids
+        assert context.token_count == harmony_token_count(
+            context.developer_text
+        ) + harmony_token_count(context.ideas_text)

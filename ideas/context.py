@@ -110,6 +110,10 @@ def _scores_line(idea: Idea) -> str:
     return ", ".join(parts)
 
 
+def _has_scores(idea: Idea) -> bool:
+    return any(getattr(idea, f"effective_{name}") is not None for name in SCORE_FIELDS)
+
+
 def idea_full_render(
     idea: Idea, *, tags: Sequence[str], related: Sequence[int], in_block: bool = False
 ) -> str:
@@ -123,9 +127,12 @@ def idea_full_render(
             f"status: {idea.status}; scores: {_scores_line(idea)}",
         ]
     else:
+        # A new idea has no scores yet: said in three tokens rather than "brand_fit ?,
+        # novelty ?, feasibility ?" (twelve), in the critic's per-call tail (issue 8).
+        scores = _scores_line(idea) if _has_scores(idea) else "none yet"
         lines = [
             f"### [#{idea.pk}] {idea.title}",
-            f"status: {idea.status}; tags: {', '.join(tags) or '-'}; scores: {_scores_line(idea)}",
+            f"status: {idea.status}; tags: {', '.join(tags) or '-'}; scores: {scores}",
             f"summary: {idea.summary}",
         ]
     lines += [

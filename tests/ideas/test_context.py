@@ -262,3 +262,21 @@ def test_the_token_count_is_exact_beside_the_portfolio_block(theme):
         assert context.token_count == harmony_token_count(
             context.developer_text
         ) + harmony_token_count(context.ideas_text)
+
+
+def test_a_new_idea_in_full_says_it_has_none_yet(theme):
+    """A focus idea nobody scored says ``scores: none yet`` (the critic's new ideas, in the
+    per-call tail); one with any score lists all three, ``?`` for the missing ones."""
+    new = IdeaFactory(theme=theme, title="Moon mug", brand_fit=None, novelty=None)
+    Idea.objects.filter(pk=new.pk).update(brand_fit=None, novelty=None, feasibility=None)
+    half = IdeaFactory(theme=theme, title="Tea mug")
+    Idea.objects.filter(pk=half.pk).update(brand_fit=6.0, novelty=None, feasibility=None)
+    context = context_build(
+        theme=theme,
+        role="critic",
+        focus_ideas=list(Idea.objects.filter(pk__in=[new.pk, half.pk]).order_by("pk")),
+        token_budget=BUDGET,
+    )
+    assert "; scores: none yet\n" in context.ideas_text
+    assert "scores: brand_fit 6, novelty ?, feasibility ?" in context.ideas_text
+    assert context.ideas_text.count("none yet") == 1

@@ -201,7 +201,7 @@ def _focus_details_sql(vendor: str) -> str:
     # Tags (kind 0) by idea and name, then links (kind 1) by idea and target, at most
     # ``FOCUS_LINKS_LIMIT`` of them, as the two ORM queries it replaces returned them.
     return (
-        f"SELECT 0, it.{t_idea}, it.{t_tag}, t.{qn(tag.get_field('name').column)} "
+        f"SELECT 0, it.{t_idea}, it.{t_tag}, t.{qn(tag.get_field('name').column)} "  # noqa: S608 - names from model metadata, ids are parameters
         f"FROM {qn(tags.db_table)} it JOIN {qn(tag.db_table)} t "
         f"ON t.{qn(tag.pk.column)} = it.{t_tag} WHERE it.{t_idea} IN ({{ids}}) "
         "UNION ALL SELECT * FROM ("

@@ -29,9 +29,7 @@ PARTS = [
 @pytest.mark.parametrize("first", PARTS)
 @pytest.mark.parametrize("second", PARTS)
 def test_it_counts_every_pair_like_the_joined_text(first, second):
-    assert harmony_token_count_lines([first, second]) == harmony_token_count(
-        f"{first}\n{second}"
-    )
+    assert harmony_token_count_lines([first, second]) == harmony_token_count(f"{first}\n{second}")
 
 
 def test_it_counts_random_lines_like_the_joined_text():

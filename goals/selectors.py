@@ -139,6 +139,14 @@ def recent_directions_since(*, theme: Theme, limit: int, since: int) -> list[str
     """The directions of the last ``limit`` ideator batches before iteration ``since``,
     then of every batch since, oldest first: a list that only grows while ``since``
     stays put (``recent_directions`` is the newest-first view stagnation stores)."""
+    before, after = recent_directions_split(theme=theme, limit=limit, since=since)
+    return before + after
+
+
+def recent_directions_split(*, theme: Theme, limit: int, since: int) -> tuple[list[str], list[str]]:
+    """``recent_directions_since`` in its two parts, each oldest first: the last ``limit``
+    batches before iteration ``since`` (the same lines for every call while ``since``
+    stays put) and every batch since (the part that grows)."""
     rows = list(
         Iteration.objects.filter(
             theme=theme,
@@ -150,9 +158,10 @@ def recent_directions_since(*, theme: Theme, limit: int, since: int) -> list[str
     )
     after = [parsed for number, parsed in rows if number >= since]
     before = [parsed for number, parsed in rows if number < since][:limit]
-    return [
-        _direction_line(parsed) for parsed in reversed(after + before) if isinstance(parsed, dict)
-    ]
+    return (
+        [_direction_line(parsed) for parsed in reversed(before) if isinstance(parsed, dict)],
+        [_direction_line(parsed) for parsed in reversed(after) if isinstance(parsed, dict)],
+    )
 
 
 def _direction_line(parsed: dict[str, Any]) -> str:

@@ -317,6 +317,23 @@ class TaskBlock:
     with_portfolio: bool
     #: Per idea shown, its status and scores as shown: what ``_changes_render`` compares.
     shown: tuple[tuple[int, str], ...]
+    #: The focus the texts were rendered for (``_task_block_fits``).
+    focus_ids: tuple[int, ...] = ()
+
+
+def _task_block_fits(block: TaskBlock, focus: Sequence[Idea]) -> bool:
+    """Whether the epoch's rendering stands for ``focus``: the same selection, re-ranked.
+
+    The top of the portfolio moves within an epoch (new scores, new ideas), so a later
+    call's focus may lose a few of the kept ideas and gain new ones (listed under the
+    changes); it is at least as long (the top only grows with the portfolio) and keeps
+    at least half of them. A task that names ideas of its own (a generate building on
+    #12 and #40) shares little with the top and gets its own rendering instead of the
+    epoch's, so the ideas in focus are always the ones it is about.
+    """
+    kept = set(block.focus_ids)
+    ids = {idea.pk for idea in focus}
+    return len(ids) >= len(kept) and 2 * len(kept & ids) >= len(kept)
 
 
 def _shown_state(idea: Idea) -> str:
@@ -423,17 +440,16 @@ def _task_parts(
     block: PortfolioBlock,
     remaining: int,
     epoch: int | None,
-    compact: bool = True,
 ) -> tuple[_Parts, PortfolioBlock]:
     """The task's ideas within ``remaining`` tokens, and the portfolio block kept (or
     dropped, when the focus ideas would not all fit in full beside it)."""
     details = _focus_details(focus)
     tags, related = details.tags, details.related
     parts = _Parts(remaining=remaining - (block.token_count + 1 if block.text else 0))
-    # ``compact``: focus ideas the block shows as they are now point there. Not for a
-    # ``focus_per_epoch`` role: its ideas are rendered once per epoch, inside the shared
-    # prefix, where a shorter text saves nothing per call.
-    parts.focus_add(focus, tags, related, block if compact else None)
+    # Focus ideas the block shows as they are now point there, for a ``focus_per_epoch``
+    # role too: its epoch rendering is shared only by the calls whose focus it stands for
+    # (an ideator's explore and deepen alternate), and the model reads each line once.
+    parts.focus_add(focus, tags, related, block)
     if block.text and len(parts.full_ids) < len(focus):
         block = PortfolioBlock(text="", idea_ids=(), token_count=0)
         parts = _Parts(remaining=remaining)
@@ -485,8 +501,9 @@ def context_build(
 
     ``focus_per_epoch`` (with ``epoch``): the task's ideas (focus in full, related
     summaries) are rendered by the epoch's first call and reused, byte for byte, by the
-    later ones, for a role whose focus is the top of the portfolio (the planner's), which
-    the critic re-scores between two calls. What changed since (a shown idea's status or
+    later ones whose focus it stands for (``_task_block_fits``), for a role whose focus
+    is the top of the portfolio (the planner's, the ideator's deepen), which the critic
+    re-scores between two calls. What changed since (a shown idea's status or
     scores, focus ideas the block does not show) comes apart, in ``changes_text``.
     """
     developer_text = developer_text_render(theme)
@@ -507,7 +524,7 @@ def context_build(
     if epoch is not None and focus_per_epoch and focus:
         key = _task_block_key(theme, role, epoch, remaining)
     kept = cache.get(key) if key else None
-    if isinstance(kept, TaskBlock):
+    if isinstance(kept, TaskBlock) and _task_block_fits(kept, focus):
         if not kept.with_portfolio:
             block = PortfolioBlock(text="", idea_ids=(), token_count=0)
         parts = _Parts(
@@ -532,7 +549,6 @@ def context_build(
             block=block,
             remaining=remaining,
             epoch=epoch,
-            compact=not focus_per_epoch,
         )
         if key:
             rendered = TaskBlock(
@@ -543,9 +559,11 @@ def context_build(
                 omitted=tuple(parts.omitted),
                 with_portfolio=bool(block.text),
                 shown=tuple((idea.pk, _shown_state(idea)) for idea in parts.shown),
+                focus_ids=tuple(idea.pk for idea in focus),
             )
             # The first call of the epoch wins, as for the portfolio block; a later one
-            # that lost the race renders its own this once.
+            # that lost the race, or whose focus the kept one does not stand for, renders
+            # its own this once.
             cache.add(key, rendered, PORTFOLIO_CACHE_SECONDS)
     texts = ([block.text] if block.text else []) + parts.texts
     ideas_text = "\n".join(texts)

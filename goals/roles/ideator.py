@@ -17,6 +17,7 @@ from goals.roles.base import (
     RoleHandler,
     RoleSpec,
     TaskView,
+    changes_split,
     header,
     ideas_split,
     ids_text,
@@ -24,7 +25,7 @@ from goals.roles.base import (
     section,
     task_view,
 )
-from goals.selectors import ideator_text, recent_directions, recent_directions_since
+from goals.selectors import ideator_text, recent_directions, recent_directions_split
 from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
 from goals.services.queue import task_create
 from goals.work import Work, epoch_start
@@ -95,12 +96,29 @@ def ideator_message(
     mode: str,
     ideas_text: str,
     recent_directions: Sequence[str] = (),
+    directions_since: Sequence[str] = (),
     focus: str = "",
 ) -> str:
-    """The ideator's user message: the portfolio's other ideas, then the request."""
+    """The ideator's user message, most shared first.
+
+    Outside a shake-up: the epoch's portfolio block; the directions of the batches before
+    the epoch (``recent_directions``: the same lines all epoch long); the ideas in focus,
+    which for a deepen without ideas of its own are the top of the portfolio as the
+    epoch's first call rendered them (``focus_per_epoch``); then the directions explored
+    since the ideas above were listed (``directions_since``: they grow, by the earlier
+    call's own batch at least, so they come after everything that stays put); what
+    changed since (new scores, ideas new at the top), the mode's ask (its IDs are the
+    focus now) and the request.
+
+    For the model the split reads as it is: the portfolio and the focus reflect the
+    batches before them, and the later directions are the ones whose ideas it may not
+    see above yet (a new idea at the top is named under the changes).
+    """
+    ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if task.kind == TaskKind.SHAKE_UP:
-        avoid = "\n".join(f"- {d}" for d in recent_directions) or "- (none recorded)"
+        avoid = "\n".join(f"- {d}" for d in [*recent_directions, *directions_since])
+        avoid = avoid or "- (none recorded)"
         ask = (
             "SHAKE-UP. The studio has been repeating itself. Every idea you propose must "
             "differ from all the directions below in customer and in business model. Do "
@@ -111,6 +129,7 @@ def ideator_message(
             ask,
             section("Recent directions (off limits)", avoid),
             focus_ideas,
+            changes.strip(),
             header(task, "shake-up", focus),
             f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
         )
@@ -132,18 +151,28 @@ def ideator_message(
             "customer, channel, format or business model. Use the listed ideas only to "
             "know what to avoid; leave `builds_on` empty."
         )
-    recent = "\n".join(f"- {d}" for d in recent_directions)
-    # The recent directions, oldest first from the epoch's anchor, only grow within an
-    # epoch: right after the portfolio block, the earlier call's lines stay shared; the
-    # mode's ask, the ideas in focus and the request (the task's id) differ per call.
+    # Oldest first. The ones before the epoch stay put all epoch long; the ones since only
+    # grow (each call of the epoch adds its own), so they follow the ideas in focus, which
+    # a deepen keeps for the epoch; the changes, the mode's ask and the request (the
+    # task's id) differ per call.
     return join(
         section("Ideas", portfolio),
-        section("Recent directions (oldest first)", recent),
-        ask,
+        section("Recent directions (oldest first)", _lines(recent_directions)),
         section("Ideas in focus", focus_ideas),
+        section(DIRECTIONS_SINCE_HEADING, _lines(directions_since)),
+        changes.strip(),
+        ask,
         header(task, mode, focus),
         "Propose 3 ideas.",
     )
+
+
+#: The directions of the epoch's batches, after the portfolio and the focus they postdate.
+DIRECTIONS_SINCE_HEADING = "Directions explored since the ideas above were listed"
+
+
+def _lines(items: Sequence[str]) -> str:
+    return "\n".join(f"- {item}" for item in items)
 
 
 def message_build(*, work: Work, ideas_text: str) -> str:
@@ -153,10 +182,11 @@ def message_build(*, work: Work, ideas_text: str) -> str:
         directions = list(work.task.metadata.get("avoid", [])) + recent_directions(
             theme=work.theme, limit=limit
         )
-        directions = directions[: limit * 2]
+        directions, since = directions[: limit * 2], []
     else:
-        # The last ``limit`` before the epoch and every one since: a list that only grows.
-        directions = recent_directions_since(
+        # The last ``limit`` before the epoch (the same all epoch long) and every one since
+        # (a list that only grows).
+        directions, since = recent_directions_split(
             theme=work.theme, limit=limit, since=epoch_start(work.number)
         )
     return ideator_message(
@@ -164,6 +194,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
         mode=work.mode,
         ideas_text=ideas_text,
         recent_directions=directions,
+        directions_since=since,
         focus=work.focus,
     )
 
@@ -224,4 +255,9 @@ HANDLER = RoleHandler(
     message_build=message_build,
     persist=persist,
     update_text=ideator_text,
+    # A deepen without ideas of its own works on the top of the portfolio, which the
+    # critic re-scores between two calls: rendered once per epoch like the planner's, what
+    # moved since in a short late section. A task with ideas of its own gets them
+    # (``ideas.context``: the epoch's rendering is kept only for a focus that is mostly it).
+    focus_per_epoch=True,
 )

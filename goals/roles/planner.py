@@ -100,8 +100,10 @@ how the work is going and propose a change of course.
   the best ideas better); weight your plan accordingly.
 
 # Meta review
-When the request says META REVIEW you also get statistics computed by the system (score
-means and variances, diversity, repetition, drift from the brand). Judge whether the
+When the request says META REVIEW you also get statistics computed by the system: the
+portfolio figures (score means and variances, diversity, repetition, drift from the
+brand) as they stand now, and the loop's own record (repetition of the recent batches,
+explore share, failure rate) after the request. Judge whether the
 current explore ratio and focus still serve the brand. Set `strategy` to propose a new
 explore ratio (between 0.05 and 0.95), a focus sentence, the magnitude of the change
 (0 to 1: the share of the studio's effort it redirects) and your reason. Changes of 20%
@@ -168,6 +170,7 @@ def planner_message(
     stats_text = json.dumps(stats, ensure_ascii=False, sort_keys=True, default=str)
     moved = stats_moved(stats, stats_now) if stats_now is not None else ""
     queue_text = ", ".join(f"{k}: {v}" for k, v in sorted(queue.items())) or "empty"
+    system = meta_stats_text(meta_stats, shown=stats_now if stats_now is not None else stats)
     return join(
         ASK,
         section("Ideas", portfolio),
@@ -185,11 +188,29 @@ def planner_message(
         section("Queue", queue_text),
         header(task, mode, focus),
         ask,
-        section(
-            "System statistics",
-            json.dumps(meta_stats, ensure_ascii=False, sort_keys=True) if meta_stats else "",
-        ),
+        section(SYSTEM_STATISTICS_HEADING, system),
     )
+
+
+#: The meta review's own statistics, after the request; the rest are the portfolio figures.
+SYSTEM_STATISTICS_HEADING = "System statistics (and the portfolio figures above, as they are now)"
+
+
+def meta_stats_text(meta_stats: dict[str, Any] | None, *, shown: dict[str, Any]) -> str:
+    """The meta review's statistics (``meta_review_stats``) less those the prompt already
+    shows as they are now: ``shown`` is the current ``portfolio_stats``, which the
+    planner's figures block (with the line of figures that moved since) states above.
+
+    ``meta_review_stats`` repeats most portfolio figures (score means and variances,
+    diversity, repetition, brand drift, top tags): printed again they were about 250
+    tokens of the one per-call tail a meta review has, and the model read each figure
+    twice. What is left is the loop's own record, and any figure that differs from the
+    one above (computed at another moment), so no figure is lost.
+    """
+    if not meta_stats:
+        return ""
+    own = {key: value for key, value in meta_stats.items() if shown.get(key, ...) != value}
+    return json.dumps(own, ensure_ascii=False, sort_keys=True, default=str) if own else ""
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, str]:

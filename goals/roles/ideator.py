@@ -182,7 +182,7 @@ def message_build(*, work: Work, ideas_text: str) -> str:
         directions = list(work.task.metadata.get("avoid", [])) + recent_directions(
             theme=work.theme, limit=limit
         )
-        directions, since = directions[: limit * 2], []
+        directions, since = directions[: limit * 2], list[str]()
     else:
         # The last ``limit`` before the epoch (the same all epoch long) and every one since
         # (a list that only grows).

@@ -9,15 +9,21 @@ from the count. Each function takes the queryset of the rows meant (with the que
 own conditions: status, due time) and returns how many rows it changed.
 
 No row is read first and no lock is held: the database arbitrates in one statement.
+``lease_claim_returning`` is the same claim returning the rows it took, as they are
+after it (``UPDATE … RETURNING``), for a queue that works on the row it claimed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Q, QuerySet
+from django.db import connections, transaction
+from django.db.models import Model, Q, QuerySet
+from django.db.models.sql import UpdateQuery
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,53 @@ def lease_claim(
     return rows.filter(fields.free(now, take_lapsed=take_lapsed)).update(
         **{fields.owner: owner, fields.expires_at: now + duration}, **changes
     )
+
+
+def lease_claim_returning(
+    rows: QuerySet[M],
+    *,
+    owner: Any,
+    now: datetime,
+    duration: timedelta,
+    fields: LeaseFields = LEASE,
+    take_lapsed: bool = True,
+    **changes: Any,
+) -> list[M]:
+    """``lease_claim``, returning the rows claimed as they are after the claim.
+
+    The same compare-and-set ``UPDATE`` (Django compiles it, as ``lease_claim``'s), with a
+    ``RETURNING`` of every column: the claim and the read of what was claimed are one
+    statement, so a queue that claims "the first due row" (a subquery in ``rows``) needs
+    neither a read before (which row?) nor after (what does it hold now?). Needs a
+    database that returns rows from an ``UPDATE`` (``can_return_rows_from_update``).
+    """
+    model = rows.model
+    query = rows.filter(fields.free(now, take_lapsed=take_lapsed)).query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)  # what ``chain`` made (the stubs say Query)
+    query.add_update_values({fields.owner: owner, fields.expires_at: now + duration, **changes})
+    query.clear_select_clause()
+    compiler = query.get_compiler(rows.db)
+    sql, params = compiler.as_sql()
+    columns = model._meta.concrete_fields
+    quote = compiler.connection.ops.quote_name
+    sql = f"{sql} RETURNING {', '.join(quote(field.column) for field in columns)}"
+    with (
+        transaction.mark_for_rollback_on_error(using=rows.db),
+        connections[rows.db].cursor() as cursor,
+    ):
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    # The values as a query would give them (SQLite returns datetimes and JSON as text).
+    converters = compiler.get_converters([field.get_col(model._meta.db_table) for field in columns])
+    values = compiler.apply_converters(found, converters) if converters else found
+    names = [field.attname for field in columns]
+    return [model.from_db(rows.db, names, list(row)) for row in values]
+
+
+def can_return_rows_from_update(using: str = "default") -> bool:
+    """Whether ``lease_claim_returning`` works on ``using``: PostgreSQL, SQLite 3.35+ (the
+    same versions that return columns from an ``INSERT``)."""
+    return bool(connections[using].features.can_return_columns_from_insert)
 
 
 def lease_renew(

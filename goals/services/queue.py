@@ -1,11 +1,13 @@
 """The task queue: create, claim with a lease, complete, fail, release, requeue.
 
-Claiming is race-safe on both databases. On PostgreSQL the candidate row is locked with
-``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers pass over each other's rows
-instead of queueing on them. On SQLite (one writer at a time, IMMEDIATE transactions)
-the claim is a compare-and-set ``UPDATE … WHERE id = ? AND status = 'ready'``: of two
-workers that picked the same candidate, exactly one changes a row, and the other tries
-the next candidate.
+Claiming is race-safe on both databases, and one statement: a compare-and-set
+``UPDATE … WHERE id = (the first ready task) AND status = 'ready' … RETURNING`` that
+takes the row and reads it back at once. On SQLite (one writer at a time) the statement
+is the arbiter: of two workers, the second sees the first's row taken and claims the
+next. On PostgreSQL the subquery locks its row with ``FOR UPDATE SKIP LOCKED``, so
+concurrent workers pass over each other's rows instead of queueing on them. Where the
+database cannot return rows from an ``UPDATE`` the claim reads the candidate first and
+then compare-and-sets it (the same choice, two statements).
 
 The lease is the only proof of ownership: ``task_complete`` and ``task_fail`` check
 ``lease_owner`` in their ``WHERE`` clause, so a worker that stalled past its lease (and
@@ -30,12 +32,18 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from bizagent.leases import lease_claim, lease_release, lease_renew
+from bizagent.leases import (
+    can_return_rows_from_update,
+    lease_claim,
+    lease_claim_returning,
+    lease_release,
+    lease_renew,
+)
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import conf
@@ -231,21 +239,41 @@ def _lease_duration() -> dt.timedelta:
     return dt.timedelta(seconds=conf().lease_seconds)
 
 
-def _lease_take(rows: Any, *, worker: str, now: dt.datetime) -> int:
-    """The claim itself (``bizagent.leases``): READY → RUNNING under ``worker``'s lease.
+def _claim_changes(now: dt.datetime) -> dict[str, Any]:
+    """What a claim writes besides the lease: READY → RUNNING, one attempt more."""
+    return {"status": Task.Status.RUNNING, "attempts": F("attempts") + 1, "last_run_at": now}
 
-    Only READY rows are offered, so a RUNNING task whose lease lapsed is not taken here:
-    ``task_leases_expire`` first gives it back (and counts the lost lease).
-    """
+
+def _claimable(rows: QuerySet[Task]) -> QuerySet[Task]:
+    # Only READY rows are offered, so a RUNNING task whose lease lapsed is not taken here:
+    # ``task_leases_expire`` first gives it back (and counts the lost lease).
+    return rows.filter(status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING))
+
+
+def _lease_take(rows: Any, *, worker: str, now: dt.datetime) -> int:
+    """The claim itself (``bizagent.leases``): READY → RUNNING under ``worker``'s lease."""
     return lease_claim(
-        rows.filter(status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING)),
+        _claimable(rows), owner=worker, now=now, duration=_lease_duration(), **_claim_changes(now)
+    )
+
+
+def _lease_take_first(theme: Theme, *, worker: str, now: dt.datetime) -> Task | None:
+    """The claim of the first ready task, returning it as claimed: one statement.
+
+    The first ready task is a subquery of the compare-and-set, so the choice is the one
+    ``_ready`` makes, and a row taken by another worker first is simply not changed.
+    """
+    first = _ready(theme, now)
+    if connection.features.has_select_for_update_skip_locked:
+        first = first.select_for_update(skip_locked=True, of=("self",))
+    claimed = lease_claim_returning(
+        _claimable(Task.objects.filter(pk=Subquery(first.values("pk")[:1]))),
         owner=worker,
         now=now,
         duration=_lease_duration(),
-        status=Task.Status.RUNNING,
-        attempts=F("attempts") + 1,
-        last_run_at=now,
+        **_claim_changes(now),
     )
+    return claimed[0] if claimed else None
 
 
 def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None) -> Task | None:
@@ -256,6 +284,12 @@ def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None
     """
     now = now or timezone.now()
     transition_sources(Task.Status.READY, to=Task.Status.RUNNING)
+    if can_return_rows_from_update(connection.alias):
+        if connection.features.has_select_for_update_skip_locked:
+            # The subquery's row lock needs a transaction (it ends with the statement).
+            with transaction.atomic():
+                return _lease_take_first(theme, worker=worker, now=now)
+        return _lease_take_first(theme, worker=worker, now=now)
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             task = _ready(theme, now).select_for_update(skip_locked=True, of=("self",)).first()

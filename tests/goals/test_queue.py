@@ -57,9 +57,11 @@ def test_a_task_claimed_and_given_back_meanwhile_is_not_taken_with_stale_attempt
 ):
     """Between the read and the claim another worker claimed the task and gave it back
     (its attempts went up): the compare-and-set refuses the stale row, the next read
-    takes it with its true count (PostgreSQL claims under the row lock and reads after)."""
+    takes it with its true count (PostgreSQL claims under the row lock and reads after).
+    Only the two-statement claim (a database without ``UPDATE … RETURNING``) reads first."""
     import goals.services.queue as queue
 
+    monkeypatch.setattr(queue, "can_return_rows_from_update", lambda alias: False)
     TaskFactory(theme=theme)
     real_take = queue._lease_take
     meddled = []
@@ -73,6 +75,38 @@ def test_a_task_claimed_and_given_back_meanwhile_is_not_taken_with_stale_attempt
     monkeypatch.setattr(queue, "_lease_take", take)
     task = task_claim_next(theme=theme, worker="w")
     assert task.attempts == 6 == Task.objects.get(pk=task.pk).attempts
+
+
+def test_the_one_statement_claim_returns_the_row_as_it_is_when_claimed(theme, monkeypatch):
+    """Another worker claimed the task and gave it back just before our claim (its
+    attempts went up): the claim reads nothing beforehand, so it counts on the true row."""
+    import goals.services.queue as queue
+
+    TaskFactory(theme=theme)
+    real_claim = queue.lease_claim_returning
+
+    def claim(rows, **kwargs):
+        Task.objects.filter(theme=theme).update(attempts=5)
+        return real_claim(rows, **kwargs)
+
+    monkeypatch.setattr(queue, "lease_claim_returning", claim)
+    task = task_claim_next(theme=theme, worker="w")
+    assert task.attempts == 6 == Task.objects.get(pk=task.pk).attempts
+
+
+def test_a_claim_is_one_statement(theme, django_assert_num_queries):
+    """The first ready task is chosen, taken and read back by one ``UPDATE … RETURNING``
+    (it was a read and a compare-and-set)."""
+    TaskFactory(theme=theme, priority=10)
+    best = TaskFactory(theme=theme, priority=90)
+    with django_assert_num_queries(1):
+        task = task_claim_next(theme=theme, worker="w")
+    assert task.pk == best.pk
+    assert (task.status, task.lease_owner, task.attempts) == (Task.Status.RUNNING, "w", 1)
+    with django_assert_num_queries(1):
+        assert task_claim_next(theme=theme, worker="w").priority == 10
+    with django_assert_num_queries(1):
+        assert task_claim_next(theme=theme, worker="w") is None
 
 
 def test_it_returns_none_when_nothing_is_ready(theme):

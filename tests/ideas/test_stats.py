@@ -122,6 +122,8 @@ def test_remembered_measures_equal_the_pairwise_definition():
     assert diversity(texts) == expected  # the remembered value, the same
     tokens = [text_tokens(t) for t in texts]
     repeats = sum(
-        1 for i in range(1, len(tokens)) if any(jaccard(tokens[i], tokens[j]) > 0.5 for j in range(i))
+        1
+        for i in range(1, len(tokens))
+        if any(jaccard(tokens[i], tokens[j]) > 0.5 for j in range(i))
     )
     assert repetition(texts) == round(repeats / (len(texts) - 1), 3)

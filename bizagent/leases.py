@@ -15,9 +15,10 @@ after it (``UPDATE … RETURNING``), for a queue that works on the row it claime
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db import connections, transaction
 from django.db.models import Model, Q, QuerySet
@@ -94,27 +95,69 @@ def lease_claim_returning(
     neither a read before (which row?) nor after (what does it hold now?). Needs a
     database that returns rows from an ``UPDATE`` (``can_return_rows_from_update``).
     """
-    model = rows.model
+    sql, params = lease_claim_returning_sql(
+        rows,
+        owner=owner,
+        now=now,
+        duration=duration,
+        fields=fields,
+        take_lapsed=take_lapsed,
+        **changes,
+    )
+    return rows_returned(rows.model, using=rows.db, sql=sql, params=params)
+
+
+def lease_claim_returning_sql(
+    rows: QuerySet,
+    *,
+    owner: Any,
+    now: datetime,
+    duration: timedelta,
+    fields: LeaseFields = LEASE,
+    take_lapsed: bool = True,
+    **changes: Any,
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement ``lease_claim_returning`` runs, compiled (for a caller that keeps it)."""
     query = rows.filter(fields.free(now, take_lapsed=take_lapsed)).query.chain(UpdateQuery)
-    assert isinstance(query, UpdateQuery)  # what ``chain`` made (the stubs say Query)
-    query.add_update_values({fields.owner: owner, fields.expires_at: now + duration, **changes})
-    query.clear_select_clause()
-    compiler = query.get_compiler(rows.db)
+    update = cast(UpdateQuery, query)  # what ``chain`` made (the stubs say Query)
+    update.add_update_values({fields.owner: owner, fields.expires_at: now + duration, **changes})
+    update.clear_select_clause()
+    compiler = update.get_compiler(rows.db)
     sql, params = compiler.as_sql()
-    columns = model._meta.concrete_fields
     quote = compiler.connection.ops.quote_name
-    sql = f"{sql} RETURNING {', '.join(quote(field.column) for field in columns)}"
+    columns = ", ".join(quote(field.column) for field in rows.model._meta.concrete_fields)
+    return f"{sql} RETURNING {columns}", tuple(params)
+
+
+def rows_returned(model: type[M], *, using: str, sql: str, params: Sequence[Any]) -> list[M]:
+    """Run ``sql`` (an ``UPDATE`` returning every concrete column of ``model`` in order)
+    and give its rows as ``model`` instances, converted as a query would convert them
+    (SQLite returns datetimes, UUIDs and JSON as text)."""
     with (
-        transaction.mark_for_rollback_on_error(using=rows.db),
-        connections[rows.db].cursor() as cursor,
+        transaction.mark_for_rollback_on_error(using=using),
+        connections[using].cursor() as cursor,
     ):
         cursor.execute(sql, params)
         found = cursor.fetchall()
-    # The values as a query would give them (SQLite returns datetimes and JSON as text).
-    converters = compiler.get_converters([field.get_col(model._meta.db_table) for field in columns])
-    values = compiler.apply_converters(found, converters) if converters else found
+    if not found:
+        return []
+    connection = connections[using]
+    columns = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(columns):
+        col = field.get_col(model._meta.db_table)
+        convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if convert:
+            converters.append((index, convert, col))
     names = [field.attname for field in columns]
-    return [model.from_db(rows.db, names, list(row)) for row in values]
+    claimed = []
+    for row in found:
+        values = list(row)
+        for index, convert, col in converters:
+            for converter in convert:
+                values[index] = converter(values[index], col, connection)
+        claimed.append(model.from_db(using, names, values))
+    return claimed
 
 
 def can_return_rows_from_update(using: str = "default") -> bool:

@@ -83,13 +83,13 @@ def test_the_one_statement_claim_returns_the_row_as_it_is_when_claimed(theme, mo
     import goals.services.queue as queue
 
     TaskFactory(theme=theme)
-    real_claim = queue.lease_claim_returning
+    real_run = queue.rows_returned
 
-    def claim(rows, **kwargs):
+    def claim(model, **kwargs):
         Task.objects.filter(theme=theme).update(attempts=5)
-        return real_claim(rows, **kwargs)
+        return real_run(model, **kwargs)
 
-    monkeypatch.setattr(queue, "lease_claim_returning", claim)
+    monkeypatch.setattr(queue, "rows_returned", claim)
     task = task_claim_next(theme=theme, worker="w")
     assert task.attempts == 6 == Task.objects.get(pk=task.pk).attempts
 
@@ -107,6 +107,33 @@ def test_a_claim_is_one_statement(theme, django_assert_num_queries):
         assert task_claim_next(theme=theme, worker="w").priority == 10
     with django_assert_num_queries(1):
         assert task_claim_next(theme=theme, worker="w") is None
+
+
+@pytest.mark.parametrize("lease_seconds", [600, 45])
+def test_the_claim_compiled_once_is_the_statement_the_orm_compiles(theme, settings, lease_seconds):
+    """The claim's statement is compiled once per process with stand-ins for the call's
+    values; filled in, it is exactly what Django compiles for those values (so the kept
+    statement can never claim differently), for the lease length in force."""
+    import goals.services.queue as queue
+
+    settings.GOALS_LEASE_SECONDS = lease_seconds
+    now = timezone.now()
+    statement = queue._claim_statement(
+        connection.alias, connection.vendor, queue.conf().lease_seconds
+    )
+    assert statement is not None
+    sql, slots = statement
+    params = queue._claim_params(slots, theme_id=theme.pk, worker="w-9", now=now)
+    assert (sql, tuple(params)) == queue.lease_claim_returning_sql(
+        queue._first_ready_claim(theme.pk, worker="w-9", now=now),
+        owner="w-9",
+        now=now,
+        duration=dt.timedelta(seconds=lease_seconds),
+        **queue._claim_changes(now),
+    )
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="w-9", now=now)
+    assert task.lease_expires_at == now + dt.timedelta(seconds=lease_seconds)
 
 
 def test_it_returns_none_when_nothing_is_ready(theme):

@@ -51,11 +51,13 @@ EXPECTED = [
     # one UPDATE with the ids' upsert, no row lock unless a backoff is to be cleared.
     # The planner's is the first iteration: it also reads the theme and its profile as
     # model rows (one query), which later iterations reuse while no column changed.
-    ("planner", "meta_review", 72),
-    ("ideator", "generate", 46),
-    ("critic", "critique", 36),
-    ("critic", "critique", 42),
-    ("editor", "refine", 35),
+    # Then 71, 45, 35, 41, 34: a task is claimed and read back by one UPDATE … RETURNING
+    # (the first ready task a subquery of it) instead of a read and a compare-and-set.
+    ("planner", "meta_review", 71),
+    ("ideator", "generate", 45),
+    ("critic", "critique", 35),
+    ("critic", "critique", 41),
+    ("editor", "refine", 34),
 ]
 
 

@@ -19,19 +19,24 @@ def _packed(value):
     return base64.b64encode(ids.tobytes()).decode("ascii")
 
 
+#: Every role a call is made for, as ``goals.models.Role`` names them when this was written.
+ROLES = ("planner", "ideator", "critic", "editor", "system")
+
+
 def prompts_move(apps, schema_editor):
-    """Each role's last prompt ids, from the loop's state row to a row of its own."""
+    """A row per role (empty until its first call, so a call only ever updates its row),
+    filled with each role's last prompt ids from the loop's state row."""
     LoopState = apps.get_model("goals", "LoopState")
     RolePrompt = apps.get_model("goals", "RolePrompt")
     now = timezone.now()
+    ids = dict.fromkeys(ROLES, "")
     for state in LoopState.objects.all():
-        RolePrompt.objects.bulk_create(
-            [
-                RolePrompt(role=role, ids=_packed(value), updated_at=now)
-                for role, value in (state.last_prompt_ids or {}).items()
-                if value
-            ]
+        ids.update(
+            (role, _packed(value)) for role, value in (state.last_prompt_ids or {}).items() if value
         )
+    RolePrompt.objects.bulk_create(
+        [RolePrompt(role=role, ids=packed, updated_at=now) for role, packed in ids.items()]
+    )
 
 
 class Migration(migrations.Migration):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from goals.models import LoopState, RolePrompt
+from goals.models import LoopState, Role, RolePrompt
 from goals.selectors import role_prompt_ids
 from goals.services.loop import loop_iteration_count
 from goals.stats import prompt_ids_pack
@@ -25,9 +25,15 @@ def test_each_role_keeps_only_its_own_last_prompt():
     loop_iteration_count(role="critic", tokens=10, failed=False, prompt_ids=[1, 2, 4, 200_018])
     assert role_prompt_ids(role="critic") == [1, 2, 4, 200_018]
     assert role_prompt_ids(role="editor") == [7, 8]
-    assert RolePrompt.objects.count() == 2
     state = LoopState.objects.get()
     assert (state.iterations_total, state.tokens_total) == (3, 30)
+
+
+def test_a_flushed_database_gets_the_roles_row_on_its_first_call():
+    RolePrompt.objects.all().delete()
+    loop_iteration_count(role="ideator", tokens=1, failed=False, prompt_ids=[5])
+    loop_iteration_count(role="ideator", tokens=1, failed=False, prompt_ids=[6])
+    assert role_prompt_ids(role="ideator") == [6]
 
 
 def test_a_call_without_prompt_ids_leaves_the_roles_last_prompt():
@@ -57,6 +63,7 @@ class _Apps:
 
 def test_the_migration_moves_each_roles_ids_to_its_row():
     move = importlib.import_module("goals.migrations.0014_roleprompt").prompts_move
+    RolePrompt.objects.all().delete()
     before = timezone.now()
     move(
         _Apps({"critic": prompt_ids_pack([9, 10, 11]), "editor": [3, 4], "planner": ""}),
@@ -65,4 +72,5 @@ def test_the_migration_moves_each_roles_ids_to_its_row():
     assert role_prompt_ids(role="critic") == [9, 10, 11]
     assert role_prompt_ids(role="editor") == [3, 4]
     assert role_prompt_ids(role="planner") is None
+    assert set(RolePrompt.objects.values_list("role", flat=True)) == set(Role.values)
     assert all(row.updated_at >= before for row in RolePrompt.objects.all())

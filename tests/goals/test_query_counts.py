@@ -52,11 +52,13 @@ EXPECTED = [
     # The planner's is the first iteration: it also reads the theme and its profile as
     # model rows (one query), which later iterations reuse while no column changed.
     # Then 71, 45, 35, 41, 34: the focus ideas' tags and links are one statement.
-    ("planner", "meta_review", 71),
-    ("ideator", "generate", 45),
-    ("critic", "critique", 35),
-    ("critic", "critique", 41),
-    ("editor", "refine", 34),
+    # Then 70, 44, 34, 40, 33: a task is claimed and read back by one UPDATE … RETURNING
+    # (the first ready task a subquery of it) instead of a read and a compare-and-set.
+    ("planner", "meta_review", 70),
+    ("ideator", "generate", 44),
+    ("critic", "critique", 34),
+    ("critic", "critique", 40),
+    ("editor", "refine", 33),
 ]
 
 

@@ -254,12 +254,27 @@ def _changes_apply(
     return changes
 
 
+#: The columns every content or score change writes besides the changed fields.
+_ALWAYS_WRITTEN = ("priority", "updated_by_iteration_id", "updated_at")
+_COLUMNS = frozenset(f.attname for f in Idea._meta.concrete_fields)
+
+
 def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int | None) -> None:
+    """Write the changed columns of a locked ``idea`` and its change rows.
+
+    Only the columns that changed (and what follows from them: the fingerprint with the
+    title, the priority, who and when) are written: the others hold what was read under
+    the lock, so the row ends the same as a full save, with a shorter statement.
+    """
     if iteration_id is not None:
         idea.updated_by_iteration_id = iteration_id
     _priority_refresh(idea)
-    _idea_validate(idea, changed={c.field for c in changes})
-    idea.save()
+    changed = {c.field for c in changes}
+    _idea_validate(idea, changed=changed)
+    columns = {name for name in changed if name in _COLUMNS}
+    if "title" in columns:
+        columns.add("fingerprint")
+    idea.save(update_fields=sorted(columns.union(_ALWAYS_WRITTEN)))
     IdeaChange.objects.bulk_create(changes)
 
 
@@ -649,5 +664,19 @@ def idea_update(
             actor=actor,
         )
         raise IdeaRefused(reasons, refusal)
-    idea.refresh_from_db()
+    _idea_refresh_from(idea, locked)
     return [c.field for c in rows]
+
+
+def _idea_refresh_from(idea: Idea, locked: Idea) -> None:
+    """``idea.refresh_from_db()`` without the query: ``locked`` is the row as just written
+    under its lock. Like ``refresh_from_db``, a cached relation whose key changed and the
+    prefetched tags and links are dropped (the tags may have changed)."""
+    for field in Idea._meta.concrete_fields:
+        value = getattr(locked, field.attname)
+        if field.is_relation and field.is_cached(idea) and getattr(idea, field.attname) != value:
+            field.delete_cached_value(idea)
+        setattr(idea, field.attname, value)
+    idea._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    idea._state.db = locked._state.db
+    idea._state.adding = False

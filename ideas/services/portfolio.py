@@ -257,6 +257,7 @@ def _changes_apply(
 #: The columns every content or score change writes besides the changed fields.
 _ALWAYS_WRITTEN = ("priority", "updated_by_iteration_id", "updated_at")
 _COLUMNS = frozenset(f.attname for f in Idea._meta.concrete_fields)
+_IDEA_FIELDS = tuple(f.name for f in Idea._meta.concrete_fields)
 
 
 def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int | None) -> None:
@@ -615,6 +616,9 @@ def idea_update(
             # of=("self",): lock the idea only, not the theme row every writer shares.
             Idea.objects.select_for_update(of=("self",))
             .select_related("theme__ip_profile")
+            # Of the theme and its brand, only the taboos the content is checked against
+            # (not the brand's texts and JSON documents, decoded on every edit).
+            .only(*_IDEA_FIELDS, "theme__ip_profile__taboos")
             .get(pk=idea.pk)
         )
         if locked.status not in Idea.VISIBLE_STATUSES:

@@ -11,7 +11,18 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
-from goals.models import PLAN, Iteration, LoopState, PlanRevision, Role, Task, TokenDay, TokenGrant
+from goals.models import (
+    PLAN,
+    Iteration,
+    LoopState,
+    PlanRevision,
+    Role,
+    RolePrompt,
+    Task,
+    TokenDay,
+    TokenGrant,
+)
+from goals.stats import prompt_ids_unpack
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -255,6 +266,12 @@ def loop_state_get() -> LoopState:
     return LoopState.objects.filter(pk=LoopState.SINGLETON_ID).first() or LoopState(
         pk=LoopState.SINGLETON_ID
     )
+
+
+def role_prompt_ids(*, role: str) -> list[int] | None:
+    """The prompt token ids of ``role``'s last call (None before its first)."""
+    packed = RolePrompt.objects.filter(role=role).values_list("ids", flat=True).first()
+    return prompt_ids_unpack(packed)
 
 
 def loop_status(*, now: dt.datetime | None = None) -> LoopStatus:

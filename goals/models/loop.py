@@ -328,8 +328,6 @@ class LoopState(models.Model):
     )
     explore_ratio = models.FloatField(null=True, blank=True, verbose_name=_("explore ratio"))
     strategy_focus = models.TextField(blank=True, verbose_name=_("strategy focus"))
-    #: The prompt token ids of the last call per role, for prefix-sharing figures.
-    last_prompt_ids = models.JSONField(default=dict, blank=True, verbose_name=_("last prompt ids"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
@@ -401,6 +399,31 @@ class TokenDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tokens} tokens on {self.day}"
+
+
+class RolePrompt(models.Model):
+    """The prompt token ids of a role's last call: what the next call's shared-prefix
+    figure (``Iteration.prefix_shared_tokens``) is measured against.
+
+    A row per role, read and written by that role's iterations alone. Kept on the loop's
+    state row (as one JSON object for every role) it made that row ~56 kB: every update
+    of a counter or of "working on" rewrote it, and every read of the loop's state
+    parsed it.
+    """
+
+    role = models.CharField(
+        primary_key=True, max_length=20, choices=Role.choices, verbose_name=_("role")
+    )
+    #: ``goals.stats.prompt_ids_pack``: base64 of little-endian 32-bit ids.
+    ids = models.TextField(verbose_name=_("prompt token ids"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("last prompt of a role")
+        verbose_name_plural = _("last prompts of the roles")
+
+    def __str__(self) -> str:
+        return f"last {self.role} prompt"
 
 
 class LoopSlot(models.Model):

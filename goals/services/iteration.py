@@ -26,7 +26,7 @@ from bizagent.llm.types import ChatClient
 from goals.conf import conf
 from goals.models import Iteration
 from goals.roles import HANDLERS, request_build
-from goals.selectors import failures_in_a_row, loop_state_get
+from goals.selectors import failures_in_a_row, loop_state_get, role_prompt_ids
 from goals.selectors_iteration import iteration_start_read
 from goals.services.calls import ANSWER_ERRORS, CallOutcome, role_call
 from goals.services.gates import NO_THEME, Gate, budget_gate, loop_gate
@@ -55,7 +55,6 @@ from goals.services.work import (
     work_pick,
     work_prepare,
 )
-from goals.stats import prompt_ids_unpack
 from goals.work import context_epoch
 from ideas.context import ContextBudgetError, context_build
 
@@ -280,7 +279,7 @@ def iteration_run(
         step = _model_step(
             work=work,
             client=client or llm_client(),
-            previous_ids=prompt_ids_unpack(state.last_prompt_ids.get(work.role)),
+            previous_ids=role_prompt_ids(role=work.role),
             lap=lap,
         )
     loop_after(work=work, iteration=step.iteration, call=step.call, started=started)

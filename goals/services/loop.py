@@ -26,7 +26,7 @@ from django.utils import timezone
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import Conf, conf
-from goals.models import LoopState, Task
+from goals.models import LoopState, RolePrompt, Task
 from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
 from goals.services.wake import loop_wake_remove
 from goals.stats import prompt_ids_pack
@@ -380,48 +380,62 @@ def loop_iteration_count(
     ``answered``: the model server answered, so a backoff is over (``loop_backoff_clear``,
     done here under the same lock instead of with a read and a lock of its own).
 
-    Under the row lock, so concurrent iterations neither lose a count nor each other's
-    prompt ids. Not audited: the Iteration row is the record of what happened; this only
-    sums it up for ``status`` (a cleared backoff is audited, as ever).
+    One transaction: the role's prompt ids upserted (``RolePrompt``) and the counters
+    moved by one ``UPDATE`` of ``F()`` expressions, which neither loses a concurrent
+    iteration's count nor needs the row locked first. Only when a backoff is on record
+    and the server answered is the row locked, to end the backoff audited. Not audited
+    otherwise: the Iteration row is the record of what happened; this only sums it up
+    for ``status``.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        state = _locked()
-        if answered and _backoff_clear_locked(state, now=now):
-            state.save()
-        state.iterations_total = F("iterations_total") + 1
-        state.tokens_total = F("tokens_total") + tokens
-        state.last_iteration_at = now
+    values: dict[str, Any] = {
+        "iterations_total": F("iterations_total") + 1,
+        "tokens_total": F("tokens_total") + tokens,
+        "last_iteration_at": now,
         # The duty cycle's rest is kept per loop slot (goals.services.slots); a loop-wide
         # rest written by whichever slot finished last stopped every slot.
-        state.rest_until = None
-        state.current_task = None
-        state.current_role = ""
-        state.current_worker = ""
-        state.current_started_at = None
-        fields = [
-            "iterations_total",
-            "tokens_total",
-            "last_iteration_at",
-            "rest_until",
-            "current_task",
-            "current_role",
-            "current_worker",
-            "current_started_at",
-            "updated_at",
-        ]
-        if failed:
-            state.iterations_failed = F("iterations_failed") + 1
-            fields.append("iterations_failed")
-            if error_class:
-                state.last_error_class = error_class[:40]
-                state.last_error = error_detail[:4000]
-                state.last_error_at = now
-                fields += ["last_error_class", "last_error", "last_error_at"]
+        "rest_until": None,
+        "current_task": None,
+        "current_role": "",
+        "current_worker": "",
+        "current_started_at": None,
+        "updated_at": now,
+    }
+    if failed:
+        values["iterations_failed"] = F("iterations_failed") + 1
+        if error_class:
+            values |= {
+                "last_error_class": error_class[:40],
+                "last_error": error_detail[:4000],
+                "last_error_at": now,
+            }
+    rows = LoopState.objects.filter(pk=LoopState.SINGLETON_ID)
+    with transaction.atomic():
         if prompt_ids:
-            state.last_prompt_ids = {**state.last_prompt_ids, role: prompt_ids_pack(prompt_ids)}
-            fields.append("last_prompt_ids")
-        state.save(update_fields=fields)
+            _role_prompt_write(role=role, prompt_ids=prompt_ids, now=now)
+        # No backoff on record (nearly always): nothing to clear, a plain update does.
+        if rows.filter(backoff_until__isnull=True, backoff_failures=0).update(**values):
+            return
+        state = _locked()  # creates the row of a flushed database
+        if answered and _backoff_clear_locked(state, now=now):
+            state.save()
+        rows.update(**values)
+
+
+def _role_prompt_write(*, role: str, prompt_ids: list[int], now: dt.datetime) -> None:
+    """The role's last prompt ids replaced; its row created on the role's first call.
+
+    An ``UPDATE`` first: the row nearly always exists, and Django's upsert
+    (``bulk_create(update_conflicts=True)``) costs several times a plain update.
+    """
+    values = {"ids": prompt_ids_pack(prompt_ids), "updated_at": now}
+    if RolePrompt.objects.filter(role=role).update(**values):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a lost race must not end the caller's
+            RolePrompt.objects.create(role=role, **values)
+    except IntegrityError:  # another iteration of the role created it first
+        RolePrompt.objects.filter(role=role).update(**values)
 
 
 def loop_tokens_add(*, tokens: int) -> None:

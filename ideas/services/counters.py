@@ -114,6 +114,10 @@ def counters_move(
         Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)
 
 
+#: Each ``PortfolioCounters`` field's column (the names ``counters_move`` adds to).
+_COUNTER_COLUMNS = {field.name: field.column for field in PortfolioCounters._meta.concrete_fields}
+
+
 def _counters_add(*, theme_id: int, columns: Mapping[str, float]) -> int:
     """``UPDATE … SET c = c + delta, …, writes = writes + 1`` on the theme's row; returns
     the number of rows changed (0: no row yet).
@@ -124,13 +128,13 @@ def _counters_add(*, theme_id: int, columns: Mapping[str, float]) -> int:
     """
     connection = transaction.get_connection()
     quote = connection.ops.quote_name
-    meta = PortfolioCounters._meta
     names = sorted(columns)
     sets = ", ".join(
         f"{quote(column)} = {quote(column)} + %s"
-        for column in (*(meta.get_field(name).column for name in names), "writes")
+        for column in (*(_COUNTER_COLUMNS[name] for name in names), _COUNTER_COLUMNS["writes"])
     )
-    table, theme = quote(meta.db_table), quote(meta.get_field("theme").column)
+    table = quote(PortfolioCounters._meta.db_table)
+    theme = quote(_COUNTER_COLUMNS["theme"])
     sql = f"UPDATE {table} SET {sets} WHERE {theme} = %s"  # noqa: S608 - names from the model
     with connection.cursor() as cursor:
         cursor.execute(sql, [*(columns[name] for name in names), 1, theme_id])

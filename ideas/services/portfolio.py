@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from bizagent.llm.structured import schema_normalise
 from decisions.actors import Actor, Person
@@ -678,7 +678,11 @@ def _idea_refresh_from(idea: Idea, locked: Idea) -> None:
     prefetched tags and links are dropped (the tags may have changed)."""
     for field in Idea._meta.concrete_fields:
         value = getattr(locked, field.attname)
-        if field.is_relation and field.is_cached(idea) and getattr(idea, field.attname) != value:
+        if (
+            isinstance(field, models.ForeignKey)
+            and field.is_cached(idea)
+            and getattr(idea, field.attname) != value
+        ):
             field.delete_cached_value(idea)
         setattr(idea, field.attname, value)
     idea._prefetched_objects_cache = {}  # type: ignore[attr-defined]

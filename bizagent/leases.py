@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import Model, Q, QuerySet
 from django.db.models.sql import UpdateQuery
+
+from bizagent.sql import models_from_rows, rows_fetch
 
 M = TypeVar("M", bound=Model)
 
@@ -131,33 +133,8 @@ def lease_claim_returning_sql(
 
 def rows_returned(model: type[M], *, using: str, sql: str, params: Sequence[Any]) -> list[M]:
     """Run ``sql`` (an ``UPDATE`` returning every concrete column of ``model`` in order)
-    and give its rows as ``model`` instances, converted as a query would convert them
-    (SQLite returns datetimes, UUIDs and JSON as text)."""
-    with (
-        transaction.mark_for_rollback_on_error(using=using),
-        connections[using].cursor() as cursor,
-    ):
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    if not found:
-        return []
-    connection = connections[using]
-    columns = model._meta.concrete_fields
-    converters = []
-    for index, field in enumerate(columns):
-        col = field.get_col(model._meta.db_table)
-        convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if convert:
-            converters.append((index, convert, col))
-    names = [field.attname for field in columns]
-    claimed = []
-    for row in found:
-        values = list(row)
-        for index, convert, col in converters:
-            for converter in convert:
-                values[index] = converter(values[index], col, connection)
-        claimed.append(model.from_db(using, names, values))
-    return claimed
+    and give its rows as ``model`` instances, converted as a query would convert them."""
+    return models_from_rows(model, rows_fetch(sql, params, using=using), using=using)
 
 
 def can_return_rows_from_update(using: str = "default") -> bool:

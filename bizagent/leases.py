@@ -9,15 +9,24 @@ from the count. Each function takes the queryset of the rows meant (with the que
 own conditions: status, due time) and returns how many rows it changed.
 
 No row is read first and no lock is held: the database arbitrates in one statement.
+``lease_claim_returning`` is the same claim returning the rows it took, as they are
+after it (``UPDATE … RETURNING``), for a queue that works on the row it claimed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.db.models import Q, QuerySet
+from django.db import connections
+from django.db.models import Model, Q, QuerySet
+from django.db.models.sql import UpdateQuery
+
+from bizagent.sql import models_from_rows, rows_fetch
+
+M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,70 @@ def lease_claim(
     return rows.filter(fields.free(now, take_lapsed=take_lapsed)).update(
         **{fields.owner: owner, fields.expires_at: now + duration}, **changes
     )
+
+
+def lease_claim_returning(
+    rows: QuerySet[M],
+    *,
+    owner: Any,
+    now: datetime,
+    duration: timedelta,
+    fields: LeaseFields = LEASE,
+    take_lapsed: bool = True,
+    **changes: Any,
+) -> list[M]:
+    """``lease_claim``, returning the rows claimed as they are after the claim.
+
+    The same compare-and-set ``UPDATE`` (Django compiles it, as ``lease_claim``'s), with a
+    ``RETURNING`` of every column: the claim and the read of what was claimed are one
+    statement, so a queue that claims "the first due row" (a subquery in ``rows``) needs
+    neither a read before (which row?) nor after (what does it hold now?). Needs a
+    database that returns rows from an ``UPDATE`` (``can_return_rows_from_update``).
+    """
+    sql, params = lease_claim_returning_sql(
+        rows,
+        owner=owner,
+        now=now,
+        duration=duration,
+        fields=fields,
+        take_lapsed=take_lapsed,
+        **changes,
+    )
+    return rows_returned(rows.model, using=rows.db, sql=sql, params=params)
+
+
+def lease_claim_returning_sql(
+    rows: QuerySet,
+    *,
+    owner: Any,
+    now: datetime,
+    duration: timedelta,
+    fields: LeaseFields = LEASE,
+    take_lapsed: bool = True,
+    **changes: Any,
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement ``lease_claim_returning`` runs, compiled (for a caller that keeps it)."""
+    query = rows.filter(fields.free(now, take_lapsed=take_lapsed)).query.chain(UpdateQuery)
+    update = cast(UpdateQuery, query)  # what ``chain`` made (the stubs say Query)
+    update.add_update_values({fields.owner: owner, fields.expires_at: now + duration, **changes})
+    update.clear_select_clause()
+    compiler = update.get_compiler(rows.db)
+    sql, params = compiler.as_sql()
+    quote = compiler.connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in rows.model._meta.concrete_fields)
+    return f"{sql} RETURNING {columns}", tuple(params)
+
+
+def rows_returned(model: type[M], *, using: str, sql: str, params: Sequence[Any]) -> list[M]:
+    """Run ``sql`` (an ``UPDATE`` returning every concrete column of ``model`` in order)
+    and give its rows as ``model`` instances, converted as a query would convert them."""
+    return models_from_rows(model, rows_fetch(sql, params, using=using), using=using)
+
+
+def can_return_rows_from_update(using: str = "default") -> bool:
+    """Whether ``lease_claim_returning`` works on ``using``: PostgreSQL, SQLite 3.35+ (the
+    same versions that return columns from an ``INSERT``)."""
+    return bool(connections[using].features.can_return_columns_from_insert)
 
 
 def lease_renew(

@@ -16,15 +16,26 @@ def ratio_change(current: float, proposed: float) -> float:
 
 
 def shared_prefix_length(previous: Sequence[int] | None, current: Sequence[int]) -> int:
-    """How many leading token ids two prompts share (what a prefix cache can reuse)."""
+    """How many leading token ids two prompts share (what a prefix cache can reuse).
+
+    Halving the span where they first differ, each half compared as a whole list (in C):
+    a prompt is thousands of ids, and comparing them one by one in Python cost ~0.5 ms.
+    """
     if not previous:
         return 0
-    length = 0
-    for a, b in zip(previous, current, strict=False):
-        if a != b:
-            break
-        length += 1
-    return length
+    length = min(len(previous), len(current))
+    first, second = list(previous[:length]), list(current[:length])
+    if first == second:
+        return length
+    # The first ``same`` ids are equal; the first ``differ`` ids are not.
+    same, differ = 0, length
+    while differ - same > 1:
+        middle = (same + differ) // 2
+        if first[same:middle] == second[same:middle]:
+            same = middle
+        else:
+            differ = middle
+    return same
 
 
 def prompt_ids_pack(ids: Sequence[int]) -> str:

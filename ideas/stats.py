@@ -7,11 +7,16 @@ never the whole portfolio.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from ideas.stagnation import text_tokens
 
 # Two ideas this similar (Jaccard of word sets) count as repeating each other.
 REPETITION_THRESHOLD = 0.5
+#: How many samples' pairwise measures are remembered (per process). The loop measures
+#: the same newest ideas iteration after iteration (``scatter_measure``, the portfolio
+#: statistics of a meta review and a snapshot) until an idea is added or edited.
+MEMO_SAMPLES = 16
 
 
 def score_moments(values: Iterable[float | None]) -> dict[str, float | int | None]:
@@ -45,15 +50,17 @@ def _bitsets(texts: Sequence[str]) -> tuple[list[int], list[int]]:
     return bits, sizes
 
 
-def _jaccard_bits(a: int, size_a: int, b: int, size_b: int) -> float:
-    """``jaccard`` of two sets given as bitsets and their sizes (two empty sets: 1.0)."""
-    common = (a & b).bit_count()
-    union = size_a + size_b - common
-    return common / union if union else 1.0
-
-
 def mean_pairwise_similarity(texts: Sequence[str]) -> float | None:
-    """Mean Jaccard similarity over all pairs of ``texts`` (None below two texts)."""
+    """Mean Jaccard similarity over all pairs of ``texts`` (None below two texts).
+
+    Remembered per sample (the texts themselves are the key, so a changed or added idea
+    is a new sample, measured afresh): the pairwise loop is the costly part.
+    """
+    return _pairwise_mean(tuple(texts))
+
+
+@lru_cache(maxsize=MEMO_SAMPLES)
+def _pairwise_mean(texts: tuple[str, ...]) -> float | None:
     bits, sizes = _bitsets(texts)
     count = len(bits)
     if count < 2:
@@ -63,7 +70,7 @@ def mean_pairwise_similarity(texts: Sequence[str]) -> float | None:
     for i in range(count - 1):
         a, size_a = bits[i], sizes[i]
         for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True):
-            # ``_jaccard_bits`` written out: this loop runs 19,900 times per sample.
+            # Jaccard written out (two empty sets: 1.0): this runs 19,900 times per sample.
             common = (a & b).bit_count()
             union = size_a + size_b - common
             total += common / union if union else 1.0
@@ -77,18 +84,28 @@ def diversity(texts: Sequence[str]) -> float | None:
 
 
 def repetition(texts: Sequence[str], threshold: float = REPETITION_THRESHOLD) -> float | None:
-    """Share of texts (after the first) that nearly repeat an earlier one."""
+    """Share of texts (after the first) that nearly repeat an earlier one.
+
+    Remembered per sample and threshold, like ``mean_pairwise_similarity``.
+    """
+    return _repetition(tuple(texts), threshold)
+
+
+@lru_cache(maxsize=MEMO_SAMPLES)
+def _repetition(texts: tuple[str, ...], threshold: float) -> float | None:
     bits, sizes = _bitsets(texts)
     if len(bits) < 2:
         return None
-    repeats = sum(
-        1
-        for index in range(1, len(bits))
-        if any(
-            _jaccard_bits(bits[index], sizes[index], bits[earlier], sizes[earlier]) > threshold
-            for earlier in range(index)
-        )
-    )
+    repeats = 0
+    for index in range(1, len(bits)):
+        a, size_a = bits[index], sizes[index]
+        for b, size_b in zip(bits[:index], sizes[:index], strict=True):
+            # Jaccard written out, as above (a call per pair was most of the cost).
+            common = (a & b).bit_count()
+            union = size_a + size_b - common
+            if (common / union if union else 1.0) > threshold:
+                repeats += 1
+                break
     return round(repeats / (len(bits) - 1), 3)
 
 

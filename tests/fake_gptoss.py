@@ -216,6 +216,9 @@ class FakeGptOss:
         self.requests: list[FakeRequest] = []
         #: The usage reported with each answer that carried one, as the client should bill it.
         self.usages: list[dict[str, int]] = []
+        #: Seconds spent answering POSTs (reading, the responder, writing the answer): the
+        #: stand-in model's own time, which a benchmark's wall time includes.
+        self.answering_seconds = 0.0
         self._queue: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._prompts: list[list[int]] = []
@@ -381,6 +384,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": f"no route {self.path}"})
 
     def do_POST(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._post()
+        finally:
+            with self.fake._lock:
+                self.fake.answering_seconds += time.perf_counter() - started
+
+    def _post(self) -> None:
         routes = {
             "/v1/completions": ("vllm", self._vllm),
             "/v1/chat/completions": ("openai", self._openai),

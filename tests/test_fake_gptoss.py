@@ -131,3 +131,18 @@ def test_a_final_answer_is_the_harmony_the_model_emits():
 )
 def test_json_for_schema_satisfies_the_schema(schema):
     jsonschema.validate(json_for_schema(schema), schema)
+
+
+def test_the_time_spent_answering_is_counted_for_benchmarks(fake_gptoss):
+    """A benchmark's wall time includes the stand-in model's own time; the fake counts it
+    so the benchmark can say how much (``benchmarks/loop.py``)."""
+    assert fake_gptoss.answering_seconds == 0
+    fake_gptoss.enqueue(FakeReply(final="slow", delay=0.2), FakeReply(final="quick"))
+    for _ in range(2):
+        requests.post(
+            fake_gptoss.base_url("vllm") + "/completions",
+            json={"model": "openai/gpt-oss-20b", "prompt": [1, 2, 3], "max_tokens": 50},
+            timeout=5,
+        ).raise_for_status()
+    assert len(fake_gptoss.requests) == 2
+    assert fake_gptoss.answering_seconds >= 0.2

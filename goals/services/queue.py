@@ -1,11 +1,13 @@
 """The task queue: create, claim with a lease, complete, fail, release, requeue.
 
-Claiming is race-safe on both databases. On PostgreSQL the candidate row is locked with
-``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent workers pass over each other's rows
-instead of queueing on them. On SQLite (one writer at a time, IMMEDIATE transactions)
-the claim is a compare-and-set ``UPDATE … WHERE id = ? AND status = 'ready'``: of two
-workers that picked the same candidate, exactly one changes a row, and the other tries
-the next candidate.
+Claiming is race-safe on both databases, and one statement: a compare-and-set
+``UPDATE … WHERE id = (the first ready task) AND status = 'ready' … RETURNING`` that
+takes the row and reads it back at once. On SQLite (one writer at a time) the statement
+is the arbiter: of two workers, the second sees the first's row taken and claims the
+next. On PostgreSQL the subquery locks its row with ``FOR UPDATE SKIP LOCKED``, so
+concurrent workers pass over each other's rows instead of queueing on them. Where the
+database cannot return rows from an ``UPDATE`` the claim reads the candidate first and
+then compare-and-sets it (the same choice, two statements).
 
 The lease is the only proof of ownership: ``task_complete`` and ``task_fail`` check
 ``lease_owner`` in their ``WHERE`` clause, so a worker that stalled past its lease (and
@@ -23,19 +25,28 @@ blocked task waits for a person, who retries or drops it (``task_retry``,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db import IntegrityError, connection, connections, transaction
+from django.db.models import F, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from bizagent.leases import lease_claim, lease_release, lease_renew
+from bizagent.leases import (
+    can_return_rows_from_update,
+    lease_claim,
+    lease_claim_returning,
+    lease_claim_returning_sql,
+    lease_release,
+    lease_renew,
+    rows_returned,
+)
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import conf
@@ -220,8 +231,12 @@ def task_create(
 
 
 def _ready(theme: Theme, now: dt.datetime) -> QuerySet[Task]:
+    return _ready_of(theme.pk, now)
+
+
+def _ready_of(theme_id: int, now: dt.datetime) -> QuerySet[Task]:
     return (
-        Task.objects.filter(theme=theme, status=Task.Status.READY)
+        Task.objects.filter(theme_id=theme_id, status=Task.Status.READY)
         .filter(Q(run_after__isnull=True) | Q(run_after__lte=now))
         .order_by("-priority", "created_at", "id")
     )
@@ -231,21 +246,106 @@ def _lease_duration() -> dt.timedelta:
     return dt.timedelta(seconds=conf().lease_seconds)
 
 
-def _lease_take(rows: Any, *, worker: str, now: dt.datetime) -> int:
-    """The claim itself (``bizagent.leases``): READY → RUNNING under ``worker``'s lease.
+def _claim_changes(now: dt.datetime) -> dict[str, Any]:
+    """What a claim writes besides the lease: READY → RUNNING, one attempt more."""
+    return {"status": Task.Status.RUNNING, "attempts": F("attempts") + 1, "last_run_at": now}
 
-    Only READY rows are offered, so a RUNNING task whose lease lapsed is not taken here:
-    ``task_leases_expire`` first gives it back (and counts the lost lease).
-    """
+
+def _claimable(rows: QuerySet[Task]) -> QuerySet[Task]:
+    # Only READY rows are offered, so a RUNNING task whose lease lapsed is not taken here:
+    # ``task_leases_expire`` first gives it back (and counts the lost lease).
+    return rows.filter(status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING))
+
+
+def _lease_take(rows: Any, *, worker: str, now: dt.datetime) -> int:
+    """The claim itself (``bizagent.leases``): READY → RUNNING under ``worker``'s lease."""
     return lease_claim(
-        rows.filter(status__in=transition_sources(Task.Status.READY, to=Task.Status.RUNNING)),
-        owner=worker,
-        now=now,
-        duration=_lease_duration(),
-        status=Task.Status.RUNNING,
-        attempts=F("attempts") + 1,
-        last_run_at=now,
+        _claimable(rows), owner=worker, now=now, duration=_lease_duration(), **_claim_changes(now)
     )
+
+
+def _first_ready_claim(theme_id: int, *, worker: str, now: dt.datetime) -> QuerySet[Task]:
+    """The claim's rows: the first ready task (a subquery: the choice ``_ready`` makes),
+    if still ready; a row another worker took first is simply not changed."""
+    first = _ready_of(theme_id, now)
+    if connection.features.has_select_for_update_skip_locked:
+        first = first.select_for_update(skip_locked=True, of=("self",))
+    return _claimable(Task.objects.filter(pk=Subquery(first.values("pk")[:1])))
+
+
+# Stand-ins compiled into the claim's statement once (``_claim_statement``) where the
+# call's own values go; no real theme, worker or time is ever one of them.
+_THEME_SLOT = -770_001
+_WORKER_SLOT = "claim-worker-stand-in-7f3a"
+_NOW_SLOT = dt.datetime(1901, 2, 3, 4, 5, 6, 70_809, tzinfo=dt.UTC)
+
+
+@functools.lru_cache(maxsize=8)
+def _claim_statement(
+    alias: str, vendor: str, lease_seconds: int
+) -> tuple[str, tuple[tuple[str, Any], ...]] | None:
+    """The claim's ``UPDATE … RETURNING`` as Django compiles it, compiled once per process.
+
+    Compiling the ORM's claim (a subquery, an ``OR`` of lease conditions, an ordering)
+    cost more than running it. The statement is compiled with stand-ins for the call's
+    values, and each parameter is recorded as the slot it stands for or as a constant;
+    a claim then fills in the slots (``_claim_params``). None when a stand-in did not
+    come through as itself (nothing is guessed: the claim is then compiled per call).
+    """
+    ops = connections[alias].ops
+    now = _NOW_SLOT
+    expires = now + dt.timedelta(seconds=lease_seconds)
+    sql, params = lease_claim_returning_sql(
+        _first_ready_claim(_THEME_SLOT, worker=_WORKER_SLOT, now=now).using(alias),
+        owner=_WORKER_SLOT,
+        now=now,
+        duration=dt.timedelta(seconds=lease_seconds),
+        **_claim_changes(now),
+    )
+    stand_ins = {
+        "theme": _THEME_SLOT,
+        "worker": _WORKER_SLOT,
+        "now": ops.adapt_datetimefield_value(now),
+        "expires": ops.adapt_datetimefield_value(expires),
+    }
+    slots: list[tuple[str, Any]] = []
+    for param in params:
+        slot = next((name for name, value in stand_ins.items() if param == value), "")
+        slots.append((slot, param))
+    if {slot for slot, _ in slots} - {""} != set(stand_ins):
+        return None
+    return sql, tuple(slots)
+
+
+def _claim_params(
+    slots: Sequence[tuple[str, Any]], *, theme_id: int, worker: str, now: dt.datetime
+) -> list[Any]:
+    ops = connection.ops
+    values = {
+        "theme": theme_id,
+        "worker": worker,
+        "now": ops.adapt_datetimefield_value(now),
+        "expires": ops.adapt_datetimefield_value(now + _lease_duration()),
+    }
+    return [values[slot] if slot else constant for slot, constant in slots]
+
+
+def _lease_take_first(theme: Theme, *, worker: str, now: dt.datetime) -> Task | None:
+    """The claim of the first ready task, returning it as claimed: one statement."""
+    statement = _claim_statement(connection.alias, connection.vendor, conf().lease_seconds)
+    if statement is None:
+        claimed = lease_claim_returning(
+            _first_ready_claim(theme.pk, worker=worker, now=now),
+            owner=worker,
+            now=now,
+            duration=_lease_duration(),
+            **_claim_changes(now),
+        )
+    else:
+        sql, slots = statement
+        params = _claim_params(slots, theme_id=theme.pk, worker=worker, now=now)
+        claimed = rows_returned(Task, using=connection.alias, sql=sql, params=params)
+    return claimed[0] if claimed else None
 
 
 def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None) -> Task | None:
@@ -256,6 +356,12 @@ def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None
     """
     now = now or timezone.now()
     transition_sources(Task.Status.READY, to=Task.Status.RUNNING)
+    if can_return_rows_from_update(connection.alias):
+        if connection.features.has_select_for_update_skip_locked:
+            # The subquery's row lock needs a transaction (it ends with the statement).
+            with transaction.atomic():
+                return _lease_take_first(theme, worker=worker, now=now)
+        return _lease_take_first(theme, worker=worker, now=now)
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             task = _ready(theme, now).select_for_update(skip_locked=True, of=("self",)).first()

@@ -72,8 +72,11 @@ def iteration_new(
     prefix: int,
     error_class: str = "",
     error_detail: str = "",
+    similarity: float | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> Iteration:
-    """Save the Iteration row of ``work`` with what ``call`` cost and answered."""
+    """Save the Iteration row of ``work`` with what ``call`` cost and answered (and, when
+    the caller knows them before the insert, its similarity and ``summary``, the result)."""
     finished = timezone.now()
     result = call.result
     iteration = Iteration(
@@ -104,6 +107,8 @@ def iteration_new(
         duration_ms=max(0, int((finished - started_at).total_seconds() * 1000)),
         started_at=started_at,
         finished_at=finished,
+        similarity=similarity,
+        result={} if summary is None else summary,
     )
     # The theme and the task are rows this iteration holds: validating the foreign keys
     # would read both again (the database still enforces them on insert).
@@ -211,16 +216,22 @@ def iteration_persist(
                 raise LeaseLost(f"task {work.task.pk} is no longer leased to {work.worker}")
         outcome = Iteration.Outcome.REPAIRED if call.repaired else Iteration.Outcome.OK
         iteration = iteration_new(
-            work=work, call=call, outcome=outcome, started_at=started_at, prefix=prefix
+            work=work,
+            call=call,
+            outcome=outcome,
+            started_at=started_at,
+            prefix=prefix,
+            similarity=verdict.similarity,
         )
-        iteration.similarity = verdict.similarity
         result = HANDLERS[work.role].persist(work=work, iteration=iteration, parsed=parsed)
         shake_up = stagnation_apply(work=work, iteration=iteration, verdict=verdict, now=now)
         if shake_up:
             result["shake_up_queued"] = shake_up
         result["reviews_queued"] = reviews_schedule(work=work, iteration=iteration)
         iteration.result = result
-        iteration.save(update_fields=["result", "similarity"])
+        # The result needs the row's id (the persister links what it wrote to it), so it
+        # is written after the insert: a plain UPDATE, not a model save.
+        Iteration.objects.filter(pk=iteration.pk).update(result=result)
         if work.task is not None:
             task_complete(task=work.task, worker=work.worker, now=now)
     return iteration
@@ -353,14 +364,14 @@ def snapshot_run(*, work: Work, started_at: dt.datetime) -> Iteration:
     count = int(work.task.metadata.get("iteration_count") or work.number)
     with transaction.atomic():
         snapshot = snapshot_create(theme=work.theme, iteration_count=count)
+        # The snapshot is written first, so the iteration is inserted with its result.
         iteration = iteration_new(
             work=work,
             call=CallOutcome(),
             outcome=Iteration.Outcome.OK,
             started_at=started_at,
             prefix=0,
+            summary={"snapshot": snapshot.pk},
         )
-        iteration.result = {"snapshot": snapshot.pk}
-        iteration.save(update_fields=["result"])
         task_complete(task=work.task, worker=work.worker)
     return iteration

@@ -177,7 +177,8 @@ def work_pick(
         iteration_number=number,
         explore_ratio=ratio,
         stalled=stalled,
-        scatter=scatter_measure(theme=theme),
+        # A stall wins over scatter (``explore_ratio_effective``): not read for nothing.
+        scatter=0.0 if stalled else scatter_measure(theme=theme),
     )
     kind = task.kind if task is not None else PLAN
     return Work(

@@ -2,8 +2,8 @@
 
 Every idea write in ``ideas.services`` describes what it changed as the idea's counted
 state before and after (``counted``), and ``counters_move`` adds the difference to the
-theme's row in the same transaction, by relative ``F()`` updates: one UPDATE for the
-theme's row and one per distinct tag delta, however many ideas the batch wrote. Two
+theme's row in the same transaction, by relative updates (``c = c + delta``): one UPDATE
+for the theme's row and one per distinct tag delta, however many ideas the batch wrote. Two
 writers that move the same counter add up; neither reads the row first.
 
 The scan (``ideas.selectors.portfolio_counts_scan``) is the definition of every counter:
@@ -89,7 +89,7 @@ def counters_move(
     delta["refusals"] += refusals
     columns = {
         # Counts stay integers (PostgreSQL would make ``integer + 1.0`` a numeric).
-        name: F(name) + (value if name.endswith(_FLOAT_SUFFIXES) else round(value))
+        name: value if name.endswith(_FLOAT_SUFFIXES) else round(value)
         for name, value in delta.items()
         if value
     }
@@ -99,23 +99,46 @@ def counters_move(
     if not transaction.get_connection().in_atomic_block:
         # Outside the write's transaction a crash between the two could lose the move.
         raise RuntimeError("counters_move belongs in the transaction of the idea write")
-    if not PortfolioCounters.objects.filter(theme_id=theme_id).update(
-        **columns, writes=F("writes") + 1
-    ):
+    if not _counters_add(theme_id=theme_id, columns=columns):
         try:
             with transaction.atomic():
                 _counters_recount(theme_id)
             return  # the recount saw this write, tags included
         except IntegrityError:
             # A concurrent first writer created the row since: add to it instead.
-            PortfolioCounters.objects.filter(theme_id=theme_id).update(
-                **columns, writes=F("writes") + 1
-            )
+            _counters_add(theme_id=theme_id, columns=columns)
     by_delta: dict[int, list[int]] = defaultdict(list)
     for pk, n in sorted(tag_moves.items()):
         by_delta[n].append(pk)
     for n, pks in by_delta.items():
         Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)
+
+
+#: Each ``PortfolioCounters`` field's column (the names ``counters_move`` adds to).
+_COUNTER_COLUMNS = {field.name: field.column for field in PortfolioCounters._meta.concrete_fields}
+
+
+def _counters_add(*, theme_id: int, columns: Mapping[str, float]) -> int:
+    """``UPDATE … SET c = c + delta, …, writes = writes + 1`` on the theme's row; returns
+    the number of rows changed (0: no row yet).
+
+    The statement every idea write of the loop makes, written out: the ORM's form (an
+    ``F() + value`` expression resolved and compiled per column) cost several times the
+    statement's own execution. Only column names of the model and bound values go in.
+    """
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    names = sorted(columns)
+    sets = ", ".join(
+        f"{quote(column)} = {quote(column)} + %s"
+        for column in (*(_COUNTER_COLUMNS[name] for name in names), _COUNTER_COLUMNS["writes"])
+    )
+    table = quote(PortfolioCounters._meta.db_table)
+    theme = quote(_COUNTER_COLUMNS["theme"])
+    sql = f"UPDATE {table} SET {sets} WHERE {theme} = %s"  # noqa: S608 - names from the model
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(columns[name] for name in names), 1, theme_id])
+        return cursor.rowcount
 
 
 def tags_of(idea_ids: Iterable[int]) -> dict[int, list[int]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 
 from bizagent.llm.structured import schema_normalise
 from decisions.actors import Actor, Person
@@ -254,12 +254,28 @@ def _changes_apply(
     return changes
 
 
+#: The columns every content or score change writes besides the changed fields.
+_ALWAYS_WRITTEN = ("priority", "updated_by_iteration_id", "updated_at")
+_COLUMNS = frozenset(f.attname for f in Idea._meta.concrete_fields)
+_IDEA_FIELDS = tuple(f.name for f in Idea._meta.concrete_fields)
+
+
 def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int | None) -> None:
+    """Write the changed columns of a locked ``idea`` and its change rows.
+
+    Only the columns that changed (and what follows from them: the fingerprint with the
+    title, the priority, who and when) are written: the others hold what was read under
+    the lock, so the row ends the same as a full save, with a shorter statement.
+    """
     if iteration_id is not None:
         idea.updated_by_iteration_id = iteration_id
     _priority_refresh(idea)
-    _idea_validate(idea, changed={c.field for c in changes})
-    idea.save()
+    changed = {c.field for c in changes}
+    _idea_validate(idea, changed=changed)
+    columns = {name for name in changed if name in _COLUMNS}
+    if "title" in columns:
+        columns.add("fingerprint")
+    idea.save(update_fields=sorted(columns.union(_ALWAYS_WRITTEN)))
     IdeaChange.objects.bulk_create(changes)
 
 
@@ -600,6 +616,9 @@ def idea_update(
             # of=("self",): lock the idea only, not the theme row every writer shares.
             Idea.objects.select_for_update(of=("self",))
             .select_related("theme__ip_profile")
+            # Of the theme and its brand, only the taboos the content is checked against
+            # (not the brand's texts and JSON documents, decoded on every edit).
+            .only(*_IDEA_FIELDS, "theme__ip_profile__taboos")
             .get(pk=idea.pk)
         )
         if locked.status not in Idea.VISIBLE_STATUSES:
@@ -649,5 +668,23 @@ def idea_update(
             actor=actor,
         )
         raise IdeaRefused(reasons, refusal)
-    idea.refresh_from_db()
+    _idea_refresh_from(idea, locked)
     return [c.field for c in rows]
+
+
+def _idea_refresh_from(idea: Idea, locked: Idea) -> None:
+    """``idea.refresh_from_db()`` without the query: ``locked`` is the row as just written
+    under its lock. Like ``refresh_from_db``, a cached relation whose key changed and the
+    prefetched tags and links are dropped (the tags may have changed)."""
+    for field in Idea._meta.concrete_fields:
+        value = getattr(locked, field.attname)
+        if (
+            isinstance(field, models.ForeignKey)
+            and field.is_cached(idea)
+            and getattr(idea, field.attname) != value
+        ):
+            field.delete_cached_value(idea)
+        setattr(idea, field.attname, value)
+    idea._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    idea._state.db = locked._state.db
+    idea._state.adding = False

@@ -21,7 +21,6 @@ from ideas.priority import REVIEWED_BONUS
 from ideas.services.counters import Counted, counted, counters_move, tags_of
 from ideas.services.portfolio import (
     _change,
-    _idea_validate,
     _priority_refresh,
     _save_with_changes,
 )
@@ -76,6 +75,20 @@ def _scored_rows_write(rows: list[Idea]) -> None:
         )
 
 
+#: What a score change reads of each idea (under its lock): what it compares, counts,
+#: recomputes and writes, the title its audit event names, and what the caller's objects
+#: are brought up to date with; not the long texts.
+_SCORED_READ = (
+    "pk",
+    "theme_id",
+    "title",
+    "status",
+    "reviewed_at",
+    *_SCORED_COLUMNS,
+    *(f"human_{name}" for name in SCORE_FIELDS),
+)
+
+
 def ideas_scores_set(
     *, scores: Mapping[Idea, Mapping[str, Any]], iteration_id: int | None, actor: Actor = None
 ) -> dict[int, list[str]]:
@@ -92,7 +105,10 @@ def ideas_scores_set(
     with transaction.atomic():
         locked = {
             row.pk: row
-            for row in Idea.objects.select_for_update().filter(pk__in=list(clean)).order_by("pk")
+            for row in Idea.objects.select_for_update()
+            .filter(pk__in=list(clean))
+            .only(*_SCORED_READ)
+            .order_by("pk")
         }
         now = timezone.now()
         written: list[Idea] = []
@@ -115,8 +131,9 @@ def ideas_scores_set(
                 continue
             if iteration_id is not None:
                 row.updated_by_iteration_id = iteration_id
+            # No full_clean: the scores were validated above (numbers in the range), the
+            # priority is computed from them and nothing else of the row changes.
             _priority_refresh(row)
-            _idea_validate(row, changed={c.field for c in rows})
             row.updated_at = now
             written.append(row)
             moves.setdefault(row.theme_id, []).append((before, counted(row)))

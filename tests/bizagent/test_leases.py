@@ -7,7 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from bizagent.leases import LeaseFields, lease_claim, lease_release, lease_renew
+from bizagent.leases import (
+    LeaseFields,
+    lease_claim,
+    lease_claim_returning,
+    lease_release,
+    lease_renew,
+)
 from decisions.models import SheetRow
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -67,3 +73,29 @@ def test_only_the_holder_renews(row):
     assert lease_renew(_rows(row), owner=A, now=now, duration=5 * MINUTE, fields=FIELDS) == 1
     row.refresh_from_db()
     assert row.claim_expires_at == now + 5 * MINUTE
+
+
+def test_a_claim_returning_gives_the_rows_as_claimed_in_one_statement(
+    row, django_assert_num_queries
+):
+    """The same compare-and-set, with the claimed rows read back by the same statement,
+    every column converted as a query would (UUID, datetime, JSON)."""
+    SheetRow.objects.filter(pk=row.pk).update(values=["a", {"b": 1}])
+    now = timezone.now()
+    with django_assert_num_queries(1):
+        [claimed] = lease_claim_returning(
+            _rows(row), owner=A, now=now, duration=MINUTE, fields=FIELDS, attempts=2
+        )
+    stored = SheetRow.objects.get(pk=row.pk)
+    assert claimed.pk == row.pk
+    assert (str(claimed.claim), claimed.claim_expires_at, claimed.attempts) == (
+        A,
+        now + MINUTE,
+        2,
+    )
+    assert claimed.values == stored.values == ["a", {"b": 1}]
+    assert claimed.claim == stored.claim
+    with django_assert_num_queries(1):
+        taken = lease_claim_returning(_rows(row), owner=B, now=now, duration=MINUTE, fields=FIELDS)
+    assert taken == []
+    assert str(SheetRow.objects.get(pk=row.pk).claim) == A

@@ -13,7 +13,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.contenttypes.models import ContentType
 
+from goals.models import Iteration
 from goals.services import iteration_run, task_create
+from ideas.models import Snapshot
 from tests.goals.studio import StudioClient
 from tests.goals.test_prompt_size import _bulk_ideas
 
@@ -52,15 +54,19 @@ EXPECTED = [
     # The planner's is the first iteration: it also reads the theme and its profile as
     # model rows (one query), which later iterations reuse while no column changed.
     # Then 71, 45, 35, 41, 34: the focus ideas' tags and links are one statement.
-    # Then 51 for the ideator: a deepen's focus (the top of the portfolio) is rendered
+    # Then 70, 44, 34, 40, 33: a task is claimed and read back by one UPDATE … RETURNING
+    # (the first ready task a subquery of it) instead of a read and a compare-and-set.
+    # Then 32 for the editor: the edited idea is brought up to date from the row it
+    # locked and wrote, not read again.
+    # Then 50 for the ideator: a deepen's focus (the top of the portfolio) is rendered
     # once per epoch like the planner's; the epoch's first keeps it in the cache (a read,
     # and the cache's add: six statements in a test), later deepens read it back instead
     # of the ideas' tags, links and related ideas.
-    ("planner", "meta_review", 71),
-    ("ideator", "generate", 51),
-    ("critic", "critique", 35),
-    ("critic", "critique", 41),
-    ("editor", "refine", 34),
+    ("planner", "meta_review", 70),
+    ("ideator", "generate", 50),
+    ("critic", "critique", 34),
+    ("critic", "critique", 40),
+    ("editor", "refine", 32),
 ]
 
 
@@ -84,3 +90,19 @@ def test_one_iteration_makes_a_fixed_number_of_queries(studio, django_assert_num
         report = iteration_run(worker="w", scheduled=False, client=studio)
     assert report.ran
     assert (report.iteration.role, report.iteration.task_kind) == (role, kind)
+
+
+#: A snapshot task's iteration: the loop's reads, the snapshot (its portfolio figures and
+#: insert) and the iteration inserted with its result (no UPDATE of the row afterwards).
+SNAPSHOT_QUERIES = 26
+
+
+def test_a_snapshot_iteration_makes_a_fixed_number_of_queries(theme, django_assert_num_queries):
+    _bulk_ideas(theme, 50)
+    task_create(theme=theme, kind="snapshot", priority=99, metadata={"iteration_count": 10})
+    ContentType.objects.clear_cache()
+    with django_assert_num_queries(SNAPSHOT_QUERIES):
+        report = iteration_run(worker="w", scheduled=False, client=StudioClient())
+    assert (report.iteration.role, report.iteration.task_kind) == ("system", "snapshot")
+    snapshot = Snapshot.objects.get(theme=theme)
+    assert Iteration.objects.get(pk=report.iteration.pk).result == {"snapshot": snapshot.pk}

@@ -57,9 +57,11 @@ def test_a_task_claimed_and_given_back_meanwhile_is_not_taken_with_stale_attempt
 ):
     """Between the read and the claim another worker claimed the task and gave it back
     (its attempts went up): the compare-and-set refuses the stale row, the next read
-    takes it with its true count (PostgreSQL claims under the row lock and reads after)."""
+    takes it with its true count (PostgreSQL claims under the row lock and reads after).
+    Only the two-statement claim (a database without ``UPDATE … RETURNING``) reads first."""
     import goals.services.queue as queue
 
+    monkeypatch.setattr(queue, "can_return_rows_from_update", lambda alias: False)
     TaskFactory(theme=theme)
     real_take = queue._lease_take
     meddled = []
@@ -73,6 +75,73 @@ def test_a_task_claimed_and_given_back_meanwhile_is_not_taken_with_stale_attempt
     monkeypatch.setattr(queue, "_lease_take", take)
     task = task_claim_next(theme=theme, worker="w")
     assert task.attempts == 6 == Task.objects.get(pk=task.pk).attempts
+
+
+def test_the_one_statement_claim_returns_the_row_as_it_is_when_claimed(theme, monkeypatch):
+    """Another worker claimed the task and gave it back just before our claim (its
+    attempts went up): the claim reads nothing beforehand, so it counts on the true row."""
+    import goals.services.queue as queue
+
+    TaskFactory(theme=theme)
+    real_run = queue.rows_returned
+
+    def claim(model, **kwargs):
+        Task.objects.filter(theme=theme).update(attempts=5)
+        return real_run(model, **kwargs)
+
+    monkeypatch.setattr(queue, "rows_returned", claim)
+    task = task_claim_next(theme=theme, worker="w")
+    assert task.attempts == 6 == Task.objects.get(pk=task.pk).attempts
+
+
+def test_a_claim_is_one_statement(theme):
+    """The first ready task is chosen, taken and read back by one ``UPDATE … RETURNING``
+    (it was a read and a compare-and-set). On PostgreSQL the statement runs in a
+    transaction of its own (its subquery's row lock): a savepoint in a test."""
+    TaskFactory(theme=theme, priority=10)
+    best = TaskFactory(theme=theme, priority=90)
+
+    def statements_of_a_claim():
+        with CaptureQueriesContext(connection) as captured:
+            task = task_claim_next(theme=theme, worker="w")
+        sqls = [q["sql"] for q in captured.captured_queries]
+        return task, [sql for sql in sqls if "SAVEPOINT" not in sql.upper()]
+
+    task, sqls = statements_of_a_claim()
+    assert len(sqls) == 1 and sqls[0].startswith("UPDATE") and "RETURNING" in sqls[0]
+    assert task.pk == best.pk
+    assert (task.status, task.lease_owner, task.attempts) == (Task.Status.RUNNING, "w", 1)
+    task, sqls = statements_of_a_claim()
+    assert task.priority == 10 and len(sqls) == 1
+    task, sqls = statements_of_a_claim()
+    assert task is None and len(sqls) == 1
+
+
+@pytest.mark.parametrize("lease_seconds", [600, 45])
+def test_the_claim_compiled_once_is_the_statement_the_orm_compiles(theme, settings, lease_seconds):
+    """The claim's statement is compiled once per process with stand-ins for the call's
+    values; filled in, it is exactly what Django compiles for those values (so the kept
+    statement can never claim differently), for the lease length in force."""
+    import goals.services.queue as queue
+
+    settings.GOALS_LEASE_SECONDS = lease_seconds
+    now = timezone.now()
+    statement = queue._claim_statement(
+        connection.alias, connection.vendor, queue.conf().lease_seconds
+    )
+    assert statement is not None
+    sql, slots = statement
+    params = queue._claim_params(slots, theme_id=theme.pk, worker="w-9", now=now)
+    assert (sql, tuple(params)) == queue.lease_claim_returning_sql(
+        queue._first_ready_claim(theme.pk, worker="w-9", now=now),
+        owner="w-9",
+        now=now,
+        duration=dt.timedelta(seconds=lease_seconds),
+        **queue._claim_changes(now),
+    )
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="w-9", now=now)
+    assert task.lease_expires_at == now + dt.timedelta(seconds=lease_seconds)
 
 
 def test_it_returns_none_when_nothing_is_ready(theme):

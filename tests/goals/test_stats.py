@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from goals.stats import (
@@ -24,6 +26,22 @@ def test_shared_prefix_length():
     assert shared_prefix_length(None, [1, 2]) == 0
     assert shared_prefix_length([1, 2, 3], [1, 2, 4, 5]) == 2
     assert shared_prefix_length([1, 2], [1, 2, 3]) == 2
+
+
+def test_shared_prefix_length_is_the_count_of_equal_leading_ids():
+    """Against the definition, at every place two prompts can first differ."""
+    rng = random.Random(8)
+    for _ in range(300):
+        prompt = [rng.randrange(200_000) for _ in range(rng.randrange(0, 400))]
+        other = list(prompt[: rng.randrange(0, len(prompt) + 1)])
+        other += [rng.randrange(200_000) for _ in range(rng.randrange(0, 50))]
+        expected = 0
+        for a, b in zip(prompt, other, strict=False):
+            if a != b:
+                break
+            expected += 1
+        assert shared_prefix_length(prompt, other) == expected
+        assert shared_prefix_length(other, prompt) == expected
 
 
 def test_prompt_ids_pack_round_trips_and_reads_lists_written_before():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
 from ideas.models import Idea, IdeaRefusal
 from ideas.services import IdeaRefused, IdeaTransitionError, idea_update
@@ -63,3 +64,28 @@ def test_an_archived_idea_cannot_be_edited(theme):
     idea = IdeaFactory(theme=theme, status=Idea.Status.ARCHIVED)
     with pytest.raises(IdeaTransitionError):
         idea_update(idea=idea, changes={"summary": "x"}, iteration_id=1)
+
+
+def test_the_callers_idea_ends_as_the_row_in_one_statement_less(theme, django_assert_num_queries):
+    """The caller's instance is brought up to date from the row the edit locked and wrote
+    (every column as the database has it, the tags it carried no longer cached), without
+    reading the row again; and the edit writes only the changed columns."""
+    idea = IdeaFactory(theme=theme, summary="old summary", tags=["mug"])
+    assert [t.name for t in idea.tags.all()] == ["mug"]
+    idea = Idea.objects.prefetch_related("tags").get(pk=idea.pk)
+    ContentType.objects.clear_cache()  # the audit event's content type: read every time
+    # Savepoint, the lock's read, the tags' (read, create, read, read, unlink, link), the
+    # UPDATE, the change rows, the counters and the tags' two moves, the content type, the
+    # audit event, its Sheets row, release: no read of the row after the write.
+    with django_assert_num_queries(17):
+        idea_update(
+            idea=idea,
+            changes={"summary": "new summary", "tags": ["cup"]},
+            iteration_id=7,
+            reason="clearer",
+        )
+    row = Idea.objects.get(pk=idea.pk)
+    for field in Idea._meta.concrete_fields:
+        assert getattr(idea, field.attname) == getattr(row, field.attname), field.name
+    assert [t.name for t in idea.tags.all()] == ["cup"]
+    assert (row.summary, row.updated_by_iteration_id) == ("new summary", 7)

@@ -78,3 +78,52 @@ def test_pairwise_measures_equal_the_jaccard_definition_on_a_mixed_sample():
     )
     assert repetition(texts) == round(expected_repeats / (len(sets) - 1), 3)
     assert 0 < expected_repeats < len(sets) - 1  # the sample has both kinds
+
+
+def _counting_bitsets(monkeypatch) -> list[int]:
+    """Count how often the pairwise measures actually tokenise and compare a sample."""
+    import ideas.stats as stats
+
+    calls: list[int] = []
+    real = stats._bitsets
+
+    def counted(texts):
+        calls.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(stats, "_bitsets", counted)
+    return calls
+
+
+def test_pairwise_measures_are_remembered_per_sample_and_redone_when_it_changes(monkeypatch):
+    calls = _counting_bitsets(monkeypatch)
+    # Texts no other test uses: the memo is per process.
+    sample = [f"memo probe {n} lantern {n % 3}" for n in range(6)]
+    first = (diversity(sample), repetition(sample))
+    assert len(calls) == 2
+    # The same sample again (a new list of equal strings, as a fresh query returns it).
+    assert (diversity(list(sample)), repetition(list(sample))) == first
+    assert len(calls) == 2
+    # One idea edited: a new sample, measured afresh, with the result a cold call gives.
+    edited = [*sample[:-1], "memo probe five kite"]
+    assert diversity(edited) != first[0]
+    assert len(calls) == 3
+    assert repetition(edited, threshold=0.2) != repetition(edited)
+    assert len(calls) == 5  # another threshold is another measure
+
+
+def test_remembered_measures_equal_the_pairwise_definition():
+    rng = random.Random(8)
+    words = [f"w{n}" for n in range(40)]
+    texts = [" ".join(rng.sample(words, rng.randint(0, 8))) for _ in range(30)]
+    pairs = list(itertools.combinations([text_tokens(t) for t in texts], 2))
+    expected = round(1.0 - sum(jaccard(a, b) for a, b in pairs) / len(pairs), 3)
+    assert diversity(texts) == expected
+    assert diversity(texts) == expected  # the remembered value, the same
+    tokens = [text_tokens(t) for t in texts]
+    repeats = sum(
+        1
+        for i in range(1, len(tokens))
+        if any(jaccard(tokens[i], tokens[j]) > 0.5 for j in range(i))
+    )
+    assert repetition(texts) == round(repeats / (len(texts) - 1), 3)

@@ -101,8 +101,9 @@ class RoleHandler:
     persist: Callable[..., dict[str, Any]]
     #: ``update_text(parsed)``: the answer as the text stagnation compares.
     update_text: Callable[[Any], str]
-    #: Its task's ideas are the top of the portfolio, rendered once per context epoch
-    #: (``context_build(focus_per_epoch=)``); what changed since comes late.
+    #: Its task's ideas are (mostly) the top of the portfolio, rendered once per context
+    #: epoch (``context_build(focus_per_epoch=)``; a task whose ideas the epoch's rendering
+    #: does not stand for gets its own); what changed since comes late.
     focus_per_epoch: bool = False
 
 

@@ -25,7 +25,7 @@ from goals.roles.base import (
     section,
     task_view,
 )
-from goals.selectors import ideator_text, recent_directions, recent_directions_split
+from goals.selectors import ideator_text, recent_directions_split
 from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
 from goals.services.queue import task_create
 from goals.work import Work, epoch_start
@@ -97,6 +97,7 @@ def ideator_message(
     ideas_text: str,
     recent_directions: Sequence[str] = (),
     directions_since: Sequence[str] = (),
+    off_limits: Sequence[str] = (),
     focus: str = "",
 ) -> str:
     """The ideator's user message, most shared first.
@@ -117,19 +118,24 @@ def ideator_message(
     ideas_text, changes = changes_split(ideas_text)
     portfolio, focus_ideas = ideas_split(ideas_text)
     if task.kind == TaskKind.SHAKE_UP:
-        avoid = "\n".join(f"- {d}" for d in [*recent_directions, *directions_since])
-        avoid = avoid or "- (none recorded)"
+        # The same opening as a generate's (a shake-up follows one in the same epoch):
+        # the directions above are off limits too; those stagnation stored with the task
+        # follow the ask, each direction once.
+        listed = {*recent_directions, *directions_since}
+        avoid = _lines([d for d in dict.fromkeys(off_limits) if d not in listed])
         ask = (
             "SHAKE-UP. The studio has been repeating itself. Every idea you propose must "
-            "differ from all the directions below in customer and in business model. Do "
-            "not reuse their titles, customers or formats."
+            "differ from all the directions listed, above and below, in customer and in "
+            "business model. Do not reuse their titles, customers or formats."
         )
         return join(
-            section("Existing ideas", portfolio),
-            ask,
-            section("Recent directions (off limits)", avoid),
+            section("Ideas", portfolio),
+            section("Recent directions (oldest first)", _lines(recent_directions)),
             focus_ideas,
+            section(DIRECTIONS_SINCE_HEADING, _lines(directions_since)),
             changes.strip(),
+            ask,
+            section("Recent directions (off limits)", avoid or "- every direction listed above"),
             header(task, "shake-up", focus),
             f"Propose {MAX_IDEAS_PER_ANSWER} ideas.",
         )
@@ -177,24 +183,21 @@ def _lines(items: Sequence[str]) -> str:
 
 def message_build(*, work: Work, ideas_text: str) -> str:
     limit = conf().recent_directions
-    if work.kind == TaskKind.SHAKE_UP and work.task is not None:
-        # Stored with the task when stagnation queued it: the directions it must avoid.
-        directions = list(work.task.metadata.get("avoid", [])) + recent_directions(
-            theme=work.theme, limit=limit
-        )
-        directions, since = directions[: limit * 2], list[str]()
-    else:
-        # The last ``limit`` before the epoch (the same all epoch long) and every one since
-        # (a list that only grows).
-        directions, since = recent_directions_split(
-            theme=work.theme, limit=limit, since=epoch_start(work.number)
-        )
+    # The last ``limit`` before the epoch (the same all epoch long) and every one since
+    # (a list that only grows): they include the ``limit`` most recent.
+    directions, since = recent_directions_split(
+        theme=work.theme, limit=limit, since=epoch_start(work.number)
+    )
+    # Stored with a shake-up when stagnation queued it: the directions it must avoid.
+    shake_up = work.task if work.kind == TaskKind.SHAKE_UP else None
+    avoid = shake_up.metadata.get("avoid", []) if shake_up is not None else []
     return ideator_message(
         task=task_view(work),
         mode=work.mode,
         ideas_text=ideas_text,
         recent_directions=directions,
         directions_since=since,
+        off_limits=[str(d) for d in avoid][: limit * 2],
         focus=work.focus,
     )
 

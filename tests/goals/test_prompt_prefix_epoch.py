@@ -65,16 +65,31 @@ def test_a_later_deepen_shares_the_focus_and_the_earlier_directions_since():
     assert positions == sorted(positions)
 
 
-def test_a_shake_up_still_lists_every_direction_as_off_limits():
-    text = ideator_message(
-        task=TaskView(kind="shake_up", task_id=3),
+def test_a_shake_up_opens_as_a_generate_and_lists_every_direction_once():
+    """A shake-up follows a generate of the same epoch: the same portfolio and directions
+    open it; the directions stagnation stored follow the ask, less those listed above."""
+    generate = ideator_message(
+        task=TaskView(kind="generate", task_id=2),
         mode="explore",
         ideas_text=PORTFOLIO,
         recent_directions=["mugs for nurses"],
         directions_since=["totes for students"],
     )
+    text = ideator_message(
+        task=TaskView(kind="shake_up", task_id=3),
+        mode="explore",
+        ideas_text=PORTFOLIO,
+        recent_directions=["mugs for nurses"],
+        directions_since=["totes for students", "teas for parents"],
+        off_limits=["teas for parents", "plush for fans"],
+    )
+    end = generate.index("- totes for students") + len("- totes for students")
+    assert text.startswith(generate[:end])
+    ask = text.index("SHAKE-UP")
+    assert text.index("- teas for parents") < ask
     off_limits = text[text.index("# Recent directions (off limits)") :]
-    assert "- mugs for nurses\n- totes for students" in off_limits
+    assert off_limits.startswith("# Recent directions (off limits)\n- plush for fans\n\n")
+    assert text.count("teas for parents") == 1
 
 
 @pytest.mark.django_db

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import connection
@@ -129,12 +129,12 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
         tags.sort(key=lambda tag: (tag.name, tag.pk))  # the model's ordering: by name
         # What ``prefetch_related`` stores: the manager's own queryset with its result
         # cache filled, so ``idea.tags.all()`` reads no row and anything chained on it
-        # still queries this idea's tags.
-        manager = idea.tags
+        # still queries this idea's tags. (Django's internals: the stubs do not type them.)
+        manager: Any = idea.tags
         queryset = manager._apply_rel_filters(template)
         queryset._result_cache = tags
         queryset._prefetch_done = True
-        idea._prefetched_objects_cache = {manager.prefetch_cache_name: queryset}
+        cast(Any, idea)._prefetched_objects_cache = {manager.prefetch_cache_name: queryset}
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 

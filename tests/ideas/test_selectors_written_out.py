@@ -15,6 +15,7 @@ from ideas.models import Idea, Tag
 from ideas.selectors import (
     PRIORITY_ORDER,
     _ideas_shown,
+    _overlap_window_read,
     newest_texts,
     priority_ideas,
 )
@@ -137,3 +138,27 @@ def test_newest_texts_are_the_orm_sample_in_its_order():
             .values_list("title", "summary")[:limit]
         ]
         assert newest_texts(theme=theme, limit=limit) == expected
+
+
+@pytest.mark.parametrize("window", [1, 7, 40])
+def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch, window):
+    import ideas.selectors
+
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))
+    monkeypatch.setattr(ideas.selectors, "OVERLAP_WINDOW", window)
+    ids = tuple(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .order_by(*PRIORITY_ORDER)
+        .values_list("pk", flat=True)[:window]
+    )
+    tags: dict[int, set[int]] = {}
+    for idea_id, tag_id in Idea.tags.through.objects.filter(idea_id__in=ids).values_list(
+        "idea_id", "tag_id"
+    ):
+        tags.setdefault(idea_id, set()).add(tag_id)
+    read = _overlap_window_read(theme)
+    assert read.ids == ids
+    assert read.tags == {pk: frozenset(found) for pk, found in tags.items()}
+    assert _overlap_window_read(ThemeFactory(status="archived")).ids == ()

@@ -48,6 +48,15 @@ def columns(model: type[Model], *, alias: str = "", using: str = "default") -> s
     return ", ".join(f"{prefix}{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
+def value(model: type[Model], name: str, given: Any, *, using: str = "default") -> Any:
+    """``given`` as the parameter the ORM would send for ``model``'s field ``name`` in a
+    filter or an update (JSON encoded, datetimes and dates adapted for the backend)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
+    return field.get_db_prep_save(given, connections[using])
+
+
 def rows_fetch(sql: str, params: Sequence[Any], *, using: str = "default") -> list[tuple]:
     """Run a statement that returns rows and give them all (a failure inside an atomic
     block marks it for rollback, as the ORM does)."""

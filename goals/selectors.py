@@ -12,7 +12,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
-from bizagent.sql import column, rows_fetch, table
+from bizagent.sql import column, columns, models_from_rows, rows_fetch, table
 from goals.models import (
     PLAN,
     Iteration,
@@ -274,16 +274,23 @@ def loop_state_get() -> LoopState:
     The row is created by the data migration ``0004_loopstate_singleton``. A database
     emptied since (a test flush) reads as the default, a stopped loop, unsaved: the
     state services create the row when they first write it.
+
+    Written out (``bizagent.sql``): every iteration reads it first, and the ORM's build
+    of the row's ~25 fields cost ~30 times the statement.
     """
-    return LoopState.objects.filter(pk=LoopState.SINGLETON_ID).first() or LoopState(
-        pk=LoopState.SINGLETON_ID
-    )
+    where = f"{column(LoopState, 'id')} = %s"
+    sql = f"SELECT {columns(LoopState)} FROM {table(LoopState)} WHERE {where}"  # noqa: S608 - names from model metadata
+    found = models_from_rows(LoopState, rows_fetch(sql, [LoopState.SINGLETON_ID]))
+    return found[0] if found else LoopState(pk=LoopState.SINGLETON_ID)
 
 
 def role_prompt_ids(*, role: str) -> list[int] | None:
-    """The prompt token ids of ``role``'s last call (None before its first)."""
-    packed = RolePrompt.objects.filter(role=role).values_list("ids", flat=True).first()
-    return prompt_ids_unpack(packed)
+    """The prompt token ids of ``role``'s last call (None before its first); written out
+    like ``loop_state_get``, read on every model call."""
+    ids, where = column(RolePrompt, "ids"), f"{column(RolePrompt, 'role')} = %s"
+    sql = f"SELECT {ids} FROM {table(RolePrompt)} WHERE {where}"  # noqa: S608 - names from model metadata
+    found = rows_fetch(sql, [role])
+    return prompt_ids_unpack(found[0][0]) if found else None
 
 
 def loop_status(*, now: dt.datetime | None = None) -> LoopStatus:

@@ -23,6 +23,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from bizagent.sql import column, rows_execute, table
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import Conf, conf
@@ -330,14 +331,43 @@ def loop_current_set(
     A plain update of display fields, outside any transition: it races only with itself.
     """
     values = {
-        "current_task": task,
+        "current_task": task.pk if task is not None else None,
         "current_role": role,
         "current_worker": worker,
         "current_started_at": (now or timezone.now()) if role else None,
     }
-    if not LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(**values):
+    if not _state_write(assign=values):
         _ensure()  # a flushed database: create the row, then write to it
-        LoopState.objects.filter(pk=LoopState.SINGLETON_ID).update(**values)
+        _state_write(assign=values)
+
+
+def _state_write(
+    *, assign: dict[str, Any], add: dict[str, int] | None = None, no_backoff: bool = False
+) -> int:
+    """One written-out ``UPDATE`` of the loop's row (``bizagent.sql``: on every iteration,
+    twice, the ORM's build of it cost ~10 times the statement): ``assign`` sets fields to
+    values (prepared by each field, as a save prepares them), ``add`` adds to counters in
+    the statement itself (no lost count between concurrent iterations), and with
+    ``no_backoff`` only while no backoff is on record. Returns the rows changed (0 or 1).
+    """
+    sets, params = [], []
+    for name, value in assign.items():
+        field = LoopState._meta.get_field(name)
+        sets.append(f"{column(LoopState, name)} = %s")
+        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    for name, amount in (add or {}).items():
+        counter = column(LoopState, name)
+        sets.append(f"{counter} = {counter} + %s")
+        params.append(amount)
+    where = f"{column(LoopState, 'id')} = %s"
+    params.append(LoopState.SINGLETON_ID)
+    if no_backoff:
+        where += (
+            f" AND {column(LoopState, 'backoff_until')} IS NULL"
+            f" AND {column(LoopState, 'backoff_failures')} = 0"
+        )
+    sql = f"UPDATE {table(LoopState)} SET {', '.join(sets)} WHERE {where}"  # noqa: S608 - names from model metadata
+    return rows_execute(sql, params)
 
 
 def loop_schedule_ensure(*, settings: Conf | None = None) -> Schedule:
@@ -381,16 +411,14 @@ def loop_iteration_count(
     done here under the same lock instead of with a read and a lock of its own).
 
     One transaction: the role's prompt ids upserted (``RolePrompt``) and the counters
-    moved by one ``UPDATE`` of ``F()`` expressions, which neither loses a concurrent
+    moved by one written-out ``UPDATE`` adding to them, which neither loses a concurrent
     iteration's count nor needs the row locked first. Only when a backoff is on record
     and the server answered is the row locked, to end the backoff audited. Not audited
     otherwise: the Iteration row is the record of what happened; this only sums it up
     for ``status``.
     """
     now = now or timezone.now()
-    values: dict[str, Any] = {
-        "iterations_total": F("iterations_total") + 1,
-        "tokens_total": F("tokens_total") + tokens,
+    assign: dict[str, Any] = {
         "last_iteration_at": now,
         # The duty cycle's rest is kept per loop slot (goals.services.slots); a loop-wide
         # rest written by whichever slot finished last stopped every slot.
@@ -401,35 +429,39 @@ def loop_iteration_count(
         "current_started_at": None,
         "updated_at": now,
     }
+    add = {"iterations_total": 1, "tokens_total": tokens}
     if failed:
-        values["iterations_failed"] = F("iterations_failed") + 1
+        add["iterations_failed"] = 1
         if error_class:
-            values |= {
+            assign |= {
                 "last_error_class": error_class[:40],
                 "last_error": error_detail[:4000],
                 "last_error_at": now,
             }
-    rows = LoopState.objects.filter(pk=LoopState.SINGLETON_ID)
     with transaction.atomic():
         if prompt_ids:
             _role_prompt_write(role=role, prompt_ids=prompt_ids, now=now)
         # No backoff on record (nearly always): nothing to clear, a plain update does.
-        if rows.filter(backoff_until__isnull=True, backoff_failures=0).update(**values):
+        if _state_write(assign=assign, add=add, no_backoff=True):
             return
         state = _locked()  # creates the row of a flushed database
         if answered and _backoff_clear_locked(state, now=now):
             state.save()
-        rows.update(**values)
+        _state_write(assign=assign, add=add)
 
 
 def _role_prompt_write(*, role: str, prompt_ids: list[int], now: dt.datetime) -> None:
     """The role's last prompt ids replaced; its row created on the role's first call.
 
-    An ``UPDATE`` first: the row nearly always exists, and Django's upsert
-    (``bulk_create(update_conflicts=True)``) costs several times a plain update.
+    A written-out ``UPDATE`` (``bizagent.sql``) first: the row nearly always exists
+    (migration 0014 creates one per role), and the ORM's upsert cost several times it.
     """
     values = {"ids": prompt_ids_pack(prompt_ids), "updated_at": now}
-    if RolePrompt.objects.filter(role=role).update(**values):
+    sql = (
+        f"UPDATE {table(RolePrompt)} SET {column(RolePrompt, 'ids')} = %s, "  # noqa: S608 - names from model metadata
+        f"{column(RolePrompt, 'updated_at')} = %s WHERE {column(RolePrompt, 'role')} = %s"
+    )
+    if rows_execute(sql, [values["ids"], connection.ops.adapt_datetimefield_value(now), role]):
         return
     try:
         with transaction.atomic():  # a savepoint: a lost race must not end the caller's

@@ -7,14 +7,17 @@ define what the portfolio counters hold, and only a recount runs them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Coalesce
 
+from bizagent.sql import column, columns, models_from_rows, rows_fetch, table
 from ideas.models import (
     SCORE_FIELDS,
     Idea,
@@ -59,10 +62,80 @@ def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[
     ``with_tags=False`` leaves the tags out (one query less) for a caller that reads them
     its own way, as the loop's context does for the ideas it shows in full.
     """
-    ideas = _visible(theme).order_by(*PRIORITY_ORDER)
-    if with_tags:
-        ideas = ideas.prefetch_related("tags")
+    if not with_tags:
+        # Written out: the loop picks its focus ideas this way on most iterations.
+        sql = _priority_sql(connection.vendor)
+        rows = rows_fetch(sql, [theme.pk, *Idea.VISIBLE_STATUSES, limit])
+        return models_from_rows(Idea, rows)
+    ideas = _visible(theme).order_by(*PRIORITY_ORDER).prefetch_related("tags")
     return list(ideas[:limit])
+
+
+def _visible_slots() -> str:
+    return ", ".join(["%s"] * len(Idea.VISIBLE_STATUSES))
+
+
+@functools.lru_cache(maxsize=4)
+def _priority_sql(vendor: str) -> str:
+    """``priority_ideas`` without tags, as the ORM spelled it: the theme's visible ideas
+    by ``PRIORITY_ORDER`` (the key of the ``ideas_idea_priority_order`` index), then the
+    LIMIT. Parameters: the theme's id, the visible statuses, the limit."""
+    del vendor  # part of the cache key only: quoting may differ per database
+    priority, updated_at, pk = (column(Idea, name) for name in ("priority", "updated_at", "id"))
+    return (
+        f"SELECT {columns(Idea)} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Idea, 'theme')} = %s AND {column(Idea, 'status')} IN ({_visible_slots()}) "
+        f"ORDER BY {priority} DESC, {updated_at} DESC, {pk} DESC LIMIT %s"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _shown_sql(vendor: str) -> str:
+    """The still-visible ideas among ``{ids}`` (a slot for their placeholders), each row
+    with one of its tags (or none: NULLs), in no order (the caller orders)."""
+    del vendor  # part of the cache key only: quoting may differ per database
+    through = Idea.tags.through
+    on_idea, on_tag = column(through, "idea"), column(through, "tag")
+    idea_id, status = column(Idea, "id"), column(Idea, "status")
+    return (
+        f"SELECT {columns(Idea, alias='i')}, {columns(Tag, alias='t')} "  # noqa: S608 - names from model metadata
+        f"FROM {table(Idea)} i LEFT JOIN {table(through)} it ON it.{on_idea} = i.{idea_id} "
+        f"LEFT JOIN {table(Tag)} t ON t.{column(Tag, 'id')} = it.{on_tag} "
+        f"WHERE i.{idea_id} IN ({{ids}}) AND i.{status} IN ({_visible_slots()})"
+    )
+
+
+def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
+    """The ideas of ``ids`` still visible, in the order of ``ids``, with their tags
+    prefetched as ``prefetch_related("tags")`` leaves them (by name): one statement
+    instead of the ORM's two, written out because it runs on every model call."""
+    if not ids:
+        return []
+    sql = _shown_sql(connection.vendor).format(ids=", ".join(["%s"] * len(ids)))
+    rows = rows_fetch(sql, [*ids, *Idea.VISIBLE_STATUSES])
+    width = len(Idea._meta.concrete_fields)
+    at_pk = Idea._meta.concrete_fields.index(Idea._meta.pk)
+    idea_rows: dict[int, Sequence[Any]] = {}
+    tag_rows: dict[int, list[Sequence[Any]]] = {}
+    for row in rows:
+        idea_rows.setdefault(row[at_pk], row[:width])
+        found = tag_rows.setdefault(row[at_pk], [])
+        if row[width] is not None:
+            found.append(row[width:])
+    by_pk = {idea.pk: idea for idea in models_from_rows(Idea, list(idea_rows.values()))}
+    template = Tag.objects.all()
+    for pk, idea in by_pk.items():
+        tags = models_from_rows(Tag, tag_rows[pk])
+        tags.sort(key=lambda tag: (tag.name, tag.pk))  # the model's ordering: by name
+        # What ``prefetch_related`` stores: the manager's own queryset with its result
+        # cache filled, so ``idea.tags.all()`` reads no row and anything chained on it
+        # still queries this idea's tags. (Django's internals: the stubs do not type them.)
+        manager: Any = idea.tags
+        queryset = manager._apply_rel_filters(template)
+        queryset._result_cache = tags
+        queryset._prefetch_done = True
+        cast(Any, idea)._prefetched_objects_cache = {manager.prefetch_cache_name: queryset}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:
@@ -168,9 +241,7 @@ def idea_context_candidates(
     # Still visible now (an epoch's window is as of the epoch's start), with their tags.
     # Looked up by key only: with the theme's filter and the exclusions, SQLite walked
     # the theme's ideas instead (40 ms at 100,000 ideas).
-    shown = Idea.objects.filter(pk__in=ids, status__in=Idea.VISIBLE_STATUSES)
-    by_pk = {idea.pk: idea for idea in shown.prefetch_related("tags")}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
+    return _ideas_shown(ids)
 
 
 def _linked_best(
@@ -197,15 +268,44 @@ class OverlapWindow:
     tags: Mapping[int, frozenset[int]]
 
 
+@functools.lru_cache(maxsize=4)
+def _window_ids_sql(vendor: str) -> str:
+    """The ids of ``priority_ideas``' order (its index), up to a LIMIT parameter."""
+    del vendor  # part of the cache key only: quoting may differ per database
+    priority, updated_at, pk = (column(Idea, name) for name in ("priority", "updated_at", "id"))
+    return (
+        f"SELECT {pk} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Idea, 'theme')} = %s AND {column(Idea, 'status')} IN ({_visible_slots()}) "
+        f"ORDER BY {priority} DESC, {updated_at} DESC, {pk} DESC LIMIT %s"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _window_tags_sql(vendor: str) -> str:
+    """(idea id, tag id) of the ideas in ``{ids}`` (a slot for their placeholders)."""
+    del vendor  # part of the cache key only: quoting may differ per database
+    through = Idea.tags.through
+    on_idea = column(through, "idea")
+    return (
+        f"SELECT {on_idea}, {column(through, 'tag')} FROM {table(through)} "  # noqa: S608 - names from model metadata
+        f"WHERE {on_idea} IN ({{ids}})"
+    )
+
+
 def _overlap_window_read(theme: Theme) -> OverlapWindow:
+    # Written out: the ORM built a lookup of 2,000 ids for the tags' IN list (~25 ms at
+    # the epoch's first call); the statements are the ORM's, values still parameters.
     ids = tuple(
-        _visible(theme).order_by(*PRIORITY_ORDER).values_list("pk", flat=True)[:OVERLAP_WINDOW]
+        pk
+        for (pk,) in rows_fetch(
+            _window_ids_sql(connection.vendor), [theme.pk, *Idea.VISIBLE_STATUSES, OVERLAP_WINDOW]
+        )
     )
     tags: dict[int, set[int]] = {}
-    for idea_id, tag_id in Idea.tags.through.objects.filter(idea_id__in=ids).values_list(
-        "idea_id", "tag_id"
-    ):
-        tags.setdefault(idea_id, set()).add(tag_id)
+    if ids:
+        sql = _window_tags_sql(connection.vendor).format(ids=", ".join(["%s"] * len(ids)))
+        for idea_id, tag_id in rows_fetch(sql, ids):
+            tags.setdefault(idea_id, set()).add(tag_id)
     return OverlapWindow(ids=ids, tags={pk: frozenset(found) for pk, found in tags.items()})
 
 
@@ -226,6 +326,24 @@ def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
         return window
     kept = cache.get(key)  # another worker read it first: use theirs
     return kept if isinstance(kept, OverlapWindow) else window
+
+
+@functools.lru_cache(maxsize=4)
+def _newest_sql(vendor: str) -> str:
+    del vendor  # part of the cache key only: quoting may differ per database
+    return (
+        f"SELECT {column(Idea, 'title')}, {column(Idea, 'summary')} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Idea, 'theme')} = %s AND {column(Idea, 'status')} IN ({_visible_slots()}) "
+        f"ORDER BY {column(Idea, 'id')} DESC LIMIT %s"
+    )
+
+
+def newest_texts(*, theme: Theme, limit: int) -> list[str]:
+    """ "Title. summary" of the theme's ``limit`` newest visible ideas, newest first: the
+    sample of the pairwise text measures (``scatter_measure`` reads it every iteration,
+    hence written out; the primary key's index serves the order)."""
+    rows = rows_fetch(_newest_sql(connection.vendor), [theme.pk, *Idea.VISIBLE_STATUSES, limit])
+    return [f"{title}. {summary}" for title, summary in rows]
 
 
 def _effective(name: str):
@@ -330,12 +448,7 @@ def _stats_assemble(
             if mean is None or square is None
             else round(max(0.0, square - mean * mean), 3),
         }
-    sample = [
-        f"{title}. {summary}"
-        for title, summary in _visible(theme)
-        .order_by("-pk")
-        .values_list("title", "summary")[:STATS_SAMPLE]
-    ]
+    sample = newest_texts(theme=theme, limit=STATS_SAMPLE)
     sample_diversity = diversity(sample)
     return {
         "ideas": sum(counts[status] for status in Idea.VISIBLE_STATUSES),

@@ -48,7 +48,7 @@ from bizagent.leases import (
     lease_renew,
     rows_returned,
 )
-from bizagent.sql import column, rows_execute, rows_insert, table, value
+from bizagent.sql import column, rows_execute, rows_fetch, rows_insert, table, value
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import conf
@@ -394,6 +394,20 @@ def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None
     return None
 
 
+@functools.lru_cache(maxsize=4)
+def _leases_lapsed_sql(vendor: str) -> str:
+    """The running tasks whose lease lapsed (id, owner, losses), by id. Written out: the
+    loop asks on every iteration and nearly always finds nothing, and building the ORM's
+    query cost ~25 times running it. Parameters: the running status, the time."""
+    del vendor  # part of the cache key only: quoting may differ per database
+    return (
+        f"SELECT {column(Task, 'id')}, {column(Task, 'lease_owner')}, "  # noqa: S608 - names from model metadata
+        f"{column(Task, 'lease_losses')} FROM {table(Task)} "
+        f"WHERE {column(Task, 'status')} = %s AND {column(Task, 'lease_expires_at')} < %s "
+        f"ORDER BY {column(Task, 'id')}"
+    )
+
+
 def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
     """Return tasks whose worker died (lease lapsed) to the queue, without spending an
     attempt; block a task once its workers died ``GOALS_MAX_LEASE_LOSSES`` times.
@@ -405,10 +419,9 @@ def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     cap = conf().max_lease_losses
-    expired = list(
-        Task.objects.filter(status=Task.Status.RUNNING, lease_expires_at__lt=now).values_list(
-            "pk", "lease_owner", "lease_losses"
-        )
+    expired = rows_fetch(
+        _leases_lapsed_sql(connection.vendor),
+        [Task.Status.RUNNING.value, connection.ops.adapt_datetimefield_value(now)],
     )
     returned = []
     for pk, owner, losses in expired:

@@ -11,9 +11,13 @@ kind through its entry; adding a kind is one entry here and one in its role's ``
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import connection
+
+from bizagent.sql import column, columns, models_from_rows, rows_fetch, table
 from goals.models import PLAN, LoopState, Mode, Role, Task, TaskKind
 from goals.roles import ROLE_FOR_KIND
 from goals.selectors import iteration_number_last
@@ -22,7 +26,7 @@ from goals.services.queue import task_claim_next
 from goals.work import Work
 from ideas.mode import mode_choose
 from ideas.models import Idea, Theme
-from ideas.selectors import portfolio_stats, priority_ideas
+from ideas.selectors import newest_texts, portfolio_stats, priority_ideas
 from ideas.stats import diversity
 
 SCATTER_SAMPLE = 50
@@ -117,14 +121,30 @@ def scatter_measure(*, theme: Theme) -> float:
     on a smaller sample: it runs every iteration, and the pairwise comparison grows with
     the square of the sample (50 ideas: 1,225 pairs, about 2 ms; 200: 19,900 pairs).
     """
-    sample = [
-        f"{title}. {summary}"
-        for title, summary in Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
-        .order_by("-pk")
-        .values_list("title", "summary")[:SCATTER_SAMPLE]
-    ]
-    value = diversity(sample)
+    value = diversity(newest_texts(theme=theme, limit=SCATTER_SAMPLE))
     return 0.0 if value is None else value
+
+
+@functools.lru_cache(maxsize=4)
+def _task_ideas_sql(vendor: str) -> str:
+    del vendor  # part of the cache key only: quoting may differ per database
+    through = Task.ideas.through
+    idea_id = column(Idea, "id")
+    return (
+        f"SELECT {columns(Idea, alias='i')} FROM {table(Idea)} i "  # noqa: S608 - names from model metadata
+        f"JOIN {table(through)} ti ON ti.{column(through, 'idea')} = i.{idea_id} "
+        f"WHERE ti.{column(through, 'task')} = %s "
+        f"AND i.{column(Idea, 'status')} IN ({', '.join(['%s'] * len(Idea.VISIBLE_STATUSES))}) "
+        f"ORDER BY i.{idea_id}"
+    )
+
+
+def task_ideas_visible(*, task: Task) -> list[Idea]:
+    """The task's visible ideas by primary key, tags not prefetched: what
+    ``task.ideas.filter(status__in=VISIBLE).order_by("pk")`` reads, written out because
+    the loop reads it on every task it claims."""
+    rows = rows_fetch(_task_ideas_sql(connection.vendor), [task.pk, *Idea.VISIBLE_STATUSES])
+    return models_from_rows(Idea, rows)
 
 
 def role_for(kind: str) -> str:
@@ -139,7 +159,7 @@ def focus_ideas_pick(*, theme: Theme, task: Task | None, mode: str) -> list[Idea
     if task is not None:
         # No tags prefetched: the context reads the shown ideas' tags and links itself
         # (``ideas.context``), in one query for all of them.
-        own = list(task.ideas.filter(status__in=Idea.VISIBLE_STATUSES).order_by("pk"))
+        own = task_ideas_visible(task=task)
         if own:
             return own
     return handler.focus(theme, mode)

@@ -1,0 +1,164 @@
+"""The portfolio reads written out by hand (``ideas.selectors``) read exactly what their
+ORM forms read: the same rows, every column converted the same way, in the same order,
+ties included, and the shown ideas' tags left as ``prefetch_related("tags")`` leaves
+them. Run on SQLite and on PostgreSQL (``DATABASE_URL=postgres://...``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pytest
+from django.utils import timezone
+
+from ideas.models import Idea, Tag
+from ideas.selectors import (
+    PRIORITY_ORDER,
+    _ideas_shown,
+    _overlap_window_read,
+    newest_texts,
+    priority_ideas,
+)
+from tests.ideas.factories import ThemeFactory
+from tests.ideas.test_query_plans import _assert_served_by_indexes, _statements
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+STATUSES = [*Idea.VISIBLE_STATUSES, Idea.Status.ARCHIVED, Idea.Status.REFUSED]
+
+
+def _portfolio(theme, n: int = 40) -> list[Idea]:
+    """Ideas with many ties: five priorities, three update times, every status, some
+    without tags, some with several, scores and JSON set on some."""
+    tags = Tag.objects.bulk_create([Tag(theme=theme, name=name) for name in "edcba"])
+    Idea.objects.bulk_create(
+        [
+            Idea(
+                theme=theme,
+                title=f"Idea {i} 茶",
+                summary=f"Summary {i}: a calm product.",
+                fingerprint=hashlib.sha256(f"{theme.pk} idea {i}".encode()).hexdigest(),
+                priority=float(i % 5),
+                brand_fit=float(i % 7) if i % 3 else None,
+                human_brand_fit=0.5 if i % 11 == 0 else None,
+                status=STATUSES[i % len(STATUSES)],
+            )
+            for i in range(n)
+        ]
+    )
+    ideas = list(Idea.objects.filter(theme=theme).order_by("pk"))
+    base = timezone.now().replace(microsecond=0)
+    for idea in ideas:  # three update times shared by many ideas: ties on both keys
+        Idea.objects.filter(pk=idea.pk).update(updated_at=base - dt.timedelta(hours=idea.pk % 3))
+    through = Idea.tags.through
+    through.objects.bulk_create(
+        [
+            through(idea_id=idea.pk, tag_id=tag.pk)
+            for idea in ideas
+            for k, tag in enumerate(tags)
+            if idea.pk % 4 and k < idea.pk % 4
+        ]
+    )
+    return ideas
+
+
+def _row(idea: Idea) -> dict:
+    return {field.attname: getattr(idea, field.attname) for field in Idea._meta.concrete_fields}
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 12, 40])
+def test_priority_ideas_without_tags_are_the_orm_rows_in_its_order(limit):
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))  # another theme's ideas stay out
+    expected = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES).order_by(
+            *PRIORITY_ORDER
+        )[:limit]
+    )
+    found = priority_ideas(theme=theme, limit=limit, with_tags=False)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert all(not idea._state.adding and idea._state.db == "default" for idea in found)
+
+
+def test_priority_ideas_without_tags_walk_the_priority_index():
+    theme = ThemeFactory()
+    _portfolio(theme, n=120)
+    with _statements() as seen:
+        assert len(priority_ideas(theme=theme, limit=12, with_tags=False)) == 12
+        assert len(newest_texts(theme=theme, limit=50)) == 50
+    _assert_served_by_indexes(seen)
+
+
+def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
+    django_assert_num_queries,
+):
+    theme = ThemeFactory()
+    ideas = _portfolio(theme)
+    visible = [idea for idea in ideas if idea.status in Idea.VISIBLE_STATUSES]
+    untagged = [idea.pk for idea in visible if idea.pk % 4 == 0][:2]
+    tagged = [idea.pk for idea in visible if idea.pk % 4 == 3][:2]
+    hidden = [idea.pk for idea in ideas if idea.status not in Idea.VISIBLE_STATUSES][:2]
+    # Out of key order, hidden ideas and an id that does not exist among them.
+    ids = [tagged[1], untagged[0], hidden[0], 10**9, tagged[0], hidden[1], untagged[1]]
+    by_pk = {
+        idea.pk: idea
+        for idea in Idea.objects.filter(
+            pk__in=ids, status__in=Idea.VISIBLE_STATUSES
+        ).prefetch_related("tags")
+    }
+    expected = [by_pk[pk] for pk in ids if pk in by_pk]
+    with django_assert_num_queries(1):
+        found = _ideas_shown(ids)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert any(not idea.tag_names for idea in found) and any(
+        len(idea.tag_names) > 1 for idea in found
+    )
+    with django_assert_num_queries(0):  # the tags come from the prefetch cache
+        tags = [[(tag.pk, tag.name) for tag in idea.tags.all()] for idea in found]
+        names = [idea.tag_names for idea in found]
+    assert tags == [[(tag.pk, tag.name) for tag in idea.tags.all()] for idea in expected]
+    assert names == [idea.tag_names for idea in expected]
+    # Chained on, the cached queryset still reads this idea's tags (as the ORM's does).
+    tagged = next(idea for idea in found if len(idea.tag_names) > 1)
+    first = tagged.tag_names[0]
+    assert [tag.name for tag in tagged.tags.all().filter(name=first)] == [first]
+    assert _ideas_shown([]) == []
+
+
+def test_newest_texts_are_the_orm_sample_in_its_order():
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))
+    for limit in (1, 5, 50):
+        expected = [
+            f"{title}. {summary}"
+            for title, summary in Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+            .order_by("-pk")
+            .values_list("title", "summary")[:limit]
+        ]
+        assert newest_texts(theme=theme, limit=limit) == expected
+
+
+@pytest.mark.parametrize("window", [1, 7, 40])
+def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch, window):
+    import ideas.selectors
+
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))
+    monkeypatch.setattr(ideas.selectors, "OVERLAP_WINDOW", window)
+    ids = tuple(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .order_by(*PRIORITY_ORDER)
+        .values_list("pk", flat=True)[:window]
+    )
+    tags: dict[int, set[int]] = {}
+    for idea_id, tag_id in Idea.tags.through.objects.filter(idea_id__in=ids).values_list(
+        "idea_id", "tag_id"
+    ):
+        tags.setdefault(idea_id, set()).add(tag_id)
+    read = _overlap_window_read(theme)
+    assert read.ids == ids
+    assert read.tags == {pk: frozenset(found) for pk, found in tags.items()}
+    assert _overlap_window_read(ThemeFactory(status="archived")).ids == ()

@@ -48,6 +48,15 @@ def columns(model: type[Model], *, alias: str = "", using: str = "default") -> s
     return ", ".join(f"{prefix}{quote(field.column)}" for field in model._meta.concrete_fields)
 
 
+def value(model: type[Model], name: str, given: Any, *, using: str = "default") -> Any:
+    """``given`` as the parameter the ORM would send for ``model``'s field ``name`` in a
+    filter or an update (JSON encoded, datetimes and dates adapted for the backend)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
+    return field.get_db_prep_save(given, connections[using])
+
+
 def rows_fetch(sql: str, params: Sequence[Any], *, using: str = "default") -> list[tuple]:
     """Run a statement that returns rows and give them all (a failure inside an atomic
     block marks it for rollback, as the ORM does)."""
@@ -87,3 +96,45 @@ def models_from_rows(
                 values[index] = converter(values[index], col, connection)
         instances.append(model.from_db(using, names, values))
     return instances
+
+
+def rows_insert(model: type[M], instances: Sequence[M], *, using: str = "default") -> list[M]:
+    """Insert new ``instances`` of ``model`` in one statement per batch, setting each one's
+    primary key, as ``bulk_create`` does without its per-call machinery.
+
+    Each value is prepared as the ORM prepares it for an insert (``pre_save`` then
+    ``get_db_prep_save``: JSON encoded, datetimes and UUIDs adapted); the auto primary key
+    is left to the database and read back with ``RETURNING``. Where the database cannot
+    return rows from a bulk insert, ``bulk_create`` itself runs.
+    """
+    if not instances:
+        return []
+    connection = connections[using]
+    meta = model._meta
+    if not connection.features.can_return_rows_from_bulk_insert or meta.auto_field is None:
+        return model._default_manager.using(using).bulk_create(instances)
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in fields)
+    head = f"INSERT INTO {table(model, using=using)} ({names}) VALUES "  # noqa: S608 - names from model metadata
+    tail = f" RETURNING {quote(meta.auto_field.column)}"
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    batch = max(1, connection.ops.bulk_batch_size(fields, instances))
+    auto = meta.auto_field.attname
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cur:
+        for start in range(0, len(instances), batch):
+            chunk = instances[start : start + batch]
+            params: list[Any] = []
+            for instance in chunk:
+                params.extend(
+                    field.get_db_prep_save(field.pre_save(instance, True), connection)
+                    for field in fields
+                )
+            cur.execute(head + ", ".join([one] * len(chunk)) + tail, params)
+            # RETURNING gives the rows in insert order on both SQLite and PostgreSQL
+            # for a single VALUES list (what bulk_create relies on too).
+            for instance, (pk,) in zip(chunk, cur.fetchall(), strict=True):
+                setattr(instance, auto, pk)
+                instance._state.adding = False
+                instance._state.db = using
+    return list(instances)

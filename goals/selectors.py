@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django_q.models import Schedule
@@ -105,16 +106,26 @@ def recent_ideator_texts(*, theme: Theme, limit: int) -> list[str]:
 def recent_answers(*, theme: Theme, role: str, limit: int) -> list[Any]:
     """The parsed answers of the last ``limit`` successful iterations of ``role``, oldest
     first: what stagnation compares a new answer with."""
-    rows = (
-        Iteration.objects.filter(
-            theme=theme,
-            role=role,
-            outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
-        )
-        .order_by("-id")
-        .values_list("parsed", flat=True)[:limit]
+    # Written out (read every iteration; the ORM's query cost ~15x the statement), the
+    # JSON read back through the field's own converters.
+    sql = (
+        f"SELECT {column(Iteration, 'parsed')} FROM {table(Iteration)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Iteration, 'theme')} = %s AND {column(Iteration, 'role')} = %s "
+        f"AND {column(Iteration, 'outcome')} IN (%s, %s) "
+        f"ORDER BY {column(Iteration, 'id')} DESC LIMIT %s"
     )
-    return [parsed for parsed in reversed(list(rows)) if parsed]
+    params = [theme.pk, role, Iteration.Outcome.OK.value, Iteration.Outcome.REPAIRED.value, limit]
+    rows = rows_fetch(sql, params)
+    parsed_field = Iteration._meta.get_field("parsed")
+    col = parsed_field.get_col(Iteration._meta.db_table)
+    converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+    answers = []
+    for (parsed,) in reversed(rows):
+        for convert in converters:
+            parsed = convert(parsed, col, connection)
+        if parsed:
+            answers.append(parsed)
+    return answers
 
 
 def recent_directions(*, theme: Theme, limit: int) -> list[str]:

@@ -39,6 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from bizagent.leases import (
+    LEASE,
     can_return_rows_from_update,
     lease_claim,
     lease_claim_returning,
@@ -47,7 +48,7 @@ from bizagent.leases import (
     lease_renew,
     rows_returned,
 )
-from bizagent.sql import column, rows_fetch, table
+from bizagent.sql import column, rows_execute, rows_fetch, rows_insert, table, value
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import conf
@@ -127,7 +128,8 @@ def _task_ideas_link(tasks: Sequence[tuple[Task, TaskSpec]]) -> None:
         for idea in dict.fromkeys(spec.ideas)
     ]
     if rows:
-        through.objects.bulk_create(rows)
+        # Written out: bulk_create's machinery cost more than the insert it runs.
+        rows_insert(through, rows)
 
 
 def _open_by_key(theme: Theme, keys: Iterable[str]) -> dict[str, Task]:
@@ -192,7 +194,7 @@ def tasks_create(
     if fresh:
         try:
             with transaction.atomic():
-                Task.objects.bulk_create([task for _, task, _ in fresh])
+                rows_insert(Task, [task for _, task, _ in fresh])
                 _task_ideas_link([(task, spec) for _, task, spec in fresh])
         except IntegrityError:
             return [
@@ -486,12 +488,26 @@ def task_complete(*, task: Task, worker: str, now: dt.datetime | None = None) ->
     """
     now = now or timezone.now()
     transition_sources(Task.Status.RUNNING, to=Task.Status.DONE)
-    changed = lease_release(
-        Task.objects.filter(pk=task.pk, status=Task.Status.RUNNING),
-        owner=worker,
-        status=Task.Status.DONE,
-        finished_at=now,
-        last_error="",
+    # lease_release's compare-and-set, written out (the ORM's update cost ~10x the
+    # statement): the lease is given back and the outcome written only while it is ours.
+    owner, expires = column(Task, LEASE.owner), column(Task, LEASE.expires_at)
+    sql = (
+        f"UPDATE {table(Task)} SET {owner} = %s, {expires} = NULL, "  # noqa: S608 - names from model metadata
+        f"{column(Task, 'status')} = %s, {column(Task, 'finished_at')} = %s, "
+        f"{column(Task, 'last_error')} = %s "
+        f"WHERE {column(Task, 'id')} = %s AND {column(Task, 'status')} = %s AND {owner} = %s"
+    )
+    changed = rows_execute(
+        sql,
+        [
+            LEASE.unowned,
+            Task.Status.DONE.value,
+            value(Task, "finished_at", now),
+            "",
+            task.pk,
+            Task.Status.RUNNING.value,
+            worker,
+        ],
     )
     if not changed:
         raise LeaseLost(f"task {task.pk} is no longer leased to {worker}")

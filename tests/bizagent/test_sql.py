@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from bizagent.sql import column, columns, models_from_rows, rows_execute, rows_fetch, table
+from bizagent.sql import (
+    column,
+    columns,
+    models_from_rows,
+    rows_execute,
+    rows_fetch,
+    rows_insert,
+    table,
+)
 from goals.models import Task
 from goals.services.queue import task_create
 from tests.goals.factories import ThemeFactory
@@ -46,3 +54,61 @@ def test_a_change_says_how_many_rows_it_changed():
     assert rows_execute(sql, [42, theme.pk]) == 2
     assert set(Task.objects.values_list("priority", flat=True)) == {42}
     assert models_from_rows(Task, []) == []
+
+
+def _stored(model, pk):
+    """The row's stored columns, as the database holds them (not through the model)."""
+    sql = f"SELECT {columns(model)} FROM {table(model)} WHERE id = %s"  # noqa: S608
+    [row] = rows_fetch(sql, [pk])
+    return row
+
+
+def test_an_insert_by_hand_stores_what_bulk_create_stores():
+    import datetime as dt
+    import uuid
+
+    from django.contrib.contenttypes.models import ContentType
+
+    from decisions.models import AuditEvent
+
+    theme = ThemeFactory()
+    when = dt.datetime(2026, 3, 4, 5, 6, 7, 890_123, tzinfo=dt.UTC)
+
+    def event() -> AuditEvent:
+        return AuditEvent(
+            uuid=uuid.uuid4(),
+            action="goals.task_failed",
+            subject_type=ContentType.objects.get_for_model(theme),
+            subject_id=str(theme.pk),
+            subject_repr="テーマ",
+            data={"n": [1, 2.5, None], "note": "ノート", "when": "2026-03-04"},
+            created_at=when,
+        )
+
+    by_orm = AuditEvent.objects.bulk_create([event(), event()])
+    by_hand = rows_insert(AuditEvent, [event(), event()])
+    assert all(e.pk is not None and not e._state.adding for e in by_hand)
+    assert len({e.pk for e in by_orm + by_hand}) == 4
+    for orm, hand in zip(by_orm, by_hand, strict=True):
+        stored_orm, stored_hand = _stored(AuditEvent, orm.pk), _stored(AuditEvent, hand.pk)
+        names = [f.attname for f in AuditEvent._meta.concrete_fields]
+        differ = {name for name, a, b in zip(names, stored_orm, stored_hand, strict=True) if a != b}
+        assert differ == {"id", "uuid"}
+        assert AuditEvent.objects.get(pk=hand.pk).uuid == hand.uuid
+    assert rows_insert(AuditEvent, []) == []
+
+
+def test_an_insert_by_hand_runs_the_fields_pre_save_and_batches():
+    from decisions.models import SheetRow
+
+    rows = [
+        SheetRow(tab="decision_log", uuid=f"00000000-0000-0000-0000-{n:012d}", values=[n, "x"])
+        for n in range(1, 1201)
+    ]
+    # 1,200 rows of 12 columns pass SQLite's parameter limit: split in batches.
+    inserted = rows_insert(SheetRow, rows)
+    assert [r.pk for r in inserted] == sorted(r.pk for r in inserted)
+    assert SheetRow.objects.count() == 1200
+    last = SheetRow.objects.get(pk=inserted[-1].pk)
+    assert last.values == [1200, "x"]
+    assert str(last.uuid) == "00000000-0000-0000-0000-000000001200"

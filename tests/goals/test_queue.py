@@ -403,3 +403,48 @@ def test_concurrent_batches_with_the_same_keys_queue_each_key_once():
     assert sum(created for batch in results for _, created in batch) == 4
     for batch in results:  # every caller learns the one open task of each key
         assert sorted(t.dedupe_key for t, _ in batch) == [f"k{n}" for n in range(4)]
+
+
+def _stored_task(pk: int) -> dict:
+    return Task.objects.filter(pk=pk).values().get()
+
+
+def test_completing_writes_what_the_orms_lease_release_wrote(theme):
+    """task_complete's written-out compare-and-set against the ORM form it replaced, on
+    twin tasks: every column ends the same but the ids and creation times."""
+    from bizagent.leases import lease_release
+
+    TaskFactory(theme=theme, priority=90, metadata={"ノート": [1]})
+    TaskFactory(theme=theme, priority=10, metadata={"ノート": [1]})
+    by_hand = task_claim_next(theme=theme, worker="a")
+    by_orm = task_claim_next(theme=theme, worker="a")
+    Task.objects.filter(pk__in=[by_hand.pk, by_orm.pk]).update(last_error="x: earlier")
+    now = dt.datetime(2026, 5, 6, 7, 8, 9, 123_456, tzinfo=dt.UTC)
+    with transaction.atomic():
+        task_complete(task=by_hand, worker="a", now=now)
+        assert lease_release(
+            Task.objects.filter(pk=by_orm.pk, status=Task.Status.RUNNING),
+            owner="a",
+            status=Task.Status.DONE,
+            finished_at=now,
+            last_error="",
+        )
+    hand, orm = _stored_task(by_hand.pk), _stored_task(by_orm.pk)
+    differ = {name for name in hand if hand[name] != orm[name]}
+    assert differ <= {"id", "priority", "created_at", "lease_expires_at", "last_run_at"}
+    assert "lease_expires_at" not in differ or hand["lease_expires_at"] is None
+    assert hand["status"] == Task.Status.DONE and hand["finished_at"] == now
+    assert hand["lease_owner"] == "" and hand["lease_expires_at"] is None
+    assert hand["last_error"] == ""
+
+
+def test_completing_under_a_lost_lease_or_another_status_changes_nothing(theme):
+    TaskFactory(theme=theme)
+    task = task_claim_next(theme=theme, worker="a")
+    before = _stored_task(task.pk)
+    with pytest.raises(LeaseLost), transaction.atomic():
+        task_complete(task=task, worker="b")
+    Task.objects.filter(pk=task.pk).update(status=Task.Status.READY)
+    with pytest.raises(LeaseLost), transaction.atomic():
+        task_complete(task=task, worker="a")
+    assert _stored_task(task.pk) == {**before, "status": Task.Status.READY}

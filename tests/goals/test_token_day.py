@@ -18,6 +18,7 @@ from goals.selectors_iteration import iteration_start_read
 from goals.services import iteration_run
 from goals.services.record import tokens_day_add
 from tests.concurrency import run_together
+from tests.goals.factories import ThemeFactory
 from tests.goals.studio import Studio
 from tests.goals.test_loop_e2e import fake, studio_responder  # noqa: F401 (fixture)
 
@@ -93,3 +94,19 @@ def test_the_migration_counts_the_days_of_the_iterations_before_it(theme):
     backfill(django_apps, None)
     assert tokens_used_today(theme=theme, now=now) == 127
     assert tokens_used_today(theme=theme, now=now - dt.timedelta(days=1)) == 50
+
+
+def test_the_written_out_increment_adds_to_that_day_only_as_the_orm_did(theme):
+    """The day's UPDATE by hand against the ORM's F() update it replaced: same rows hit,
+    same sums (the date parameter adapted as the ORM adapts it)."""
+    other = ThemeFactory(status="archived")
+    day = dt.date(2026, 2, 28)
+    for t in (theme, other):
+        for d in (day, day + dt.timedelta(days=1)):
+            TokenDay.objects.create(theme=t, day=d, tokens=5)
+    tokens_day_add(theme_id=theme.pk, day=day, tokens=37)
+    TokenDay.objects.filter(theme=other, day=day).update(tokens=F("tokens") + 37)
+    mine = {r.day: r.tokens for r in TokenDay.objects.filter(theme=theme)}
+    theirs = {r.day: r.tokens for r in TokenDay.objects.filter(theme=other)}
+    assert mine == theirs == {day: 42, day + dt.timedelta(days=1): 5}
+    assert TokenDay.objects.count() == 4

@@ -142,3 +142,29 @@ def test_archiving_takes_an_idea_out_of_the_planner(theme, bob, audit_calls):
     assert idea_archive(idea_ids=[idea.pk], user=bob) == 1
     assert priority_ideas(theme=theme, limit=5) == []
     assert audit_calls[-1]["action"] == "ideas.ideas_archived"
+
+
+def test_the_written_out_score_update_stores_what_the_orms_update_stored(theme):
+    """``_scored_rows_write``'s UPDATE by hand against the ORM ``update()`` it replaced,
+    on twin ideas given the same scores: the rows end the same but their own texts."""
+    import datetime as dt
+
+    from ideas.models import SCORE_FIELDS
+    from ideas.services.scores import _SCORED_COLUMNS, _scored_rows_write
+
+    by_hand, by_orm = IdeaFactory(theme=theme), IdeaFactory(theme=theme)
+    when = dt.datetime(2026, 6, 7, 8, 9, 10, 111_213, tzinfo=dt.UTC)
+    changes = {name: 1.5 + index for index, name in enumerate(SCORE_FIELDS)}
+    changes.update(priority=7.125, updated_by_iteration_id=None, updated_at=when)
+    for name, given in changes.items():
+        setattr(by_hand, name, given)
+    _scored_rows_write([by_hand])
+    Idea.objects.filter(pk=by_orm.pk).update(**{name: changes[name] for name in _SCORED_COLUMNS})
+    hand = Idea.objects.filter(pk=by_hand.pk).values().get()
+    orm = Idea.objects.filter(pk=by_orm.pk).values().get()
+    own = {"id", "title", "summary", "fingerprint", "created_at"}
+    assert {name for name in hand if hand[name] != orm[name]} <= own
+    assert hand["updated_at"] == when and hand["priority"] == 7.125
+    assert {name: hand[name] for name in SCORE_FIELDS} == {
+        name: changes[name] for name in SCORE_FIELDS
+    }

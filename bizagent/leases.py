@@ -15,7 +15,7 @@ after it (``UPDATE … RETURNING``), for a queue that works on the row it claime
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -24,7 +24,7 @@ from django.db import connections
 from django.db.models import Model, Q, QuerySet
 from django.db.models.sql import UpdateQuery
 
-from bizagent.sql import models_from_rows, rows_fetch
+from bizagent.sql import models_from_rows, rows_fetch, rows_update
 
 M = TypeVar("M", bound=Model)
 
@@ -162,4 +162,26 @@ def lease_release(
     same statement; how many it held (0: the lease had moved on, nothing was written)."""
     return rows.filter(fields.held_by(owner)).update(
         **{fields.owner: fields.unowned, fields.expires_at: None}, **changes
+    )
+
+
+def lease_release_row(
+    model: type[Model],
+    *,
+    pk: Any,
+    owner: Any,
+    still: Mapping[str, Any] | None = None,
+    fields: LeaseFields = LEASE,
+    **changes: Any,
+) -> int:
+    """``lease_release`` of the row ``pk`` of ``model``, as one written-out statement
+    (``bizagent.sql``) for a hot path, where building the ORM's update cost ~10 times
+    running it. ``still``: columns the row must still hold (its status) for the release
+    to happen, beside the owner; 0 when it did not (nothing was written)."""
+    if owner is None:
+        raise ValueError("a lease is released by its owner, not by nobody")
+    return rows_update(
+        model,
+        where={model._meta.pk.name: pk, **(still or {}), fields.owner: owner},
+        assign={fields.owner: fields.unowned, fields.expires_at: None, **changes},
     )

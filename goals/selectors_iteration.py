@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import threading
 from dataclasses import dataclass
 
-from django.db import connection
-
+from bizagent.sql import column, columns, rows_fetch, statement, table, value
 from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.selectors import day_start
 from ideas.models import IPProfile, Theme
@@ -40,30 +38,23 @@ class IterationStart:
     shake_up_open: bool
 
 
-def _columns(model: type[Theme] | type[IPProfile], alias: str) -> list[str]:
-    quote = connection.ops.quote_name
-    return [f"{alias}.{quote(field.column)}" for field in model._meta.concrete_fields]
-
-
-@functools.cache
-def _start_sql(vendor: str) -> str:
-    """The statement for the database ``vendor`` (quoting is the backend's). Only names
-    from the models' metadata are formatted in; every value is a parameter."""
-    quote = connection.ops.quote_name
+@statement
+def _start_sql() -> str:
+    """The statement (``bizagent.sql``): names from the models, values as parameters."""
     open_statuses = ", ".join(["%s"] * len(Task.OPEN_STATUSES))
-    select = ", ".join(_columns(Theme, "t") + _columns(IPProfile, "p"))
+    theme_id = column(Theme, "id")
     return (
-        f"SELECT {select}, "  # noqa: S608 - names from model metadata, values are parameters
-        f"COALESCE((SELECT d.{quote('tokens')} FROM {quote(TokenDay._meta.db_table)} d "
-        f"WHERE d.{quote('theme_id')} = t.{quote('id')} AND d.{quote('day')} = %s), 0), "
-        f"COALESCE((SELECT MAX(i.{quote('number')}) FROM {quote(Iteration._meta.db_table)} i "
-        f"WHERE i.{quote('theme_id')} = t.{quote('id')}), 0), "
-        f"EXISTS (SELECT 1 FROM {quote(Task._meta.db_table)} k "
-        f"WHERE k.{quote('theme_id')} = t.{quote('id')} AND k.{quote('kind')} = %s "
-        f"AND k.{quote('status')} IN ({open_statuses})) "
-        f"FROM {quote(Theme._meta.db_table)} t "
-        f"JOIN {quote(IPProfile._meta.db_table)} p ON p.{quote('id')} = t.{quote('ip_profile_id')} "
-        f"WHERE t.{quote('status')} = %s ORDER BY t.{quote('id')} LIMIT 1"
+        f"SELECT {columns(Theme, alias='t')}, {columns(IPProfile, alias='p')}, "  # noqa: S608 - names from model metadata
+        f"COALESCE((SELECT d.{column(TokenDay, 'tokens')} FROM {table(TokenDay)} d "
+        f"WHERE d.{column(TokenDay, 'theme')} = t.{theme_id} "
+        f"AND d.{column(TokenDay, 'day')} = %s), 0), "
+        f"COALESCE((SELECT MAX(i.{column(Iteration, 'number')}) FROM {table(Iteration)} i "
+        f"WHERE i.{column(Iteration, 'theme')} = t.{theme_id}), 0), "
+        f"EXISTS (SELECT 1 FROM {table(Task)} k WHERE k.{column(Task, 'theme')} = t.{theme_id} "
+        f"AND k.{column(Task, 'kind')} = %s AND k.{column(Task, 'status')} IN ({open_statuses})) "
+        f"FROM {table(Theme)} t JOIN {table(IPProfile)} p "
+        f"ON p.{column(IPProfile, 'id')} = t.{column(Theme, 'ip_profile')} "
+        f"WHERE t.{column(Theme, 'status')} = %s ORDER BY t.{theme_id} LIMIT 1"
     )
 
 
@@ -93,19 +84,17 @@ def iteration_start_read(*, now: dt.datetime) -> IterationStart | None:
     """The active theme with today's tokens, its last iteration number and whether a
     shake-up is open; None when no theme is active."""
     params = [
-        connection.ops.adapt_datefield_value(day_start(now).date()),
+        value(TokenDay, "day", day_start(now).date()),
         TaskKind.SHAKE_UP.value,
         *(str(status) for status in Task.OPEN_STATUSES),
         Theme.Status.ACTIVE.value,
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(_start_sql(connection.vendor), params)
-        row = cursor.fetchone()
-    if row is None:
+    found = rows_fetch(_start_sql(), params)
+    if not found:
         return None
-    *columns, tokens, last_number, shake_up = row
+    *raw, tokens, last_number, shake_up = found[0]
     return IterationStart(
-        theme=_theme_from(tuple(columns)),
+        theme=_theme_from(tuple(raw)),
         tokens_used_today=int(tokens),
         last_number=int(last_number),
         shake_up_open=bool(shake_up),

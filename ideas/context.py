@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import connection, models
 
 from bizagent.llm.harmony import harmony_token_count, harmony_token_count_lines
+from bizagent.sql import column, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
 from ideas.selectors import idea_context_candidates, priority_ideas
 
@@ -184,32 +184,23 @@ class _FocusDetails:
         return [target for targets in self.related.values() for target in targets]
 
 
-def _column(model: type[models.Model], name: str) -> str:
-    """The quoted column of ``model``'s concrete field ``name``."""
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)  # a column, not the reverse side of a relation
-    return connection.ops.quote_name(field.column)
-
-
-@functools.lru_cache(maxsize=1)
-def _focus_details_sql(vendor: str) -> str:
+@statement
+def _focus_details_sql() -> str:
     """The one statement of ``_focus_details`` with an ``{ids}`` slot for the placeholders.
 
-    Built from the models' table and column names once per process (per vendor)."""
-    del vendor  # part of the cache key only: quoting may differ per database
-    qn = connection.ops.quote_name
+    Built from the models' table and column names once per process."""
     tags = Idea.tags.through
     links = Idea.related.through
-    t_idea, t_tag = _column(tags, "idea"), _column(tags, "tag")
-    r_from, r_to = _column(links, "from_idea"), _column(links, "to_idea")
+    t_idea, t_tag = column(tags, "idea"), column(tags, "tag")
+    r_from, r_to = column(links, "from_idea"), column(links, "to_idea")
     # Tags (kind 0) by idea and name, then links (kind 1) by idea and target, at most
     # ``FOCUS_LINKS_LIMIT`` of them, as the two ORM queries it replaces returned them.
     return (
-        f"SELECT 0, it.{t_idea}, it.{t_tag}, t.{_column(Tag, 'name')} "  # noqa: S608 - names from model metadata, ids are parameters
-        f"FROM {qn(tags._meta.db_table)} it JOIN {qn(Tag._meta.db_table)} t "
-        f"ON t.{_column(Tag, 'id')} = it.{t_tag} WHERE it.{t_idea} IN ({{ids}}) "
+        f"SELECT 0, it.{t_idea}, it.{t_tag}, t.{column(Tag, 'name')} "  # noqa: S608 - names from model metadata, ids are parameters
+        f"FROM {table(tags)} it JOIN {table(Tag)} t "
+        f"ON t.{column(Tag, 'id')} = it.{t_tag} WHERE it.{t_idea} IN ({{ids}}) "
         "UNION ALL SELECT * FROM ("
-        f"SELECT 1, r.{r_from}, r.{r_to}, NULL FROM {qn(links._meta.db_table)} r "
+        f"SELECT 1, r.{r_from}, r.{r_to}, NULL FROM {table(links)} r "
         f"WHERE r.{r_from} IN ({{ids}}) ORDER BY r.{r_from}, r.{r_to} "
         f"LIMIT {FOCUS_LINKS_LIMIT}) links ORDER BY 1, 2, 4, 3"
     )
@@ -227,11 +218,8 @@ def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
     if not ids:
         return details
     slots = ", ".join(["%s"] * len(ids))
-    sql = _focus_details_sql(connection.vendor).format(ids=slots)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *ids])
-        rows = cursor.fetchall()
-    for kind, idea_id, other_id, name in rows:
+    sql = _focus_details_sql().format(ids=slots)
+    for kind, idea_id, other_id, name in rows_fetch(sql, [*ids, *ids]):
         if kind == 0:
             tags[idea_id].append(name)
             details.tag_ids.append(other_id)

@@ -7,17 +7,15 @@ define what the portfolio counters hold, and only a recount runs them.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Coalesce
 
-from bizagent.sql import column, columns, models_from_rows, rows_fetch, table
+from bizagent.sql import column, columns, models_from_rows, rows_fetch, statement, table
 from ideas.models import (
     SCORE_FIELDS,
     Idea,
@@ -64,7 +62,7 @@ def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[
     """
     if not with_tags:
         # Written out: the loop picks its focus ideas this way on most iterations.
-        sql = _priority_sql(connection.vendor)
+        sql = _priority_sql()
         rows = rows_fetch(sql, [theme.pk, *Idea.VISIBLE_STATUSES, limit])
         return models_from_rows(Idea, rows)
     ideas = _visible(theme).order_by(*PRIORITY_ORDER).prefetch_related("tags")
@@ -75,25 +73,28 @@ def _visible_slots() -> str:
     return ", ".join(["%s"] * len(Idea.VISIBLE_STATUSES))
 
 
-@functools.lru_cache(maxsize=4)
-def _priority_sql(vendor: str) -> str:
-    """``priority_ideas`` without tags, as the ORM spelled it: the theme's visible ideas
-    by ``PRIORITY_ORDER`` (the key of the ``ideas_idea_priority_order`` index), then the
-    LIMIT. Parameters: the theme's id, the visible statuses, the limit."""
-    del vendor  # part of the cache key only: quoting may differ per database
+def _by_priority(select: str) -> str:
+    """``select`` of the theme's visible ideas by ``PRIORITY_ORDER`` (the key of the
+    ``ideas_idea_priority_order`` index, which the database walks), then the LIMIT, as
+    the ORM spelled it. Parameters: the theme's id, the visible statuses, the limit."""
     priority, updated_at, pk = (column(Idea, name) for name in ("priority", "updated_at", "id"))
     return (
-        f"SELECT {columns(Idea)} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
+        f"SELECT {select} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
         f"WHERE {column(Idea, 'theme')} = %s AND {column(Idea, 'status')} IN ({_visible_slots()}) "
         f"ORDER BY {priority} DESC, {updated_at} DESC, {pk} DESC LIMIT %s"
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _shown_sql(vendor: str) -> str:
+@statement
+def _priority_sql() -> str:
+    """``priority_ideas`` without tags: every column of the ideas (``_by_priority``)."""
+    return _by_priority(columns(Idea))
+
+
+@statement
+def _shown_sql() -> str:
     """The still-visible ideas among ``{ids}`` (a slot for their placeholders), each row
     with one of its tags (or none: NULLs), in no order (the caller orders)."""
-    del vendor  # part of the cache key only: quoting may differ per database
     through = Idea.tags.through
     on_idea, on_tag = column(through, "idea"), column(through, "tag")
     idea_id, status = column(Idea, "id"), column(Idea, "status")
@@ -111,7 +112,7 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
     instead of the ORM's two, written out because it runs on every model call."""
     if not ids:
         return []
-    sql = _shown_sql(connection.vendor).format(ids=", ".join(["%s"] * len(ids)))
+    sql = _shown_sql().format(ids=", ".join(["%s"] * len(ids)))
     rows = rows_fetch(sql, [*ids, *Idea.VISIBLE_STATUSES])
     width = len(Idea._meta.concrete_fields)
     at_pk = Idea._meta.concrete_fields.index(Idea._meta.pk)
@@ -268,22 +269,15 @@ class OverlapWindow:
     tags: Mapping[int, frozenset[int]]
 
 
-@functools.lru_cache(maxsize=4)
-def _window_ids_sql(vendor: str) -> str:
-    """The ids of ``priority_ideas``' order (its index), up to a LIMIT parameter."""
-    del vendor  # part of the cache key only: quoting may differ per database
-    priority, updated_at, pk = (column(Idea, name) for name in ("priority", "updated_at", "id"))
-    return (
-        f"SELECT {pk} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
-        f"WHERE {column(Idea, 'theme')} = %s AND {column(Idea, 'status')} IN ({_visible_slots()}) "
-        f"ORDER BY {priority} DESC, {updated_at} DESC, {pk} DESC LIMIT %s"
-    )
+@statement
+def _window_ids_sql() -> str:
+    """The ids in ``priority_ideas``' order (``_by_priority``)."""
+    return _by_priority(column(Idea, "id"))
 
 
-@functools.lru_cache(maxsize=4)
-def _window_tags_sql(vendor: str) -> str:
+@statement
+def _window_tags_sql() -> str:
     """(idea id, tag id) of the ideas in ``{ids}`` (a slot for their placeholders)."""
-    del vendor  # part of the cache key only: quoting may differ per database
     through = Idea.tags.through
     on_idea = column(through, "idea")
     return (
@@ -298,12 +292,12 @@ def _overlap_window_read(theme: Theme) -> OverlapWindow:
     ids = tuple(
         pk
         for (pk,) in rows_fetch(
-            _window_ids_sql(connection.vendor), [theme.pk, *Idea.VISIBLE_STATUSES, OVERLAP_WINDOW]
+            _window_ids_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, OVERLAP_WINDOW]
         )
     )
     tags: dict[int, set[int]] = {}
     if ids:
-        sql = _window_tags_sql(connection.vendor).format(ids=", ".join(["%s"] * len(ids)))
+        sql = _window_tags_sql().format(ids=", ".join(["%s"] * len(ids)))
         for idea_id, tag_id in rows_fetch(sql, ids):
             tags.setdefault(idea_id, set()).add(tag_id)
     return OverlapWindow(ids=ids, tags={pk: frozenset(found) for pk, found in tags.items()})
@@ -328,9 +322,8 @@ def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
     return kept if isinstance(kept, OverlapWindow) else window
 
 
-@functools.lru_cache(maxsize=4)
-def _newest_sql(vendor: str) -> str:
-    del vendor  # part of the cache key only: quoting may differ per database
+@statement
+def _newest_sql() -> str:
     return (
         f"SELECT {column(Idea, 'title')}, {column(Idea, 'summary')} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
         f"WHERE {column(Idea, 'theme')} = %s AND {column(Idea, 'status')} IN ({_visible_slots()}) "
@@ -342,7 +335,7 @@ def newest_texts(*, theme: Theme, limit: int) -> list[str]:
     """ "Title. summary" of the theme's ``limit`` newest visible ideas, newest first: the
     sample of the pairwise text measures (``scatter_measure`` reads it every iteration,
     hence written out; the primary key's index serves the order)."""
-    rows = rows_fetch(_newest_sql(connection.vendor), [theme.pk, *Idea.VISIBLE_STATUSES, limit])
+    rows = rows_fetch(_newest_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, limit])
     return [f"{title}. {summary}" for title, summary in rows]
 
 

@@ -23,7 +23,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bizagent.sql import column, rows_execute, table
+from bizagent.sql import rows_update
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import Conf, conf
@@ -344,30 +344,13 @@ def loop_current_set(
 def _state_write(
     *, assign: dict[str, Any], add: dict[str, int] | None = None, no_backoff: bool = False
 ) -> int:
-    """One written-out ``UPDATE`` of the loop's row (``bizagent.sql``: on every iteration,
-    twice, the ORM's build of it cost ~10 times the statement): ``assign`` sets fields to
-    values (prepared by each field, as a save prepares them), ``add`` adds to counters in
-    the statement itself (no lost count between concurrent iterations), and with
-    ``no_backoff`` only while no backoff is on record. Returns the rows changed (0 or 1).
-    """
-    sets, params = [], []
-    for name, value in assign.items():
-        field = LoopState._meta.get_field(name)
-        sets.append(f"{column(LoopState, name)} = %s")
-        params.append(field.get_db_prep_save(value, connection))  # type: ignore[union-attr]
-    for name, amount in (add or {}).items():
-        counter = column(LoopState, name)
-        sets.append(f"{counter} = {counter} + %s")
-        params.append(amount)
-    where = f"{column(LoopState, 'id')} = %s"
-    params.append(LoopState.SINGLETON_ID)
+    """One written-out ``UPDATE`` of the loop's row (``bizagent.sql.rows_update``: on
+    every iteration, twice, the ORM's build of it cost ~10 times the statement); with
+    ``no_backoff`` only while no backoff is on record. The rows changed (0 or 1)."""
+    where: dict[str, Any] = {"id": LoopState.SINGLETON_ID}
     if no_backoff:
-        where += (
-            f" AND {column(LoopState, 'backoff_until')} IS NULL"
-            f" AND {column(LoopState, 'backoff_failures')} = 0"
-        )
-    sql = f"UPDATE {table(LoopState)} SET {', '.join(sets)} WHERE {where}"  # noqa: S608 - names from model metadata
-    return rows_execute(sql, params)
+        where |= {"backoff_until": None, "backoff_failures": 0}
+    return rows_update(LoopState, where=where, assign=assign, add=add)
 
 
 def loop_schedule_ensure(*, settings: Conf | None = None) -> Schedule:
@@ -457,11 +440,7 @@ def _role_prompt_write(*, role: str, prompt_ids: list[int], now: dt.datetime) ->
     (migration 0014 creates one per role), and the ORM's upsert cost several times it.
     """
     values = {"ids": prompt_ids_pack(prompt_ids), "updated_at": now}
-    sql = (
-        f"UPDATE {table(RolePrompt)} SET {column(RolePrompt, 'ids')} = %s, "  # noqa: S608 - names from model metadata
-        f"{column(RolePrompt, 'updated_at')} = %s WHERE {column(RolePrompt, 'role')} = %s"
-    )
-    if rows_execute(sql, [values["ids"], connection.ops.adapt_datetimefield_value(now), role]):
+    if rows_update(RolePrompt, where={"role": role}, assign=values):
         return
     try:
         with transaction.atomic():  # a savepoint: a lost race must not end the caller's

@@ -39,16 +39,16 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from bizagent.leases import (
-    LEASE,
     can_return_rows_from_update,
     lease_claim,
     lease_claim_returning,
     lease_claim_returning_sql,
     lease_release,
+    lease_release_row,
     lease_renew,
     rows_returned,
 )
-from bizagent.sql import column, rows_execute, rows_fetch, rows_insert, table, value
+from bizagent.sql import column, rows_fetch, rows_insert, statement, table, value
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import conf
@@ -394,12 +394,11 @@ def task_claim_next(*, theme: Theme, worker: str, now: dt.datetime | None = None
     return None
 
 
-@functools.lru_cache(maxsize=4)
-def _leases_lapsed_sql(vendor: str) -> str:
+@statement
+def _leases_lapsed_sql() -> str:
     """The running tasks whose lease lapsed (id, owner, losses), by id. Written out: the
     loop asks on every iteration and nearly always finds nothing, and building the ORM's
     query cost ~25 times running it. Parameters: the running status, the time."""
-    del vendor  # part of the cache key only: quoting may differ per database
     return (
         f"SELECT {column(Task, 'id')}, {column(Task, 'lease_owner')}, "  # noqa: S608 - names from model metadata
         f"{column(Task, 'lease_losses')} FROM {table(Task)} "
@@ -420,8 +419,8 @@ def task_leases_expire(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     cap = conf().max_lease_losses
     expired = rows_fetch(
-        _leases_lapsed_sql(connection.vendor),
-        [Task.Status.RUNNING.value, connection.ops.adapt_datetimefield_value(now)],
+        _leases_lapsed_sql(),
+        [Task.Status.RUNNING.value, value(Task, "lease_expires_at", now)],
     )
     returned = []
     for pk, owner, losses in expired:
@@ -488,26 +487,14 @@ def task_complete(*, task: Task, worker: str, now: dt.datetime | None = None) ->
     """
     now = now or timezone.now()
     transition_sources(Task.Status.RUNNING, to=Task.Status.DONE)
-    # lease_release's compare-and-set, written out (the ORM's update cost ~10x the
-    # statement): the lease is given back and the outcome written only while it is ours.
-    owner, expires = column(Task, LEASE.owner), column(Task, LEASE.expires_at)
-    sql = (
-        f"UPDATE {table(Task)} SET {owner} = %s, {expires} = NULL, "  # noqa: S608 - names from model metadata
-        f"{column(Task, 'status')} = %s, {column(Task, 'finished_at')} = %s, "
-        f"{column(Task, 'last_error')} = %s "
-        f"WHERE {column(Task, 'id')} = %s AND {column(Task, 'status')} = %s AND {owner} = %s"
-    )
-    changed = rows_execute(
-        sql,
-        [
-            LEASE.unowned,
-            Task.Status.DONE.value,
-            value(Task, "finished_at", now),
-            "",
-            task.pk,
-            Task.Status.RUNNING.value,
-            worker,
-        ],
+    changed = lease_release_row(
+        Task,
+        pk=task.pk,
+        owner=worker,
+        still={"status": Task.Status.RUNNING},
+        status=Task.Status.DONE,
+        finished_at=now,
+        last_error="",
     )
     if not changed:
         raise LeaseLost(f"task {task.pk} is no longer leased to {worker}")

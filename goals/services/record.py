@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bizagent.sql import column, rows_execute, rows_fetch, rows_insert, table, value
+from bizagent.sql import column, rows_fetch, rows_insert, rows_update, table
 from goals.conf import conf
 from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.roles import HANDLERS
@@ -148,12 +148,7 @@ def tokens_day_add(*, theme_id: int, day: dt.date, tokens: int) -> None:
 def _tokens_day_increment(*, theme_id: int, day: dt.date, tokens: int) -> int:
     """``UPDATE … SET tokens = tokens + n`` of the day's row, written out (the ORM's F()
     update cost ~15x the statement); how many rows it changed (0 or 1)."""
-    count = column(TokenDay, "tokens")
-    sql = (
-        f"UPDATE {table(TokenDay)} SET {count} = {count} + %s "  # noqa: S608 - names from model metadata
-        f"WHERE {column(TokenDay, 'theme')} = %s AND {column(TokenDay, 'day')} = %s"
-    )
-    return rows_execute(sql, [tokens, theme_id, value(TokenDay, "day", day)])
+    return rows_update(TokenDay, where={"theme": theme_id, "day": day}, add={"tokens": tokens})
 
 
 def reviews_schedule(*, work: Work, iteration: Iteration) -> list[int]:
@@ -251,11 +246,7 @@ def iteration_persist(
         iteration.result = result
         # The result needs the row's id (the persister links what it wrote to it), so it
         # is written after the insert: a plain UPDATE, not a model save.
-        rows_execute(
-            f"UPDATE {table(Iteration)} SET {column(Iteration, 'result')} = %s "  # noqa: S608 - names from model metadata
-            f"WHERE {column(Iteration, 'id')} = %s",
-            [value(Iteration, "result", result), iteration.pk],
-        )
+        rows_update(Iteration, where={"id": iteration.pk}, assign={"result": result})
         if work.task is not None:
             task_complete(task=work.task, worker=work.worker, now=now)
     return iteration

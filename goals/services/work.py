@@ -11,13 +11,10 @@ kind through its entry; adding a kind is one entry here and one in its role's ``
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connection
-
-from bizagent.sql import column, columns, models_from_rows, rows_fetch, table
+from bizagent.sql import column, columns, models_from_rows, rows_fetch, statement, table
 from goals.models import PLAN, LoopState, Mode, Role, Task, TaskKind
 from goals.roles import ROLE_FOR_KIND
 from goals.selectors import iteration_number_last
@@ -125,9 +122,8 @@ def scatter_measure(*, theme: Theme) -> float:
     return 0.0 if value is None else value
 
 
-@functools.lru_cache(maxsize=4)
-def _task_ideas_sql(vendor: str) -> str:
-    del vendor  # part of the cache key only: quoting may differ per database
+@statement
+def _task_ideas_sql() -> str:
     through = Task.ideas.through
     idea_id = column(Idea, "id")
     return (
@@ -143,7 +139,7 @@ def task_ideas_visible(*, task: Task) -> list[Idea]:
     """The task's visible ideas by primary key, tags not prefetched: what
     ``task.ideas.filter(status__in=VISIBLE).order_by("pk")`` reads, written out because
     the loop reads it on every task it claims."""
-    rows = rows_fetch(_task_ideas_sql(connection.vendor), [task.pk, *Idea.VISIBLE_STATUSES])
+    rows = rows_fetch(_task_ideas_sql(), [task.pk, *Idea.VISIBLE_STATUSES])
     return models_from_rows(Idea, rows)
 
 

@@ -22,6 +22,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bizagent.sql import rows_update
 from ideas.models import SCORE_FIELDS, Idea, PortfolioCounters, Tag, Theme
 from ideas.selectors import portfolio_counts_scan
 
@@ -114,10 +115,6 @@ def counters_move(
         Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)
 
 
-#: Each ``PortfolioCounters`` field's column (the names ``counters_move`` adds to).
-_COUNTER_COLUMNS = {field.name: field.column for field in PortfolioCounters._meta.concrete_fields}
-
-
 def _counters_add(*, theme_id: int, columns: Mapping[str, float]) -> int:
     """``UPDATE … SET c = c + delta, …, writes = writes + 1`` on the theme's row; returns
     the number of rows changed (0: no row yet).
@@ -126,19 +123,7 @@ def _counters_add(*, theme_id: int, columns: Mapping[str, float]) -> int:
     ``F() + value`` expression resolved and compiled per column) cost several times the
     statement's own execution. Only column names of the model and bound values go in.
     """
-    connection = transaction.get_connection()
-    quote = connection.ops.quote_name
-    names = sorted(columns)
-    sets = ", ".join(
-        f"{quote(column)} = {quote(column)} + %s"
-        for column in (*(_COUNTER_COLUMNS[name] for name in names), _COUNTER_COLUMNS["writes"])
-    )
-    table = quote(PortfolioCounters._meta.db_table)
-    theme = quote(_COUNTER_COLUMNS["theme"])
-    sql = f"UPDATE {table} SET {sets} WHERE {theme} = %s"  # noqa: S608 - names from the model
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*(columns[name] for name in names), 1, theme_id])
-        return cursor.rowcount
+    return rows_update(PortfolioCounters, where={"theme": theme_id}, add={**columns, "writes": 1})
 
 
 def tags_of(idea_ids: Iterable[int]) -> dict[int, list[int]]:

@@ -72,14 +72,9 @@ def _scored_rows_write(rows: list[Idea]) -> None:
         return
     # One plain UPDATE per idea, written out (the ORM's update of these columns cost
     # ~10x the statement); values prepared as the ORM prepares them.
-    assignments = ", ".join(f"{sql.column(Idea, name)} = %s" for name in _SCORED_COLUMNS)
-    statement = (
-        f"UPDATE {sql.table(Idea)} SET {assignments} "  # noqa: S608 - names from model metadata
-        f"WHERE {sql.column(Idea, 'id')} = %s"
-    )
     for row in rows:
-        params = [sql.value(Idea, name, getattr(row, name)) for name in _SCORED_COLUMNS]
-        sql.rows_execute(statement, [*params, row.pk])
+        assign = {name: getattr(row, name) for name in _SCORED_COLUMNS}
+        sql.rows_update(Idea, where={"id": row.pk}, assign=assign)
 
 
 #: What a score change reads of each idea (under its lock): what it compares, counts,

@@ -12,6 +12,7 @@ from bizagent.leases import (
     lease_claim,
     lease_claim_returning,
     lease_release,
+    lease_release_row,
     lease_renew,
 )
 from decisions.models import SheetRow
@@ -99,3 +100,36 @@ def test_a_claim_returning_gives_the_rows_as_claimed_in_one_statement(
         taken = lease_claim_returning(_rows(row), owner=B, now=now, duration=MINUTE, fields=FIELDS)
     assert taken == []
     assert str(SheetRow.objects.get(pk=row.pk).claim) == A
+
+
+def test_a_row_released_by_hand_is_what_lease_release_writes(row, django_assert_num_queries):
+    """``lease_release_row`` (one written-out statement) against ``lease_release`` on a
+    twin row: only the holder releases, only while ``still`` holds, the same columns."""
+    twin = SheetRow.objects.create(tab="t", uuid="00000000-0000-0000-0000-000000000002", values=[])
+    now = timezone.now()
+    for each in (row, twin):
+        lease_claim(_rows(each), owner=A, now=now, duration=MINUTE, fields=FIELDS, attempts=2)
+    assert lease_release_row(SheetRow, pk=row.pk, owner=B, fields=FIELDS, status="sent") == 0
+    stale = {"status": "sent"}  # the row is still pending: the release must not happen
+    assert lease_release_row(SheetRow, pk=row.pk, owner=A, still=stale, fields=FIELDS) == 0
+    with django_assert_num_queries(1):
+        assert (
+            lease_release_row(
+                SheetRow,
+                pk=row.pk,
+                owner=A,
+                still={"status": row.status},
+                fields=FIELDS,
+                status="sent",
+                attempts=3,
+            )
+            == 1
+        )
+    assert lease_release(_rows(twin), owner=A, fields=FIELDS, status="sent", attempts=3) == 1
+    row.refresh_from_db()
+    twin.refresh_from_db()
+    for name in ("claim", "claim_expires_at", "status", "attempts", "values"):
+        assert getattr(row, name) == getattr(twin, name), name
+    assert (row.claim, row.status) == (None, "sent")
+    with pytest.raises(ValueError, match="by its owner"):
+        lease_release_row(SheetRow, pk=row.pk, owner=None, fields=FIELDS)

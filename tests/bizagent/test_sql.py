@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from bizagent.sql import (
     column,
@@ -13,6 +14,7 @@ from bizagent.sql import (
     rows_execute,
     rows_fetch,
     rows_insert,
+    rows_update,
     table,
 )
 from goals.models import Task
@@ -112,3 +114,34 @@ def test_an_insert_by_hand_runs_the_fields_pre_save_and_batches():
     last = SheetRow.objects.get(pk=inserted[-1].pk)
     assert last.values == [1200, "x"]
     assert str(last.uuid) == "00000000-0000-0000-0000-000000001200"
+
+
+def test_an_update_by_hand_assigns_adds_and_matches_nulls():
+    theme = ThemeFactory()
+    first, _ = task_create(theme=theme, kind="refine", priority=10)
+    second, _ = task_create(theme=theme, kind="generate", priority=20)
+    Task.objects.filter(pk=second.pk).update(lease_owner="w", lease_expires_at=timezone.now())
+    # Only the task without a lease (a NULL expiry) of the theme.
+    changed = rows_update(
+        Task,
+        where={"theme": theme.pk, "lease_expires_at": None},
+        assign={"metadata": {"n": [1]}, "last_error": "x"},
+        add={"priority": 5, "attempts": 2},
+    )
+    assert changed == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.priority, first.attempts, first.metadata, first.last_error) == (
+        15,
+        2,
+        {"n": [1]},
+        "x",
+    )
+    assert (second.priority, second.attempts, second.metadata) == (20, 0, {})
+
+
+def test_an_update_by_hand_names_its_rows_and_a_change():
+    with pytest.raises(ValueError, match="where is empty"):
+        rows_update(Task, where={}, assign={"priority": 1})
+    with pytest.raises(ValueError, match="changes something"):
+        rows_update(Task, where={"id": 1})

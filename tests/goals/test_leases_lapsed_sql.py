@@ -58,7 +58,7 @@ def test_the_lapsed_leases_are_the_orm_rows(theme, offset_us):
     _tasks(theme)
     now = NOW + dt.timedelta(microseconds=offset_us)
     read = rows_fetch(
-        _leases_lapsed_sql(connection.vendor),
+        _leases_lapsed_sql(),
         [Task.Status.RUNNING.value, connection.ops.adapt_datetimefield_value(now)],
     )
     expected = _orm_form(now)

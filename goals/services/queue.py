@@ -33,7 +33,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import F, Field, Q, QuerySet, Subquery
+from django.db.models import F, Field, Model, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -128,22 +128,29 @@ def _task_build(*, theme: Theme, spec: TaskSpec, created_by_iteration: Iteration
     # for each task cost ~2/3 of full_clean for nothing. The theme and the iteration are
     # rows in hand (their foreign keys are the database's to check), and the one
     # constraint that can fail (one open task per key) is the insert's to enforce.
+    fields_clean(task, _spec_fields())
+    return task
+
+
+def fields_clean(instance: Model, fields: Iterable[Field]) -> None:
+    """``full_clean``'s checks of ``fields`` alone, then the model's ``clean()``: the same
+    per-field errors, for a caller that knows the instance's other fields hold values
+    that need no check (defaults, or ones the database itself checks on insert)."""
     errors: dict[str, list[ValidationError]] = {}
-    for field in _spec_fields():
-        raw = getattr(task, field.attname)
+    for field in fields:
+        raw = getattr(instance, field.attname)
         if field.blank and raw in field.empty_values:
             continue  # as clean_fields does
         try:
-            setattr(task, field.attname, field.clean(raw, task))
+            setattr(instance, field.attname, field.clean(raw, instance))
         except ValidationError as exc:
             errors[field.name] = exc.error_list
     try:
-        task.clean()  # the model's own checks, as full_clean runs them
+        instance.clean()  # the model's own checks, as full_clean runs them
     except ValidationError as exc:
         errors = exc.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
-    return task
 
 
 @functools.cache

@@ -10,11 +10,13 @@ task is left running until its lease lapses.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from bizagent.sql import column, rows_fetch, rows_insert, rows_update, table
@@ -25,7 +27,14 @@ from goals.selectors import recent_answers, recent_directions
 from goals.services.calls import CallOutcome
 from goals.services.loop import loop_stalled_clear, loop_stalled_mark, loop_tokens_add
 from goals.services.persist import PRIORITY_META_REVIEW, PRIORITY_SHAKE_UP, PRIORITY_SNAPSHOT
-from goals.services.queue import LeaseLost, task_complete, task_create, task_fail, task_release
+from goals.services.queue import (
+    LeaseLost,
+    fields_clean,
+    task_complete,
+    task_create,
+    task_fail,
+    task_release,
+)
 from goals.services.work import Work
 from ideas.services import snapshot_create
 from ideas.stagnation import stagnation_check, text_similarity
@@ -61,6 +70,15 @@ def stagnation_assess(*, work: Work, parsed: Any) -> StagnationVerdict:
         window=theme.stagnation_window,
     )
     return StagnationVerdict(stalled=stalled, similarity=similarity)
+
+
+#: The Iteration fields whose values only Python checks (see ``iteration_new``).
+_ITERATION_CHECKED = ("task_kind", "number", "worker", "role", "mode", "outcome", "error_class")
+
+
+@functools.cache
+def _iteration_checked() -> tuple[Field, ...]:
+    return tuple(Iteration._meta.get_field(name) for name in _ITERATION_CHECKED)  # type: ignore[misc]
 
 
 def iteration_new(
@@ -110,9 +128,13 @@ def iteration_new(
         similarity=similarity,
         result={} if summary is None else summary,
     )
-    # The theme and the task are rows this iteration holds: validating the foreign keys
-    # would read both again (the database still enforces them on insert).
-    iteration.full_clean(exclude=["theme", "task"])
+    # full_clean's checks where only they guard: the choices, lengths and the required
+    # number. The theme and the task are rows this iteration holds (validating the
+    # foreign keys would read both again; the database enforces them on insert), the
+    # counters are non-negative by the database's CHECK on both backends, the texts and
+    # times are set here, and the JSON fields are encoded by the insert itself, which
+    # fails inside the transaction: nothing is written either way.
+    fields_clean(iteration, _iteration_checked())
     # One transaction with the counter (no savepoint inside the caller's: two statements
     # fewer per iteration; an error here fails the caller's transaction all the same).
     with transaction.atomic(savepoint=False):

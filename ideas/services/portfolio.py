@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.utils import timezone
 
+from bizagent import sql
 from bizagent.llm.structured import schema_normalise
 from decisions.actors import Actor, Person
 from decisions.services import AuditEntry, audit_log, audit_log_many
@@ -26,6 +28,7 @@ from ideas.models import (
     Idea,
     IdeaChange,
     IdeaRefusal,
+    IPProfile,
     Tag,
     Theme,
 )
@@ -74,12 +77,91 @@ def tag_normalise(name: str) -> str:
 
 
 def _tags_resolve(*, theme: Theme, names: Iterable[str]) -> list[Tag]:
+    """The theme's tags named ``names`` (normalised), created where missing, by name.
+
+    Written out (the ORM's ``bulk_create`` and filter cost several times the statements):
+    the tags that exist are read; only missing ones are inserted, ignoring a conflict with
+    a concurrent writer creating the same tag, whose row is then read like the others.
+    """
     wanted = sorted({tag_normalise(n) for n in names if tag_normalise(n)})
     if not wanted:
         return []
-    # ignore_conflicts: a concurrent writer may create the same tag; both then read it.
-    Tag.objects.bulk_create([Tag(theme=theme, name=n) for n in wanted], ignore_conflicts=True)
-    return list(Tag.objects.filter(theme=theme, name__in=wanted).order_by("name"))
+    found = {tag.name: tag for tag in _tags_read(theme_id=theme.pk, names=wanted)}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        for tag in _tags_insert(theme_id=theme.pk, names=missing):
+            found[tag.name] = tag
+        lost = [name for name in missing if name not in found]
+        if lost:  # created by a concurrent writer between our read and insert
+            found.update((tag.name, tag) for tag in _tags_read(theme_id=theme.pk, names=lost))
+    return [found[name] for name in wanted]
+
+
+def _tags_read(*, theme_id: int, names: Sequence[str]) -> list[Tag]:
+    """``Tag.objects.filter(theme_id=theme_id, name__in=names)``, written out."""
+    marks = ", ".join(["%s"] * len(names))
+    rows = sql.rows_fetch(
+        f"{_tags_read_sql()} ({marks})",  # only placeholders added
+        [theme_id, *names],
+    )
+    return sql.models_from_rows(Tag, rows)
+
+
+@sql.statement
+def _tags_read_sql() -> str:
+    return (
+        f"SELECT {sql.columns(Tag)} FROM {sql.table(Tag)} "  # noqa: S608 - model names
+        f"WHERE {sql.column(Tag, 'theme')} = %s AND {sql.column(Tag, 'name')} IN"
+    )
+
+
+def _tags_insert(*, theme_id: int, names: Sequence[str]) -> list[Tag]:
+    """Insert the tags ``names`` of the theme, skipping any that exists by now (as
+    ``bulk_create(ignore_conflicts=True)``); the rows inserted."""
+    values = ", ".join(["(%s, %s, 0)"] * len(names))
+    params: list[Any] = []
+    for name in names:
+        params += [theme_id, name]
+    rows = sql.rows_fetch(f"{_tags_insert_head()}{values}{_tags_insert_tail()}", params)
+    return sql.models_from_rows(Tag, rows)
+
+
+@sql.statement
+def _tags_insert_head() -> str:
+    names = ", ".join(sql.column(Tag, name) for name in ("theme", "name", "visible_ideas"))
+    return f"INSERT INTO {sql.table(Tag)} ({names}) VALUES "  # noqa: S608 - model names
+
+
+@sql.statement
+def _tags_insert_tail() -> str:
+    # ON CONFLICT DO NOTHING: SQLite (3.24+) and PostgreSQL alike; RETURNING gives only
+    # the rows inserted, so a tag a concurrent writer created is read afterwards.
+    return f" ON CONFLICT DO NOTHING RETURNING {sql.columns(Tag)}"
+
+
+def _tag_links_write(*, idea_id: int, remove: Sequence[int], add: Sequence[int]) -> None:
+    """Unlink the tags ``remove`` from the idea and link ``add``: what ``idea.tags.set``
+    does after reading the links, whose read the caller already made under the idea's
+    lock (a link that exists by now is skipped, as ``add`` skips it)."""
+    through = Idea.tags.through
+    idea_col, tag_col = sql.column(through, "idea"), sql.column(through, "tag")
+    if remove:
+        marks = ", ".join(["%s"] * len(remove))
+        sql.rows_execute(
+            f"DELETE FROM {sql.table(through)} WHERE {idea_col} = %s "  # noqa: S608 - model names
+            f"AND {tag_col} IN ({marks})",
+            [idea_id, *remove],
+        )
+    if add:
+        values = ", ".join(["(%s, %s)"] * len(add))
+        params: list[Any] = []
+        for tag_id in add:
+            params += [idea_id, tag_id]
+        sql.rows_execute(
+            f"INSERT INTO {sql.table(through)} ({idea_col}, {tag_col}) "  # noqa: S608 - model names
+            f"VALUES {values} ON CONFLICT DO NOTHING",
+            params,
+        )
 
 
 def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,7 +311,12 @@ def _changes_apply(
         tags = _tags_resolve(theme=idea.theme, names=data["tags"])
         new_tags = [t.name for t in tags]
         if new_tags != old_tags:
-            idea.tags.set(tags)
+            old_ids = {pk for pk, _ in old_pairs}
+            new_ids = {tag.pk for tag in tags}
+            _tag_links_write(
+                idea_id=idea.pk, remove=sorted(old_ids - new_ids), add=sorted(new_ids - old_ids)
+            )
+            getattr(idea, "_prefetched_objects_cache", {}).pop("tags", None)
             if tag_moves is not None and idea.status in Idea.VISIBLE_STATUSES:
                 for pk, _ in old_pairs:
                     tag_moves[pk] = tag_moves.get(pk, 0) - 1
@@ -275,8 +362,14 @@ def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int 
     columns = {name for name in changed if name in _COLUMNS}
     if "title" in columns:
         columns.add("fingerprint")
-    idea.save(update_fields=sorted(columns.union(_ALWAYS_WRITTEN)))
-    IdeaChange.objects.bulk_create(changes)
+    # Written out (the ORM's save and bulk_create cost several times the statements):
+    # the same UPDATE of the same columns, ``updated_at`` set as ``auto_now`` sets it.
+    idea.updated_at = timezone.now()
+    names = sorted(columns.union(_ALWAYS_WRITTEN))
+    assign = {name: getattr(idea, name) for name in names}
+    if not sql.rows_update(Idea, where={"id": idea.pk}, assign=assign):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    sql.rows_insert(IdeaChange, changes)
 
 
 #: The score columns the database checks to lie in the score range.
@@ -612,15 +705,7 @@ def idea_update(
     would collide with another idea's title is skipped.
     """
     with transaction.atomic():
-        locked = (
-            # of=("self",): lock the idea only, not the theme row every writer shares.
-            Idea.objects.select_for_update(of=("self",))
-            .select_related("theme__ip_profile")
-            # Of the theme and its brand, only the taboos the content is checked against
-            # (not the brand's texts and JSON documents, decoded on every edit).
-            .only(*_IDEA_FIELDS, "theme__ip_profile__taboos")
-            .get(pk=idea.pk)
-        )
+        locked = _idea_locked_read(idea.pk)
         if locked.status not in Idea.VISIBLE_STATUSES:
             raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")
         merged = {name: getattr(locked, name) for name in TEXT_FIELDS}
@@ -670,6 +755,49 @@ def idea_update(
         raise IdeaRefused(reasons, refusal)
     _idea_refresh_from(idea, locked)
     return [c.field for c in rows]
+
+
+@sql.statement
+def _idea_locked_read_sql() -> str:
+    """The ORM's ``select_for_update(of=("self",)).select_related("theme__ip_profile")
+    .only(*_IDEA_FIELDS, "theme__ip_profile__taboos").get(pk=...)``, written out."""
+    idea, theme, brand = sql.table(Idea), sql.table(Theme), sql.table(IPProfile)
+    features = connections["default"].features
+    lock = ""
+    if features.has_select_for_update:  # SQLite: the IMMEDIATE transaction is the lock
+        # OF the idea only, not the theme row every writer shares.
+        lock = f" FOR UPDATE OF {idea}" if features.has_select_for_update_of else " FOR UPDATE"
+    return (
+        f"SELECT {sql.columns(Idea, alias=idea)}, "  # noqa: S608 - names from model metadata
+        f"{theme}.{sql.column(Theme, 'ip_profile')}, {brand}.{sql.column(IPProfile, 'taboos')} "
+        f"FROM {idea} INNER JOIN {theme} ON ({idea}.{sql.column(Idea, 'theme')} = "
+        f"{theme}.{sql.column(Theme, 'id')}) INNER JOIN {brand} ON "
+        f"({theme}.{sql.column(Theme, 'ip_profile')} = {brand}.{sql.column(IPProfile, 'id')}) "
+        f"WHERE {idea}.{sql.column(Idea, 'id')} = %s{lock}"
+    )
+
+
+def _idea_locked_read(pk: int) -> Idea:
+    """The idea ``pk`` locked for update, with its theme and brand cached as the ORM form
+    leaves them (only the brand's taboos loaded, the content is checked against them;
+    not the brand's texts and JSON documents, decoded on every edit)."""
+    rows = sql.rows_fetch(_idea_locked_read_sql(), [pk])
+    if not rows:
+        raise Idea.DoesNotExist("Idea matching query does not exist.")
+    width = len(Idea._meta.concrete_fields)
+    row = rows[0]
+    (idea,) = sql.models_from_rows(Idea, [row[:width]])
+    ip_profile_id, taboos = row[width:]
+    connection = connections["default"]
+    field = IPProfile._meta.get_field("taboos")
+    col = field.get_col(IPProfile._meta.db_table)
+    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+        taboos = convert(taboos, col, connection)
+    brand = IPProfile.from_db("default", ["id", "taboos"], [ip_profile_id, taboos])
+    theme = Theme.from_db("default", ["id", "ip_profile_id"], [idea.theme_id, ip_profile_id])
+    Theme.ip_profile.field.set_cached_value(theme, brand)
+    Idea.theme.field.set_cached_value(idea, theme)
+    return idea
 
 
 def _idea_refresh_from(idea: Idea, locked: Idea) -> None:

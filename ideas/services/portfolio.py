@@ -481,6 +481,25 @@ def idea_upsert(
         return idea, False
 
 
+@sql.statement
+def _fingerprints_taken_sql() -> str:
+    return (
+        f"SELECT {sql.column(Idea, 'fingerprint')} FROM {sql.table(Idea)} "  # noqa: S608 - model names
+        f"WHERE {sql.column(Idea, 'theme')} = %s AND {sql.column(Idea, 'fingerprint')} IN"
+    )
+
+
+def _fingerprints_taken(*, theme_id: int, fingerprints: Sequence[str]) -> set[str]:
+    """Which of ``fingerprints`` the theme's ideas already have: ``Idea.objects.filter(
+    theme_id=..., fingerprint__in=...).values_list("fingerprint", flat=True)``, written
+    out (the ORM's query building cost several times the indexed statement)."""
+    if not fingerprints:
+        return set()
+    marks = ", ".join(["%s"] * len(fingerprints))
+    rows = sql.rows_fetch(f"{_fingerprints_taken_sql()} ({marks})", [theme_id, *fingerprints])
+    return {fingerprint for (fingerprint,) in rows}
+
+
 @dataclass
 class Upserted:
     """What ``ideas_upsert`` did with one proposal: an idea (new or found), or the error
@@ -515,11 +534,7 @@ def ideas_upsert(
         except IdeaDataInvalid as exc:
             results[index].error = exc
     prints = {index: idea_fingerprint(clean["title"]) for index, clean in cleaned.items()}
-    taken = set(
-        Idea.objects.filter(theme=theme, fingerprint__in=set(prints.values())).values_list(
-            "fingerprint", flat=True
-        )
-    )
+    taken = _fingerprints_taken(theme_id=theme.pk, fingerprints=sorted(set(prints.values())))
     one_by_one: list[int] = []
     fresh: list[tuple[int, Idea]] = []
     for index, clean in cleaned.items():
@@ -592,8 +607,12 @@ def _ideas_insert(
     iteration_id: int | None,
     actor: Actor,
 ) -> None:
-    """Insert new ideas with their tags and links, change rows and audit events."""
-    Idea.objects.bulk_create([idea for idea, _ in fresh])
+    """Insert new ideas with their tags and links, change rows and audit events.
+
+    The ideas, their tag links and change rows go in with ``rows_insert`` (one statement
+    each, what ``bulk_create`` sends, without its per-call machinery).
+    """
+    sql.rows_insert(Idea, [idea for idea, _ in fresh])
     tags = {
         tag.name: tag
         for tag in _tags_resolve(
@@ -622,9 +641,10 @@ def _ideas_insert(
             related_links.append(Idea.related.through(from_idea_id=pk, to_idea_id=idea.pk))
         if related:
             changes.append(_change(idea, "related", [], related, iteration_id, actor, ""))
-    Idea.tags.through.objects.bulk_create(tag_links)
-    Idea.related.through.objects.bulk_create(related_links, ignore_conflicts=True)
-    IdeaChange.objects.bulk_create(changes)
+    sql.rows_insert(Idea.tags.through, tag_links)
+    if related_links:
+        Idea.related.through.objects.bulk_create(related_links, ignore_conflicts=True)
+    sql.rows_insert(IdeaChange, changes)
     # New ideas are candidates, so visible: each tag link is one more visible idea.
     tag_moves: dict[int, int] = {}
     for link in tag_links:
@@ -678,7 +698,7 @@ def _idea_create(
         created=True,
         tag_moves=tag_moves,
     )
-    IdeaChange.objects.bulk_create(changes)
+    sql.rows_insert(IdeaChange, changes)
     counters_move(theme_id=theme.pk, changes=[(None, counted(idea))], tags=tag_moves)
     audit_log(
         action="ideas.idea_created",

@@ -139,6 +139,25 @@ def _tags_insert_tail() -> str:
     return f" ON CONFLICT DO NOTHING RETURNING {sql.columns(Tag)}"
 
 
+@sql.statement
+def _tag_links_read_sql() -> str:
+    through = Idea.tags.through
+    tag = sql.table(Tag)
+    return (
+        f"SELECT {tag}.{sql.column(Tag, 'id')}, {tag}.{sql.column(Tag, 'name')} "  # noqa: S608 - model names
+        f"FROM {tag} INNER JOIN {sql.table(through)} ON ({tag}.{sql.column(Tag, 'id')} = "
+        f"{sql.table(through)}.{sql.column(through, 'tag')}) "
+        f"WHERE {sql.table(through)}.{sql.column(through, 'idea')} = %s "
+        f"ORDER BY {tag}.{sql.column(Tag, 'name')} ASC"
+    )
+
+
+def _tag_links_read(*, idea_id: int) -> list[tuple[int, str]]:
+    """The idea's tags as (id, name), by name: ``idea.tags.values_list("pk", "name")``
+    written out (the related manager's query building cost several times the join)."""
+    return [(pk, name) for pk, name in sql.rows_fetch(_tag_links_read_sql(), [idea_id])]
+
+
 def _tag_links_write(*, idea_id: int, remove: Sequence[int], add: Sequence[int]) -> None:
     """Unlink the tags ``remove`` from the idea and link ``add``: what ``idea.tags.set``
     does after reading the links, whose read the caller already made under the idea's
@@ -251,14 +270,16 @@ def _refuse_if_crossing(
 def _change(
     idea: Idea, field: str, old: Any, new: Any, iteration_id: int | None, actor: Actor, reason: str
 ) -> IdeaChange:
+    # By ids, not instances: the row needs only the keys, and setting a relation through
+    # its descriptor (type check, cache) cost more than the rest of the constructor.
     return IdeaChange(
-        idea=idea,
+        idea_id=idea.pk,
         field=field,
         old=old,
         new=new,
         iteration_id=iteration_id,
         # Only a saved person is recorded (an AnonymousUser has no pk).
-        actor=cast("Person", actor) if getattr(actor, "pk", None) else None,
+        actor_id=cast("Person", actor).pk if getattr(actor, "pk", None) else None,
         reason=reason[:600],
     )
 
@@ -306,7 +327,7 @@ def _changes_apply(
             setattr(idea, name, new)
             changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
     if "tags" in data:
-        old_pairs = [] if created else list(idea.tags.values_list("pk", "name"))
+        old_pairs = [] if created else _tag_links_read(idea_id=idea.pk)
         old_tags = sorted(name for _, name in old_pairs)
         tags = _tags_resolve(theme=idea.theme, names=data["tags"])
         new_tags = [t.name for t in tags]

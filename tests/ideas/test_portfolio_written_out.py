@@ -9,6 +9,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -19,6 +20,7 @@ from ideas.services.portfolio import (
     _change,
     _idea_locked_read,
     _save_with_changes,
+    _tag_links_read,
     _tag_links_write,
     _tags_resolve,
 )
@@ -202,3 +204,30 @@ def test_tag_links_write_leaves_the_links_tags_set_leaves():
     with transaction.atomic():  # a link that exists by now is skipped, not an error
         _tag_links_write(idea_id=ours.pk, remove=[], add=[a.pk, d.pk])
     assert sorted(ours.tags.values_list("pk", flat=True)) == [a.pk, d.pk]
+
+
+def test_tag_links_read_is_the_related_managers_values_list():
+    theme = ThemeFactory()
+    idea = IdeaFactory(theme=theme, tags=["zeta", "茶", "alpha", "mid"])
+    IdeaFactory(theme=theme, tags=["alpha", "other"])  # another idea's links stay out
+    bare = IdeaFactory(theme=theme)
+    assert _tag_links_read(idea_id=idea.pk) == list(idea.tags.values_list("pk", "name"))
+    assert [name for _, name in _tag_links_read(idea_id=idea.pk)] == [
+        "alpha",
+        "mid",
+        "zeta",
+        "茶",
+    ]
+    assert _tag_links_read(idea_id=bare.pk) == list(bare.tags.values_list("pk", "name")) == []
+
+
+def test_a_change_row_names_a_saved_person_only(alice):
+    idea = IdeaFactory(theme=ThemeFactory())
+    by_person = _change(idea, "summary", "a", "b", 3, alice, "r" * 700)
+    anonymous = _change(idea, "summary", "a", "b", None, AnonymousUser(), "")
+    assert (by_person.idea_id, by_person.actor_id, len(by_person.reason)) == (
+        idea.pk,
+        alice.pk,
+        600,
+    )
+    assert anonymous.actor_id is None and anonymous.iteration_id is None

@@ -6,6 +6,7 @@ iteration or person) in the same transaction as the change.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -183,6 +184,14 @@ def _tag_links_write(*, idea_id: int, remove: Sequence[int], add: Sequence[int])
         )
 
 
+@functools.cache
+def _idea_schema() -> dict[str, Any]:
+    """The idea schema, read once per process like its validator (``document_errors``):
+    reading and checking the file cost ~0.1 ms per proposal. Never mutated
+    (``schema_normalise`` is pure)."""
+    return schema_load(IDEA_SCHEMA)
+
+
 def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
     clean = dict(data)
     if "related_ids" in clean:  # the goals roles call it related_ids
@@ -194,7 +203,7 @@ def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(clean.get(name), str):
             clean[name] = clean[name].strip()
     # Tags and related ids are sets: a duplicate changes nothing, so it is dropped, not refused.
-    clean, _ = schema_normalise(clean, schema_load(IDEA_SCHEMA))
+    clean, _ = schema_normalise(clean, _idea_schema())
     errors = document_errors(document=clean, schema_name=IDEA_SCHEMA, label="idea")
     if errors:
         raise IdeaDataInvalid(errors)

@@ -754,19 +754,31 @@ def idea_update(
     recorded and raises ``IdeaRefused`` with the idea untouched. A title change that
     would collide with another idea's title is skipped.
     """
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (the editor's persist, one per edit):
+    # an edit refused for the idea's state or its data is raised after the block, which
+    # then has written nothing, so the caller's transaction goes on; any other failure
+    # fails the caller's transaction with it, so nothing is left half written.
+    refused: IdeaTransitionError | IdeaDataInvalid | None = None
+    reasons: list[str] = []
+    rows: list[IdeaChange] = []
+    with transaction.atomic(savepoint=False):
         locked = _idea_locked_read(idea.pk)
-        if locked.status not in Idea.VISIBLE_STATUSES:
-            raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")
         merged = {name: getattr(locked, name) for name in TEXT_FIELDS}
-        # The title keeps the schema's required field satisfied for a partial change.
-        wanted = _data_normalise({"title": locked.title, **changes})
-        if "title" not in changes:
-            wanted.pop("title")
-        reasons = content_violations(
-            text=idea_text({**merged, **wanted}), taboos=locked.theme.ip_profile.taboos
-        )
-        if not reasons:
+        wanted: dict[str, Any] = {}
+        try:
+            if locked.status not in Idea.VISIBLE_STATUSES:
+                raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")
+            # The title keeps the schema's required field satisfied for a partial change.
+            wanted = _data_normalise({"title": locked.title, **changes})
+        except (IdeaTransitionError, IdeaDataInvalid) as exc:
+            refused = exc
+        else:
+            if "title" not in changes:
+                wanted.pop("title")
+            reasons = content_violations(
+                text=idea_text({**merged, **wanted}), taboos=locked.theme.ip_profile.taboos
+            )
+        if refused is None and not reasons:
             before = counted(locked)
             tag_moves: dict[int, int] = {}
             rows = _changes_apply(
@@ -792,6 +804,8 @@ def idea_update(
                         "reason": reason[:600],
                     },
                 )
+    if refused is not None:
+        raise refused
     if reasons:
         # Recorded outside the block above so that raising does not roll it back.
         refusal = _refusal_record(

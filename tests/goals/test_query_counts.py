@@ -65,12 +65,13 @@ EXPECTED = [
     # and the cache's add: six statements in a test), later deepens read it back instead
     # of the ideas' tags, links and related ideas.
     # Then 31 and 37 for the critics: the scores' write opens no savepoint of its own
-    # inside the iteration's transaction (no savepoint, no release).
+    # inside the iteration's transaction (no savepoint, no release); 29 for the editor,
+    # whose edit opens none either.
     ("planner", "meta_review", 69),
     ("ideator", "generate", 49),
     ("critic", "critique", 31),
     ("critic", "critique", 37),
-    ("editor", "refine", 31),
+    ("editor", "refine", 29),
 ]
 
 

@@ -18,10 +18,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from bizagent import sql
 from bizagent.sql import rows_update
 from ideas.models import SCORE_FIELDS, Idea, PortfolioCounters, Tag, Theme
 from ideas.selectors import portfolio_counts_scan
@@ -112,7 +113,24 @@ def counters_move(
     for pk, n in sorted(tag_moves.items()):
         by_delta[n].append(pk)
     for n, pks in by_delta.items():
-        Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)
+        _tags_add(pks=pks, n=n)
+
+
+@sql.statement
+def _tags_add_sql() -> str:
+    visible = sql.column(Tag, "visible_ideas")
+    return (
+        f"UPDATE {sql.table(Tag)} SET {visible} = {visible} + %s "  # noqa: S608 - model names
+        f"WHERE {sql.column(Tag, 'id')} IN"
+    )
+
+
+def _tags_add(*, pks: list[int], n: int) -> int:
+    """``Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)``,
+    written out (every idea write with tags makes it; the ORM's form cost several times
+    the statement). How many rows it changed."""
+    marks = ", ".join(["%s"] * len(pks))
+    return sql.rows_execute(f"{_tags_add_sql()} ({marks})", [n, *pks])
 
 
 def _counters_add(*, theme_id: int, columns: Mapping[str, float]) -> int:

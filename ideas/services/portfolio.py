@@ -6,6 +6,7 @@ iteration or person) in the same transaction as the change.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
+from django.utils import timezone
 
+from bizagent import sql
 from bizagent.llm.structured import schema_normalise
 from decisions.actors import Actor, Person
 from decisions.services import AuditEntry, audit_log, audit_log_many
@@ -26,6 +29,7 @@ from ideas.models import (
     Idea,
     IdeaChange,
     IdeaRefusal,
+    IPProfile,
     Tag,
     Theme,
 )
@@ -74,12 +78,118 @@ def tag_normalise(name: str) -> str:
 
 
 def _tags_resolve(*, theme: Theme, names: Iterable[str]) -> list[Tag]:
+    """The theme's tags named ``names`` (normalised), created where missing, by name.
+
+    Written out (the ORM's ``bulk_create`` and filter cost several times the statements):
+    the tags that exist are read; only missing ones are inserted, ignoring a conflict with
+    a concurrent writer creating the same tag, whose row is then read like the others.
+    """
     wanted = sorted({tag_normalise(n) for n in names if tag_normalise(n)})
     if not wanted:
         return []
-    # ignore_conflicts: a concurrent writer may create the same tag; both then read it.
-    Tag.objects.bulk_create([Tag(theme=theme, name=n) for n in wanted], ignore_conflicts=True)
-    return list(Tag.objects.filter(theme=theme, name__in=wanted).order_by("name"))
+    found = {tag.name: tag for tag in _tags_read(theme_id=theme.pk, names=wanted)}
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        for tag in _tags_insert(theme_id=theme.pk, names=missing):
+            found[tag.name] = tag
+        lost = [name for name in missing if name not in found]
+        if lost:  # created by a concurrent writer between our read and insert
+            found.update((tag.name, tag) for tag in _tags_read(theme_id=theme.pk, names=lost))
+    return [found[name] for name in wanted]
+
+
+def _tags_read(*, theme_id: int, names: Sequence[str]) -> list[Tag]:
+    """``Tag.objects.filter(theme_id=theme_id, name__in=names)``, written out."""
+    marks = ", ".join(["%s"] * len(names))
+    rows = sql.rows_fetch(
+        f"{_tags_read_sql()} ({marks})",  # only placeholders added
+        [theme_id, *names],
+    )
+    return sql.models_from_rows(Tag, rows)
+
+
+@sql.statement
+def _tags_read_sql() -> str:
+    return (
+        f"SELECT {sql.columns(Tag)} FROM {sql.table(Tag)} "  # noqa: S608 - model names
+        f"WHERE {sql.column(Tag, 'theme')} = %s AND {sql.column(Tag, 'name')} IN"
+    )
+
+
+def _tags_insert(*, theme_id: int, names: Sequence[str]) -> list[Tag]:
+    """Insert the tags ``names`` of the theme, skipping any that exists by now (as
+    ``bulk_create(ignore_conflicts=True)``); the rows inserted."""
+    values = ", ".join(["(%s, %s, 0)"] * len(names))
+    params: list[Any] = []
+    for name in names:
+        params += [theme_id, name]
+    rows = sql.rows_fetch(f"{_tags_insert_head()}{values}{_tags_insert_tail()}", params)
+    return sql.models_from_rows(Tag, rows)
+
+
+@sql.statement
+def _tags_insert_head() -> str:
+    names = ", ".join(sql.column(Tag, name) for name in ("theme", "name", "visible_ideas"))
+    return f"INSERT INTO {sql.table(Tag)} ({names}) VALUES "  # noqa: S608 - model names
+
+
+@sql.statement
+def _tags_insert_tail() -> str:
+    # ON CONFLICT DO NOTHING: SQLite (3.24+) and PostgreSQL alike; RETURNING gives only
+    # the rows inserted, so a tag a concurrent writer created is read afterwards.
+    return f" ON CONFLICT DO NOTHING RETURNING {sql.columns(Tag)}"
+
+
+@sql.statement
+def _tag_links_read_sql() -> str:
+    through = Idea.tags.through
+    tag = sql.table(Tag)
+    return (
+        f"SELECT {tag}.{sql.column(Tag, 'id')}, {tag}.{sql.column(Tag, 'name')} "  # noqa: S608 - model names
+        f"FROM {tag} INNER JOIN {sql.table(through)} ON ({tag}.{sql.column(Tag, 'id')} = "
+        f"{sql.table(through)}.{sql.column(through, 'tag')}) "
+        f"WHERE {sql.table(through)}.{sql.column(through, 'idea')} = %s "
+        f"ORDER BY {tag}.{sql.column(Tag, 'name')} ASC"
+    )
+
+
+def _tag_links_read(*, idea_id: int) -> list[tuple[int, str]]:
+    """The idea's tags as (id, name), by name: ``idea.tags.values_list("pk", "name")``
+    written out (the related manager's query building cost several times the join)."""
+    return [(pk, name) for pk, name in sql.rows_fetch(_tag_links_read_sql(), [idea_id])]
+
+
+def _tag_links_write(*, idea_id: int, remove: Sequence[int], add: Sequence[int]) -> None:
+    """Unlink the tags ``remove`` from the idea and link ``add``: what ``idea.tags.set``
+    does after reading the links, whose read the caller already made under the idea's
+    lock (a link that exists by now is skipped, as ``add`` skips it)."""
+    through = Idea.tags.through
+    idea_col, tag_col = sql.column(through, "idea"), sql.column(through, "tag")
+    if remove:
+        marks = ", ".join(["%s"] * len(remove))
+        sql.rows_execute(
+            f"DELETE FROM {sql.table(through)} WHERE {idea_col} = %s "  # noqa: S608 - model names
+            f"AND {tag_col} IN ({marks})",
+            [idea_id, *remove],
+        )
+    if add:
+        values = ", ".join(["(%s, %s)"] * len(add))
+        params: list[Any] = []
+        for tag_id in add:
+            params += [idea_id, tag_id]
+        sql.rows_execute(
+            f"INSERT INTO {sql.table(through)} ({idea_col}, {tag_col}) "  # noqa: S608 - model names
+            f"VALUES {values} ON CONFLICT DO NOTHING",
+            params,
+        )
+
+
+@functools.cache
+def _idea_schema() -> dict[str, Any]:
+    """The idea schema, read once per process like its validator (``document_errors``):
+    reading and checking the file cost ~0.1 ms per proposal. Never mutated
+    (``schema_normalise`` is pure)."""
+    return schema_load(IDEA_SCHEMA)
 
 
 def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -93,7 +203,7 @@ def _data_normalise(data: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(clean.get(name), str):
             clean[name] = clean[name].strip()
     # Tags and related ids are sets: a duplicate changes nothing, so it is dropped, not refused.
-    clean, _ = schema_normalise(clean, schema_load(IDEA_SCHEMA))
+    clean, _ = schema_normalise(clean, _idea_schema())
     errors = document_errors(document=clean, schema_name=IDEA_SCHEMA, label="idea")
     if errors:
         raise IdeaDataInvalid(errors)
@@ -169,14 +279,16 @@ def _refuse_if_crossing(
 def _change(
     idea: Idea, field: str, old: Any, new: Any, iteration_id: int | None, actor: Actor, reason: str
 ) -> IdeaChange:
+    # By ids, not instances: the row needs only the keys, and setting a relation through
+    # its descriptor (type check, cache) cost more than the rest of the constructor.
     return IdeaChange(
-        idea=idea,
+        idea_id=idea.pk,
         field=field,
         old=old,
         new=new,
         iteration_id=iteration_id,
         # Only a saved person is recorded (an AnonymousUser has no pk).
-        actor=cast("Person", actor) if getattr(actor, "pk", None) else None,
+        actor_id=cast("Person", actor).pk if getattr(actor, "pk", None) else None,
         reason=reason[:600],
     )
 
@@ -224,12 +336,17 @@ def _changes_apply(
             setattr(idea, name, new)
             changes.append(_change(idea, name, old, new, iteration_id, actor, reason))
     if "tags" in data:
-        old_pairs = [] if created else list(idea.tags.values_list("pk", "name"))
+        old_pairs = [] if created else _tag_links_read(idea_id=idea.pk)
         old_tags = sorted(name for _, name in old_pairs)
         tags = _tags_resolve(theme=idea.theme, names=data["tags"])
         new_tags = [t.name for t in tags]
         if new_tags != old_tags:
-            idea.tags.set(tags)
+            old_ids = {pk for pk, _ in old_pairs}
+            new_ids = {tag.pk for tag in tags}
+            _tag_links_write(
+                idea_id=idea.pk, remove=sorted(old_ids - new_ids), add=sorted(new_ids - old_ids)
+            )
+            getattr(idea, "_prefetched_objects_cache", {}).pop("tags", None)
             if tag_moves is not None and idea.status in Idea.VISIBLE_STATUSES:
                 for pk, _ in old_pairs:
                     tag_moves[pk] = tag_moves.get(pk, 0) - 1
@@ -275,8 +392,14 @@ def _save_with_changes(idea: Idea, changes: list[IdeaChange], iteration_id: int 
     columns = {name for name in changed if name in _COLUMNS}
     if "title" in columns:
         columns.add("fingerprint")
-    idea.save(update_fields=sorted(columns.union(_ALWAYS_WRITTEN)))
-    IdeaChange.objects.bulk_create(changes)
+    # Written out (the ORM's save and bulk_create cost several times the statements):
+    # the same UPDATE of the same columns, ``updated_at`` set as ``auto_now`` sets it.
+    idea.updated_at = timezone.now()
+    names = sorted(columns.union(_ALWAYS_WRITTEN))
+    assign = {name: getattr(idea, name) for name in names}
+    if not sql.rows_update(Idea, where={"id": idea.pk}, assign=assign):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    sql.rows_insert(IdeaChange, changes)
 
 
 #: The score columns the database checks to lie in the score range.
@@ -388,6 +511,25 @@ def idea_upsert(
         return idea, False
 
 
+@sql.statement
+def _fingerprints_taken_sql() -> str:
+    return (
+        f"SELECT {sql.column(Idea, 'fingerprint')} FROM {sql.table(Idea)} "  # noqa: S608 - model names
+        f"WHERE {sql.column(Idea, 'theme')} = %s AND {sql.column(Idea, 'fingerprint')} IN"
+    )
+
+
+def _fingerprints_taken(*, theme_id: int, fingerprints: Sequence[str]) -> set[str]:
+    """Which of ``fingerprints`` the theme's ideas already have: ``Idea.objects.filter(
+    theme_id=..., fingerprint__in=...).values_list("fingerprint", flat=True)``, written
+    out (the ORM's query building cost several times the indexed statement)."""
+    if not fingerprints:
+        return set()
+    marks = ", ".join(["%s"] * len(fingerprints))
+    rows = sql.rows_fetch(f"{_fingerprints_taken_sql()} ({marks})", [theme_id, *fingerprints])
+    return {fingerprint for (fingerprint,) in rows}
+
+
 @dataclass
 class Upserted:
     """What ``ideas_upsert`` did with one proposal: an idea (new or found), or the error
@@ -422,11 +564,7 @@ def ideas_upsert(
         except IdeaDataInvalid as exc:
             results[index].error = exc
     prints = {index: idea_fingerprint(clean["title"]) for index, clean in cleaned.items()}
-    taken = set(
-        Idea.objects.filter(theme=theme, fingerprint__in=set(prints.values())).values_list(
-            "fingerprint", flat=True
-        )
-    )
+    taken = _fingerprints_taken(theme_id=theme.pk, fingerprints=sorted(set(prints.values())))
     one_by_one: list[int] = []
     fresh: list[tuple[int, Idea]] = []
     for index, clean in cleaned.items():
@@ -499,8 +637,12 @@ def _ideas_insert(
     iteration_id: int | None,
     actor: Actor,
 ) -> None:
-    """Insert new ideas with their tags and links, change rows and audit events."""
-    Idea.objects.bulk_create([idea for idea, _ in fresh])
+    """Insert new ideas with their tags and links, change rows and audit events.
+
+    The ideas, their tag links and change rows go in with ``rows_insert`` (one statement
+    each, what ``bulk_create`` sends, without its per-call machinery).
+    """
+    sql.rows_insert(Idea, [idea for idea, _ in fresh])
     tags = {
         tag.name: tag
         for tag in _tags_resolve(
@@ -529,9 +671,10 @@ def _ideas_insert(
             related_links.append(Idea.related.through(from_idea_id=pk, to_idea_id=idea.pk))
         if related:
             changes.append(_change(idea, "related", [], related, iteration_id, actor, ""))
-    Idea.tags.through.objects.bulk_create(tag_links)
-    Idea.related.through.objects.bulk_create(related_links, ignore_conflicts=True)
-    IdeaChange.objects.bulk_create(changes)
+    sql.rows_insert(Idea.tags.through, tag_links)
+    if related_links:
+        Idea.related.through.objects.bulk_create(related_links, ignore_conflicts=True)
+    sql.rows_insert(IdeaChange, changes)
     # New ideas are candidates, so visible: each tag link is one more visible idea.
     tag_moves: dict[int, int] = {}
     for link in tag_links:
@@ -585,7 +728,7 @@ def _idea_create(
         created=True,
         tag_moves=tag_moves,
     )
-    IdeaChange.objects.bulk_create(changes)
+    sql.rows_insert(IdeaChange, changes)
     counters_move(theme_id=theme.pk, changes=[(None, counted(idea))], tags=tag_moves)
     audit_log(
         action="ideas.idea_created",
@@ -611,27 +754,31 @@ def idea_update(
     recorded and raises ``IdeaRefused`` with the idea untouched. A title change that
     would collide with another idea's title is skipped.
     """
-    with transaction.atomic():
-        locked = (
-            # of=("self",): lock the idea only, not the theme row every writer shares.
-            Idea.objects.select_for_update(of=("self",))
-            .select_related("theme__ip_profile")
-            # Of the theme and its brand, only the taboos the content is checked against
-            # (not the brand's texts and JSON documents, decoded on every edit).
-            .only(*_IDEA_FIELDS, "theme__ip_profile__taboos")
-            .get(pk=idea.pk)
-        )
-        if locked.status not in Idea.VISIBLE_STATUSES:
-            raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")
+    # No savepoint inside the caller's transaction (the editor's persist, one per edit):
+    # an edit refused for the idea's state or its data is raised after the block, which
+    # then has written nothing, so the caller's transaction goes on; any other failure
+    # fails the caller's transaction with it, so nothing is left half written.
+    refused: IdeaTransitionError | IdeaDataInvalid | None = None
+    reasons: list[str] = []
+    rows: list[IdeaChange] = []
+    with transaction.atomic(savepoint=False):
+        locked = _idea_locked_read(idea.pk)
         merged = {name: getattr(locked, name) for name in TEXT_FIELDS}
-        # The title keeps the schema's required field satisfied for a partial change.
-        wanted = _data_normalise({"title": locked.title, **changes})
-        if "title" not in changes:
-            wanted.pop("title")
-        reasons = content_violations(
-            text=idea_text({**merged, **wanted}), taboos=locked.theme.ip_profile.taboos
-        )
-        if not reasons:
+        wanted: dict[str, Any] = {}
+        try:
+            if locked.status not in Idea.VISIBLE_STATUSES:
+                raise IdeaTransitionError(f"a {locked.status} idea cannot be edited")
+            # The title keeps the schema's required field satisfied for a partial change.
+            wanted = _data_normalise({"title": locked.title, **changes})
+        except (IdeaTransitionError, IdeaDataInvalid) as exc:
+            refused = exc
+        else:
+            if "title" not in changes:
+                wanted.pop("title")
+            reasons = content_violations(
+                text=idea_text({**merged, **wanted}), taboos=locked.theme.ip_profile.taboos
+            )
+        if refused is None and not reasons:
             before = counted(locked)
             tag_moves: dict[int, int] = {}
             rows = _changes_apply(
@@ -657,6 +804,8 @@ def idea_update(
                         "reason": reason[:600],
                     },
                 )
+    if refused is not None:
+        raise refused
     if reasons:
         # Recorded outside the block above so that raising does not roll it back.
         refusal = _refusal_record(
@@ -670,6 +819,49 @@ def idea_update(
         raise IdeaRefused(reasons, refusal)
     _idea_refresh_from(idea, locked)
     return [c.field for c in rows]
+
+
+@sql.statement
+def _idea_locked_read_sql() -> str:
+    """The ORM's ``select_for_update(of=("self",)).select_related("theme__ip_profile")
+    .only(*_IDEA_FIELDS, "theme__ip_profile__taboos").get(pk=...)``, written out."""
+    idea, theme, brand = sql.table(Idea), sql.table(Theme), sql.table(IPProfile)
+    features = connections["default"].features
+    lock = ""
+    if features.has_select_for_update:  # SQLite: the IMMEDIATE transaction is the lock
+        # OF the idea only, not the theme row every writer shares.
+        lock = f" FOR UPDATE OF {idea}" if features.has_select_for_update_of else " FOR UPDATE"
+    return (
+        f"SELECT {sql.columns(Idea, alias=idea)}, "  # noqa: S608 - names from model metadata
+        f"{theme}.{sql.column(Theme, 'ip_profile')}, {brand}.{sql.column(IPProfile, 'taboos')} "
+        f"FROM {idea} INNER JOIN {theme} ON ({idea}.{sql.column(Idea, 'theme')} = "
+        f"{theme}.{sql.column(Theme, 'id')}) INNER JOIN {brand} ON "
+        f"({theme}.{sql.column(Theme, 'ip_profile')} = {brand}.{sql.column(IPProfile, 'id')}) "
+        f"WHERE {idea}.{sql.column(Idea, 'id')} = %s{lock}"
+    )
+
+
+def _idea_locked_read(pk: int) -> Idea:
+    """The idea ``pk`` locked for update, with its theme and brand cached as the ORM form
+    leaves them (only the brand's taboos loaded, the content is checked against them;
+    not the brand's texts and JSON documents, decoded on every edit)."""
+    rows = sql.rows_fetch(_idea_locked_read_sql(), [pk])
+    if not rows:
+        raise Idea.DoesNotExist("Idea matching query does not exist.")
+    width = len(Idea._meta.concrete_fields)
+    row = rows[0]
+    (idea,) = sql.models_from_rows(Idea, [row[:width]])
+    ip_profile_id, taboos = row[width:]
+    connection = connections["default"]
+    field = IPProfile._meta.get_field("taboos")
+    col = field.get_col(IPProfile._meta.db_table)
+    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
+        taboos = convert(taboos, col, connection)
+    brand = IPProfile.from_db("default", ["id", "taboos"], [ip_profile_id, taboos])
+    theme = Theme.from_db("default", ["id", "ip_profile_id"], [idea.theme_id, ip_profile_id])
+    Theme.ip_profile.field.set_cached_value(theme, brand)
+    Idea.theme.field.set_cached_value(idea, theme)
+    return idea
 
 
 def _idea_refresh_from(idea: Idea, locked: Idea) -> None:

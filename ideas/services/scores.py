@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -91,6 +91,52 @@ _SCORED_READ = (
 )
 
 
+#: The read's columns in the model's field order (the order ``from_db`` takes them in).
+_SCORED_NAMES = tuple(
+    f.attname
+    for f in Idea._meta.concrete_fields
+    if f.attname in {"id" if name == "pk" else name for name in _SCORED_READ}
+)
+
+
+@sql.statement
+def _scored_read_head() -> str:
+    names = ", ".join(sql.column(Idea, name) for name in _SCORED_NAMES)
+    return f"SELECT {names} FROM {sql.table(Idea)} WHERE {sql.column(Idea, 'id')} IN"  # noqa: S608 - model names
+
+
+@sql.statement
+def _scored_read_tail() -> str:
+    lock = " FOR UPDATE" if connections["default"].features.has_select_for_update else ""
+    return f" ORDER BY {sql.column(Idea, 'id')} ASC{lock}"
+
+
+def _scored_locked(pks: list[int]) -> dict[int, Idea]:
+    """The ideas ``pks`` locked and read as ``Idea.objects.select_for_update()
+    .filter(pk__in=pks).only(*_SCORED_READ).order_by("pk")`` reads them, written out (the
+    ORM's query building and model instantiation cost several times the statement)."""
+    if not pks:
+        return {}
+    marks = ", ".join(["%s"] * len(pks))
+    rows = sql.rows_fetch(f"{_scored_read_head()} ({marks}){_scored_read_tail()}", pks)
+    connection = connections["default"]
+    converters = []
+    for index, name in enumerate(_SCORED_NAMES):
+        col = Idea._meta.get_field(name).get_col(Idea._meta.db_table)  # type: ignore[union-attr]
+        convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+        if convert:
+            converters.append((index, convert, col))
+    found: dict[int, Idea] = {}
+    for row in rows:
+        values = list(row)
+        for index, convert, col in converters:
+            for converter in convert:
+                values[index] = converter(values[index], col, connection)
+        idea = Idea.from_db("default", _SCORED_NAMES, values)
+        found[idea.pk] = idea
+    return found
+
+
 def ideas_scores_set(
     *, scores: Mapping[Idea, Mapping[str, Any]], iteration_id: int | None, actor: Actor = None
 ) -> dict[int, list[str]]:
@@ -104,14 +150,11 @@ def ideas_scores_set(
     """
     clean = {idea.pk: _scores_validate(wanted, allow_none=False) for idea, wanted in scores.items()}
     changed: dict[int, list[str]] = {pk: [] for pk in clean}
-    with transaction.atomic():
-        locked = {
-            row.pk: row
-            for row in Idea.objects.select_for_update()
-            .filter(pk__in=list(clean))
-            .only(*_SCORED_READ)
-            .order_by("pk")
-        }
+    # No savepoint inside the caller's transaction (the critic's persist): nothing is
+    # written before every row is read and checked, and a failure of a write fails the
+    # caller's transaction with it, so nothing is left half written either way.
+    with transaction.atomic(savepoint=False):
+        locked = _scored_locked(sorted(clean))
         now = timezone.now()
         written: list[Idea] = []
         change_rows: list[IdeaChange] = []
@@ -151,7 +194,7 @@ def ideas_scores_set(
             )
         if written:
             _scored_rows_write(written)
-            IdeaChange.objects.bulk_create(change_rows)
+            sql.rows_insert(IdeaChange, change_rows)
             audit_log_many(entries=entries)
             for theme_id, changes in sorted(moves.items()):
                 counters_move(theme_id=theme_id, changes=changes)

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bizagent import sql
 from decisions.actors import Actor
 from decisions.services import audit_log
 from ideas.models import Idea, Snapshot, Theme
@@ -82,13 +83,31 @@ def snapshot_markdown(
     return "\n".join(lines) + "\n"
 
 
+@sql.statement
+def _snapshot_taken_sql() -> str:
+    return (
+        f"SELECT {sql.columns(Snapshot)} FROM {sql.table(Snapshot)} "  # noqa: S608 - model names
+        f"WHERE {sql.column(Snapshot, 'theme')} = %s "
+        f"AND {sql.column(Snapshot, 'iteration_count')} = %s LIMIT 1"
+    )
+
+
+def _snapshot_taken(*, theme_id: int, iteration_count: int) -> Snapshot | None:
+    """``Snapshot.objects.filter(theme_id=..., iteration_count=...).first()``, written out
+    (the ORM's query building and ordering cost several times the indexed statement; the
+    unique constraint leaves at most one row, so no order is needed)."""
+    rows = sql.rows_fetch(_snapshot_taken_sql(), [theme_id, iteration_count])
+    found = sql.models_from_rows(Snapshot, rows)
+    return found[0] if found else None
+
+
 def snapshot_create(*, theme: Theme, iteration_count: int, actor: Actor = None) -> Snapshot:
     """The snapshot for ``iteration_count``, taken now or returned if already taken.
 
     Idempotent, because the snapshot tick is delivered at least once. ``actor`` is the
     person who asked for it from the admin (none for the loop's own snapshots).
     """
-    existing = Snapshot.objects.filter(theme=theme, iteration_count=iteration_count).first()
+    existing = _snapshot_taken(theme_id=theme.pk, iteration_count=iteration_count)
     if existing is not None:
         return existing
     stats = portfolio_stats(theme=theme)
@@ -101,10 +120,12 @@ def snapshot_create(*, theme: Theme, iteration_count: int, actor: Actor = None) 
         ),
         stats=stats,
     )
-    snapshot.full_clean(validate_constraints=False)
+    # The theme is a row in hand (its check would read it again); the insert itself
+    # enforces one snapshot per iteration count.
+    snapshot.full_clean(exclude=["theme"], validate_constraints=False)
     try:
         with transaction.atomic():
-            snapshot.save()
+            sql.rows_insert(Snapshot, [snapshot])
             audit_log(
                 action="ideas.snapshot_created",
                 actor=actor,

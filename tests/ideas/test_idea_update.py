@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
 
-from ideas.models import Idea, IdeaRefusal
-from ideas.services import IdeaRefused, IdeaTransitionError, idea_update
+from ideas.models import Idea, IdeaChange, IdeaRefusal
+from ideas.services import IdeaDataInvalid, IdeaRefused, IdeaTransitionError, idea_update
 from tests.ideas.factories import IdeaFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,10 +75,12 @@ def test_the_callers_idea_ends_as_the_row_in_one_statement_less(theme, django_as
     assert [t.name for t in idea.tags.all()] == ["mug"]
     idea = Idea.objects.prefetch_related("tags").get(pk=idea.pk)
     ContentType.objects.clear_cache()  # the audit event's content type: read every time
-    # Savepoint, the lock's read, the tags' (read, create, read, read, unlink, link), the
-    # UPDATE, the change rows, the counters and the tags' two moves, the content type, the
-    # audit event, its Sheets row, release: no read of the row after the write.
-    with django_assert_num_queries(17):
+    # The lock's read, the tags' (the idea's links, the named tags, the one missing
+    # created, unlink, link: the links are not read again), the UPDATE, the change rows,
+    # the counters and the tags' two moves, the content type, the audit event, its
+    # Sheets row: no read of the row after the write, no savepoint inside the test's
+    # transaction.
+    with django_assert_num_queries(14):
         idea_update(
             idea=idea,
             changes={"summary": "new summary", "tags": ["cup"]},
@@ -89,3 +92,22 @@ def test_the_callers_idea_ends_as_the_row_in_one_statement_less(theme, django_as
         assert getattr(idea, field.attname) == getattr(row, field.attname), field.name
     assert [t.name for t in idea.tags.all()] == ["cup"]
     assert (row.summary, row.updated_by_iteration_id) == ("new summary", 7)
+
+
+def test_a_refused_edit_inside_the_callers_transaction_leaves_it_usable(theme):
+    """The edit opens no savepoint of its own: an edit refused for the idea's state or
+    its data writes nothing and the caller's transaction (the editor's persist) goes on
+    with its next edit, which commits."""
+    archived = IdeaFactory(theme=theme, status=Idea.Status.ARCHIVED, summary="kept")
+    idea = IdeaFactory(theme=theme, summary="old")
+    with transaction.atomic():
+        with pytest.raises(IdeaTransitionError):
+            idea_update(idea=archived, changes={"summary": "x"}, iteration_id=1)
+        with pytest.raises(IdeaDataInvalid):
+            idea_update(idea=idea, changes={"summary": "s" * 301}, iteration_id=1)
+        assert idea_update(idea=idea, changes={"summary": "new"}, iteration_id=1) == ["summary"]
+    assert Idea.objects.get(pk=archived.pk).summary == "kept"
+    assert Idea.objects.get(pk=idea.pk).summary == "new"
+    assert list(IdeaChange.objects.filter(idea__theme=theme).values_list("field", flat=True)) == [
+        "summary"
+    ]

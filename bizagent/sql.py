@@ -19,10 +19,12 @@ on both databases the project supports.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.db import connection, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -126,6 +128,27 @@ def rows_update(
     return rows_execute(sql, params, using=using)
 
 
+#: Per connection (each thread has its own) and model: the converters of each column a
+#: query would apply, looked up once instead of on every read.
+_CONVERTERS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], list]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _converters(model: type[Model], connection: BaseDatabaseWrapper) -> list:
+    """``(index, converters, col)`` for each of ``model``'s concrete columns that has any."""
+    known = _CONVERTERS.setdefault(connection, {})
+    if model not in known:
+        found = []
+        for index, field in enumerate(model._meta.concrete_fields):
+            col = field.get_col(model._meta.db_table)
+            convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if convert:
+                found.append((index, convert, col))
+        known[model] = found
+    return known[model]
+
+
 def models_from_rows(
     model: type[M], rows: Sequence[Sequence[Any]], *, using: str = "default"
 ) -> list[M]:
@@ -134,14 +157,8 @@ def models_from_rows(
     if not rows:
         return []
     connection = connections[using]
-    fields = model._meta.concrete_fields
-    converters = []
-    for index, field in enumerate(fields):
-        col = field.get_col(model._meta.db_table)
-        convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        if convert:
-            converters.append((index, convert, col))
-    names = [field.attname for field in fields]
+    converters = _converters(model, connection)
+    names = [field.attname for field in model._meta.concrete_fields]
     instances = []
     for row in rows:
         values = list(row)

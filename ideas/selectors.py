@@ -60,13 +60,19 @@ def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[
     ``with_tags=False`` leaves the tags out (one query less) for a caller that reads them
     its own way, as the loop's context does for the ideas it shows in full.
     """
-    if not with_tags:
-        # Written out: the loop picks its focus ideas this way on most iterations.
-        sql = _priority_sql()
-        rows = rows_fetch(sql, [theme.pk, *Idea.VISIBLE_STATUSES, limit])
-        return models_from_rows(Idea, rows)
-    ideas = _visible(theme).order_by(*PRIORITY_ORDER).prefetch_related("tags")
-    return list(ideas[:limit])
+    # Written out: the loop picks its focus ideas this way on most iterations, and renders
+    # its portfolio block (80 ideas with their tags) at each epoch's start.
+    sql = _priority_sql()
+    rows = rows_fetch(sql, [theme.pk, *Idea.VISIBLE_STATUSES, limit])
+    ideas = models_from_rows(Idea, rows)
+    if with_tags and ideas:
+        # The second statement ``prefetch_related("tags")`` would run, without building it.
+        tag_sql = _tags_of_sql().format(ids=", ".join(["%s"] * len(ideas)))
+        tag_rows: dict[int, list[Sequence[Any]]] = {idea.pk: [] for idea in ideas}
+        for idea_id, *tag_row in rows_fetch(tag_sql, [idea.pk for idea in ideas]):
+            tag_rows[idea_id].append(tag_row)
+        _tags_prefetched(ideas, tag_rows)
+    return ideas
 
 
 def _visible_slots() -> str:
@@ -124,19 +130,40 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
         if row[width] is not None:
             found.append(row[width:])
     by_pk = {idea.pk: idea for idea in models_from_rows(Idea, list(idea_rows.values()))}
+    _tags_prefetched(list(by_pk.values()), tag_rows)
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+@statement
+def _tags_of_sql() -> str:
+    """(idea id, every column of the tag) of the ideas in ``{ids}`` (a slot for their
+    placeholders), in no order (``_tags_prefetched`` orders)."""
+    through = Idea.tags.through
+    on_idea, on_tag = column(through, "idea"), column(through, "tag")
+    return (
+        f"SELECT it.{on_idea}, {columns(Tag, alias='t')} "  # noqa: S608 - names from model metadata
+        f"FROM {table(through)} it JOIN {table(Tag)} t ON t.{column(Tag, 'id')} = it.{on_tag} "
+        f"WHERE it.{on_idea} IN ({{ids}})"
+    )
+
+
+def _tags_prefetched(
+    ideas: Sequence[Idea], tag_rows: Mapping[int, Sequence[Sequence[Any]]]
+) -> None:
+    """Leave each idea's tags (``tag_rows[idea.pk]``: rows of every ``Tag`` column) as
+    ``prefetch_related("tags")`` leaves them: the manager's own queryset, its result
+    cache filled in the model's order (by name), so ``idea.tags.all()`` and ``tag_names``
+    read no row and anything chained on it still queries this idea's tags."""
     template = Tag.objects.all()
-    for pk, idea in by_pk.items():
-        tags = models_from_rows(Tag, tag_rows[pk])
+    for idea in ideas:
+        tags = models_from_rows(Tag, tag_rows[idea.pk])
         tags.sort(key=lambda tag: (tag.name, tag.pk))  # the model's ordering: by name
-        # What ``prefetch_related`` stores: the manager's own queryset with its result
-        # cache filled, so ``idea.tags.all()`` reads no row and anything chained on it
-        # still queries this idea's tags. (Django's internals: the stubs do not type them.)
+        # (Django's internals: the stubs do not type them.)
         manager: Any = idea.tags
         queryset = manager._apply_rel_filters(template)
         queryset._result_cache = tags
         queryset._prefetch_done = True
         cast(Any, idea)._prefetched_objects_cache = {manager.prefetch_cache_name: queryset}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:

@@ -162,3 +162,41 @@ def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch,
     assert read.ids == ids
     assert read.tags == {pk: frozenset(found) for pk, found in tags.items()}
     assert _overlap_window_read(ThemeFactory(status="archived")).ids == ()
+
+
+@pytest.mark.parametrize("limit", [1, 7, 40])
+def test_priority_ideas_with_tags_are_the_orm_rows_with_the_tags_prefetch_leaves(
+    django_assert_num_queries, limit
+):
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))  # another theme's ideas and tags stay out
+    expected = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .order_by(*PRIORITY_ORDER)
+        .prefetch_related("tags")[:limit]
+    )
+    with django_assert_num_queries(2):  # the ideas, then their tags
+        found = priority_ideas(theme=theme, limit=limit)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert all(not idea._state.adding and idea._state.db == "default" for idea in found)
+    with django_assert_num_queries(0):  # the tags come from the prefetch cache
+        tags = [[(tag.pk, tag.name, tag.theme_id) for tag in idea.tags.all()] for idea in found]
+        names = [idea.tag_names for idea in found]
+    assert tags == [
+        [(tag.pk, tag.name, tag.theme_id) for tag in idea.tags.all()] for idea in expected
+    ]
+    assert names == [idea.tag_names for idea in expected]
+    if limit > 3:
+        assert any(not n for n in names) and any(len(n) > 1 for n in names)
+        tagged = next(idea for idea in found if len(idea.tag_names) > 1)
+        first = tagged.tag_names[0]
+        assert [tag.name for tag in tagged.tags.all().filter(name=first)] == [first]
+
+
+def test_priority_ideas_with_tags_of_an_empty_theme_read_one_statement(
+    django_assert_num_queries,
+):
+    theme = ThemeFactory()
+    with django_assert_num_queries(1):
+        assert priority_ideas(theme=theme, limit=5) == []

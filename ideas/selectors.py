@@ -7,9 +7,11 @@ define what the portfolio counters hold, and only a recount runs them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db.models import Count, F, FloatField, Q, Sum
@@ -35,6 +37,79 @@ SNAPSHOT_TOP = 30
 OVERLAP_WINDOW = 2000
 #: An overlap window outlives its epoch only by this much (an epoch is ten iterations).
 OVERLAP_CACHE_SECONDS = 24 * 3600
+#: How many epoch values (blocks, windows) each process remembers in front of the cache.
+EPOCH_MEMO_SIZE = 64
+
+V = TypeVar("V")
+
+
+class EpochMemo:
+    """A per-process memory in front of the shared cache, for keys whose value never
+    changes once ``cache.add`` put it there (an epoch's portfolio block, task block and
+    overlap window: the first writer wins and every caller uses what the cache holds).
+
+    A later call of the epoch then skips the cache read and the unpickling. Workers keep
+    agreeing because only what the cache returned or what this process successfully
+    ``add``ed is remembered, never a value that lost the race. Bounded: the least
+    recently used keys go first. (A cache cleared by hand is not seen until the epoch
+    moves on; the values are as of their epoch's start either way.)
+    """
+
+    def __init__(self, size: int = EPOCH_MEMO_SIZE) -> None:
+        self._size = size
+        self._values: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _remember(self, key: str, value: object) -> None:
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+
+    def get(self, key: str, kind: type[V]) -> V | None:
+        """The value of ``key`` if it is a ``kind``: remembered, else read from the cache
+        (and then remembered). None when the cache holds none."""
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+        if isinstance(value, kind):
+            return value
+        value = cache.get(key)
+        if isinstance(value, kind):
+            self._remember(key, value)
+            return value
+        return None
+
+    def add(self, key: str, value: object, timeout: int) -> bool:
+        """``cache.add``: remembered only when this call put ``value`` in the cache."""
+        if cache.add(key, value, timeout):
+            self._remember(key, value)
+            return True
+        return False
+
+    def get_or_add(self, key: str, kind: type[V], make: Callable[[], V], timeout: int) -> V:
+        """What the cache holds under ``key``, else ``make()`` added by the first writer:
+        every caller gets the same value (``make()``'s own only if the cache keeps none)."""
+        found = self.get(key, kind)
+        if found is not None:
+            return found
+        made = make()
+        if self.add(key, made, timeout):
+            return made
+        kept = self.get(key, kind)  # another worker wrote it first: use theirs
+        return made if kept is None else kept
+
+    def clear(self) -> None:
+        """Forget everything (a new worker, as far as this process is concerned)."""
+        with self._lock:
+            self._values.clear()
+
+
+#: The one memo of this process's epoch values (``ideas.context`` shares it).
+epoch_memo = EpochMemo()
+
 # Best first, ties to the most recently updated: the key of the ``ideas_idea_priority_order``
 # index, so every "top of the portfolio" query reads that index in order and stops at
 # its LIMIT (an ORDER BY the index does not match sorts every visible idea first).
@@ -339,14 +414,9 @@ def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
     ideas the per-call read was ~25 ms, mostly the 2,000 ids of the ``IN`` list).
     """
     key = f"ideas:overlap:{theme.pk}:{theme.created_at.timestamp():.6f}:{epoch}"
-    window = cache.get(key)
-    if isinstance(window, OverlapWindow):
-        return window
-    window = _overlap_window_read(theme)
-    if cache.add(key, window, OVERLAP_CACHE_SECONDS):
-        return window
-    kept = cache.get(key)  # another worker read it first: use theirs
-    return kept if isinstance(kept, OverlapWindow) else window
+    return epoch_memo.get_or_add(
+        key, OverlapWindow, lambda: _overlap_window_read(theme), OVERLAP_CACHE_SECONDS
+    )
 
 
 @statement

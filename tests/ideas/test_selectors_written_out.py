@@ -123,6 +123,10 @@ def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
     tagged = next(idea for idea in found if len(idea.tag_names) > 1)
     first = tagged.tag_names[0]
     assert [tag.name for tag in tagged.tags.all().filter(name=first)] == [first]
+    orm = next(idea for idea in expected if idea.pk == tagged.pk)
+    assert str(tagged.tags.all().filter(name=first).query) == str(
+        orm.tags.all().filter(name=first).query
+    )
     assert _ideas_shown([]) == []
 
 
@@ -192,6 +196,11 @@ def test_priority_ideas_with_tags_are_the_orm_rows_with_the_tags_prefetch_leaves
         tagged = next(idea for idea in found if len(idea.tag_names) > 1)
         first = tagged.tag_names[0]
         assert [tag.name for tag in tagged.tags.all().filter(name=first)] == [first]
+        # Chained on, the same statement as on the ORM's prefetch, for each idea.
+        for idea, orm in zip(found, expected, strict=True):
+            assert str(idea.tags.all().filter(name=first).query) == str(
+                orm.tags.all().filter(name=first).query
+            )
 
 
 def test_priority_ideas_with_tags_of_an_empty_theme_read_one_statement(

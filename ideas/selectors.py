@@ -268,10 +268,24 @@ def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:
     condition of the partial ``ideas_idea_corrected`` index, so the database reads only
     the corrected ideas, already in this order, and stops at ``limit``.
     """
-    return list(
-        _visible(theme)
-        .exclude(reviewed_at__isnull=True, human_brand_fit__isnull=True)
-        .order_by(F("reviewed_at").desc(nulls_last=True), "-updated_at")[:limit]
+    # Written out (the planner reads it on every call): the ORM's statement, condition
+    # included, so the partial index still serves it.
+    rows = rows_fetch(_corrected_sql(), [*Idea.VISIBLE_STATUSES, theme.pk, limit])
+    return models_from_rows(Idea, rows)
+
+
+@statement
+def _corrected_sql() -> str:
+    """``ideas_corrected``' statement as the ORM spells it. Parameters: the visible
+    statuses, the theme's id, the limit."""
+    human_brand_fit, reviewed_at = column(Idea, "human_brand_fit"), column(Idea, "reviewed_at")
+    return (
+        f"SELECT {columns(Idea)} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Idea, 'status')} IN ({_visible_slots()}) "
+        f"AND {column(Idea, 'theme')} = %s "
+        # The condition of the ``ideas_idea_corrected`` index, term for term.
+        f"AND NOT ({human_brand_fit} IS NULL AND {reviewed_at} IS NULL) "
+        f"ORDER BY {reviewed_at} DESC NULLS LAST, {column(Idea, 'updated_at')} DESC LIMIT %s"
     )
 
 
@@ -512,13 +526,42 @@ def _top_tags_scan(theme: Theme) -> list[tuple[str, int]]:
     )
 
 
-def _top_tags(theme: Theme) -> list[tuple[str, int]]:
-    # The ``ideas_tag_top`` index, in order, stopped at the LIMIT.
-    return list(
-        Tag.objects.filter(theme=theme, visible_ideas__gt=0)
-        .order_by("-visible_ideas", "name")
-        .values_list("name", "visible_ideas")[:10]
+@statement
+def _top_tags_sql() -> str:
+    """The ten tags with the most visible ideas of a theme (its id the parameter)."""
+    name, visible = column(Tag, "name"), column(Tag, "visible_ideas")
+    return (
+        f"SELECT {name}, {visible} FROM {table(Tag)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Tag, 'theme')} = %s AND {visible} > 0 "
+        f"ORDER BY {visible} DESC, {name} ASC LIMIT 10"
     )
+
+
+def _top_tags(theme: Theme) -> list[tuple[str, int]]:
+    # The ``ideas_tag_top`` index, in order, stopped at the LIMIT. Written out with the
+    # counters' read below: ``portfolio_stats`` runs on every planner call.
+    return [(name, n) for name, n in rows_fetch(_top_tags_sql(), [theme.pk])]
+
+
+@statement
+def _counters_sql() -> str:
+    """The theme's ``PortfolioCounters`` row, every column (its theme's id the parameter)."""
+    return (
+        f"SELECT {columns(PortfolioCounters)} FROM {table(PortfolioCounters)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(PortfolioCounters, 'theme')} = %s"
+    )
+
+
+def _counters_row(theme: Theme) -> dict[str, Any] | None:
+    """The theme's counters as ``PortfolioCounters.objects.filter(theme=…).values()``
+    gives them (by field attribute name, values converted), or None without the row."""
+    found = models_from_rows(PortfolioCounters, rows_fetch(_counters_sql(), [theme.pk]))
+    if not found:
+        return None
+    return {
+        field.attname: getattr(found[0], field.attname)
+        for field in PortfolioCounters._meta.concrete_fields
+    }
 
 
 def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
@@ -532,7 +575,7 @@ def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
     ``STATS_SAMPLE`` visible ideas. ``scatter`` (0..1) is the diversity of that sample,
     the input of ``mode_choose``.
     """
-    row = PortfolioCounters.objects.filter(theme=theme).values().first()
+    row = _counters_row(theme)
     if row is None:
         return portfolio_stats_scan(theme=theme)
     return _stats_assemble(theme, row, _top_tags(theme))

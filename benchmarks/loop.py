@@ -17,6 +17,9 @@ foreground ``runloop``. Each part of the report is a section function listed in
 Beside our overhead at each size it prints a LangGraph + SqliteSaver loop's
 (``langgraph_loop.py``: the same iteration the plain LangGraph way, same fake server and
 wire path), measured in alternating blocks with ours; ``--langgraph`` runs it alone.
+Both loops' time is then split into the shared wire path (render + HTTP, which includes
+the fake's own answering, + parse: per model call, with the prompt tokens it carried,
+which our portfolio context makes ~3x LangGraph's) and the rest, the loop itself.
 
 Everything happens in a throwaway SQLite database under a temporary BIZAGENT_VAR_DIR;
 the model server is the fake from tests/ on loopback, answering like a well-behaved
@@ -63,6 +66,9 @@ ROOT = harness.ROOT
 VAR_DIR = harness.VAR_DIR
 EXAMPLE = ROOT / "ideas" / "example_theme"
 TIMERS: dict[str, float] = defaultdict(float)
+#: What the shared wire path (``bizagent.llm``'s vLLM backend) carried: calls and prompt
+#: tokens, for ours and LangGraph's alike.
+WIRE: dict[str, int] = defaultdict(int)
 
 
 def _timed(name: str, function):
@@ -76,8 +82,20 @@ def _timed(name: str, function):
     return wrapper
 
 
-# The vLLM backend renders and parses client-side; time those calls where it makes them.
-vllm_backend.harmony_render = _timed("render", vllm_backend.harmony_render)
+def _counted(function):
+    def wrapper(*args, **kwargs):
+        ids = function(*args, **kwargs)
+        WIRE["calls"] += 1
+        WIRE["prompt_tokens"] += len(ids)
+        return ids
+
+    return wrapper
+
+
+# The vLLM backend renders and parses client-side; time those calls where it makes them,
+# and the HTTP round trip (which includes the fake server's own answering).
+vllm_backend.harmony_render = _timed("render", _counted(vllm_backend.harmony_render))
+vllm_backend.http_post_json = _timed("http", vllm_backend.http_post_json)
 vllm_backend.harmony_parse = _timed("parse", vllm_backend.harmony_parse)
 vllm_backend.result_build = _timed("parse", vllm_backend.result_build)
 
@@ -111,8 +129,22 @@ def portfolio_fill(theme: Theme, size: int) -> None:
     portfolio_counters_rebuild(theme=theme)
 
 
+def _wire(elapsed_ms: float, iterations: int) -> dict:
+    """The shared wire path's share of a block (render + HTTP + parse, per model call and
+    per iteration), its prompt tokens per call, and what is left: the loop's own part."""
+    calls = WIRE["calls"] or 1
+    wire = TIMERS["render"] + TIMERS["http"] + TIMERS["parse"]
+    return {
+        "wire_ms_per_call": wire / calls,
+        "prompt_tokens_per_call": WIRE["prompt_tokens"] / calls,
+        "calls_per_iteration": WIRE["calls"] / iterations,
+        "loop_ms": (elapsed_ms - wire) / iterations,
+    }
+
+
 def phase(label: str, iterations: int) -> dict:
     TIMERS.clear()
+    WIRE.clear()
     queries: list[int] = []
     first_id = (Iteration.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
     totals: dict[str, float] = defaultdict(float)
@@ -170,6 +202,7 @@ def phase(label: str, iterations: int) -> dict:
         "queries_max": max(queries),
         "ideas": Idea.objects.count(),
         "failed": its.filter(outcome="failed").count(),
+        **_wire(total_ms, iterations),
     }
 
 
@@ -221,13 +254,17 @@ def fake_server_use(fake: FakeGptOss) -> None:
     settings.LLM_MAX_RETRIES = 0
 
 
-def langgraph_block(loop: LangGraphLoop, iterations: int) -> float:
-    """Wall milliseconds per iteration of ``iterations`` more LangGraph iterations."""
+def langgraph_block(loop: LangGraphLoop, iterations: int) -> dict:
+    """``iterations`` more LangGraph iterations: wall milliseconds per iteration
+    (``ms``) and the wire path's share (``_wire``)."""
+    TIMERS.clear()
+    WIRE.clear()
     started = time.perf_counter()
     state = loop.run(iterations)
     if not state["ideas"]:
         raise SystemExit("the LangGraph loop produced no ideas")
-    return (time.perf_counter() - started) * 1000 / iterations
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return {"ms": elapsed_ms / iterations, **_wire(elapsed_ms, iterations)}
 
 
 def _median_block(blocks: list[dict]) -> dict:
@@ -281,8 +318,8 @@ def section_overhead(args: argparse.Namespace, theme: Theme) -> list[dict]:
             means = ", ".join(f"{mean:.1f}" for mean in result["ms_block_means"])
             print(f"  ours: {result['ms_median']:.1f} ms/iteration, median of blocks {means}")
             if yardstick is not None:
-                result["langgraph_ms"] = statistics.median(langgraph)
-                result["langgraph_block_means"] = langgraph
+                result["langgraph_ms"] = statistics.median(block["ms"] for block in langgraph)
+                result["langgraph_block_means"] = [block["ms"] for block in langgraph]
                 result["langgraph_checkpoints"] = yardstick.checkpoints()
                 yardstick.close()
                 ratio = result["ms_median"] / result["langgraph_ms"]
@@ -296,12 +333,35 @@ def section_overhead(args: argparse.Namespace, theme: Theme) -> list[dict]:
                     f"time): ours {result['answering_ms']:.1f} ms, LangGraph "
                     f"{result['langgraph_answering_ms']:.1f} ms per iteration (mean)"
                 )
+                _wire_show(result, blocks, langgraph)
             results.append(result)
     by_size = {r["label"]: r["ms_median"] for r in results}
     if "1,000 ideas" in by_size and "100,000 ideas" in by_size:
         ratio = by_size["100,000 ideas"] / by_size["1,000 ideas"]
         print(f"\n  100,000 ideas cost {ratio:.2f}x what 1,000 cost per iteration (aim: <= 1.2x)")
     return results
+
+
+def _wire_show(result: dict, ours: list[dict], langgraph: list[dict]) -> None:
+    """Both loops' wall time split into the shared wire path and the rest (medians of the
+    blocks): the wire path costs what the prompt's length makes it cost, in both."""
+    ours_loop = statistics.median(block["loop_ms"] for block in ours)
+    theirs_loop = statistics.median(block["loop_ms"] for block in langgraph)
+    ours_wire = statistics.median(block["wire_ms_per_call"] for block in ours)
+    theirs_wire = statistics.median(block["wire_ms_per_call"] for block in langgraph)
+    ours_tokens = statistics.mean(block["prompt_tokens_per_call"] for block in ours)
+    theirs_tokens = statistics.mean(block["prompt_tokens_per_call"] for block in langgraph)
+    result["loop_ms"], result["langgraph_loop_ms"] = ours_loop, theirs_loop
+    result["wire_ms_per_call"], result["langgraph_wire_ms_per_call"] = ours_wire, theirs_wire
+    print(
+        "  the shared wire path (render + HTTP with the fake's answering + parse) per model "
+        f"call: ours {ours_wire:.1f} ms for {ours_tokens:,.0f} prompt tokens, LangGraph "
+        f"{theirs_wire:.1f} ms for {theirs_tokens:,.0f}"
+    )
+    print(
+        f"  the rest per iteration (the loop itself): ours {ours_loop:.1f} ms, LangGraph "
+        f"{theirs_loop:.1f} ms"
+    )
 
 
 def section_langgraph(args: argparse.Namespace, theme: Theme | None = None) -> list[dict]:
@@ -317,7 +377,7 @@ def section_langgraph(args: argparse.Namespace, theme: Theme | None = None) -> l
     with FakeGptOss() as fake:
         fake_server_use(fake)
         yardstick = LangGraphLoop()
-        means = [langgraph_block(yardstick, args.iterations) for _ in range(args.blocks)]
+        means = [langgraph_block(yardstick, args.iterations)["ms"] for _ in range(args.blocks)]
         state, checkpoints = yardstick.state() or {}, yardstick.checkpoints()
         yardstick.close()
     print(

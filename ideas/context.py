@@ -27,12 +27,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-
 from bizagent.llm.harmony import harmony_token_count, harmony_token_count_lines
 from bizagent.sql import column, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
-from ideas.selectors import idea_context_candidates, priority_ideas
+from ideas.selectors import epoch_memo, idea_context_candidates, priority_ideas
 
 # At most this many other ideas are fetched to summarise; the budget may fit fewer.
 CANDIDATE_LIMIT = 40
@@ -268,18 +266,19 @@ def portfolio_block_get(*, theme: Theme, epoch: int, token_cap: int) -> Portfoli
     Rendered by the first caller of the epoch and kept in the shared cache (the database
     cache every process uses); ``cache.add`` lets only the first writer in, and every
     caller returns what the cache holds, so workers racing at an epoch's start agree on
-    one block. One cache read per call otherwise, whatever the portfolio's size.
+    one block. A process remembers the block it read or added (``epoch_memo``), so the
+    later calls of the epoch read nothing, whatever the portfolio's size.
     """
     # The creation time tells apart themes that reuse a primary key (a test database).
     key = f"ideas:portfolio:{theme.pk}:{theme.created_at.timestamp():.6f}:{epoch}:{token_cap}"
-    block = cache.get(key)
-    if isinstance(block, PortfolioBlock):
-        return block
-    rendered = _portfolio_block_render(theme=theme, token_cap=token_cap)
-    if cache.add(key, rendered, PORTFOLIO_CACHE_SECONDS):
-        return rendered
-    block = cache.get(key)  # another worker rendered it first: use theirs
-    return block if isinstance(block, PortfolioBlock) else rendered
+    # Remembered per process once read or added (``epoch_memo``): the later calls of the
+    # epoch read no cache row.
+    return epoch_memo.get_or_add(
+        key,
+        PortfolioBlock,
+        lambda: _portfolio_block_render(theme=theme, token_cap=token_cap),
+        PORTFOLIO_CACHE_SECONDS,
+    )
 
 
 @functools.lru_cache(maxsize=8)
@@ -511,8 +510,8 @@ def context_build(
     key = None
     if epoch is not None and focus_per_epoch and focus:
         key = _task_block_key(theme, role, epoch, remaining)
-    kept = cache.get(key) if key else None
-    if isinstance(kept, TaskBlock) and _task_block_fits(kept, focus):
+    kept = epoch_memo.get(key, TaskBlock) if key else None
+    if kept is not None and _task_block_fits(kept, focus):
         if not kept.with_portfolio:
             block = PortfolioBlock(text="", idea_ids=(), token_count=0)
         parts = _Parts(
@@ -552,7 +551,7 @@ def context_build(
             # The first call of the epoch wins, as for the portfolio block; a later one
             # that lost the race, or whose focus the kept one does not stand for, renders
             # its own this once.
-            cache.add(key, rendered, PORTFOLIO_CACHE_SECONDS)
+            epoch_memo.add(key, rendered, PORTFOLIO_CACHE_SECONDS)
     texts = ([block.text] if block.text else []) + parts.texts
     ideas_text = "\n".join(texts)
     ideas_tokens = _ideas_token_count(block, parts.texts)

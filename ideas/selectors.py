@@ -7,9 +7,12 @@ define what the portfolio counters hold, and only a recount runs them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
 from django.db.models import Count, F, FloatField, Q, Sum
@@ -35,6 +38,79 @@ SNAPSHOT_TOP = 30
 OVERLAP_WINDOW = 2000
 #: An overlap window outlives its epoch only by this much (an epoch is ten iterations).
 OVERLAP_CACHE_SECONDS = 24 * 3600
+#: How many epoch values (blocks, windows) each process remembers in front of the cache.
+EPOCH_MEMO_SIZE = 64
+
+V = TypeVar("V")
+
+
+class EpochMemo:
+    """A per-process memory in front of the shared cache, for keys whose value never
+    changes once ``cache.add`` put it there (an epoch's portfolio block, task block and
+    overlap window: the first writer wins and every caller uses what the cache holds).
+
+    A later call of the epoch then skips the cache read and the unpickling. Workers keep
+    agreeing because only what the cache returned or what this process successfully
+    ``add``ed is remembered, never a value that lost the race. Bounded: the least
+    recently used keys go first. (A cache cleared by hand is not seen until the epoch
+    moves on; the values are as of their epoch's start either way.)
+    """
+
+    def __init__(self, size: int = EPOCH_MEMO_SIZE) -> None:
+        self._size = size
+        self._values: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _remember(self, key: str, value: object) -> None:
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+
+    def get(self, key: str, kind: type[V]) -> V | None:
+        """The value of ``key`` if it is a ``kind``: remembered, else read from the cache
+        (and then remembered). None when the cache holds none."""
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+        if isinstance(value, kind):
+            return value
+        value = cache.get(key)
+        if isinstance(value, kind):
+            self._remember(key, value)
+            return value
+        return None
+
+    def add(self, key: str, value: object, timeout: int) -> bool:
+        """``cache.add``: remembered only when this call put ``value`` in the cache."""
+        if cache.add(key, value, timeout):
+            self._remember(key, value)
+            return True
+        return False
+
+    def get_or_add(self, key: str, kind: type[V], make: Callable[[], V], timeout: int) -> V:
+        """What the cache holds under ``key``, else ``make()`` added by the first writer:
+        every caller gets the same value (``make()``'s own only if the cache keeps none)."""
+        found = self.get(key, kind)
+        if found is not None:
+            return found
+        made = make()
+        if self.add(key, made, timeout):
+            return made
+        kept = self.get(key, kind)  # another worker wrote it first: use theirs
+        return made if kept is None else kept
+
+    def clear(self) -> None:
+        """Forget everything (a new worker, as far as this process is concerned)."""
+        with self._lock:
+            self._values.clear()
+
+
+#: The one memo of this process's epoch values (``ideas.context`` shares it).
+epoch_memo = EpochMemo()
+
 # Best first, ties to the most recently updated: the key of the ``ideas_idea_priority_order``
 # index, so every "top of the portfolio" query reads that index in order and stops at
 # its LIMIT (an ORDER BY the index does not match sorts every visible idea first).
@@ -60,13 +136,19 @@ def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[
     ``with_tags=False`` leaves the tags out (one query less) for a caller that reads them
     its own way, as the loop's context does for the ideas it shows in full.
     """
-    if not with_tags:
-        # Written out: the loop picks its focus ideas this way on most iterations.
-        sql = _priority_sql()
-        rows = rows_fetch(sql, [theme.pk, *Idea.VISIBLE_STATUSES, limit])
-        return models_from_rows(Idea, rows)
-    ideas = _visible(theme).order_by(*PRIORITY_ORDER).prefetch_related("tags")
-    return list(ideas[:limit])
+    # Written out: the loop picks its focus ideas this way on most iterations, and renders
+    # its portfolio block (80 ideas with their tags) at each epoch's start.
+    sql = _priority_sql()
+    rows = rows_fetch(sql, [theme.pk, *Idea.VISIBLE_STATUSES, limit])
+    ideas = models_from_rows(Idea, rows)
+    if with_tags and ideas:
+        # The second statement ``prefetch_related("tags")`` would run, without building it.
+        tag_sql = _tags_of_sql().format(ids=", ".join(["%s"] * len(ideas)))
+        tag_rows: dict[int, list[Sequence[Any]]] = {idea.pk: [] for idea in ideas}
+        for idea_id, *tag_row in rows_fetch(tag_sql, [idea.pk for idea in ideas]):
+            tag_rows[idea_id].append(tag_row)
+        _tags_prefetched(ideas, tag_rows)
+    return ideas
 
 
 def _visible_slots() -> str:
@@ -124,19 +206,59 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
         if row[width] is not None:
             found.append(row[width:])
     by_pk = {idea.pk: idea for idea in models_from_rows(Idea, list(idea_rows.values()))}
-    template = Tag.objects.all()
-    for pk, idea in by_pk.items():
-        tags = models_from_rows(Tag, tag_rows[pk])
+    _tags_prefetched(list(by_pk.values()), tag_rows)
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+@statement
+def _tags_of_sql() -> str:
+    """(idea id, every column of the tag) of the ideas in ``{ids}`` (a slot for their
+    placeholders), in no order (``_tags_prefetched`` orders)."""
+    through = Idea.tags.through
+    on_idea, on_tag = column(through, "idea"), column(through, "tag")
+    return (
+        f"SELECT it.{on_idea}, {columns(Tag, alias='t')} "  # noqa: S608 - names from model metadata
+        f"FROM {table(through)} it JOIN {table(Tag)} t ON t.{column(Tag, 'id')} = it.{on_tag} "
+        f"WHERE it.{on_idea} IN ({{ids}})"
+    )
+
+
+def _tags_prefetched(
+    ideas: Sequence[Idea], tag_rows: Mapping[int, Sequence[Sequence[Any]]]
+) -> None:
+    """Leave each idea's tags (``tag_rows[idea.pk]``: rows of every ``Tag`` column) as
+    ``prefetch_related("tags")`` leaves them: the manager's own queryset, its result
+    cache filled in the model's order (by name), so ``idea.tags.all()`` and ``tag_names``
+    read no row and anything chained on it still queries this idea's tags."""
+    if not ideas:
+        return
+    cache_name, filter_key = _tags_relation()
+    template: Any = Tag.objects.all()  # (Django's internals below: the stubs lack them)
+    for idea in ideas:
+        tags = models_from_rows(Tag, tag_rows[idea.pk])
         tags.sort(key=lambda tag: (tag.name, tag.pk))  # the model's ordering: by name
-        # What ``prefetch_related`` stores: the manager's own queryset with its result
-        # cache filled, so ``idea.tags.all()`` reads no row and anything chained on it
-        # still queries this idea's tags. (Django's internals: the stubs do not type them.)
-        manager: Any = idea.tags
-        queryset = manager._apply_rel_filters(template)
+        # What the manager's ``_apply_rel_filters`` does, without building a manager per
+        # idea (most of the cost of filling 80 ideas' tags): the instance as the
+        # router's hint, and this idea's filter, deferred until something chains on it.
+        template._add_hints(instance=idea)
+        template._defer_next_filter = True
+        queryset = template._next_is_sticky().filter(**{filter_key: idea.pk})
         queryset._result_cache = tags
         queryset._prefetch_done = True
-        cast(Any, idea)._prefetched_objects_cache = {manager.prefetch_cache_name: queryset}
-    return [by_pk[pk] for pk in ids if pk in by_pk]
+        cast(Any, idea)._prefetched_objects_cache = {cache_name: queryset}
+
+
+@functools.cache
+def _tags_relation() -> tuple[str, str]:
+    """The name ``Idea.tags``' prefetch is kept under and the filter its manager puts on
+    ``Tag`` for one idea (the idea's primary key), as Django's manager derives them."""
+    field = cast(Any, Idea.tags).field
+    (_, target), *more = field.remote_field.through._meta.get_field(
+        field.m2m_field_name()
+    ).related_fields
+    if more or not target.primary_key:
+        raise TypeError("Idea.tags is expected to point at the idea's primary key")
+    return field.name, f"{field.related_query_name()}__{target.name}"
 
 
 def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:
@@ -146,10 +268,24 @@ def ideas_corrected(*, theme: Theme, limit: int) -> list[Idea]:
     condition of the partial ``ideas_idea_corrected`` index, so the database reads only
     the corrected ideas, already in this order, and stops at ``limit``.
     """
-    return list(
-        _visible(theme)
-        .exclude(reviewed_at__isnull=True, human_brand_fit__isnull=True)
-        .order_by(F("reviewed_at").desc(nulls_last=True), "-updated_at")[:limit]
+    # Written out (the planner reads it on every call): the ORM's statement, condition
+    # included, so the partial index still serves it.
+    rows = rows_fetch(_corrected_sql(), [*Idea.VISIBLE_STATUSES, theme.pk, limit])
+    return models_from_rows(Idea, rows)
+
+
+@statement
+def _corrected_sql() -> str:
+    """``ideas_corrected``' statement as the ORM spells it. Parameters: the visible
+    statuses, the theme's id, the limit."""
+    human_brand_fit, reviewed_at = column(Idea, "human_brand_fit"), column(Idea, "reviewed_at")
+    return (
+        f"SELECT {columns(Idea)} FROM {table(Idea)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Idea, 'status')} IN ({_visible_slots()}) "
+        f"AND {column(Idea, 'theme')} = %s "
+        # The condition of the ``ideas_idea_corrected`` index, term for term.
+        f"AND NOT ({human_brand_fit} IS NULL AND {reviewed_at} IS NULL) "
+        f"ORDER BY {reviewed_at} DESC NULLS LAST, {column(Idea, 'updated_at')} DESC LIMIT %s"
     )
 
 
@@ -312,14 +448,9 @@ def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
     ideas the per-call read was ~25 ms, mostly the 2,000 ids of the ``IN`` list).
     """
     key = f"ideas:overlap:{theme.pk}:{theme.created_at.timestamp():.6f}:{epoch}"
-    window = cache.get(key)
-    if isinstance(window, OverlapWindow):
-        return window
-    window = _overlap_window_read(theme)
-    if cache.add(key, window, OVERLAP_CACHE_SECONDS):
-        return window
-    kept = cache.get(key)  # another worker read it first: use theirs
-    return kept if isinstance(kept, OverlapWindow) else window
+    return epoch_memo.get_or_add(
+        key, OverlapWindow, lambda: _overlap_window_read(theme), OVERLAP_CACHE_SECONDS
+    )
 
 
 @statement
@@ -395,13 +526,42 @@ def _top_tags_scan(theme: Theme) -> list[tuple[str, int]]:
     )
 
 
-def _top_tags(theme: Theme) -> list[tuple[str, int]]:
-    # The ``ideas_tag_top`` index, in order, stopped at the LIMIT.
-    return list(
-        Tag.objects.filter(theme=theme, visible_ideas__gt=0)
-        .order_by("-visible_ideas", "name")
-        .values_list("name", "visible_ideas")[:10]
+@statement
+def _top_tags_sql() -> str:
+    """The ten tags with the most visible ideas of a theme (its id the parameter)."""
+    name, visible = column(Tag, "name"), column(Tag, "visible_ideas")
+    return (
+        f"SELECT {name}, {visible} FROM {table(Tag)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(Tag, 'theme')} = %s AND {visible} > 0 "
+        f"ORDER BY {visible} DESC, {name} ASC LIMIT 10"
     )
+
+
+def _top_tags(theme: Theme) -> list[tuple[str, int]]:
+    # The ``ideas_tag_top`` index, in order, stopped at the LIMIT. Written out with the
+    # counters' read below: ``portfolio_stats`` runs on every planner call.
+    return [(name, n) for name, n in rows_fetch(_top_tags_sql(), [theme.pk])]
+
+
+@statement
+def _counters_sql() -> str:
+    """The theme's ``PortfolioCounters`` row, every column (its theme's id the parameter)."""
+    return (
+        f"SELECT {columns(PortfolioCounters)} FROM {table(PortfolioCounters)} "  # noqa: S608 - names from model metadata
+        f"WHERE {column(PortfolioCounters, 'theme')} = %s"
+    )
+
+
+def _counters_row(theme: Theme) -> dict[str, Any] | None:
+    """The theme's counters as ``PortfolioCounters.objects.filter(theme=…).values()``
+    gives them (by field attribute name, values converted), or None without the row."""
+    found = models_from_rows(PortfolioCounters, rows_fetch(_counters_sql(), [theme.pk]))
+    if not found:
+        return None
+    return {
+        field.attname: getattr(found[0], field.attname)
+        for field in PortfolioCounters._meta.concrete_fields
+    }
 
 
 def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
@@ -415,7 +575,7 @@ def portfolio_stats(*, theme: Theme) -> dict[str, Any]:
     ``STATS_SAMPLE`` visible ideas. ``scatter`` (0..1) is the diversity of that sample,
     the input of ``mode_choose``.
     """
-    row = PortfolioCounters.objects.filter(theme=theme).values().first()
+    row = _counters_row(theme)
     if row is None:
         return portfolio_stats_scan(theme=theme)
     return _stats_assemble(theme, row, _top_tags(theme))

@@ -48,3 +48,15 @@ def bob(request, db) -> User:
 def charlie(request, db) -> User:
     """The outsider, as the app this test belongs to sees him."""
     return persona_create("charlie", app=app_of(request.path))
+
+
+@pytest.fixture(autouse=True)
+def _epoch_memo_clear():
+    """Each test starts as a fresh worker: the per-process memory of epoch values
+    (``ideas.selectors.epoch_memo``) would otherwise outlive the database the test rolls
+    back (a theme reusing a primary key and a frozen creation time)."""
+    from ideas.selectors import epoch_memo
+
+    epoch_memo.clear()
+    yield
+    epoch_memo.clear()

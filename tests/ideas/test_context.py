@@ -280,3 +280,40 @@ def test_a_new_idea_in_full_says_it_has_none_yet(theme):
     assert "; scores: none yet\n" in context.ideas_text
     assert "scores: brand_fit 6, novelty ?, feasibility ?" in context.ideas_text
     assert context.ideas_text.count("none yet") == 1
+
+
+def test_a_later_call_of_the_epoch_encodes_nothing_it_encoded_before(theme, monkeypatch):
+    """Within an epoch, the portfolio block, the kept task block and the repeated idea
+    renderings are counted once: a later call with nothing changed encodes no text, and
+    one with a re-scored focus idea encodes only the texts that changed."""
+    import bizagent.llm.harmony
+
+    _portfolio(theme, 120)
+    encoded: list[str] = []
+    original = bizagent.llm.harmony.harmony_text_encode
+
+    def encode(text: str) -> list[int]:
+        encoded.append(text)
+        return original(text)
+
+    monkeypatch.setattr(bizagent.llm.harmony, "harmony_text_encode", encode)
+
+    def build(role: str, focus: list[Idea], **kwargs) -> RoleContext:
+        return context_build(
+            theme=theme, role=role, focus_ideas=focus, token_budget=BUDGET, epoch=9, **kwargs
+        )
+
+    top = list(Idea.objects.filter(theme=theme).order_by("-priority", "-updated_at", "-pk")[:3])
+    focus = _focus(theme)
+    first = (build("planner", top, focus_per_epoch=True), build("critic", focus))
+    assert encoded  # the epoch's first calls counted their texts
+    encoded.clear()
+    again = (build("planner", top, focus_per_epoch=True), build("critic", focus))
+    assert encoded == []
+    assert [c.token_count for c in again] == [c.token_count for c in first]
+    idea_scores_set(idea=focus[0], scores={"brand_fit": 0.5}, iteration_id=3)
+    focus = _focus(theme)
+    critic = build("critic", focus)
+    # Only what shows the re-scored idea: its entry, and the task's text it is part of.
+    assert encoded and all(f"[#{focus[0].pk}]" in text for text in encoded)
+    assert critic.token_count <= BUDGET

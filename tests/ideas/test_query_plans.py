@@ -85,7 +85,11 @@ def _plan(sql: str, params: tuple) -> str:
 def _sorts_or_scans_ideas(plan: str) -> list[str]:
     if connection.vendor == "postgresql":
         bad = ("Sort", "Seq Scan on ideas_idea ")
-        if "using ideas_idea_corrected on ideas_idea" in plan:
+        # An index scan or (with other statistics) a bitmap scan of the partial index.
+        if (
+            "using ideas_idea_corrected on ideas_idea" in plan
+            or "Bitmap Index Scan on ideas_idea_corrected" in plan
+        ):
             # PostgreSQL's DESC index keys put NULLs first and Django cannot spell
             # "DESC NULLS LAST" in an index SQLite also accepts: the corrections sort
             # the rows of their partial index, i.e. the few ideas people corrected.

@@ -9,16 +9,22 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
-from ideas.models import Idea, Tag
+from ideas.models import Idea, PortfolioCounters, Tag
 from ideas.selectors import (
     PRIORITY_ORDER,
+    _counters_row,
     _ideas_shown,
     _overlap_window_read,
+    _top_tags,
+    ideas_corrected,
     newest_texts,
+    portfolio_stats,
     priority_ideas,
 )
+from ideas.services.counters import portfolio_counters_rebuild
 from tests.ideas.factories import ThemeFactory
 from tests.ideas.test_query_plans import _assert_served_by_indexes, _statements
 
@@ -123,6 +129,10 @@ def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
     tagged = next(idea for idea in found if len(idea.tag_names) > 1)
     first = tagged.tag_names[0]
     assert [tag.name for tag in tagged.tags.all().filter(name=first)] == [first]
+    orm = next(idea for idea in expected if idea.pk == tagged.pk)
+    assert str(tagged.tags.all().filter(name=first).query) == str(
+        orm.tags.all().filter(name=first).query
+    )
     assert _ideas_shown([]) == []
 
 
@@ -162,3 +172,92 @@ def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch,
     assert read.ids == ids
     assert read.tags == {pk: frozenset(found) for pk, found in tags.items()}
     assert _overlap_window_read(ThemeFactory(status="archived")).ids == ()
+
+
+@pytest.mark.parametrize("limit", [1, 7, 40])
+def test_priority_ideas_with_tags_are_the_orm_rows_with_the_tags_prefetch_leaves(
+    django_assert_num_queries, limit
+):
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))  # another theme's ideas and tags stay out
+    expected = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .order_by(*PRIORITY_ORDER)
+        .prefetch_related("tags")[:limit]
+    )
+    with django_assert_num_queries(2):  # the ideas, then their tags
+        found = priority_ideas(theme=theme, limit=limit)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert all(not idea._state.adding and idea._state.db == "default" for idea in found)
+    with django_assert_num_queries(0):  # the tags come from the prefetch cache
+        tags = [[(tag.pk, tag.name, tag.theme_id) for tag in idea.tags.all()] for idea in found]
+        names = [idea.tag_names for idea in found]
+    assert tags == [
+        [(tag.pk, tag.name, tag.theme_id) for tag in idea.tags.all()] for idea in expected
+    ]
+    assert names == [idea.tag_names for idea in expected]
+    if limit > 3:
+        assert any(not n for n in names) and any(len(n) > 1 for n in names)
+        tagged = next(idea for idea in found if len(idea.tag_names) > 1)
+        first = tagged.tag_names[0]
+        assert [tag.name for tag in tagged.tags.all().filter(name=first)] == [first]
+        # Chained on, the same statement as on the ORM's prefetch, for each idea.
+        for idea, orm in zip(found, expected, strict=True):
+            assert str(idea.tags.all().filter(name=first).query) == str(
+                orm.tags.all().filter(name=first).query
+            )
+
+
+def test_priority_ideas_with_tags_of_an_empty_theme_read_one_statement(
+    django_assert_num_queries,
+):
+    theme = ThemeFactory()
+    with django_assert_num_queries(1):
+        assert priority_ideas(theme=theme, limit=5) == []
+
+
+@pytest.mark.parametrize("limit", [1, 4, 40])
+def test_the_corrections_are_the_orm_rows_in_its_order(limit):
+    theme = ThemeFactory()
+    ideas = _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))
+    base = timezone.now().replace(microsecond=0)
+    for idea in ideas[::4]:  # reviewed at two times (ties), some also re-scored by a person
+        Idea.objects.filter(pk=idea.pk).update(reviewed_at=base - dt.timedelta(days=idea.pk % 2))
+    expected = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .exclude(reviewed_at__isnull=True, human_brand_fit__isnull=True)
+        .order_by(F("reviewed_at").desc(nulls_last=True), "-updated_at")[:limit]
+    )
+    found = ideas_corrected(theme=theme, limit=limit)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert len(found) == min(limit, len(expected)) and found
+    if limit == 40:  # reviewed ones first, then the ones only a person re-scored
+        assert found[0].reviewed_at is not None and found[-1].reviewed_at is None
+
+
+def test_the_top_tags_and_the_counters_are_the_orm_reads(django_assert_num_queries):
+    theme = ThemeFactory()
+    _portfolio(theme)
+    other = ThemeFactory(status="archived")
+    _portfolio(other)
+    PortfolioCounters.objects.filter(theme=theme).delete()
+    assert _counters_row(theme) is None  # no row: portfolio_stats scans instead
+    portfolio_counters_rebuild(theme=theme)
+    portfolio_counters_rebuild(theme=other)
+    # Ties on the count, and a tag of no visible idea (left out).
+    Tag.objects.create(theme=theme, name="aa-unused")
+    Tag.objects.filter(theme=theme, name__in=["b", "c"]).update(visible_ideas=7)
+    expected_tags = list(
+        Tag.objects.filter(theme=theme, visible_ideas__gt=0)
+        .order_by("-visible_ideas", "name")
+        .values_list("name", "visible_ideas")[:10]
+    )
+    expected_row = PortfolioCounters.objects.filter(theme=theme).values().first()
+    assert expected_row is not None and expected_row["rebuilt_at"] is not None
+    with django_assert_num_queries(2):
+        tags, row = _top_tags(theme), _counters_row(theme)
+    assert tags == expected_tags and len(tags) == 4  # "a" and "aa-unused" show no idea
+    assert row == expected_row
+    assert portfolio_stats(theme=theme)["top_tags"] == [list(pair) for pair in expected_tags]

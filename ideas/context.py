@@ -80,14 +80,38 @@ def _json_block(document: object) -> str:
     return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=2)
 
 
+#: How many distinct developer texts a process remembers (a theme or two at a time).
+DEVELOPER_TEXTS_KEPT = 16
+_developer_texts: dict[tuple[str, str], str] = {}
+
+
 def developer_text_render(theme: Theme) -> str:
-    """``# IP Spec`` and ``# Project Config``: the same bytes for the same theme."""
-    return (
-        "# IP Spec\n\n"
-        + _json_block(theme.ip_profile.as_document())
-        + "\n\n# Project Config\n\n"
-        + _json_block(theme.config)
-    )
+    """``# IP Spec`` and ``# Project Config``: the same bytes for the same theme.
+
+    Remembered per content: ``indent=2`` takes ``json``'s pure-Python encoder, about
+    seven times the cost of ``repr`` (written in C), and the text is the same on every
+    call while the theme stays. The key is the two documents' ``repr``, taken afresh on
+    every call: for the JSON values they hold (dicts, lists, strings, numbers, booleans,
+    None) equal reprs mean equal documents, so an edited profile or config, even one
+    changed in place without a save, is a new key and a new rendering, never a stale
+    text; the same content in another key order is a new key too, rendered to the
+    same bytes (``sort_keys``).
+    """
+    profile = theme.ip_profile.as_document()
+    config = theme.config
+    key = (repr(profile), repr(config))
+    text = _developer_texts.get(key)
+    if text is None:
+        text = (
+            "# IP Spec\n\n"
+            + _json_block(profile)
+            + "\n\n# Project Config\n\n"
+            + _json_block(config)
+        )
+        if len(_developer_texts) >= DEVELOPER_TEXTS_KEPT:
+            _developer_texts.clear()  # a handful of themes: starting over costs one render
+        _developer_texts[key] = text
+    return text
 
 
 @functools.lru_cache(maxsize=16)

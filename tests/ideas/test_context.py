@@ -317,3 +317,63 @@ def test_a_later_call_of_the_epoch_encodes_nothing_it_encoded_before(theme, monk
     # Only what shows the re-scored idea: its entry, and the task's text it is part of.
     assert encoded and all(f"[#{focus[0].pk}]" in text for text in encoded)
     assert critic.token_count <= BUDGET
+
+
+def _reference_developer_text(theme) -> str:
+    """The developer text as it was rendered before it was remembered: two dumps."""
+    import json
+
+    def block(document: object) -> str:
+        return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=2)
+
+    return (
+        "# IP Spec\n\n"
+        + block(theme.ip_profile.as_document())
+        + "\n\n# Project Config\n\n"
+        + block(theme.config)
+    )
+
+
+def _random_json(rng: random.Random, depth: int = 0) -> object:
+    kinds = ["str", "int", "float", "bool", "none"] + (["list", "dict"] if depth < 3 else [])
+    kind = rng.choice(kinds)
+    if kind == "str":
+        return rng.choice(["", "a", "月見", "x\ny", '"q"', "1", "true"]) + str(rng.randint(0, 3))
+    if kind == "int":
+        return rng.randint(-3, 3)
+    if kind == "float":
+        return rng.choice([0.5, 1.0, -2.25, 1e21, 0.1])
+    if kind == "bool":
+        return rng.choice([True, False])
+    if kind == "none":
+        return None
+    if kind == "list":
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {f"k{rng.randint(0, 5)}": _random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def test_the_remembered_developer_text_is_byte_identical_to_the_dumps_for_random_configs(theme):
+    rng = random.Random(8)
+    for _ in range(300):
+        theme.config = {"loop": _random_json(rng), "more": _random_json(rng)}
+        theme.ip_profile.canon_examples = [_random_json(rng)]
+        first = developer_text_render(theme)
+        assert first == _reference_developer_text(theme)
+        assert developer_text_render(theme) == first  # the remembered text, same bytes
+
+
+def test_a_config_or_profile_changed_in_place_gets_a_new_developer_text(theme):
+    before = developer_text_render(theme)
+    # Values that look alike as JSON-ish text but differ as values: 1 and True, 1 and 1.0.
+    theme.config["budget_note"] = 1
+    with_int = developer_text_render(theme)
+    theme.config["budget_note"] = True
+    with_true = developer_text_render(theme)
+    theme.config["budget_note"] = 1.0
+    with_float = developer_text_render(theme)
+    theme.ip_profile.essence = theme.ip_profile.essence + " Always calm."
+    with_essence = developer_text_render(theme)
+    assert len({before, with_int, with_true, with_float, with_essence}) == 5
+    assert '"budget_note": true' in with_true and '"budget_note": 1.0' in with_float
+    assert with_essence == _reference_developer_text(theme)
+    assert "Always calm." in with_essence

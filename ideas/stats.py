@@ -6,8 +6,11 @@ never the whole portfolio.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 from ideas.stagnation import text_tokens
 
@@ -59,21 +62,99 @@ def mean_pairwise_similarity(texts: Sequence[str]) -> float | None:
     return _pairwise_mean(tuple(texts))
 
 
-@lru_cache(maxsize=MEMO_SAMPLES)
-def _pairwise_mean(texts: tuple[str, ...]) -> float | None:
-    bits, sizes = _bitsets(texts)
-    count = len(bits)
-    if count < 2:
-        return None
-    # The pairs in ``itertools.combinations`` order, so the float sum is the same.
-    total = 0.0
-    for i in range(count - 1):
+@dataclass(frozen=True)
+class _SampleSimilarities:
+    """A sample's pairwise similarities: ``rows[i]`` holds text ``i``'s with texts
+    ``i + 1`` onwards (the ``itertools.combinations`` order, row after row), and, per
+    repetition threshold, whether each text nearly repeats an earlier one."""
+
+    texts: tuple[str, ...]
+    rows: tuple[list[float], ...]
+    repeats: dict[float, list[bool]] = field(default_factory=dict)
+
+
+#: The latest samples' similarities (a sample of 50 and one of 200 alternate).
+_recent_samples: deque[_SampleSimilarities] = deque(maxlen=4)
+
+
+def _slid(texts: tuple[str, ...]) -> tuple[_SampleSimilarities, int] | None:
+    """A remembered sample ``texts`` slid from: ``k`` new texts in front, then the older
+    sample's first ``len(texts) - k`` (the newest ideas, after ``k`` were added)."""
+    count = len(texts)
+    best: tuple[_SampleSimilarities, int] | None = None
+    for state in list(_recent_samples):  # a copy: another thread may append meanwhile
+        if not state.texts:
+            continue
+        first = state.texts[0]
+        for k in range(count):
+            if (
+                texts[k] == first
+                and count - k <= len(state.texts)
+                and texts[k:] == state.texts[: count - k]
+            ):
+                if best is None or k < best[1]:
+                    best = (state, k)
+                break
+    return best
+
+
+def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
+    """``texts``' pairwise similarities, reusing a remembered sample it slid from.
+
+    The loop's samples are the newest ideas, so from one measure to the next a few new
+    ideas come in front and as many old ones fall off the end: only the new texts' rows
+    are compared, the others are the remembered rows cut short (a slice each), instead
+    of all 19,900 pairs of a 200-idea sample again. Each value is the same division of
+    the same two integers, so the numbers are the same as measuring afresh.
+    """
+    found = _slid(texts)
+    state, k = found if found is not None else (None, len(texts))
+    count = len(texts)
+    # Only the new texts are compared (with every other one); none new, nothing to encode.
+    bits, sizes = _bitsets(texts) if k else ([], [])
+    rows: list[list[float]] = []
+    for i in range(k):
         a, size_a = bits[i], sizes[i]
+        row = []
         for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True):
-            # Jaccard written out (two empty sets: 1.0): this runs 19,900 times per sample.
+            # Jaccard written out (two empty sets: 1.0): a call per pair was most of the cost.
             common = (a & b).bit_count()
             union = size_a + size_b - common
-            total += common / union if union else 1.0
+            row.append(common / union if union else 1.0)
+        rows.append(row)
+    if state is not None:
+        # The older text ``m`` is now ``m + k``; its partners past the sample's end fell off.
+        rows += [state.rows[m][: count - k - m - 1] for m in range(count - k)]
+    result = _SampleSimilarities(texts=texts, rows=tuple(rows))
+    if state is not None:
+        for threshold, was in state.repeats.items():
+            result.repeats[threshold] = _repeats_slid(result, k, was, threshold)
+    _recent_samples.append(result)
+    return result
+
+
+def _repeats_slid(
+    sample: _SampleSimilarities, k: int, was: list[bool], threshold: float
+) -> list[bool]:
+    """Per text, whether it nearly repeats an earlier one, from the sample it slid from:
+    an older text's earlier texts are all still there, in front only the ``k`` new ones."""
+    rows = sample.rows
+    flags = [any(rows[j][i - j - 1] > threshold for j in range(i)) for i in range(k)]
+    flags += [
+        was[m] or any(rows[j][m + k - j - 1] > threshold for j in range(k))
+        for m in range(len(sample.texts) - k)
+    ]
+    return flags
+
+
+@lru_cache(maxsize=MEMO_SAMPLES)
+def _pairwise_mean(texts: tuple[str, ...]) -> float | None:
+    count = len(texts)
+    if count < 2:
+        return None
+    # ``sum`` adds the floats one after the other in that order (Python 3.11), as the
+    # pairwise loop did, so the total is the same to the last bit.
+    total = sum(chain.from_iterable(_similarities(texts).rows))
     return total / (count * (count - 1) // 2)
 
 
@@ -93,20 +174,18 @@ def repetition(texts: Sequence[str], threshold: float = REPETITION_THRESHOLD) ->
 
 @lru_cache(maxsize=MEMO_SAMPLES)
 def _repetition(texts: tuple[str, ...], threshold: float) -> float | None:
-    bits, sizes = _bitsets(texts)
-    if len(bits) < 2:
+    count = len(texts)
+    if count < 2:
         return None
-    repeats = 0
-    for index in range(1, len(bits)):
-        a, size_a = bits[index], sizes[index]
-        for b, size_b in zip(bits[:index], sizes[:index], strict=True):
-            # Jaccard written out, as above (a call per pair was most of the cost).
-            common = (a & b).bit_count()
-            union = size_a + size_b - common
-            if (common / union if union else 1.0) > threshold:
-                repeats += 1
-                break
-    return round(repeats / (len(bits) - 1), 3)
+    sample = next((s for s in list(_recent_samples) if s.texts == texts), None)
+    if sample is None:
+        sample = _similarities(texts)
+    flags = sample.repeats.get(threshold)
+    if flags is None:
+        rows = sample.rows
+        flags = [any(rows[j][i - j - 1] > threshold for j in range(i)) for i in range(count)]
+        sample.repeats[threshold] = flags
+    return round(sum(flags[1:]) / (count - 1), 3)
 
 
 def brand_affinity(text: str, *, brand_tokens: frozenset[str]) -> float:

@@ -100,16 +100,17 @@ def test_pairwise_measures_are_remembered_per_sample_and_redone_when_it_changes(
     # Texts no other test uses: the memo is per process.
     sample = [f"memo probe {n} lantern {n % 3}" for n in range(6)]
     first = (diversity(sample), repetition(sample))
-    assert len(calls) == 2
+    assert len(calls) == 1  # both measures read the sample's one set of similarities
     # The same sample again (a new list of equal strings, as a fresh query returns it).
     assert (diversity(list(sample)), repetition(list(sample))) == first
-    assert len(calls) == 2
+    assert len(calls) == 1
     # One idea edited: a new sample, measured afresh, with the result a cold call gives.
     edited = [*sample[:-1], "memo probe five kite"]
     assert diversity(edited) != first[0]
-    assert len(calls) == 3
+    assert len(calls) == 2
+    # Another threshold is another count over the same similarities.
     assert repetition(edited, threshold=0.2) != repetition(edited)
-    assert len(calls) == 5  # another threshold is another measure
+    assert len(calls) == 2
 
 
 def test_remembered_measures_equal_the_pairwise_definition():
@@ -127,3 +128,44 @@ def test_remembered_measures_equal_the_pairwise_definition():
         if any(jaccard(tokens[i], tokens[j]) > 0.5 for j in range(i))
     )
     assert repetition(texts) == round(repeats / (len(texts) - 1), 3)
+
+
+def _reference_pairwise(texts: list[str], threshold: float) -> tuple[float | None, float | None]:
+    """The mean similarity and the repetition as measured before samples were reused:
+    every pair of the sample compared afresh, summed in ``combinations`` order."""
+    sets = [text_tokens(t) for t in texts]
+    if len(sets) < 2:
+        return None, None
+    total = 0.0
+    for a, b in itertools.combinations(sets, 2):
+        total += jaccard(a, b)
+    mean = total / (len(sets) * (len(sets) - 1) // 2)
+    repeats = sum(
+        1 for i in range(1, len(sets)) if any(jaccard(sets[i], e) > threshold for e in sets[:i])
+    )
+    return mean, round(repeats / (len(sets) - 1), 3)
+
+
+def test_sliding_samples_measure_exactly_what_a_fresh_comparison_does():
+    """The loop's samples are the newest ideas: new ones come in front, old ones fall
+    off, now and then one is edited. Reusing the previous sample's similarities gives
+    the same numbers, to the last bit, as comparing every pair afresh."""
+    rng = random.Random(87)
+    words = [f"slide{n}" for n in range(30)] + ["抹茶", "ギフト", "the", "moon", "mug"]
+    portfolio: list[str] = []  # oldest first
+    checked = 0
+    for step in range(60):
+        for _ in range(rng.choice([0, 1, 1, 2, 3, 7])):
+            portfolio.append(" ".join(rng.sample(words, rng.randint(0, 6))) + f" s{step}")
+        if portfolio and rng.random() < 0.15:
+            portfolio[rng.randrange(len(portfolio))] += " edited"
+        for size in (12, 40):  # two sample sizes alternate, as scatter and snapshots do
+            sample = portfolio[::-1][:size]
+            for threshold in (0.5, 0.2):
+                mean, repeats = _reference_pairwise(sample, threshold)
+                assert mean_pairwise_similarity(sample) == mean
+                assert repetition(sample, threshold=threshold) == repeats
+                checked += 1
+            assert diversity(sample) == (None if mean is None else round(1.0 - mean, 3))
+    assert checked == 240
+    assert len(portfolio) > 40  # the samples did slide past their size

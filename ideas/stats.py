@@ -6,7 +6,6 @@ never the whole portfolio.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -53,6 +52,25 @@ def _bitsets(texts: Sequence[str]) -> tuple[list[int], list[int]]:
     return bits, sizes
 
 
+def _bitsets_of_first(texts: Sequence[str], k: int) -> tuple[list[int], list[int]]:
+    """``_bitsets`` with a bit only for the words of the first ``k`` texts: enough to
+    compare those with every text (a word none of them has is in no intersection with
+    them), and a fraction of the work when a slid sample brings a few new texts."""
+    token_sets = [text_tokens(text) for text in texts]
+    index: dict[str, int] = {}
+    for tokens in token_sets[:k]:
+        for token in tokens:
+            index.setdefault(token, len(index))
+    vocabulary = frozenset(index)
+    bits: list[int] = []
+    for tokens in token_sets:
+        value = 0
+        for token in tokens & vocabulary:
+            value |= 1 << index[token]
+        bits.append(value)
+    return bits, [len(tokens) for tokens in token_sets]
+
+
 def mean_pairwise_similarity(texts: Sequence[str]) -> float | None:
     """Mean Jaccard similarity over all pairs of ``texts`` (None below two texts).
 
@@ -73,8 +91,12 @@ class _SampleSimilarities:
     repeats: dict[float, list[bool]] = field(default_factory=dict)
 
 
-#: The latest samples' similarities (a sample of 50 and one of 200 alternate).
-_recent_samples: deque[_SampleSimilarities] = deque(maxlen=4)
+#: The latest sample's similarities per sample size: ``scatter_measure`` reads the newest
+#: 50 every iteration, a snapshot or a meta review the newest 200 every few iterations,
+#: each sliding from its own previous sample (one shared slot would hold only the 50).
+_recent_samples: dict[int, _SampleSimilarities] = {}
+#: A few sizes at a time (a small portfolio's sample grows with it, one size per idea).
+SIZES_KEPT = 8
 
 
 def _slid(texts: tuple[str, ...]) -> tuple[_SampleSimilarities, int] | None:
@@ -82,7 +104,7 @@ def _slid(texts: tuple[str, ...]) -> tuple[_SampleSimilarities, int] | None:
     sample's first ``len(texts) - k`` (the newest ideas, after ``k`` were added)."""
     count = len(texts)
     best: tuple[_SampleSimilarities, int] | None = None
-    for state in list(_recent_samples):  # a copy: another thread may append meanwhile
+    for state in list(_recent_samples.values()):  # a copy: another thread may add one
         if not state.texts:
             continue
         first = state.texts[0]
@@ -111,7 +133,10 @@ def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
     state, k = found if found is not None else (None, len(texts))
     count = len(texts)
     # Only the new texts are compared (with every other one); none new, nothing to encode.
-    bits, sizes = _bitsets(texts) if k else ([], [])
+    if state is None:
+        bits, sizes = _bitsets(texts)
+    else:
+        bits, sizes = _bitsets_of_first(texts, k) if k else ([], [])
     rows: list[list[float]] = []
     for i in range(k):
         a, size_a = bits[i], sizes[i]
@@ -129,7 +154,9 @@ def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
     if state is not None:
         for threshold, was in state.repeats.items():
             result.repeats[threshold] = _repeats_slid(result, k, was, threshold)
-    _recent_samples.append(result)
+    if len(_recent_samples) >= SIZES_KEPT and count not in _recent_samples:
+        _recent_samples.clear()
+    _recent_samples[count] = result
     return result
 
 
@@ -177,8 +204,8 @@ def _repetition(texts: tuple[str, ...], threshold: float) -> float | None:
     count = len(texts)
     if count < 2:
         return None
-    sample = next((s for s in list(_recent_samples) if s.texts == texts), None)
-    if sample is None:
+    sample = _recent_samples.get(count)
+    if sample is None or sample.texts != texts:
         sample = _similarities(texts)
     flags = sample.repeats.get(threshold)
     if flags is None:

@@ -223,6 +223,12 @@ def brand_affinity(text: str, *, brand_tokens: frozenset[str]) -> float:
     return len(tokens & brand_tokens) / len(tokens)
 
 
+@lru_cache(maxsize=1024)
+def _affinity(text: str, brand_tokens: frozenset[str]) -> float:
+    # Per text: a sample slides by a few ideas, the others' shares are the same.
+    return brand_affinity(text, brand_tokens=brand_tokens)
+
+
 def brand_drift(texts_newest_first: Sequence[str], *, brand_text: str) -> dict[str, float | None]:
     """How far the newest ideas have moved from the brand's vocabulary.
 
@@ -230,8 +236,14 @@ def brand_drift(texts_newest_first: Sequence[str], *, brand_text: str) -> dict[s
     how wordy the profile is, so ``drift`` compares the older half of the sample with
     the newer half: positive means the newer ideas use fewer of the brand's words.
     """
+    # A new dict per call: the remembered one is never handed out to be changed.
+    return dict(_brand_drift(tuple(texts_newest_first), brand_text))
+
+
+@lru_cache(maxsize=MEMO_SAMPLES)
+def _brand_drift(texts_newest_first: tuple[str, ...], brand_text: str) -> dict[str, float | None]:
     brand = text_tokens(brand_text)
-    values = [brand_affinity(t, brand_tokens=brand) for t in texts_newest_first]
+    values = [_affinity(t, brand) for t in texts_newest_first]
     if not values:
         return {"affinity": None, "drift": None}
     affinity = sum(values) / len(values)

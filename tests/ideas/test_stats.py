@@ -9,6 +9,7 @@ import pytest
 
 from ideas.stagnation import jaccard, text_tokens
 from ideas.stats import (
+    brand_affinity,
     brand_drift,
     diversity,
     mean_pairwise_similarity,
@@ -169,3 +170,30 @@ def test_sliding_samples_measure_exactly_what_a_fresh_comparison_does():
             assert diversity(sample) == (None if mean is None else round(1.0 - mean, 3))
     assert checked == 240
     assert len(portfolio) > 40  # the samples did slide past their size
+
+
+def test_remembered_brand_drift_equals_measuring_afresh_and_is_a_fresh_dict():
+    rng = random.Random(5)
+    words = ["moon", "mug", "calm", "dango", "tea", "neon", "robot", "月見", "だんご", "laser"]
+    brand = "Moon rabbit: calm tea and 月見だんご for a quiet evening"
+    brand_tokens = text_tokens(brand)
+    newest: list[str] = []
+    for step in range(40):
+        newest[:0] = [" ".join(rng.sample(words, rng.randint(0, 5))) + f" b{step}"]
+        sample = newest[:15]
+        values = [brand_affinity(t, brand_tokens=brand_tokens) for t in sample]
+        half = len(values) // 2
+        expected = {
+            "affinity": round(sum(values) / len(values), 3),
+            "drift": round(
+                sum(values[half:]) / len(values[half:]) - sum(values[:half]) / len(values[:half]),
+                3,
+            )
+            if half
+            else None,
+        }
+        result = brand_drift(sample, brand_text=brand)
+        assert result == expected
+        result["affinity"] = -1.0  # a caller changing its copy changes nothing remembered
+        assert brand_drift(list(sample), brand_text=brand) == expected
+    assert brand_drift(newest[:15], brand_text="neon robot laser") != expected  # another brand

@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 from bizagent.llm.harmony import harmony_token_count, harmony_token_count_lines
 from bizagent.sql import column, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
-from ideas.selectors import epoch_memo, idea_context_candidates, priority_ideas
+from ideas.selectors import (
+    epoch_memo,
+    idea_context_candidates,
+    priority_ideas,
+    tag_names_of,
+)
 
 # At most this many other ideas are fetched to summarise; the budget may fit fewer.
 CANDIDATE_LIMIT = 40
@@ -270,8 +275,12 @@ def _portfolio_block_render(*, theme: Theme, token_cap: int) -> PortfolioBlock:
     lines: list[str] = []
     ids: list[int] = []
     tokens = harmony_token_count(PORTFOLIO_HEADING)
-    for idea in priority_ideas(theme=theme, limit=PORTFOLIO_IDEAS):
-        line = idea_line_render(idea, tags=idea.tag_names)
+    ideas = priority_ideas(theme=theme, limit=PORTFOLIO_IDEAS, with_tags=False)
+    # The names alone: the block prints them, and building 80 ideas' prefetched tags
+    # cost more than the rest of the block.
+    names = tag_names_of(idea_ids=[idea.pk for idea in ideas])
+    for idea in ideas:
+        line = idea_line_render(idea, tags=names[idea.pk])
         cost = harmony_token_count(line) + 1  # and the newline before it
         if tokens + cost > token_cap:
             break

@@ -223,6 +223,37 @@ def _tags_of_sql() -> str:
     )
 
 
+@statement
+def _tag_names_of_sql() -> str:
+    """(idea id, tag name) of the ideas in ``{ids}`` (a slot for their placeholders), in
+    no order (``tag_names_of`` sorts)."""
+    through = Idea.tags.through
+    return (
+        f"SELECT it.{column(through, 'idea')}, t.{column(Tag, 'name')} "  # noqa: S608 - names from model metadata
+        f"FROM {table(through)} it JOIN {table(Tag)} t "
+        f"ON t.{column(Tag, 'id')} = it.{column(through, 'tag')} "
+        f"WHERE it.{column(through, 'idea')} IN ({{ids}})"
+    )
+
+
+def tag_names_of(*, idea_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each idea's tag names, sorted as ``Idea.tag_names`` sorts them (ideas without tags:
+    an empty list), in one statement.
+
+    For a caller that only prints the names (the portfolio block's 80 lines at each
+    epoch's start): no ``Tag`` built and no per-idea prefetch queryset, most of the cost
+    of ``priority_ideas``' tags."""
+    names: dict[int, list[str]] = {pk: [] for pk in idea_ids}
+    if not names:
+        return names
+    sql = _tag_names_of_sql().format(ids=", ".join(["%s"] * len(names)))
+    for idea_id, name in rows_fetch(sql, list(names)):
+        names[idea_id].append(name)
+    for found in names.values():
+        found.sort()
+    return names
+
+
 def _tags_prefetched(
     ideas: Sequence[Idea], tag_rows: Mapping[int, Sequence[Sequence[Any]]]
 ) -> None:

@@ -23,6 +23,7 @@ from ideas.selectors import (
     newest_texts,
     portfolio_stats,
     priority_ideas,
+    tag_names_of,
 )
 from ideas.services.counters import portfolio_counters_rebuild
 from tests.ideas.factories import ThemeFactory
@@ -261,3 +262,20 @@ def test_the_top_tags_and_the_counters_are_the_orm_reads(django_assert_num_queri
     assert tags == expected_tags and len(tags) == 4  # "a" and "aa-unused" show no idea
     assert row == expected_row
     assert portfolio_stats(theme=theme)["top_tags"] == [list(pair) for pair in expected_tags]
+
+
+def test_tag_names_of_equals_the_prefetched_tag_names():
+    theme = ThemeFactory(status="archived")
+    ideas = _portfolio(theme)
+    ids = [*(idea.pk for idea in reversed(ideas)), 10**9]  # any order, one that does not exist
+    found = tag_names_of(idea_ids=ids)
+    expected = {
+        idea.pk: idea.tag_names for idea in Idea.objects.filter(pk__in=ids).prefetch_related("tags")
+    }
+    assert list(found) == ids  # every id asked for, in the order asked
+    assert found[10**9] == []
+    del found[10**9]
+    assert found == expected
+    assert any(not names for names in found.values())
+    assert any(len(names) > 1 for names in found.values())
+    assert tag_names_of(idea_ids=[]) == {}

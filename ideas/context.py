@@ -492,12 +492,12 @@ def _task_parts(
 
 
 def _ideas_token_count(block: PortfolioBlock, texts: Sequence[str]) -> int:
-    """The exact tokens of ``ideas_text``: the block's count (with the newline after it)
-    is remembered for the epoch, so only the task's own parts are encoded per call."""
-    task_text = "\n".join(texts)
-    if not block.text:
-        return harmony_token_count(task_text) if task_text else 0
-    return harmony_token_count_lines([block.text, task_text] if texts else [block.text])
+    """The exact tokens of ``ideas_text``, from counts remembered per part
+    (``harmony_token_count_lines``): the block, the headings and the renderings of ideas
+    that did not change are the same texts call after call, so only new parts are
+    encoded, not the whole task text on every call."""
+    parts = [block.text, *texts] if block.text else list(texts)
+    return harmony_token_count_lines(parts) if parts else 0
 
 
 def context_build(

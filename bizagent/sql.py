@@ -52,12 +52,22 @@ def table(model: type[Model], *, using: str = "default") -> str:
     return connections[using].ops.quote_name(model._meta.db_table)
 
 
+#: Quoted column names per (model, field name, database vendor): names come from the
+#: models' metadata, which does not change while the process runs.
+_COLUMNS: dict[tuple[type[Model], str, str], str] = {}
+
+
 def column(model: type[Model], name: str, *, using: str = "default") -> str:
     """The column of ``model``'s field ``name`` (``theme`` gives ``theme_id``), quoted."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field):
-        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
-    return connections[using].ops.quote_name(field.column)
+    database = connections[using]
+    key = (model, name, database.vendor)
+    quoted = _COLUMNS.get(key)
+    if quoted is None:
+        field = model._meta.get_field(name)
+        if not isinstance(field, Field):
+            raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
+        quoted = _COLUMNS[key] = database.ops.quote_name(field.column)
+    return quoted
 
 
 def columns(model: type[Model], *, alias: str = "", using: str = "default") -> str:

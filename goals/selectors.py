@@ -93,17 +93,9 @@ def iteration_number_last(*, theme: Theme) -> int:
 
 
 def recent_ideator_texts(*, theme: Theme, limit: int) -> list[str]:
-    """The last ``limit`` successful ideator outputs as comparable text, oldest first."""
-    rows = (
-        Iteration.objects.filter(
-            theme=theme,
-            role=Role.IDEATOR,
-            outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
-        )
-        .order_by("-id")
-        .values_list("parsed", flat=True)[:limit]
-    )
-    return [ideator_text(parsed) for parsed in reversed(list(rows)) if parsed]
+    """The last ``limit`` successful ideator outputs as comparable text, oldest first
+    (``recent_update_texts``: each stored answer decoded once per process)."""
+    return recent_update_texts(theme=theme, role=Role.IDEATOR, limit=limit, text_of=ideator_text)
 
 
 def _recent_answer_rows(*, theme: Theme, role: str, limit: int) -> list[Any]:

@@ -9,7 +9,12 @@ import pytest
 
 from goals.models import Iteration
 from goals.roles import HANDLERS
-from goals.selectors import recent_answers, recent_update_texts
+from goals.selectors import (
+    ideator_text,
+    recent_answers,
+    recent_ideator_texts,
+    recent_update_texts,
+)
 from tests.goals.factories import ThemeFactory
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +96,32 @@ def test_another_text_function_is_not_served_the_first_ones_texts(theme):
     recent_update_texts(theme=theme, role="critic", limit=2, text_of=lambda p: "first")
     got = recent_update_texts(theme=theme, role="critic", limit=2, text_of=lambda p: "second")
     assert got == ["second"]
+
+
+def test_recent_ideator_texts_reads_what_its_orm_form_read(theme):
+    """``recent_ideator_texts`` (the meta review's repetition sample) goes through the
+    memo and gives what its ORM query gave."""
+    outcomes = [Iteration.Outcome.OK, Iteration.Outcome.REPAIRED, Iteration.Outcome.FAILED]
+    for number in range(1, 15):
+        parsed = None if number % 5 == 0 else {"ideas": [{"title": f"案 {number}", "summary": "s"}]}
+        _iteration(
+            theme,
+            number,
+            role="ideator" if number % 4 else "critic",
+            outcome=outcomes[number % 3],
+            parsed=parsed,
+        )
+    for limit in (1, 4, 20):
+        rows = (
+            Iteration.objects.filter(
+                theme=theme,
+                role="ideator",
+                outcome__in=(Iteration.Outcome.OK, Iteration.Outcome.REPAIRED),
+            )
+            .order_by("-id")
+            .values_list("parsed", flat=True)[:limit]
+        )
+        expected = [ideator_text(parsed) for parsed in reversed(list(rows)) if parsed]
+        assert expected  # the sample is not empty: the comparison says something
+        for _ in range(2):
+            assert recent_ideator_texts(theme=theme, limit=limit) == expected

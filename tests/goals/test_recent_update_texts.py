@@ -17,7 +17,7 @@ from goals.selectors import (
 )
 from tests.goals.factories import ThemeFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 WHEN = dt.datetime(2026, 4, 5, 6, 7, 8, tzinfo=dt.UTC)
 
@@ -48,7 +48,9 @@ class _Counting:
 
     def __call__(self, parsed) -> str:
         self.calls += 1
-        return str(parsed)
+        # The critiques' texts: not ``str(parsed)``, whose key order PostgreSQL's jsonb
+        # does not keep.
+        return " ".join(critique["text"] for critique in parsed["critiques"])
 
 
 def test_the_texts_are_those_of_recent_answers(theme):
@@ -79,7 +81,7 @@ def test_an_answer_is_converted_once_and_a_changed_one_again(theme):
     _iteration(theme, 2, role="critic", outcome="ok", parsed=_critique("two"))
     counting = _Counting()
     texts = recent_update_texts(theme=theme, role="critic", limit=4, text_of=counting)
-    assert texts == [str(_critique("one")), str(_critique("two"))]
+    assert texts == ["one", "two"]
     assert counting.calls == 2
     recent_update_texts(theme=theme, role="critic", limit=4, text_of=counting)
     assert counting.calls == 2  # both remembered
@@ -87,7 +89,7 @@ def test_an_answer_is_converted_once_and_a_changed_one_again(theme):
     # A stored answer changed behind the loop's back (a plain update) is read afresh.
     Iteration.objects.filter(pk=first.pk).update(parsed=_critique("changed"))
     texts = recent_update_texts(theme=theme, role="critic", limit=4, text_of=counting)
-    assert texts == [str(_critique("changed")), str(_critique("two"))]
+    assert texts == ["changed", "two"]
     assert counting.calls == 3
 
 

@@ -12,7 +12,7 @@ from goals.selectors import role_prompt_bytes, role_prompt_ids
 from goals.services.loop import loop_iteration_count
 from goals.stats import prompt_ids_bytes, prompt_ids_pack
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 class _Boom(Exception):

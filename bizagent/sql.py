@@ -21,11 +21,13 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models import BooleanField, CharField, Field, IntegerField, Model, TextField
 
 M = TypeVar("M", bound=Model)
 
@@ -50,12 +52,22 @@ def table(model: type[Model], *, using: str = "default") -> str:
     return connections[using].ops.quote_name(model._meta.db_table)
 
 
+#: Quoted column names per (model, field name, database vendor): names come from the
+#: models' metadata, which does not change while the process runs.
+_COLUMNS: dict[tuple[type[Model], str, str], str] = {}
+
+
 def column(model: type[Model], name: str, *, using: str = "default") -> str:
     """The column of ``model``'s field ``name`` (``theme`` gives ``theme_id``), quoted."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field):
-        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
-    return connections[using].ops.quote_name(field.column)
+    database = connections[using]
+    key = (model, name, database.vendor)
+    quoted = _COLUMNS.get(key)
+    if quoted is None:
+        field = model._meta.get_field(name)
+        if not isinstance(field, Field):
+            raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
+        quoted = _COLUMNS[key] = database.ops.quote_name(field.column)
+    return quoted
 
 
 def columns(model: type[Model], *, alias: str = "", using: str = "default") -> str:
@@ -169,43 +181,115 @@ def models_from_rows(
     return instances
 
 
+@dataclass(frozen=True)
+class _InsertPlan:
+    """What every insert of a model into one database repeats: the statement's parts,
+    and per column how its value is read and prepared."""
+
+    head: str
+    one: str
+    tail: str
+    auto: str
+    #: Per column: the field, whether its ``pre_save`` is the plain attribute read, and
+    #: the value types its ``get_db_prep_save`` returns unchanged.
+    columns: tuple[tuple[Field, bool, tuple[type, ...]], ...]
+
+
+_INSERT_PLANS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], _InsertPlan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _unchanged_types(field: Field, connection: BaseDatabaseWrapper) -> tuple[type, ...]:
+    """The value types ``field.get_db_prep_save`` returns as they are on ``connection``:
+    for a field that keeps Django's save and value preparation and whose
+    ``get_prep_value`` is the character, integer or boolean field's own (``to_python`` or
+    ``int`` of a value of that very type is the value; None stays None where it would),
+    integers only where the backend does not wrap them (PostgreSQL's psycopg does)."""
+    kind = type(field)
+    if kind.get_db_prep_save is not Field.get_db_prep_save:
+        return ()
+    prep, prep_value = kind.get_prep_value, kind.get_db_prep_value
+    if prep_value is Field.get_db_prep_value:
+        if prep in (CharField.get_prep_value, TextField.get_prep_value):
+            return (str, type(None))
+        if prep is BooleanField.get_prep_value:
+            return (bool,)
+    if (
+        prep_value is IntegerField.get_db_prep_value
+        and prep is IntegerField.get_prep_value
+        and type(connection.ops).adapt_integerfield_value
+        is BaseDatabaseOperations.adapt_integerfield_value
+    ):
+        return (int, type(None))
+    return ()
+
+
+def _insert_plan(model: type[Model], connection: BaseDatabaseWrapper) -> _InsertPlan:
+    plans = _INSERT_PLANS.setdefault(connection, {})
+    if model not in plans:
+        meta = model._meta
+        auto = meta.auto_field
+        if auto is None:
+            raise TypeError(f"{model.__name__} has no auto primary key to read back")
+        fields = [field for field in meta.concrete_fields if field is not auto]
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(field.column) for field in fields)
+        plans[model] = _InsertPlan(
+            head=f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ",  # noqa: S608 - names from model metadata
+            one="(" + ", ".join(["%s"] * len(fields)) + ")",
+            tail=f" RETURNING {quote(auto.column)}",
+            auto=auto.attname,
+            columns=tuple(
+                (
+                    field,
+                    type(field).pre_save is Field.pre_save,
+                    _unchanged_types(field, connection),
+                )
+                for field in fields
+            ),
+        )
+    return plans[model]
+
+
 def rows_insert(model: type[M], instances: Sequence[M], *, using: str = "default") -> list[M]:
     """Insert new ``instances`` of ``model`` in one statement per batch, setting each one's
     primary key, as ``bulk_create`` does without its per-call machinery.
 
     Each value is prepared as the ORM prepares it for an insert (``pre_save`` then
-    ``get_db_prep_save``: JSON encoded, datetimes and UUIDs adapted); the auto primary key
-    is left to the database and read back with ``RETURNING``. Where the database cannot
-    return rows from a bulk insert, ``bulk_create`` itself runs.
+    ``get_db_prep_save``: JSON encoded, datetimes and UUIDs adapted; a string, integer or
+    boolean that preparation would return unchanged is passed as it is); the auto
+    primary key is left to the database and read back with ``RETURNING``. Where the
+    database cannot return rows from a bulk insert, ``bulk_create`` itself runs.
     """
     if not instances:
         return []
     connection = connections[using]
-    meta = model._meta
-    if not connection.features.can_return_rows_from_bulk_insert or meta.auto_field is None:
+    if not connection.features.can_return_rows_from_bulk_insert or model._meta.auto_field is None:
         return model._default_manager.using(using).bulk_create(instances)
-    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(field.column) for field in fields)
-    head = f"INSERT INTO {table(model, using=using)} ({names}) VALUES "  # noqa: S608 - names from model metadata
-    tail = f" RETURNING {quote(meta.auto_field.column)}"
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    batch = max(1, connection.ops.bulk_batch_size(fields, instances))
-    auto = meta.auto_field.attname
+    plan = _insert_plan(model, connection)
+    batch = max(1, connection.ops.bulk_batch_size([c[0] for c in plan.columns], instances))
     with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cur:
         for start in range(0, len(instances), batch):
             chunk = instances[start : start + batch]
             params: list[Any] = []
             for instance in chunk:
-                params.extend(
-                    field.get_db_prep_save(field.pre_save(instance, True), connection)
-                    for field in fields
-                )
-            cur.execute(head + ", ".join([one] * len(chunk)) + tail, params)
+                for field, plain, unchanged in plan.columns:
+                    given = (
+                        getattr(instance, field.attname)
+                        if plain
+                        else field.pre_save(instance, True)
+                    )
+                    params.append(
+                        given
+                        if type(given) in unchanged
+                        else field.get_db_prep_save(given, connection)
+                    )
+            cur.execute(plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params)
             # RETURNING gives the rows in insert order on both SQLite and PostgreSQL
             # for a single VALUES list (what bulk_create relies on too).
             for instance, (pk,) in zip(chunk, cur.fetchall(), strict=True):
-                setattr(instance, auto, pk)
+                setattr(instance, plan.auto, pk)
                 instance._state.adding = False
                 instance._state.db = using
     return list(instances)

@@ -21,7 +21,7 @@ from goals.models import Task
 from goals.services.queue import task_create
 from tests.goals.factories import ThemeFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def test_names_come_from_the_model_quoted_by_the_backend():
@@ -145,3 +145,32 @@ def test_an_update_by_hand_names_its_rows_and_a_change():
         rows_update(Task, where={}, assign={"priority": 1})
     with pytest.raises(ValueError, match="changes something"):
         rows_update(Task, where={"id": 1})
+
+
+SAMPLES = ["", "テーマ", "2026-03-04", "1", 0, 1, -7, 10**12, True, False, None]
+
+
+def test_an_insert_passes_as_they_are_only_the_values_preparation_would_not_change():
+    """For every concrete field of every installed model: where ``rows_insert`` skips
+    ``get_db_prep_save`` for a value's type, preparation returns that very value."""
+    from django.apps import apps
+
+    from bizagent.sql import _unchanged_types
+
+    skipped = set()
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            unchanged = _unchanged_types(field, connection)
+            for sample in SAMPLES:
+                if type(sample) not in unchanged:
+                    continue
+                prepared = field.get_db_prep_save(sample, connection)
+                assert prepared is sample, (model.__name__, field.name, sample, prepared)
+                skipped.add((model.__name__, field.name, type(sample).__name__))
+    # The shortcut is taken where it matters (text, counters, flags) and never for a
+    # field whose preparation changes values (JSON, dates, UUIDs, foreign keys).
+    assert ("Idea", "title", "str") in skipped
+    if connection.vendor == "sqlite":
+        assert ("Iteration", "number", "int") in skipped
+    assert ("AuditEvent", "data", "str") not in skipped
+    assert not any(name in {"created_at", "uuid", "theme"} for _, name, _ in skipped)

@@ -38,6 +38,40 @@ def shared_prefix_length(previous: Sequence[int] | None, current: Sequence[int])
     return same
 
 
+def prompt_ids_bytes(ids: Sequence[int]) -> bytes:
+    """A prompt's token ids as little-endian 32-bit integers: what ``prompt_ids_pack``
+    encodes, and what ``shared_prefix_bytes`` compares."""
+    packed = array("I", ids)
+    if sys.byteorder == "big":  # pragma: no cover - the same bytes on every machine
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def shared_prefix_bytes(previous: bytes | None, current: bytes) -> int:
+    """``shared_prefix_length`` of two prompts given as ``prompt_ids_bytes``.
+
+    The loop keeps the last prompt of each role in this form (``role_prompt_bytes``):
+    turning ~5,600 ids back into a list of ints cost ~0.4 ms a call, and comparing bytes
+    (one ``memcmp`` per halving) costs next to nothing. Two ids are equal exactly when
+    their four bytes are, so the first differing byte's id is the first differing id.
+    """
+    if not previous:
+        return 0
+    length = min(len(previous), len(current))
+    if previous[:length] == current[:length]:
+        return length // 4
+    # The first ``same`` bytes are equal; the first ``differ`` bytes are not.
+    same, differ = 0, length
+    view_a, view_b = memoryview(previous), memoryview(current)
+    while differ - same > 1:
+        middle = (same + differ) // 2
+        if view_a[same:middle] == view_b[same:middle]:
+            same = middle
+        else:
+            differ = middle
+    return same // 4
+
+
 def prompt_ids_pack(ids: Sequence[int]) -> str:
     """A prompt's token ids as one base64 string of little-endian 32-bit integers.
 
@@ -46,10 +80,12 @@ def prompt_ids_pack(ids: Sequence[int]) -> str:
     (several per iteration) parsed or wrote ~110 kB of JSON: 3.6 ms a parse here. As one
     string a role it is ~80 kB that JSON passes through as it is: 0.15 ms.
     """
-    packed = array("I", ids)
-    if sys.byteorder == "big":  # pragma: no cover - the same bytes on every machine
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode("ascii")
+    return prompt_bytes_pack(prompt_ids_bytes(ids))
+
+
+def prompt_bytes_pack(data: bytes) -> str:
+    """``prompt_ids_pack`` of ids already in ``prompt_ids_bytes`` form."""
+    return base64.b64encode(data).decode("ascii")
 
 
 def prompt_ids_unpack(value: object) -> list[int] | None:

@@ -26,7 +26,7 @@ from bizagent.llm.types import ChatClient
 from goals.conf import conf
 from goals.models import Iteration
 from goals.roles import HANDLERS, request_build
-from goals.selectors import failures_in_a_row, loop_state_get, role_prompt_ids
+from goals.selectors import failures_in_a_row, loop_state_get, role_prompt_bytes
 from goals.selectors_iteration import iteration_start_read
 from goals.services.calls import ANSWER_ERRORS, CallOutcome, role_call
 from goals.services.gates import NO_THEME, Gate, budget_gate, loop_gate
@@ -105,9 +105,7 @@ def user_message_build(*, work: Work, ideas_text: str) -> str:
     return HANDLERS[work.role].message_build(work=work, ideas_text=ideas_text)
 
 
-def _model_step(
-    *, work: Work, client: ChatClient, previous_ids: list[int] | None, lap: Lap
-) -> Step:
+def _model_step(*, work: Work, client: ChatClient, previous_ids: bytes | None, lap: Lap) -> Step:
     """Build the prompt, call the role, record the answer (or the failure)."""
     theme = work.theme
     started_at = timezone.now()
@@ -214,7 +212,7 @@ def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: 
         # A server outage is reported by the backoff; the last error is the task's own.
         error_class="" if call.infrastructure_failure else iteration.error_class,
         error_detail=iteration.error_detail,
-        prompt_ids=call.prompt_ids if work.role in HANDLERS else None,
+        prompt_bytes=call.prompt_bytes if work.role in HANDLERS and call.prompt_ids else None,
         # The server answered: a backoff ends, under the counters' lock.
         answered=bool(call.model_calls) and call.error is None,
         now=now,
@@ -279,7 +277,7 @@ def iteration_run(
         step = _model_step(
             work=work,
             client=client or llm_client(),
-            previous_ids=role_prompt_ids(role=work.role),
+            previous_ids=role_prompt_bytes(role=work.role),
             lap=lap,
         )
     loop_after(work=work, iteration=step.iteration, call=step.call, started=started)

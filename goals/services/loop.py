@@ -28,9 +28,9 @@ from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import Conf, conf
 from goals.models import LoopState, RolePrompt, Task
-from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get
+from goals.selectors import LOOP_SCHEDULE_NAME, loop_state_get, role_prompt_keep
 from goals.services.wake import loop_wake_remove
-from goals.stats import prompt_ids_pack
+from goals.stats import prompt_bytes_pack, prompt_ids_bytes
 from ideas.models import Theme
 from ideas.selectors import theme_active
 
@@ -385,13 +385,16 @@ def loop_iteration_count(
     error_class: str = "",
     error_detail: str = "",
     prompt_ids: list[int] | None = None,
+    prompt_bytes: bytes | None = None,
     answered: bool = False,
     now: dt.datetime | None = None,
 ) -> None:
     """Book-keeping after an iteration: counters, the last error,
     what the loop works on (nothing now), and the role's prompt ids for prefix figures.
-    ``answered``: the model server answered, so a backoff is over (``loop_backoff_clear``,
-    done here under the same lock instead of with a read and a lock of its own).
+    ``prompt_bytes``: the same ids already in ``prompt_ids_bytes`` form (the call's own),
+    instead of ``prompt_ids``. ``answered``: the model server answered, so a backoff is
+    over (``loop_backoff_clear``, done here under the same lock instead of with a read
+    and a lock of its own).
 
     One transaction: the role's prompt ids upserted (``RolePrompt``) and the counters
     moved by one written-out ``UPDATE`` adding to them, which neither loses a concurrent
@@ -422,8 +425,10 @@ def loop_iteration_count(
                 "last_error_at": now,
             }
     with transaction.atomic():
-        if prompt_ids:
-            _role_prompt_write(role=role, prompt_ids=prompt_ids, now=now)
+        if prompt_bytes is None and prompt_ids:
+            prompt_bytes = prompt_ids_bytes(prompt_ids)
+        if prompt_bytes:
+            _role_prompt_write(role=role, data=prompt_bytes, now=now)
         # No backoff on record (nearly always): nothing to clear, a plain update does.
         if _state_write(assign=assign, add=add, no_backoff=True):
             return
@@ -433,20 +438,24 @@ def loop_iteration_count(
         _state_write(assign=assign, add=add)
 
 
-def _role_prompt_write(*, role: str, prompt_ids: list[int], now: dt.datetime) -> None:
-    """The role's last prompt ids replaced; its row created on the role's first call.
+def _role_prompt_write(*, role: str, data: bytes, now: dt.datetime) -> None:
+    """The role's last prompt ids (``prompt_ids_bytes``) replaced; its row created on the
+    role's first call.
 
     A written-out ``UPDATE`` (``bizagent.sql``) first: the row nearly always exists
     (migration 0014 creates one per role), and the ORM's upsert cost several times it.
+    The text written is remembered (``role_prompt_keep``), so the role's next read finds
+    it there instead of decoding it; a read that finds another text decodes that.
     """
-    values = {"ids": prompt_ids_pack(prompt_ids), "updated_at": now}
-    if rows_update(RolePrompt, where={"role": role}, assign=values):
-        return
-    try:
-        with transaction.atomic():  # a savepoint: a lost race must not end the caller's
-            RolePrompt.objects.create(role=role, **values)
-    except IntegrityError:  # another iteration of the role created it first
-        RolePrompt.objects.filter(role=role).update(**values)
+    text = prompt_bytes_pack(data)
+    values = {"ids": text, "updated_at": now}
+    if not rows_update(RolePrompt, where={"role": role}, assign=values):
+        try:
+            with transaction.atomic():  # a savepoint: a lost race must not end the caller's
+                RolePrompt.objects.create(role=role, **values)
+        except IntegrityError:  # another iteration of the role created it first
+            RolePrompt.objects.filter(role=role).update(**values)
+    role_prompt_keep(role=role, text=text, data=data)
 
 
 def loop_tokens_add(*, tokens: int) -> None:

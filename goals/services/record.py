@@ -23,7 +23,7 @@ from bizagent.sql import column, rows_fetch, rows_insert, rows_update, table
 from goals.conf import conf
 from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.roles import HANDLERS
-from goals.selectors import recent_answers, recent_directions
+from goals.selectors import recent_directions, recent_update_texts
 from goals.services.calls import CallOutcome
 from goals.services.loop import loop_stalled_clear, loop_stalled_mark, loop_tokens_add
 from goals.services.persist import PRIORITY_META_REVIEW, PRIORITY_SHAKE_UP, PRIORITY_SNAPSHOT
@@ -56,12 +56,12 @@ def stagnation_assess(*, work: Work, parsed: Any) -> StagnationVerdict:
         return StagnationVerdict()
     theme = work.theme
     new_text = handler.update_text(parsed)
-    recent = [
-        handler.update_text(old)
-        for old in recent_answers(
-            theme=theme, role=work.role, limit=max(theme.stagnation_window * 2, 2)
-        )
-    ]
+    recent = recent_update_texts(
+        theme=theme,
+        role=work.role,
+        limit=max(theme.stagnation_window * 2, 2),
+        text_of=handler.update_text,
+    )
     similarity = max((text_similarity(new_text, old) for old in recent), default=None)
     stalled = stagnation_check(
         recent_texts=recent,

@@ -7,9 +7,12 @@ import random
 import pytest
 
 from goals.stats import (
+    prompt_bytes_pack,
+    prompt_ids_bytes,
     prompt_ids_pack,
     prompt_ids_unpack,
     ratio_change,
+    shared_prefix_bytes,
     shared_prefix_length,
 )
 
@@ -56,3 +59,22 @@ def test_prompt_ids_pack_round_trips_and_reads_lists_written_before():
     assert prompt_ids_unpack(None) is None
     assert prompt_ids_unpack("") is None
     assert shared_prefix_length(prompt_ids_unpack(packed), [0, 1, 200_018, 9]) == 3
+
+
+def test_shared_prefix_bytes_counts_equal_leading_ids_as_the_lists_do():
+    """The packed form the loop compares gives the count of equal leading ids, also where
+    two ids differ in one byte only (a byte-level count would be off by up to three)."""
+    rng = random.Random(9)
+    assert shared_prefix_bytes(None, prompt_ids_bytes([1, 2])) == 0
+    assert shared_prefix_bytes(b"", prompt_ids_bytes([1, 2])) == 0
+    # 258 = 0x0102, 259 = 0x0103: the same first byte, little-endian.
+    assert shared_prefix_bytes(prompt_ids_bytes([7, 258]), prompt_ids_bytes([7, 259, 1])) == 1
+    for _ in range(300):
+        prompt = [rng.randrange(200_000) for _ in range(rng.randrange(0, 400))]
+        other = list(prompt[: rng.randrange(0, len(prompt) + 1)])
+        other += [rng.choice([rng.randrange(200_000), 70_000]) for _ in range(rng.randrange(50))]
+        expected = shared_prefix_length(prompt, other)
+        packed, packed_other = prompt_ids_bytes(prompt), prompt_ids_bytes(other)
+        assert shared_prefix_bytes(packed, packed_other) == expected
+        assert shared_prefix_bytes(packed_other, packed) == expected
+        assert prompt_ids_unpack(prompt_bytes_pack(packed)) == prompt

@@ -47,6 +47,11 @@ def statement(build: Callable[[], str]) -> Callable[[], str]:
     return get
 
 
+def placeholders(count: int) -> str:
+    """``count`` parameter slots, comma-separated, for an ``IN (...)`` or a row of values."""
+    return ", ".join(["%s"] * count)
+
+
 def table(model: type[Model], *, using: str = "default") -> str:
     """``model``'s table name, quoted for the database ``using``."""
     return connections[using].ops.quote_name(model._meta.db_table)
@@ -237,7 +242,7 @@ def _insert_plan(model: type[Model], connection: BaseDatabaseWrapper) -> _Insert
         names = ", ".join(quote(field.column) for field in fields)
         plans[model] = _InsertPlan(
             head=f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ",  # noqa: S608 - names from model metadata
-            one="(" + ", ".join(["%s"] * len(fields)) + ")",
+            one=f"({placeholders(len(fields))})",
             tail=f" RETURNING {quote(auto.column)}",
             auto=auto.attname,
             columns=tuple(

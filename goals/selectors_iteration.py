@@ -22,7 +22,7 @@ import datetime as dt
 import threading
 from dataclasses import dataclass
 
-from bizagent.sql import column, columns, rows_fetch, statement, table, value
+from bizagent.sql import column, columns, placeholders, rows_fetch, statement, table, value
 from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.selectors import day_start
 from ideas.models import IPProfile, Theme
@@ -41,7 +41,7 @@ class IterationStart:
 @statement
 def _start_sql() -> str:
     """The statement (``bizagent.sql``): names from the models, values as parameters."""
-    open_statuses = ", ".join(["%s"] * len(Task.OPEN_STATUSES))
+    open_statuses = placeholders(len(Task.OPEN_STATUSES))
     theme_id = column(Theme, "id")
     return (
         f"SELECT {columns(Theme, alias='t')}, {columns(IPProfile, alias='p')}, "  # noqa: S608 - names from model metadata

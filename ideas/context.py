@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bizagent.llm.harmony import harmony_token_count, harmony_token_count_lines
-from bizagent.sql import column, rows_fetch, statement, table
+from bizagent.sql import column, placeholders, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
 from ideas.selectors import (
     epoch_memo,
@@ -244,7 +244,7 @@ def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
     tags, related = details.tags, details.related
     if not ids:
         return details
-    slots = ", ".join(["%s"] * len(ids))
+    slots = placeholders(len(ids))
     sql = _focus_details_sql().format(ids=slots)
     for kind, idea_id, other_id, name in rows_fetch(sql, [*ids, *ids]):
         if kind == 0:

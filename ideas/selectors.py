@@ -18,7 +18,15 @@ from django.core.cache import cache
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Coalesce
 
-from bizagent.sql import column, columns, models_from_rows, rows_fetch, statement, table
+from bizagent.sql import (
+    column,
+    columns,
+    models_from_rows,
+    placeholders,
+    rows_fetch,
+    statement,
+    table,
+)
 from ideas.models import (
     SCORE_FIELDS,
     Idea,
@@ -143,7 +151,7 @@ def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[
     ideas = models_from_rows(Idea, rows)
     if with_tags and ideas:
         # The second statement ``prefetch_related("tags")`` would run, without building it.
-        tag_sql = _tags_of_sql().format(ids=", ".join(["%s"] * len(ideas)))
+        tag_sql = _tags_of_sql().format(ids=placeholders(len(ideas)))
         tag_rows: dict[int, list[Sequence[Any]]] = {idea.pk: [] for idea in ideas}
         for idea_id, *tag_row in rows_fetch(tag_sql, [idea.pk for idea in ideas]):
             tag_rows[idea_id].append(tag_row)
@@ -152,7 +160,7 @@ def priority_ideas(*, theme: Theme, limit: int, with_tags: bool = True) -> list[
 
 
 def _visible_slots() -> str:
-    return ", ".join(["%s"] * len(Idea.VISIBLE_STATUSES))
+    return placeholders(len(Idea.VISIBLE_STATUSES))
 
 
 def _by_priority(select: str) -> str:
@@ -194,7 +202,7 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
     instead of the ORM's two, written out because it runs on every model call."""
     if not ids:
         return []
-    sql = _shown_sql().format(ids=", ".join(["%s"] * len(ids)))
+    sql = _shown_sql().format(ids=placeholders(len(ids)))
     rows = rows_fetch(sql, [*ids, *Idea.VISIBLE_STATUSES])
     width = len(Idea._meta.concrete_fields)
     at_pk = Idea._meta.concrete_fields.index(Idea._meta.pk)
@@ -246,7 +254,7 @@ def tag_names_of(*, idea_ids: Sequence[int]) -> dict[int, list[str]]:
     names: dict[int, list[str]] = {pk: [] for pk in idea_ids}
     if not names:
         return names
-    sql = _tag_names_of_sql().format(ids=", ".join(["%s"] * len(names)))
+    sql = _tag_names_of_sql().format(ids=placeholders(len(names)))
     for idea_id, name in rows_fetch(sql, list(names)):
         names[idea_id].append(name)
     for found in names.values():
@@ -464,7 +472,7 @@ def _overlap_window_read(theme: Theme) -> OverlapWindow:
     )
     tags: dict[int, set[int]] = {}
     if ids:
-        sql = _window_tags_sql().format(ids=", ".join(["%s"] * len(ids)))
+        sql = _window_tags_sql().format(ids=placeholders(len(ids)))
         for idea_id, tag_id in rows_fetch(sql, ids):
             tags.setdefault(idea_id, set()).add(tag_id)
     return OverlapWindow(ids=ids, tags={pk: frozenset(found) for pk, found in tags.items()})

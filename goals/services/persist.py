@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bizagent.sql import column, columns, models_from_rows, rows_fetch, statement, table
+from bizagent.sql import (
+    column,
+    columns,
+    models_from_rows,
+    placeholders,
+    rows_fetch,
+    statement,
+    table,
+)
 from ideas.models import Idea, Theme
 
 #: Priorities of the follow-up work the loop queues by itself (the planner uses 1–100).
@@ -26,7 +34,7 @@ PRIORITY_FALLBACK_GENERATE = 40
 def _ideas_visible_head() -> str:
     return (
         f"SELECT {columns(Idea)} FROM {table(Idea)} WHERE {column(Idea, 'theme')} = %s "  # noqa: S608 - names from model metadata
-        f"AND {column(Idea, 'status')} IN ({', '.join(['%s'] * len(Idea.VISIBLE_STATUSES))}) "
+        f"AND {column(Idea, 'status')} IN ({placeholders(len(Idea.VISIBLE_STATUSES))}) "
         f"AND {column(Idea, 'id')} IN "
     )
 
@@ -41,7 +49,7 @@ def ideas_visible(theme: Theme, ids: Sequence[int]) -> list[Idea]:
     if not ids:
         return []
     wanted = list(dict.fromkeys(int(i) for i in ids))
-    sql = _ideas_visible_head() + "(" + ", ".join(["%s"] * len(wanted)) + ")"
+    sql = _ideas_visible_head() + "(" + placeholders(len(wanted)) + ")"
     rows = rows_fetch(sql, [theme.pk, *(str(status) for status in Idea.VISIBLE_STATUSES), *wanted])
     found = {idea.pk: idea for idea in models_from_rows(Idea, rows)}
     return [found[i] for i in dict.fromkeys(ids) if i in found]

@@ -52,6 +52,7 @@ from bizagent.sql import (
     column,
     columns,
     models_from_rows,
+    placeholders,
     rows_fetch,
     rows_insert,
     statement,
@@ -174,7 +175,7 @@ def _task_ideas_link(tasks: Sequence[tuple[Task, TaskSpec]]) -> None:
 def _open_by_key_head() -> str:
     return (
         f"SELECT {columns(Task)} FROM {table(Task)} WHERE {column(Task, 'theme')} = %s "  # noqa: S608 - names from model metadata
-        f"AND {column(Task, 'status')} IN ({', '.join(['%s'] * len(Task.OPEN_STATUSES))}) "
+        f"AND {column(Task, 'status')} IN ({placeholders(len(Task.OPEN_STATUSES))}) "
         f"AND {column(Task, 'dedupe_key')} IN "
     )
 
@@ -185,7 +186,7 @@ def _open_by_key(theme: Theme, keys: Iterable[str]) -> dict[str, Task]:
     wanted = sorted({key for key in keys if key})
     if not wanted:
         return {}
-    sql = _open_by_key_head() + "(" + ", ".join(["%s"] * len(wanted)) + ")"
+    sql = _open_by_key_head() + "(" + placeholders(len(wanted)) + ")"
     rows = rows_fetch(sql, [theme.pk, *(status.value for status in Task.OPEN_STATUSES), *wanted])
     return {task.dedupe_key: task for task in models_from_rows(Task, rows)}
 

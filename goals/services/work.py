@@ -14,7 +14,15 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bizagent.sql import column, columns, models_from_rows, rows_fetch, statement, table
+from bizagent.sql import (
+    column,
+    columns,
+    models_from_rows,
+    placeholders,
+    rows_fetch,
+    statement,
+    table,
+)
 from goals.models import PLAN, LoopState, Mode, Role, Task, TaskKind
 from goals.roles import ROLE_FOR_KIND
 from goals.selectors import iteration_number_last
@@ -130,7 +138,7 @@ def _task_ideas_sql() -> str:
         f"SELECT {columns(Idea, alias='i')} FROM {table(Idea)} i "  # noqa: S608 - names from model metadata
         f"JOIN {table(through)} ti ON ti.{column(through, 'idea')} = i.{idea_id} "
         f"WHERE ti.{column(through, 'task')} = %s "
-        f"AND i.{column(Idea, 'status')} IN ({', '.join(['%s'] * len(Idea.VISIBLE_STATUSES))}) "
+        f"AND i.{column(Idea, 'status')} IN ({placeholders(len(Idea.VISIBLE_STATUSES))}) "
         f"ORDER BY i.{idea_id}"
     )
 

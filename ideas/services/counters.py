@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bizagent import sql
-from bizagent.sql import rows_update
+from bizagent.sql import placeholders, rows_update
 from ideas.models import SCORE_FIELDS, Idea, PortfolioCounters, Tag, Theme
 from ideas.selectors import portfolio_counts_scan
 
@@ -129,7 +129,7 @@ def _tags_add(*, pks: list[int], n: int) -> int:
     """``Tag.objects.filter(pk__in=pks).update(visible_ideas=F("visible_ideas") + n)``,
     written out (every idea write with tags makes it; the ORM's form cost several times
     the statement). How many rows it changed."""
-    marks = ", ".join(["%s"] * len(pks))
+    marks = placeholders(len(pks))
     return sql.rows_execute(f"{_tags_add_sql()} ({marks})", [n, *pks])
 
 

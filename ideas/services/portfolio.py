@@ -100,7 +100,7 @@ def _tags_resolve(*, theme: Theme, names: Iterable[str]) -> list[Tag]:
 
 def _tags_read(*, theme_id: int, names: Sequence[str]) -> list[Tag]:
     """``Tag.objects.filter(theme_id=theme_id, name__in=names)``, written out."""
-    marks = ", ".join(["%s"] * len(names))
+    marks = sql.placeholders(len(names))
     rows = sql.rows_fetch(
         f"{_tags_read_sql()} ({marks})",  # only placeholders added
         [theme_id, *names],
@@ -166,7 +166,7 @@ def _tag_links_write(*, idea_id: int, remove: Sequence[int], add: Sequence[int])
     through = Idea.tags.through
     idea_col, tag_col = sql.column(through, "idea"), sql.column(through, "tag")
     if remove:
-        marks = ", ".join(["%s"] * len(remove))
+        marks = sql.placeholders(len(remove))
         sql.rows_execute(
             f"DELETE FROM {sql.table(through)} WHERE {idea_col} = %s "  # noqa: S608 - model names
             f"AND {tag_col} IN ({marks})",
@@ -525,7 +525,7 @@ def _fingerprints_taken(*, theme_id: int, fingerprints: Sequence[str]) -> set[st
     out (the ORM's query building cost several times the indexed statement)."""
     if not fingerprints:
         return set()
-    marks = ", ".join(["%s"] * len(fingerprints))
+    marks = sql.placeholders(len(fingerprints))
     rows = sql.rows_fetch(f"{_fingerprints_taken_sql()} ({marks})", [theme_id, *fingerprints])
     return {fingerprint for (fingerprint,) in rows}
 

@@ -117,7 +117,7 @@ def _scored_locked(pks: list[int]) -> dict[int, Idea]:
     ORM's query building and model instantiation cost several times the statement)."""
     if not pks:
         return {}
-    marks = ", ".join(["%s"] * len(pks))
+    marks = sql.placeholders(len(pks))
     rows = sql.rows_fetch(f"{_scored_read_head()} ({marks}){_scored_read_tail()}", pks)
     connection = connections["default"]
     converters = []

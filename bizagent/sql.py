@@ -107,6 +107,63 @@ def rows_execute(sql: str, params: Sequence[Any], *, using: str = "default") -> 
         return cur.rowcount
 
 
+@dataclass(frozen=True)
+class _UpdatePlan:
+    """An ``UPDATE``'s statement for one shape of call (which fields it assigns, adds to
+    and matches, and which of those it matches as NULL), and the fields whose values it
+    prepares, in parameter order, with the types they pass unchanged."""
+
+    sql: str
+    assign: tuple[tuple[Field, tuple[type, ...]], ...]
+    where: tuple[tuple[Field, tuple[type, ...]], ...]
+
+
+_UPDATE_PLANS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple, _UpdatePlan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _concrete(model: type[Model], name: str) -> Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
+    return field
+
+
+def _update_plan(
+    model: type[Model],
+    connection: BaseDatabaseWrapper,
+    assign: tuple[str, ...],
+    add: tuple[str, ...],
+    where: tuple[tuple[str, bool], ...],
+) -> _UpdatePlan:
+    plans = _UPDATE_PLANS.setdefault(connection, {})
+    key = (model, assign, add, where)
+    if key not in plans:
+        quote = connection.ops.quote_name
+        sets = [f"{quote(_concrete(model, name).column)} = %s" for name in assign]
+        for name in add:
+            target = quote(_concrete(model, name).column)
+            sets.append(f"{target} = {target} + %s")
+        conditions = [
+            f"{quote(_concrete(model, name).column)} {'IS NULL' if null else '= %s'}"
+            for name, null in where
+        ]
+        plans[key] = _UpdatePlan(
+            sql=f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} "  # noqa: S608 - names from model metadata
+            f"WHERE {' AND '.join(conditions)}",
+            assign=tuple(
+                (field, _unchanged_types(field, connection))
+                for field in (_concrete(model, name) for name in assign)
+            ),
+            where=tuple(
+                (field, _unchanged_types(field, connection))
+                for field in (_concrete(model, name) for name, null in where if not null)
+            ),
+        )
+    return plans[key]
+
+
 def rows_update(
     model: type[Model],
     *,
@@ -118,31 +175,35 @@ def rows_update(
     """One written-out ``UPDATE`` of ``model``'s rows where every field of ``where``
     holds its value (None: the column is NULL): ``assign`` sets fields to values
     (prepared as a save prepares them), ``add`` adds to numeric fields in the statement
-    itself, so concurrent writers lose no increment. How many rows it changed."""
+    itself, so concurrent writers lose no increment. How many rows it changed.
+
+    The statement is built once per shape of call (the names it assigns, adds to and
+    matches, and which it matches as NULL) and database connection."""
     if not where:
         raise ValueError("an update names the rows it changes: where is empty")
-    sets, params = [], []
-    for name, given in (assign or {}).items():
-        sets.append(f"{column(model, name, using=using)} = %s")
-        params.append(value(model, name, given, using=using))
-    for name, amount in (add or {}).items():
-        target = column(model, name, using=using)
-        sets.append(f"{target} = {target} + %s")
-        params.append(amount)
-    if not sets:
+    assign, add = assign or {}, add or {}
+    if not assign and not add:
         raise ValueError("an update changes something: assign and add are empty")
-    conditions = []
-    for name, given in where.items():
-        target = column(model, name, using=using)
-        if given is None:
-            conditions.append(f"{target} IS NULL")
-        else:
-            conditions.append(f"{target} = %s")
-            params.append(value(model, name, given, using=using))
-    sql = (
-        f"UPDATE {table(model, using=using)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"  # noqa: S608 - names from model metadata
+    connection = connections[using]
+    plan = _update_plan(
+        model,
+        connection,
+        tuple(assign),
+        tuple(add),
+        tuple((name, given is None) for name, given in where.items()),
     )
-    return rows_execute(sql, params, using=using)
+    params: list[Any] = []
+    for (field, unchanged), given in zip(plan.assign, assign.values(), strict=True):
+        params.append(
+            given if type(given) in unchanged else field.get_db_prep_save(given, connection)
+        )
+    params.extend(add.values())
+    wanted = [given for given in where.values() if given is not None]
+    for (field, unchanged), given in zip(plan.where, wanted, strict=True):
+        params.append(
+            given if type(given) in unchanged else field.get_db_prep_save(given, connection)
+        )
+    return rows_execute(plan.sql, params, using=using)
 
 
 #: Per connection (each thread has its own) and model: the converters of each column a

@@ -139,6 +139,26 @@ def test_an_update_by_hand_assigns_adds_and_matches_nulls():
     )
     assert (second.priority, second.attempts, second.metadata) == (20, 0, {})
 
+    # The same names matched by a value this time: another statement, not the NULL one
+    # built for the call above; a value preparation changes (a time) is still prepared.
+    expires = second.lease_expires_at
+    changed = rows_update(
+        Task,
+        where={"theme": theme.pk, "lease_expires_at": expires},
+        assign={"metadata": {"n": [2]}, "last_error": "y"},
+        add={"priority": 1, "attempts": 1},
+    )
+    assert changed == 1
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.priority, first.last_error) == (15, "x")
+    assert (second.priority, second.attempts, second.metadata, second.last_error) == (
+        21,
+        1,
+        {"n": [2]},
+        "y",
+    )
+
 
 def test_an_update_by_hand_names_its_rows_and_a_change():
     with pytest.raises(ValueError, match="where is empty"):

@@ -377,3 +377,81 @@ def test_a_config_or_profile_changed_in_place_gets_a_new_developer_text(theme):
     assert '"budget_note": true' in with_true and '"budget_note": 1.0' in with_float
     assert with_essence == _reference_developer_text(theme)
     assert "Always calm." in with_essence
+
+
+def _encoded_texts(monkeypatch) -> list[str]:
+    """Every text encoded from now on (the counts remembered before stay remembered)."""
+    import bizagent.llm.harmony
+
+    encoded: list[str] = []
+    original = bizagent.llm.harmony.harmony_text_encode
+
+    def encode(text: str) -> list[int]:
+        encoded.append(text)
+        return original(text)
+
+    monkeypatch.setattr(bizagent.llm.harmony, "harmony_text_encode", encode)
+    return encoded
+
+
+def test_the_lines_count_is_the_joined_texts_count_for_random_parts():
+    """``_lines_token_count`` (a part ending in a letter or digit counted as itself plus
+    one) gives the tokens of the joined text, for parts ending and starting in letters,
+    digits, marks, punctuation, spaces and ``/``, in several scripts."""
+    from ideas.context import _lines_token_count
+
+    pieces = [
+        "a", "Z", "mug", "7", "42", "1,500", "¥4,000", "月見", "だんご", "é", "e\u0301", "٣",
+        "Ⅻ", "½", ")", "]", "…", ".", "—", " ", "  ", "\t", "/", "#", "- [#", "'s", "?", ":",
+    ]  # fmt: skip
+    rng = random.Random(8)
+    for _ in range(400):
+        parts = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+            for _ in range(rng.randint(1, 5))
+        ]
+        assert _lines_token_count(parts) == harmony_token_count("\n".join(parts)), parts
+
+
+def test_a_re_scored_focus_idea_is_encoded_once(theme, monkeypatch):
+    """A call whose focus idea was re-scored encodes that idea's new rendering once: its
+    count beside the next part is that count plus the newline's token, not a second
+    encoding of the same text with a newline after it."""
+    harmony_token_count.cache_clear()  # another test may have counted the same texts
+    _portfolio(theme, 120)
+    focus = _focus(theme)
+    context_build(theme=theme, role="critic", focus_ideas=focus, token_budget=BUDGET, epoch=4)
+    idea_scores_set(idea=focus[0], scores={"brand_fit": 0.5}, iteration_id=3)
+    encoded = _encoded_texts(monkeypatch)
+    context = context_build(
+        theme=theme, role="critic", focus_ideas=_focus(theme), token_budget=BUDGET, epoch=4
+    )
+    assert any(text.endswith("¥1,500–¥4,000") for text in encoded)  # the new rendering
+    assert not [text for text in encoded if text.endswith("\n") and text[:-1] in encoded]
+    assert context.token_count == harmony_token_count(context.developer_text) + harmony_token_count(
+        context.ideas_text
+    )
+
+
+def test_a_new_epochs_block_encodes_only_its_new_lines(theme, monkeypatch):
+    """The next epoch's portfolio block, with one new idea at the top, is counted from
+    its lines: the new line is encoded, the block's whole text is not, and the count is
+    still the whole text's."""
+    from ideas.context import PORTFOLIO_HEADING
+
+    harmony_token_count.cache_clear()  # another test may have counted the same texts
+    _portfolio(theme, 120)
+    focus = _focus(theme)
+    context_build(theme=theme, role="critic", focus_ideas=focus, token_budget=BUDGET, epoch=1)
+    top = IdeaFactory(theme=theme, title="Moonlit tea set", priority=99.0)
+    Idea.objects.filter(pk=top.pk).update(priority=99.0)
+    encoded = _encoded_texts(monkeypatch)
+    context = context_build(
+        theme=theme, role="critic", focus_ideas=focus, token_budget=BUDGET, epoch=2
+    )
+    assert context.portfolio_idea_ids[0] == top.pk
+    assert any(f"[#{top.pk}] Moonlit tea set" in text for text in encoded)
+    assert not [text for text in encoded if text.startswith(PORTFOLIO_HEADING + "\n")]
+    assert context.token_count == harmony_token_count(context.developer_text) + harmony_token_count(
+        context.ideas_text
+    )

@@ -24,7 +24,8 @@ def _kind_field():
 
 
 def _cleans_of(field, instance) -> int:
-    with mock.patch.object(type(field), "clean", autospec=True, side_effect=type(field).clean) as spy:
+    real = type(field).clean
+    with mock.patch.object(type(field), "clean", autospec=True, side_effect=real) as spy:
         fields_clean(instance, [field])
     return sum(1 for call in spy.call_args_list if call.args[0] is field)
 
@@ -35,7 +36,7 @@ def test_a_value_that_passed_is_not_checked_again():
     assert _cleans_of(field, Task(kind=kind)) == 1
     assert _cleans_of(field, Task(kind=kind)) == 0
     # Another value of the same field is still checked.
-    other = [value for value, _ in field.choices if value != kind][0]
+    other = next(value for value, _ in field.choices if value != kind)
     assert _cleans_of(field, Task(kind=other)) == 1
 
 

@@ -31,6 +31,16 @@ def test_shared_prefix_length():
     assert shared_prefix_length([1, 2], [1, 2, 3]) == 2
 
 
+def _equal_leading(first: list[int], second: list[int]) -> int:
+    """The definition: how many ids, from the start, are equal."""
+    count = 0
+    for a, b in zip(first, second, strict=False):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
 def test_shared_prefix_length_is_the_count_of_equal_leading_ids():
     """Against the definition, at every place two prompts can first differ."""
     rng = random.Random(8)
@@ -38,11 +48,7 @@ def test_shared_prefix_length_is_the_count_of_equal_leading_ids():
         prompt = [rng.randrange(200_000) for _ in range(rng.randrange(0, 400))]
         other = list(prompt[: rng.randrange(0, len(prompt) + 1)])
         other += [rng.randrange(200_000) for _ in range(rng.randrange(0, 50))]
-        expected = 0
-        for a, b in zip(prompt, other, strict=False):
-            if a != b:
-                break
-            expected += 1
+        expected = _equal_leading(prompt, other)
         assert shared_prefix_length(prompt, other) == expected
         assert shared_prefix_length(other, prompt) == expected
 
@@ -73,7 +79,7 @@ def test_shared_prefix_bytes_counts_equal_leading_ids_as_the_lists_do():
         prompt = [rng.randrange(200_000) for _ in range(rng.randrange(0, 400))]
         other = list(prompt[: rng.randrange(0, len(prompt) + 1)])
         other += [rng.choice([rng.randrange(200_000), 70_000]) for _ in range(rng.randrange(50))]
-        expected = shared_prefix_length(prompt, other)
+        expected = _equal_leading(prompt, other)
         packed, packed_other = prompt_ids_bytes(prompt), prompt_ids_bytes(other)
         assert shared_prefix_bytes(packed, packed_other) == expected
         assert shared_prefix_bytes(packed_other, packed) == expected

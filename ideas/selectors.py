@@ -218,30 +218,28 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
-@statement
-def _tags_of_sql() -> str:
-    """(idea id, every column of the tag) of the ideas in ``{ids}`` (a slot for their
-    placeholders), in no order (``_tags_prefetched`` orders)."""
+def _tags_of(select: str) -> str:
+    """``select`` (``t`` the tag) of each tag link of the ideas in ``{ids}`` (a slot for
+    their placeholders), each row led by the idea's id, in no order."""
     through = Idea.tags.through
     on_idea, on_tag = column(through, "idea"), column(through, "tag")
     return (
-        f"SELECT it.{on_idea}, {columns(Tag, alias='t')} "  # noqa: S608 - names from model metadata
+        f"SELECT it.{on_idea}, {select} "  # noqa: S608 - names from model metadata
         f"FROM {table(through)} it JOIN {table(Tag)} t ON t.{column(Tag, 'id')} = it.{on_tag} "
         f"WHERE it.{on_idea} IN ({{ids}})"
     )
 
 
 @statement
+def _tags_of_sql() -> str:
+    """(idea id, every column of the tag): ``_tags_prefetched`` orders."""
+    return _tags_of(columns(Tag, alias="t"))
+
+
+@statement
 def _tag_names_of_sql() -> str:
-    """(idea id, tag name) of the ideas in ``{ids}`` (a slot for their placeholders), in
-    no order (``tag_names_of`` sorts)."""
-    through = Idea.tags.through
-    return (
-        f"SELECT it.{column(through, 'idea')}, t.{column(Tag, 'name')} "  # noqa: S608 - names from model metadata
-        f"FROM {table(through)} it JOIN {table(Tag)} t "
-        f"ON t.{column(Tag, 'id')} = it.{column(through, 'tag')} "
-        f"WHERE it.{column(through, 'idea')} IN ({{ids}})"
-    )
+    """(idea id, tag name): ``tag_names_of`` sorts."""
+    return _tags_of(f"t.{column(Tag, 'name')}")
 
 
 def tag_names_of(*, idea_ids: Sequence[int]) -> dict[int, list[str]]:

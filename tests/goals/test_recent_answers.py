@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 WHEN = dt.datetime(2026, 4, 5, 6, 7, 8, tzinfo=dt.UTC)
 
 
-def _iteration(theme, number: int, *, role: str, outcome: str, parsed) -> None:
-    Iteration.objects.create(
+def _iteration(theme, number: int, *, role: str, outcome: str, parsed) -> Iteration:
+    return Iteration.objects.create(
         theme=theme,
         task_kind="critique",
         number=number,

@@ -3,8 +3,6 @@ text remembered per process and keyed on its stored JSON, so nothing stale is se
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from goals.models import Iteration
@@ -16,24 +14,9 @@ from goals.selectors import (
     recent_update_texts,
 )
 from tests.goals.factories import ThemeFactory
+from tests.goals.test_recent_answers import _iteration
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
-
-WHEN = dt.datetime(2026, 4, 5, 6, 7, 8, tzinfo=dt.UTC)
-
-
-def _iteration(theme, number: int, *, role: str, outcome: str, parsed) -> Iteration:
-    return Iteration.objects.create(
-        theme=theme,
-        task_kind="critique",
-        number=number,
-        role=role,
-        mode="refine",
-        outcome=outcome,
-        parsed=parsed,
-        started_at=WHEN,
-        finished_at=WHEN,
-    )
 
 
 def _critique(text: str) -> dict:

@@ -384,7 +384,13 @@ def rows_insert(model: type[M], instances: Sequence[M], *, using: str = "default
     if not connection.features.can_return_rows_from_bulk_insert or model._meta.auto_field is None:
         return model._default_manager.using(using).bulk_create(instances)
     plan = _insert_plan(model, connection)
-    batch = max(1, connection.ops.bulk_batch_size([c[0] for c in plan.columns], instances))
+    # One row is one batch whatever the backend's limit (at least one row a batch): most
+    # of the loop's inserts are of one row, and asking the backend cost ~5 us each.
+    batch = (
+        1
+        if len(instances) == 1
+        else max(1, connection.ops.bulk_batch_size([c[0] for c in plan.columns], instances))
+    )
     with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cur:
         for start in range(0, len(instances), batch):
             chunk = instances[start : start + batch]

@@ -31,12 +31,8 @@ PRIORITY_FALLBACK_GENERATE = 40
 
 
 @statement
-def _ideas_visible_head() -> str:
-    return (
-        f"SELECT {columns(Idea)} FROM {table(Idea)} WHERE {column(Idea, 'theme')} = %s "  # noqa: S608 - names from model metadata
-        f"AND {column(Idea, 'status')} IN ({placeholders(len(Idea.VISIBLE_STATUSES))}) "
-        f"AND {column(Idea, 'id')} IN "
-    )
+def _ideas_by_id_head() -> str:
+    return f"SELECT {columns(Idea)} FROM {table(Idea)} WHERE {column(Idea, 'id')} IN "  # noqa: S608 - names from model metadata
 
 
 def ideas_visible(theme: Theme, ids: Sequence[int]) -> list[Idea]:
@@ -45,11 +41,20 @@ def ideas_visible(theme: Theme, ids: Sequence[int]) -> list[Idea]:
     Written out (read by the ideator's and the planner's persisters on every answer):
     what ``Idea.objects.filter(theme=, pk__in=, status__in=VISIBLE)`` read, without the
     ORM's build of it (~10x the statement); the IDs prepared as that filter prepares
-    them (``int``)."""
+    them (``int``).
+
+    Only the IDs are in the statement; the theme and the status are checked here. With
+    them in the WHERE clause SQLite served the read from the (theme, status, priority)
+    index, walking every visible idea of the theme (17 ms at 100,000 ideas) instead of
+    looking up the few IDs by primary key."""
     if not ids:
         return []
     wanted = list(dict.fromkeys(int(i) for i in ids))
-    sql = _ideas_visible_head() + "(" + placeholders(len(wanted)) + ")"
-    rows = rows_fetch(sql, [theme.pk, *(str(status) for status in Idea.VISIBLE_STATUSES), *wanted])
-    found = {idea.pk: idea for idea in models_from_rows(Idea, rows)}
+    sql = _ideas_by_id_head() + "(" + placeholders(len(wanted)) + ")"
+    visible = {str(status) for status in Idea.VISIBLE_STATUSES}
+    found = {
+        idea.pk: idea
+        for idea in models_from_rows(Idea, rows_fetch(sql, wanted))
+        if idea.theme_id == theme.pk and idea.status in visible
+    }
     return [found[i] for i in dict.fromkeys(ids) if i in found]

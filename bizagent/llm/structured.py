@@ -164,6 +164,12 @@ def _compile(schema: Any) -> Check | None:
     return check
 
 
+def schema_fast_check(schema: dict[str, Any]) -> Check | None:
+    """The compiled check of ``schema`` (see ``_compile``) for a caller that keeps its own
+    full validator: trust its yes only, ask the validator about anything it refuses."""
+    return _compile(schema)
+
+
 @functools.lru_cache(maxsize=SCHEMA_CACHE_SIZE)
 def _fast_check_for(canonical: str) -> Check | None:
     return _compile(json.loads(canonical))

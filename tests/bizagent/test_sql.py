@@ -194,3 +194,37 @@ def test_an_insert_passes_as_they_are_only_the_values_preparation_would_not_chan
         assert ("Iteration", "number", "int") in skipped
     assert ("AuditEvent", "data", "str") not in skipped
     assert not any(name in {"created_at", "uuid", "theme"} for _, name, _ in skipped)
+
+
+def test_a_utc_datetime_or_none_is_prepared_by_the_backend_adapter_alone():
+    """For every datetime field of every installed model: where ``rows_insert`` and
+    ``rows_update`` give a value to the backend's adapter alone, the full preparation
+    gives the very same parameter; other datetimes still take the full way."""
+    import datetime as dt
+    import zoneinfo
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from bizagent.sql import _datetime_adapter, _prepared
+
+    samples = [
+        None,
+        timezone.now(),
+        dt.datetime(2026, 3, 4, 5, 6, 7, 890_123, tzinfo=dt.UTC),
+        dt.datetime(1999, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 4, 14, 6, 7, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo")),
+    ]
+    adapted = set()
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            adapt = _datetime_adapter(field, connection)
+            if adapt is None:
+                continue
+            for sample in samples:
+                assert _prepared(field, (), adapt, sample, connection) == field.get_db_prep_save(
+                    sample, connection
+                ), (model.__name__, field.name, sample)
+            adapted.add((model.__name__, field.name))
+    assert {("Iteration", "finished_at"), ("AuditEvent", "created_at")} <= adapted
+    assert not any(name in {"title", "data", "uuid", "theme"} for _, name in adapted)

@@ -45,3 +45,29 @@ def test_it_folds_width_and_case():
 
 def test_idea_text_includes_tags():
     assert "zombie" in idea_text({"title": "Night", "tags": ["zombie"]})
+
+
+def test_the_substring_screen_finds_what_the_patterns_alone_find():
+    from ideas.safety import BUILTIN_LINE, _find, _fold, _keyword_pattern
+
+    keywords = [kw for words in BUILTIN_LINE.values() for kw in words] + [
+        "ホラー",
+        "ＢＥＥＲ",
+        "Zombie",
+        "self-harm",
+        "  ",
+    ]
+    texts = [
+        "A skill-share workshop, begun in spring",  # literals inside words: no match
+        "Guns, bombs and a KILLING spree; the killer's skills",
+        "ＢＥＥＲ garden pop-up with zombies and ホラー films",
+        "self-harmful? no: self-harm. Tax evasion and money laundering schemes",
+        "海賊版グッズと偽物の銃、爆弾ではない暴力",
+        "scammer scams scam: a scams-free ponzis plan",
+        "",
+    ]
+    for text in texts:
+        folded = _fold(text)
+        by_pattern = [kw for kw in keywords if kw.strip() and _keyword_pattern(kw).search(folded)]
+        assert _find(folded, keywords) == by_pattern, text
+    assert _find(_fold(texts[2]), keywords) == ["ホラー", "ＢＥＥＲ", "Zombie"]

@@ -4,7 +4,9 @@ The active theme (with its IP profile) comes with three figures the iteration ne
 next: today's tokens (the budget gate), the theme's last iteration number (the new
 iteration's number, which drives the explore/deepen schedule), and whether a shake-up
 is open (the loop is stalled). Each was a query of its own, on every iteration; as
-subqueries of the theme's row they cost one round trip.
+subqueries of the theme's row they cost one round trip. A fourth says whether any task's
+lease lapsed, so ``task_leases_expire`` reads the lapsed leases only when there are some
+(nearly never: a worker died), not on every iteration.
 
 The statement is written out once, not built by the ORM per call: Django compiled the
 three correlated subqueries anew on every iteration, ~20 times the cost of running
@@ -36,6 +38,8 @@ class IterationStart:
     tokens_used_today: int
     last_number: int
     shake_up_open: bool
+    #: Some running task's lease lapsed before ``now`` (any theme's: ``task_leases_expire``).
+    leases_lapsed: bool = True
 
 
 @statement
@@ -51,7 +55,10 @@ def _start_sql() -> str:
         f"COALESCE((SELECT MAX(i.{column(Iteration, 'number')}) FROM {table(Iteration)} i "
         f"WHERE i.{column(Iteration, 'theme')} = t.{theme_id}), 0), "
         f"EXISTS (SELECT 1 FROM {table(Task)} k WHERE k.{column(Task, 'theme')} = t.{theme_id} "
-        f"AND k.{column(Task, 'kind')} = %s AND k.{column(Task, 'status')} IN ({open_statuses})) "
+        f"AND k.{column(Task, 'kind')} = %s AND k.{column(Task, 'status')} IN ({open_statuses})), "
+        # Not correlated: any theme's (the ``goals_task_lease`` index's key, in its order).
+        f"EXISTS (SELECT 1 FROM {table(Task)} l WHERE l.{column(Task, 'status')} = %s "
+        f"AND l.{column(Task, 'lease_expires_at')} < %s) "
         f"FROM {table(Theme)} t JOIN {table(IPProfile)} p "
         f"ON p.{column(IPProfile, 'id')} = t.{column(Theme, 'ip_profile')} "
         f"WHERE t.{column(Theme, 'status')} = %s ORDER BY t.{theme_id} LIMIT 1"
@@ -81,21 +88,25 @@ def _theme_from(row: tuple[object, ...]) -> Theme:
 
 
 def iteration_start_read(*, now: dt.datetime) -> IterationStart | None:
-    """The active theme with today's tokens, its last iteration number and whether a
-    shake-up is open; None when no theme is active."""
+    """The active theme with today's tokens, its last iteration number, whether a
+    shake-up is open and whether any task's lease lapsed before ``now``; None when no
+    theme is active."""
     params = [
         value(TokenDay, "day", day_start(now).date()),
         TaskKind.SHAKE_UP.value,
         *(str(status) for status in Task.OPEN_STATUSES),
+        Task.Status.RUNNING.value,
+        value(Task, "lease_expires_at", now),
         Theme.Status.ACTIVE.value,
     ]
     found = rows_fetch(_start_sql(), params)
     if not found:
         return None
-    *raw, tokens, last_number, shake_up = found[0]
+    *raw, tokens, last_number, shake_up, lapsed = found[0]
     return IterationStart(
         theme=_theme_from(tuple(raw)),
         tokens_used_today=int(tokens),
         last_number=int(last_number),
         shake_up_open=bool(shake_up),
+        leases_lapsed=bool(lapsed),
     )

@@ -500,7 +500,7 @@ def _ends_in_word(text: str) -> bool:
     return bool(text) and unicodedata.category(text[-1])[0] in "LN"
 
 
-def _lines_token_count(texts: Sequence[str]) -> int:
+def _lines_token_count(texts: Sequence[str], *, closed: bool = False) -> int:
     """The tokens of ``"\\n".join(texts)``, exactly: ``harmony_token_count_lines``, which
     counts each ``part + "\\n"`` apart (remembered), except that a part ending in a letter
     or a digit is counted as the part itself plus one.
@@ -511,15 +511,18 @@ def _lines_token_count(texts: Sequence[str]) -> int:
     ``harmony_token_count_lines`` splits at is the piece ``"\\n"``, one token. And the
     part alone is what ``_Parts.fits`` counted already: a new idea's rendering (the
     re-scored focus ideas, on most calls) is encoded once instead of twice.
+
+    ``closed``: the tokens of the join followed by a newline and then by a part that
+    ``_splits_after_newline`` (the portfolio block before the task's first heading).
     """
     total = 0
     pending: list[str] = []
     last = len(texts) - 1
     for index, text in enumerate(texts):
         pending.append(text)
-        if index == last:
+        if index == last and not closed:
             total += harmony_token_count("\n".join(pending))
-        elif _splits_after_newline(texts[index + 1]):
+        elif index == last or _splits_after_newline(texts[index + 1]):
             joined = "\n".join(pending)
             if _ends_in_word(joined):
                 total += harmony_token_count(joined) + 1
@@ -543,8 +546,20 @@ def _ideas_token_count(block: PortfolioBlock, texts: Sequence[str]) -> int:
     encoded, not the whole task text on every call."""
     # The block as its lines, each counted (with its newline) when the block was
     # rendered: the block's last line and a newline are then no new text each epoch.
+    if block.text and texts and _splits_after_newline(texts[0]):
+        # The block's lines end at the newline before the task's first part (a heading),
+        # so they count the same on every call of the epoch: summed once per block
+        # (``_block_closed_count``) instead of looked up line by line on every call.
+        return _block_closed_count(block.text) + _lines_token_count(texts)
     parts = [*_block_parts(block.text), *texts] if block.text else list(texts)
     return _lines_token_count(parts) if parts else 0
+
+
+@functools.lru_cache(maxsize=8)
+def _block_closed_count(text: str) -> int:
+    """The tokens of the block's text and the newline after it (``closed``): a count
+    that depends on the text alone."""
+    return _lines_token_count(_block_parts(text), closed=True)
 
 
 @functools.lru_cache(maxsize=8)

@@ -257,7 +257,8 @@ def iteration_run(
         gate = budget_gate(theme=start.theme, now=now, used=start.tokens_used_today)
     if gate is not None or start is None:
         return _gate_report(gate or NO_THEME)
-    task_leases_expire(now=now)
+    if start.leases_lapsed:  # read with the theme, at the same ``now``: nearly never
+        task_leases_expire(now=now)
     work = work_pick(
         theme=start.theme,
         worker=worker,

@@ -1,17 +1,22 @@
-"""``iteration_start_read``: the active theme and the three figures an iteration starts
+"""``iteration_start_read``: the active theme and the four figures an iteration starts
 from, in one statement; the theme's model rows are reused only while none of their
 columns changed."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from django.utils import timezone
 
 from goals.models import Iteration, Task, TaskKind
 from goals.selectors_iteration import iteration_start_read
+from goals.services import iteration_run
 from goals.services.queue import task_create
 from goals.services.record import tokens_day_add
 from ideas.models import IPProfile, Theme
+from tests.goals.studio import StudioClient
+from tests.ideas.factories import ThemeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +95,52 @@ def test_each_reader_gets_its_own_copy(theme):
     assert second.name == theme.name
     assert second.ip_profile.essence == theme.ip_profile.essence
     assert second is not first and second.ip_profile is not first.ip_profile
+
+
+def _lease(task: Task, *, expires: dt.datetime, status: str = Task.Status.RUNNING) -> None:
+    Task.objects.filter(pk=task.pk).update(
+        status=status, lease_owner="dead-worker", lease_expires_at=expires
+    )
+
+
+@pytest.mark.postgres
+def test_leases_lapsed_is_the_orm_exists_on_the_same_rows(theme):
+    """Whether any running task's lease lapsed before ``now``, any theme's: what
+    ``Task.objects.filter(status=RUNNING, lease_expires_at__lt=now).exists()`` says."""
+    now = timezone.now()
+    other_theme = ThemeFactory(status=Theme.Status.ARCHIVED)
+
+    def orm() -> bool:
+        return Task.objects.filter(status=Task.Status.RUNNING, lease_expires_at__lt=now).exists()
+
+    def read() -> bool:
+        start = iteration_start_read(now=now)
+        assert start is not None
+        return start.leases_lapsed
+
+    assert (read(), orm()) == (False, False)  # no task at all
+    live, _ = task_create(theme=theme, kind=TaskKind.GENERATE, priority=50)
+    _lease(live, expires=now + dt.timedelta(minutes=5))
+    assert (read(), orm()) == (False, False)  # running, lease still held
+    _lease(live, expires=now)
+    assert (read(), orm()) == (False, False)  # lapses at ``now``, not before
+    done, _ = task_create(theme=theme, kind=TaskKind.CRITIQUE, priority=50)
+    _lease(done, expires=now - dt.timedelta(hours=1), status=Task.Status.DONE)
+    assert (read(), orm()) == (False, False)  # an old lease of a task no longer running
+    elsewhere, _ = task_create(theme=other_theme, kind=TaskKind.GENERATE, priority=50)
+    _lease(elsewhere, expires=now - dt.timedelta(seconds=1))
+    assert (read(), orm()) == (True, True)  # another theme's lapsed lease counts too
+
+
+def test_an_iteration_returns_a_lapsed_lease_to_the_queue_and_claims_it(theme):
+    """A task whose worker died is back in the queue before the iteration claims: the
+    start's figure leads to ``task_leases_expire``."""
+    task, _ = task_create(
+        theme=theme, kind=TaskKind.SNAPSHOT, priority=99, metadata={"iteration_count": 10}
+    )
+    _lease(task, expires=timezone.now() - dt.timedelta(seconds=1))
+    report = iteration_run(worker="w", scheduled=False, client=StudioClient())
+    assert report.iteration is not None
+    assert (report.iteration.task_kind, report.iteration.task_id) == ("snapshot", task.pk)
+    task.refresh_from_db()
+    assert (task.status, task.lease_losses) == (Task.Status.DONE, 1)

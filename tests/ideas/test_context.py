@@ -413,6 +413,36 @@ def test_the_lines_count_is_the_joined_texts_count_for_random_parts():
         assert _lines_token_count(parts) == harmony_token_count("\n".join(parts)), parts
 
 
+def test_the_closed_lines_count_and_the_following_parts_make_the_joined_texts_count():
+    """``_lines_token_count(closed=True)`` (the portfolio block's lines, counted once per
+    block) plus the count of parts that follow it from a part ``_splits_after_newline``
+    is the tokens of all of them joined, as the block and the task's parts are."""
+    from ideas.context import _lines_token_count, _splits_after_newline
+
+    pieces = [
+        "a", "Z", "mug", "7", "42", "¥4,000", "月見", "é", "e\u0301", ")", "…", ".", "—",
+        " ", "  ", "\t", "/", "#", "- [#", "'s", "?", ":",
+    ]  # fmt: skip
+    rng = random.Random(9)
+    checked = 0
+    for _ in range(400):
+        parts = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+            for _ in range(rng.randint(1, 5))
+        ]
+        after = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+            for _ in range(rng.randint(1, 3))
+        ]
+        if not _splits_after_newline(after[0]):
+            continue
+        checked += 1
+        assert _lines_token_count(parts, closed=True) + _lines_token_count(
+            after
+        ) == harmony_token_count("\n".join([*parts, *after])), (parts, after)
+    assert checked > 100
+
+
 def test_a_re_scored_focus_idea_is_encoded_once(theme, monkeypatch):
     """A call whose focus idea was re-scored encodes that idea's new rendering once: its
     count beside the next part is that count plus the newline's token, not a second

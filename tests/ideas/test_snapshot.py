@@ -26,6 +26,19 @@ def test_it_renders_the_portfolio_with_stats(theme, audit_calls):
     assert audit_calls[-1]["action"] == "ideas.snapshot_created"
 
 
+def test_the_top_ideas_table_lists_each_ideas_tags_sorted_by_name(theme):
+    """The tags column (read as names only) is each idea's ``tag_names``: sorted by name,
+    several, or none."""
+    many = IdeaFactory(theme=theme, title="Many tags", tags=["washi", "cat", "mug"])
+    IdeaFactory(theme=theme, title="One tag", tags=["plush"])
+    none = IdeaFactory(theme=theme, title="No tags")
+    md = snapshot_create(theme=theme, iteration_count=40).markdown
+    rows = {line.split(" | ")[0]: line for line in md.splitlines() if line.startswith("| ")}
+    assert rows[f"| {many.pk}"].endswith("| cat, mug, washi |")
+    assert rows[f"| {none.pk}"].endswith("| — |")
+    assert "| plush |" in md
+
+
 def test_a_repeated_tick_returns_the_same_snapshot(theme):
     first = snapshot_create(theme=theme, iteration_count=10)
     IdeaFactory(theme=theme)

@@ -39,6 +39,16 @@ class CollectingHandler:
 
     received: list[ReceivedMail] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Addresses the server refuses at RCPT (550), as a mailbox that does not exist.
+    refused: set[str] = field(default_factory=set)
+
+    # aiosmtpd's hook name.
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        with self.lock:
+            if address in self.refused:
+                return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd hook name
         message = email.message_from_bytes(envelope.original_content, policy=default_policy)

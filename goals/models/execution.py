@@ -222,6 +222,11 @@ class GoalReport(models.Model):
     figures = models.JSONField(default=dict, verbose_name=_("figures"))
     emailed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("emailed at"))
     recipients = models.PositiveIntegerField(default=0, verbose_name=_("recipients"))
+    #: The languages whose mail went out (one message per language): a retry after a
+    #: partial send sends only the others.
+    languages_emailed = models.JSONField(
+        default=list, blank=True, verbose_name=_("languages emailed")
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:

@@ -11,11 +11,12 @@ message, for those whose preference says so) and as Sheets rows.
 * ``goal_report_send`` mails a report after it committed. The claim is a compare-and-set
   on ``emailed_at`` (set before the SMTP exchange): of two senders one wins, and a report
   marked is never sent again. A refused or failed send gives the claim back, so the next
-  tick retries it. **A crash between the SMTP server accepting the message and the
-  mark** leaves ``emailed_at`` set with ``recipients`` 0: the report is then treated as
-  sent (at most once), because a duplicate report is noise while a lost one is visible
-  (the admin shows the report with no recipients, the log says so) and the next report
-  carries the cumulative figures anyway.
+  tick retries it, sending only the languages whose mail did not go out
+  (``languages_emailed``: one message per language). **A crash between the SMTP server
+  accepting the message and the mark** leaves ``emailed_at`` set with ``recipients`` 0:
+  the report is then treated as sent (at most once), because a duplicate report is noise
+  while a lost one is visible (the admin shows the report with no recipients, the log
+  says so) and the next report carries the cumulative figures anyway.
 * ``goals_report_due`` is the tick: yesterday's daily report for each active goal, a
   weekly report on every 7th day of a goal (days 1–7, 8–14, … of its own period, so a
   one-week goal's week is its whole period, not two partial calendar weeks split at a
@@ -507,11 +508,15 @@ def goal_report_send(*, report_id: int, now: dt.datetime | None = None) -> int:
     if not GoalReport.objects.filter(pk=report.pk, emailed_at__isnull=True).update(emailed_at=now):
         return 0  # another sender claimed it first
     figures = report.figures
+    sent = set(report.languages_emailed)
     try:
         # One message per language, to everyone who reads it: the SMTP server accepts each
-        # or not as a whole. A failure after an earlier language went out gives the claim
-        # back, so the retry re-sends that language too (a duplicate over a lost report).
+        # or not as a whole. Each language that went out is recorded under the claim, so
+        # when a later one fails and the claim is given back, the retry sends only the
+        # languages still owed: nobody gets the report twice.
         for language, addresses in groups.items():
+            if language in sent:
+                continue
             with translation.override(language):
                 subject = _(SUBJECTS[report.kind]).format(
                     id=report.goal_id,
@@ -525,6 +530,10 @@ def goal_report_send(*, report_id: int, now: dt.datetime | None = None) -> int:
                     template=REPORT_TEMPLATE,
                     context=_mail_context(report),
                 )
+            sent.add(language)
+            GoalReport.objects.filter(pk=report.pk, emailed_at=now).update(
+                languages_emailed=sorted(sent)
+            )
     except Exception as exc:
         GoalReport.objects.filter(pk=report.pk, emailed_at=now, recipients=0).update(
             emailed_at=None

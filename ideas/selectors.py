@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -216,6 +216,34 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
     by_pk = {idea.pk: idea for idea in models_from_rows(Idea, list(idea_rows.values()))}
     _tags_prefetched(list(by_pk.values()), tag_rows)
     return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+@statement
+def _ideas_by_id_head() -> str:
+    return f"SELECT {columns(Idea)} FROM {table(Idea)} WHERE {column(Idea, 'id')} IN "  # noqa: S608 - names from model metadata
+
+
+def ideas_visible(*, theme_id: int, ids: Iterable[Any]) -> list[Idea]:
+    """The theme's visible ideas among ``ids``, in the given order, deduplicated: what
+    ``Idea.objects.filter(theme=, pk__in=, status__in=VISIBLE)`` reads (the IDs a plan or
+    new ideas name, the ideas a link may point at), written out, as it runs on every
+    answer.
+
+    Only the IDs are in the statement; the theme and status are checked here. With them
+    in the ``WHERE`` clause, from three IDs on SQLite served the read from the (theme,
+    status, priority) index, walking every visible idea of the theme (17 ms at 100,000
+    ideas) instead of looking the few IDs up by primary key."""
+    wanted = list(dict.fromkeys(int(pk) for pk in ids))
+    if not wanted:
+        return []
+    sql = _ideas_by_id_head() + "(" + placeholders(len(wanted)) + ")"
+    visible = {str(status) for status in Idea.VISIBLE_STATUSES}
+    found = {
+        idea.pk: idea
+        for idea in models_from_rows(Idea, rows_fetch(sql, wanted))
+        if idea.theme_id == theme_id and idea.status in visible
+    }
+    return [found[pk] for pk in wanted if pk in found]
 
 
 def _tags_of(select: str) -> str:

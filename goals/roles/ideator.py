@@ -26,10 +26,11 @@ from goals.roles.base import (
     task_view,
 )
 from goals.selectors import ideator_text, recent_directions_split
-from goals.services.persist import PRIORITY_CRITIQUE_NEW, ideas_visible
+from goals.services.persist import PRIORITY_CRITIQUE_NEW
 from goals.services.queue import task_create
 from goals.work import Work, epoch_start
 from ideas.models import Idea
+from ideas.selectors import ideas_visible
 from ideas.services import IdeaDataInvalid, IdeaRefused, ideas_upsert
 
 NEW_IDEA_SCHEMA: dict[str, Any] = {
@@ -213,7 +214,9 @@ def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict
     # Every ID the answer builds on, read in one query (not one per proposal).
     visible = {
         idea.pk
-        for idea in ideas_visible(theme, [pk for p in proposals for pk in p.get("builds_on") or []])
+        for idea in ideas_visible(
+            theme_id=theme.pk, ids=[pk for p in proposals for pk in p.get("builds_on") or []]
+        )
     }
     datas = []
     for proposal in proposals:

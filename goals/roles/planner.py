@@ -26,11 +26,11 @@ from goals.roles.base import (
 )
 from goals.selectors import queue_counts, recent_work
 from goals.services.governance import strategy_propose
-from goals.services.persist import PRIORITY_FALLBACK_GENERATE, ideas_visible
+from goals.services.persist import PRIORITY_FALLBACK_GENERATE
 from goals.services.queue import TaskSpec, task_create, tasks_create
 from goals.work import Work, context_epoch, epoch_start
 from ideas.models import Theme
-from ideas.selectors import ideas_corrected, portfolio_stats
+from ideas.selectors import ideas_corrected, ideas_visible, portfolio_stats
 
 #: Task kinds the planner may queue; snapshot, meta_review and shake_up are the loop's own.
 PLANNABLE_KINDS: tuple[str, ...] = (
@@ -308,7 +308,8 @@ def persist(*, work: Work, iteration: Iteration, parsed: dict[str, Any]) -> dict
     visible = {
         idea.pk: idea
         for idea in ideas_visible(
-            theme, [pk for planned in planned_tasks for pk in planned.get("idea_ids") or []]
+            theme_id=theme.pk,
+            ids=[pk for planned in planned_tasks for pk in planned.get("idea_ids") or []],
         )
     }
     specs: list[TaskSpec] = []

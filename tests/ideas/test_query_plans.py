@@ -175,33 +175,3 @@ def test_the_admin_idea_list_reads_its_first_page_from_an_index(theme, client, a
     with _statements() as seen:
         assert client.get("/admin/ideas/idea/").status_code == 200
     _assert_served_by_indexes(seen)
-
-
-def test_the_related_ideas_a_new_link_may_name_are_looked_up_by_primary_key(theme):
-    from ideas.services.portfolio import _visible_among
-    from tests.ideas.factories import ThemeFactory
-
-    ideas = _portfolio(theme)
-    other = ThemeFactory(status="draft", activated_at=None)
-    elsewhere = Idea.objects.create(
-        theme=other, title="Elsewhere", fingerprint="elsewhere", status="active"
-    )
-    wanted = [idea.pk for idea in ideas[:10]] + [elsewhere.pk, 10**9]
-
-    with _statements() as seen:
-        found = _visible_among(theme_id=theme.pk, ids=wanted)
-
-    # What the filter on theme, IDs and visible statuses found, without the theme's walk.
-    assert found == set(
-        Idea.objects.filter(
-            theme=theme, pk__in=wanted, status__in=Idea.VISIBLE_STATUSES
-        ).values_list("pk", flat=True)
-    )
-    assert found and elsewhere.pk not in found
-    ((sql, params),) = seen
-    plan = _plan(sql, params)
-    if connection.vendor == "postgresql":
-        assert "ideas_idea_pkey" in plan, plan
-    else:
-        # Before: "SEARCH ideas_idea USING INDEX ideas_idea_priority (theme_id=? AND status=?)".
-        assert "INTEGER PRIMARY KEY" in plan and "ideas_idea_priority" not in plan, plan

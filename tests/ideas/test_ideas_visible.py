@@ -1,4 +1,4 @@
-"""``goals.services.persist.ideas_visible`` written out reads exactly what its ORM form
+"""``ideas.selectors.ideas_visible`` written out reads exactly what its ORM form
 did on the same rows: the theme's visible ideas among the IDs, in the given order,
 deduplicated, every field converted the same way; and the few IDs are looked up by
 primary key, not found by walking the theme's visible ideas. Run on SQLite and on PostgreSQL
@@ -11,8 +11,8 @@ import hashlib
 import pytest
 from django.db import connection
 
-from goals.services.persist import ideas_visible
 from ideas.models import Idea
+from ideas.selectors import ideas_visible
 from tests.ideas.factories import ThemeFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -60,14 +60,14 @@ def test_the_visible_ideas_among_ids_are_what_the_orm_form_read(theme):
     others = _ideas(ThemeFactory(status="draft", activated_at=None), 5)
     ids = [ours[9].pk, ours[0].pk, others[0].pk, ours[9].pk, 10**9, *(i.pk for i in ours[3:14])]
 
-    got = ideas_visible(theme, ids)
+    got = ideas_visible(theme_id=theme.pk, ids=ids)
     expected = _orm(theme, ids)
 
     assert [idea.pk for idea in got] == [idea.pk for idea in expected]
     assert [_fields(idea) for idea in got] == [_fields(idea) for idea in expected]
     assert {idea.status for idea in got} <= set(Idea.VISIBLE_STATUSES)
     assert len(got) >= 5
-    assert ideas_visible(theme, []) == []
+    assert ideas_visible(theme_id=theme.pk, ids=[]) == []
 
 
 def test_the_ids_are_looked_up_by_primary_key_not_by_walking_the_theme(theme):
@@ -80,7 +80,7 @@ def test_the_ids_are_looked_up_by_primary_key_not_by_walking_the_theme(theme):
 
     with connection.execute_wrapper(record):
         # A plan names several IDs; from three on, SQLite's choice used to change.
-        got = ideas_visible(theme, [idea.pk for idea in ideas[:10]])
+        got = ideas_visible(theme_id=theme.pk, ids=[idea.pk for idea in ideas[:10]])
 
     assert got
     ((sql, params),) = seen

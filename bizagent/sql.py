@@ -66,6 +66,14 @@ def table(model: type[Model], *, using: str = "default") -> str:
     return connections[using].ops.quote_name(model._meta.db_table)
 
 
+def _concrete(model: type[Model], name: str) -> Field:
+    """``model``'s field ``name``, which must have a column of its own."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
+    return field
+
+
 #: Quoted column names per (model, field name, database vendor): names come from the
 #: models' metadata, which does not change while the process runs.
 _COLUMNS: dict[tuple[type[Model], str, str], str] = {}
@@ -77,10 +85,7 @@ def column(model: type[Model], name: str, *, using: str = "default") -> str:
     key = (model, name, database.vendor)
     quoted = _COLUMNS.get(key)
     if quoted is None:
-        field = model._meta.get_field(name)
-        if not isinstance(field, Field):
-            raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
-        quoted = _COLUMNS[key] = database.ops.quote_name(field.column)
+        quoted = _COLUMNS[key] = database.ops.quote_name(_concrete(model, name).column)
     return quoted
 
 
@@ -95,10 +100,7 @@ def columns(model: type[Model], *, alias: str = "", using: str = "default") -> s
 def value(model: type[Model], name: str, given: Any, *, using: str = "default") -> Any:
     """``given`` as the parameter the ORM would send for ``model``'s field ``name`` in a
     filter or an update (JSON encoded, datetimes and dates adapted for the backend)."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field):
-        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
-    return field.get_db_prep_save(given, connections[using])
+    return _concrete(model, name).get_db_prep_save(given, connections[using])
 
 
 def rows_fetch(sql: str, params: Sequence[Any], *, using: str = "default") -> list[tuple]:
@@ -124,19 +126,12 @@ class _UpdatePlan:
 
     sql: str
     assign: tuple[tuple[Field, tuple[type, ...], Adapter | None], ...]
-    where: tuple[tuple[Field, tuple[type, ...]], ...]
+    where: tuple[tuple[Field, tuple[type, ...], Adapter | None], ...]
 
 
 _UPDATE_PLANS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[tuple, _UpdatePlan]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def _concrete(model: type[Model], name: str) -> Field:
-    field = model._meta.get_field(name)
-    if not isinstance(field, Field):
-        raise TypeError(f"{model.__name__}.{name} is a relation without a column of its own")
-    return field
 
 
 def _update_plan(
@@ -166,7 +161,7 @@ def _update_plan(
                 for field in (_concrete(model, name) for name in assign)
             ),
             where=tuple(
-                (field, _unchanged_types(field, connection))
+                (field, _unchanged_types(field, connection), _datetime_adapter(field, connection))
                 for field in (_concrete(model, name) for name, null in where if not null)
             ),
         )
@@ -206,51 +201,74 @@ def rows_update(
         params.append(_prepared(field, unchanged, adapt, given, connection))
     params.extend(add.values())
     wanted = [given for given in where.values() if given is not None]
-    for (field, unchanged), given in zip(plan.where, wanted, strict=True):
-        params.append(
-            given if type(given) in unchanged else field.get_db_prep_save(given, connection)
-        )
+    for (field, unchanged, adapt), given in zip(plan.where, wanted, strict=True):
+        params.append(_prepared(field, unchanged, adapt, given, connection))
     return rows_execute(plan.sql, params, using=using)
 
 
-#: Per connection (each thread has its own) and model: the converters of each column a
-#: query would apply, looked up once instead of on every read.
-_CONVERTERS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], list]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Per connection (each thread has its own), model and columns read: the converters of
+#: each column a query would apply, looked up once instead of on every read.
+_CONVERTERS: weakref.WeakKeyDictionary[
+    BaseDatabaseWrapper, dict[tuple[type[Model], tuple[str, ...] | None], list]
+] = weakref.WeakKeyDictionary()
 
 
-def _converters(model: type[Model], connection: BaseDatabaseWrapper) -> list:
-    """``(index, converters, col)`` for each of ``model``'s concrete columns that has any."""
+def _converters(
+    model: type[Model], connection: BaseDatabaseWrapper, names: tuple[str, ...] | None = None
+) -> list:
+    """``(index, converters, col)`` for each column read that has any: ``names`` (field
+    names), or every concrete column of ``model`` in field order."""
     known = _CONVERTERS.setdefault(connection, {})
-    if model not in known:
+    key = (model, names)
+    if key not in known:
+        fields = (
+            model._meta.concrete_fields
+            if names is None
+            else [_concrete(model, name) for name in names]
+        )
         found = []
-        for index, field in enumerate(model._meta.concrete_fields):
+        for index, field in enumerate(fields):
             col = field.get_col(model._meta.db_table)
             convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if convert:
                 found.append((index, convert, col))
-        known[model] = found
-    return known[model]
+        known[key] = found
+    return known[key]
+
+
+def value_from_db(model: type[Model], name: str, raw: Any, *, using: str = "default") -> Any:
+    """One value of ``model``'s field ``name`` as the driver gave it, converted as a query
+    would convert it (JSON decoded, datetimes made aware)."""
+    connection = connections[using]
+    for _, convert, col in _converters(model, connection, (name,)):
+        for converter in convert:
+            raw = converter(raw, col, connection)
+    return raw
 
 
 def models_from_rows(
-    model: type[M], rows: Sequence[Sequence[Any]], *, using: str = "default"
+    model: type[M],
+    rows: Sequence[Sequence[Any]],
+    *,
+    names: tuple[str, ...] | None = None,
+    using: str = "default",
 ) -> list[M]:
     """``model`` instances from rows holding every concrete column in field order (see
-    ``columns``), each value converted as a query would convert it."""
+    ``columns``), or only the columns ``names`` (attribute names, in field order: the
+    others are deferred, as ``only()`` leaves them), each value converted as a query
+    would convert it."""
     if not rows:
         return []
     connection = connections[using]
-    converters = _converters(model, connection)
-    names = [field.attname for field in model._meta.concrete_fields]
+    converters = _converters(model, connection, names)
+    attnames = names or [field.attname for field in model._meta.concrete_fields]
     instances = []
     for row in rows:
         values = list(row)
         for index, convert, col in converters:
             for converter in convert:
                 values[index] = converter(values[index], col, connection)
-        instances.append(model.from_db(using, names, values))
+        instances.append(model.from_db(using, attnames, values))
     return instances
 
 
@@ -402,11 +420,7 @@ def rows_insert(model: type[M], instances: Sequence[M], *, using: str = "default
                         if plain
                         else field.pre_save(instance, True)
                     )
-                    params.append(
-                        given
-                        if type(given) in unchanged
-                        else _prepared(field, unchanged, adapt, given, connection)
-                    )
+                    params.append(_prepared(field, unchanged, adapt, given, connection))
             cur.execute(plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params)
             # RETURNING gives the rows in insert order on both SQLite and PostgreSQL
             # for a single VALUES list (what bulk_create relies on too).

@@ -10,12 +10,19 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
-from bizagent.sql import column, columns, models_from_rows, rows_fetch, statement, table
+from bizagent.sql import (
+    column,
+    columns,
+    models_from_rows,
+    rows_fetch,
+    statement,
+    table,
+    value_from_db,
+)
 from goals.models import (
     PLAN,
     Iteration,
@@ -114,12 +121,7 @@ def _recent_answer_rows(*, theme: Theme, role: str, limit: int) -> list[Any]:
 
 def _parsed_decode(raw: Any) -> Any:
     """One stored ``parsed`` value through the JSON field's own converters."""
-    parsed_field = Iteration._meta.get_field("parsed")
-    col = parsed_field.get_col(Iteration._meta.db_table)
-    converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-    for convert in converters:
-        raw = convert(raw, col, connection)
-    return raw
+    return value_from_db(Iteration, "parsed", raw)
 
 
 def recent_answers(*, theme: Theme, role: str, limit: int) -> list[Any]:
@@ -211,20 +213,6 @@ def recent_directions_since(*, theme: Theme, limit: int, since: int) -> list[str
     return before + after
 
 
-def _iteration_converter(name: str) -> Callable[[Any], Any]:
-    """Converts a raw ``Iteration.<name>`` value read by a written-out statement as a
-    query would (SQLite returns JSON as text)."""
-    col = Iteration._meta.get_field(name).get_col(Iteration._meta.db_table)  # type: ignore[union-attr]
-    converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-
-    def convert(raw: Any) -> Any:
-        for converter in converters:
-            raw = converter(raw, col, connection)
-        return raw
-
-    return convert
-
-
 @statement
 def _ideator_batches_sql() -> str:
     return (
@@ -249,9 +237,9 @@ def recent_directions_split(*, theme: Theme, limit: int, since: int) -> tuple[li
         Iteration.Outcome.REPAIRED.value,
         limit + RECENT_SINCE_CAP,
     ]
-    convert = _iteration_converter("parsed")
     rows = [
-        (number, convert(parsed)) for number, parsed in rows_fetch(_ideator_batches_sql(), params)
+        (number, value_from_db(Iteration, "parsed", parsed))
+        for number, parsed in rows_fetch(_ideator_batches_sql(), params)
     ]
     after = [parsed for number, parsed in rows if number >= since]
     before = [parsed for number, parsed in rows if number < since][:limit]
@@ -313,10 +301,9 @@ def recent_work(*, theme: Theme, limit: int = 8, since: int | None = None) -> li
         rows = rows_fetch(_recent_work_latest_sql(), [theme.pk, limit])
     else:
         rows = rows_fetch(_recent_work_since_sql(), [theme.pk, since, RECENT_SINCE_CAP])
-    convert = _iteration_converter("result")
     lines = []
     for number, task_kind, role, raw_result, outcome, error_class in rows:
-        result = convert(raw_result)
+        result = value_from_db(Iteration, "result", raw_result)
         summary = ", ".join(
             f"{key} {len(value) if isinstance(value, list) else value}"
             for key, value in sorted((result or {}).items())

@@ -843,11 +843,7 @@ def _idea_locked_read(pk: int) -> Idea:
     row = rows[0]
     (idea,) = sql.models_from_rows(Idea, [row[:width]])
     ip_profile_id, taboos = row[width:]
-    connection = connections["default"]
-    field = IPProfile._meta.get_field("taboos")
-    col = field.get_col(IPProfile._meta.db_table)
-    for convert in connection.ops.get_db_converters(col) + col.get_db_converters(connection):
-        taboos = convert(taboos, col, connection)
+    taboos = sql.value_from_db(IPProfile, "taboos", taboos)
     brand = IPProfile.from_db("default", ["id", "taboos"], [ip_profile_id, taboos])
     theme = Theme.from_db("default", ["id", "ip_profile_id"], [idea.theme_id, ip_profile_id])
     Theme.ip_profile.field.set_cached_value(theme, brand)

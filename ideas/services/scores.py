@@ -6,13 +6,11 @@ recomputes the stored priority, which is what the planner reads.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connections, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import F
 from django.utils import timezone
 
@@ -113,27 +111,6 @@ def _scored_read_tail() -> str:
     return f" ORDER BY {sql.column(Idea, 'id')} ASC{lock}"
 
 
-#: Per connection (each thread has its own): the converters of the read's columns, looked
-#: up once instead of on every review (~17 columns' lookups per call).
-_SCORED_CONVERTERS: weakref.WeakKeyDictionary[BaseDatabaseWrapper, list] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _scored_converters(connection: BaseDatabaseWrapper) -> list:
-    """``(index, converters, col)`` for each column of the read that has any."""
-    found = _SCORED_CONVERTERS.get(connection)
-    if found is None:
-        found = []
-        for index, name in enumerate(_SCORED_NAMES):
-            col = Idea._meta.get_field(name).get_col(Idea._meta.db_table)  # type: ignore[union-attr]
-            convert = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-            if convert:
-                found.append((index, convert, col))
-        _SCORED_CONVERTERS[connection] = found
-    return found
-
-
 def _scored_locked(pks: list[int]) -> dict[int, Idea]:
     """The ideas ``pks`` locked and read as ``Idea.objects.select_for_update()
     .filter(pk__in=pks).only(*_SCORED_READ).order_by("pk")`` reads them, written out (the
@@ -142,17 +119,7 @@ def _scored_locked(pks: list[int]) -> dict[int, Idea]:
         return {}
     marks = sql.placeholders(len(pks))
     rows = sql.rows_fetch(f"{_scored_read_head()} ({marks}){_scored_read_tail()}", pks)
-    connection = connections["default"]
-    converters = _scored_converters(connection)
-    found: dict[int, Idea] = {}
-    for row in rows:
-        values = list(row)
-        for index, convert, col in converters:
-            for converter in convert:
-                values[index] = converter(values[index], col, connection)
-        idea = Idea.from_db("default", _SCORED_NAMES, values)
-        found[idea.pk] = idea
-    return found
+    return {idea.pk: idea for idea in sql.models_from_rows(Idea, rows, names=_SCORED_NAMES)}
 
 
 def ideas_scores_set(

@@ -16,6 +16,7 @@ from bizagent.sql import (
     rows_insert,
     rows_update,
     table,
+    value_from_db,
 )
 from goals.models import Task
 from goals.services.queue import task_create
@@ -45,6 +46,25 @@ def test_a_row_read_by_hand_is_the_instance_the_orm_reads():
         assert getattr(read, field.attname) == getattr(expected, field.attname), field.name
     assert read.metadata == {"note": "ノート", "n": [1, 2]}
     assert not read._state.adding
+
+
+def test_some_columns_or_one_value_read_by_hand_are_what_the_orm_reads():
+    theme = ThemeFactory()
+    task, _ = task_create(theme=theme, kind="refine", priority=70, metadata={"note": "ノート"})
+    names = ("id", "metadata", "created_at")
+    picked = ", ".join(column(Task, name) for name in names)
+    rows = rows_fetch(f"SELECT {picked} FROM {table(Task)} WHERE id = %s", [task.pk])  # noqa: S608
+    [read] = models_from_rows(Task, rows, names=names)
+    expected = Task.objects.only(*names).get(pk=task.pk)
+    assert (read.pk, read.metadata, read.created_at) == (
+        expected.pk,
+        expected.metadata,
+        expected.created_at,
+    )
+    assert read.get_deferred_fields() == expected.get_deferred_fields()  # the rest deferred
+    ((_, raw_metadata, raw_created),) = rows
+    assert value_from_db(Task, "metadata", raw_metadata) == {"note": "ノート"}
+    assert value_from_db(Task, "created_at", raw_created) == expected.created_at
 
 
 def test_a_change_says_how_many_rows_it_changed():

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import functools
 import json
-import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bizagent.llm.harmony import harmony_token_count
+from bizagent.llm.harmony import (
+    harmony_token_count,
+    harmony_token_count_lines,
+    splits_after_newline,
+)
 from bizagent.sql import column, placeholders, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
 from ideas.selectors import (
@@ -291,9 +294,9 @@ def _portfolio_block_render(*, theme: Theme, token_cap: int) -> PortfolioBlock:
     if not lines:
         return PortfolioBlock(text="", idea_ids=(), token_count=0)
     text = "\n".join([PORTFOLIO_HEADING, *lines])
-    # Counted from the lines (``_lines_token_count``), not as one new text of ~3,000
+    # Counted from the lines (``harmony_token_count_lines``), not as one new text of ~3,000
     # tokens: most lines are the previous epoch's, already counted.
-    count = _lines_token_count([PORTFOLIO_HEADING, *lines])
+    count = harmony_token_count_lines([PORTFOLIO_HEADING, *lines])
     return PortfolioBlock(text=text, idea_ids=tuple(ids), token_count=count)
 
 
@@ -495,71 +498,27 @@ def _task_parts(
     return parts, block
 
 
-def _ends_in_word(text: str) -> bool:
-    """Whether ``text``'s last character is a letter or a digit (\\p{L} or \\p{N})."""
-    return bool(text) and unicodedata.category(text[-1])[0] in "LN"
-
-
-def _lines_token_count(texts: Sequence[str], *, closed: bool = False) -> int:
-    """The tokens of ``"\\n".join(texts)``, exactly: ``harmony_token_count_lines``, which
-    counts each ``part + "\\n"`` apart (remembered), except that a part ending in a letter
-    or a digit is counted as the part itself plus one.
-
-    Why that is exact: no o200k pre-tokenizer piece that ends in a letter or digit runs
-    on into a newline (the letter and number patterns stop there; only the punctuation
-    and whitespace ones take a trailing newline), and a newline then followed by what
-    ``harmony_token_count_lines`` splits at is the piece ``"\\n"``, one token. And the
-    part alone is what ``_Parts.fits`` counted already: a new idea's rendering (the
-    re-scored focus ideas, on most calls) is encoded once instead of twice.
-
-    ``closed``: the tokens of the join followed by a newline and then by a part that
-    ``_splits_after_newline`` (the portfolio block before the task's first heading).
-    """
-    total = 0
-    pending: list[str] = []
-    last = len(texts) - 1
-    for index, text in enumerate(texts):
-        pending.append(text)
-        if index == last and not closed:
-            total += harmony_token_count("\n".join(pending))
-        elif index == last or _splits_after_newline(texts[index + 1]):
-            joined = "\n".join(pending)
-            if _ends_in_word(joined):
-                total += harmony_token_count(joined) + 1
-            else:
-                total += harmony_token_count(joined + "\n")
-            pending = []
-    return total
-
-
-def _splits_after_newline(following: str) -> bool:
-    # As ``bizagent.llm.harmony._splits_after_newline``: no piece runs from a newline on
-    # into a character that is neither whitespace nor ``/``.
-    first = following[:1]
-    return bool(first) and not first.isspace() and first != "/"
-
-
 def _ideas_token_count(block: PortfolioBlock, texts: Sequence[str]) -> int:
     """The exact tokens of ``ideas_text``, from counts remembered per part
-    (``_lines_token_count``): the block, the headings and the renderings of ideas
+    (``harmony_token_count_lines``): the block, the headings and the renderings of ideas
     that did not change are the same texts call after call, so only new parts are
     encoded, not the whole task text on every call."""
     # The block as its lines, each counted (with its newline) when the block was
     # rendered: the block's last line and a newline are then no new text each epoch.
-    if block.text and texts and _splits_after_newline(texts[0]):
+    if block.text and texts and splits_after_newline(texts[0]):
         # The block's lines end at the newline before the task's first part (a heading),
         # so they count the same on every call of the epoch: summed once per block
         # (``_block_closed_count``) instead of looked up line by line on every call.
-        return _block_closed_count(block.text) + _lines_token_count(texts)
+        return _block_closed_count(block.text) + harmony_token_count_lines(texts)
     parts = [*_block_parts(block.text), *texts] if block.text else list(texts)
-    return _lines_token_count(parts) if parts else 0
+    return harmony_token_count_lines(parts) if parts else 0
 
 
 @functools.lru_cache(maxsize=8)
 def _block_closed_count(text: str) -> int:
     """The tokens of the block's text and the newline after it (``closed``): a count
     that depends on the text alone."""
-    return _lines_token_count(_block_parts(text), closed=True)
+    return harmony_token_count_lines(_block_parts(text), closed=True)
 
 
 @functools.lru_cache(maxsize=8)

@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import json
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -213,7 +214,7 @@ def harmony_token_count(text: str) -> int:
     return len(harmony_text_encode(text))
 
 
-def harmony_token_count_lines(texts: Sequence[str]) -> int:
+def harmony_token_count_lines(texts: Sequence[str], *, closed: bool = False) -> int:
     """Tokens of ``"\\n".join(texts)``, exactly, from counts remembered per part.
 
     The o200k pre-tokenizer never lets a piece run from a newline into a following
@@ -224,20 +225,40 @@ def harmony_token_count_lines(texts: Sequence[str]) -> int:
     remembered (``harmony_token_count``): a context repeats the same portfolio block and
     idea renderings call after call, and only the new parts are encoded. A part that
     starts with whitespace or ``/`` is counted with the one before it.
+
+    A part ending in a letter or a digit is counted as the part itself plus one: no
+    piece that ends in a letter or digit runs on into a newline (the letter and number
+    patterns stop there; only the punctuation and whitespace ones take a trailing
+    newline), so that newline is a piece of its own, one token. The part alone is often
+    counted already (a context checks each part against its budget), so it is encoded
+    once instead of twice.
+
+    ``closed``: the tokens of the join followed by a newline and then by a part that
+    ``splits_after_newline`` (a portfolio block before the task's first heading).
     """
     total = 0
     pending: list[str] = []
+    last = len(texts) - 1
     for index, text in enumerate(texts):
         pending.append(text)
-        if index + 1 == len(texts):
+        if index == last and not closed:
             total += harmony_token_count("\n".join(pending))
-        elif _splits_after_newline(texts[index + 1]):
-            total += harmony_token_count("\n".join(pending) + "\n")
+        elif index == last or splits_after_newline(texts[index + 1]):
+            joined = "\n".join(pending)
+            if _ends_in_word(joined):
+                total += harmony_token_count(joined) + 1
+            else:
+                total += harmony_token_count(joined + "\n")
             pending = []
     return total
 
 
-def _splits_after_newline(following: str) -> bool:
+def _ends_in_word(text: str) -> bool:
+    """Whether ``text``'s last character is a letter or a digit (\\p{L} or \\p{N})."""
+    return bool(text) and unicodedata.category(text[-1])[0] in "LN"
+
+
+def splits_after_newline(following: str) -> bool:
     """Whether a piece always ends at a newline followed by ``following``."""
     first = following[:1]
     return bool(first) and not first.isspace() and first != "/"

@@ -286,17 +286,8 @@ def test_a_later_call_of_the_epoch_encodes_nothing_it_encoded_before(theme, monk
     """Within an epoch, the portfolio block, the kept task block and the repeated idea
     renderings are counted once: a later call with nothing changed encodes no text, and
     one with a re-scored focus idea encodes only the texts that changed."""
-    import bizagent.llm.harmony
-
     _portfolio(theme, 120)
-    encoded: list[str] = []
-    original = bizagent.llm.harmony.harmony_text_encode
-
-    def encode(text: str) -> list[int]:
-        encoded.append(text)
-        return original(text)
-
-    monkeypatch.setattr(bizagent.llm.harmony, "harmony_text_encode", encode)
+    encoded = _encoded_texts(monkeypatch)
 
     def build(role: str, focus: list[Idea], **kwargs) -> RoleContext:
         return context_build(
@@ -392,55 +383,6 @@ def _encoded_texts(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(bizagent.llm.harmony, "harmony_text_encode", encode)
     return encoded
-
-
-def test_the_lines_count_is_the_joined_texts_count_for_random_parts():
-    """``_lines_token_count`` (a part ending in a letter or digit counted as itself plus
-    one) gives the tokens of the joined text, for parts ending and starting in letters,
-    digits, marks, punctuation, spaces and ``/``, in several scripts."""
-    from ideas.context import _lines_token_count
-
-    pieces = [
-        "a", "Z", "mug", "7", "42", "1,500", "¥4,000", "月見", "だんご", "é", "e\u0301", "٣",
-        "Ⅻ", "½", ")", "]", "…", ".", "—", " ", "  ", "\t", "/", "#", "- [#", "'s", "?", ":",
-    ]  # fmt: skip
-    rng = random.Random(8)
-    for _ in range(400):
-        parts = [
-            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
-            for _ in range(rng.randint(1, 5))
-        ]
-        assert _lines_token_count(parts) == harmony_token_count("\n".join(parts)), parts
-
-
-def test_the_closed_lines_count_and_the_following_parts_make_the_joined_texts_count():
-    """``_lines_token_count(closed=True)`` (the portfolio block's lines, counted once per
-    block) plus the count of parts that follow it from a part ``_splits_after_newline``
-    is the tokens of all of them joined, as the block and the task's parts are."""
-    from ideas.context import _lines_token_count, _splits_after_newline
-
-    pieces = [
-        "a", "Z", "mug", "7", "42", "¥4,000", "月見", "é", "e\u0301", ")", "…", ".", "—",
-        " ", "  ", "\t", "/", "#", "- [#", "'s", "?", ":",
-    ]  # fmt: skip
-    rng = random.Random(9)
-    checked = 0
-    for _ in range(400):
-        parts = [
-            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
-            for _ in range(rng.randint(1, 5))
-        ]
-        after = [
-            "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
-            for _ in range(rng.randint(1, 3))
-        ]
-        if not _splits_after_newline(after[0]):
-            continue
-        checked += 1
-        assert _lines_token_count(parts, closed=True) + _lines_token_count(
-            after
-        ) == harmony_token_count("\n".join([*parts, *after])), (parts, after)
-    assert checked > 100
 
 
 def test_a_re_scored_focus_idea_is_encoded_once(theme, monkeypatch):

@@ -30,6 +30,21 @@ def _iteration(theme, number: int, *, role: str, outcome: str, parsed) -> Iterat
     )
 
 
+def _mixed_iterations(theme, *, role: str, other_role: str, parsed_of, count: int = 12) -> None:
+    """``count`` iterations on ``theme``: mostly ``role``'s, every fourth ``other_role``'s,
+    the outcomes in turn (ok, repaired, failed), every fifth answer empty (``parsed_of``
+    gives the others)."""
+    outcomes = [Iteration.Outcome.OK, Iteration.Outcome.REPAIRED, Iteration.Outcome.FAILED]
+    for number in range(1, count + 1):
+        _iteration(
+            theme,
+            number,
+            role=role if number % 4 else other_role,
+            outcome=outcomes[number % 3],
+            parsed=None if number % 5 == 0 else parsed_of(number),
+        )
+
+
 def _by_orm(theme, role: str, limit: int) -> list:
     rows = (
         Iteration.objects.filter(
@@ -45,16 +60,13 @@ def _by_orm(theme, role: str, limit: int) -> list:
 
 def test_it_reads_what_the_orm_read(theme):
     other = ThemeFactory(status="archived")
-    outcomes = [Iteration.Outcome.OK, Iteration.Outcome.REPAIRED, Iteration.Outcome.FAILED]
+    _mixed_iterations(
+        theme,
+        role="critic",
+        other_role="ideator",
+        parsed_of=lambda n: {"critiques": [{"text": f"批評 {n}"}]},
+    )
     for number in range(1, 13):
-        parsed = None if number % 5 == 0 else {"critiques": [{"text": f"批評 {number}"}]}
-        _iteration(
-            theme,
-            number,
-            role="critic" if number % 4 else "ideator",
-            outcome=outcomes[number % 3],
-            parsed=parsed,
-        )
         _iteration(other, number, role="critic", outcome=Iteration.Outcome.OK, parsed={"n": 1})
     for limit in (1, 3, 6, 20):
         expected = _by_orm(theme, "critic", limit)

@@ -14,7 +14,7 @@ from goals.selectors import (
     recent_update_texts,
 )
 from tests.goals.factories import ThemeFactory
-from tests.goals.test_recent_answers import _iteration
+from tests.goals.test_recent_answers import _iteration, _mixed_iterations
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -38,16 +38,10 @@ class _Counting:
 
 def test_the_texts_are_those_of_recent_answers(theme):
     other = ThemeFactory(status="archived")
-    outcomes = [Iteration.Outcome.OK, Iteration.Outcome.REPAIRED, Iteration.Outcome.FAILED]
+    _mixed_iterations(
+        theme, role="critic", other_role="ideator", parsed_of=lambda n: _critique(f"批評 {n}")
+    )
     for number in range(1, 13):
-        parsed = None if number % 5 == 0 else _critique(f"批評 {number}")
-        _iteration(
-            theme,
-            number,
-            role="critic" if number % 4 else "ideator",
-            outcome=outcomes[number % 3],
-            parsed=parsed,
-        )
         _iteration(other, number, role="critic", outcome="ok", parsed=_critique("other"))
     text_of = HANDLERS["critic"].update_text
     for limit in (1, 3, 6, 20):
@@ -86,16 +80,13 @@ def test_another_text_function_is_not_served_the_first_ones_texts(theme):
 def test_recent_ideator_texts_reads_what_its_orm_form_read(theme):
     """``recent_ideator_texts`` (the meta review's repetition sample) goes through the
     memo and gives what its ORM query gave."""
-    outcomes = [Iteration.Outcome.OK, Iteration.Outcome.REPAIRED, Iteration.Outcome.FAILED]
-    for number in range(1, 15):
-        parsed = None if number % 5 == 0 else {"ideas": [{"title": f"案 {number}", "summary": "s"}]}
-        _iteration(
-            theme,
-            number,
-            role="ideator" if number % 4 else "critic",
-            outcome=outcomes[number % 3],
-            parsed=parsed,
-        )
+    _mixed_iterations(
+        theme,
+        role="ideator",
+        other_role="critic",
+        parsed_of=lambda n: {"ideas": [{"title": f"案 {n}", "summary": "s"}]},
+        count=14,
+    )
     for limit in (1, 4, 20):
         rows = (
             Iteration.objects.filter(

@@ -33,6 +33,7 @@ django.setup()
 from bizagent.llm.client import LLMClient, backend_build, llm_retry_policy  # noqa: E402
 from bizagent.llm.harmony import harmony_encoding, harmony_parse, harmony_render  # noqa: E402
 from bizagent.llm.types import ChatRequest, ResponseFormat, ToolSpec  # noqa: E402
+from goals.stats import shared_prefix_length  # noqa: E402
 from tests.fake_gptoss import FakeGptOss, FakeReply  # noqa: E402
 
 MODELS = {"vllm": "openai/gpt-oss-20b", "ollama": "gpt-oss:20b", "openai": "openai/gpt-oss-20b"}
@@ -107,15 +108,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def shared_prefix(a: list[int], b: list[int]) -> int:
-    count = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        count += 1
-    return count
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200)
@@ -177,7 +169,7 @@ def main() -> None:
             )
 
     first, second = harmony_render(request(1)), harmony_render(request(2))
-    shared = shared_prefix(first, second)
+    shared = shared_prefix_length(first, second)
     print(
         f"shared prefix of two consecutive calls of the same role: {shared}/{len(second)} "
         f"tokens = {shared / len(second):.1%}"

@@ -88,9 +88,9 @@ def _counting_bitsets(monkeypatch) -> list[int]:
     calls: list[int] = []
     real = stats._bitsets
 
-    def counted(texts):
+    def counted(texts, first=None):
         calls.append(len(texts))
-        return real(texts)
+        return real(texts, first)
 
     monkeypatch.setattr(stats, "_bitsets", counted)
     return calls

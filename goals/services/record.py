@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,9 +240,12 @@ def iteration_persist(
     verdict: StagnationVerdict,
     started_at: dt.datetime,
     prefix: int,
+    then: Callable[[Iteration], None] | None = None,
 ) -> Iteration:
     """Write everything the answer produced, the iteration and the task's completion in
-    one transaction. Raises ``LeaseLost`` (and writes nothing) when the task moved on."""
+    one transaction. Raises ``LeaseLost`` (and writes nothing) when the task moved on.
+    ``then``: the caller's book-keeping of the recorded iteration, run last in the same
+    transaction (it commits or rolls back with the answer)."""
     parsed = call.result.parsed if call.result is not None else None
     now = timezone.now()
     with transaction.atomic():
@@ -271,6 +275,10 @@ def iteration_persist(
         rows_update(Iteration, where={"id": iteration.pk}, assign={"result": result})
         if work.task is not None:
             task_complete(task=work.task, worker=work.worker, now=now)
+        if then is not None:
+            # Last: on PostgreSQL it updates the loop's one row, which every iteration
+            # writes; locked last, it is held only until the COMMIT that follows.
+            then(iteration)
     return iteration
 
 

@@ -38,7 +38,7 @@ from goals.services.queue import (
 )
 from goals.services.work import Work
 from ideas.services import snapshot_create
-from ideas.stagnation import stagnation_check, text_similarity
+from ideas.stagnation import jaccard, stagnation_check, text_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,10 @@ def stagnation_assess(*, work: Work, parsed: Any) -> StagnationVerdict:
         limit=max(theme.stagnation_window * 2, 2),
         text_of=handler.update_text,
     )
-    similarity = max((text_similarity(new_text, old) for old in recent), default=None)
+    # text_similarity's own terms, with the new text's word set looked up once, not once
+    # per recent update.
+    new_tokens = text_tokens(new_text)
+    similarity = max((jaccard(new_tokens, text_tokens(old)) for old in recent), default=None)
     stalled = stagnation_check(
         recent_texts=recent,
         new_text=new_text,

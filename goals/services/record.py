@@ -268,10 +268,15 @@ def iteration_persist(
             similarity=verdict.similarity,
         )
         result = HANDLERS[work.role].persist(work=work, iteration=iteration, parsed=parsed)
+        # Before stagnation_apply, which may lock the loop's one row: every iteration
+        # takes its locks in the same order (its rows, then the loop's, which ``then``
+        # locks last), so two concurrent persists on PostgreSQL cannot wait on each other
+        # (one holding the loop's row, the other a deduplicated review task's insert).
+        reviews = reviews_schedule(work=work, iteration=iteration)
         shake_up = stagnation_apply(work=work, iteration=iteration, verdict=verdict, now=now)
         if shake_up:
             result["shake_up_queued"] = shake_up
-        result["reviews_queued"] = reviews_schedule(work=work, iteration=iteration)
+        result["reviews_queued"] = reviews
         iteration.result = result
         # The result needs the row's id (the persister links what it wrote to it), so it
         # is written after the insert: a plain UPDATE, not a model save.

@@ -37,7 +37,7 @@ from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
 from ideas.selectors import (
     epoch_memo,
     idea_context_candidates,
-    priority_ideas,
+    priority_idea_lines,
     tag_names_of,
 )
 
@@ -261,11 +261,16 @@ def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
 
 def idea_line_render(idea: Idea, *, tags: Sequence[str]) -> str:
     """One line of the portfolio block: what the idea is, without its fast-moving scores."""
-    summary = (
-        idea.summary if len(idea.summary) <= SUMMARY_CHARS else idea.summary[:SUMMARY_CHARS] + "…"
-    )
+    return _line_text(idea.pk, idea.title, idea.summary, tags)
+
+
+def _line_text(pk: int, title: str, summary: str, tags: Sequence[str]) -> str:
+    """``idea_line_render`` from the three values it prints (the block's lines are
+    rendered from plain rows, the focus ideas' from their models: the same bytes)."""
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[:SUMMARY_CHARS] + "…"
     tag_text = f" [{', '.join(tags)}]" if tags else ""
-    return f"- [#{idea.pk}] {idea.title} — {summary}{tag_text}"
+    return f"- [#{pk}] {title} — {summary}{tag_text}"
 
 
 @dataclass(frozen=True)
@@ -279,18 +284,19 @@ def _portfolio_block_render(*, theme: Theme, token_cap: int) -> PortfolioBlock:
     lines: list[str] = []
     ids: list[int] = []
     tokens = harmony_token_count(PORTFOLIO_HEADING)
-    ideas = priority_ideas(theme=theme, limit=PORTFOLIO_IDEAS, with_tags=False)
-    # The names alone: the block prints them, and building 80 ideas' prefetched tags
-    # cost more than the rest of the block.
-    names = tag_names_of(idea_ids=[idea.pk for idea in ideas])
-    for idea in ideas:
-        line = idea_line_render(idea, tags=names[idea.pk])
+    # Plain values, no models: the block prints the id, title, summary and tag names
+    # alone, and building 80 ideas (and their prefetched tags) cost more than the rest
+    # of the block.
+    rows = priority_idea_lines(theme=theme, limit=PORTFOLIO_IDEAS)
+    names = tag_names_of(idea_ids=[pk for pk, _, _ in rows])
+    for pk, title, summary in rows:
+        line = _line_text(pk, title, summary, names[pk])
         cost = harmony_token_count(line) + 1  # and the newline before it
         if tokens + cost > token_cap:
             break
         tokens += cost
         lines.append(line)
-        ids.append(idea.pk)
+        ids.append(pk)
     if not lines:
         return PortfolioBlock(text="", idea_ids=(), token_count=0)
     text = "\n".join([PORTFOLIO_HEADING, *lines])

@@ -22,6 +22,7 @@ from ideas.selectors import (
     ideas_corrected,
     newest_texts,
     portfolio_stats,
+    priority_idea_lines,
     priority_ideas,
     tag_names_of,
 )
@@ -88,11 +89,28 @@ def test_priority_ideas_without_tags_are_the_orm_rows_in_its_order(limit):
     assert all(not idea._state.adding and idea._state.db == "default" for idea in found)
 
 
+@pytest.mark.parametrize("limit", [1, 3, 7, 12, 40])
+def test_priority_idea_lines_are_the_orm_values_in_its_order(limit):
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))  # another theme's ideas stay out
+    expected = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .order_by(*PRIORITY_ORDER)
+        .values_list("pk", "title", "summary")[:limit]
+    )
+    assert priority_idea_lines(theme=theme, limit=limit) == expected
+    assert [pk for pk, _, _ in expected] == [
+        idea.pk for idea in priority_ideas(theme=theme, limit=limit, with_tags=False)
+    ]
+
+
 def test_priority_ideas_without_tags_walk_the_priority_index():
     theme = ThemeFactory()
     _portfolio(theme, n=120)
     with _statements() as seen:
         assert len(priority_ideas(theme=theme, limit=12, with_tags=False)) == 12
+        assert len(priority_idea_lines(theme=theme, limit=12)) == 12
         assert len(newest_texts(theme=theme, limit=50)) == 50
     _assert_served_by_indexes(seen)
 

@@ -36,7 +36,8 @@ from bizagent.sql import column, placeholders, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
 from ideas.selectors import (
     epoch_memo,
-    idea_context_candidates,
+    idea_context_candidate_ids,
+    ideas_shown_named,
     priority_idea_lines,
     tag_names_of,
 )
@@ -239,7 +240,7 @@ def _focus_details_sql() -> str:
 
 def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
     """Tags and links of the focus ideas in one statement, whatever the caller prefetched
-    (the related ideas' choice reuses them: ``idea_context_candidates``).
+    (the related ideas' choice reuses them: ``idea_context_candidate_ids``).
 
     Plain SQL on purpose: it runs on every model call, and building and compiling the
     two ORM queries it replaces cost more than reading their few rows (issue 8)."""
@@ -456,11 +457,13 @@ class _Parts:
             else:
                 self.omitted.append(idea.pk)
 
-    def summaries_add(self, heading: str, ideas: Sequence[Idea]) -> None:
+    def summaries_add(
+        self, heading: str, ideas: Sequence[Idea], tags: dict[int, list[str]]
+    ) -> None:
         if not ideas or not self.fits(heading):
             return
         for idea in ideas:
-            if not self.fits(idea_summary_render(idea, tags=idea.tag_names)):
+            if not self.fits(idea_summary_render(idea, tags=tags[idea.pk])):
                 break
             self.summary_ids.append(idea.pk)
             self.shown.append(idea)
@@ -491,16 +494,21 @@ def _task_parts(
         # Without an epoch, other ideas fill what is left; with one, the ideas related to
         # the focus, leaving out the block's (in the query: fetching RELATED_LIMIT plus
         # the block's 80 ideas with their tags to keep 6 cost most of the context's time).
-        others = idea_context_candidates(
-            theme=theme,
-            focus_ideas=focus,
-            limit=CANDIDATE_LIMIT if epoch is None else RELATED_LIMIT,
-            exclude_ids=block.idea_ids,
-            focus_links=details.links,
-            focus_tag_ids=details.tag_ids,
-            epoch=epoch,
+        # ``idea_context_candidates``' ideas with their tag names alone: the summaries
+        # print nothing else of the tags.
+        others, names = ideas_shown_named(
+            ids=idea_context_candidate_ids(
+                theme=theme,
+                focus_ideas=focus,
+                limit=CANDIDATE_LIMIT if epoch is None else RELATED_LIMIT,
+                exclude_ids=block.idea_ids,
+                focus_links=details.links,
+                focus_tag_ids=details.tag_ids,
+                epoch=epoch,
+            )
         )
-        parts.summaries_add(OTHER_IDEAS_HEADING if epoch is None else RELATED_HEADING, others)
+        heading = OTHER_IDEAS_HEADING if epoch is None else RELATED_HEADING
+        parts.summaries_add(heading, others, names)
     return parts, block
 
 

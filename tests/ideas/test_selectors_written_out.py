@@ -20,6 +20,7 @@ from ideas.selectors import (
     _overlap_window_read,
     _top_tags,
     ideas_corrected,
+    ideas_shown_named,
     newest_texts,
     portfolio_stats,
     priority_idea_lines,
@@ -153,6 +154,32 @@ def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
         orm.tags.all().filter(name=first).query
     )
     assert _ideas_shown([]) == []
+
+
+def test_shown_ideas_named_are_the_orm_rows_with_their_sorted_tag_names(
+    django_assert_num_queries,
+):
+    theme = ThemeFactory()
+    ideas = _portfolio(theme)
+    visible = [idea for idea in ideas if idea.status in Idea.VISIBLE_STATUSES]
+    untagged = [idea.pk for idea in visible if idea.pk % 4 == 0][:2]
+    tagged = [idea.pk for idea in visible if idea.pk % 4 == 3][:2]
+    hidden = [idea.pk for idea in ideas if idea.status not in Idea.VISIBLE_STATUSES][:2]
+    ids = [tagged[1], untagged[0], hidden[0], 10**9, tagged[0], hidden[1], untagged[1]]
+    by_pk = {
+        idea.pk: idea
+        for idea in Idea.objects.filter(
+            pk__in=ids, status__in=Idea.VISIBLE_STATUSES
+        ).prefetch_related("tags")
+    }
+    expected = [by_pk[pk] for pk in ids if pk in by_pk]
+    with django_assert_num_queries(1):
+        found, names = ideas_shown_named(ids=ids)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert names == {idea.pk: idea.tag_names for idea in expected}
+    assert any(not found for found in names.values())
+    assert any(len(found) > 1 for found in names.values())
+    assert ideas_shown_named(ids=[]) == ([], {})
 
 
 def test_newest_texts_are_the_orm_sample_in_its_order():

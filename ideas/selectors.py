@@ -8,6 +8,7 @@ define what the portfolio counters hold, and only a recount runs them.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -487,9 +488,10 @@ def idea_context_candidate_ids(
             overlaps.sort(key=lambda row: -row[0])
             chosen.update(dict.fromkeys(pk for _, pk in overlaps[:limit]))
     if len(chosen) < limit:
-        # The window, when read, starts with these very ideas: no second read.
+        # The window, when read, starts with these very ideas: no second read (and no
+        # walk past the first ``limit`` of its 2,000 ids).
         top = (
-            [pk for pk in window().ids if pk not in left_out][:limit]
+            list(itertools.islice((pk for pk in window().ids if pk not in left_out), limit))
             if read or epoch is not None
             else _visible(theme)
             .exclude(pk__in=left_out)

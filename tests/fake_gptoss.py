@@ -401,6 +401,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": f"no route {self.path}"})
             return
         backend, handle = routes[self.path]
+        media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if backend != "ollama" and media_type != "application/json":
+            # FastAPI (vLLM's and OpenAI-compatible servers) reads a body only as JSON.
+            self._error(backend, 400, f"expected Content-Type application/json, got {media_type!r}")
+            return
         try:
             body = self._read_json()
         except json.JSONDecodeError:

@@ -128,15 +128,103 @@ def harmony_messages(request: ChatRequest) -> list[Message]:
 
 
 def harmony_render(request: ChatRequest) -> list[int]:
-    """Prompt token ids ending with ``<|start|>assistant``, ready for a completion."""
+    """Prompt token ids ending with ``<|start|>assistant``, ready for a completion.
+
+    A prompt of a system, a developer and a user message (no tools, no history: every
+    call of the studio's loop) is put together from parts remembered across calls
+    (``_render_plain``); anything else is rendered whole by openai-harmony.
+    """
     encoding = harmony_encoding()
-    conversation = Conversation.from_messages(harmony_messages(request))
+    messages = harmony_messages(request)
+    if not request.tools and not request.history:
+        return _render_plain(messages)
+    conversation = Conversation.from_messages(messages)
     tokens = encoding.render_conversation_for_completion(conversation, Role.ASSISTANT)
     if request.tools and request.response_format is not None:
         tokens = _developer_append(
             tokens, "\n\n" + response_format_section(request.response_format)
         )
     return tokens
+
+
+#: Rendered system and developer messages by their JSON (what openai-harmony renders
+#: from): the same few per role and day, call after call.
+_MESSAGES_RENDERED: dict[str, tuple[int, ...]] = {}
+_MESSAGES_REMEMBERED = 64
+
+
+def _render_plain(messages: Sequence[Message]) -> list[int]:
+    """openai-harmony's ``render_conversation_for_completion`` of system, developer and
+    user messages without function tools, from remembered parts.
+
+    Such a conversation renders as each message's own rendering, one after the other,
+    then ``<|start|>assistant`` (analysis is dropped only from assistant messages, and
+    no tools means the system message says nothing of them). Tokenizing is nearly all of
+    a render's time (~1 µs a token), and most of a loop prompt repeats: the system and
+    developer messages are remembered whole, and the user message's text in pieces that
+    end at a newline the tokenizer always splits at (``splits_after_newline``), so only
+    its new lines are tokenized. The ids are the same as rendering the whole
+    conversation (tests compare them on real loop prompts and random text).
+    """
+    tokens: list[int] = []
+    for message in messages:
+        if message.author.role is Role.USER and len(message.content) == 1:
+            header, end = _user_frame()
+            tokens += header
+            tokens += _text_tokens_by_line(message.content[0].text)
+            tokens += end
+        else:
+            tokens += _message_rendered(message)
+    tokens += _completion_start()
+    return tokens
+
+
+def _message_rendered(message: Message) -> tuple[int, ...]:
+    key = message.to_json()
+    rendered = _MESSAGES_RENDERED.get(key)
+    if rendered is None:
+        rendered = tuple(harmony_encoding().render(message))
+        if len(_MESSAGES_RENDERED) >= _MESSAGES_REMEMBERED:
+            _MESSAGES_RENDERED.clear()  # a new day or theme: the old ones will not come back
+        _MESSAGES_RENDERED[key] = rendered
+    return rendered
+
+
+@functools.cache
+def _user_frame() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A user message's tokens before and after its text (``<|start|>user<|message|>``
+    and ``<|end|>``), from openai-harmony's rendering of an empty one."""
+    empty = harmony_encoding().render(Message.from_role_and_content(Role.USER, ""))
+    return tuple(empty[:-1]), tuple(empty[-1:])
+
+
+@functools.cache
+def _completion_start() -> tuple[int, ...]:
+    """``<|start|>assistant``: what openai-harmony appends for the model to answer."""
+    return tuple(
+        harmony_encoding().render_conversation_for_completion(
+            Conversation.from_messages([]), Role.ASSISTANT
+        )
+    )
+
+
+def _text_tokens_by_line(text: str) -> list[int]:
+    """The ordinary (no special tokens) ids of ``text``, from pieces remembered per line."""
+    tokens: list[int] = []
+    lines = text.split("\n")
+    start = 0
+    for index in range(1, len(lines)):
+        if splits_after_newline(lines[index]):
+            tokens += _text_tokens("\n".join(lines[start:index]) + "\n")
+            start = index
+    tokens += _text_tokens("\n".join(lines[start:]))
+    return tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_tokens(text: str) -> tuple[int, ...]:
+    """Ordinary ids of ``text``, as openai-harmony tokenizes message text."""
+    return tuple(harmony_encoding().encode(text, allowed_special=set(), disallowed_special=()))
 
 
 def _developer_append(tokens: list[int], text: str) -> list[int]:

@@ -219,6 +219,10 @@ class FakeGptOss:
         #: Seconds spent answering POSTs (reading, the responder, writing the answer): the
         #: stand-in model's own time, which a benchmark's wall time includes.
         self.answering_seconds = 0.0
+        #: TCP connections accepted: a client that keeps its connection opens one.
+        self.connections = 0
+        #: The open connections' sockets: a server that dies drops them all.
+        self._open: set[socket.socket] = set()
         self._queue: deque[FakeReply] = deque()
         self._lock = threading.Lock()
         self._prompts: list[list[int]] = []
@@ -243,6 +247,11 @@ class FakeGptOss:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            dropped, self._open = self._open, set()
+        for connection in dropped:  # a kept-alive client finds its connection closed
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -310,6 +319,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake.connections += 1
+            self.fake._open.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._open.discard(self.connection)
+        super().finish()
 
     # --- plumbing ------------------------------------------------------------------
     def _send(self, status: int, body: Any, *, raw: bytes | None = None) -> None:

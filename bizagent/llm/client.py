@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -141,8 +142,36 @@ def backend_build(
     raise LLMConfigurationError(f"BIZAGENT_LLM_BACKEND {backend!r} is not vllm, ollama or openai")
 
 
+#: Each thread's client and the settings it was built from (``llm_client``).
+_CLIENTS = threading.local()
+
+
 def llm_client() -> LLMClient:
-    """The client configured by the BIZAGENT_LLM_* settings."""
+    """The client configured by the BIZAGENT_LLM_* settings, one per thread and settings.
+
+    Kept so its HTTP session (or SDK client) keeps the connection to the model server
+    open from call to call: a client built afresh for every loop iteration opened a new
+    connection every time. A changed setting builds a new one.
+    """
+    key = (
+        settings.LLM_BACKEND,
+        settings.LLM_BASE_URL,
+        settings.LLM_MODEL,
+        settings.LLM_API_KEY,
+        settings.LLM_CONTEXT_TOKENS,
+        settings.LLM_TIMEOUT,
+        settings.LLM_MAX_RETRIES,
+        settings.LLM_RETRY_BUDGET,
+    )
+    kept = getattr(_CLIENTS, "kept", None)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    client = _llm_client_build()
+    _CLIENTS.kept = (key, client)
+    return client
+
+
+def _llm_client_build() -> LLMClient:
     return LLMClient(
         backend_build(
             backend=settings.LLM_BACKEND,

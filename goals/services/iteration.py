@@ -96,6 +96,8 @@ class Step:
     iteration: Iteration
     call: CallOutcome
     detail: str = ""
+    #: ``loop_after`` already ran, inside the transaction that recorded the iteration.
+    counted: bool = False
 
 
 def user_message_build(*, work: Work, ideas_text: str) -> str:
@@ -152,8 +154,16 @@ def _model_step(*, work: Work, client: ChatClient, previous_ids: bytes | None, l
         return Step(iteration, call, str(call.error))
     verdict = stagnation_assess(work=work, parsed=call.result.parsed)  # type: ignore[union-attr]
     try:
+        # The loop's counters are moved in the answer's transaction (one COMMIT fewer per
+        # iteration); they roll back with it when the lease was lost or a write failed,
+        # and the paths below count the iteration they record instead.
         iteration = iteration_persist(
-            work=work, call=call, verdict=verdict, started_at=started_at, prefix=prefix
+            work=work,
+            call=call,
+            verdict=verdict,
+            started_at=started_at,
+            prefix=prefix,
+            then=lambda recorded: loop_after(work=work, iteration=recorded, call=call),
         )
     except LeaseLost as exc:
         iteration = iteration_lease_lost(work=work, call=call, started_at=started_at, prefix=prefix)
@@ -169,7 +179,7 @@ def _model_step(*, work: Work, client: ChatClient, previous_ids: bytes | None, l
         except Exception:  # the database itself is gone: the original error matters
             logger.exception("could not record the tokens of an unpersisted answer")
         raise
-    return Step(iteration, call)
+    return Step(iteration, call, counted=True)
 
 
 def _system_step(*, work: Work) -> Step:
@@ -196,9 +206,10 @@ def _bad_answers_backoff(*, work: Work, call: CallOutcome, now: dt.datetime) -> 
     )
 
 
-def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome, started: float) -> None:
+def loop_after(*, work: Work, iteration: Iteration, call: CallOutcome) -> None:
     """Book-keeping after an iteration: backoff, counters, prompt ids (the duty cycle's
-    rest is the loop slot's: ``goals.services.slots``)."""
+    rest is the loop slot's: ``goals.services.slots``). Inside the caller's transaction
+    when there is one (a persisted answer's), its own otherwise."""
     now = timezone.now()
     if call.error is not None and call.infrastructure_failure:
         loop_backoff_enter(error_class=call.error_class, detail=str(call.error), now=now)
@@ -245,7 +256,6 @@ def iteration_run(
 ) -> IterationReport:
     """Run one bounded iteration, or say why not (paused, stopped, backing off, resting,
     out of budget, no theme)."""
-    started = time.perf_counter()
     lap = Lap()
     now = now or timezone.now()
     state = loop_state_get()
@@ -281,7 +291,8 @@ def iteration_run(
             previous_ids=role_prompt_bytes(role=work.role),
             lap=lap,
         )
-    loop_after(work=work, iteration=step.iteration, call=step.call, started=started)
+    if not step.counted:
+        loop_after(work=work, iteration=step.iteration, call=step.call)
     lap("db")
     for name in ("http", "render", "client"):
         if name in step.call.timings:

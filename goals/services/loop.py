@@ -424,7 +424,9 @@ def loop_iteration_count(
                 "last_error": error_detail[:4000],
                 "last_error_at": now,
             }
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (a persisted answer's, whose COMMIT
+    # this rides on): an error here fails that transaction all the same.
+    with transaction.atomic(savepoint=False):
         if prompt_bytes is None and prompt_ids:
             prompt_bytes = prompt_ids_bytes(prompt_ids)
         if prompt_bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ from goals.services.queue import (
 )
 from goals.services.work import Work
 from ideas.services import snapshot_create
-from ideas.stagnation import stagnation_check, text_similarity
+from ideas.stagnation import jaccard, stagnation_check, text_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,10 @@ def stagnation_assess(*, work: Work, parsed: Any) -> StagnationVerdict:
         limit=max(theme.stagnation_window * 2, 2),
         text_of=handler.update_text,
     )
-    similarity = max((text_similarity(new_text, old) for old in recent), default=None)
+    # text_similarity's own terms, with the new text's word set looked up once, not once
+    # per recent update.
+    new_tokens = text_tokens(new_text)
+    similarity = max((jaccard(new_tokens, text_tokens(old)) for old in recent), default=None)
     stalled = stagnation_check(
         recent_texts=recent,
         new_text=new_text,
@@ -239,9 +243,12 @@ def iteration_persist(
     verdict: StagnationVerdict,
     started_at: dt.datetime,
     prefix: int,
+    then: Callable[[Iteration], None] | None = None,
 ) -> Iteration:
     """Write everything the answer produced, the iteration and the task's completion in
-    one transaction. Raises ``LeaseLost`` (and writes nothing) when the task moved on."""
+    one transaction. Raises ``LeaseLost`` (and writes nothing) when the task moved on.
+    ``then``: the caller's book-keeping of the recorded iteration, run last in the same
+    transaction (it commits or rolls back with the answer)."""
     parsed = call.result.parsed if call.result is not None else None
     now = timezone.now()
     with transaction.atomic():
@@ -271,6 +278,10 @@ def iteration_persist(
         rows_update(Iteration, where={"id": iteration.pk}, assign={"result": result})
         if work.task is not None:
             task_complete(task=work.task, worker=work.worker, now=now)
+        if then is not None:
+            # Last: on PostgreSQL it updates the loop's one row, which every iteration
+            # writes; locked last, it is held only until the COMMIT that follows.
+            then(iteration)
     return iteration
 
 

@@ -383,16 +383,27 @@ def loop_state_get() -> LoopState:
     Written out (``bizagent.sql``): every iteration reads it first, and the ORM's build
     of the row's ~25 fields cost ~30 times the statement.
     """
-    where = f"{column(LoopState, 'id')} = %s"
-    sql = f"SELECT {columns(LoopState)} FROM {table(LoopState)} WHERE {where}"  # noqa: S608 - names from model metadata
-    found = models_from_rows(LoopState, rows_fetch(sql, [LoopState.SINGLETON_ID]))
+    found = models_from_rows(LoopState, rows_fetch(_loop_state_sql(), [LoopState.SINGLETON_ID]))
     return found[0] if found else LoopState(pk=LoopState.SINGLETON_ID)
 
 
-def _role_prompt_text(*, role: str) -> str | None:
+@statement
+def _loop_state_sql() -> str:
+    """The state row by primary key, every column (built once: the names of its ~25
+    columns were quoted and joined again on every iteration)."""
+    where = f"{column(LoopState, 'id')} = %s"
+    return f"SELECT {columns(LoopState)} FROM {table(LoopState)} WHERE {where}"  # noqa: S608 - names from model metadata
+
+
+@statement
+def _role_prompt_sql() -> str:
+    """A role's stored prompt ids (the role the parameter)."""
     ids, where = column(RolePrompt, "ids"), f"{column(RolePrompt, 'role')} = %s"
-    sql = f"SELECT {ids} FROM {table(RolePrompt)} WHERE {where}"  # noqa: S608 - names from model metadata
-    found = rows_fetch(sql, [role])
+    return f"SELECT {ids} FROM {table(RolePrompt)} WHERE {where}"  # noqa: S608 - names from model metadata
+
+
+def _role_prompt_text(*, role: str) -> str | None:
+    found = rows_fetch(_role_prompt_sql(), [role])
     return found[0][0] if found else None
 
 

@@ -36,8 +36,9 @@ from bizagent.sql import column, placeholders, rows_fetch, statement, table
 from ideas.models import SCORE_FIELDS, Idea, Tag, Theme
 from ideas.selectors import (
     epoch_memo,
-    idea_context_candidates,
-    priority_ideas,
+    idea_context_candidate_ids,
+    ideas_shown_named,
+    priority_idea_lines,
     tag_names_of,
 )
 
@@ -239,7 +240,7 @@ def _focus_details_sql() -> str:
 
 def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
     """Tags and links of the focus ideas in one statement, whatever the caller prefetched
-    (the related ideas' choice reuses them: ``idea_context_candidates``).
+    (the related ideas' choice reuses them: ``idea_context_candidate_ids``).
 
     Plain SQL on purpose: it runs on every model call, and building and compiling the
     two ORM queries it replaces cost more than reading their few rows (issue 8)."""
@@ -261,11 +262,16 @@ def _focus_details(ideas: Sequence[Idea]) -> _FocusDetails:
 
 def idea_line_render(idea: Idea, *, tags: Sequence[str]) -> str:
     """One line of the portfolio block: what the idea is, without its fast-moving scores."""
-    summary = (
-        idea.summary if len(idea.summary) <= SUMMARY_CHARS else idea.summary[:SUMMARY_CHARS] + "…"
-    )
+    return _line_text(idea.pk, idea.title, idea.summary, tags)
+
+
+def _line_text(pk: int, title: str, summary: str, tags: Sequence[str]) -> str:
+    """``idea_line_render`` from the three values it prints (the block's lines are
+    rendered from plain rows, the focus ideas' from their models: the same bytes)."""
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[:SUMMARY_CHARS] + "…"
     tag_text = f" [{', '.join(tags)}]" if tags else ""
-    return f"- [#{idea.pk}] {idea.title} — {summary}{tag_text}"
+    return f"- [#{pk}] {title} — {summary}{tag_text}"
 
 
 @dataclass(frozen=True)
@@ -279,18 +285,19 @@ def _portfolio_block_render(*, theme: Theme, token_cap: int) -> PortfolioBlock:
     lines: list[str] = []
     ids: list[int] = []
     tokens = harmony_token_count(PORTFOLIO_HEADING)
-    ideas = priority_ideas(theme=theme, limit=PORTFOLIO_IDEAS, with_tags=False)
-    # The names alone: the block prints them, and building 80 ideas' prefetched tags
-    # cost more than the rest of the block.
-    names = tag_names_of(idea_ids=[idea.pk for idea in ideas])
-    for idea in ideas:
-        line = idea_line_render(idea, tags=names[idea.pk])
+    # Plain values, no models: the block prints the id, title, summary and tag names
+    # alone, and building 80 ideas (and their prefetched tags) cost more than the rest
+    # of the block.
+    rows = priority_idea_lines(theme=theme, limit=PORTFOLIO_IDEAS)
+    names = tag_names_of(idea_ids=[pk for pk, _, _ in rows])
+    for pk, title, summary in rows:
+        line = _line_text(pk, title, summary, names[pk])
         cost = harmony_token_count(line) + 1  # and the newline before it
         if tokens + cost > token_cap:
             break
         tokens += cost
         lines.append(line)
-        ids.append(idea.pk)
+        ids.append(pk)
     if not lines:
         return PortfolioBlock(text="", idea_ids=(), token_count=0)
     text = "\n".join([PORTFOLIO_HEADING, *lines])
@@ -450,11 +457,13 @@ class _Parts:
             else:
                 self.omitted.append(idea.pk)
 
-    def summaries_add(self, heading: str, ideas: Sequence[Idea]) -> None:
+    def summaries_add(
+        self, heading: str, ideas: Sequence[Idea], tags: dict[int, list[str]]
+    ) -> None:
         if not ideas or not self.fits(heading):
             return
         for idea in ideas:
-            if not self.fits(idea_summary_render(idea, tags=idea.tag_names)):
+            if not self.fits(idea_summary_render(idea, tags=tags[idea.pk])):
                 break
             self.summary_ids.append(idea.pk)
             self.shown.append(idea)
@@ -485,16 +494,21 @@ def _task_parts(
         # Without an epoch, other ideas fill what is left; with one, the ideas related to
         # the focus, leaving out the block's (in the query: fetching RELATED_LIMIT plus
         # the block's 80 ideas with their tags to keep 6 cost most of the context's time).
-        others = idea_context_candidates(
-            theme=theme,
-            focus_ideas=focus,
-            limit=CANDIDATE_LIMIT if epoch is None else RELATED_LIMIT,
-            exclude_ids=block.idea_ids,
-            focus_links=details.links,
-            focus_tag_ids=details.tag_ids,
-            epoch=epoch,
+        # ``idea_context_candidates``' ideas with their tag names alone: the summaries
+        # print nothing else of the tags.
+        others, names = ideas_shown_named(
+            ids=idea_context_candidate_ids(
+                theme=theme,
+                focus_ideas=focus,
+                limit=CANDIDATE_LIMIT if epoch is None else RELATED_LIMIT,
+                exclude_ids=block.idea_ids,
+                focus_links=details.links,
+                focus_tag_ids=details.tag_ids,
+                epoch=epoch,
+            )
         )
-        parts.summaries_add(OTHER_IDEAS_HEADING if epoch is None else RELATED_HEADING, others)
+        heading = OTHER_IDEAS_HEADING if epoch is None else RELATED_HEADING
+        parts.summaries_add(heading, others, names)
     return parts, block
 
 

@@ -8,6 +8,7 @@ define what the portfolio counters hold, and only a recount runs them.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -182,6 +183,23 @@ def _priority_sql() -> str:
 
 
 @statement
+def _priority_lines_sql() -> str:
+    """``priority_ideas``' statement for the id, title and summary alone (``_by_priority``)."""
+    return _by_priority(", ".join(column(Idea, name) for name in ("id", "title", "summary")))
+
+
+def priority_idea_lines(*, theme: Theme, limit: int) -> list[tuple[int, str, str]]:
+    """(id, title, summary) of ``priority_ideas(theme=, limit=)``, in its order.
+
+    What a line of the portfolio block prints: at each epoch's start the block read 80
+    ideas with every column and built a model of each (datetimes converted, JSON decoded)
+    for three values, most of the block's cost; these columns need no conversion.
+    """
+    rows = rows_fetch(_priority_lines_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, limit])
+    return [(int(pk), title, summary) for pk, title, summary in rows]
+
+
+@statement
 def _shown_sql() -> str:
     """The still-visible ideas among ``{ids}`` (a slot for their placeholders), each row
     with one of its tags (or none: NULLs), in no order (the caller orders)."""
@@ -200,8 +218,25 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
     """The ideas of ``ids`` still visible, in the order of ``ids``, with their tags
     prefetched as ``prefetch_related("tags")`` leaves them (by name): one statement
     instead of the ORM's two, written out because it runs on every model call."""
+    ideas, tag_rows = _shown_rows(ids)
+    _tags_prefetched(ideas, tag_rows)
+    return ideas
+
+
+def ideas_shown_named(*, ids: Sequence[int]) -> tuple[list[Idea], dict[int, list[str]]]:
+    """``_ideas_shown(ids)``'s ideas, tags not prefetched, and each one's tag names sorted
+    as ``Idea.tag_names`` sorts them: for the loop's context, which prints the names
+    alone (building each idea's ``Tag`` models and prefetch queryset cost more than the
+    statement, on every model call). The same one statement."""
+    ideas, tag_rows = _shown_rows(ids)
+    at_name = Tag._meta.concrete_fields.index(Tag._meta.get_field("name"))
+    return ideas, {pk: sorted(row[at_name] for row in rows) for pk, rows in tag_rows.items()}
+
+
+def _shown_rows(ids: Sequence[int]) -> tuple[list[Idea], dict[int, list[Sequence[Any]]]]:
+    """The ideas of ``_ideas_shown`` and, per idea, its tags' rows (every ``Tag`` column)."""
     if not ids:
-        return []
+        return [], {}
     sql = _shown_sql().format(ids=placeholders(len(ids)))
     rows = rows_fetch(sql, [*ids, *Idea.VISIBLE_STATUSES])
     width = len(Idea._meta.concrete_fields)
@@ -214,8 +249,7 @@ def _ideas_shown(ids: Sequence[int]) -> list[Idea]:
         if row[width] is not None:
             found.append(row[width:])
     by_pk = {idea.pk: idea for idea in models_from_rows(Idea, list(idea_rows.values()))}
-    _tags_prefetched(list(by_pk.values()), tag_rows)
-    return [by_pk[pk] for pk in ids if pk in by_pk]
+    return [by_pk[pk] for pk in ids if pk in by_pk], tag_rows
 
 
 @statement
@@ -376,6 +410,31 @@ def idea_context_candidates(
     (``OverlapWindow``). ``epoch`` (the loop's portfolio epoch): the window is read once
     per epoch and kept in the cache (``overlap_window_get``); without it, read per call.
     """
+    return _ideas_shown(
+        idea_context_candidate_ids(
+            theme=theme,
+            focus_ideas=focus_ideas,
+            limit=limit,
+            exclude_ids=exclude_ids,
+            focus_links=focus_links,
+            focus_tag_ids=focus_tag_ids,
+            epoch=epoch,
+        )
+    )
+
+
+def idea_context_candidate_ids(
+    *,
+    theme: Theme,
+    focus_ideas: Sequence[Idea],
+    limit: int,
+    exclude_ids: Sequence[int] = (),
+    focus_links: Sequence[int] | None = None,
+    focus_tag_ids: Sequence[int] | None = None,
+    epoch: int | None = None,
+) -> list[int]:
+    """The ids ``idea_context_candidates`` reads, in its order (some may no longer be
+    visible: ``_ideas_shown`` and ``ideas_shown_named`` leave them out)."""
     if limit <= 0:
         return []
     focus_ids = [idea.pk for idea in focus_ideas]
@@ -429,9 +488,10 @@ def idea_context_candidates(
             overlaps.sort(key=lambda row: -row[0])
             chosen.update(dict.fromkeys(pk for _, pk in overlaps[:limit]))
     if len(chosen) < limit:
-        # The window, when read, starts with these very ideas: no second read.
+        # The window, when read, starts with these very ideas: no second read (and no
+        # walk past the first ``limit`` of its 2,000 ids).
         top = (
-            [pk for pk in window().ids if pk not in left_out][:limit]
+            list(itertools.islice((pk for pk in window().ids if pk not in left_out), limit))
             if read or epoch is not None
             else _visible(theme)
             .exclude(pk__in=left_out)
@@ -439,11 +499,10 @@ def idea_context_candidates(
             .values_list("pk", flat=True)[:limit]
         )
         chosen.update(dict.fromkeys(top))
-    ids = list(chosen)[:limit]
-    # Still visible now (an epoch's window is as of the epoch's start), with their tags.
-    # Looked up by key only: with the theme's filter and the exclusions, SQLite walked
-    # the theme's ideas instead (40 ms at 100,000 ideas).
-    return _ideas_shown(ids)
+    # The caller reads them still visible now (an epoch's window is as of the epoch's
+    # start), with their tags, looked up by key only: with the theme's filter and the
+    # exclusions, SQLite walked the theme's ideas instead (40 ms at 100,000 ideas).
+    return list(chosen)[:limit]
 
 
 def _linked_best(

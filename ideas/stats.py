@@ -126,13 +126,16 @@ def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
     rows: list[list[float]] = []
     for i in range(k):
         a, size_a = bits[i], sizes[i]
-        row = []
-        for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True):
-            # Jaccard written out (two empty sets: 1.0): a call per pair was most of the cost.
-            common = (a & b).bit_count()
-            union = size_a + size_b - common
-            row.append(common / union if union else 1.0)
-        rows.append(row)
+        # Jaccard written out (two empty sets: 1.0): a call per pair was most of the cost;
+        # one comprehension, not a loop of appends, as it runs for every pair (``for
+        # common in [...]`` is a plain assignment there since Python 3.9).
+        rows.append(
+            [
+                common / union if (union := size_a + size_b - common) else 1.0
+                for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True)
+                for common in [(a & b).bit_count()]
+            ]
+        )
     if state is not None:
         # The older text ``m`` is now ``m + k``; its partners past the sample's end fell off.
         rows += [state.rows[m][: count - k - m - 1] for m in range(count - k)]

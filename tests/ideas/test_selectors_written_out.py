@@ -20,8 +20,10 @@ from ideas.selectors import (
     _overlap_window_read,
     _top_tags,
     ideas_corrected,
+    ideas_shown_named,
     newest_texts,
     portfolio_stats,
+    priority_idea_lines,
     priority_ideas,
     tag_names_of,
 )
@@ -88,11 +90,28 @@ def test_priority_ideas_without_tags_are_the_orm_rows_in_its_order(limit):
     assert all(not idea._state.adding and idea._state.db == "default" for idea in found)
 
 
+@pytest.mark.parametrize("limit", [1, 3, 7, 12, 40])
+def test_priority_idea_lines_are_the_orm_values_in_its_order(limit):
+    theme = ThemeFactory()
+    _portfolio(theme)
+    _portfolio(ThemeFactory(status="archived"))  # another theme's ideas stay out
+    expected = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .order_by(*PRIORITY_ORDER)
+        .values_list("pk", "title", "summary")[:limit]
+    )
+    assert priority_idea_lines(theme=theme, limit=limit) == expected
+    assert [pk for pk, _, _ in expected] == [
+        idea.pk for idea in priority_ideas(theme=theme, limit=limit, with_tags=False)
+    ]
+
+
 def test_priority_ideas_without_tags_walk_the_priority_index():
     theme = ThemeFactory()
     _portfolio(theme, n=120)
     with _statements() as seen:
         assert len(priority_ideas(theme=theme, limit=12, with_tags=False)) == 12
+        assert len(priority_idea_lines(theme=theme, limit=12)) == 12
         assert len(newest_texts(theme=theme, limit=50)) == 50
     _assert_served_by_indexes(seen)
 
@@ -135,6 +154,32 @@ def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
         orm.tags.all().filter(name=first).query
     )
     assert _ideas_shown([]) == []
+
+
+def test_shown_ideas_named_are_the_orm_rows_with_their_sorted_tag_names(
+    django_assert_num_queries,
+):
+    theme = ThemeFactory()
+    ideas = _portfolio(theme)
+    visible = [idea for idea in ideas if idea.status in Idea.VISIBLE_STATUSES]
+    untagged = [idea.pk for idea in visible if idea.pk % 4 == 0][:2]
+    tagged = [idea.pk for idea in visible if idea.pk % 4 == 3][:2]
+    hidden = [idea.pk for idea in ideas if idea.status not in Idea.VISIBLE_STATUSES][:2]
+    ids = [tagged[1], untagged[0], hidden[0], 10**9, tagged[0], hidden[1], untagged[1]]
+    by_pk = {
+        idea.pk: idea
+        for idea in Idea.objects.filter(
+            pk__in=ids, status__in=Idea.VISIBLE_STATUSES
+        ).prefetch_related("tags")
+    }
+    expected = [by_pk[pk] for pk in ids if pk in by_pk]
+    with django_assert_num_queries(1):
+        found, names = ideas_shown_named(ids=ids)
+    assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
+    assert names == {idea.pk: idea.tag_names for idea in expected}
+    assert any(not found for found in names.values())
+    assert any(len(found) > 1 for found in names.values())
+    assert ideas_shown_named(ids=[]) == ([], {})
 
 
 def test_newest_texts_are_the_orm_sample_in_its_order():

@@ -109,14 +109,18 @@ def _recent_answer_rows(*, theme: Theme, role: str, limit: int) -> list[Any]:
     """The stored ``parsed`` column (as the driver gives it) of the role's last ``limit``
     successful iterations, oldest first."""
     # Written out (read every iteration; the ORM's query cost ~15x the statement).
-    sql = (
+    params = [theme.pk, role, Iteration.Outcome.OK.value, Iteration.Outcome.REPAIRED.value, limit]
+    return [parsed for (parsed,) in reversed(rows_fetch(_recent_answers_sql(), params))]
+
+
+@statement
+def _recent_answers_sql() -> str:
+    return (
         f"SELECT {column(Iteration, 'parsed')} FROM {table(Iteration)} "  # noqa: S608 - names from model metadata
         f"WHERE {column(Iteration, 'theme')} = %s AND {column(Iteration, 'role')} = %s "
         f"AND {column(Iteration, 'outcome')} IN (%s, %s) "
         f"ORDER BY {column(Iteration, 'id')} DESC LIMIT %s"
     )
-    params = [theme.pk, role, Iteration.Outcome.OK.value, Iteration.Outcome.REPAIRED.value, limit]
-    return [parsed for (parsed,) in reversed(rows_fetch(sql, params))]
 
 
 def _parsed_decode(raw: Any) -> Any:

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Field
 from django.utils import timezone
 
-from bizagent.sql import column, rows_fetch, rows_insert, rows_update, table
+from bizagent.sql import column, rows_fetch, rows_insert, rows_update, statement, table
 from goals.conf import conf
 from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.roles import HANDLERS
@@ -229,11 +229,15 @@ def stagnation_apply(
 def _lease_still_held(*, task_id: int, worker: str) -> bool:
     """Is the task still running under ``worker``'s lease? Written out: the ORM's
     ``exists()`` cost ~15x the statement."""
-    sql = (
+    return bool(rows_fetch(_lease_held_sql(), [task_id, Task.Status.RUNNING.value, worker]))
+
+
+@statement
+def _lease_held_sql() -> str:
+    return (
         f"SELECT 1 FROM {table(Task)} WHERE {column(Task, 'id')} = %s "  # noqa: S608 - names from model metadata
         f"AND {column(Task, 'status')} = %s AND {column(Task, 'lease_owner')} = %s LIMIT 1"
     )
-    return bool(rows_fetch(sql, [task_id, Task.Status.RUNNING.value, worker]))
 
 
 def iteration_persist(

@@ -166,14 +166,11 @@ def _similarities_reused(texts: tuple[str, ...], kept: _SampleSimilarities) -> _
     is one slice of a remembered row.
     """
     count = len(texts)
-    where: dict[str, int] = {}
+    where: dict[str, int | None] = {}
     for position, text in enumerate(kept.texts):
         where.setdefault(text, position)
     # Each remembered text stands for one position at most (a repeated text is fresh).
-    old: list[int | None] = []
-    for text in texts:
-        position = where.pop(text, None)
-        old.append(position)
+    old = [where.pop(text, None) for text in texts]
     fresh = [i for i, position in enumerate(old) if position is None]
     bits, sizes = _bitsets(texts, fresh) if fresh else ([], [])
     rows: list[list[float]] = []

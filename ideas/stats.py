@@ -173,23 +173,37 @@ def _similarities_reused(texts: tuple[str, ...], kept: _SampleSimilarities) -> _
     old = [where.pop(text, None) for text in texts]
     fresh = [i for i, position in enumerate(old) if position is None]
     bits, sizes = _bitsets(texts, fresh) if fresh else ([], [])
+    # Where the run of remembered texts at each position ends (found once, not per row).
+    run_end = list(range(count))
+    for j in range(count - 2, -1, -1):
+        this, after = old[j], old[j + 1]
+        if this is not None and after is not None and after == this + 1:
+            run_end[j] = run_end[j + 1]
     rows: list[list[float]] = []
     for i in range(count):
         oi = old[i]
+        if oi is None:  # a fresh text: its whole row compared, as in ``_similarities``
+            a, size_a = bits[i], sizes[i]
+            rows.append(
+                [
+                    common / union if (union := size_a + size_b - common) else 1.0
+                    for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True)
+                    for common in [(a & b).bit_count()]
+                ]
+            )
+            continue
         row: list[float] = []
         j = i + 1
         while j < count:
             oj = old[j]
-            if oi is None or oj is None:
+            if oj is None:
                 a, b = bits[i], bits[j]
                 common = (a & b).bit_count()
                 union = sizes[i] + sizes[j] - common
                 row.append(common / union if union else 1.0)
                 j += 1
                 continue
-            end = j  # the run of texts remembered one after the other
-            while end + 1 < count and old[end + 1] == old[end] + 1:  # type: ignore[operator]
-                end += 1
+            end = run_end[j]  # the run of texts remembered one after the other
             if oj > oi:
                 row += kept.rows[oi][oj - oi - 1 : oj - oi + end - j]
             else:  # remembered before text ``i``: read down the remembered rows

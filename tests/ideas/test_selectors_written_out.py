@@ -116,9 +116,9 @@ def test_priority_ideas_without_tags_walk_the_priority_index():
     _assert_served_by_indexes(seen)
 
 
-def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
-    django_assert_num_queries,
-):
+def _shown_case() -> tuple[list[int], list[Idea]]:
+    """Ids to show (tagged and untagged ideas out of key order, hidden ideas and an id
+    that does not exist) and the ORM's visible ideas among them, tags prefetched."""
     theme = ThemeFactory()
     ideas = _portfolio(theme)
     visible = [idea for idea in ideas if idea.status in Idea.VISIBLE_STATUSES]
@@ -134,6 +134,13 @@ def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
         ).prefetch_related("tags")
     }
     expected = [by_pk[pk] for pk in ids if pk in by_pk]
+    return ids, expected
+
+
+def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
+    django_assert_num_queries,
+):
+    ids, expected = _shown_case()
     with django_assert_num_queries(1):
         found = _ideas_shown(ids)
     assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]
@@ -159,20 +166,7 @@ def test_shown_ideas_are_the_orm_rows_with_the_tags_prefetch_leaves(
 def test_shown_ideas_named_are_the_orm_rows_with_their_sorted_tag_names(
     django_assert_num_queries,
 ):
-    theme = ThemeFactory()
-    ideas = _portfolio(theme)
-    visible = [idea for idea in ideas if idea.status in Idea.VISIBLE_STATUSES]
-    untagged = [idea.pk for idea in visible if idea.pk % 4 == 0][:2]
-    tagged = [idea.pk for idea in visible if idea.pk % 4 == 3][:2]
-    hidden = [idea.pk for idea in ideas if idea.status not in Idea.VISIBLE_STATUSES][:2]
-    ids = [tagged[1], untagged[0], hidden[0], 10**9, tagged[0], hidden[1], untagged[1]]
-    by_pk = {
-        idea.pk: idea
-        for idea in Idea.objects.filter(
-            pk__in=ids, status__in=Idea.VISIBLE_STATUSES
-        ).prefetch_related("tags")
-    }
-    expected = [by_pk[pk] for pk in ids if pk in by_pk]
+    ids, expected = _shown_case()
     with django_assert_num_queries(1):
         found, names = ideas_shown_named(ids=ids)
     assert [_row(idea) for idea in found] == [_row(idea) for idea in expected]

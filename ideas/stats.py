@@ -31,7 +31,9 @@ def score_moments(values: Iterable[float | None]) -> dict[str, float | int | Non
     return {"n": len(present), "mean": round(mean, 3), "variance": round(variance, 3)}
 
 
-def _bitsets(texts: Sequence[str], first: int | None = None) -> tuple[list[int], list[int]]:
+def _bitsets(
+    texts: Sequence[str], fresh: Sequence[int] | None = None
+) -> tuple[list[int], list[int]]:
     """Each text's word set as one integer (a bit per word) and its size.
 
     Comparing two sets is then one ``&`` and one ``bit_count``, instead of building the
@@ -39,19 +41,19 @@ def _bitsets(texts: Sequence[str], first: int | None = None) -> tuple[list[int],
     sample of up to 200 ideas (19,900 pairs), on every snapshot, planner prompt and
     meta review, and this is about ten times faster with the same results.
 
-    ``first``: bits only for the words of the first ``first`` texts, enough to compare
+    ``fresh``: bits only for the words of the texts at those positions, enough to compare
     those with every text (a word none of them has is in no intersection with them), and
-    a fraction of the work when a slid sample brings a few new texts.
+    a fraction of the work when a slid or edited sample brings a few new texts.
     """
     token_sets = [text_tokens(text) for text in texts]
     index: dict[str, int] = {}
-    for tokens in token_sets[:first]:
-        for token in tokens:
+    for position in range(len(texts)) if fresh is None else fresh:
+        for token in token_sets[position]:
             index.setdefault(token, len(index))
     bits: list[int] = []
     for tokens in token_sets:
         value = 0
-        for token in tokens if first is None else tokens & index.keys():
+        for token in tokens if fresh is None else tokens & index.keys():
             value |= 1 << index[token]
         bits.append(value)
     return bits, [len(tokens) for tokens in token_sets]
@@ -116,13 +118,15 @@ def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
     the same two integers, so the numbers are the same as measuring afresh.
     """
     found = _slid(texts)
-    state, k = found if found is not None else (None, len(texts))
     count = len(texts)
+    if found is None and (kept := _recent_samples.get(count)) is not None:
+        return _similarities_reused(texts, kept)
+    state, k = found if found is not None else (None, len(texts))
     # Only the new texts are compared (with every other one); none new, nothing to encode.
     if state is None:
         bits, sizes = _bitsets(texts)
     else:
-        bits, sizes = _bitsets(texts, k) if k else ([], [])
+        bits, sizes = _bitsets(texts, range(k)) if k else ([], [])
     rows: list[list[float]] = []
     for i in range(k):
         a, size_a = bits[i], sizes[i]
@@ -145,6 +149,68 @@ def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
             result.repeats[threshold] = _repeats_slid(result, k, was, threshold)
     if len(_recent_samples) >= SIZES_KEPT and count not in _recent_samples:
         _recent_samples.clear()
+    _recent_samples[count] = result
+    return result
+
+
+def _similarities_reused(texts: tuple[str, ...], kept: _SampleSimilarities) -> _SampleSimilarities:
+    """``texts``' pairwise similarities from ``kept``'s wherever both texts of a pair are
+    in it, comparing afresh only the pairs with a text it lacks.
+
+    For a sample that did not merely slide: an idea edited (or archived) in its middle
+    made every pair new to ``_slid``, and the loop's samples were compared afresh, all
+    19,900 pairs of a 200-idea snapshot sample, about once an epoch. A pair's similarity
+    depends on its two texts alone (the same division of the same two integers), and
+    the rows are built in the same order, so the numbers are the same as measuring
+    afresh. The remembered texts keep their order in the newest ideas, so most of a row
+    is one slice of a remembered row.
+    """
+    count = len(texts)
+    where: dict[str, int | None] = {}
+    for position, text in enumerate(kept.texts):
+        where.setdefault(text, position)
+    # Each remembered text stands for one position at most (a repeated text is fresh).
+    old = [where.pop(text, None) for text in texts]
+    fresh = [i for i, position in enumerate(old) if position is None]
+    bits, sizes = _bitsets(texts, fresh) if fresh else ([], [])
+    # Where the run of remembered texts at each position ends (found once, not per row).
+    run_end = list(range(count))
+    for j in range(count - 2, -1, -1):
+        this, after = old[j], old[j + 1]
+        if this is not None and after is not None and after == this + 1:
+            run_end[j] = run_end[j + 1]
+    rows: list[list[float]] = []
+    for i in range(count):
+        oi = old[i]
+        if oi is None:  # a fresh text: its whole row compared, as in ``_similarities``
+            a, size_a = bits[i], sizes[i]
+            rows.append(
+                [
+                    common / union if (union := size_a + size_b - common) else 1.0
+                    for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True)
+                    for common in [(a & b).bit_count()]
+                ]
+            )
+            continue
+        row: list[float] = []
+        j = i + 1
+        while j < count:
+            oj = old[j]
+            if oj is None:
+                a, b = bits[i], bits[j]
+                common = (a & b).bit_count()
+                union = sizes[i] + sizes[j] - common
+                row.append(common / union if union else 1.0)
+                j += 1
+                continue
+            end = run_end[j]  # the run of texts remembered one after the other
+            if oj > oi:
+                row += kept.rows[oi][oj - oi - 1 : oj - oi + end - j]
+            else:  # remembered before text ``i``: read down the remembered rows
+                row += [kept.rows[o][oi - o - 1] for o in range(oj, oj + end - j + 1)]
+            j = end + 1
+        rows.append(row)
+    result = _SampleSimilarities(texts=texts, rows=tuple(rows))
     _recent_samples[count] = result
     return result
 

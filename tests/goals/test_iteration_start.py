@@ -97,6 +97,21 @@ def test_each_reader_gets_its_own_copy(theme):
     assert second is not first and second.ip_profile is not first.ip_profile
 
 
+def test_a_readers_copy_is_the_saved_model_with_its_own_state(theme, django_assert_num_queries):
+    _read()  # built and kept
+    copy = _read().theme
+    with django_assert_num_queries(0):  # the profile comes with it, as ``select_related``
+        assert copy.ip_profile.pk == theme.ip_profile.pk
+    assert copy == theme and copy._state.db == "default" and not copy._state.adding
+    copy._state.fields_cache.clear()  # one reader's cache emptied: not the next one's
+    later = _read().theme
+    with django_assert_num_queries(0):
+        assert later.ip_profile.essence == theme.ip_profile.essence
+    copy.name = "saved from a copy"
+    copy.save(update_fields=["name"])
+    assert Theme.objects.get(pk=theme.pk).name == "saved from a copy"
+
+
 def _lease(task: Task, *, expires: dt.datetime, status: str = Task.Status.RUNNING) -> None:
     Task.objects.filter(pk=task.pk).update(
         status=status, lease_owner="dead-worker", lease_expires_at=expires

@@ -195,8 +195,15 @@ def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch,
     import ideas.selectors
 
     theme = ThemeFactory()
-    _portfolio(theme)
+    made = _portfolio(theme)
     _portfolio(ThemeFactory(status="archived"))
+    # Update times with and without a fraction of a second beside the whole ones (SQLite
+    # stores them as text, which is then ordered here): ties broken either way.
+    whole = timezone.now().replace(microsecond=0)
+    for idea in made[::4]:
+        Idea.objects.filter(pk=idea.pk).update(
+            updated_at=whole + dt.timedelta(microseconds=idea.pk % 2 * 10)
+        )
     monkeypatch.setattr(ideas.selectors, "OVERLAP_WINDOW", window)
     ids = tuple(
         Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)

@@ -197,3 +197,38 @@ def test_remembered_brand_drift_equals_measuring_afresh_and_is_a_fresh_dict():
         result["affinity"] = -1.0  # a caller changing its copy changes nothing remembered
         assert brand_drift(list(sample), brand_text=brand) == expected
     assert brand_drift(newest[:15], brand_text="neon robot laser") != expected  # another brand
+
+
+def test_an_edit_in_the_middle_compares_only_the_edited_text_afresh(monkeypatch):
+    """A sample that did not merely slide (an idea edited or archived in its middle, a
+    text repeated) reuses the remembered pairs of its unchanged texts: only the changed
+    texts' words are encoded, and the numbers are those of comparing every pair afresh."""
+    import ideas.stats as stats
+
+    fresh_seen: list[list[int] | None] = []
+    real = stats._bitsets
+
+    def recorded(texts, fresh=None):
+        fresh_seen.append(None if fresh is None else list(fresh))
+        return real(texts, fresh)
+
+    monkeypatch.setattr(stats, "_bitsets", recorded)
+    rng = random.Random(31)
+    words = [f"mid{n}" for n in range(25)] + ["抹茶", "mug"]
+    sample = [" ".join(rng.sample(words, rng.randint(0, 7))) + f" m{n}" for n in range(23)]
+    assert mean_pairwise_similarity(sample) == _reference_pairwise(sample, 0.5)[0]
+    assert fresh_seen == [None]  # the first sample of its size: every pair compared
+    variants = [
+        [*sample[:9], sample[9] + " edited", *sample[10:]],  # one edited in the middle
+        [*sample[:4], *sample[5:], "a newcomer at the end mid3"],  # one archived
+        [sample[3], *sample[:3], *sample[4:]],  # reordered: remembered rows read down
+        [*sample[:11], sample[0], *sample[12:]],  # a repeated text is compared afresh
+    ]
+    for variant in variants:
+        fresh_seen.clear()
+        mean, repeats = _reference_pairwise(variant, 0.5)
+        assert mean_pairwise_similarity(variant) == mean
+        assert repetition(variant) == repeats
+        assert fresh_seen and all(fresh is not None and len(fresh) <= 2 for fresh in fresh_seen), (
+            fresh_seen
+        )

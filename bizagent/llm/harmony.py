@@ -208,6 +208,12 @@ def _completion_start() -> tuple[int, ...]:
     )
 
 
+#: Longer pieces are tokenized every time: a loop prompt's lines are far shorter, and
+#: remembering 4,096 long pieces (a document per workflow run) would hold ~36 bytes of
+#: memory per token for nothing.
+_PIECE_REMEMBERED_CHARS = 1000
+
+
 def _text_tokens_by_line(text: str) -> list[int]:
     """The ordinary (no special tokens) ids of ``text``, from pieces remembered per line."""
     tokens: list[int] = []
@@ -215,16 +221,26 @@ def _text_tokens_by_line(text: str) -> list[int]:
     start = 0
     for index in range(1, len(lines)):
         if splits_after_newline(lines[index]):
-            tokens += _text_tokens("\n".join(lines[start:index]) + "\n")
+            tokens += _piece_tokens("\n".join(lines[start:index]) + "\n")
             start = index
-    tokens += _text_tokens("\n".join(lines[start:]))
+    tokens += _piece_tokens("\n".join(lines[start:]))
     return tokens
+
+
+def _piece_tokens(piece: str) -> Sequence[int]:
+    if len(piece) <= _PIECE_REMEMBERED_CHARS:
+        return _text_tokens(piece)
+    return _ordinary_encode(piece)
 
 
 @functools.lru_cache(maxsize=4096)
 def _text_tokens(text: str) -> tuple[int, ...]:
-    """Ordinary ids of ``text``, as openai-harmony tokenizes message text."""
-    return tuple(harmony_encoding().encode(text, allowed_special=set(), disallowed_special=()))
+    """Ordinary ids of ``text`` (remembered), as openai-harmony tokenizes message text."""
+    return tuple(_ordinary_encode(text))
+
+
+def _ordinary_encode(text: str) -> list[int]:
+    return harmony_encoding().encode(text, allowed_special=set(), disallowed_special=())
 
 
 def _developer_append(tokens: list[int], text: str) -> list[int]:

@@ -86,3 +86,14 @@ def test_only_the_new_lines_of_a_prompt_are_tokenized(monkeypatch):
     assert harmony_render(second) == whole_render(second)
     # The system and developer messages and the 61 unchanged lines came from memory.
     assert encoded == ["task: 2"]
+
+
+def test_long_pieces_render_like_the_whole_conversation_and_are_not_remembered():
+    forget()
+    long_line = "月見だんご, a calm tea for tired workers; " * 200  # one piece, ~8,000 characters
+    request = ChatRequest(
+        instructions="Summarise the document.", user=f"# Document\n{long_line}\n# Task\nsummary"
+    )
+    assert harmony_render(request) == whole_render(request)
+    remembered = harmony._text_tokens.cache_info().currsize
+    assert remembered == 3  # "# Document\n", "# Task\n" and "summary", not the long line

@@ -12,11 +12,11 @@ from bizagent.llm.errors import LLMUnreachable
 from goals.models import Iteration, LoopState, Task
 from goals.roles import request_build
 from goals.services import iteration_run, loop_start, task_create
-from goals.services.calls import role_call
+from goals.services.calls import CallOutcome, role_call
 from goals.services.iteration import user_message_build
 from goals.services.loop import loop_state_get
 from goals.services.record import StagnationVerdict, iteration_persist
-from goals.services.work import work_pick
+from goals.services.work import Work, work_pick
 from ideas.context import context_build
 from ideas.models import Idea
 from tests.goals.studio import ScriptedClient, Studio
@@ -85,21 +85,27 @@ def test_an_unreachable_server_backs_off_then_recovers(theme, generate_task):
     assert (state.state, state.backoff_until, state.backoff_failures) == ("running", None, 0)
 
 
-def test_a_killed_worker_loses_its_task_and_writes_nothing(theme, generate_task):
-    studio = Studio(repeat=True)  # both workers get the same answer
-    state = loop_state_get()
-    dead = work_pick(theme=theme, worker="dead", state=state, now=timezone.now())
-    assert dead.task.pk == generate_task.pk
-    context = context_build(theme=theme, role=dead.role, focus_ideas=[], token_budget=6000)
+def studio_answered(*, work: Work, studio: Studio) -> CallOutcome:
+    """The studio's good answer to ``work``'s prompt, built as the loop builds it."""
+    context = context_build(theme=work.theme, role=work.role, focus_ideas=[], token_budget=6000)
     request = request_build(
-        role=dead.role,
+        role=work.role,
         brand_text=context.developer_text,
-        user=user_message_build(work=dead, ideas_text=context.ideas_text),
+        user=user_message_build(work=work, ideas_text=context.ideas_text),
         max_tokens=1000,
         day=timezone.localdate(),
     )
     call = role_call(client=ScriptedClient(studio), request=request)
     assert call.ok
+    return call
+
+
+def test_a_killed_worker_loses_its_task_and_writes_nothing(theme, generate_task):
+    studio = Studio(repeat=True)  # both workers get the same answer
+    state = loop_state_get()
+    dead = work_pick(theme=theme, worker="dead", state=state, now=timezone.now())
+    assert dead.task.pk == generate_task.pk
+    call = studio_answered(work=dead, studio=studio)
     # The dead worker never comes back in time; its lease runs out and another takes over.
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=601)):
         report = iteration_run(worker="alive", scheduled=False, client=ScriptedClient(studio))

@@ -4,21 +4,21 @@ back with it, and every other path still counts its iteration exactly once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from django.utils import timezone
 
 from goals.models import Iteration, LoopState, RolePrompt, Task
-from goals.roles import request_build
 from goals.services import iteration as iteration_module
 from goals.services import iteration_run, task_create
-from goals.services.calls import CallOutcome, role_call
-from goals.services.iteration import user_message_build
+from goals.services.calls import CallOutcome
 from goals.services.loop import loop_state_get
 from goals.services.record import StagnationVerdict, iteration_persist
 from goals.services.work import Work, work_pick
-from ideas.context import context_build
 from ideas.models import Idea
 from tests.goals.studio import ScriptedClient, Studio
+from tests.goals.test_iteration_failures import studio_answered
 
 pytestmark = pytest.mark.django_db
 
@@ -32,17 +32,18 @@ def generate_task(theme):
 def _answered(theme) -> tuple[Work, CallOutcome]:
     """A generate task claimed by worker ``w`` and the model's good answer to it."""
     work = work_pick(theme=theme, worker="w", state=loop_state_get(), now=timezone.now())
-    context = context_build(theme=theme, role=work.role, focus_ideas=[], token_budget=6000)
-    request = request_build(
-        role=work.role,
-        brand_text=context.developer_text,
-        user=user_message_build(work=work, ideas_text=context.ideas_text),
-        max_tokens=1000,
-        day=timezone.localdate(),
+    return work, studio_answered(work=work, studio=Studio())
+
+
+def _persisted(work: Work, call: CallOutcome, then: Callable[[Iteration], None]) -> Iteration:
+    return iteration_persist(
+        work=work,
+        call=call,
+        verdict=StagnationVerdict(),
+        started_at=timezone.now(),
+        prefix=0,
+        then=then,
     )
-    call = role_call(client=ScriptedClient(Studio()), request=request)
-    assert call.ok
-    return work, call
 
 
 def _counters() -> tuple[int, int]:
@@ -65,14 +66,7 @@ def test_the_book_keeping_runs_last_with_everything_else_written(theme, generate
             )
         )
 
-    iteration = iteration_persist(
-        work=work,
-        call=call,
-        verdict=StagnationVerdict(),
-        started_at=timezone.now(),
-        prefix=0,
-        then=then,
-    )
+    iteration = _persisted(work, call, then)
     assert seen == [(True, 3, Task.Status.DONE, [])]
     assert iteration.outcome == Iteration.Outcome.OK
 
@@ -85,14 +79,7 @@ def test_a_failing_book_keeping_writes_nothing_of_the_answer(theme, generate_tas
         raise RuntimeError("the counters could not be written")
 
     with pytest.raises(RuntimeError, match="counters"):
-        iteration_persist(
-            work=work,
-            call=call,
-            verdict=StagnationVerdict(),
-            started_at=timezone.now(),
-            prefix=0,
-            then=then,
-        )
+        _persisted(work, call, then)
     assert not Iteration.objects.exists()
     assert not Idea.objects.exists()
     task = Task.objects.get(pk=generate_task.pk)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,8 +140,9 @@ def recent_answers(*, theme: Theme, role: str, limit: int) -> list[Any]:
     return answers
 
 
-#: How many stored answers' texts ``recent_update_texts`` remembers (per process): a
-#: role's window (twice the stagnation window) for each of the six roles, with room.
+#: How many stored answers' texts ``_answer_text`` remembers (per process): a role's
+#: window (twice the stagnation window) for each of the six roles, and the ideator's
+#: recent directions (``recent_directions_split``: at most ~20), with room.
 ANSWER_TEXTS_KEPT = 256
 _NO_TEXT = object()
 
@@ -149,45 +151,60 @@ class _AnswerTexts(threading.local):
     """(text function, stored JSON text) → the text, or ``_NO_TEXT`` for an empty answer."""
 
     def __init__(self) -> None:
-        self.kept: OrderedDict[tuple[Callable[[Any], str], str], object] = OrderedDict()
+        self.kept: OrderedDict[tuple[Callable[[Any], str | None], str], object] = OrderedDict()
 
 
 _answer_texts = _AnswerTexts()
 
 
+def _answer_text(raw: Any, text_of: Callable[[Any], str | None]) -> str | None:
+    """``text_of`` of one stored ``parsed`` value (None: no text), remembered per process
+    on the stored JSON text itself and on ``text_of``.
+
+    The loop reads the same stored answers iteration after iteration (stagnation's
+    window, the ideator's recent directions): decoding their JSON each time was most of
+    what those reads cost. An answer written or changed since is a new key, read afresh,
+    never a stale text. A driver that decodes JSON itself (PostgreSQL's jsonb) gives no
+    text to key on: those are converted every time.
+    """
+    if not isinstance(raw, str):
+        return text_of(_parsed_decode(raw))
+    kept = _answer_texts.kept
+    key = (text_of, raw)
+    text = kept.get(key)
+    if text is None:
+        made = text_of(_parsed_decode(raw))
+        text = _NO_TEXT if made is None else made
+        kept[key] = text
+        if len(kept) > ANSWER_TEXTS_KEPT:
+            kept.popitem(last=False)
+    else:
+        kept.move_to_end(key)
+    return None if text is _NO_TEXT else str(text)
+
+
 def recent_update_texts(
     *, theme: Theme, role: str, limit: int, text_of: Callable[[Any], str]
 ) -> list[str]:
-    """``text_of`` of each of ``recent_answers``' answers, oldest first.
-
-    Stagnation compares every new answer with the role's last ones, which are the same
-    stored answers iteration after iteration: decoding their JSON each time was most of
-    its cost. The text of each is remembered per process, keyed on the stored JSON text
-    itself (and on ``text_of``), so an answer written or changed since is a new key,
-    read afresh, never a stale text. A driver that decodes JSON itself (PostgreSQL's
-    jsonb) gives no text to key on: those are converted every time.
-    """
-    kept = _answer_texts.kept
+    """``text_of`` of each of ``recent_answers``' answers, oldest first, each remembered
+    (``_answer_text``)."""
     texts = []
     for raw in _recent_answer_rows(theme=theme, role=role, limit=limit):
-        if not isinstance(raw, str):
-            parsed = _parsed_decode(raw)
-            if parsed:
-                texts.append(text_of(parsed))
-            continue
-        key = (text_of, raw)
-        text = kept.get(key)
-        if text is None:
-            parsed = _parsed_decode(raw)
-            text = text_of(parsed) if parsed else _NO_TEXT
-            kept[key] = text
-            if len(kept) > ANSWER_TEXTS_KEPT:
-                kept.popitem(last=False)
-        else:
-            kept.move_to_end(key)
-        if text is not _NO_TEXT:
-            texts.append(str(text))
+        text = _answer_text(raw, _unless_empty(text_of))
+        if text is not None:
+            texts.append(text)
     return texts
+
+
+@functools.lru_cache(maxsize=32)
+def _unless_empty(text_of: Callable[[Any], str]) -> Callable[[Any], str | None]:
+    """``text_of``, or None for an empty answer: one function per ``text_of``, so that
+    ``_answer_text`` keys on the same one every time."""
+
+    def text(parsed: Any) -> str | None:
+        return text_of(parsed) if parsed else None
+
+    return text
 
 
 def recent_directions(*, theme: Theme, limit: int) -> list[str]:
@@ -241,16 +258,24 @@ def recent_directions_split(*, theme: Theme, limit: int, since: int) -> tuple[li
         Iteration.Outcome.REPAIRED.value,
         limit + RECENT_SINCE_CAP,
     ]
-    rows = [
-        (number, value_from_db(Iteration, "parsed", parsed))
-        for number, parsed in rows_fetch(_ideator_batches_sql(), params)
-    ]
+    rows = rows_fetch(_ideator_batches_sql(), params)
+    # Newest first: the batches since, then the ``limit`` before; the rest of the rows
+    # (read because how many are "since" is not known up front) are not decoded.
     after = [parsed for number, parsed in rows if number >= since]
     before = [parsed for number, parsed in rows if number < since][:limit]
     return (
-        [_direction_line(parsed) for parsed in reversed(before) if isinstance(parsed, dict)],
-        [_direction_line(parsed) for parsed in reversed(after) if isinstance(parsed, dict)],
+        _direction_lines(reversed(before)),
+        _direction_lines(reversed(after)),
     )
+
+
+def _direction_lines(raws: Iterable[Any]) -> list[str]:
+    lines = (_answer_text(raw, _direction_text) for raw in raws)
+    return [line for line in lines if line is not None]
+
+
+def _direction_text(parsed: Any) -> str | None:
+    return _direction_line(parsed) if isinstance(parsed, dict) else None
 
 
 def _direction_line(parsed: dict[str, Any]) -> str:

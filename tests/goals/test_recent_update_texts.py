@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from goals import selectors
 from goals.models import Iteration
 from goals.roles import HANDLERS
 from goals.selectors import (
     ideator_text,
     recent_answers,
+    recent_directions_split,
     recent_ideator_texts,
     recent_update_texts,
 )
@@ -101,3 +103,31 @@ def test_recent_ideator_texts_reads_what_its_orm_form_read(theme):
         assert expected  # the sample is not empty: the comparison says something
         for _ in range(2):
             assert recent_ideator_texts(theme=theme, limit=limit) == expected
+
+
+def test_the_ideators_directions_decode_only_the_batches_shown_and_each_once(theme, monkeypatch):
+    """``recent_directions_split`` reads up to ``limit`` + ``RECENT_SINCE_CAP`` batches
+    (how many are "since" is not known up front) but decodes only those it shows, each
+    once per process; a batch changed since is decoded again."""
+    for number in range(1, 31):
+        parsed = {"direction": f"方向 {number}", "ideas": [{"title": f"案 {number}"}]}
+        _iteration(theme, number, role="ideator", outcome="ok", parsed=parsed)
+    selectors._answer_texts.kept.clear()
+    decoded = []
+    decode = selectors._parsed_decode
+    monkeypatch.setattr(selectors, "_parsed_decode", lambda raw: decoded.append(raw) or decode(raw))
+
+    before, since = recent_directions_split(theme=theme, limit=3, since=28)
+    assert before == [f"方向 {n} (案 {n})" for n in (25, 26, 27)]
+    assert since == [f"方向 {n} (案 {n})" for n in (28, 29, 30)]
+    assert len(decoded) == 6  # not the 24 older batches the statement also read
+
+    assert recent_directions_split(theme=theme, limit=3, since=28) == (before, since)
+    assert len(decoded) == 6  # remembered
+
+    Iteration.objects.filter(theme=theme, number=26).update(
+        parsed={"direction": "変更", "ideas": []}
+    )
+    before, _ = recent_directions_split(theme=theme, limit=3, since=28)
+    assert before[1] == "変更 ()"
+    assert len(decoded) == 7

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import random
+
 import jsonschema
 import pytest
 import requests
 from openai_harmony import Role
 
 from bizagent.llm.harmony import harmony_encoding, harmony_stop_token_ids
-from tests.fake_gptoss import FakeReply, completion_text, json_for_schema
+from tests.fake_gptoss import (
+    PREFIX_BLOCK,
+    PREFIX_PROMPTS,
+    FakeGptOss,
+    FakeReply,
+    completion_text,
+    json_for_schema,
+)
 
 
 def test_vllm_answers_with_token_ids_that_parse_back_to_the_script(fake_gptoss):
@@ -53,6 +62,50 @@ def test_repeated_prompts_report_cached_prefix_in_whole_blocks(fake_gptoss):
         url, json={"model": "openai/gpt-oss-20b", "prompt": [*base[:50], 1, 2, 3]}, timeout=5
     )
     assert second.json()["usage"]["prompt_tokens_details"] == {"cached_tokens": 48}
+
+
+def _cached_by_comparing(earlier: list[list[int]], prompt: list[int]) -> int:
+    """The prefix cache's definition: the longest prefix shared with one of the last
+    ``PREFIX_PROMPTS`` prompts, cut to whole blocks."""
+    best = 0
+    for seen in earlier[-PREFIX_PROMPTS:]:
+        shared = 0
+        for a, b in zip(seen, prompt, strict=False):
+            if a != b:
+                break
+            shared += 1
+        best = max(best, shared)
+    return best // PREFIX_BLOCK * PREFIX_BLOCK
+
+
+def test_the_prefix_cache_reports_what_comparing_every_kept_prompt_reports():
+    """Prompts that share prefixes of every length (a few families, each prompt a family's
+    stem cut somewhere, then its own tail), past the number of prompts kept, so
+    forgotten prompts must stop counting."""
+    rng = random.Random(8)
+    fake = FakeGptOss()
+    stems = [[rng.randrange(50) for _ in range(300)] for _ in range(4)]
+    earlier: list[list[int]] = []
+    reported = []
+    for _ in range(3 * PREFIX_PROMPTS):
+        stem = rng.choice(stems)
+        prompt = stem[: rng.randrange(0, 301)] + [
+            rng.randrange(50) for _ in range(rng.randrange(40))
+        ]
+        expected = _cached_by_comparing(earlier, prompt)
+        assert fake.cached_prefix(prompt) == expected
+        reported.append(expected)
+        earlier.append(prompt)
+    assert len(set(reported)) > 10  # many prefix lengths, not only 0 or everything
+    assert len(fake._prefix_paths) == PREFIX_PROMPTS
+
+    # A prompt is forgotten after PREFIX_PROMPTS others, and its blocks with it.
+    alone = [100 + n for n in range(64)]
+    fake.cached_prefix(alone)
+    assert fake.cached_prefix(alone) == 64
+    for n in range(PREFIX_PROMPTS):
+        fake.cached_prefix([200 + n] * 32)
+    assert fake.cached_prefix(alone) == 0
 
 
 def test_ollama_and_openai_shapes_come_from_parsing_harmony(fake_gptoss):

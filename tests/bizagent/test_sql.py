@@ -3,6 +3,8 @@ read rows back exactly as the ORM would."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -18,7 +20,7 @@ from bizagent.sql import (
     table,
     value_from_db,
 )
-from goals.models import Task
+from goals.models import Task, TokenDay
 from goals.services.queue import task_create
 from tests.goals.factories import ThemeFactory
 
@@ -207,13 +209,19 @@ def test_an_insert_passes_as_they_are_only_the_values_preparation_would_not_chan
                 prepared = field.get_db_prep_save(sample, connection)
                 assert prepared is sample, (model.__name__, field.name, sample, prepared)
                 skipped.add((model.__name__, field.name, type(sample).__name__))
-    # The shortcut is taken where it matters (text, counters, flags) and never for a
-    # field whose preparation changes values (JSON, dates, UUIDs, foreign keys).
+    # The shortcut is taken where it matters (text, counters, flags, ids and the foreign
+    # keys that hold them) and never for a field whose preparation changes values (JSON,
+    # dates, UUIDs).
     assert ("Idea", "title", "str") in skipped
     if connection.vendor == "sqlite":
         assert ("Iteration", "number", "int") in skipped
+    assert ("Iteration", "id", "int") in skipped
+    assert ("Iteration", "theme", "int") in skipped
+    assert ("IdeaChange", "actor", "NoneType") in skipped
     assert ("AuditEvent", "data", "str") not in skipped
-    assert not any(name in {"created_at", "uuid", "theme"} for _, name, _ in skipped)
+    assert not any(name in {"created_at", "uuid"} for _, name, _ in skipped)
+    # A foreign key's empty string is None once prepared: never passed as it is.
+    assert not any(name == "theme" and kind == "str" for _, name, kind in skipped)
 
 
 def test_a_utc_datetime_or_none_is_prepared_by_the_backend_adapter_alone():
@@ -248,3 +256,33 @@ def test_a_utc_datetime_or_none_is_prepared_by_the_backend_adapter_alone():
             adapted.add((model.__name__, field.name))
     assert {("Iteration", "finished_at"), ("AuditEvent", "created_at")} <= adapted
     assert not any(name in {"title", "data", "uuid", "theme"} for _, name in adapted)
+
+
+DAY = dt.date(2026, 3, 4)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(lambda: rows_fetch("SELECT * FROM no_such_table", []), id="fetch"),
+        pytest.param(lambda: rows_execute("DELETE FROM no_such_table", []), id="execute"),
+        # Tokens are never negative: the database's check refuses the row.
+        pytest.param(
+            lambda: rows_update(TokenDay, where={"day": DAY}, add={"tokens": -(10**6)}),
+            id="update",
+        ),
+        pytest.param(lambda: rows_insert(Task, [Task(kind="refine")]), id="insert"),
+    ],
+)
+def test_a_statement_that_fails_marks_its_atomic_block_for_rollback_as_the_orm_does(statement):
+    """The ORM marks the atomic block around a failed statement for rollback: a caller
+    that catches the error cannot go on writing as if the statement had run."""
+    from django.db import DatabaseError, transaction
+
+    TokenDay.objects.create(theme=ThemeFactory(), day=DAY, tokens=1)
+    with transaction.atomic():
+        with pytest.raises(DatabaseError):
+            statement()
+        assert connection.needs_rollback
+    # The block rolled back as it ended, and the database is usable again.
+    assert TokenDay.objects.get(day=DAY).tokens == 1

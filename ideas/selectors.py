@@ -539,34 +539,40 @@ class OverlapWindow:
 
 @statement
 def _window_sql() -> str:
-    """The window's ideas (``priority_ideas``' order, ``_by_priority``, in a subquery),
-    each id with one of its tags (or none: NULL), in the window's order."""
+    """The window's ideas (``priority_ideas``' order, ``_by_priority``, in a subquery)
+    each with one of its tags (or none: NULL), with the order's key, in no order: the
+    caller orders (an ``ORDER BY`` outside the subquery would sort every row)."""
     through = Idea.tags.through
-    names = ("priority", "updated_at", "id")
-    key = ", ".join(column(Idea, name) for name in names)
-    priority, updated_at, pk = (f"w.{column(Idea, name)}" for name in names)
+    key = ", ".join(column(Idea, name) for name in ("priority", "updated_at", "id"))
     return (
-        f"SELECT {pk}, it.{column(through, 'tag')} FROM ({_by_priority(key)}) w "  # noqa: S608 - names from model metadata
-        f"LEFT JOIN {table(through)} it ON it.{column(through, 'idea')} = {pk} "
-        # The database sorts the subquery's few thousand joined rows, not the portfolio.
-        f"ORDER BY {priority} DESC, {updated_at} DESC, {pk} DESC"
+        f"SELECT w.*, it.{column(through, 'tag')} FROM ({_by_priority(key)}) w "  # noqa: S608 - names from model metadata
+        f"LEFT JOIN {table(through)} it ON it.{column(through, 'idea')} = w.{column(Idea, 'id')}"
     )
 
 
 def _overlap_window_read(theme: Theme) -> OverlapWindow:
     # Written out, and one statement: the ORM built a lookup of 2,000 ids for the tags'
     # IN list (~25 ms at the epoch's first call), and a second statement sent those
-    # 2,000 ids back. Ordered by the database: reading the order's key back cost more
-    # than the sort (SQLite's datetimes parsed on every row, a tuple per idea, then the
-    # sort here): ~4 ms a read at 1,000 ideas before, ~2 ms.
-    at: dict[int, int] = {}
+    # 2,000 ids back. The order is the subquery's key, sorted here: the rows mostly come
+    # in that order already, which Python's sort passes through in one linear walk. Raw
+    # ``updated_at`` values sort as the database sorts them (SQLite: text, PostgreSQL:
+    # datetimes), so the order is the index's.
+    keys: dict[int, tuple[Any, Any, int]] = {}
+    tags: dict[int, list[int]] = {}
+    for priority, updated_at, pk, tag_id in rows_fetch(
+        _window_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, OVERLAP_WINDOW]
+    ):
+        if pk not in keys:
+            keys[pk] = (priority, updated_at, pk)
+        if tag_id is not None:
+            tags.setdefault(pk, []).append(tag_id)  # one row per link: (idea, tag) is unique
+    ids = tuple(key[2] for key in sorted(keys.values(), reverse=True))
     positions: dict[int, list[int]] = {}
-    for pk, tag_id in rows_fetch(_window_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, OVERLAP_WINDOW]):
-        position = at.setdefault(pk, len(at))
-        if tag_id is not None:  # one row per link: (idea, tag) is unique
+    for position, pk in enumerate(ids):
+        for tag_id in tags.get(pk, ()):
             positions.setdefault(tag_id, []).append(position)
     return OverlapWindow(
-        ids=tuple(at), positions={tag_id: tuple(found) for tag_id, found in positions.items()}
+        ids=ids, positions={tag_id: tuple(found) for tag_id, found in positions.items()}
     )
 
 

@@ -423,7 +423,7 @@ class _Parts:
     def fits(self, text: str) -> bool:
         # Each part is counted on its own; the newline that joins parts costs at most
         # one token each, which the +1 accounts for. The final text is counted again.
-        cost = _text_token_count(text) + 1
+        cost = harmony_token_count(text) + 1
         if cost > self.remaining:
             return False
         self.remaining -= cost
@@ -512,19 +512,6 @@ def _task_parts(
     return parts, block
 
 
-def _text_token_count(text: str) -> int:
-    """``harmony_token_count(text)``, counted line by line (``harmony_token_count_lines``,
-    exact): an idea in full is several lines, and from one call to the next usually only
-    its status and scores line changes (the critic re-scores the top), so only that line
-    is encoded anew instead of the whole rendering."""
-    return harmony_token_count_lines(text.split("\n"))
-
-
-def _lines(texts: Sequence[str]) -> list[str]:
-    """The lines of ``"\n".join(texts)``: the parts as ``_text_token_count`` counted them."""
-    return [line for text in texts for line in text.split("\n")]
-
-
 def _ideas_token_count(block: PortfolioBlock, texts: Sequence[str]) -> int:
     """The exact tokens of ``ideas_text``, from counts remembered per part
     (``harmony_token_count_lines``): the block, the headings and the renderings of ideas
@@ -536,8 +523,8 @@ def _ideas_token_count(block: PortfolioBlock, texts: Sequence[str]) -> int:
         # The block's lines end at the newline before the task's first part (a heading),
         # so they count the same on every call of the epoch: summed once per block
         # (``_block_closed_count``) instead of looked up line by line on every call.
-        return _block_closed_count(block.text) + harmony_token_count_lines(_lines(texts))
-    parts = [*_block_parts(block.text), *_lines(texts)] if block.text else _lines(texts)
+        return _block_closed_count(block.text) + harmony_token_count_lines(texts)
+    parts = [*_block_parts(block.text), *texts] if block.text else list(texts)
     return harmony_token_count_lines(parts) if parts else 0
 
 

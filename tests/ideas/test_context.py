@@ -305,10 +305,8 @@ def test_a_later_call_of_the_epoch_encodes_nothing_it_encoded_before(theme, monk
     idea_scores_set(idea=focus[0], scores={"brand_fit": 0.5}, iteration_id=3)
     focus = _focus(theme)
     critic = build("critic", focus)
-    # Only the line that shows the re-scored idea's scores: its entry is counted line by
-    # line, so the title, summary, audience, value and revenue lines are not encoded again.
-    assert encoded and all("brand_fit 0.5" in text for text in encoded), encoded
-    assert not any("revenue model:" in text for text in encoded)
+    # Only what shows the re-scored idea: its entry, and the task's text it is part of.
+    assert encoded and all(f"[#{focus[0].pk}]" in text for text in encoded)
     assert critic.token_count <= BUDGET
 
 
@@ -388,9 +386,9 @@ def _encoded_texts(monkeypatch) -> list[str]:
 
 
 def test_a_re_scored_focus_idea_is_encoded_once(theme, monkeypatch):
-    """A call whose focus idea was re-scored encodes the line of its rendering that
-    changed, its scores, once: the other lines are counted already, and its count beside
-    the next line is not a second encoding of the same text with a newline after it."""
+    """A call whose focus idea was re-scored encodes that idea's new rendering once: its
+    count beside the next part is that count plus the newline's token, not a second
+    encoding of the same text with a newline after it."""
     harmony_token_count.cache_clear()  # another test may have counted the same texts
     _portfolio(theme, 120)
     focus = _focus(theme)
@@ -400,8 +398,7 @@ def test_a_re_scored_focus_idea_is_encoded_once(theme, monkeypatch):
     context = context_build(
         theme=theme, role="critic", focus_ideas=_focus(theme), token_budget=BUDGET, epoch=4
     )
-    assert encoded and all("brand_fit 0.5" in text for text in encoded), encoded
-    assert not any("revenue model:" in text for text in encoded)  # not the whole entry
+    assert any(text.endswith("¥1,500–¥4,000") for text in encoded)  # the new rendering
     assert not [text for text in encoded if text.endswith("\n") and text[:-1] in encoded]
     assert context.token_count == harmony_token_count(context.developer_text) + harmony_token_count(
         context.ideas_text

@@ -8,9 +8,10 @@ define what the portfolio counters hold, and only a recount runs them.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -477,16 +478,21 @@ def idea_context_candidate_ids(
             # Overlap is counted within the best OVERLAP_WINDOW ideas only: a tag shared
             # by a third of 100,000 ideas would otherwise group ~30,000 rows per call,
             # and a weak idea that shares a tag is not worth the model's tokens anyway.
-            # Sorted by overlap, then by the window's order (a stable sort keeps it).
-            tags = window().tags
-            overlaps = [
-                (len(tags[pk] & wanted), pk)
-                for pk in window().ids
-                if pk in tags and pk not in left_out
-            ]
-            overlaps = [row for row in overlaps if row[0]]
-            overlaps.sort(key=lambda row: -row[0])
-            chosen.update(dict.fromkeys(pk for _, pk in overlaps[:limit]))
+            # Sorted by overlap, then by the window's order. Counted from the wanted tags'
+            # positions: only the ideas that share one are looked at, not every id of the
+            # window on every call (2,000 ideas with 3 of 60 tags each: ~0.5 ms a call
+            # before, ~0.15 ms). Positions are distinct, so the order has no ties.
+            read_window = window()
+            ids = read_window.ids
+            shared: Counter[int] = Counter()
+            for tag_id in wanted:
+                shared.update(read_window.positions.get(tag_id, ()))
+            best = heapq.nsmallest(
+                limit,
+                (at for at in shared if ids[at] not in left_out),
+                key=lambda at: (-shared[at], at),
+            )
+            chosen.update(dict.fromkeys(ids[at] for at in best))
     if len(chosen) < limit:
         # The window, when read, starts with these very ideas: no second read (and no
         # walk past the first ``limit`` of its 2,000 ids).
@@ -523,10 +529,12 @@ def _linked_best(
 
 @dataclass(frozen=True)
 class OverlapWindow:
-    """The ``OVERLAP_WINDOW`` best visible ideas of a theme, best first, with their tags."""
+    """The ``OVERLAP_WINDOW`` best visible ideas of a theme, best first, with their tags:
+    per tag, the positions in ``ids`` of the ideas that carry it, ascending (a tag
+    without an idea in the window is absent)."""
 
     ids: tuple[int, ...]
-    tags: Mapping[int, frozenset[int]]
+    positions: Mapping[int, tuple[int, ...]]
 
 
 @statement
@@ -550,16 +558,22 @@ def _overlap_window_read(theme: Theme) -> OverlapWindow:
     # ``updated_at`` values sort as the database sorts them (SQLite: text, PostgreSQL:
     # datetimes), so the order is the index's.
     keys: dict[int, tuple[Any, Any, int]] = {}
-    tags: dict[int, set[int]] = {}
+    tags: dict[int, list[int]] = {}
     for priority, updated_at, pk, tag_id in rows_fetch(
         _window_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, OVERLAP_WINDOW]
     ):
         if pk not in keys:
             keys[pk] = (priority, updated_at, pk)
         if tag_id is not None:
-            tags.setdefault(pk, set()).add(tag_id)
+            tags.setdefault(pk, []).append(tag_id)  # one row per link: (idea, tag) is unique
     ids = tuple(key[2] for key in sorted(keys.values(), reverse=True))
-    return OverlapWindow(ids=ids, tags={pk: frozenset(found) for pk, found in tags.items()})
+    positions: dict[int, list[int]] = {}
+    for position, pk in enumerate(ids):
+        for tag_id in tags.get(pk, ()):
+            positions.setdefault(tag_id, []).append(position)
+    return OverlapWindow(
+        ids=ids, positions={tag_id: tuple(found) for tag_id, found in positions.items()}
+    )
 
 
 def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
@@ -570,7 +584,9 @@ def overlap_window_get(*, theme: Theme, epoch: int) -> OverlapWindow:
     window's ids and tags are read once per epoch instead of once per call (at 100,000
     ideas the per-call read was ~25 ms, mostly the 2,000 ids of the ``IN`` list).
     """
-    key = f"ideas:overlap:{theme.pk}:{theme.created_at.timestamp():.6f}:{epoch}"
+    # "overlap-by-tag": a window of the older shape (tags per idea) kept under the old
+    # prefix by a process still running the previous release is not read as this one.
+    key = f"ideas:overlap-by-tag:{theme.pk}:{theme.created_at.timestamp():.6f}:{epoch}"
     return epoch_memo.get_or_add(
         key, OverlapWindow, lambda: _overlap_window_read(theme), OVERLAP_CACHE_SECONDS
     )

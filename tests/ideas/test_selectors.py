@@ -6,6 +6,7 @@ import pytest
 
 from ideas.models import Idea
 from ideas.selectors import (
+    PRIORITY_ORDER,
     idea_context_candidates,
     portfolio_stats,
     priority_ideas,
@@ -69,6 +70,36 @@ def test_candidates_rank_by_tag_overlap_before_priority(theme, epoch):
     none = IdeaFactory(theme=theme, tags=["digital"], priority=10)
     found = idea_context_candidates(theme=theme, focus_ideas=[focus], limit=3, epoch=epoch)
     assert found == [two, one, none]
+
+
+@EPOCHS
+def test_candidates_by_overlap_are_most_shared_tags_then_priority_order(theme, epoch):
+    """The definition, on a portfolio with ties: the ideas sharing the most tags with the
+    focus first, ties in priority order, the excluded ones left out; then the top."""
+    words = ["mug", "tea", "moon", "plush", "card", "zine"]
+    focus = IdeaFactory(theme=theme, tags=words[:4])
+    made = [
+        IdeaFactory(
+            theme=theme, tags=[words[(n * 7 + k) % 6] for k in range(n % 4)], priority=n % 5
+        )
+        for n in range(30)
+    ]
+    excluded = [made[3].pk, made[11].pk]
+    wanted = set(words[:4])
+    best_first = list(
+        Idea.objects.filter(theme=theme, status__in=Idea.VISIBLE_STATUSES)
+        .exclude(pk__in=[focus.pk, *excluded])
+        .order_by(*PRIORITY_ORDER)
+    )
+    shared = {idea.pk: len(wanted & set(idea.tag_names)) for idea in best_first}
+    expected = sorted(
+        (idea for idea in best_first if shared[idea.pk]), key=lambda idea: -shared[idea.pk]
+    )
+    expected += [idea for idea in best_first if idea not in expected]
+    found = idea_context_candidates(
+        theme=theme, focus_ideas=[focus], limit=12, exclude_ids=excluded, epoch=epoch
+    )
+    assert found == expected[:12]
 
 
 @EPOCHS

@@ -215,9 +215,14 @@ def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch,
         "idea_id", "tag_id"
     ):
         tags.setdefault(idea_id, set()).add(tag_id)
+    positions: dict[int, list[int]] = {}
+    for position, pk in enumerate(ids):
+        for tag_id in sorted(tags.get(pk, ())):
+            positions.setdefault(tag_id, []).append(position)
     read = _overlap_window_read(theme)
     assert read.ids == ids
-    assert read.tags == {pk: frozenset(found) for pk, found in tags.items()}
+    # Per tag, the positions of its ideas in the window, ascending.
+    assert read.positions == {tag_id: tuple(found) for tag_id, found in positions.items()}
     assert _overlap_window_read(ThemeFactory(status="archived")).ids == ()
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Coalesce
 
@@ -543,10 +544,16 @@ def _window_sql() -> str:
     each with one of its tags (or none: NULL), with the order's key, in no order: the
     caller orders (an ``ORDER BY`` outside the subquery would sort every row)."""
     through = Idea.tags.through
-    key = ", ".join(column(Idea, name) for name in ("priority", "updated_at", "id"))
+    priority, updated_at, pk = (column(Idea, name) for name in ("priority", "updated_at", "id"))
+    # SQLite's driver would turn every ``updated_at`` into a datetime (Django registers a
+    # converter for the column's declared type; ~3 us a row, most of the read): an
+    # expression has no declared type, so it comes back as the stored text, which sorts
+    # as the index sorts it. PostgreSQL's driver decodes timestamps in C.
+    when = f"w.{updated_at} || ''" if connection.vendor == "sqlite" else f"w.{updated_at}"
     return (
-        f"SELECT w.*, it.{column(through, 'tag')} FROM ({_by_priority(key)}) w "  # noqa: S608 - names from model metadata
-        f"LEFT JOIN {table(through)} it ON it.{column(through, 'idea')} = w.{column(Idea, 'id')}"
+        f"SELECT w.{priority}, {when}, w.{pk}, it.{column(through, 'tag')} "  # noqa: S608 - names from model metadata
+        f"FROM ({_by_priority(f'{priority}, {updated_at}, {pk}')}) w "
+        f"LEFT JOIN {table(through)} it ON it.{column(through, 'idea')} = w.{pk}"
     )
 
 
@@ -554,9 +561,9 @@ def _overlap_window_read(theme: Theme) -> OverlapWindow:
     # Written out, and one statement: the ORM built a lookup of 2,000 ids for the tags'
     # IN list (~25 ms at the epoch's first call), and a second statement sent those
     # 2,000 ids back. The order is the subquery's key, sorted here: the rows mostly come
-    # in that order already, which Python's sort passes through in one linear walk. Raw
-    # ``updated_at`` values sort as the database sorts them (SQLite: text, PostgreSQL:
-    # datetimes), so the order is the index's.
+    # in that order already, which Python's sort passes through in one linear walk. The
+    # ``updated_at`` values come as the database sorts them (SQLite: the stored text,
+    # PostgreSQL: datetimes), so the order is the index's.
     keys: dict[int, tuple[Any, Any, int]] = {}
     tags: dict[int, list[int]] = {}
     for priority, updated_at, pk, tag_id in rows_fetch(

@@ -9,9 +9,11 @@ import datetime as dt
 import hashlib
 
 import pytest
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
+from bizagent.sql import rows_fetch
 from ideas.models import Idea, PortfolioCounters, Tag
 from ideas.selectors import (
     PRIORITY_ORDER,
@@ -19,6 +21,7 @@ from ideas.selectors import (
     _ideas_shown,
     _overlap_window_read,
     _top_tags,
+    _window_sql,
     ideas_corrected,
     ideas_shown_named,
     newest_texts,
@@ -224,6 +227,19 @@ def test_the_overlap_window_is_the_orm_ids_in_order_with_their_tags(monkeypatch,
     # Per tag, the positions of its ideas in the window, ascending.
     assert read.positions == {tag_id: tuple(found) for tag_id, found in positions.items()}
     assert _overlap_window_read(ThemeFactory(status="archived")).ids == ()
+
+
+def test_the_overlap_window_reads_update_times_as_sqlites_stored_text(theme):
+    """On SQLite the window's sort key comes back as the stored text, not parsed into a
+    datetime row by row (Django's converter for the column's type was most of the read);
+    the text is what the index orders by."""
+    _portfolio(theme)
+    rows = rows_fetch(_window_sql(), [theme.pk, *Idea.VISIBLE_STATUSES, 10])
+    assert rows
+    if connection.vendor == "sqlite":
+        assert all(isinstance(updated_at, str) for _, updated_at, _, _ in rows)
+    else:
+        assert all(isinstance(updated_at, dt.datetime) for _, updated_at, _, _ in rows)
 
 
 @pytest.mark.parametrize("limit", [1, 7, 40])

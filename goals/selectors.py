@@ -261,8 +261,8 @@ def recent_directions_split(*, theme: Theme, limit: int, since: int) -> tuple[li
     rows = rows_fetch(_ideator_batches_sql(), params)
     # Newest first: the batches since, then the ``limit`` before; the rest of the rows
     # (read because how many are "since" is not known up front) are not decoded.
-    after = [parsed for number, parsed in rows if number >= since]
-    before = [parsed for number, parsed in rows if number < since][:limit]
+    after = [raw for number, raw in rows if number >= since]
+    before = [raw for number, raw in rows if number < since][:limit]
     return (
         _direction_lines(reversed(before)),
         _direction_lines(reversed(after)),

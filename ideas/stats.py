@@ -108,6 +108,21 @@ def _slid(texts: tuple[str, ...]) -> tuple[_SampleSimilarities, int] | None:
     return best
 
 
+def _row_compared(bits: Sequence[int], sizes: Sequence[int], i: int) -> list[float]:
+    """Text ``i``'s similarities with texts ``i + 1`` onwards (a row of the sample).
+
+    Jaccard written out (two empty sets: 1.0): a call per pair was most of the cost; one
+    comprehension, not a loop of appends, as it runs for every pair (``for common in
+    [...]`` is a plain assignment there since Python 3.9).
+    """
+    a, size_a = bits[i], sizes[i]
+    return [
+        common / union if (union := size_a + size_b - common) else 1.0
+        for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True)
+        for common in [(a & b).bit_count()]
+    ]
+
+
 def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
     """``texts``' pairwise similarities, reusing a remembered sample it slid from.
 
@@ -129,17 +144,7 @@ def _similarities(texts: tuple[str, ...]) -> _SampleSimilarities:
         bits, sizes = _bitsets(texts, range(k)) if k else ([], [])
     rows: list[list[float]] = []
     for i in range(k):
-        a, size_a = bits[i], sizes[i]
-        # Jaccard written out (two empty sets: 1.0): a call per pair was most of the cost;
-        # one comprehension, not a loop of appends, as it runs for every pair (``for
-        # common in [...]`` is a plain assignment there since Python 3.9).
-        rows.append(
-            [
-                common / union if (union := size_a + size_b - common) else 1.0
-                for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True)
-                for common in [(a & b).bit_count()]
-            ]
-        )
+        rows.append(_row_compared(bits, sizes, i))
     if state is not None:
         # The older text ``m`` is now ``m + k``; its partners past the sample's end fell off.
         rows += [state.rows[m][: count - k - m - 1] for m in range(count - k)]
@@ -183,14 +188,7 @@ def _similarities_reused(texts: tuple[str, ...], kept: _SampleSimilarities) -> _
     for i in range(count):
         oi = old[i]
         if oi is None:  # a fresh text: its whole row compared, as in ``_similarities``
-            a, size_a = bits[i], sizes[i]
-            rows.append(
-                [
-                    common / union if (union := size_a + size_b - common) else 1.0
-                    for b, size_b in zip(bits[i + 1 :], sizes[i + 1 :], strict=True)
-                    for common in [(a & b).bit_count()]
-                ]
-            )
+            rows.append(_row_compared(bits, sizes, i))
             continue
         row: list[float] = []
         j = i + 1

@@ -298,23 +298,22 @@ class FakeGptOss:
             for start in range(0, len(prompt) - PREFIX_BLOCK + 1, PREFIX_BLOCK)
         ]
         with self._lock:
-            nodes = self._prefix_nodes
-            shared, parent = 0, 0
-            for block in blocks:
-                node = nodes.get((parent, block))
-                if node is None:
-                    break
-                shared, parent = shared + 1, node[0]
-            # Remember this prompt's blocks (a reference each), forget the oldest prompt's.
-            path, parent = [], 0
+            # One walk: the blocks found are the cached prefix (up to the first one not
+            # found), and every block of this prompt takes a reference.
+            nodes, path = self._prefix_nodes, []
+            shared, found, parent = 0, True, 0
             for block in blocks:
                 key = (parent, block)
                 node = nodes.get(key)
                 if node is None:
-                    node = nodes[key] = [next(self._prefix_ids), 0]
+                    found, node = False, [next(self._prefix_ids), 0]
+                    nodes[key] = node
+                if found:
+                    shared += 1
                 node[1] += 1
                 path.append(key)
                 parent = node[0]
+            # Forget the oldest prompt's blocks once more than PREFIX_PROMPTS are kept.
             self._prefix_paths.append(path)
             if len(self._prefix_paths) > PREFIX_PROMPTS:
                 for key in self._prefix_paths.popleft():

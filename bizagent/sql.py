@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,24 @@ def statement(build: Callable[[], str]) -> Callable[[], str]:
         return built[vendor]
 
     return get
+
+
+#: What ``literal`` writes into a statement: a constant of the code such as a status.
+_LITERAL = re.compile(r"[A-Za-z0-9_]+")
+
+
+def literal(constant: str) -> str:
+    """``constant`` (a status or kind the statement always matches, never a value that
+    comes from outside the code) quoted as an SQL string literal.
+
+    For a comparison a partial index's condition names: SQLite compares the query's
+    term with the index's condition when it plans, and a parameter in that term makes
+    it plan the statement again on every run (``ideas_theme_one_active`` and ``status =
+    %s``: 0.35 ms a run, the rest of the loop's start read 0.03 ms). Only letters,
+    digits and underscores are accepted, so nothing can need escaping."""
+    if not _LITERAL.fullmatch(constant):
+        raise ValueError(f"not a constant a statement can spell: {constant!r}")
+    return f"'{constant}'"
 
 
 def placeholders(count: int) -> str:
@@ -105,6 +124,35 @@ def value(model: type[Model], name: str, given: Any, *, using: str = "default") 
     return _concrete(model, name).get_db_prep_save(given, connections[using])
 
 
+#: Django's SQLite cursor turns every ``%s`` into ``?`` with a regular expression on
+#: each run, ~25 ns a character: ~20 us for one of the loop's longer statements, ~0.35 ms
+#: an iteration. Named ("pyformat") parameters take its other path, one ``%`` format.
+_FORMAT = re.compile(r"(?<!%)%s")
+
+
+@functools.lru_cache(maxsize=1024)
+def _pyformat(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with its ``%s`` parameters named ``%(p0)s``, ``%(p1)s``..., and the names
+    (the same parameters Django's SQLite cursor finds: a ``%%s`` is a literal ``%s``)."""
+    names: list[str] = []
+
+    def named(_: re.Match[str]) -> str:
+        names.append(f"p{len(names)}")
+        return f"%({names[-1]})s"
+
+    return _FORMAT.sub(named, sql), tuple(names)
+
+
+def _execute(cur: Any, connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> None:
+    """``cur.execute(sql, params)``; on SQLite with the parameters named, which runs the
+    same statement without Django rewriting its text on every call (``_FORMAT``)."""
+    if connection.vendor == "sqlite":
+        named, names = _pyformat(sql)
+        cur.execute(named, dict(zip(names, params, strict=True)))
+    else:
+        cur.execute(sql, params)
+
+
 # A failed statement marks the atomic block around it for rollback, as the ORM's
 # statements do: ``transaction.mark_for_rollback_on_error`` is entered on the failure
 # path only (``_failed``), not around every statement, where its context manager cost
@@ -121,9 +169,10 @@ def _failed(using: str) -> NoReturn:
 def rows_fetch(sql: str, params: Sequence[Any], *, using: str = "default") -> list[tuple]:
     """Run a statement that returns rows and give them all (a failure inside an atomic
     block marks it for rollback, as the ORM does)."""
+    database = connections[using]
     try:
-        with connections[using].cursor() as cur:
-            cur.execute(sql, params)
+        with database.cursor() as cur:
+            _execute(cur, database, sql, params)
             return cur.fetchall()
     except Exception:
         _failed(using)
@@ -139,7 +188,7 @@ def _rows_execute(
 ) -> int:
     try:
         with connection.cursor() as cur:
-            cur.execute(sql, params)
+            _execute(cur, connection, sql, params)
             return cur.rowcount
     except Exception:
         _failed(using)
@@ -477,7 +526,9 @@ def _rows_insert(
                         else field.pre_save(instance, True)
                     )
                     params.append(_prepared(field, unchanged, adapt, given, connection))
-            cur.execute(plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params)
+            _execute(
+                cur, connection, plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params
+            )
             # RETURNING gives the rows in insert order on both SQLite and PostgreSQL
             # for a single VALUES list (what bulk_create relies on too).
             for instance, (pk,) in zip(chunk, cur.fetchall(), strict=True):

@@ -27,7 +27,16 @@ from typing import TypeVar
 
 from django.db.models import Model
 
-from bizagent.sql import column, columns, placeholders, rows_fetch, statement, table, value
+from bizagent.sql import (
+    column,
+    columns,
+    literal,
+    placeholders,
+    rows_fetch,
+    statement,
+    table,
+    value,
+)
 from goals.models import Iteration, Task, TaskKind, TokenDay
 from goals.selectors import day_start
 from ideas.models import IPProfile, Theme
@@ -66,7 +75,9 @@ def _start_sql() -> str:
         f"AND l.{column(Task, 'lease_expires_at')} < %s) "
         f"FROM {table(Theme)} t JOIN {table(IPProfile)} p "
         f"ON p.{column(IPProfile, 'id')} = t.{column(Theme, 'ip_profile')} "
-        f"WHERE t.{column(Theme, 'status')} = %s ORDER BY t.{theme_id} LIMIT 1"
+        # The status written in, not a parameter: see ``literal`` (a partial index).
+        f"WHERE t.{column(Theme, 'status')} = {literal(Theme.Status.ACTIVE)} "
+        f"ORDER BY t.{theme_id} LIMIT 1"
     )
 
 
@@ -114,7 +125,6 @@ def iteration_start_read(*, now: dt.datetime) -> IterationStart | None:
         *(str(status) for status in Task.OPEN_STATUSES),
         Task.Status.RUNNING.value,
         value(Task, "lease_expires_at", now),
-        Theme.Status.ACTIVE.value,
     ]
     found = rows_fetch(_start_sql(), params)
     if not found:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from bizagent.sql import (
+    _pyformat,
     column,
     columns,
+    literal,
     models_from_rows,
     rows_execute,
     rows_fetch,
@@ -256,6 +258,31 @@ def test_a_utc_datetime_or_none_is_prepared_by_the_backend_adapter_alone():
             adapted.add((model.__name__, field.name))
     assert {("Iteration", "finished_at"), ("AuditEvent", "created_at")} <= adapted
     assert not any(name in {"title", "data", "uuid", "theme"} for _, name in adapted)
+
+
+def test_a_constant_is_written_in_quoted_and_anything_else_is_refused():
+    assert literal(Task.Status.RUNNING) == "'running'"
+    theme = ThemeFactory()
+    task_create(theme=theme, kind="refine", priority=10)
+    sql = (
+        f"SELECT COUNT(*) FROM {table(Task)} "  # noqa: S608
+        f"WHERE {column(Task, 'status')} = {literal(Task.Status.READY)}"
+    )
+    assert rows_fetch(sql, []) == [(1,)]
+    for given in ("", "it's", "ready' OR '1'='1", "a b", "ready;", "ß"):
+        with pytest.raises(ValueError, match="not a constant"):
+            literal(given)
+
+
+def test_parameters_are_named_on_sqlite_and_a_literal_percent_s_stays_literal():
+    """Django's SQLite cursor rewrites a ``%s`` statement with a regular expression on
+    every run; named parameters take its other path. Same statement, same rows."""
+    named, names = _pyformat("SELECT %s, '%%s', %s WHERE a = %s")
+    assert named == "SELECT %(p0)s, '%%s', %(p1)s WHERE a = %(p2)s"
+    assert names == ("p0", "p1", "p2")
+    assert rows_fetch("SELECT %s, '%%s', %s", ["一", 2]) == [("一", "%s", 2)]
+    with pytest.raises((ValueError, DatabaseError)):  # a parameter too few: an error
+        rows_fetch("SELECT %s, %s", [1])
 
 
 DAY = dt.date(2026, 3, 4)

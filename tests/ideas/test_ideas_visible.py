@@ -72,10 +72,10 @@ def test_the_visible_ideas_among_ids_are_what_the_orm_form_read(theme):
 
 def test_the_ids_are_looked_up_by_primary_key_not_by_walking_the_theme(theme):
     ideas = _ideas(theme, 60)
-    seen: list[tuple[str, tuple]] = []
+    seen: list[tuple[str, object]] = []
 
     def record(execute, sql, params, many, context):
-        seen.append((sql, tuple(params or ())))
+        seen.append((sql, params))  # a sequence, or a mapping (named on SQLite)
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):

@@ -10,7 +10,9 @@ or a full scan of the ideas table is what made 100,000 ideas cost 2.8x 1,000.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -61,17 +63,18 @@ def _portfolio(theme, n: int = 300) -> list[Idea]:
 @contextmanager
 def _statements():
     """Every (sql, params) sent to the database inside the block."""
-    seen: list[tuple[str, tuple]] = []
+    seen: list[tuple[str, Any]] = []
 
     def record(execute, sql, params, many, context):
-        seen.append((sql, tuple(params or ())))
+        # A sequence, or a mapping (``bizagent.sql`` names its parameters on SQLite).
+        seen.append((sql, params if isinstance(params, Mapping) else tuple(params or ())))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):
         yield seen
 
 
-def _plan(sql: str, params: tuple) -> str:
+def _plan(sql: str, params: Any) -> str:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SET LOCAL enable_seqscan = off")

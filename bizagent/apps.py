@@ -17,3 +17,9 @@ class BizagentConfig(AppConfig):
         admin_site_brand()
         # Rules between settings, checked at start-up (bizagent.E001…).
         from bizagent import checks  # noqa: F401
+
+        # Long-running processes: what is loaded now is never scanned again, young
+        # collections are spaced out (measured in bizagent.collector).
+        from bizagent.collector import collector_tune
+
+        collector_tune()

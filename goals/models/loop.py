@@ -288,6 +288,9 @@ class LoopState(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        # No index: the table has one row, so a lookup by task reads that row anyway,
+        # and the index was written twice per iteration ("working on", then done).
+        db_index=False,
         verbose_name=_("current task"),
     )
     current_role = models.CharField(max_length=16, blank=True, verbose_name=_("current role"))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from goals.models import LoopState
+from goals.models import LoopState, Role, TaskKind
 from goals.selectors import loop_state_get
 from goals.services.loop import loop_current_set, loop_iteration_count
 from goals.services.queue import task_create
@@ -66,3 +67,23 @@ def test_working_on_and_the_counters_are_written_as_the_orm_writes_them(theme):
     assert (state.iterations_total, state.iterations_failed, state.tokens_total) == (1, 1, 70)
     assert (state.last_error_class, state.last_error) == ("x" * 40, "bad")
     _same_as_the_orm(loop_state_get())
+
+
+def test_working_on_is_not_indexed_and_a_deleted_task_is_let_go(theme):
+    """The one-row table keeps no index on the task it works on (written twice an
+    iteration for nothing); deleting that task still clears it."""
+    with connection.cursor() as cursor:
+        indexed = {
+            column
+            for details in connection.introspection.get_constraints(
+                cursor, LoopState._meta.db_table
+            ).values()
+            if details["index"] and not details["primary_key"]
+            for column in details["columns"]
+        }
+    assert "current_task_id" not in indexed
+    task, _ = task_create(theme=theme, kind=TaskKind.GENERATE, brief="Ideas.")
+    loop_current_set(task=task, role=Role.IDEATOR, worker="w1")
+    assert loop_state_get().current_task_id == task.pk
+    task.delete()
+    assert loop_state_get().current_task_id is None

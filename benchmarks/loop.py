@@ -142,6 +142,26 @@ def _wire(elapsed_ms: float, iterations: int) -> dict:
     }
 
 
+def prefix_fractions(first_id: int) -> dict[str, float]:
+    """Per role: the prompt tokens shared with the previous call of the same role, over
+    all its prompt tokens, for the iterations from ``first_id`` on whose previous call
+    of the role falls in the same portfolio epoch (``context_epoch``: the block the
+    prompts open with is rebuilt between epochs)."""
+    shared: dict[str, int] = defaultdict(int)
+    prompt: dict[str, int] = defaultdict(int)
+    last_epoch: dict[str, int] = {}
+    rows = Iteration.objects.filter(id__gte=first_id, prompt_tokens__gt=0).order_by("number")
+    for role, number, tokens, common in rows.values_list(
+        "role", "number", "prompt_tokens", "prefix_shared_tokens"
+    ):
+        epoch = context_epoch(number)
+        if last_epoch.get(role) == epoch:
+            shared[role] += common
+            prompt[role] += tokens
+        last_epoch[role] = epoch
+    return {role: shared[role] / prompt[role] for role in prompt if prompt[role]}
+
+
 def phase(label: str, iterations: int) -> dict:
     TIMERS.clear()
     WIRE.clear()
@@ -167,22 +187,6 @@ def phase(label: str, iterations: int) -> dict:
     # neither rendering nor parsing, so the rest is the database and the loop's own work.
     database = total_ms - totals["context"] - totals["http"] - render - parse
     its = Iteration.objects.filter(id__gte=first_id)
-    # Per role: the prompt tokens shared with the previous call of the same role, over
-    # all its prompt tokens, for the calls whose previous call falls in the same portfolio
-    # epoch (``context_epoch``: the block the prompts open with is rebuilt between epochs).
-    shared: dict[str, int] = defaultdict(int)
-    prompt: dict[str, int] = defaultdict(int)
-    last_epoch: dict[str, int] = {}
-    rows = its.filter(prompt_tokens__gt=0).order_by("number")
-    for role, number, tokens, common in rows.values_list(
-        "role", "number", "prompt_tokens", "prefix_shared_tokens"
-    ):
-        epoch = context_epoch(number)
-        if last_epoch.get(role) == epoch:
-            shared[role] += common
-            prompt[role] += tokens
-        last_epoch[role] = epoch
-    prefix = {role: shared[role] / prompt[role] for role in prompt if prompt[role]}
     return {
         "label": label,
         "iterations": iterations,
@@ -197,7 +201,8 @@ def phase(label: str, iterations: int) -> dict:
             "HTTP (loopback, zero delay)": totals["http"] / iterations,
             "parsing + validation": parse / iterations,
         },
-        "prefix": prefix,
+        "prefix": prefix_fractions(first_id),
+        "first_id": first_id,
         "queries_mean": statistics.mean(queries),
         "queries_max": max(queries),
         "ideas": Idea.objects.count(),
@@ -223,7 +228,8 @@ def show(result: dict) -> None:
         f"{result['queries_max']} at most"
     )
     shares = ", ".join(f"{role} {value:.1%}" for role, value in result["prefix"].items())
-    print(f"  shared-prefix fraction per role (with its previous call, same epoch): {shares}")
+    over = f", {result['prefix_calls']}" if "prefix_calls" in result else ""
+    print(f"  shared-prefix fraction per role (with its previous call, same epoch{over}): {shares}")
 
 
 def theme_ready() -> Theme:
@@ -322,6 +328,11 @@ def section_overhead(args: argparse.Namespace, theme: Theme) -> list[dict]:
             calls = args.blocks * args.iterations
             result = _median_block(blocks)
             result["answering_ms"] = answering["ours"] * 1000 / calls
+            # Over every block, not the median one's alone: a role called once in ten
+            # iterations has only a few calls in one block whose previous call shares
+            # its epoch, and one of them swung its figure by several points.
+            result["prefix"] = prefix_fractions(blocks[0]["first_id"])
+            result["prefix_calls"] = "all blocks"
             show(result)
             means = ", ".join(f"{mean:.1f}" for mean in result["ms_block_means"])
             print(f"  ours: {result['ms_median']:.1f} ms/iteration, median of blocks {means}")

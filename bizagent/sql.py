@@ -9,7 +9,7 @@ written out instead, with these helpers:
 * every table and column name comes from the models' metadata, quoted by the backend
   (``table``, ``column``, ``columns``), so a renamed field or table cannot drift from
   the statement, and no value is ever formatted in: values are always parameters (the
-  one exception, ``literal``, spells a constant of the code, letters and digits only);
+  one exception, ``literal``, spells a constant of the code: letters, digits and underscores);
 * the statements share one cursor per connection (``_cursor``) and name their
   parameters on SQLite (``_execute``): what Django adds around each statement is most
   of what a small one costs;
